@@ -1,0 +1,259 @@
+//! Command-line grammar (clap derive). Exit codes are documented in the long help.
+
+use clap::{Args, Parser, Subcommand};
+use latchkey_core::RedirectMode;
+use url::Url;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0    ok (also a token served in degraded mode: a warning goes to stderr)
+  1    other error
+  2    usage error
+  3    needs sign-in (no tokens, or the provider answered invalid_grant)
+  4    provider unreachable, or the provider answered with an error
+  5    keychain unavailable, locked, or timed out
+  130  interrupted
+
+Environment:
+  LATCHKEY_CONFIG_DIR  where accounts.toml, locks and latchkey.log live
+                       (default: the platform config dir, ~/.config/latchkey on Linux)
+  LATCHKEY_BROWSER     command that opens URLs (the URL is appended as the last argument)
+  LATCHKEY_LOG         log filter for stderr and the log file (e.g. debug, latchkey_core=trace)
+  HTTPS_PROXY/NO_PROXY proxies for provider requests
+
+Secrets (tokens, client secrets) are only ever stored in the OS keychain.";
+
+/// Sign in to OAuth 2.0 / OpenID Connect providers and hand fresh tokens to scripts.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, about, after_long_help = AFTER_HELP, after_help = "Run `latchkey --help` for exit codes and environment variables.")]
+pub struct Cli {
+    /// More log detail on stderr (-v info, -vv debug, -vvv trace); see also LATCHKEY_LOG.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Machine-readable JSON output (stable field names).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add an account (runs OIDC/RFC 8414 discovery).
+    Add(AddArgs),
+    /// Change an account without signing it out where the change allows.
+    Edit(EditArgs),
+    /// Sign in through the system browser (PKCE; loopback or the desktop app's URI scheme).
+    Login(LoginArgs),
+    /// Complete a sign-in from its callback URL (what the desktop app does with a deep link).
+    Complete(CompleteArgs),
+    /// List accounts: provider, identity, status, expiry.
+    List(JsonFlag),
+    /// Print a valid access token (refreshes first if needed).
+    Token(TokenArgs),
+    /// Refresh the access token now (with --force even if it is still fresh).
+    Refresh(RefreshArgs),
+    /// Revoke the tokens at the provider (RFC 7009) and delete them.
+    Logout(NameArg),
+    /// Log out and forget the account.
+    Remove(NameArg),
+    /// Who, where, scopes, expiry and problems (exits 3 if an account needs sign-in).
+    Status(StatusArgs),
+}
+
+/// `--json` on a subcommand.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A command on one account.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Account name.
+    pub name: String,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Provider selection flags shared by `add`.
+#[derive(Debug, Args, Clone)]
+pub struct ProviderArgs {
+    /// Preset: oidc, oauth2, manual, google, github, github-enterprise, entra, gitlab, auth0,
+    /// okta, cognito, keycloak.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// OIDC issuer (or RFC 8414 authorization server) URL.
+    #[arg(long)]
+    pub issuer: Option<Url>,
+    /// Microsoft Entra tenant (id, domain, common, organizations, consumers).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Auth0 / Okta / Cognito domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// GitLab / Keycloak / GitHub Enterprise base URL.
+    #[arg(long)]
+    pub base_url: Option<Url>,
+    /// Keycloak realm.
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// AWS region (Cognito).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Cognito user pool id.
+    #[arg(long)]
+    pub user_pool_id: Option<String>,
+    /// Authorization endpoint (plain OAuth).
+    #[arg(long)]
+    pub auth_url: Option<Url>,
+    /// Token endpoint (plain OAuth).
+    #[arg(long)]
+    pub token_url: Option<Url>,
+    /// Revocation endpoint (plain OAuth).
+    #[arg(long)]
+    pub revocation_url: Option<Url>,
+    /// Userinfo endpoint (plain OAuth).
+    #[arg(long)]
+    pub userinfo_url: Option<Url>,
+}
+
+/// `latchkey add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Unique account name (letters, digits, `.`, `_`, `-`).
+    pub name: String,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    /// OAuth client id.
+    #[arg(long)]
+    pub client_id: String,
+    /// Read the client secret from standard input (stored in the keychain).
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Scopes to request (repeatable or space-separated). Default: the preset's.
+    #[arg(long)]
+    pub scope: Vec<String>,
+    /// How the browser returns: loopback (127.0.0.1) or scheme (the desktop app).
+    #[arg(long, value_parser = parse_redirect)]
+    pub redirect: Option<RedirectMode>,
+    /// Fixed loopback port (for providers that match redirect ports exactly).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Let the desktop app refresh this account in the background.
+    #[arg(long)]
+    pub keep_signed_in: bool,
+    /// Free-text label.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+/// `latchkey edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Account name.
+    pub name: String,
+    /// New client id (signs the account out).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Read a new client secret from standard input.
+    #[arg(long, conflicts_with = "remove_client_secret")]
+    pub client_secret_stdin: bool,
+    /// Delete the stored client secret.
+    #[arg(long)]
+    pub remove_client_secret: bool,
+    /// New scopes (replace the old ones; take effect at the next sign-in).
+    #[arg(long)]
+    pub scope: Vec<String>,
+    /// New redirect mode.
+    #[arg(long, value_parser = parse_redirect)]
+    pub redirect: Option<RedirectMode>,
+    /// New fixed loopback port.
+    #[arg(long, conflicts_with = "ephemeral_port")]
+    pub port: Option<u16>,
+    /// Use an ephemeral loopback port again.
+    #[arg(long)]
+    pub ephemeral_port: bool,
+    /// Keep signed in (true/false).
+    #[arg(long)]
+    pub keep_signed_in: Option<bool>,
+    /// New label.
+    #[arg(long, conflicts_with = "remove_label")]
+    pub label: Option<String>,
+    /// Remove the label.
+    #[arg(long)]
+    pub remove_label: bool,
+}
+
+/// `latchkey login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Account name.
+    pub name: String,
+    /// Allow signing in as a different user than the one on record.
+    #[arg(long)]
+    pub replace: bool,
+    /// Seconds to wait for the browser to come back.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Only print the URL; do not open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey complete`.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The callback URL (e.g. dev.latchkey.app:/callback?code=…&state=…).
+    pub url: String,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Account name.
+    pub name: String,
+    /// Refresh if fewer than this many seconds are left (default 60).
+    #[arg(long)]
+    pub min_ttl: Option<u64>,
+    /// JSON output: access_token, token_type, expires_at (RFC 3339), scope, degraded.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey refresh`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Account name.
+    pub name: String,
+    /// Refresh even if the token is still fresh.
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Account name (default: all).
+    pub name: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_redirect(s: &str) -> Result<RedirectMode, String> {
+    s.parse::<RedirectMode>().map_err(|e| e.to_string())
+}

@@ -1,0 +1,369 @@
+//! What the CLI prints: aligned tables for people, JSON with stable field names for programs.
+//! Tokens go to stdout only from `latchkey token`.
+
+use latchkey_core::manager::{AccountSummary, EditOutcome, LogoutReport, SignedIn};
+use latchkey_core::{AccessToken, Account, TokenStatus};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+}
+
+/// "4m 10s", "2h 5m", "expired 3m ago".
+pub fn human_duration(secs: i64) -> String {
+    let (past, s) = if secs < 0 { (true, -secs) } else { (false, secs) };
+    let text = if s >= 86_400 {
+        format!("{}d {}h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h {}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    };
+    if past { format!("{text} ago") } else { text }
+}
+
+fn print_json<T: Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("latchkey: cannot print JSON: {e}"),
+    }
+}
+
+fn table(rows: &[Vec<String>]) {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r.get(c).map(|s| s.chars().count()).unwrap_or(0)).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+#[derive(Serialize)]
+struct IdentityJson<'a> {
+    sub: &'a str,
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+    username: Option<&'a str>,
+}
+
+/// The stable JSON shape of an account in `list`/`status`.
+#[derive(Serialize)]
+struct AccountJson<'a> {
+    name: &'a str,
+    id: String,
+    label: Option<&'a str>,
+    provider: String,
+    issuer: Option<String>,
+    client_id: &'a str,
+    identity: Option<IdentityJson<'a>>,
+    status: TokenStatus,
+    expires_at: Option<String>,
+    expires_in: Option<i64>,
+    has_refresh_token: bool,
+    scopes: &'a [String],
+    granted_scopes: &'a [String],
+    token_scope: Option<&'a str>,
+    redirect: String,
+    keep_signed_in: bool,
+    signed_in_at: Option<String>,
+    last_refresh_at: Option<String>,
+    problems: &'a [String],
+    notes: Vec<&'static str>,
+}
+
+fn account_json(s: &AccountSummary) -> AccountJson<'_> {
+    let a = &s.account;
+    AccountJson {
+        name: &a.name,
+        id: a.id.to_string(),
+        label: a.label.as_deref(),
+        provider: a.provider.spec.preset.to_string(),
+        issuer: a.provider.endpoints.issuer.as_ref().map(|u| u.to_string()),
+        client_id: &a.client_id,
+        identity: a.identity.as_ref().map(|i| IdentityJson {
+            sub: &i.sub,
+            email: i.email.as_deref(),
+            name: i.name.as_deref(),
+            username: i.username.as_deref(),
+        }),
+        status: s.status,
+        expires_at: rfc3339(s.expires_at),
+        expires_in: s.expires_in,
+        has_refresh_token: s.has_refresh_token,
+        scopes: &a.scopes,
+        granted_scopes: &a.granted_scopes,
+        token_scope: s.token_scope.as_deref(),
+        redirect: a.redirect.to_string(),
+        keep_signed_in: a.keep_signed_in,
+        signed_in_at: rfc3339(a.signed_in_at),
+        last_refresh_at: rfc3339(a.last_refresh_at),
+        problems: &s.problems,
+        notes: a.provider.quirks().notes.to_vec(),
+    }
+}
+
+fn where_(a: &Account) -> String {
+    a.provider
+        .endpoints
+        .issuer
+        .as_ref()
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| a.provider.endpoints.token.origin().ascii_serialization())
+}
+
+/// `latchkey list`.
+pub fn list(all: &[AccountSummary], json: bool) {
+    if json {
+        print_json(&all.iter().map(account_json).collect::<Vec<_>>());
+        return;
+    }
+    if all.is_empty() {
+        println!("No accounts yet. Add one with `latchkey add NAME --issuer URL --client-id ID`.");
+        return;
+    }
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "PROVIDER".into(),
+        "IDENTITY".into(),
+        "STATUS".into(),
+        "EXPIRES IN".into(),
+    ]];
+    for s in all {
+        rows.push(vec![
+            s.account.name.clone(),
+            s.account.provider.spec.preset.to_string(),
+            s.account
+                .identity
+                .as_ref()
+                .map(|i| i.display().to_string())
+                .unwrap_or_else(|| "-".into()),
+            s.status.label().to_string(),
+            match (s.status, s.expires_in) {
+                (TokenStatus::SignedOut | TokenStatus::NeedsSignIn, _) => "-".into(),
+                (_, Some(secs)) => human_duration(secs),
+                (_, None) => "never".into(),
+            },
+        ]);
+    }
+    table(&rows);
+}
+
+/// `latchkey status`; returns false if some account needs attention.
+pub fn status(all: &[AccountSummary], json: bool) -> bool {
+    let ok = all.iter().all(|s| {
+        matches!(
+            s.status,
+            TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable
+        )
+    });
+    if json {
+        print_json(&all.iter().map(account_json).collect::<Vec<_>>());
+        return ok;
+    }
+    if all.is_empty() {
+        println!("No accounts yet. Add one with `latchkey add NAME --issuer URL --client-id ID`.");
+        return true;
+    }
+    for s in all {
+        let a = &s.account;
+        println!("{} ({}, {})", a.name, a.provider.spec.preset.display_name(), where_(a));
+        let mark = match s.status {
+            TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable => "✓",
+            _ => "✗",
+        };
+        match (&a.identity, s.status) {
+            (Some(i), TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable) => {
+                let mut who = i.display().to_string();
+                if let Some(n) = &i.name && Some(n.as_str()) != i.email.as_deref() {
+                    who = format!("{n} <{who}>");
+                }
+                println!("  {mark} Signed in as {who} (sub {})", i.sub)
+            }
+            _ => println!("  {mark} {}", s.status.label()),
+        }
+        println!("  - Client id: {}", a.client_id);
+        if let Some(secs) = s.expires_in {
+            let when = rfc3339(s.expires_at).unwrap_or_default();
+            if secs >= 0 {
+                println!("  - Access token: expires in {} ({when})", human_duration(secs));
+            } else {
+                println!("  - Access token: expired {} ({when})", human_duration(secs));
+            }
+        } else if s.status == TokenStatus::SignedIn {
+            println!("  - Access token: does not expire");
+        }
+        let scopes = s.token_scope.clone().unwrap_or_else(|| a.scopes.join(" "));
+        println!("  - Scopes: {}", if scopes.is_empty() { "-" } else { &scopes });
+        if !matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
+            println!(
+                "  - Refresh token: {}{}",
+                if s.has_refresh_token { "yes" } else { "no" },
+                rfc3339(a.last_refresh_at).map(|t| format!("; last refresh {t}")).unwrap_or_default()
+            );
+        }
+        println!("  - Redirect: {}{}", a.redirect, a.port.map(|p| format!(" (port {p})")).unwrap_or_default());
+        for p in &s.problems {
+            println!("  ! {p}");
+        }
+        for n in a.provider.quirks().notes {
+            println!("  · {n}");
+        }
+        if matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
+            println!("  → run `latchkey login {}`", a.name);
+        }
+    }
+    ok
+}
+
+/// `latchkey token`.
+pub fn token(t: &AccessToken, json: bool) {
+    if let Some(w) = &t.degraded {
+        eprintln!("latchkey: warning: {w}");
+    }
+    if json {
+        #[derive(Serialize)]
+        struct TokenJson<'a> {
+            access_token: &'a str,
+            token_type: &'a str,
+            expires_at: Option<String>,
+            scope: Option<&'a str>,
+            degraded: bool,
+        }
+        print_json(&TokenJson {
+            access_token: t.token.expose(),
+            token_type: &t.token_type,
+            expires_at: rfc3339(t.expires_at),
+            scope: t.scope.as_deref(),
+            degraded: t.degraded.is_some(),
+        });
+    } else {
+        println!("{}", t.token.expose());
+    }
+}
+
+/// `latchkey refresh` (never prints the token).
+pub fn refreshed(name: &str, t: &AccessToken, json: bool) {
+    if let Some(w) = &t.degraded {
+        eprintln!("latchkey: warning: {w}");
+    }
+    let expires_in = t.expires_at.map(|e| (e - OffsetDateTime::now_utc()).whole_seconds());
+    if json {
+        print_json(&serde_json::json!({
+            "account": name,
+            "refreshed": t.refreshed,
+            "expires_at": rfc3339(t.expires_at),
+            "scope": t.scope,
+            "degraded": t.degraded.is_some(),
+        }));
+    } else if t.refreshed {
+        println!(
+            "Refreshed `{name}`; the access token expires in {}.",
+            expires_in.map(human_duration).unwrap_or_else(|| "never".into())
+        );
+    } else {
+        println!(
+            "`{name}` is still fresh (expires in {}); use --force to refresh anyway.",
+            expires_in.map(human_duration).unwrap_or_else(|| "never".into())
+        );
+    }
+}
+
+/// `latchkey login` / `complete`.
+pub fn signed_in(s: &SignedIn, json: bool) {
+    if json {
+        print_json(s);
+        return;
+    }
+    let who = s.identity.as_ref().map(|i| format!(" as {}", i.display())).unwrap_or_default();
+    println!("Signed in to `{}`{who}.", s.account);
+    if !s.has_refresh_token {
+        println!("Note: the provider issued no refresh token; you will need to sign in again when the token expires.");
+    }
+}
+
+/// `latchkey add`.
+pub fn added(a: &Account) {
+    println!("Added `{}` ({}).", a.name, a.provider.spec.preset.display_name());
+    match a.redirect {
+        latchkey_core::RedirectMode::Loopback => {
+            let port = a.port.map(|p| p.to_string()).unwrap_or_else(|| "<any port>".into());
+            println!("Redirect URI to register at the provider: http://127.0.0.1:{port}/callback");
+        }
+        latchkey_core::RedirectMode::Scheme => {
+            println!(
+                "Redirect URI to register at the provider: {}",
+                latchkey_core::config::SCHEME_REDIRECT_URI
+            );
+        }
+    }
+    for n in a.provider.quirks().notes {
+        println!("Note: {n}");
+    }
+    println!("Next: `latchkey login {}`", a.name);
+}
+
+/// `latchkey edit`.
+pub fn edited(o: &EditOutcome) {
+    println!("Updated `{}`.", o.account.name);
+    for n in &o.notes {
+        println!("Note: {n}");
+    }
+}
+
+/// `latchkey logout` / `remove`.
+pub fn logged_out(r: &LogoutReport, removed: bool, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "account": r.account,
+            "removed": removed,
+            "had_tokens": r.had_tokens,
+            "revocation_supported": r.revocation_supported,
+            "revoked": r.revoked,
+            "revocation_errors": r.revocation_errors,
+        }));
+        return;
+    }
+    if r.had_tokens {
+        if !r.revocation_supported {
+            println!("The provider offers no token revocation (RFC 7009); tokens were deleted locally only. Revoke the app's access in the provider's settings if needed.");
+        } else if !r.revoked.is_empty() {
+            println!("Revoked at the provider: {}.", r.revoked.join(", "));
+        }
+        for e in &r.revocation_errors {
+            eprintln!("latchkey: warning: revocation failed: {e} (the tokens were deleted locally anyway)");
+        }
+    }
+    if removed {
+        println!("Removed `{}`.", r.account);
+    } else {
+        println!("Signed out of `{}`.", r.account);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(59), "59s");
+        assert_eq!(human_duration(250), "4m 10s");
+        assert_eq!(human_duration(7500), "2h 5m");
+        assert_eq!(human_duration(-180), "3m 0s ago");
+        assert_eq!(human_duration(90_000), "1d 1h");
+    }
+}

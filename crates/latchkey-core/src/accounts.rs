@@ -1,0 +1,359 @@
+//! The account registry: one human-readable TOML file of non-secret metadata.
+//!
+//! Writers take `accounts.lock`, re-read the file, change it, write a temporary file, `fsync`
+//! it and rename it over the old one, so the app and the CLI can both write at once and a
+//! reader never sees half a file. Nothing secret is ever stored here: tokens and client
+//! secrets live in the keychain under the account's stable [`Account::id`].
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::config::Paths;
+use crate::error::{Error, Result};
+use crate::lock;
+use crate::provider::ProviderConfig;
+
+/// How the authorization response comes back to Latchkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedirectMode {
+    /// A listener on `127.0.0.1` (RFC 8252 §7.3).
+    #[default]
+    Loopback,
+    /// The desktop app's private-use URI scheme (RFC 8252 §7.1).
+    Scheme,
+}
+
+impl std::str::FromStr for RedirectMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "loopback" => Ok(RedirectMode::Loopback),
+            "scheme" => Ok(RedirectMode::Scheme),
+            other => Err(Error::InvalidInput(format!(
+                "unknown redirect mode `{other}` (use `loopback` or `scheme`)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for RedirectMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RedirectMode::Loopback => "loopback",
+            RedirectMode::Scheme => "scheme",
+        })
+    }
+}
+
+/// The identity an account is signed in as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Identity {
+    /// The provider's stable subject identifier.
+    pub sub: String,
+    /// E-mail address, if the provider gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Display name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Login / preferred user name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl Identity {
+    /// The best short human description: email, else username, else name, else sub.
+    pub fn display(&self) -> &str {
+        self.email
+            .as_deref()
+            .or(self.username.as_deref())
+            .or(self.name.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// One account's metadata (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Stable internal id; keychain items are keyed by it.
+    pub id: Uuid,
+    /// User-facing unique name.
+    pub name: String,
+    /// Optional free-text label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Scopes to request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// How the callback returns.
+    #[serde(default)]
+    pub redirect: RedirectMode,
+    /// Fixed loopback port (for providers that match ports exactly), else ephemeral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Refresh in the background (desktop app) before expiry.
+    #[serde(default)]
+    pub keep_signed_in: bool,
+    /// A client secret is stored in the keychain for this account.
+    #[serde(default)]
+    pub has_client_secret: bool,
+    /// Who the account is signed in as (kept after sign-out, to refuse a silent switch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// Scopes the provider granted at the last sign-in or refresh.
+    #[serde(default)]
+    pub granted_scopes: Vec<String>,
+    /// Set when the account must be signed in again, with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_sign_in: Option<String>,
+    /// When the account was added.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last successful sign-in.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub signed_in_at: Option<OffsetDateTime>,
+    /// Last successful refresh.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_refresh_at: Option<OffsetDateTime>,
+    /// Provider, endpoints (resolved at `add`) and preset.
+    pub provider: ProviderConfig,
+}
+
+impl Account {
+    /// The keychain key of this account's token set.
+    pub fn tokens_key(&self) -> String {
+        format!("{}/tokens", self.id)
+    }
+
+    /// The keychain key of this account's client secret.
+    pub fn client_secret_key(&self) -> String {
+        format!("{}/client-secret", self.id)
+    }
+}
+
+/// A sign-in in progress, indexed here so that stale ones can be cleaned up. The secret half
+/// (state, verifier, nonce) is in the keychain under `pending/<digest>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingIndex {
+    /// SHA-256 of the `state`, hex.
+    pub digest: String,
+    /// The account being signed in.
+    pub account_id: Uuid,
+    /// When the flow stops being accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The whole metadata file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountsFile {
+    /// Format version.
+    pub version: u32,
+    /// Accounts, in the order they were added.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<Account>,
+    /// Sign-ins in progress.
+    #[serde(default, rename = "pending", skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingIndex>,
+}
+
+impl Default for AccountsFile {
+    fn default() -> Self {
+        AccountsFile {
+            version: 1,
+            accounts: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl AccountsFile {
+    /// Looks an account up by name.
+    pub fn by_name(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// Looks an account up by name, mutably.
+    pub fn by_name_mut(&mut self, name: &str) -> Option<&mut Account> {
+        self.accounts.iter_mut().find(|a| a.name == name)
+    }
+
+    /// Looks an account up by id, mutably.
+    pub fn by_id_mut(&mut self, id: &Uuid) -> Option<&mut Account> {
+        self.accounts.iter_mut().find(|a| &a.id == id)
+    }
+
+    /// Looks an account up by id.
+    pub fn by_id(&self, id: &Uuid) -> Option<&Account> {
+        self.accounts.iter().find(|a| &a.id == id)
+    }
+}
+
+/// Reads and writes the metadata file.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    paths: Paths,
+}
+
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Registry {
+    /// A registry over a config dir.
+    pub fn new(paths: Paths) -> Self {
+        Registry { paths }
+    }
+
+    /// The file layout.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    fn path(&self) -> PathBuf {
+        self.paths.accounts_file()
+    }
+
+    /// Reads the file (an absent file is an empty registry). Writers replace it atomically,
+    /// so no lock is needed to read.
+    pub fn load(&self) -> Result<AccountsFile> {
+        let path = self.path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(AccountsFile::default());
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let file: AccountsFile = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.display().to_string(),
+            detail: format!("{e}; fix or move the file aside"),
+        })?;
+        if file.version != 1 {
+            return Err(Error::Config {
+                path: path.display().to_string(),
+                detail: format!(
+                    "format version {} is not supported by this Latchkey",
+                    file.version
+                ),
+            });
+        }
+        Ok(file)
+    }
+
+    /// Locked read-modify-write. `change` sees the current file; its changes are written
+    /// only if it returns `Ok`.
+    pub async fn update<T>(
+        &self,
+        change: impl FnOnce(&mut AccountsFile) -> Result<T>,
+    ) -> Result<T> {
+        let _guard = lock::acquire(&self.paths.accounts_lock(), LOCK_TIMEOUT).await?;
+        let mut file = self.load()?;
+        let before = file.clone();
+        let out = change(&mut file)?;
+        if file != before {
+            self.write(&file)?;
+        }
+        Ok(out)
+    }
+
+    fn write(&self, file: &AccountsFile) -> Result<()> {
+        let path = self.path();
+        let dir = self.paths.dir();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let text = toml::to_string_pretty(file).map_err(|e| Error::Config {
+            path: path.display().to_string(),
+            detail: format!("cannot serialize: {e}"),
+        })?;
+        let tmp = dir.join(format!(".accounts.toml.{}.tmp", std::process::id()));
+        let result = (|| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(b"# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n")?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(format!("writing {}", path.display()), e));
+        }
+        Ok(())
+    }
+}
+
+/// Checks an account name: 1–64 of `A–Z a–z 0–9 . _ -`, not starting with `-`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "invalid account name `{name}`: use 1–64 letters, digits, `.`, `_` or `-`"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("work").is_ok());
+        assert!(validate_name("gh.enterprise_2-x").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a/b").is_err());
+        assert!(validate_name("a b").is_err());
+    }
+
+    #[tokio::test]
+    async fn missing_file_is_empty_and_update_is_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(Paths::new(dir.path()));
+        assert!(reg.load().unwrap().accounts.is_empty());
+        // A failing change writes nothing.
+        let err = reg
+            .update(|f| -> Result<()> {
+                f.version = 7;
+                Err(Error::Other("no".into()))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no");
+        assert!(!dir.path().join("accounts.toml").exists());
+    }
+
+    #[test]
+    fn corrupt_file_is_a_config_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("accounts.toml"), "this is [not toml").unwrap();
+        let err = Registry::new(Paths::new(dir.path())).load().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.to_string().contains("accounts.toml"));
+    }
+}

@@ -1,0 +1,75 @@
+//! Where Latchkey keeps things. The core owns these names so the desktop app, the CLI and
+//! scripts always agree.
+//!
+//! - Non-secret files live in the config dir: `$LATCHKEY_CONFIG_DIR`, else the platform config
+//!   dir (`~/.config/latchkey` on Linux). It holds `accounts.toml` (metadata, no secrets),
+//!   `accounts.lock` and `locks/<account id>.lock` (cross-process locks) and `latchkey.log`.
+//! - Secrets live in the OS keychain under service [`KEYCHAIN_SERVICE`], keyed by account id.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Keychain service name of every Latchkey item.
+pub const KEYCHAIN_SERVICE: &str = "latchkey";
+
+/// Environment variable overriding the config dir.
+pub const CONFIG_DIR_ENV: &str = "LATCHKEY_CONFIG_DIR";
+
+/// The private-use URI scheme of the desktop app (RFC 8252 §7.1, reverse-domain style).
+pub const URI_SCHEME: &str = "dev.latchkey.app";
+
+/// The redirect URI used with [`URI_SCHEME`].
+pub const SCHEME_REDIRECT_URI: &str = "dev.latchkey.app:/callback";
+
+/// The file layout under one config dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    dir: PathBuf,
+}
+
+impl Paths {
+    /// Paths under an explicit directory.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Paths { dir: dir.into() }
+    }
+
+    /// `$LATCHKEY_CONFIG_DIR`, else the platform config dir.
+    pub fn from_env() -> Result<Self> {
+        if let Some(dir) = std::env::var_os(CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
+            return Ok(Paths::new(dir));
+        }
+        directories::ProjectDirs::from("dev", "latchkey", "latchkey")
+            .map(|p| Paths::new(p.config_dir()))
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "cannot find a home directory for the configuration; set {CONFIG_DIR_ENV}"
+                ))
+            })
+    }
+
+    /// The config dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The metadata file.
+    pub fn accounts_file(&self) -> PathBuf {
+        self.dir.join("accounts.toml")
+    }
+
+    /// The lock guarding read-modify-write of the metadata file.
+    pub fn accounts_lock(&self) -> PathBuf {
+        self.dir.join("accounts.lock")
+    }
+
+    /// The cross-process lock of one account (refresh, sign-in completion).
+    pub fn account_lock(&self, id: &uuid::Uuid) -> PathBuf {
+        self.dir.join("locks").join(format!("{id}.lock"))
+    }
+
+    /// The log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("latchkey.log")
+    }
+}

@@ -1,0 +1,324 @@
+//! The one error type of the core, and its stable [`ErrorKind`]s.
+//!
+//! Every failure the core can report is an [`Error`]. Its `Display` text is written for a
+//! person: it says what happened and what to do, and never contains a secret. Programs (the
+//! CLI's exit codes, the desktop app's IPC `{kind, message}`) branch on [`Error::kind`], whose
+//! values are stable.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A stable, machine-readable classification of an [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller asked for something malformed (bad flag combination, bad URL, unknown preset).
+    InvalidInput,
+    /// No account by that name or id.
+    NotFound,
+    /// An account with that name already exists.
+    AlreadyExists,
+    /// The account has no usable tokens, or the provider answered `invalid_grant`.
+    NeedsSignIn,
+    /// The provider answered with an OAuth error or an unusable response.
+    Provider,
+    /// The provider could not be reached (DNS, TCP, TLS, timeout, HTTP 5xx).
+    ProviderUnreachable,
+    /// The OS keychain is missing, locked, refused access or did not answer in time.
+    Keychain,
+    /// A sign-in callback (loopback request or deep link) was rejected.
+    Callback,
+    /// The id_token failed validation.
+    InvalidIdToken,
+    /// Signing in would replace the account's identity with another one.
+    IdentityMismatch,
+    /// The non-secret configuration file is unreadable or could not be written.
+    Config,
+    /// A wait (for a browser callback, a lock) ran out of time.
+    Timeout,
+    /// The operation was cancelled by the user.
+    Interrupted,
+    /// Anything else (local I/O and the like).
+    Other,
+}
+
+impl ErrorKind {
+    /// The `latchkey` CLI exit code for this kind (documented in `latchkey --help`).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::InvalidInput => 2,
+            ErrorKind::NeedsSignIn => 3,
+            ErrorKind::Provider | ErrorKind::ProviderUnreachable => 4,
+            ErrorKind::Keychain => 5,
+            ErrorKind::Interrupted => 130,
+            ErrorKind::NotFound
+            | ErrorKind::AlreadyExists
+            | ErrorKind::Callback
+            | ErrorKind::InvalidIdToken
+            | ErrorKind::IdentityMismatch
+            | ErrorKind::Config
+            | ErrorKind::Timeout
+            | ErrorKind::Other => 1,
+        }
+    }
+
+    /// The stable snake_case name used in JSON and IPC.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::NeedsSignIn => "needs_sign_in",
+            ErrorKind::Provider => "provider",
+            ErrorKind::ProviderUnreachable => "provider_unreachable",
+            ErrorKind::Keychain => "keychain",
+            ErrorKind::Callback => "callback",
+            ErrorKind::InvalidIdToken => "invalid_id_token",
+            ErrorKind::IdentityMismatch => "identity_mismatch",
+            ErrorKind::Config => "config",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the keychain could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeychainProblem {
+    /// No keychain service is running or reachable (e.g. no Secret Service on the session bus).
+    Unavailable,
+    /// The keychain is locked, or the user dismissed the unlock prompt.
+    Locked,
+    /// The keychain did not answer within the deadline (often: waiting for an unlock prompt).
+    TimedOut,
+    /// The keychain answered with an error.
+    Failed,
+    /// An item in the keychain is not in the format Latchkey wrote.
+    Corrupt,
+}
+
+/// The core's error type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Malformed input from the caller.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// No such account.
+    #[error("no account named `{0}` (see `latchkey list`)")]
+    UnknownAccount(String),
+
+    /// An account with this name exists already.
+    #[error("an account named `{0}` already exists; pick another name or `latchkey edit` it")]
+    AccountExists(String),
+
+    /// The account must be signed in (again).
+    #[error("account `{account}` needs sign-in: {reason}; run `latchkey login {account}`")]
+    NeedsSignIn {
+        /// Account name.
+        account: String,
+        /// Why, in words.
+        reason: String,
+    },
+
+    /// The provider answered with an OAuth error (`error`, `error_description`).
+    #[error("the provider refused the request: {error}{}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
+    ProviderError {
+        /// The OAuth `error` code.
+        error: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+        /// What the user can do about it.
+        hint: Option<String>,
+    },
+
+    /// The provider answered with something that is not a usable OAuth response.
+    #[error("unexpected response from {url} (HTTP {status}): {detail}")]
+    BadResponse {
+        /// The endpoint (without query).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// What was wrong (never the raw body of a successful token response).
+        detail: String,
+    },
+
+    /// The provider could not be reached, or answered 5xx.
+    #[error("could not reach the provider at {url}: {detail}")]
+    Unreachable {
+        /// The endpoint (without query).
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// The keychain could not be used.
+    #[error("{}", keychain_message(*problem, detail))]
+    Keychain {
+        /// The kind of problem.
+        problem: KeychainProblem,
+        /// Details from the platform (never a secret).
+        detail: String,
+    },
+
+    /// A sign-in callback was rejected.
+    #[error("sign-in callback rejected: {0}")]
+    Callback(String),
+
+    /// The id_token was invalid.
+    #[error("the provider's id_token was rejected: {0}")]
+    InvalidIdToken(String),
+
+    /// Re-signing in would change the account's identity.
+    #[error("account `{account}` belongs to `{existing}`, but the sign-in was for `{new}`; sign in as `{existing}`, or replace the identity (`latchkey login {account} --replace`)")]
+    IdentityMismatch {
+        /// Account name.
+        account: String,
+        /// Identity on record.
+        existing: String,
+        /// Identity just signed in.
+        new: String,
+    },
+
+    /// The configuration file could not be read or written.
+    #[error("configuration file {path}: {detail}")]
+    Config {
+        /// File path.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A wait ran out.
+    #[error("timed out {0}")]
+    Timeout(String),
+
+    /// Cancelled by the user.
+    #[error("interrupted")]
+    Interrupted,
+
+    /// Local I/O failure.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn keychain_message(problem: KeychainProblem, detail: &str) -> String {
+    let what = match problem {
+        KeychainProblem::Unavailable => {
+            "the OS keychain is not available (on Linux: is a Secret Service such as gnome-keyring or KeePassXC running on the session D-Bus?); Latchkey never stores secrets in plain files"
+        }
+        KeychainProblem::Locked => {
+            "the OS keychain is locked or access was refused; unlock it (e.g. log in to the desktop session, or `gnome-keyring-daemon --unlock`) and try again"
+        }
+        KeychainProblem::TimedOut => {
+            "the OS keychain did not answer in time (it may be waiting for an unlock prompt); unlock it and try again"
+        }
+        KeychainProblem::Failed => "the OS keychain reported an error",
+        KeychainProblem::Corrupt => {
+            "a Latchkey item in the OS keychain is not in the expected format; sign in again to rewrite it"
+        }
+    };
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what} ({detail})")
+    }
+}
+
+impl Error {
+    /// The stable kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::UnknownAccount(_) => ErrorKind::NotFound,
+            Error::AccountExists(_) => ErrorKind::AlreadyExists,
+            Error::NeedsSignIn { .. } => ErrorKind::NeedsSignIn,
+            Error::ProviderError { .. } | Error::BadResponse { .. } => ErrorKind::Provider,
+            Error::Unreachable { .. } => ErrorKind::ProviderUnreachable,
+            Error::Keychain { .. } => ErrorKind::Keychain,
+            Error::Callback(_) => ErrorKind::Callback,
+            Error::InvalidIdToken(_) => ErrorKind::InvalidIdToken,
+            Error::IdentityMismatch { .. } => ErrorKind::IdentityMismatch,
+            Error::Config { .. } => ErrorKind::Config,
+            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Interrupted => ErrorKind::Interrupted,
+            Error::Io { .. } | Error::Other(_) => ErrorKind::Other,
+        }
+    }
+
+    /// Shorthand for an I/O error with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for a keychain error.
+    pub fn keychain(problem: KeychainProblem, detail: impl Into<String>) -> Self {
+        Error::Keychain {
+            problem,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(ErrorKind::NeedsSignIn.exit_code(), 3);
+        assert_eq!(ErrorKind::ProviderUnreachable.exit_code(), 4);
+        assert_eq!(ErrorKind::Provider.exit_code(), 4);
+        assert_eq!(ErrorKind::Keychain.exit_code(), 5);
+        assert_eq!(ErrorKind::InvalidInput.exit_code(), 2);
+        assert_eq!(ErrorKind::Interrupted.exit_code(), 130);
+        assert_eq!(ErrorKind::Other.exit_code(), 1);
+    }
+
+    #[test]
+    fn provider_error_message_names_code_and_description() {
+        let e = Error::ProviderError {
+            error: "access_denied".into(),
+            description: Some("user said no".into()),
+            hint: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the provider refused the request: access_denied (user said no)"
+        );
+        assert_eq!(e.kind(), ErrorKind::Provider);
+    }
+
+    #[test]
+    fn keychain_message_says_what_to_do() {
+        let e = Error::keychain(KeychainProblem::Locked, "");
+        assert!(e.to_string().contains("unlock"));
+        assert_eq!(e.kind().exit_code(), 5);
+    }
+}

@@ -1,0 +1,6 @@
+//! Sign-in flows. [`pkce`]: the authorization code flow with PKCE (S256), whose callback arrives
+//! by [`loopback`] or by the desktop app's custom URI scheme; both end in the same completion
+//! path of [`crate::manager::LoginManager`].
+
+pub mod loopback;
+pub mod pkce;

@@ -1,0 +1,304 @@
+//! The one HTTP client of the core.
+//!
+//! A thin wrapper over `reqwest` (rustls, the operating system's certificate store through
+//! `rustls-platform-verifier`, proxies from `HTTPS_PROXY`/`NO_PROXY`), with timeouts, redirects
+//! off (a token endpoint that redirects is an error, not something to follow) and a cap on
+//! response size. Transport failures become [`Error::Unreachable`]; callers interpret statuses.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Largest response body accepted (discovery documents, JWKS, token responses).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// An HTTP response, fully read.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The URL requested (query removed), for messages.
+    pub url: String,
+    /// Status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Body bytes (at most [`MAX_BODY`]).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The media type without parameters, lower-case.
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// True if the body is (probably) JSON.
+    pub fn looks_like_json(&self) -> bool {
+        let ct = self.content_type();
+        ct == "application/json" || ct.ends_with("+json") || {
+            let first = self.body.iter().find(|b| !b.is_ascii_whitespace());
+            first == Some(&b'{')
+        }
+    }
+
+    /// A short, safe description of a non-JSON body (an HTML error page's title, or its first
+    /// characters). Only use for error responses: never for a successful token response.
+    pub fn error_page_summary(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let lower = text.to_ascii_lowercase();
+        if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>"))
+            && b > a + 7
+        {
+            return format!("an HTML page titled \"{}\"", text[a + 7..b].trim());
+        }
+        let ct = self.content_type();
+        let snippet: String = text
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(120)
+            .collect();
+        if snippet.trim().is_empty() {
+            format!("an empty {} body", if ct.is_empty() { "untyped" } else { &ct })
+        } else {
+            format!(
+                "a {} body starting \"{}\"",
+                if ct.is_empty() { "untyped" } else { &ct },
+                snippet.trim()
+            )
+        }
+    }
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    /// Public client: `client_id` in the form.
+    None {
+        /// The client id.
+        client_id: String,
+    },
+    /// `client_secret_basic` (RFC 6749 §2.3.1).
+    Basic {
+        /// The client id.
+        client_id: String,
+        /// The client secret.
+        secret: Secret,
+    },
+    /// `client_secret_post`.
+    Post {
+        /// The client id.
+        client_id: String,
+        /// The client secret.
+        secret: Secret,
+    },
+}
+
+/// Strips query and fragment for messages and logs.
+pub fn display_url(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// The core's HTTP client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+}
+
+/// Timeout for a whole request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl HttpClient {
+    /// Builds the client.
+    pub fn new() -> Result<Self> {
+        Self::with_timeout(REQUEST_TIMEOUT)
+    }
+
+    /// Builds the client with a custom overall timeout.
+    pub fn with_timeout(timeout: Duration) -> Result<Self> {
+        // rustls needs a process-wide crypto provider; ignore "already installed".
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("latchkey/", env!("CARGO_PKG_VERSION"))),
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))?;
+        Ok(HttpClient { client })
+    }
+
+    async fn send(&self, url: &Url, req: reqwest::RequestBuilder) -> Result<Response> {
+        let shown = display_url(url);
+        let resp = req.send().await.map_err(|e| Error::Unreachable {
+            url: shown.clone(),
+            detail: describe_transport_error(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(Error::BadResponse {
+                            url: shown,
+                            status,
+                            detail: format!("response larger than {MAX_BODY} bytes"),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Error::Unreachable {
+                        url: shown,
+                        detail: describe_transport_error(&e),
+                    });
+                }
+            }
+        }
+        Ok(Response {
+            url: shown,
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// GET, optionally with a bearer token, accepting JSON.
+    pub async fn get(&self, url: &Url, bearer: Option<&Secret>) -> Result<Response> {
+        let mut req = self
+            .client
+            .get(url.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        self.send(url, req).await
+    }
+
+    /// GET with extra headers.
+    pub async fn get_with(
+        &self,
+        url: &Url,
+        bearer: Option<&Secret>,
+        extra: &[(&str, &str)],
+    ) -> Result<Response> {
+        let mut req = self.client.get(url.clone());
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        self.send(url, req).await
+    }
+
+    /// POST a form with client authentication, accepting JSON.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        auth: &ClientAuth,
+        params: &[(&str, &str)],
+    ) -> Result<Response> {
+        let mut form: Vec<(&str, &str)> = params.to_vec();
+        let mut req = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json");
+        match auth {
+            ClientAuth::None { client_id } => form.push(("client_id", client_id)),
+            ClientAuth::Basic { client_id, secret } => {
+                // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
+                let id = form_urlencode(client_id);
+                let pw = form_urlencode(secret.expose());
+                req = req.basic_auth(id, Some(pw));
+            }
+            ClientAuth::Post { client_id, secret } => {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", secret.expose()));
+            }
+        }
+        let req = req.form(&form);
+        self.send(url, req).await
+    }
+}
+
+fn form_urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if e.is_timeout() {
+        "the request timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "the connection failed".to_string()
+    };
+    let mut source = e.source();
+    let mut last = String::new();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    if !last.is_empty() {
+        text.push_str(&format!(" ({last})"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(ct: &str, body: &str) -> Response {
+        let mut headers = HeaderMap::new();
+        if !ct.is_empty() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        Response {
+            url: "https://x/".into(),
+            status: 500,
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn summaries_of_error_pages() {
+        let r = resp(
+            "text/html; charset=utf-8",
+            "<html><head><title>502 Bad Gateway</title></head></html>",
+        );
+        assert_eq!(r.error_page_summary(), "an HTML page titled \"502 Bad Gateway\"");
+        assert!(!r.looks_like_json());
+        let r = resp("", "  {\"error\":\"x\"}");
+        assert!(r.looks_like_json());
+        assert_eq!(resp("text/plain", "").error_page_summary(), "an empty text/plain body");
+    }
+
+    #[test]
+    fn display_url_drops_query() {
+        let u = Url::parse("https://a.example/cb?code=secret#frag").unwrap();
+        assert_eq!(display_url(&u), "https://a.example/cb");
+    }
+}

@@ -1,0 +1,35 @@
+//! Latchkey core: OAuth 2.0 / OpenID Connect sign-in, keychain storage and single-flight
+//! refresh, with no UI and no Tauri dependency. The `latchkey` CLI and the desktop app are thin
+//! shells over [`LoginManager`].
+//!
+//! Map of the crate:
+//! - [`manager`]: the façade, and the refresh and sign-in protocols.
+//! - [`provider`]: presets, the quirk table and discovery (pure: no I/O).
+//! - [`flow`]: PKCE pieces and the loopback listener.
+//! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
+//! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
+//!   cross-process locks; [`config`]: where things live; [`http`]: the one HTTP client.
+//! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings.
+
+pub mod accounts;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod flow;
+pub mod http;
+pub mod lock;
+pub mod manager;
+pub mod oidc;
+pub mod provider;
+pub mod secret;
+pub mod store;
+pub mod token;
+
+pub use accounts::{Account, Identity, RedirectMode};
+pub use error::{Error, ErrorKind, KeychainProblem, Result};
+pub use manager::{
+    AccessToken, AccountEdit, AccountSummary, LoginManager, ManagerOptions, NewAccount,
+    SignInOptions, SignedIn, TokenOptions, TokenStatus,
+};
+pub use provider::{Preset, ProviderSpec};
+pub use secret::Secret;

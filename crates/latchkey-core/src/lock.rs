@@ -1,0 +1,112 @@
+//! Cross-process locks: an advisory lock on a file in the config dir.
+//!
+//! Used for the metadata file's read-modify-write and for each account's refresh and sign-in
+//! completion, so the desktop app, the CLI and scripts never refresh the same token at once.
+//! The lock is released when the [`FileLock`] is dropped (or the process dies: the OS drops it).
+//! Waiting polls `try_lock` so it never parks a thread and honours a deadline.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        if let Err(e) = self.file.unlock() {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not release lock");
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))
+}
+
+/// Takes the lock at `path`, waiting at most `timeout`.
+pub async fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
+    let file = open(path)?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                return Ok(FileLock {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", path.display()), e));
+            }
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Timeout(format!(
+                "waiting for another Latchkey process to release {}",
+                path.display()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Blocking variant for code that is not async.
+pub fn acquire_blocking(path: &Path, timeout: Duration) -> Result<FileLock> {
+    let file = open(path)?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                return Ok(FileLock {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", path.display()), e));
+            }
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Timeout(format!(
+                "waiting for another Latchkey process to release {}",
+                path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn second_holder_waits_then_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("locks/a.lock");
+        let held = acquire(&p, Duration::from_secs(1)).await.unwrap();
+        let err = acquire(&p, Duration::from_millis(50)).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Timeout);
+        drop(held);
+        acquire(&p, Duration::from_millis(50)).await.unwrap();
+    }
+}

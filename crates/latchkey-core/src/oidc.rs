@@ -1,0 +1,337 @@
+//! OpenID Connect: id_token validation and userinfo.
+//!
+//! Validation is done by the `openidconnect` crate's `IdTokenVerifier` (JWKS signature with the
+//! algorithms the provider advertises, never `alg=none`; `iss`; `aud`; `exp`), plus what it
+//! leaves to the caller: `azp` (must be our client id when present), `iat` not in the future
+//! beyond the allowed skew, `nonce` (required at sign-in, absent on refresh), and Entra-style
+//! templated issuers (`https://login.microsoftonline.com/{tenantid}/v2.0`).
+
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::accounts::Identity;
+use crate::error::{Error, Result};
+use crate::http::HttpClient;
+use crate::secret::{Secret, ct_eq};
+
+/// Clock skew tolerated on `exp` and `iat`.
+pub const CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
+
+/// Everything needed to check one id_token.
+pub struct IdTokenCheck<'a> {
+    /// Our client id (the expected `aud`).
+    pub client_id: &'a str,
+    /// Client secret, for providers that sign with HS256.
+    pub client_secret: Option<&'a Secret>,
+    /// The validated issuer.
+    pub issuer: &'a Url,
+    /// A templated issuer (`{tenantid}`) accepted instead of an exact match.
+    pub issuer_template: Option<&'a str>,
+    /// The provider's keys.
+    pub jwks: &'a CoreJsonWebKeySet,
+    /// Algorithms the provider advertised (`none` is ignored); empty → RS256.
+    pub algs: &'a [String],
+    /// Expected nonce at sign-in; `None` on refresh (no nonce in refreshed id_tokens).
+    pub nonce: Option<&'a Secret>,
+    /// The subject the token must be about (on refresh), if known.
+    pub expected_sub: Option<&'a str>,
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+fn to_chrono(t: OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(t.unix_timestamp(), 0).unwrap_or_default()
+}
+
+/// True if `iss` matches `template`, where `{tenantid}` stands for one path segment of
+/// hex digits and dashes (a tenant GUID).
+pub fn matches_template(iss: &str, template: &str) -> bool {
+    let Some((prefix, suffix)) = template.split_once("{tenantid}") else {
+        return iss == template;
+    };
+    let Some(rest) = iss.strip_prefix(prefix) else {
+        return false;
+    };
+    let Some(tenant) = rest.strip_suffix(suffix) else {
+        return false;
+    };
+    !tenant.is_empty()
+        && tenant.len() <= 64
+        && tenant.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// Validates an id_token and returns the identity it asserts.
+pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Identity> {
+    let token: CoreIdToken = raw
+        .expose()
+        .parse()
+        .map_err(|_| Error::InvalidIdToken("it is not a well-formed JWT".into()))?;
+    let mut algs: Vec<CoreJwsSigningAlgorithm> = check
+        .algs
+        .iter()
+        .filter(|a| !a.eq_ignore_ascii_case("none"))
+        .filter_map(|a| serde_json::from_value(serde_json::Value::String(a.clone())).ok())
+        .collect();
+    if algs.is_empty() {
+        algs.push(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
+    }
+    let issuer_exact = IssuerUrl::new(check.issuer.to_string())
+        .map_err(|e| Error::InvalidIdToken(format!("bad issuer: {e}")))?;
+    let client_id = ClientId::new(check.client_id.to_string());
+    let mut verifier = match check.client_secret {
+        Some(secret) => CoreIdTokenVerifier::new_confidential_client(
+            client_id,
+            ClientSecret::new(secret.expose().to_string()),
+            issuer_exact,
+            check.jwks.clone(),
+        ),
+        None => CoreIdTokenVerifier::new_public_client(client_id, issuer_exact, check.jwks.clone()),
+    }
+    .set_allowed_algs(algs);
+    // The issuer is compared below (exactly, or against the template).
+    verifier = verifier.require_issuer_match(false);
+    let skewed_now = to_chrono(check.now - CLOCK_SKEW);
+    let latest_iat = to_chrono(check.now + CLOCK_SKEW);
+    verifier = verifier
+        .set_time_fn(move || skewed_now)
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat > latest_iat {
+                Err("issued in the future".to_string())
+            } else {
+                Ok(())
+            }
+        });
+    let expected_nonce = check.nonce.map(|n| Nonce::new(n.expose().to_string()));
+    let claims = token
+        .claims(&verifier, |got: Option<&Nonce>| match (&expected_nonce, got) {
+            (Some(want), Some(got)) if ct_eq(want.secret(), got.secret()) => Ok(()),
+            (Some(_), Some(_)) => Err("the nonce does not match this sign-in".to_string()),
+            (Some(_), None) => Err("the nonce is missing".to_string()),
+            (None, _) => Ok(()),
+        })
+        .map_err(|e| Error::InvalidIdToken(describe_claims_error(&e)))?;
+
+    let iss = claims.issuer().as_str();
+    let want = check.issuer.as_str();
+    let iss_ok = iss == want
+        || iss.trim_end_matches('/') == want.trim_end_matches('/')
+        || check
+            .issuer_template
+            .is_some_and(|t| matches_template(iss, t));
+    if !iss_ok {
+        return Err(Error::InvalidIdToken(format!(
+            "it was issued by `{iss}`, expected `{want}`"
+        )));
+    }
+    if let Some(azp) = claims.authorized_party()
+        && azp.as_str() != check.client_id
+    {
+        return Err(Error::InvalidIdToken(format!(
+            "its authorized party (azp) is `{}`, not this client",
+            azp.as_str()
+        )));
+    }
+    let sub = claims.subject().as_str().to_string();
+    if let Some(expected) = check.expected_sub
+        && expected != sub
+    {
+        return Err(Error::InvalidIdToken(
+            "the refreshed id_token is about another user (sub changed)".into(),
+        ));
+    }
+    Ok(Identity {
+        sub,
+        email: claims.email().map(|e| e.as_str().to_string()),
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string()),
+        username: claims
+            .preferred_username()
+            .map(|u| u.as_str().to_string()),
+    })
+}
+
+fn describe_claims_error(e: &openidconnect::ClaimsVerificationError) -> String {
+    use openidconnect::ClaimsVerificationError as C;
+    match e {
+        C::Expired(_) => "it has expired (check the computer's clock)".into(),
+        C::InvalidAudience(m) => format!("wrong audience: {m}"),
+        C::InvalidIssuer(m) => format!("wrong issuer: {m}"),
+        C::InvalidNonce(m) => format!("nonce check failed: {m}"),
+        C::SignatureVerification(s) => format!("its signature is invalid: {s}"),
+        C::Unsupported(m) => format!("unsupported: {m}"),
+        C::InvalidAuthTime(m) | C::InvalidAuthContext(m) => m.clone(),
+        C::Other(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Fetches and parses the provider's JWKS.
+pub async fn fetch_jwks(http: &HttpClient, jwks_uri: &Url) -> Result<CoreJsonWebKeySet> {
+    let resp = http.get(jwks_uri, None).await?;
+    if resp.status >= 500 {
+        return Err(Error::Unreachable {
+            url: resp.url.clone(),
+            detail: format!("HTTP {} with {}", resp.status, resp.error_page_summary()),
+        });
+    }
+    if resp.status != 200 {
+        return Err(Error::BadResponse {
+            url: resp.url.clone(),
+            status: resp.status,
+            detail: format!("could not fetch the signing keys: {}", resp.error_page_summary()),
+        });
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| Error::BadResponse {
+        url: resp.url.clone(),
+        status: resp.status,
+        detail: format!("the key set is not valid JWKS JSON ({e})"),
+    })
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+}
+
+/// Fetches OIDC userinfo. Its values are used only if its `sub` equals `sub`.
+pub async fn fetch_userinfo(
+    http: &HttpClient,
+    url: &Url,
+    access_token: &Secret,
+    sub: &str,
+) -> Result<Option<Identity>> {
+    let resp = http.get(url, Some(access_token)).await?;
+    if resp.status != 200 {
+        tracing::debug!(status = resp.status, "userinfo not available");
+        return Ok(None);
+    }
+    let ct = resp.content_type();
+    if ct == "application/jwt" {
+        // Signed userinfo: not needed for identity display; skip.
+        return Ok(None);
+    }
+    let Ok(info) = serde_json::from_slice::<UserInfo>(&resp.body) else {
+        tracing::debug!("userinfo response not understood; ignored");
+        return Ok(None);
+    };
+    if info.sub != sub {
+        tracing::warn!("userinfo sub differs from the id_token; userinfo ignored");
+        return Ok(None);
+    }
+    Ok(Some(Identity {
+        sub: info.sub,
+        email: info.email,
+        name: info.name,
+        username: info.preferred_username,
+    }))
+}
+
+#[derive(Deserialize)]
+struct GithubUser {
+    id: serde_json::Value,
+    login: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// GitHub-style identity (`GET /user`): `id` becomes `sub`, `login` the user name.
+pub async fn fetch_github_user(
+    http: &HttpClient,
+    url: &Url,
+    access_token: &Secret,
+) -> Result<Identity> {
+    let resp = http
+        .get_with(
+            url,
+            Some(access_token),
+            &[("Accept", "application/vnd.github+json")],
+        )
+        .await?;
+    if resp.status >= 500 {
+        return Err(Error::Unreachable {
+            url: resp.url.clone(),
+            detail: format!("HTTP {}", resp.status),
+        });
+    }
+    if resp.status != 200 {
+        return Err(Error::BadResponse {
+            url: resp.url.clone(),
+            status: resp.status,
+            detail: "could not read the signed-in user".into(),
+        });
+    }
+    let user: GithubUser = serde_json::from_slice(&resp.body).map_err(|_| Error::BadResponse {
+        url: resp.url.clone(),
+        status: resp.status,
+        detail: "the user response is not understood".into(),
+    })?;
+    let sub = match user.id {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => s,
+        _ => user.login.clone(),
+    };
+    Ok(Identity {
+        sub,
+        email: user.email,
+        name: user.name,
+        username: Some(user.login),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_template() {
+        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(matches_template(
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            t
+        ));
+        assert!(!matches_template("https://evil.example/9188040d/v2.0", t));
+        assert!(!matches_template(
+            "https://login.microsoftonline.com/a/b/v2.0",
+            t
+        ));
+        assert!(!matches_template("https://login.microsoftonline.com//v2.0", t));
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        let jwks: CoreJsonWebKeySet = serde_json::from_str(r#"{"keys":[]}"#).unwrap();
+        let iss = Url::parse("https://idp.example").unwrap();
+        let check = IdTokenCheck {
+            client_id: "c",
+            client_secret: None,
+            issuer: &iss,
+            issuer_template: None,
+            jwks: &jwks,
+            algs: &[],
+            nonce: None,
+            expected_sub: None,
+            now: OffsetDateTime::now_utc(),
+        };
+        let e = validate_id_token(&Secret::new("not.a.jwt"), &check).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidIdToken);
+        // alg=none with an empty signature.
+        let none = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoieCIsImF1ZCI6ImMiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MH0.";
+        let e = validate_id_token(&Secret::new(none), &check).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidIdToken);
+    }
+}

@@ -1,0 +1,178 @@
+//! The platform keychain through `keyring-core` and the platform store crates.
+//!
+//! - Linux/BSD: Secret Service over D-Bus (`zbus-secret-service-keyring-store`). Verified.
+//! - macOS: Keychain Services (`apple-native-keyring-store`). Unverified: not yet tested on a Mac.
+//! - Windows: Credential Manager (`windows-native-keyring-store`), whose items hold at most
+//!   2,560 bytes; [`super::Keychain`] splits longer values. Unverified: not yet tested on Windows.
+//!
+//! Items use service [`KEYCHAIN_SERVICE`] and user `<key>` so that
+//! `secret-tool search --all service latchkey` lists them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keyring_core::{CredentialStore, Entry};
+
+use super::SecretStore;
+use crate::config::KEYCHAIN_SERVICE;
+use crate::error::{Error, KeychainProblem, Result};
+
+/// A [`SecretStore`] over a `keyring-core` credential store.
+pub struct KeyringStore {
+    store: Arc<CredentialStore>,
+    service: String,
+    max_len: usize,
+}
+
+impl KeyringStore {
+    /// Wraps a `keyring-core` store under a service name.
+    pub fn new(store: Arc<CredentialStore>, service: impl Into<String>, max_len: usize) -> Self {
+        KeyringStore {
+            store,
+            service: service.into(),
+            max_len,
+        }
+    }
+
+    fn entry(&self, key: &str) -> Result<Entry> {
+        let label = format!("Latchkey: {key}");
+        let mods = HashMap::from([("label", label.as_str())]);
+        Entry::new_in_store_with_modifiers(&self.store, &self.service, key, &mods)
+            .or_else(|_| Entry::new_in_store(&self.store, &self.service, key))
+            .map_err(map_error)
+    }
+}
+
+/// Maps a `keyring-core` error to ours (never includes secret data: `BadEncoding` bytes are dropped).
+pub fn map_error(e: keyring_core::Error) -> Error {
+    use keyring_core::Error as K;
+    match e {
+        K::NoStorageAccess(inner) => Error::keychain(KeychainProblem::Locked, inner.to_string()),
+        K::PlatformFailure(inner) => {
+            let text = inner.to_string();
+            Error::keychain(classify_platform_failure(&text), text)
+        }
+        K::NoDefaultStore => Error::keychain(KeychainProblem::Unavailable, "no store"),
+        K::BadEncoding(_) | K::BadDataFormat(..) => {
+            Error::keychain(KeychainProblem::Corrupt, "item is not UTF-8 text")
+        }
+        other => Error::keychain(KeychainProblem::Failed, other.to_string()),
+    }
+}
+
+fn classify_platform_failure(text: &str) -> KeychainProblem {
+    let t = text.to_ascii_lowercase();
+    let unavailable = [
+        "serviceunknown",
+        "not provided by any .service",
+        "no such file",
+        "connection refused",
+        "failed to connect",
+        "address",
+        "dbus_session_bus_address",
+        "name has no owner",
+    ];
+    if unavailable.iter().any(|p| t.contains(p)) {
+        KeychainProblem::Unavailable
+    } else if t.contains("locked") || t.contains("prompt") {
+        KeychainProblem::Locked
+    } else {
+        KeychainProblem::Failed
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self, key: &str) -> Result<Option<String>> {
+        match self.entry(key)?.get_password() {
+            Ok(v) => Ok(Some(v)),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_error(e)),
+        }
+    }
+
+    fn set(&self, key: &str, value: &str) -> Result<()> {
+        self.entry(key)?.set_password(value).map_err(map_error)
+    }
+
+    fn delete(&self, key: &str) -> Result<bool> {
+        match self.entry(key)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(map_error(e)),
+        }
+    }
+
+    fn max_value_len(&self) -> usize {
+        self.max_len
+    }
+}
+
+/// Opens the platform's keychain (blocking; [`super::Keychain`] calls it under its deadline).
+pub fn platform_store() -> Result<Arc<dyn SecretStore>> {
+    platform_store_for(KEYCHAIN_SERVICE)
+}
+
+/// Opens the platform's keychain under another service name (tests use this to stay apart).
+pub fn platform_store_for(service: &str) -> Result<Arc<dyn SecretStore>> {
+    let (store, max_len) = open_platform()?;
+    Ok(Arc::new(KeyringStore::new(store, service, max_len)))
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+fn open_platform() -> Result<(Arc<CredentialStore>, usize)> {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
+    {
+        return Err(Error::keychain(
+            KeychainProblem::Unavailable,
+            "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)",
+        ));
+    }
+    let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| {
+        let text = e.to_string();
+        Error::keychain(KeychainProblem::Unavailable, text)
+    })?;
+    Ok((store as Arc<CredentialStore>, 1024 * 1024))
+}
+
+#[cfg(target_os = "macos")]
+fn open_platform() -> Result<(Arc<CredentialStore>, usize)> {
+    let store = apple_native_keyring_store::keychain::Store::new().map_err(map_error)?;
+    Ok((store as Arc<CredentialStore>, 64 * 1024))
+}
+
+#[cfg(target_os = "windows")]
+fn open_platform() -> Result<(Arc<CredentialStore>, usize)> {
+    let store = windows_native_keyring_store::Store::new().map_err(map_error)?;
+    // 2,560 bytes per item; values are stored as UTF-16, so stay at half in UTF-8 bytes.
+    Ok((store as Arc<CredentialStore>, 1200))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_failures_are_classified() {
+        assert_eq!(
+            classify_platform_failure(
+                "org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files"
+            ),
+            KeychainProblem::Unavailable
+        );
+        assert_eq!(
+            classify_platform_failure("collection is locked"),
+            KeychainProblem::Locked
+        );
+        assert_eq!(
+            classify_platform_failure("something odd"),
+            KeychainProblem::Failed
+        );
+    }
+
+    #[test]
+    fn bad_encoding_never_carries_bytes() {
+        let e = map_error(keyring_core::Error::BadEncoding(b"secret-bytes".to_vec()));
+        assert!(!e.to_string().contains("secret"));
+    }
+}

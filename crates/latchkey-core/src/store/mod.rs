@@ -1,0 +1,311 @@
+//! Secret storage: the OS keychain behind a deadline.
+//!
+//! [`SecretStore`] is the blocking, platform-facing trait (one implementation per platform in
+//! [`keyring`], plus an in-memory one for unit tests). [`Keychain`] is what the rest of the core
+//! uses: every call runs on `spawn_blocking` under a deadline, because a locked Secret Service
+//! with a display attached waits for an unlock prompt forever. After a timeout the stuck store
+//! is dropped and a fresh one is created on the next call (the stuck one keeps its internal
+//! lock). Values larger than the platform's item limit are split over several items.
+//!
+//! Item layout (service [`crate::config::KEYCHAIN_SERVICE`]), all keyed by the account's
+//! stable id, never its user-facing name: `<id>/tokens`, `<id>/client-secret`,
+//! `pending/<sha256(state)>`.
+
+pub mod keyring;
+#[cfg(any(test, feature = "test-support"))]
+pub mod memory;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{Error, KeychainProblem, Result};
+use crate::secret::Secret;
+
+/// A blocking key/value store of secrets. Implementations map "no such item" to `Ok(None)`.
+pub trait SecretStore: Send + Sync + 'static {
+    /// Reads an item.
+    fn get(&self, key: &str) -> Result<Option<String>>;
+    /// Creates or replaces an item.
+    fn set(&self, key: &str, value: &str) -> Result<()>;
+    /// Deletes an item; `Ok(false)` if there was none.
+    fn delete(&self, key: &str) -> Result<bool>;
+    /// Longest value one item may hold (in bytes of UTF-8).
+    fn max_value_len(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// Creates a connection to a store (called again after a timeout).
+pub type StoreFactory = Arc<dyn Fn() -> Result<Arc<dyn SecretStore>> + Send + Sync>;
+
+/// Default deadline for the CLI: long enough for a healthy keychain (milliseconds), short enough
+/// that a stuck one is reported quickly.
+pub const CLI_DEADLINE: Duration = Duration::from_secs(8);
+/// Default deadline for the desktop app: long enough for a person to answer an unlock prompt.
+pub const APP_DEADLINE: Duration = Duration::from_secs(120);
+
+const CHUNK_MARKER: &str = "latchkey-chunked:v1:";
+
+/// The keychain as the core uses it: async, deadline-bound, chunking.
+#[derive(Clone)]
+pub struct Keychain {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    factory: StoreFactory,
+    current: Mutex<Option<Arc<dyn SecretStore>>>,
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for Keychain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keychain")
+            .field("deadline", &self.inner.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keychain {
+    /// A keychain over the platform store.
+    pub fn platform(deadline: Duration) -> Self {
+        Self::with_factory(Arc::new(keyring::platform_store), deadline)
+    }
+
+    /// A keychain over any store factory.
+    pub fn with_factory(factory: StoreFactory, deadline: Duration) -> Self {
+        Keychain {
+            inner: Arc::new(Inner {
+                factory,
+                current: Mutex::new(None),
+                deadline,
+            }),
+        }
+    }
+
+    /// The deadline applied to each call.
+    pub fn deadline(&self) -> Duration {
+        self.inner.deadline
+    }
+
+    fn store(&self) -> Result<Arc<dyn SecretStore>> {
+        let mut guard = self
+            .inner
+            .current
+            .lock()
+            .map_err(|_| Error::keychain(KeychainProblem::Failed, "internal lock poisoned"))?;
+        if let Some(store) = guard.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = (self.inner.factory)()?;
+        *guard = Some(store.clone());
+        Ok(store)
+    }
+
+    fn forget_store(&self) {
+        if let Ok(mut guard) = self.inner.current.lock() {
+            *guard = None;
+        }
+    }
+
+    /// Runs a blocking store operation under the deadline.
+    async fn run<T, F>(&self, what: &'static str, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretStore) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let store = this.store()?;
+            op(store.as_ref())
+        });
+        match tokio::time::timeout(self.inner.deadline, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(Error::keychain(
+                KeychainProblem::Failed,
+                format!("keychain task failed: {join}"),
+            )),
+            Err(_) => {
+                tracing::warn!(
+                    operation = what,
+                    deadline_ms = self.inner.deadline.as_millis() as u64,
+                    "keychain call timed out"
+                );
+                self.forget_store();
+                Err(Error::keychain(
+                    KeychainProblem::TimedOut,
+                    format!("no answer within {} s", self.inner.deadline.as_secs()),
+                ))
+            }
+        }
+    }
+
+    /// Reads a secret; `None` if there is no such item.
+    pub async fn get(&self, key: &str) -> Result<Option<Secret>> {
+        let key = key.to_string();
+        self.run("get", move |store| read_chunked(store, &key))
+            .await
+            .map(|v| v.map(Secret::new))
+    }
+
+    /// Writes a secret (replacing any previous value).
+    pub async fn set(&self, key: &str, value: &Secret) -> Result<()> {
+        let key = key.to_string();
+        let value = value.clone();
+        self.run("set", move |store| write_chunked(store, &key, value.expose()))
+            .await
+    }
+
+    /// Deletes a secret; succeeds if it did not exist.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.run("delete", move |store| delete_chunked(store, &key))
+            .await
+    }
+}
+
+fn chunk_key(key: &str, i: usize) -> String {
+    format!("{key}#{i}")
+}
+
+fn read_chunked(store: &dyn SecretStore, key: &str) -> Result<Option<String>> {
+    let Some(head) = store.get(key)? else {
+        return Ok(None);
+    };
+    let Some(count) = head.strip_prefix(CHUNK_MARKER) else {
+        return Ok(Some(head));
+    };
+    let count: usize = count
+        .parse()
+        .map_err(|_| Error::keychain(KeychainProblem::Corrupt, format!("item {key}")))?;
+    let mut out = String::new();
+    for i in 1..=count {
+        let part = store.get(&chunk_key(key, i))?.ok_or_else(|| {
+            Error::keychain(KeychainProblem::Corrupt, format!("item {key} part {i} missing"))
+        })?;
+        out.push_str(&part);
+    }
+    Ok(Some(out))
+}
+
+fn split_at_char_boundaries(value: &str, max: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = value;
+    while !rest.is_empty() {
+        let mut end = max.min(rest.len());
+        while end > 0 && !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            // max smaller than one character: take the character anyway.
+            end = rest.chars().next().map(char::len_utf8).unwrap_or(rest.len());
+        }
+        let (a, b) = rest.split_at(end);
+        parts.push(a);
+        rest = b;
+    }
+    parts
+}
+
+fn write_chunked(store: &dyn SecretStore, key: &str, value: &str) -> Result<()> {
+    let max = store.max_value_len();
+    let old_count = match store.get(key)? {
+        Some(head) => head
+            .strip_prefix(CHUNK_MARKER)
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(0),
+        None => 0,
+    };
+    let new_count = if value.len() <= max && !value.starts_with(CHUNK_MARKER) {
+        store.set(key, value)?;
+        0
+    } else {
+        let parts = split_at_char_boundaries(value, max);
+        for (i, part) in parts.iter().enumerate() {
+            store.set(&chunk_key(key, i + 1), part)?;
+        }
+        store.set(key, &format!("{CHUNK_MARKER}{}", parts.len()))?;
+        parts.len()
+    };
+    for i in (new_count + 1)..=old_count {
+        store.delete(&chunk_key(key, i))?;
+    }
+    Ok(())
+}
+
+fn delete_chunked(store: &dyn SecretStore, key: &str) -> Result<()> {
+    if let Some(head) = store.get(key)?
+        && let Some(count) = head
+            .strip_prefix(CHUNK_MARKER)
+            .and_then(|c| c.parse::<usize>().ok())
+    {
+        for i in 1..=count {
+            store.delete(&chunk_key(key, i))?;
+        }
+    }
+    store.delete(key)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::MemoryStore;
+    use super::*;
+
+    fn keychain_with(store: Arc<MemoryStore>, deadline: Duration) -> Keychain {
+        Keychain::with_factory(
+            Arc::new(move || Ok(store.clone() as Arc<dyn SecretStore>)),
+            deadline,
+        )
+    }
+
+    #[tokio::test]
+    async fn missing_item_is_none() {
+        let kc = keychain_with(Arc::new(MemoryStore::default()), Duration::from_secs(1));
+        assert!(kc.get("nope").await.unwrap().is_none());
+        kc.delete("nope").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn long_values_are_split_and_joined() {
+        let store = Arc::new(MemoryStore::with_limit(24));
+        let kc = keychain_with(store.clone(), Duration::from_secs(1));
+        let long = "é".repeat(41); // 82 bytes, multi-byte chars straddle the limit
+        kc.set("k", &Secret::new(long.clone())).await.unwrap();
+        assert!(store.len() > 2, "value must be split");
+        assert_eq!(kc.get("k").await.unwrap().unwrap().expose(), long);
+        kc.set("k", &Secret::new("short")).await.unwrap();
+        assert_eq!(store.len(), 1, "old parts removed when value shrinks");
+        assert_eq!(kc.get("k").await.unwrap().unwrap().expose(), "short");
+        kc.set("k", &Secret::new(long.clone())).await.unwrap();
+        kc.delete("k").await.unwrap();
+        assert_eq!(store.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn stuck_store_times_out_and_is_replaced() {
+        let store = Arc::new(MemoryStore::default());
+        store.set_hang(Duration::from_secs(3));
+        let kc = keychain_with(store.clone(), Duration::from_millis(100));
+        let err = kc.get("k").await.unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Keychain {
+                problem: KeychainProblem::TimedOut,
+                ..
+            }
+        ));
+        assert_eq!(err.kind().exit_code(), 5);
+        store.set_hang(Duration::ZERO);
+        assert!(kc.get("k").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn locked_store_is_a_typed_error() {
+        let store = Arc::new(MemoryStore::default());
+        store.fail_with(Some(KeychainProblem::Locked));
+        let kc = keychain_with(store, Duration::from_secs(1));
+        let err = kc.set("k", &Secret::new("v")).await.unwrap_err();
+        assert!(err.to_string().contains("unlock"), "{err}");
+    }
+}

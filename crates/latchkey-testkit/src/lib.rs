@@ -1,0 +1,374 @@
+//! Test support for Latchkey's end-to-end tests (never shipped).
+//!
+//! - [`Provider`]: the project's test OpenID provider (panva `oidc-provider`, `tests/provider/`),
+//!   started on 127.0.0.1 with an ephemeral port, its event log, fault injection and
+//!   introspection.
+//! - [`browser_command`]: the headless "system browser" for `LATCHKEY_BROWSER`.
+//! - [`Keyring`]: the real Secret Service seen from outside, through `secret-tool`.
+//! - [`Sandbox`]: a config dir + environment for running the `latchkey` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Fails with a clear message when the real Secret Service is not there.
+pub fn require_secret_service() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "end-to-end tests need a D-Bus session with an unlocked gnome-keyring: run them with `scripts/test.sh` (or `dbus-run-session -- scripts/with-keyring.sh cargo test --workspace`)"
+    );
+}
+
+/// A running test provider. Killed on drop.
+pub struct Provider {
+    child: Child,
+    pub issuer: String,
+    pub port: u16,
+    pub events_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Provider {
+    /// Starts `node tests/provider/server.mjs` with `PROVIDER_CONFIG` = `config`.
+    pub fn start(config: Value) -> Provider {
+        let dir = tempfile::tempdir().unwrap();
+        let events_path = dir.path().join("events.jsonl");
+        let script = repo_root().join("tests/provider/server.mjs");
+        assert!(
+            repo_root().join("tests/provider/node_modules").exists(),
+            "the test provider's npm packages are missing: run `npm ci --prefix tests/provider` (scripts/test.sh does)"
+        );
+        let mut child = Command::new("node")
+            .arg(&script)
+            .env("PROVIDER_CONFIG", config.to_string())
+            .env("EVENT_LOG", &events_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start node: is Node.js ≥ 20.18 installed?");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the provider never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the test provider did not report ready within 20 s");
+        let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
+        Provider {
+            child,
+            issuer: ready["issuer"].as_str().unwrap().to_string(),
+            port: ready["port"].as_u64().unwrap() as u16,
+            events_path,
+            _dir: dir,
+        }
+    }
+
+    /// All events so far.
+    pub fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.events_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Number of events named `event` (and with `grant_type`, if given).
+    pub fn count(&self, event: &str, grant_type: Option<&str>) -> usize {
+        self.events()
+            .iter()
+            .filter(|e| e["event"] == event)
+            .filter(|e| grant_type.is_none_or(|g| e["grant_type"] == g))
+            .count()
+    }
+
+    /// `invalid_grant` details from `grant.error` events (for assertion messages).
+    pub fn grant_errors(&self) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "grant.error")
+            .collect()
+    }
+
+    /// Sets a fault (see tests/provider/README.md).
+    pub fn fault(&self, route: &str, mode: &str, count: i64) {
+        let body = serde_json::json!({"route": route, "mode": mode, "count": count}).to_string();
+        let (status, _) = http(self.port, "POST", "/__test/fault", &[("Content-Type", "application/json")], &body);
+        assert!((200..300).contains(&status), "setting fault failed: {status}");
+    }
+
+    /// Clears all faults.
+    pub fn clear_faults(&self) {
+        http(self.port, "DELETE", "/__test/fault", &[], "");
+    }
+
+    /// RFC 7662 introspection as the resource-server client `latchkey-rs`.
+    pub fn introspect(&self, token: &str) -> Value {
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode("latchkey-rs:rs-secret-0123456789abcdef");
+        let body = format!("token={}", urlencode(token));
+        let path = self.endpoint_path("introspection_endpoint");
+        let (status, text) = http(
+            self.port,
+            "POST",
+            &path,
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Authorization", &format!("Basic {auth}")),
+            ],
+            &body,
+        );
+        assert_eq!(status, 200, "introspection failed: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The path of an endpoint from the discovery document.
+    pub fn endpoint_path(&self, field: &str) -> String {
+        let (_, text) = http(self.port, "GET", "/.well-known/openid-configuration", &[], "");
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let url = doc[field].as_str().unwrap_or_else(|| panic!("no {field}"));
+        url.trim_start_matches(&self.issuer).to_string()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A minimal HTTP/1.1 client for loopback test endpoints. Returns (status, body).
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(&body)
+    } else {
+        body
+    };
+    (status, body)
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The `LATCHKEY_BROWSER` command of the headless browser.
+pub fn browser_command() -> String {
+    format!(
+        "node {}",
+        repo_root().join("tests/provider/browser.mjs").display()
+    )
+}
+
+/// The real keychain seen from outside (`secret-tool`).
+pub struct Keyring;
+
+impl Keyring {
+    /// Usernames of all items with `service=latchkey` whose username starts with `prefix`.
+    pub fn items(prefix: &str) -> Vec<String> {
+        let out = Command::new("secret-tool")
+            .args(["search", "--all", "service", "latchkey"])
+            .output()
+            .expect("secret-tool (libsecret-tools) is needed");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let mut users: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
+            .filter(|u| u.starts_with(prefix))
+            .map(str::to_string)
+            .collect();
+        users.sort();
+        users
+    }
+
+    /// The value of one item.
+    pub fn lookup(user: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", "latchkey", "username", user])
+            .output()
+            .ok()?;
+        if out.status.success() {
+            Some(String::from_utf8_lossy(&out.stdout).to_string())
+        } else {
+            None
+        }
+    }
+}
+
+/// A throwaway config dir and environment for the `latchkey` binary.
+pub struct Sandbox {
+    pub bin: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new(bin: impl Into<PathBuf>) -> Sandbox {
+        Sandbox {
+            bin: bin.into(),
+            dir: tempfile::tempdir().unwrap(),
+            env: vec![("LATCHKEY_BROWSER".into(), browser_command())],
+        }
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A command with this sandbox's environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.args(args)
+            .env("LATCHKEY_CONFIG_DIR", self.dir.path())
+            .env_remove("LATCHKEY_LOG")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs and collects output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs with stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "`latchkey {}` failed ({:?})\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// The account id of `name` from `latchkey list --json`.
+    pub fn account_id(&self, name: &str) -> String {
+        let list: Value = serde_json::from_str(&self.ok(&["list", "--json"])).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Every file under the config dir, concatenated (for leak scans).
+    pub fn all_files_text(&self) -> String {
+        fn walk(p: &Path, out: &mut String) {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path, out);
+                    } else if let Ok(bytes) = std::fs::read(&path) {
+                        out.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+            }
+        }
+        let mut s = String::new();
+        walk(self.dir.path(), &mut s);
+        s
+    }
+
+    /// The metadata file's text ("" if none).
+    pub fn accounts_toml(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("accounts.toml")).unwrap_or_default()
+    }
+}
+
+/// Exit code of an output.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

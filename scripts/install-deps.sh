@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# install-deps.sh [app|test]
+#
+# Installs the system packages Latchkey needs on Debian 12+ / Ubuntu 22.04+, and checks the
+# Rust and Node toolchains. Idempotent: when everything is present it only runs `dpkg-query`
+# (well under a second) and changes nothing; otherwise it runs `apt-get update` once and
+# `apt-get install -y --no-install-recommends` for the missing packages (via sudo when not root).
+#
+#   app   (default) build and run the desktop app and the CLI: WebKitGTK/GTK development files,
+#         the tray library, the Secret Service (gnome-keyring) and its tools, D-Bus, xdg tools.
+#   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick,
+#         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy.
+#
+# It never installs Rust or a Node.js from outside the distribution: when those are missing or
+# too old it says how to get them and exits 1.
+set -euo pipefail
+
+readonly MIN_NODE=20.18
+readonly MIN_RUST=1.90 # tauri 2.12 needs rustc 1.90
+
+mode=${1:-app}
+case "$mode" in
+  app | test) ;;
+  *)
+    echo "usage: $0 [app|test]" >&2
+    exit 2
+    ;;
+esac
+
+app_packages=(
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev
+  pkg-config build-essential curl file
+  gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils libglib2.0-bin
+)
+test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick)
+
+say() { printf 'install-deps: %s\n' "$*"; }
+die() {
+  printf 'install-deps: %s\n' "$*" >&2
+  exit 1
+}
+
+# True if version $1 >= version $2 (dotted numbers; a leading "v" is ignored).
+version_ge() {
+  [[ "$(printf '%s\n%s\n' "${2#v}" "${1#v}" | sort -V | head -n1)" == "${2#v}" ]]
+}
+
+# True if the package is fully installed ("dpkg -s" also succeeds for removed packages whose
+# configuration files are still there).
+is_installed() {
+  [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" == "ii "* ]]
+}
+
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+  die "this script supports Debian/Ubuntu (apt) only; see the README for the package list"
+fi
+
+sudo_cmd=()
+if [[ $EUID -ne 0 ]]; then
+  command -v sudo >/dev/null || die "not root and sudo is missing: run this script as root"
+  sudo_cmd=(sudo)
+fi
+
+apt_updated=false
+apt_update_once() {
+  if [[ "$apt_updated" == false ]]; then
+    say "apt-get update"
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    apt_updated=true
+  fi
+}
+apt_install() {
+  apt_update_once
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "$@"
+}
+
+wanted=("${app_packages[@]}")
+if [[ "$mode" == test ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} > 0)); then
+  say "installing: ${missing[*]}"
+  apt_install "${missing[@]}"
+else
+  say "system packages for '$mode': all present"
+fi
+
+# --- Node.js (tests/provider runs panva oidc-provider, which needs Node >= 20.18) ---
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    version_ge "$(node -p 'process.versions.node')" "$MIN_NODE"
+}
+
+if [[ "$mode" == test ]] && ! node_ok; then
+  # Debian 12 ships Node 18, which is too old; a configured NodeSource (or newer distribution)
+  # repository offers a new enough `nodejs`, which then comes with npm.
+  apt_update_once
+  candidate=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ { print $2 }')
+  candidate_version=${candidate#*:} # drop an epoch
+  candidate_version=${candidate_version%%[-~+]*}
+  if [[ -n "$candidate_version" && "$candidate" != "(none)" ]] &&
+    version_ge "$candidate_version" "$MIN_NODE"; then
+    say "installing nodejs $candidate from apt"
+    apt_install nodejs
+    command -v npm >/dev/null || apt_install npm
+  fi
+  if ! node_ok; then
+    have=$(command -v node >/dev/null && node --version || echo "no node")
+    die "Node.js >= $MIN_NODE with npm is needed for tests/provider (found: $have; apt offers:" \
+      "${candidate:-nothing}). Debian 12's own nodejs is 18.x. Install Node 20 LTS or newer," \
+      "e.g. from https://deb.nodesource.com (then re-run this script) or with nvm/fnm, and make" \
+      "sure 'node' and 'npm' are on PATH."
+  fi
+fi
+if [[ "$mode" == test ]]; then
+  say "node $(node --version), npm $(npm --version)"
+fi
+
+# --- Rust ---
+if ! command -v cargo >/dev/null; then
+  die "cargo not found. Install Rust with rustup (https://rustup.rs):" \
+    "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- --profile minimal" \
+    "-c rustfmt,clippy ; then open a new shell (or: . \"\$HOME/.cargo/env\") and re-run."
+fi
+rustc_version=$(rustc --version | awk '{ print $2 }')
+version_ge "$rustc_version" "$MIN_RUST" ||
+  die "rustc $rustc_version is too old; Latchkey needs >= $MIN_RUST (try: rustup update stable)"
+if [[ "$mode" == test ]]; then
+  for component in rustfmt clippy; do
+    subcommand=${component/rustfmt/fmt}
+    if ! cargo "$subcommand" --version >/dev/null 2>&1; then
+      command -v rustup >/dev/null ||
+        die "cargo $subcommand is missing and rustup is not installed: install $component"
+      say "rustup component add $component"
+      rustup component add "$component"
+    fi
+  done
+fi
+say "rustc $rustc_version: ok"

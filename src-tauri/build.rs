@@ -1,0 +1,19 @@
+//! Build script: validates `tauri.conf.json` (repository root) and the capabilities in
+//! `src-tauri/capabilities/`, and generates the permissions of the app's own commands.
+
+/// Commands the app exposes to its web view; each gets `allow-<name>`/`deny-<name>` permissions.
+const COMMANDS: &[&str] = &["app_version"];
+
+fn main() {
+    // The package root is the repository root, where tauri.conf.json lives, so Tauri finds the
+    // configuration by itself; only the capabilities are away from their default place.
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(err) = tauri_build::try_build(attributes) {
+        // A build script reports failure by exiting non-zero; `{err:#}` keeps the cause chain.
+        eprintln!("tauri-build failed: {err:#}");
+        std::process::exit(1);
+    }
+}
