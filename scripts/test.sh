@@ -7,8 +7,8 @@
 #   3. fmt       cargo fmt --all -- --check
 #   4. clippy    cargo clippy --workspace --all-targets -- -D warnings
 #   5. build     cargo build --workspace --all-targets
-#   6. test      cargo test --workspace --no-fail-fast [ARGS...], inside Xvfb (DISPLAY for the desktop tests),
-#                a private D-Bus session and a throwaway unlocked keyring
+#   6. test      cargo test --workspace --no-fail-fast [ARGS...], inside Xvfb (a DISPLAY for
+#                the desktop tests), a private D-Bus session and a throwaway unlocked keyring
 #                (scripts/with-keyring.sh), so the real session and keyring are never used.
 #
 # Failures in deps, npm or build stop the run (nothing after them can work); fmt, clippy and
@@ -39,7 +39,9 @@ phase() {
     summary+=("$(printf '  %-7s FAILED  %7s s  (exit %d)' "$name" "$took" "$status")")
     failed=1
   fi
-  printf '<== %s: %s in %s s\n' "$name" "$( ((status == 0)) && echo ok || echo "FAILED (exit $status)")" "$took"
+  local outcome="ok"
+  ((status == 0)) || outcome="FAILED (exit $status)"
+  printf '<== %s: %s in %s s\n' "$name" "$outcome" "$took"
   if ((status != 0)) && [[ "$fatal" == fatal ]]; then
     finish
   fi

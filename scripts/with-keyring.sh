@@ -54,7 +54,8 @@ if [[ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]]; then
 fi
 # The systemd user bus of a desktop login lives at $XDG_RUNTIME_DIR/bus; dbus-run-session makes
 # a private bus elsewhere. Do not start test daemons on (or change) a real login session.
-if [[ -n "${XDG_RUNTIME_DIR:-}" && "$DBUS_SESSION_BUS_ADDRESS" == "unix:path=$XDG_RUNTIME_DIR/bus"* ]]; then
+login_bus="unix:path=${XDG_RUNTIME_DIR:-/nonexistent}/bus"
+if [[ -n "${XDG_RUNTIME_DIR:-}" && "$DBUS_SESSION_BUS_ADDRESS" == "$login_bus"* ]]; then
   die "this is the login session bus ($DBUS_SESSION_BUS_ADDRESS); run inside dbus-run-session"
 fi
 

@@ -48,7 +48,10 @@ fn platform_opener() -> (String, Vec<String>) {
 #[cfg(target_os = "windows")]
 fn platform_opener() -> (String, Vec<String>) {
     // `cmd /c start` would split the URL at `&`.
-    ("rundll32".into(), vec!["url.dll,FileProtocolHandler".into()])
+    (
+        "rundll32".into(),
+        vec!["url.dll,FileProtocolHandler".into()],
+    )
 }
 
 #[cfg(not(any(target_os = "macos", target_os = "windows")))]

@@ -41,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Add an account (runs OIDC/RFC 8414 discovery).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Change an account without signing it out where the change allows.
     Edit(EditArgs),
     /// Sign in through the system browser (PKCE; loopback or the desktop app's URI scheme).

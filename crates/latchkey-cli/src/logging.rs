@@ -3,6 +3,7 @@
 //! never logs a secret; `Secret` values print `[redacted]` even by mistake.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use latchkey_core::config::Paths;
@@ -12,11 +13,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 const MAX_LOG_BYTES: u64 = 5 * 1024 * 1024;
 
-/// Keeps logging alive until dropped (nothing to flush today; kept for symmetry).
-pub struct Guard;
-
 /// Sets up stderr and file logging.
-pub fn init(verbose: u8) -> Guard {
+pub fn init(verbose: u8) {
     let from_env = std::env::var("LATCHKEY_LOG").ok().filter(|s| !s.is_empty());
     let stderr_level = match verbose {
         0 => "warn",
@@ -24,12 +22,14 @@ pub fn init(verbose: u8) -> Guard {
         2 => "debug",
         _ => "trace",
     };
-    let stderr_filter = from_env
-        .clone()
-        .map(EnvFilter::new)
-        .unwrap_or_else(|| EnvFilter::new(format!("latchkey={stderr_level},latchkey_core={stderr_level}")));
+    let stderr_filter = from_env.clone().map(EnvFilter::new).unwrap_or_else(|| {
+        EnvFilter::new(format!(
+            "latchkey={stderr_level},latchkey_core={stderr_level}"
+        ))
+    });
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter);
@@ -37,11 +37,24 @@ pub fn init(verbose: u8) -> Guard {
     let file_layer = Paths::from_env().ok().and_then(|paths| {
         let path = paths.log_file();
         std::fs::create_dir_all(paths.dir()).ok()?;
-        if std::fs::metadata(&path).map(|m| m.len() > MAX_LOG_BYTES).unwrap_or(false) {
+        if std::fs::metadata(&path)
+            .map(|m| m.len() > MAX_LOG_BYTES)
+            .unwrap_or(false)
+        {
             let _ = std::fs::rename(&path, path.with_extension("log.1"));
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).ok()?;
-        let level = if verbose >= 3 { "trace" } else if verbose == 2 { "debug" } else { "info" };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok()?;
+        let level = if verbose >= 3 {
+            "trace"
+        } else if verbose == 2 {
+            "debug"
+        } else {
+            "info"
+        };
         let filter = from_env
             .clone()
             .map(EnvFilter::new)
@@ -57,5 +70,4 @@ pub fn init(verbose: u8) -> Guard {
         .with(stderr)
         .with(file_layer)
         .try_init();
-    Guard
 }

@@ -20,7 +20,7 @@ use crate::cli::{Cli, Command, ProviderArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log_guard = logging::init(cli.verbose);
+    logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,11 +40,10 @@ fn main() -> ExitCode {
     });
     // A keychain call stuck on an unlock prompt must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(300));
-    drop(log_guard);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            tracing::error!(kind = %e.kind(), "{e}");
+            tracing::info!(kind = %e.kind(), "command failed: {e}");
             eprintln!("latchkey: {e}");
             let code = e.kind().exit_code();
             ExitCode::from(u8::try_from(code).unwrap_or(1))

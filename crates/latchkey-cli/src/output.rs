@@ -13,7 +13,11 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
 
 /// "4m 10s", "2h 5m", "expired 3m ago".
 pub fn human_duration(secs: i64) -> String {
-    let (past, s) = if secs < 0 { (true, -secs) } else { (false, secs) };
+    let (past, s) = if secs < 0 {
+        (true, -secs)
+    } else {
+        (false, secs)
+    };
     let text = if s >= 86_400 {
         format!("{}d {}h", s / 86_400, (s % 86_400) / 3600)
     } else if s >= 3600 {
@@ -36,7 +40,12 @@ fn print_json<T: Serialize>(v: &T) {
 fn table(rows: &[Vec<String>]) {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r.get(c).map(|s| s.chars().count()).unwrap_or(0)).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map(|s| s.chars().count()).unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in rows {
         let mut line = String::new();
@@ -180,15 +189,27 @@ pub fn status(all: &[AccountSummary], json: bool) -> bool {
     }
     for s in all {
         let a = &s.account;
-        println!("{} ({}, {})", a.name, a.provider.spec.preset.display_name(), where_(a));
+        println!(
+            "{} ({}, {})",
+            a.name,
+            a.provider.spec.preset.display_name(),
+            where_(a)
+        );
         let mark = match s.status {
-            TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable => "✓",
+            TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable => {
+                "✓"
+            }
             _ => "✗",
         };
         match (&a.identity, s.status) {
-            (Some(i), TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable) => {
+            (
+                Some(i),
+                TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable,
+            ) => {
                 let mut who = i.display().to_string();
-                if let Some(n) = &i.name && Some(n.as_str()) != i.email.as_deref() {
+                if let Some(n) = &i.name
+                    && Some(n.as_str()) != i.email.as_deref()
+                {
                     who = format!("{n} <{who}>");
                 }
                 println!("  {mark} Signed in as {who} (sub {})", i.sub)
@@ -199,23 +220,38 @@ pub fn status(all: &[AccountSummary], json: bool) -> bool {
         if let Some(secs) = s.expires_in {
             let when = rfc3339(s.expires_at).unwrap_or_default();
             if secs >= 0 {
-                println!("  - Access token: expires in {} ({when})", human_duration(secs));
+                println!(
+                    "  - Access token: expires in {} ({when})",
+                    human_duration(secs)
+                );
             } else {
-                println!("  - Access token: expired {} ({when})", human_duration(secs));
+                println!(
+                    "  - Access token: expired {} ({when})",
+                    human_duration(secs)
+                );
             }
         } else if s.status == TokenStatus::SignedIn {
             println!("  - Access token: does not expire");
         }
         let scopes = s.token_scope.clone().unwrap_or_else(|| a.scopes.join(" "));
-        println!("  - Scopes: {}", if scopes.is_empty() { "-" } else { &scopes });
+        println!(
+            "  - Scopes: {}",
+            if scopes.is_empty() { "-" } else { &scopes }
+        );
         if !matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
             println!(
                 "  - Refresh token: {}{}",
                 if s.has_refresh_token { "yes" } else { "no" },
-                rfc3339(a.last_refresh_at).map(|t| format!("; last refresh {t}")).unwrap_or_default()
+                rfc3339(a.last_refresh_at)
+                    .map(|t| format!("; last refresh {t}"))
+                    .unwrap_or_default()
             );
         }
-        println!("  - Redirect: {}{}", a.redirect, a.port.map(|p| format!(" (port {p})")).unwrap_or_default());
+        println!(
+            "  - Redirect: {}{}",
+            a.redirect,
+            a.port.map(|p| format!(" (port {p})")).unwrap_or_default()
+        );
         for p in &s.problems {
             println!("  ! {p}");
         }
@@ -260,7 +296,9 @@ pub fn refreshed(name: &str, t: &AccessToken, json: bool) {
     if let Some(w) = &t.degraded {
         eprintln!("latchkey: warning: {w}");
     }
-    let expires_in = t.expires_at.map(|e| (e - OffsetDateTime::now_utc()).whole_seconds());
+    let expires_in = t
+        .expires_at
+        .map(|e| (e - OffsetDateTime::now_utc()).whole_seconds());
     if json {
         print_json(&serde_json::json!({
             "account": name,
@@ -272,12 +310,16 @@ pub fn refreshed(name: &str, t: &AccessToken, json: bool) {
     } else if t.refreshed {
         println!(
             "Refreshed `{name}`; the access token expires in {}.",
-            expires_in.map(human_duration).unwrap_or_else(|| "never".into())
+            expires_in
+                .map(human_duration)
+                .unwrap_or_else(|| "never".into())
         );
     } else {
         println!(
             "`{name}` is still fresh (expires in {}); use --force to refresh anyway.",
-            expires_in.map(human_duration).unwrap_or_else(|| "never".into())
+            expires_in
+                .map(human_duration)
+                .unwrap_or_else(|| "never".into())
         );
     }
 }
@@ -288,19 +330,32 @@ pub fn signed_in(s: &SignedIn, json: bool) {
         print_json(s);
         return;
     }
-    let who = s.identity.as_ref().map(|i| format!(" as {}", i.display())).unwrap_or_default();
+    let who = s
+        .identity
+        .as_ref()
+        .map(|i| format!(" as {}", i.display()))
+        .unwrap_or_default();
     println!("Signed in to `{}`{who}.", s.account);
     if !s.has_refresh_token {
-        println!("Note: the provider issued no refresh token; you will need to sign in again when the token expires.");
+        println!(
+            "Note: the provider issued no refresh token; you will need to sign in again when the token expires."
+        );
     }
 }
 
 /// `latchkey add`.
 pub fn added(a: &Account) {
-    println!("Added `{}` ({}).", a.name, a.provider.spec.preset.display_name());
+    println!(
+        "Added `{}` ({}).",
+        a.name,
+        a.provider.spec.preset.display_name()
+    );
     match a.redirect {
         latchkey_core::RedirectMode::Loopback => {
-            let port = a.port.map(|p| p.to_string()).unwrap_or_else(|| "<any port>".into());
+            let port = a
+                .port
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "<any port>".into());
             println!("Redirect URI to register at the provider: http://127.0.0.1:{port}/callback");
         }
         latchkey_core::RedirectMode::Scheme => {
@@ -339,12 +394,16 @@ pub fn logged_out(r: &LogoutReport, removed: bool, json: bool) {
     }
     if r.had_tokens {
         if !r.revocation_supported {
-            println!("The provider offers no token revocation (RFC 7009); tokens were deleted locally only. Revoke the app's access in the provider's settings if needed.");
+            println!(
+                "The provider offers no token revocation (RFC 7009); tokens were deleted locally only. Revoke the app's access in the provider's settings if needed."
+            );
         } else if !r.revoked.is_empty() {
             println!("Revoked at the provider: {}.", r.revoked.join(", "));
         }
         for e in &r.revocation_errors {
-            eprintln!("latchkey: warning: revocation failed: {e} (the tokens were deleted locally anyway)");
+            eprintln!(
+                "latchkey: warning: revocation failed: {e} (the tokens were deleted locally anyway)"
+            );
         }
     }
     if removed {

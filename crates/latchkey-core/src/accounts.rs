@@ -283,7 +283,9 @@ impl Registry {
         let tmp = dir.join(format!(".accounts.toml.{}.tmp", std::process::id()));
         let result = (|| -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(b"# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n")?;
+            f.write_all(
+                b"# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n",
+            )?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;

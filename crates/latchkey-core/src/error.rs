@@ -180,7 +180,9 @@ pub enum Error {
     InvalidIdToken(String),
 
     /// Re-signing in would change the account's identity.
-    #[error("account `{account}` belongs to `{existing}`, but the sign-in was for `{new}`; sign in as `{existing}`, or replace the identity (`latchkey login {account} --replace`)")]
+    #[error(
+        "account `{account}` belongs to `{existing}`, but the sign-in was for `{new}`; sign in as `{existing}`, or replace the identity (`latchkey login {account} --replace`)"
+    )]
     IdentityMismatch {
         /// Account name.
         account: String,

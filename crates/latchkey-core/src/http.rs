@@ -60,13 +60,12 @@ impl Response {
             return format!("an HTML page titled \"{}\"", text[a + 7..b].trim());
         }
         let ct = self.content_type();
-        let snippet: String = text
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(120)
-            .collect();
+        let snippet: String = text.chars().filter(|c| !c.is_control()).take(120).collect();
         if snippet.trim().is_empty() {
-            format!("an empty {} body", if ct.is_empty() { "untyped" } else { &ct })
+            format!(
+                "an empty {} body",
+                if ct.is_empty() { "untyped" } else { &ct }
+            )
         } else {
             format!(
                 "a {} body starting \"{}\"",
@@ -289,11 +288,17 @@ mod tests {
             "text/html; charset=utf-8",
             "<html><head><title>502 Bad Gateway</title></head></html>",
         );
-        assert_eq!(r.error_page_summary(), "an HTML page titled \"502 Bad Gateway\"");
+        assert_eq!(
+            r.error_page_summary(),
+            "an HTML page titled \"502 Bad Gateway\""
+        );
         assert!(!r.looks_like_json());
         let r = resp("", "  {\"error\":\"x\"}");
         assert!(r.looks_like_json());
-        assert_eq!(resp("text/plain", "").error_page_summary(), "an empty text/plain body");
+        assert_eq!(
+            resp("text/plain", "").error_page_summary(),
+            "an empty text/plain body"
+        );
     }
 
     #[test]

@@ -344,7 +344,8 @@ impl LoginManager {
         id: Uuid,
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, lock::FileLock)> {
         let local = self.local_lock(id).lock_owned().await;
-        let file = lock::acquire(&self.opts.paths.account_lock(&id), self.opts.lock_timeout).await?;
+        let file =
+            lock::acquire(&self.opts.paths.account_lock(&id), self.opts.lock_timeout).await?;
         Ok((local, file))
     }
 
@@ -403,7 +404,9 @@ impl LoginManager {
     pub async fn add(&self, new: NewAccount) -> Result<Account> {
         validate_name(&new.name)?;
         if new.client_id.trim().is_empty() {
-            return Err(Error::InvalidInput("the client id is empty (--client-id)".into()));
+            return Err(Error::InvalidInput(
+                "the client id is empty (--client-id)".into(),
+            ));
         }
         if self.registry.load()?.by_name(&new.name).is_some() {
             return Err(Error::AccountExists(new.name));
@@ -422,14 +425,21 @@ impl LoginManager {
                 new.provider.preset.display_name()
             )));
         }
-        if quirks.exact_redirect_port && new.redirect == RedirectMode::Loopback && new.port.is_none() {
+        if quirks.exact_redirect_port
+            && new.redirect == RedirectMode::Loopback
+            && new.port.is_none()
+        {
             return Err(Error::InvalidInput(format!(
                 "{} matches redirect URIs exactly, port included: pass a fixed --port and register http://127.0.0.1:PORT/callback",
                 new.provider.preset.display_name()
             )));
         }
         let scopes = if new.scopes.is_empty() {
-            let mut s: Vec<String> = quirks.default_scopes.iter().map(|s| s.to_string()).collect();
+            let mut s: Vec<String> = quirks
+                .default_scopes
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             if let Some(off) = quirks.offline_scope
                 && !s.iter().any(|x| x == off)
             {
@@ -517,7 +527,12 @@ impl LoginManager {
                     .set(&account.client_secret_key(), secret)
                     .await?
             }
-            Some(None) => self.opts.keychain.delete(&account.client_secret_key()).await?,
+            Some(None) => {
+                self.opts
+                    .keychain
+                    .delete(&account.client_secret_key())
+                    .await?
+            }
             None => {}
         }
         if let Some(scopes) = &edit.scopes
@@ -784,7 +799,9 @@ impl LoginManager {
             .await;
             match result {
                 Ok(r) => break r,
-                Err(Error::ProviderError { error, description, .. }) if error == "invalid_grant" => {
+                Err(Error::ProviderError {
+                    error, description, ..
+                }) if error == "invalid_grant" => {
                     tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
                     let reason = format!(
                         "the provider no longer accepts its refresh token (invalid_grant{})",
@@ -812,7 +829,9 @@ impl LoginManager {
                         tracing::warn!(account = %account.name, error = %e, "refresh failed; serving the current token (degraded)");
                         return Ok(hand_out(
                             current,
-                            Some(format!("could not refresh, serving the current token until it expires: {e}")),
+                            Some(format!(
+                                "could not refresh, serving the current token until it expires: {e}"
+                            )),
                             false,
                         ));
                     }
@@ -835,7 +854,12 @@ impl LoginManager {
         {
             // Refreshed id_tokens carry no nonce; the subject must not change.
             let identity = self
-                .validate_id_token(account, id_token, None, account.identity.as_ref().map(|i| i.sub.as_str()))
+                .validate_id_token(
+                    account,
+                    id_token,
+                    None,
+                    account.identity.as_ref().map(|i| i.sub.as_str()),
+                )
                 .await?;
             identity_update = Some(identity);
         }
@@ -934,7 +958,7 @@ impl LoginManager {
             }
         };
         let now = self.now();
-        let new = PendingFlow::new(
+        let new = PendingFlow::start(
             account.id,
             redirect_uri.clone(),
             provider.is_oidc(),
@@ -1019,14 +1043,15 @@ impl LoginManager {
     where
         F: FnOnce(&SignInStart),
     {
-        let mut start = self.start_sign_in(
-            name,
-            SignInOptions {
-                redirect: Some(RedirectMode::Loopback),
-                ..opts
-            },
-        )
-        .await?;
+        let mut start = self
+            .start_sign_in(
+                name,
+                SignInOptions {
+                    redirect: Some(RedirectMode::Loopback),
+                    ..opts
+                },
+            )
+            .await?;
         let Some(listener) = start.listener.take() else {
             return Err(Error::Other("no loopback listener".into()));
         };
@@ -1037,8 +1062,16 @@ impl LoginManager {
                 let who = done
                     .identity
                     .as_ref()
-                    .map(|i| format!("Signed in to Latchkey account `{}` as {}.", done.account, i.display()))
-                    .unwrap_or_else(|| format!("Signed in to Latchkey account `{}`.", done.account));
+                    .map(|i| {
+                        format!(
+                            "Signed in to Latchkey account `{}` as {}.",
+                            done.account,
+                            i.display()
+                        )
+                    })
+                    .unwrap_or_else(|| {
+                        format!("Signed in to Latchkey account `{}`.", done.account)
+                    });
                 Ok((done, who))
             })
             .await;
@@ -1099,9 +1132,10 @@ impl LoginManager {
                 "this callback does not belong to a sign-in in progress (unknown, already used or expired state); start the sign-in again".into(),
             )
         };
-        let state = cb.state.clone().ok_or_else(|| {
-            Error::Callback("the callback has no `state` parameter".into())
-        })?;
+        let state = cb
+            .state
+            .clone()
+            .ok_or_else(|| Error::Callback("the callback has no `state` parameter".into()))?;
         let digest = state_digest(state.expose());
         let key = pending_key(&digest);
         let stored = self.opts.keychain.get(&key).await?.ok_or_else(unknown)?;
@@ -1112,7 +1146,9 @@ impl LoginManager {
         let file = self.registry.load()?;
         let Some(account) = file.by_id(&flow.account_id).cloned() else {
             let _ = self.cancel_sign_in(&digest).await;
-            return Err(Error::Callback("the account of this sign-in was removed".into()));
+            return Err(Error::Callback(
+                "the account of this sign-in was removed".into(),
+            ));
         };
         let (_local, _file_lock) = self.lock_account(account.id).await?;
         // Consume once: only the holder of the lock who still finds the flow proceeds.
@@ -1191,7 +1227,9 @@ impl LoginManager {
             },
         )
         .await?;
-        let identity = self.identify(&account, &response, flow.nonce.as_ref()).await?;
+        let identity = self
+            .identify(&account, &response, flow.nonce.as_ref())
+            .await?;
         if let (Some(old), Some(new)) = (&account.identity, &identity)
             && old.sub != new.sub
             && !flow.replace_identity
@@ -1260,9 +1298,18 @@ impl LoginManager {
                     }
                     return Ok(None);
                 };
-                let mut identity = self.validate_id_token(account, id_token, nonce, None).await?;
+                let mut identity = self
+                    .validate_id_token(account, id_token, nonce, None)
+                    .await?;
                 if let Some(url) = &endpoints.userinfo {
-                    match oidc::fetch_userinfo(&self.opts.http, url, &response.access_token, &identity.sub).await {
+                    match oidc::fetch_userinfo(
+                        &self.opts.http,
+                        url,
+                        &response.access_token,
+                        &identity.sub,
+                    )
+                    .await
+                    {
                         Ok(Some(info)) => {
                             identity.email = identity.email.or(info.email);
                             identity.name = identity.name.or(info.name);
@@ -1308,7 +1355,11 @@ impl LoginManager {
                         match self
                             .opts
                             .http
-                            .post_form(url, &auth, &[("token", token.expose()), ("token_type_hint", hint)])
+                            .post_form(
+                                url,
+                                &auth,
+                                &[("token", token.expose()), ("token_type_hint", hint)],
+                            )
                             .await
                         {
                             Ok(r) if r.status == 200 => report.revoked.push(hint.to_string()),

@@ -108,11 +108,13 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
         });
     let expected_nonce = check.nonce.map(|n| Nonce::new(n.expose().to_string()));
     let claims = token
-        .claims(&verifier, |got: Option<&Nonce>| match (&expected_nonce, got) {
-            (Some(want), Some(got)) if ct_eq(want.secret(), got.secret()) => Ok(()),
-            (Some(_), Some(_)) => Err("the nonce does not match this sign-in".to_string()),
-            (Some(_), None) => Err("the nonce is missing".to_string()),
-            (None, _) => Ok(()),
+        .claims(&verifier, |got: Option<&Nonce>| {
+            match (&expected_nonce, got) {
+                (Some(want), Some(got)) if ct_eq(want.secret(), got.secret()) => Ok(()),
+                (Some(_), Some(_)) => Err("the nonce does not match this sign-in".to_string()),
+                (Some(_), None) => Err("the nonce is missing".to_string()),
+                (None, _) => Ok(()),
+            }
         })
         .map_err(|e| Error::InvalidIdToken(describe_claims_error(&e)))?;
 
@@ -151,9 +153,7 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string()),
-        username: claims
-            .preferred_username()
-            .map(|u| u.as_str().to_string()),
+        username: claims.preferred_username().map(|u| u.as_str().to_string()),
     })
 }
 
@@ -185,7 +185,10 @@ pub async fn fetch_jwks(http: &HttpClient, jwks_uri: &Url) -> Result<CoreJsonWeb
         return Err(Error::BadResponse {
             url: resp.url.clone(),
             status: resp.status,
-            detail: format!("could not fetch the signing keys: {}", resp.error_page_summary()),
+            detail: format!(
+                "could not fetch the signing keys: {}",
+                resp.error_page_summary()
+            ),
         });
     }
     serde_json::from_slice(&resp.body).map_err(|e| Error::BadResponse {
@@ -309,7 +312,10 @@ mod tests {
             "https://login.microsoftonline.com/a/b/v2.0",
             t
         ));
-        assert!(!matches_template("https://login.microsoftonline.com//v2.0", t));
+        assert!(!matches_template(
+            "https://login.microsoftonline.com//v2.0",
+            t
+        ));
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl TokenSet {
 }
 
 fn normalize_scope(s: &str, delimiter: char) -> String {
-    s.split(|c: char| c == delimiter || c == ' ')
+    s.split([delimiter, ' '])
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
@@ -153,7 +153,9 @@ fn bearer() -> String {
 }
 
 /// Accepts `expires_in` as a number or a numeric string (some providers send strings).
-fn de_opt_u64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+fn de_opt_u64<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum N {
@@ -255,7 +257,10 @@ pub fn interpret_json<T: serde::de::DeserializeOwned>(
         let detail = if (300..400).contains(&status) {
             "the endpoint redirected (is the URL right?)".to_string()
         } else {
-            format!("expected an OAuth JSON error, got {}", resp.error_page_summary())
+            format!(
+                "expected an OAuth JSON error, got {}",
+                resp.error_page_summary()
+            )
         };
         return Err(Error::BadResponse {
             url: resp.url.clone(),
@@ -276,15 +281,18 @@ pub fn interpret_json<T: serde::de::DeserializeOwned>(
                 resp.content_type()
             ),
         })?;
-    if value.get("error").and_then(|e| e.as_str()).is_some() {
-        if let Ok(body) = serde_json::from_value::<OAuthErrorBody>(value.clone()) {
-            return Err(provider_error(body, ctx));
-        }
+    if value.get("error").and_then(|e| e.as_str()).is_some()
+        && let Ok(body) = serde_json::from_value::<OAuthErrorBody>(value.clone())
+    {
+        return Err(provider_error(body, ctx));
     }
     serde_json::from_value(value).map_err(|e| Error::BadResponse {
         url: resp.url.clone(),
         status,
-        detail: format!("the response is missing or has a malformed field ({})", safe_serde_message(&e)),
+        detail: format!(
+            "the response is missing or has a malformed field ({})",
+            safe_serde_message(&e)
+        ),
     })
 }
 
@@ -292,7 +300,10 @@ pub fn interpret_json<T: serde::de::DeserializeOwned>(
 fn safe_serde_message(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     if msg.starts_with("missing field") {
-        msg.split(" at line").next().unwrap_or("malformed").to_string()
+        msg.split(" at line")
+            .next()
+            .unwrap_or("malformed")
+            .to_string()
     } else {
         "a field has the wrong type".to_string()
     }
@@ -330,7 +341,8 @@ pub async fn request_token(
             detail: "the access_token is empty".into(),
         });
     }
-    if !(tr.token_type.eq_ignore_ascii_case("bearer") || tr.token_type.eq_ignore_ascii_case("dpop")) {
+    if !(tr.token_type.eq_ignore_ascii_case("bearer") || tr.token_type.eq_ignore_ascii_case("dpop"))
+    {
         return Err(Error::BadResponse {
             url: resp.url,
             status: resp.status,
@@ -393,18 +405,14 @@ mod tests {
 
     #[test]
     fn html_500_is_unreachable_and_html_400_is_bad_response() {
-        let e = interpret_json::<TokenResponse>(
-            &resp(500, "text/html", "<title>Oops</title>"),
-            &ctx(),
-        )
-        .unwrap_err();
+        let e =
+            interpret_json::<TokenResponse>(&resp(500, "text/html", "<title>Oops</title>"), &ctx())
+                .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::ProviderUnreachable);
         assert!(e.to_string().contains("Oops"));
-        let e = interpret_json::<TokenResponse>(
-            &resp(400, "text/html", "<title>Bad</title>"),
-            &ctx(),
-        )
-        .unwrap_err();
+        let e =
+            interpret_json::<TokenResponse>(&resp(400, "text/html", "<title>Bad</title>"), &ctx())
+                .unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Provider);
     }
 
@@ -435,7 +443,10 @@ mod tests {
             &ctx(),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("http://127.0.0.1:5555/callback"), "{e}");
+        assert!(
+            e.to_string().contains("http://127.0.0.1:5555/callback"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -114,8 +114,17 @@ impl Provider {
     /// Sets a fault (see tests/provider/README.md).
     pub fn fault(&self, route: &str, mode: &str, count: i64) {
         let body = serde_json::json!({"route": route, "mode": mode, "count": count}).to_string();
-        let (status, _) = http(self.port, "POST", "/__test/fault", &[("Content-Type", "application/json")], &body);
-        assert!((200..300).contains(&status), "setting fault failed: {status}");
+        let (status, _) = http(
+            self.port,
+            "POST",
+            "/__test/fault",
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        assert!(
+            (200..300).contains(&status),
+            "setting fault failed: {status}"
+        );
     }
 
     /// Clears all faults.
@@ -146,7 +155,13 @@ impl Provider {
 
     /// The path of an endpoint from the discovery document.
     pub fn endpoint_path(&self, field: &str) -> String {
-        let (_, text) = http(self.port, "GET", "/.well-known/openid-configuration", &[], "");
+        let (_, text) = http(
+            self.port,
+            "GET",
+            "/.well-known/openid-configuration",
+            &[],
+            "",
+        );
         let doc: Value = serde_json::from_str(&text).unwrap();
         let url = doc[field].as_str().unwrap_or_else(|| panic!("no {field}"));
         url.trim_start_matches(&self.issuer).to_string()
@@ -163,17 +178,28 @@ impl Drop for Provider {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 /// A minimal HTTP/1.1 client for loopback test endpoints. Returns (status, body).
-pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -188,8 +214,14 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(&body)
     } else {
         body
@@ -302,7 +334,12 @@ impl Sandbox {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 

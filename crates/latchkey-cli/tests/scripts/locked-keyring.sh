@@ -22,6 +22,9 @@ exec dbus-run-session -- bash -euo pipefail -c '
   done
   printf x | secret-tool store --label=probe service latchkey-probe username probe
   "$BIN" add x --issuer "$ISSUER" --client-id latchkey-public >/dev/null
+  # An item for the account, so that reading it needs the (soon locked) collection.
+  id=$("$BIN" list --json | sed -n "s/.*\"id\": \"\([^\"]*\)\".*/\1/p" | head -n1)
+  printf "{}" | secret-tool store --label=tokens service latchkey username "$id/tokens"
   dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
     org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null
   locked=$(dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
@@ -31,6 +34,9 @@ exec dbus-run-session -- bash -euo pipefail -c '
   xvfb=$!
   for _ in $(seq 50); do [ -e /tmp/.X11-unix/X97 ] && break; sleep 0.1; done
   export DISPLAY=:97
+  # Like a desktop session: the bus-activated unlock prompter (gcr-prompter) can open a window,
+  # so the read waits for a person instead of failing at once.
+  dbus-update-activation-environment DISPLAY=:97
   start=$(date +%s%N)
   set +e
   timeout 60 "$BIN" token x 2>"$LATCHKEY_CONFIG_DIR/stderr.txt"

@@ -57,7 +57,12 @@ impl LoopbackListener {
 
     /// Waits for the matching callback, runs `complete` on its URL and answers the browser
     /// with `complete`'s page text (or the error). Stops after that request or at `timeout`.
-    pub async fn wait<T, F, Fut>(self, expected_state: &Secret, timeout: Duration, complete: F) -> Result<T>
+    pub async fn wait<T, F, Fut>(
+        self,
+        expected_state: &Secret,
+        timeout: Duration,
+        complete: F,
+    ) -> Result<T>
     where
         F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<(T, String)>>,
@@ -88,7 +93,13 @@ impl LoopbackListener {
             };
             let path = target.split('?').next().unwrap_or("");
             if path != CALLBACK_PATH {
-                let _ = respond(&mut stream, 404, "Not found", "Latchkey is waiting for a sign-in callback; this is not it.").await;
+                let _ = respond(
+                    &mut stream,
+                    404,
+                    "Not found",
+                    "Latchkey is waiting for a sign-in callback; this is not it.",
+                )
+                .await;
                 continue;
             }
             let url = format!("http://127.0.0.1:{}{}", self.port, target);
@@ -96,7 +107,9 @@ impl LoopbackListener {
                 .map(|cb| cb.state_matches(expected_state))
                 .unwrap_or(false);
             if !matches {
-                tracing::info!("ignored a loopback request whose state does not match this sign-in");
+                tracing::info!(
+                    "ignored a loopback request whose state does not match this sign-in"
+                );
                 let _ = respond(
                     &mut stream,
                     400,
@@ -165,7 +178,12 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str) -> std::io::Result<()> {
+async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    title: &str,
+    message: &str,
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         404 => "Not Found",
@@ -206,7 +224,10 @@ mod tests {
     async fn ignores_wrong_path_and_state_then_completes() {
         let l = LoopbackListener::bind(None).await.unwrap();
         let port = l.port();
-        assert_eq!(l.redirect_uri(), format!("http://127.0.0.1:{port}/callback"));
+        assert_eq!(
+            l.redirect_uri(),
+            format!("http://127.0.0.1:{port}/callback")
+        );
         let state = Secret::new("good-state");
         let waiter = tokio::spawn(async move {
             l.wait(&state, Duration::from_secs(5), |url| async move {
@@ -215,12 +236,19 @@ mod tests {
             .await
         });
         assert!(get(port, "/favicon.ico").await.starts_with("HTTP/1.1 404"));
-        assert!(get(port, "/callback?code=x&state=bad").await.starts_with("HTTP/1.1 400"));
+        assert!(
+            get(port, "/callback?code=x&state=bad")
+                .await
+                .starts_with("HTTP/1.1 400")
+        );
         let ok = get(port, "/callback?code=x&state=good-state").await;
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(ok.contains("Signed in as alice"));
         let url = waiter.await.unwrap().unwrap();
-        assert_eq!(url, format!("http://127.0.0.1:{port}/callback?code=x&state=good-state"));
+        assert_eq!(
+            url,
+            format!("http://127.0.0.1:{port}/callback?code=x&state=good-state")
+        );
         // The listener is gone.
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
     }
@@ -249,6 +277,9 @@ mod tests {
         });
         let page = get(port, "/callback?state=s&error=access_denied").await;
         assert!(page.contains("&lt;b&gt;bad"), "{page}");
-        assert_eq!(waiter.await.unwrap().unwrap_err().kind(), crate::ErrorKind::Callback);
+        assert_eq!(
+            waiter.await.unwrap().unwrap_err().kind(),
+            crate::ErrorKind::Callback
+        );
     }
 }

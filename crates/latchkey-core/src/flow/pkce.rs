@@ -69,7 +69,7 @@ pub struct PendingFlow {
     pub replace_identity: bool,
 }
 
-/// What [`PendingFlow::new`] makes besides the flow: the S256 challenge.
+/// What [`PendingFlow::start`] makes besides the flow: the S256 challenge.
 pub struct NewFlow {
     /// The flow to store.
     pub flow: PendingFlow,
@@ -79,7 +79,7 @@ pub struct NewFlow {
 
 impl PendingFlow {
     /// Creates fresh secrets for a sign-in.
-    pub fn new(
+    pub fn start(
         account_id: Uuid,
         redirect_uri: String,
         oidc: bool,
@@ -262,8 +262,22 @@ mod tests {
     #[test]
     fn fresh_flows_have_strong_random_values() {
         let now = OffsetDateTime::now_utc();
-        let a = PendingFlow::new(Uuid::new_v4(), "http://127.0.0.1:1/callback".into(), true, false, now).unwrap();
-        let b = PendingFlow::new(Uuid::new_v4(), "http://127.0.0.1:1/callback".into(), true, false, now).unwrap();
+        let a = PendingFlow::start(
+            Uuid::new_v4(),
+            "http://127.0.0.1:1/callback".into(),
+            true,
+            false,
+            now,
+        )
+        .unwrap();
+        let b = PendingFlow::start(
+            Uuid::new_v4(),
+            "http://127.0.0.1:1/callback".into(),
+            true,
+            false,
+            now,
+        )
+        .unwrap();
         assert_ne!(a.flow.state, b.flow.state);
         assert!(a.flow.state.expose().len() >= 22, "≥ 128 bits");
         let v = a.flow.verifier.expose().len();
@@ -277,18 +291,29 @@ mod tests {
     fn pkce_challenge_is_base64url_sha256_of_the_verifier() {
         use base64::Engine;
         let now = OffsetDateTime::now_utc();
-        let f = PendingFlow::new(Uuid::new_v4(), "x:/cb".into(), false, false, now).unwrap();
+        let f = PendingFlow::start(Uuid::new_v4(), "x:/cb".into(), false, false, now).unwrap();
         let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(f.flow.verifier.expose().as_bytes()));
         assert_eq!(f.challenge, expected);
-        assert!(f.challenge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            f.challenge
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert!(f.flow.nonce.is_none(), "no nonce for plain OAuth");
     }
 
     #[test]
     fn url_has_all_parameters() {
         let now = OffsetDateTime::now_utc();
-        let f = PendingFlow::new(Uuid::new_v4(), "dev.latchkey.app:/callback".into(), true, false, now).unwrap();
+        let f = PendingFlow::start(
+            Uuid::new_v4(),
+            "dev.latchkey.app:/callback".into(),
+            true,
+            false,
+            now,
+        )
+        .unwrap();
         let ep = Url::parse("https://idp.example/authorize?tenant=x").unwrap();
         let scopes = vec!["openid".to_string(), "email".to_string()];
         let url = authorization_url(&AuthRequest {
@@ -311,7 +336,9 @@ mod tests {
 
     #[test]
     fn callbacks() {
-        let cb = Callback::parse("http://127.0.0.1:4000/callback?code=c&state=s&iss=https%3A%2F%2Fidp").unwrap();
+        let cb =
+            Callback::parse("http://127.0.0.1:4000/callback?code=c&state=s&iss=https%3A%2F%2Fidp")
+                .unwrap();
         assert_eq!(cb.base, "http://127.0.0.1:4000/callback");
         assert!(cb.state_matches(&Secret::new("s")));
         assert!(!cb.state_matches(&Secret::new("t")));
@@ -320,9 +347,21 @@ mod tests {
         assert_eq!(cb.error.as_deref(), Some("access_denied"));
         assert!(Callback::parse("not a url").is_err());
         assert!(Callback::parse("http://x/cb?state=a&state=b").is_err());
-        assert!(same_redirect("http://127.0.0.1:4000/callback", "http://127.0.0.1:4000/callback"));
-        assert!(!same_redirect("http://127.0.0.1:4001/callback", "http://127.0.0.1:4000/callback"));
-        assert!(same_redirect("dev.latchkey.app:/callback", "dev.latchkey.app:/callback"));
-        assert!(!same_redirect("evil.app:/callback", "dev.latchkey.app:/callback"));
+        assert!(same_redirect(
+            "http://127.0.0.1:4000/callback",
+            "http://127.0.0.1:4000/callback"
+        ));
+        assert!(!same_redirect(
+            "http://127.0.0.1:4001/callback",
+            "http://127.0.0.1:4000/callback"
+        ));
+        assert!(same_redirect(
+            "dev.latchkey.app:/callback",
+            "dev.latchkey.app:/callback"
+        ));
+        assert!(!same_redirect(
+            "evil.app:/callback",
+            "dev.latchkey.app:/callback"
+        ));
     }
 }

@@ -152,8 +152,10 @@ impl Keychain {
     pub async fn set(&self, key: &str, value: &Secret) -> Result<()> {
         let key = key.to_string();
         let value = value.clone();
-        self.run("set", move |store| write_chunked(store, &key, value.expose()))
-            .await
+        self.run("set", move |store| {
+            write_chunked(store, &key, value.expose())
+        })
+        .await
     }
 
     /// Deletes a secret; succeeds if it did not exist.
@@ -181,7 +183,10 @@ fn read_chunked(store: &dyn SecretStore, key: &str) -> Result<Option<String>> {
     let mut out = String::new();
     for i in 1..=count {
         let part = store.get(&chunk_key(key, i))?.ok_or_else(|| {
-            Error::keychain(KeychainProblem::Corrupt, format!("item {key} part {i} missing"))
+            Error::keychain(
+                KeychainProblem::Corrupt,
+                format!("item {key} part {i} missing"),
+            )
         })?;
         out.push_str(&part);
     }
@@ -198,7 +203,11 @@ fn split_at_char_boundaries(value: &str, max: usize) -> Vec<&str> {
         }
         if end == 0 {
             // max smaller than one character: take the character anyway.
-            end = rest.chars().next().map(char::len_utf8).unwrap_or(rest.len());
+            end = rest
+                .chars()
+                .next()
+                .map(char::len_utf8)
+                .unwrap_or(rest.len());
         }
         let (a, b) = rest.split_at(end);
         parts.push(a);
