@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh [CARGO TEST ARGS...]
+# test.sh [ARGS...]   (ARGS are appended to `cargo test --workspace --no-fail-fast`, e.g. a
+#                     test-name filter or `-- --nocapture`; `-p` cannot narrow --workspace)
 #
 # The single command that checks everything (used by .ci/run):
 #   1. deps      scripts/install-deps.sh test

@@ -746,7 +746,10 @@ fn locked_keyring_with_a_display_exits_5_within_the_deadline() {
         "script failed: {text}\n{}",
         stderr(&out)
     );
-    let first = text.lines().next().unwrap_or_default();
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("exit="))
+        .unwrap_or_else(|| panic!("no result line: {text}"));
     let rc: i32 = first
         .split_whitespace()
         .find_map(|w| w.strip_prefix("exit="))

@@ -30,13 +30,14 @@ exec dbus-run-session -- bash -euo pipefail -c '
   locked=$(dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
     org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked | grep -c "boolean true" || true)
   [ "$locked" = 1 ] || { echo "could not lock the keyring" >&2; exit 90; }
-  Xvfb :97 -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &
+  # A free display number, chosen by Xvfb itself.
+  Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp 3>"$LATCHKEY_CONFIG_DIR/display" >/dev/null 2>&1 &
   xvfb=$!
-  for _ in $(seq 50); do [ -e /tmp/.X11-unix/X97 ] && break; sleep 0.1; done
-  export DISPLAY=:97
+  for _ in $(seq 100); do [ -s "$LATCHKEY_CONFIG_DIR/display" ] && break; sleep 0.1; done
+  export DISPLAY=":$(head -n1 "$LATCHKEY_CONFIG_DIR/display")"
   # Like a desktop session: the bus-activated unlock prompter (gcr-prompter) can open a window,
   # so the read waits for a person instead of failing at once.
-  dbus-update-activation-environment DISPLAY=:97
+  dbus-update-activation-environment DISPLAY="$DISPLAY"
   start=$(date +%s%N)
   set +e
   timeout 60 "$BIN" token x 2>"$LATCHKEY_CONFIG_DIR/stderr.txt"
