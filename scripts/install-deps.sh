@@ -124,10 +124,18 @@ if [[ "$mode" == test ]]; then
 fi
 
 # --- Rust ---
+if ! command -v cargo >/dev/null && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
 if ! command -v cargo >/dev/null; then
-  die "cargo not found. Install Rust with rustup (https://rustup.rs):" \
-    "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- --profile minimal" \
-    "-c rustfmt,clippy ; then open a new shell (or: . \"\$HOME/.cargo/env\") and re-run."
+  # Debian's own rustc is too old for Tauri 2; rustup is the supported way to get Rust.
+  say "cargo not found: installing Rust with rustup (https://rustup.rs) into ~/.rustup and ~/.cargo"
+  command -v curl >/dev/null || apt_install curl ca-certificates
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    sh -s -- -y --profile minimal -c rustfmt,clippy ||
+    die "installing Rust failed; install it from https://rustup.rs and re-run"
+  export PATH="$HOME/.cargo/bin:$PATH"
+  say "Rust installed; open a new shell (or run: . \"\$HOME/.cargo/env\") to use cargo yourself"
 fi
 rustc_version=$(rustc --version | awk '{ print $2 }')
 version_ge "$rustc_version" "$MIN_RUST" ||

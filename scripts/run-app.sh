@@ -14,6 +14,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Rust installed by install-deps.sh (rustup) lives in ~/.cargo/bin.
+command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/install-deps.sh app
 

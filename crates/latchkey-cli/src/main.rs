@@ -32,10 +32,27 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Ctrl-C: the first one asks the command to stop at a safe point (a sign-in is abandoned
+    // and cleaned up; a refresh in flight still stores its rotated token); a second one exits.
+    let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
     let result = runtime.block_on(async {
-        tokio::select! {
-            r = run(cli) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = interrupt_tx.send(true);
+                eprintln!(
+                    "latchkey: interrupted; finishing safely (press Ctrl-C again to quit now)"
+                );
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        let interrupted = interrupt_rx.clone();
+        let r = run(cli, interrupt_rx).await;
+        if *interrupted.borrow() {
+            Err(Error::Interrupted)
+        } else {
+            r
         }
     });
     // A keychain call stuck on an unlock prompt must not keep the process alive.
@@ -79,7 +96,7 @@ fn split_scopes(raw: &[String]) -> Vec<String> {
     out
 }
 
-async fn run(cli: Cli) -> Result<u8, Error> {
+async fn run(cli: Cli, interrupt: tokio::sync::watch::Receiver<bool>) -> Result<u8, Error> {
     match cli.command {
         Command::Add(a) => {
             let m = manager()?;
@@ -156,9 +173,13 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             let timeout = Duration::from_secs(l.timeout);
             let done = match account.redirect {
                 RedirectMode::Loopback => {
-                    m.sign_in_loopback(&l.name, opts, timeout, |start| {
-                        browser::present(&start.url, l.no_browser);
-                    })
+                    m.sign_in_loopback(
+                        &l.name,
+                        opts,
+                        timeout,
+                        |start| browser::present(&start.url, l.no_browser),
+                        interrupted(interrupt.clone()),
+                    )
                     .await?
                 }
                 RedirectMode::Scheme => {
@@ -171,7 +192,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                     );
                     let waited = tokio::select! {
                         r = m.wait_for_completion(&l.name, &start.digest, started, timeout) => r,
-                        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+                        () = interrupted(interrupt.clone()) => Err(Error::Interrupted),
                     };
                     if waited.is_err() {
                         let _ = m.cancel_sign_in(&start.digest).await;
@@ -243,6 +264,14 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             output::logged_out(&report, true, cli.json || r.json);
             Ok(0)
         }
+    }
+}
+
+/// Completes when the user presses Ctrl-C.
+async fn interrupted(mut rx: tokio::sync::watch::Receiver<bool>) {
+    if rx.wait_for(|v| *v).await.is_err() {
+        // No signal handling on this platform: never interrupted.
+        std::future::pending::<()>().await;
     }
 }
 

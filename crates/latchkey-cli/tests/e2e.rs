@@ -270,9 +270,7 @@ fn scheme_redirect_is_completed_by_another_process_and_cannot_be_replayed() {
 #[test]
 fn loopback_ignores_wrong_path_and_state_and_keeps_waiting() {
     let p = provider(json!({}));
-    let mut sb = Sandbox::new(BIN);
-    sb.env
-        .push(("LATCHKEY_TEST_BROWSER_MODE".into(), "ignore".into()));
+    let sb = Sandbox::new(BIN);
     sb.ok(&[
         "add",
         "w",
@@ -281,22 +279,7 @@ fn loopback_ignores_wrong_path_and_state_and_keeps_waiting() {
         "--client-id",
         "latchkey-public",
     ]);
-    let mut child = sb
-        .cmd(&["login", "w", "--timeout", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut auth_url = String::new();
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        if line.trim().starts_with("http") {
-            auth_url = line.trim().to_string();
-            break;
-        }
-        line.clear();
-    }
+    let (child, auth_url) = start_idle_login(&sb, "w");
     let parsed = url::Url::parse(&auth_url).unwrap();
     let redirect = parsed
         .query_pairs()
@@ -348,6 +331,63 @@ fn access_denied_is_a_clear_provider_error_and_changes_nothing() {
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("access_denied"), "{}", stderr(&out));
     assert_eq!(snapshot(&sb, &id), before);
+}
+
+/// Starts `latchkey login` with a browser that does nothing; returns the child and the
+/// authorization URL it printed.
+fn start_idle_login(sb: &Sandbox, name: &str) -> (std::process::Child, String) {
+    let mut child = sb
+        .cmd(&["login", name, "--timeout", "60"])
+        .env("LATCHKEY_TEST_BROWSER_MODE", "ignore")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        if line.trim().starts_with("http") {
+            let url = line.trim().to_string();
+            // Keep draining stderr so the child never blocks on it.
+            std::thread::spawn(move || for _ in err.lines() {});
+            return (child, url);
+        }
+        line.clear();
+    }
+    panic!("login printed no URL");
+}
+
+#[test]
+fn ctrl_c_during_login_exits_130_and_cleans_up() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    sb.ok(&[
+        "add",
+        "c",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    let id = sb.account_id("c");
+    let before = snapshot(&sb, &id);
+    let (child, _url) = start_idle_login(&sb, "c");
+    assert!(
+        sb.accounts_toml().contains("[[pending]]"),
+        "a sign-in is in progress"
+    );
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130);
+    assert_eq!(
+        snapshot(&sb, &id),
+        before,
+        "the pending sign-in was removed"
+    );
 }
 
 #[test]
@@ -775,4 +815,16 @@ fn locked_keyring_with_a_display_exits_5_within_the_deadline() {
         ms >= 7_000,
         "the deadline (8 s), not an immediate refusal, ended it: {ms} ms"
     );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_cli_does_not_link_webkit_or_gtk() {
+    let out = std::process::Command::new("ldd").arg(BIN).output().unwrap();
+    let libs = stdout(&out).to_lowercase();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(libs.contains("libc.so"), "ldd listed the libraries: {libs}");
+    for lib in ["webkit", "gtk", "javascriptcore", "libsoup", "gdk"] {
+        assert!(!libs.contains(lib), "latchkey links {lib}:\n{libs}");
+    }
 }

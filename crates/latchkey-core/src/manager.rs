@@ -1033,15 +1033,19 @@ impl LoginManager {
 
     /// Starts a loopback sign-in, calls `open` with the URL, waits for the callback (at most
     /// `timeout`) and completes it. The pending flow is removed if the wait fails.
-    pub async fn sign_in_loopback<F>(
+    /// If `cancel` completes first (Ctrl-C, a Cancel button), the sign-in is abandoned and
+    /// [`Error::Interrupted`] returned.
+    pub async fn sign_in_loopback<F, C>(
         &self,
         name: &str,
         opts: SignInOptions,
         timeout: Duration,
         open: F,
+        cancel: C,
     ) -> Result<SignedIn>
     where
         F: FnOnce(&SignInStart),
+        C: std::future::Future<Output = ()>,
     {
         let mut start = self
             .start_sign_in(
@@ -1056,25 +1060,25 @@ impl LoginManager {
             return Err(Error::Other("no loopback listener".into()));
         };
         open(&start);
-        let result = listener
-            .wait(&start.state, timeout, |url| async move {
-                let done = self.complete_sign_in(&url).await?;
-                let who = done
-                    .identity
-                    .as_ref()
-                    .map(|i| {
-                        format!(
-                            "Signed in to Latchkey account `{}` as {}.",
-                            done.account,
-                            i.display()
-                        )
-                    })
-                    .unwrap_or_else(|| {
-                        format!("Signed in to Latchkey account `{}`.", done.account)
-                    });
-                Ok((done, who))
-            })
-            .await;
+        let wait = listener.wait(&start.state, timeout, |url| async move {
+            let done = self.complete_sign_in(&url).await?;
+            let who = done
+                .identity
+                .as_ref()
+                .map(|i| {
+                    format!(
+                        "Signed in to Latchkey account `{}` as {}.",
+                        done.account,
+                        i.display()
+                    )
+                })
+                .unwrap_or_else(|| format!("Signed in to Latchkey account `{}`.", done.account));
+            Ok((done, who))
+        });
+        let result = tokio::select! {
+            r = wait => r,
+            () = cancel => Err(Error::Interrupted),
+        };
         if result.is_err() {
             // Consumed already if the callback arrived; otherwise clean up.
             let _ = self.cancel_sign_in(&start.digest).await;
