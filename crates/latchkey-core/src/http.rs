@@ -5,6 +5,7 @@
 //! off (a token endpoint that redirects is an error, not something to follow) and a cap on
 //! response size. Transport failures become [`Error::Unreachable`]; callers interpret statuses.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
@@ -108,10 +109,18 @@ pub fn display_url(url: &Url) -> String {
     u.to_string()
 }
 
-/// The core's HTTP client. Cheap to clone.
+/// The core's HTTP client. Cheap to clone. The underlying client (TLS set-up, certificate
+/// store) is built on first use, so commands that never touch the network (`latchkey token`
+/// with a fresh token) do not pay for it.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    inner: Arc<LazyClient>,
+}
+
+#[derive(Debug)]
+struct LazyClient {
+    timeout: Duration,
+    client: OnceLock<std::result::Result<reqwest::Client, String>>,
 }
 
 /// Timeout for a whole request.
@@ -125,21 +134,20 @@ impl HttpClient {
 
     /// Builds the client with a custom overall timeout.
     pub fn with_timeout(timeout: Duration) -> Result<Self> {
-        // rustls needs a process-wide crypto provider; ignore "already installed".
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("latchkey/", env!("CARGO_PKG_VERSION"))),
-        );
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))?;
-        Ok(HttpClient { client })
+        Ok(HttpClient {
+            inner: Arc::new(LazyClient {
+                timeout,
+                client: OnceLock::new(),
+            }),
+        })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client> {
+        self.inner
+            .client
+            .get_or_init(|| build_client(self.inner.timeout))
+            .as_ref()
+            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))
     }
 
     async fn send(&self, url: &Url, req: reqwest::RequestBuilder) -> Result<Response> {
@@ -184,7 +192,7 @@ impl HttpClient {
     /// GET, optionally with a bearer token, accepting JSON.
     pub async fn get(&self, url: &Url, bearer: Option<&Secret>) -> Result<Response> {
         let mut req = self
-            .client
+            .client()?
             .get(url.clone())
             .header(ACCEPT, "application/json");
         if let Some(token) = bearer {
@@ -200,7 +208,7 @@ impl HttpClient {
         bearer: Option<&Secret>,
         extra: &[(&str, &str)],
     ) -> Result<Response> {
-        let mut req = self.client.get(url.clone());
+        let mut req = self.client()?.get(url.clone());
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
@@ -219,7 +227,7 @@ impl HttpClient {
     ) -> Result<Response> {
         let mut form: Vec<(&str, &str)> = params.to_vec();
         let mut req = self
-            .client
+            .client()?
             .post(url.clone())
             .header(ACCEPT, "application/json");
         match auth {
@@ -238,6 +246,23 @@ impl HttpClient {
         let req = req.form(&form);
         self.send(url, req).await
     }
+}
+
+fn build_client(timeout: Duration) -> std::result::Result<reqwest::Client, String> {
+    // rustls needs a process-wide crypto provider; ignore "already installed".
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("latchkey/", env!("CARGO_PKG_VERSION"))),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn form_urlencode(s: &str) -> String {
