@@ -72,6 +72,7 @@ async fn twenty_tasks_on_an_expired_token_cause_one_refresh() {
                 let url = start.url.to_string();
                 std::thread::spawn(move || browser(&url));
             },
+            std::future::pending(),
         )
         .await
         .unwrap();
