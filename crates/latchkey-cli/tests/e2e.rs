@@ -354,6 +354,8 @@ fn start_idle_login(sb: &Sandbox, name: &str) -> (std::process::Child, String) {
         }
         line.clear();
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("login printed no URL");
 }
 
