@@ -830,3 +830,34 @@ fn the_cli_does_not_link_webkit_or_gtk() {
         assert!(!libs.contains(lib), "latchkey links {lib}:\n{libs}");
     }
 }
+
+#[test]
+fn provider_requests_go_through_the_proxy_from_the_environment() {
+    let p = provider(json!({}));
+    let proxy = latchkey_testkit::ForwardProxy::start();
+    let mut sb = Sandbox::new(BIN);
+    let via = format!("http://127.0.0.1:{}", proxy.port);
+    sb.env.push(("HTTP_PROXY".into(), via.clone()));
+    sb.env.push(("HTTPS_PROXY".into(), via));
+    sb.env.push(("NO_PROXY".into(), String::new()));
+    sb.ok(&[
+        "add",
+        "px",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    sb.ok(&["login", "px", "--timeout", "60"]);
+    sb.ok(&["refresh", "px", "--force"]);
+    let seen = proxy.requests();
+    let discovery = format!("GET {}/.well-known/openid-configuration", p.issuer);
+    assert!(seen.contains(&discovery), "{seen:?}");
+    assert!(
+        seen.iter()
+            .filter(|r| r.starts_with("POST ") && r.contains("/token"))
+            .count()
+            >= 2,
+        "code exchange and refresh went through the proxy: {seen:?}"
+    );
+}

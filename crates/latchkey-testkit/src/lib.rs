@@ -409,3 +409,74 @@ pub fn stderr(out: &Output) -> String {
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+/// A minimal forward HTTP proxy on 127.0.0.1 (absolute-form requests, one request per
+/// connection) that counts what passes through: proves that `HTTP(S)_PROXY` is honoured.
+pub struct ForwardProxy {
+    pub port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ForwardProxy {
+    pub fn start() -> ForwardProxy {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let _ = proxy_one(stream, &log);
+                });
+            }
+        });
+        ForwardProxy { port, seen }
+    }
+
+    /// `METHOD absolute-URL` of every request proxied so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn proxy_one(mut client: TcpStream, log: &std::sync::Mutex<Vec<String>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let rest = target.strip_prefix("http://").unwrap_or(target);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    log.lock().unwrap().push(format!("{method} {target}"));
+    let mut head = format!(
+        "{method} {} HTTP/1.1\r\n",
+        if path.is_empty() { "/" } else { path }
+    );
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("connection:") || lower.starts_with("proxy-") {
+            continue;
+        }
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
+    let mut upstream = TcpStream::connect(authority)?;
+    upstream.write_all(head.as_bytes())?;
+    upstream.write_all(&body)?;
+    let mut response = Vec::new();
+    upstream.read_to_end(&mut response)?;
+    client.write_all(&response)?;
+    client.shutdown(std::net::Shutdown::Both)
+}
