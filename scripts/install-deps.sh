@@ -9,7 +9,8 @@
 #   app   (default) build and run the desktop app and the CLI: WebKitGTK/GTK development files,
 #         the tray library, the Secret Service (gnome-keyring) and its tools, D-Bus, xdg tools.
 #   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick,
-#         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy.
+#         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy, and tauri-driver
+#         (`cargo install tauri-driver --locked`, for the desktop end-to-end test).
 #
 # It never installs Rust or a Node.js from outside the distribution: when those are missing or
 # too old it says how to get them and exits 1.
@@ -152,3 +153,14 @@ if [[ "$mode" == test ]]; then
   done
 fi
 say "rustc $rustc_version: ok"
+
+# --- tauri-driver (the desktop end-to-end test drives the app through it; ~30 s to build) ---
+if [[ "$mode" == test ]]; then
+  if command -v tauri-driver >/dev/null || [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]]; then
+    say "tauri-driver: present"
+  else
+    say "cargo install tauri-driver --locked (for tests/desktop_e2e.rs)"
+    cargo install tauri-driver --locked --version "^2" ||
+      die "installing tauri-driver failed; run: cargo install tauri-driver --locked"
+  fi
+fi

@@ -2,7 +2,22 @@
 //! `src-tauri/capabilities/`, and generates the permissions of the app's own commands.
 
 /// Commands the app exposes to its web view; each gets `allow-<name>`/`deny-<name>` permissions.
-const COMMANDS: &[&str] = &["app_version"];
+/// Keep in sync with `commands::NAMES` (a unit test checks both lists and the capability).
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_presets",
+    "list_accounts",
+    "add_account",
+    "edit_account",
+    "remove_account",
+    "sign_in",
+    "cancel_sign_in",
+    "refresh_account",
+    "sign_out",
+    "copy_access_token",
+    "autostart_enabled",
+    "set_autostart",
+];
 
 fn main() {
     // The package root is the repository root, where tauri.conf.json lives, so Tauri finds the

@@ -1,89 +1,168 @@
-//! Latchkey desktop shell: the Tauri application (window, commands, plugins).
+//! Latchkey desktop shell: the Tauri application over `latchkey-core` (window, commands,
+//! deep links, tray, background refresh, notifications).
 //!
-//! [`configure`] adds everything that makes the app (commands, plugins) to any builder, so tests
-//! can drive the same app on Tauri's mock runtime (`tauri::test::mock_builder()`); [`run`]
-//! starts it for real with the Wry webview.
+//! - [`configure`] adds what every build of the app has — the state, the commands, the
+//!   clipboard and autostart plugins — to any builder, so the IPC tests drive the same app on
+//!   Tauri's mock runtime (`tauri::test::mock_builder()`).
+//! - [`run`] starts the real app: single-instance (first, so a second launch with a URL reaches
+//!   this process), deep links, notifications, the tray and the background tasks. Those are
+//!   never added to the mock builder: single-instance calls `process::exit(0)` when its D-Bus
+//!   name is taken, which would end a test binary silently.
+//!
+//! Events to the page: `accounts-changed` (reload the list), `sign-in-finished`
+//! ([`views::SignInFinished`]), `device-code` ([`views::DeviceCodeView`]), `notice`
+//! ([`background::Notice`]), `open-add-account`.
 
-use tauri::{Builder, Runtime};
+pub mod background;
+pub mod clipboard;
+pub mod commands;
+pub mod deep_link;
+pub mod ipc_error;
+mod logging;
+pub mod signin;
+pub mod state;
+pub mod tray;
+pub mod views;
 
-/// Version of the running Latchkey app, as set in `Cargo.toml`.
-#[tauri::command]
-fn app_version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
-}
+#[cfg(test)]
+mod ipc_tests;
 
-/// Adds Latchkey's commands and plugins to `builder`, whatever its runtime.
+use tauri::{Builder, Manager, RunEvent, Runtime, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::state::AppState;
+
+/// Event: the account list changed (the CLI, a refresh, a sign-in); the page reloads it.
+pub const ACCOUNTS_CHANGED: &str = "accounts-changed";
+/// Event: a sign-in ended ([`views::SignInFinished`]).
+pub const SIGN_IN_FINISHED: &str = "sign-in-finished";
+/// Event: a message for the window's notice area ([`background::Notice`]).
+pub const NOTICE: &str = "notice";
+/// Event: a device sign-in has its user code ([`views::DeviceCodeView`]).
+pub const DEVICE_CODE: &str = "device-code";
+/// Event: the tray asked for the "Add account" form.
+pub const OPEN_ADD_ACCOUNT: &str = "open-add-account";
+
+/// The argument autostart passes: start in the tray, without showing the window.
+pub const HIDDEN_ARG: &str = "--hidden";
+
+/// Adds Latchkey's state, commands and runtime-independent plugins to `builder`.
 ///
-/// The window itself is declared in `tauri.conf.json`; Tauri creates it when the app starts
-/// running, from the context given to [`Builder::run`] or [`Builder::build`].
-pub fn configure<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![app_version])
+/// The window itself is declared in `tauri.conf.json`; Tauri creates it when the app starts.
+pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
+    builder
+        .manage(state)
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .args([HIDDEN_ARG])
+                .build(),
+        )
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_presets,
+            commands::list_accounts,
+            commands::add_account,
+            commands::edit_account,
+            commands::remove_account,
+            commands::sign_in,
+            commands::cancel_sign_in,
+            commands::refresh_account,
+            commands::sign_out,
+            commands::copy_access_token,
+            commands::autostart_enabled,
+            commands::set_autostart,
+        ])
 }
 
-/// Starts the desktop app and blocks until its last window is closed.
+/// Shows, unminimizes and focuses the main window.
+pub fn show_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// Starts the desktop app and blocks until it quits (the tray's "Quit").
 ///
 /// Exits the process with status 1 if Tauri cannot start (for example without a display).
 pub fn run() {
-    if let Err(err) = configure(Builder::default()).run(tauri::generate_context!()) {
-        eprintln!("latchkey-app: could not start: {err}");
-        std::process::exit(1);
+    logging::init();
+    let state = match AppState::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("latchkey-app: could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Single-instance first: a second launch hands its arguments (a deep link, or nothing) to
+    // this process and exits; with the `deep-link` feature the URL is routed to the deep-link
+    // plugin's `on_open_url`, so this callback only brings the window forward.
+    let builder = Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            if deep_link::url_in_args(&args).is_none() {
+                tracing::info!("launched again: showing the window");
+            }
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init());
+    let app = configure(builder, state)
+        .setup(|app| {
+            setup(app.handle());
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps the app in the tray; "Quit" ends it.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == "main"
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_app, event| {
+            if let RunEvent::Exit = event {
+                tracing::info!("quitting");
+            }
+        }),
+        Err(err) => {
+            eprintln!("latchkey-app: could not start: {err}");
+            std::process::exit(1);
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use tauri::ipc::{CallbackFn, InvokeBody};
-    use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
-    use tauri::webview::InvokeRequest;
-    use tauri::{App, WebviewWindow, WebviewWindowBuilder};
-
-    /// The real app (config, capabilities, commands) on the mock runtime, with its main window.
-    fn app() -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
-        let app = crate::configure(mock_builder())
-            .build(tauri::generate_context!())
-            .expect("the app builds on the mock runtime");
-        // A running app creates its configured windows at start-up; this one is not run.
-        let config = app
-            .config()
-            .app
-            .windows
-            .iter()
-            .find(|w| w.label == "main")
-            .cloned();
-        let config = config.expect("tauri.conf.json declares the main window");
-        let window = WebviewWindowBuilder::from_config(app.handle(), &config)
-            .and_then(WebviewWindowBuilder::build)
-            .expect("the main window opens on the mock runtime");
-        (app, window)
+fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Latchkey app starting");
+    let deep_links = app.deep_link();
+    // Registers the scheme handler for this executable (Linux/Windows); tools may be missing,
+    // so a failure is logged, never fatal. Off the main thread: it runs external commands.
+    #[cfg(any(target_os = "linux", windows))]
+    {
+        let handle = app.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = handle.deep_link().register_all() {
+                tracing::warn!("could not register the dev.latchkey.app URL handler: {e}");
+            }
+        });
     }
-
-    /// Sends `cmd` from the main window's page, as the bundled UI would.
-    fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str) -> Result<String, String> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().expect("valid URL"),
-            body: InvokeBody::default(),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        get_ipc_response(window, request)
-            .map(|body| body.deserialize::<String>().expect("a string"))
-            .map_err(|err| err.to_string())
+    let handle = app.clone();
+    deep_links.on_open_url(move |event| deep_link::handle_urls(&handle, event.urls()));
+    // Cold start by URL: the OS started this process with the callback as its argument.
+    match deep_links.get_current() {
+        Ok(Some(urls)) => deep_link::handle_urls(app, urls),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("could not read the start-up URL: {e}"),
     }
-
-    #[test]
-    fn main_window_may_ask_for_the_app_version() {
-        let (_app, window) = app();
-        let version = invoke(&window, "app_version");
-        assert_eq!(version, Ok(env!("CARGO_PKG_VERSION").to_owned()));
+    if std::env::args().any(|a| a == HIDDEN_ARG)
+        && let Some(window) = app.get_webview_window("main")
+    {
+        let _ = window.hide();
     }
-
-    #[test]
-    fn main_window_gets_nothing_beyond_its_capability() {
-        let (_app, window) = app();
-        let err = invoke(&window, "plugin:app|version").expect_err("core:app is not granted");
-        assert!(err.contains("not allowed"), "unexpected error: {err}");
-    }
+    tray::install(app);
+    background::start(app);
 }

@@ -1,20 +1,561 @@
-// Latchkey desktop page. Loaded as an ES module: the CSP allows no inline scripts.
-// `window.__TAURI__` exists because tauri.conf.json sets `app.withGlobalTauri`.
+// Latchkey window. Plain ES module (the CSP allows no inline script); talks to Rust only
+// through the app's commands (window.__TAURI__.core.invoke) and events. No command returns a
+// token: "Copy access token" happens in Rust.
 
-const versionLine = document.getElementById("version");
+const tauri = window.__TAURI__;
+const $ = (sel, root = document) => root.querySelector(sel);
 
-async function showVersion() {
-  const invoke = window.__TAURI__?.core?.invoke;
-  if (!invoke || !versionLine) {
-    return; // Opened outside the app (e.g. in a browser): nothing to ask.
-  }
+const STATUS_TEXT = {
+  signed_in: "Signed in",
+  expires_soon: "Expires soon",
+  expired_refreshable: "Expired, refreshable",
+  needs_sign_in: "Needs sign-in",
+  signed_out: "Signed out",
+  unknown: "Keychain unreadable",
+  signing_in: "Signing in…",
+};
+
+// Which provider fields each preset takes (the CLI's flags; the core validates them again).
+const PRESET_FIELDS = {
+  oidc: ["issuer"],
+  oauth2: ["issuer"],
+  manual: ["auth_url", "token_url", "revocation_url", "userinfo_url"],
+  google: [],
+  github: [],
+  "github-enterprise": ["base_url"],
+  entra: ["tenant"],
+  gitlab: ["base_url"],
+  auth0: ["domain"],
+  okta: ["domain", "issuer"],
+  cognito: ["user_pool_id", "domain", "region"],
+  keycloak: ["base_url", "realm"],
+};
+const PROVIDER_FIELDS = [
+  "issuer", "tenant", "domain", "base_url", "realm", "user_pool_id", "region",
+  "auth_url", "token_url", "revocation_url", "userinfo_url",
+];
+
+let accounts = [];
+let presets = [];
+let schemeRedirect = "dev.latchkey.app:/callback";
+let editing = null; // name of the account being edited, or null when adding
+const accountErrors = new Map(); // account name -> {kind, message}
+
+// ---- calls ---------------------------------------------------------------------------------
+
+let slowCalls = 0;
+// Calls Rust; if it takes long, says what it waits for (the keychain may be showing an unlock
+// prompt: the app waits up to two minutes rather than failing).
+async function call(cmd, args = {}, waitText) {
+  const text = waitText ?? "Waiting for the keychain to be unlocked… If your system asks for your keyring password, enter it.";
+  let shown = false;
+  const timer = setTimeout(() => {
+    shown = true;
+    slowCalls += 1;
+    $("#keychain-wait-text").textContent = text;
+    $("#keychain-wait").hidden = false;
+  }, 800);
   try {
-    const version = await invoke("app_version");
-    versionLine.textContent = `Version ${version}`;
-    versionLine.hidden = false;
-  } catch (err) {
-    console.error("app_version failed:", err);
+    return await tauri.core.invoke(cmd, args);
+  } finally {
+    clearTimeout(timer);
+    if (shown) {
+      slowCalls -= 1;
+      if (slowCalls === 0) $("#keychain-wait").hidden = true;
+    }
+  }
+}
+const NETWORK_WAIT = "Working… waiting for the provider (or for the keychain to be unlocked).";
+
+function errorText(err) {
+  if (err && typeof err === "object" && "message" in err) return err.message;
+  return String(err);
+}
+
+// ---- notices -------------------------------------------------------------------------------
+
+function notice(level, message, actions = []) {
+  const box = document.createElement("div");
+  box.className = `notice notice-${level}`;
+  box.setAttribute("role", level === "error" ? "alert" : "status");
+  const text = document.createElement("span");
+  text.className = "notice-text";
+  text.textContent = message;
+  box.append(text);
+  for (const [label, fn] of actions) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small";
+    b.textContent = label;
+    b.addEventListener("click", () => { box.remove(); fn(); });
+    box.append(b);
+  }
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "small close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => box.remove());
+  box.append(close);
+  $("#notices").append(box);
+  if (level === "info") setTimeout(() => box.remove(), 8000);
+  return box;
+}
+
+// Errors a person can act on get a hint next to the core's message.
+function explain(err) {
+  const msg = errorText(err);
+  switch (err?.kind) {
+    case "keychain":
+      return `${msg}`;
+    case "provider_unreachable":
+      return `${msg} — check the network or the provider's status, then try again.`;
+    default:
+      return msg;
   }
 }
 
-showVersion();
+// ---- rendering -----------------------------------------------------------------------------
+
+function fmtDuration(secs) {
+  const s = Math.abs(Math.round(secs));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleString();
+}
+
+function statusOf(a) {
+  return a.signing_in ? "signing_in" : a.status;
+}
+
+function expiresText(a) {
+  if (!a.expires_at) return "";
+  const left = (new Date(a.expires_at).getTime() - Date.now()) / 1000;
+  return left >= 0 ? `expires in ${fmtDuration(left)}` : `expired ${fmtDuration(left)} ago`;
+}
+
+let rendered = "";
+function render() {
+  $("#loading").hidden = true;
+  // Re-render only on change: keeps keyboard focus and avoids needless work on each poll.
+  const key = JSON.stringify([accounts.map((a) => ({ ...a, expires_in: null })), [...accountErrors]]);
+  if (key === rendered) return;
+  rendered = key;
+  const list = $("#accounts");
+  $("#empty").hidden = accounts.length > 0;
+  const tpl = $("#account-template");
+  const items = accounts.map((a) => {
+    const li = tpl.content.firstElementChild.cloneNode(true);
+    li.dataset.name = a.name;
+    li.dataset.status = statusOf(a);
+    const preset = a.provider?.spec?.preset ?? "oidc";
+    const badge = $(".badge", li);
+    badge.textContent = a.provider_name.slice(0, 1).toUpperCase();
+    badge.dataset.preset = preset;
+    $(".name", li).textContent = a.name;
+    $(".label", li).textContent = a.label ?? "";
+    const status = $(".status", li);
+    status.textContent = STATUS_TEXT[statusOf(a)] ?? a.status;
+    status.dataset.status = statusOf(a);
+    const id = a.identity;
+    const who = $(".identity", li);
+    if (id) {
+      const parts = [id.name, id.email ?? id.username].filter(Boolean);
+      who.textContent = parts.length ? parts.join(" · ") : id.sub;
+      who.title = `subject: ${id.sub}`;
+    } else {
+      who.textContent = "Not signed in yet";
+      who.classList.add("muted");
+    }
+    $(".provider", li).textContent = a.provider_name;
+    $(".expires", li).textContent = expiresText(a);
+    $(".refreshed", li).textContent = a.last_refresh_at ? `last refresh ${fmtTime(a.last_refresh_at)}` : "";
+    const scopes = a.granted_scopes?.length ? a.granted_scopes : a.scopes;
+    $(".scopes", li).textContent = scopes?.length ? `scopes: ${scopes.join(" ")}` : "";
+    const problems = $(".problems", li);
+    const err = accountErrors.get(a.name);
+    for (const p of [...(a.problems ?? []), ...(err ? [errorText(err)] : [])]) {
+      const div = document.createElement("div");
+      div.className = "problem";
+      div.textContent = p;
+      problems.append(div);
+    }
+    const hasTokens = ["signed_in", "expires_soon", "expired_refreshable"].includes(a.status);
+    const show = {
+      "sign-in": !a.signing_in && !["signed_in", "expires_soon"].includes(a.status),
+      cancel: a.signing_in,
+      refresh: hasTokens && a.has_refresh_token,
+      copy: hasTokens,
+      "sign-out": hasTokens || a.status === "unknown",
+      edit: true,
+      remove: true,
+    };
+    for (const b of li.querySelectorAll("button[data-action]")) {
+      b.hidden = !show[b.dataset.action];
+      b.addEventListener("click", () => act(b.dataset.action, a, b));
+    }
+    if (a.status === "signed_in" || a.status === "expires_soon") {
+      // Offer "sign in again" quietly (e.g. new scopes).
+      const again = $("button[data-action='sign-in']", li);
+      again.hidden = a.signing_in;
+      again.textContent = "Sign in again";
+      again.classList.remove("primary");
+    }
+    return li;
+  });
+  list.replaceChildren(...items);
+}
+
+// Live countdowns, without re-rendering the whole list.
+function tick() {
+  let expiredNow = false;
+  for (const a of accounts) {
+    const li = $(`li.account[data-name="${CSS.escape(a.name)}"]`);
+    if (!li) continue;
+    $(".expires", li).textContent = expiresText(a);
+    if (a.expires_at && a.status === "signed_in" && new Date(a.expires_at).getTime() - Date.now() < 60000) {
+      expiredNow = true;
+    }
+    if (a.expires_at && a.status === "expires_soon" && new Date(a.expires_at).getTime() < Date.now()) {
+      expiredNow = true;
+    }
+  }
+  if (expiredNow) scheduleReload();
+}
+
+let reloadTimer = null;
+function scheduleReload() {
+  if (reloadTimer) return;
+  reloadTimer = setTimeout(() => { reloadTimer = null; reload(); }, 250);
+}
+
+async function reload() {
+  try {
+    accounts = await call("list_accounts");
+    render();
+  } catch (err) {
+    $("#loading").hidden = true;
+    notice("error", `Could not read the accounts: ${explain(err)}`);
+  }
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+async function act(action, a, button) {
+  accountErrors.delete(a.name);
+  button.disabled = true;
+  try {
+    switch (action) {
+      case "sign-in":
+        await signIn(a.name, false);
+        break;
+      case "cancel":
+        await call("cancel_sign_in", { name: a.name });
+        break;
+      case "refresh": {
+        const r = await call("refresh_account", { name: a.name }, NETWORK_WAIT);
+        if (r.degraded) notice("warning", `${a.name}: ${r.degraded}`);
+        else notice("info", `${a.name} refreshed.`);
+        break;
+      }
+      case "copy": {
+        const r = await call("copy_access_token", { name: a.name }, NETWORK_WAIT);
+        notice("info", `Access token of ${a.name} copied. The clipboard is cleared in ${r.clipboard_clear_after} s.`);
+        break;
+      }
+      case "sign-out": {
+        const r = await call("sign_out", { name: a.name }, NETWORK_WAIT);
+        const where = r.revoked?.length ? "revoked at the provider and removed" : "removed from this computer";
+        notice("info", `Signed out of ${a.name}: tokens ${where}.`);
+        for (const e of r.revocation_errors ?? []) notice("warning", `Revocation: ${e}`);
+        break;
+      }
+      case "edit":
+        openDialog(a);
+        break;
+      case "remove":
+        if (button.dataset.confirm !== "yes") {
+          button.dataset.confirm = "yes";
+          button.textContent = "Click again to remove";
+          setTimeout(() => { button.dataset.confirm = ""; button.textContent = "Remove"; }, 4000);
+          return;
+        }
+        await call("remove_account", { name: a.name }, NETWORK_WAIT);
+        notice("info", `Removed ${a.name}.`);
+        break;
+    }
+  } catch (err) {
+    accountErrors.set(a.name, err);
+    notice(err?.kind === "callback" ? "info" : "error", `${a.name}: ${explain(err)}`);
+  } finally {
+    button.disabled = false;
+    await reload();
+  }
+}
+
+async function signIn(name, replaceIdentity) {
+  const r = await call("sign_in", { name, replaceIdentity }, NETWORK_WAIT);
+  if (r.mode === "loopback" || r.mode === "scheme") {
+    notice("info", `Continue in your browser to sign in to ${name}.`);
+  }
+  return r;
+}
+
+function onSignInFinished(ev) {
+  const { account, identity, error } = ev.payload;
+  closeDevice(account);
+  if (!error) {
+    const who = identity ? (identity.name ?? identity.email ?? identity.sub) : "";
+    notice("info", `Signed in to ${account}${who ? ` as ${who}` : ""}.`);
+  } else if (error.kind === "interrupted") {
+    // Cancelled by the user: nothing to say.
+  } else if (error.kind === "identity_mismatch" && account) {
+    notice("warning", error.message, [["Replace the identity", () => signIn(account, true).catch((e) => notice("error", explain(e)))]]);
+  } else if (error.kind === "callback") {
+    // Unknown, replayed or stale links: calm, not alarming.
+    notice("info", error.message);
+  } else {
+    if (account) accountErrors.set(account, error);
+    notice("error", `${account ? `${account}: ` : ""}${explain(error)}`);
+  }
+  reload();
+}
+
+// ---- device sign-in panel ------------------------------------------------------------------
+
+let device = null; // the device-code event payload on screen
+function showDevice(ev) {
+  device = ev.payload;
+  $("#device-account").textContent = device.account;
+  $("#device-uri").textContent = device.verification_uri;
+  $("#device-code").textContent = device.user_code;
+  tickDevice();
+  const dlg = $("#device-dialog");
+  if (!dlg.open) dlg.showModal();
+  $("#device-code").focus();
+}
+function tickDevice() {
+  if (!device) return;
+  const left = (new Date(device.expires_at).getTime() - Date.now()) / 1000;
+  $("#device-countdown").textContent = left > 0 ? fmtDuration(left) : "0 s (expired)";
+}
+function closeDevice(account) {
+  if (device && (!account || device.account === account)) {
+    device = null;
+    $("#device-dialog").close();
+  }
+}
+
+// ---- add / edit dialog ---------------------------------------------------------------------
+
+function presetInfo(id) {
+  return presets.find((p) => p.id === id);
+}
+
+function updateForm() {
+  const form = $("#account-form");
+  const preset = form.preset.value;
+  const fields = PRESET_FIELDS[preset] ?? [];
+  for (const label of form.querySelectorAll("[data-field]")) {
+    const f = label.dataset.field;
+    if (f === "port" || f === "flow" || f === "redirect") continue;
+    label.hidden = !fields.includes(f) || editing !== null;
+  }
+  const info = presetInfo(preset);
+  const schemeOption = form.redirect.querySelector("option[value='scheme']");
+  schemeOption.disabled = !!info?.loopback_only;
+  if (info?.loopback_only) form.redirect.value = "loopback";
+  const flow = form.flow.value;
+  $("[data-field='redirect']", form).hidden = flow !== "authorization-code";
+  $("[data-field='flow']", form).hidden = editing !== null;
+  const loopback = form.redirect.value === "loopback" && flow === "authorization-code";
+  $("[data-field='port']", form).hidden = !loopback;
+  const port = form.port.value.trim();
+  $(".redirect-box", form).hidden = flow !== "authorization-code";
+  $("#redirect-uri").textContent = loopback
+    ? `http://127.0.0.1:${port || "<any port>"}/callback`
+    : schemeRedirect;
+  form.client_secret.placeholder = info?.client_secret_required ? "required for this provider" : (editing ? "unchanged" : "only if the client has one");
+  $("#preset-notes").textContent = (info?.notes ?? []).join(" ");
+  form.preset.disabled = editing !== null;
+  form.name.disabled = editing !== null;
+}
+
+function openDialog(a = null) {
+  editing = a ? a.name : null;
+  const form = $("#account-form");
+  form.reset();
+  $("#form-error").hidden = true;
+  $("#dialog-title").textContent = a ? `Edit ${a.name}` : "Add account";
+  $("#account-submit").textContent = a ? "Save" : "Add account";
+  if (a) {
+    form.name.value = a.name;
+    form.preset.value = a.provider?.spec?.preset ?? "oidc";
+    form.client_id.value = a.client_id;
+    form.scopes.value = (a.scopes ?? []).join(" ");
+    form.redirect.value = a.redirect;
+    form.port.value = a.port ?? "";
+    form.label.value = a.label ?? "";
+    form.keep_signed_in.checked = !!a.keep_signed_in;
+    form.flow.value = a.flow ?? "authorization-code";
+  } else {
+    form.preset.value = "oidc";
+    form.redirect.value = "scheme";
+    form.flow.value = "authorization-code";
+  }
+  updateForm();
+  $("#account-dialog").showModal();
+  (a ? form.client_id : form.name).focus();
+}
+
+function scopesOf(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+async function submitForm(ev) {
+  ev.preventDefault();
+  const form = $("#account-form");
+  const err = $("#form-error");
+  err.hidden = true;
+  const v = (n) => form[n].value.trim();
+  const submit = $("#account-submit");
+  submit.disabled = true;
+  try {
+    if (editing === null) {
+      if (!v("name") || !v("client_id")) throw { message: "Name and client id are needed." };
+      const provider = { preset: v("preset") };
+      for (const f of PROVIDER_FIELDS) {
+        const label = $(`[data-field='${f}']`, form);
+        if (label && !label.hidden && v(f)) provider[f] = v(f);
+      }
+      const input = {
+        name: v("name"),
+        provider,
+        client_id: v("client_id"),
+        client_secret: v("client_secret") || null,
+        scopes: scopesOf(v("scopes")),
+        flow: form.flow.value,
+        redirect: form.redirect.value,
+        port: form.redirect.value === "loopback" && v("port") ? Number(v("port")) : null,
+        keep_signed_in: form.keep_signed_in.checked,
+        label: v("label") || null,
+      };
+      const added = await call("add_account", { input }, "Looking up the provider…");
+      notice("info", `Added ${added.name}. Redirect URI to register: ${added.redirect_uri}`);
+    } else {
+      const a = accounts.find((x) => x.name === editing);
+      const changes = {};
+      if (v("client_id") !== a.client_id) changes.client_id = v("client_id");
+      if (v("client_secret")) changes.client_secret = v("client_secret");
+      const scopes = scopesOf(v("scopes"));
+      if (scopes.join(" ") !== (a.scopes ?? []).join(" ")) changes.scopes = scopes;
+      if (form.redirect.value !== a.redirect) changes.redirect = form.redirect.value;
+      if (form.redirect.value === "loopback") {
+        if (v("port")) changes.port = Number(v("port"));
+        else if (a.port) changes.ephemeral_port = true;
+      }
+      if (v("label") !== (a.label ?? "")) changes.label = v("label");
+      if (form.keep_signed_in.checked !== !!a.keep_signed_in) changes.keep_signed_in = form.keep_signed_in.checked;
+      const r = await call("edit_account", { name: editing, changes });
+      for (const n of r.notes) notice("info", n);
+    }
+    $("#account-dialog").close();
+    await reload();
+  } catch (e) {
+    err.textContent = explain(e);
+    err.hidden = false;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents($("#redirect-uri"));
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    return document.execCommand("copy");
+  }
+}
+
+// ---- start ---------------------------------------------------------------------------------
+
+async function start() {
+  if (!tauri?.core?.invoke) {
+    $("#loading").textContent = "Open this page in the Latchkey app.";
+    return;
+  }
+  const form = $("#account-form");
+  form.addEventListener("submit", submitForm);
+  form.preset.addEventListener("change", updateForm);
+  form.redirect.addEventListener("change", updateForm);
+  form.flow.addEventListener("change", updateForm);
+  form.port.addEventListener("input", updateForm);
+  $("#account-cancel").addEventListener("click", () => $("#account-dialog").close());
+  $("#add-account").addEventListener("click", () => openDialog());
+  for (const b of document.querySelectorAll("[data-open-add]")) b.addEventListener("click", () => openDialog());
+  $("#copy-redirect").addEventListener("click", async () => {
+    const ok = await copyText($("#redirect-uri").textContent);
+    $("#copy-redirect").textContent = ok ? "Copied" : "Select and copy";
+    setTimeout(() => { $("#copy-redirect").textContent = "Copy"; }, 2000);
+  });
+  const autostart = $("#autostart");
+  autostart.addEventListener("change", async () => {
+    try {
+      autostart.checked = await call("set_autostart", { enabled: autostart.checked });
+    } catch (e) {
+      notice("error", explain(e));
+      autostart.checked = !autostart.checked;
+    }
+  });
+
+  await tauri.event.listen("accounts-changed", scheduleReload);
+  await tauri.event.listen("sign-in-finished", onSignInFinished);
+  await tauri.event.listen("notice", (ev) => notice(ev.payload.level, ev.payload.message));
+  await tauri.event.listen("open-add-account", () => openDialog());
+  await tauri.event.listen("device-code", showDevice);
+  $("#device-cancel").addEventListener("click", async () => {
+    if (device) await call("cancel_sign_in", { name: device.account }).catch((e) => notice("error", explain(e)));
+    closeDevice();
+  });
+  $("#device-copy").addEventListener("click", async () => {
+    if (!device) return;
+    try { await navigator.clipboard.writeText(device.user_code); $("#device-copy").textContent = "Copied"; } catch { $("#device-copy").textContent = "Select the code to copy"; }
+    setTimeout(() => { $("#device-copy").textContent = "Copy code"; }, 2000);
+  });
+  setInterval(tickDevice, 1000);
+
+  await reload();
+  setInterval(tick, 1000);
+  setInterval(reload, 30000);
+
+  const [info, list] = await Promise.all([call("app_info"), call("list_presets")]);
+  schemeRedirect = info.scheme_redirect_uri;
+  presets = list;
+  $("#app-info").textContent = `Latchkey ${info.version} · ${info.config_dir}`;
+  form.preset.replaceChildren(...presets.map((p) => {
+    const o = document.createElement("option");
+    o.value = p.id;
+    o.textContent = p.name;
+    return o;
+  }));
+  try {
+    autostart.checked = await call("autostart_enabled");
+  } catch {
+    autostart.disabled = true;
+  }
+}
+
+start();

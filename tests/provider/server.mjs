@@ -469,6 +469,8 @@ function validMode(route, mode) {
   if (typeof mode !== 'string') return false;
   if (SIMPLE_MODES.has(mode)) return true;
   if (/^delay:\d{1,7}$/.test(mode)) return true;
+  if (/^json:\d{3}:/.test(mode)) return true;
+  if (mode === 'slow_down') return route === 'token';
   if (ID_TOKEN_MODES.has(mode)) return route === 'token';
   return false;
 }
@@ -641,7 +643,7 @@ provider.use(async (ctx, next) => {
       const count = spec?.count ?? 1;
       if (!spec || !Object.hasOwn(ROUTES, spec.route) || !validMode(spec.route, spec.mode) || !Number.isInteger(count) || count === 0 || count < -1) {
         ctx.status = 400;
-        ctx.body = { ok: false, error: `bad fault spec; routes: ${Object.keys(ROUTES).join(',')}; modes: ${[...SIMPLE_MODES, 'delay:<ms>', ...ID_TOKEN_MODES].join(',')}; count: N>0 or -1` };
+        ctx.body = { ok: false, error: `bad fault spec; routes: ${Object.keys(ROUTES).join(',')}; modes: ${[...SIMPLE_MODES, 'delay:<ms>', 'json:<status>:<body>', 'slow_down', ...ID_TOKEN_MODES].join(',')}; count: N>0 or -1` };
         return;
       }
       faultSeq += 1;
@@ -705,6 +707,27 @@ provider.use(async (ctx, next) => {
       await sleep(Number(fault.mode.slice(6)));
     } else if (fault.mode === 'drop_after') {
       dropAfter = true;
+    } else if (fault.mode === 'slow_down') {
+      // As if this poll came too early: raise the device code's interval by 5 s (so the real
+      // enforcement, with `slowDown`, holds the client to it) and answer slow_down.
+      const key = ref(form?.get('device_code') ?? '');
+      const st = devicePolls.get(key) ?? { last: 0, interval: cfg.deviceInterval };
+      st.last = monoMs();
+      st.interval += 5;
+      devicePolls.set(key, st);
+      logEvent('device.slow_down', { client_id: info.client_id, device_code_ref: key, elapsed_ms: 0, interval: st.interval, fault: true });
+      ctx.status = 400;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'slow_down', error_description: `polling too fast; interval is now ${st.interval}s` };
+      return;
+    } else if (fault.mode.startsWith('json:')) {
+      // Arbitrary answer: json:<status>:<body> (the body is sent as is, typed application/json).
+      const rest = fault.mode.slice(5);
+      ctx.status = Number(rest.slice(0, 3));
+      ctx.set('Content-Type', 'application/json; charset=utf-8');
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = rest.slice(4);
+      return;
     } else {
       applySimpleFault(ctx, fault.mode, route);
       return;

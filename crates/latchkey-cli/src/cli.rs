@@ -1,7 +1,7 @@
 //! Command-line grammar (clap derive). Exit codes are documented in the long help.
 
 use clap::{Args, Parser, Subcommand};
-use latchkey_core::RedirectMode;
+use latchkey_core::{ClientAuthMethod, GrantFlow, RedirectMode};
 use url::Url;
 
 const AFTER_HELP: &str = "\
@@ -12,6 +12,7 @@ Exit codes:
   3    needs sign-in (no tokens, or the provider answered invalid_grant)
   4    provider unreachable, or the provider answered with an error
   5    keychain unavailable, locked, or timed out
+  6    `latchkey request`: the server answered with HTTP status 400 or more
   130  interrupted
 
 Environment:
@@ -44,7 +45,8 @@ pub enum Command {
     Add(Box<AddArgs>),
     /// Change an account without signing it out where the change allows.
     Edit(EditArgs),
-    /// Sign in through the system browser (PKCE; loopback or the desktop app's URI scheme).
+    /// Sign in: the system browser (PKCE; loopback or the desktop app's URI scheme), the
+    /// device flow (a code to enter on any device), or a client credentials grant.
     Login(LoginArgs),
     /// Complete a sign-in from its callback URL (what the desktop app does with a deep link).
     Complete(CompleteArgs),
@@ -54,6 +56,11 @@ pub enum Command {
     Token(TokenArgs),
     /// Refresh the access token now (with --force even if it is still fresh).
     Refresh(RefreshArgs),
+    /// Make an HTTP request with the account's token (Bearer, or DPoP with a proof): body to
+    /// stdout, status to stderr; exit 6 on HTTP status >= 400.
+    Request(RequestArgs),
+    /// Ask the provider about the current access token (RFC 7662): active, exp, scope, sub.
+    Introspect(NameArg),
     /// Revoke the tokens at the provider (RFC 7009) and delete them.
     Logout(NameArg),
     /// Log out and forget the account.
@@ -120,6 +127,9 @@ pub struct ProviderArgs {
     /// Userinfo endpoint (plain OAuth).
     #[arg(long)]
     pub userinfo_url: Option<Url>,
+    /// Device authorization endpoint (plain OAuth, RFC 8628).
+    #[arg(long)]
+    pub device_url: Option<Url>,
 }
 
 /// `latchkey add`.
@@ -150,6 +160,19 @@ pub struct AddArgs {
     /// Free-text label.
     #[arg(long)]
     pub label: Option<String>,
+    /// How the account gets tokens: authorization-code (browser, the default), device (a code
+    /// entered on any device, RFC 8628) or client-credentials (no user; needs
+    /// --client-secret-stdin).
+    #[arg(long, value_parser = parse_flow)]
+    pub flow: Option<GrantFlow>,
+    /// Client authentication with the secret: basic (client_secret_basic, the default) or post
+    /// (client_secret_post).
+    #[arg(long, value_parser = parse_auth)]
+    pub auth: Option<ClientAuthMethod>,
+    /// Ask for DPoP-bound tokens (RFC 9449): a key pair is kept in the keychain and every token
+    /// request and `latchkey request` carries a proof.
+    #[arg(long)]
+    pub dpop: bool,
 }
 
 /// `latchkey edit`.
@@ -203,9 +226,33 @@ pub struct LoginArgs {
     /// Only print the URL; do not open a browser.
     #[arg(long)]
     pub no_browser: bool,
+    /// Use the device flow (RFC 8628) even if the account signs in with the browser.
+    #[arg(long)]
+    pub device: bool,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `latchkey request`.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Account name.
+    pub name: String,
+    /// The URL (https; http only to 127.0.0.1/localhost).
+    pub url: Url,
+    /// HTTP method (default GET, or POST with -d).
+    #[arg(short = 'X', long)]
+    pub method: Option<String>,
+    /// Extra header `Name: value` (repeatable). Authorization and DPoP are set by latchkey.
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body; `@FILE` reads a file, `@-` standard input.
+    #[arg(short = 'd', long)]
+    pub data: Option<String>,
+    /// Print the response status line and headers (to stdout, before the body).
+    #[arg(short = 'i', long)]
+    pub include: bool,
 }
 
 /// `latchkey complete`.
@@ -252,6 +299,14 @@ pub struct StatusArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_flow(s: &str) -> Result<GrantFlow, String> {
+    s.parse::<GrantFlow>().map_err(|e| e.to_string())
+}
+
+fn parse_auth(s: &str) -> Result<ClientAuthMethod, String> {
+    s.parse::<ClientAuthMethod>().map_err(|e| e.to_string())
 }
 
 fn parse_redirect(s: &str) -> Result<RedirectMode, String> {

@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use latchkey_core::http::ResourceRequest;
 use latchkey_core::manager::{AccountEdit, LoginManager, ManagerOptions, NewAccount};
 use latchkey_core::store::CLI_DEADLINE;
-use latchkey_core::{Error, RedirectMode, Secret, SignInOptions, TokenOptions};
+use latchkey_core::{Error, GrantFlow, RedirectMode, Secret, SignInOptions, TokenOptions};
 
 use crate::cli::{Cli, Command, ProviderArgs};
 
@@ -116,6 +117,9 @@ async fn run(cli: Cli, interrupt: tokio::sync::watch::Receiver<bool>) -> Result<
                     port: a.port,
                     keep_signed_in: a.keep_signed_in,
                     label: a.label.clone(),
+                    flow: a.flow.unwrap_or_default(),
+                    client_auth: a.auth,
+                    dpop: a.dpop,
                 })
                 .await?;
             output::added(&account);
@@ -170,6 +174,28 @@ async fn run(cli: Cli, interrupt: tokio::sync::watch::Receiver<bool>) -> Result<
                 redirect: None,
             };
             let timeout = Duration::from_secs(l.timeout);
+            if account.flow == GrantFlow::ClientCredentials {
+                let done = m.sign_in_client_credentials(&l.name).await?;
+                output::signed_in(&done, cli.json || l.json);
+                return Ok(0);
+            }
+            if l.device || account.flow == GrantFlow::Device {
+                let started = m.start_device_sign_in(&l.name, opts).await?;
+                output::device_codes(&started);
+                if !l.no_browser
+                    && let Some(url) = &started.verification_uri_complete
+                    && let Err(e) = latchkey_core::browser::open(url)
+                {
+                    eprintln!("(could not open a browser: {e})");
+                }
+                let done = tokio::select! {
+                    r = m.finish_device_sign_in(&started, interrupted(interrupt.clone())) => r,
+                    () = output::countdown(started.expires_at) => Err(Error::Interrupted),
+                };
+                output::end_countdown();
+                output::signed_in(&done?, cli.json || l.json);
+                return Ok(0);
+            }
             let done = match account.redirect {
                 RedirectMode::Loopback => {
                     m.sign_in_loopback(
@@ -251,6 +277,65 @@ async fn run(cli: Cli, interrupt: tokio::sync::watch::Receiver<bool>) -> Result<
             output::refreshed(&r.name, &tok, cli.json || r.json);
             Ok(0)
         }
+        Command::Request(r) => {
+            let m = manager()?;
+            let body = match r.data.as_deref() {
+                None => None,
+                Some("@-") => {
+                    let mut buf = Vec::new();
+                    std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                        Error::io("reading the request body from standard input", e)
+                    })?;
+                    Some(buf)
+                }
+                Some(d) if d.starts_with('@') => Some(
+                    std::fs::read(&d[1..])
+                        .map_err(|e| Error::io(format!("reading {}", &d[1..]), e))?,
+                ),
+                Some(d) => Some(d.as_bytes().to_vec()),
+            };
+            let mut headers = Vec::new();
+            for h in &r.headers {
+                let (k, v) = h.split_once(':').ok_or_else(|| {
+                    Error::InvalidInput(format!("-H `{h}`: use the form `Name: value`"))
+                })?;
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+            if body.is_some()
+                && !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                // As curl does for -d.
+                headers.push((
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
+            }
+            let method = r
+                .method
+                .clone()
+                .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.into());
+            let resp = m
+                .request(
+                    &r.name,
+                    ResourceRequest {
+                        method,
+                        url: r.url.clone(),
+                        headers,
+                        body,
+                    },
+                )
+                .await?;
+            output::response(&resp, r.include);
+            Ok(if resp.status >= 400 { 6 } else { 0 })
+        }
+        Command::Introspect(n) => {
+            let m = manager()?;
+            let info = m.introspect(&n.name).await?;
+            output::introspection(&n.name, &info, cli.json || n.json);
+            Ok(0)
+        }
         Command::Logout(l) => {
             let m = manager()?;
             let report = m.logout(&l.name).await?;
@@ -295,6 +380,6 @@ fn provider_spec(p: &ProviderArgs) -> Result<latchkey_core::ProviderSpec, Error>
         token_url: p.token_url.clone(),
         revocation_url: p.revocation_url.clone(),
         userinfo_url: p.userinfo_url.clone(),
-        device_url: None,
+        device_url: p.device_url.clone(),
     })
 }

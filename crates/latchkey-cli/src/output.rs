@@ -1,8 +1,11 @@
 //! What the CLI prints: aligned tables for people, JSON with stable field names for programs.
 //! Tokens go to stdout only from `latchkey token`.
 
+use std::io::{IsTerminal, Write};
+
+use latchkey_core::http::Response;
 use latchkey_core::manager::{AccountSummary, EditOutcome, LogoutReport, SignedIn};
-use latchkey_core::{AccessToken, Account, TokenStatus};
+use latchkey_core::{AccessToken, Account, DeviceSignIn, GrantFlow, Introspection, TokenStatus};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -87,6 +90,8 @@ struct AccountJson<'a> {
     granted_scopes: &'a [String],
     token_scope: Option<&'a str>,
     redirect: String,
+    flow: String,
+    dpop: bool,
     keep_signed_in: bool,
     signed_in_at: Option<String>,
     last_refresh_at: Option<String>,
@@ -117,6 +122,8 @@ fn account_json(s: &AccountSummary) -> AccountJson<'_> {
         granted_scopes: &a.granted_scopes,
         token_scope: s.token_scope.as_deref(),
         redirect: a.redirect.to_string(),
+        flow: a.flow.to_string(),
+        dpop: a.dpop,
         keep_signed_in: a.keep_signed_in,
         signed_in_at: rfc3339(a.signed_in_at),
         last_refresh_at: rfc3339(a.last_refresh_at),
@@ -173,11 +180,12 @@ pub fn list(all: &[AccountSummary], json: bool) {
 
 /// `latchkey status`; returns false if some account needs attention.
 pub fn status(all: &[AccountSummary], json: bool) -> bool {
+    // A client-credentials account without a cached token is fine: `token` fetches one.
     let ok = all.iter().all(|s| {
         matches!(
             s.status,
             TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable
-        )
+        ) || (s.account.flow == GrantFlow::ClientCredentials && s.status == TokenStatus::SignedOut)
     });
     if json {
         print_json(&all.iter().map(account_json).collect::<Vec<_>>());
@@ -217,6 +225,13 @@ pub fn status(all: &[AccountSummary], json: bool) -> bool {
             _ => println!("  {mark} {}", s.status.label()),
         }
         println!("  - Client id: {}", a.client_id);
+        if a.flow != GrantFlow::AuthorizationCode || a.dpop {
+            println!(
+                "  - Grant: {}{}",
+                a.flow,
+                if a.dpop { ", DPoP-bound tokens" } else { "" }
+            );
+        }
         if let Some(secs) = s.expires_in {
             let when = rfc3339(s.expires_at).unwrap_or_default();
             if secs >= 0 {
@@ -258,7 +273,12 @@ pub fn status(all: &[AccountSummary], json: bool) -> bool {
         for n in a.provider.quirks().notes {
             println!("  · {n}");
         }
-        if matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
+        if a.flow == GrantFlow::ClientCredentials && s.status == TokenStatus::SignedOut {
+            println!(
+                "  → no token cached; `latchkey token {}` fetches one",
+                a.name
+            );
+        } else if matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
             println!("  → run `latchkey login {}`", a.name);
         }
     }
@@ -346,10 +366,32 @@ pub fn signed_in(s: &SignedIn, json: bool) {
 /// `latchkey add`.
 pub fn added(a: &Account) {
     println!(
-        "Added `{}` ({}).",
+        "Added `{}` ({}{}).",
         a.name,
-        a.provider.spec.preset.display_name()
+        a.provider.spec.preset.display_name(),
+        match a.flow {
+            GrantFlow::AuthorizationCode => "",
+            GrantFlow::Device => ", device flow",
+            GrantFlow::ClientCredentials => ", client credentials",
+        }
     );
+    if a.dpop {
+        println!("DPoP-bound tokens: on (ES256 key kept in the keychain).");
+    }
+    for w in a.warnings() {
+        eprintln!("latchkey: warning: {w}");
+    }
+    if a.flow == GrantFlow::ClientCredentials {
+        println!(
+            "Next: `latchkey token {}` (fetches and caches a token)",
+            a.name
+        );
+        return;
+    }
+    if a.flow == GrantFlow::Device {
+        println!("Next: `latchkey login {}`", a.name);
+        return;
+    }
     match a.redirect {
         latchkey_core::RedirectMode::Loopback => {
             let port = a
@@ -411,6 +453,137 @@ pub fn logged_out(r: &LogoutReport, removed: bool, json: bool) {
     } else {
         println!("Signed out of `{}`.", r.account);
     }
+}
+
+/// `latchkey login` with the device flow: what the user must do (stderr; stdout stays for the
+/// result).
+pub fn device_codes(d: &DeviceSignIn) {
+    let left = (d.expires_at - OffsetDateTime::now_utc()).whole_seconds();
+    eprintln!(
+        "To sign in to `{}`, open {}\nand enter the code:\n\n    {}\n",
+        d.account, d.verification_uri, d.user_code
+    );
+    if let Some(u) = &d.verification_uri_complete {
+        eprintln!("Or open this URL, which has the code in it:\n\n  {u}\n");
+    }
+    eprintln!(
+        "The code expires in {}. Waiting for approval (Ctrl-C cancels) …",
+        human_duration(left)
+    );
+}
+
+/// Shows a countdown to `expires_at` on a terminal's stderr, once a second. Never completes.
+pub async fn countdown(expires_at: OffsetDateTime) {
+    if !std::io::stderr().is_terminal() {
+        return std::future::pending().await;
+    }
+    loop {
+        let left = (expires_at - OffsetDateTime::now_utc())
+            .whole_seconds()
+            .max(0);
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r  code expires in {:<12}", human_duration(left));
+        let _ = err.flush();
+        if left == 0 {
+            return std::future::pending().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Ends the countdown line, if one was shown.
+pub fn end_countdown() {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+}
+
+/// `latchkey request`: the status on stderr (and with `--include` the status line and headers
+/// on stdout), the body on stdout.
+pub fn response(r: &Response, include: bool) {
+    let reason = reqwest_reason(r.status);
+    eprintln!("HTTP {} {reason}", r.status);
+    let mut out = std::io::stdout();
+    if include {
+        let _ = writeln!(out, "HTTP {} {reason}", r.status);
+        for (k, v) in &r.headers {
+            let _ = writeln!(out, "{k}: {}", String::from_utf8_lossy(v.as_bytes()));
+        }
+        let _ = writeln!(out);
+    }
+    let _ = out.write_all(&r.body);
+    let _ = out.flush();
+}
+
+fn reqwest_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// `latchkey introspect`.
+pub fn introspection(name: &str, i: &Introspection, json: bool) {
+    if json {
+        print_json(i);
+        return;
+    }
+    let when = |t: Option<i64>| {
+        t.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+            .map(|t| {
+                let left = (t - OffsetDateTime::now_utc()).whole_seconds();
+                format!(
+                    "{} ({})",
+                    rfc3339(Some(t)).unwrap_or_default(),
+                    if left >= 0 {
+                        format!("in {}", human_duration(left))
+                    } else {
+                        human_duration(left)
+                    }
+                )
+            })
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut rows = vec![
+        vec!["account".to_string(), name.to_string()],
+        vec!["active".into(), i.active.to_string()],
+    ];
+    if i.active {
+        rows.push(vec![
+            "sub".into(),
+            i.sub.clone().unwrap_or_else(|| "-".into()),
+        ]);
+        rows.push(vec![
+            "scope".into(),
+            i.scope.clone().unwrap_or_else(|| "-".into()),
+        ]);
+        rows.push(vec!["exp".into(), when(i.exp)]);
+        rows.push(vec!["iat".into(), when(i.iat)]);
+        rows.push(vec![
+            "client_id".into(),
+            i.client_id.clone().unwrap_or_else(|| "-".into()),
+        ]);
+        rows.push(vec![
+            "token_type".into(),
+            i.token_type.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table(&rows);
 }
 
 #[cfg(test)]

@@ -51,6 +51,82 @@ impl std::fmt::Display for RedirectMode {
     }
 }
 
+/// How an account obtains its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum GrantFlow {
+    /// Authorization code + PKCE in the system browser (RFC 6749 §4.1, RFC 7636).
+    #[default]
+    AuthorizationCode,
+    /// Device authorization grant (RFC 8628): a code typed in on another device.
+    Device,
+    /// Client credentials (RFC 6749 §4.4): a confidential client acting for itself, no user.
+    ClientCredentials,
+}
+
+impl GrantFlow {
+    /// The kebab-case name (`--flow` value, stored form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantFlow::AuthorizationCode => "authorization-code",
+            GrantFlow::Device => "device",
+            GrantFlow::ClientCredentials => "client-credentials",
+        }
+    }
+}
+
+impl std::str::FromStr for GrantFlow {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "authorization-code" | "code" | "browser" => Ok(GrantFlow::AuthorizationCode),
+            "device" | "device-code" => Ok(GrantFlow::Device),
+            "client-credentials" => Ok(GrantFlow::ClientCredentials),
+            other => Err(Error::InvalidInput(format!(
+                "unknown flow `{other}` (use `authorization-code`, `device` or `client-credentials`)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for GrantFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a confidential client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: HTTP Basic (RFC 6749 §2.3.1).
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form.
+    Post,
+}
+
+impl std::str::FromStr for ClientAuthMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "basic" | "client_secret_basic" => Ok(ClientAuthMethod::Basic),
+            "post" | "client_secret_post" => Ok(ClientAuthMethod::Post),
+            other => Err(Error::InvalidInput(format!(
+                "unknown client authentication `{other}` (use `basic` or `post`)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClientAuthMethod::Basic => "basic",
+            ClientAuthMethod::Post => "post",
+        })
+    }
+}
+
 /// The identity an account is signed in as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Identity {
@@ -105,6 +181,15 @@ pub struct Account {
     /// A client secret is stored in the keychain for this account.
     #[serde(default)]
     pub has_client_secret: bool,
+    /// How the account obtains tokens.
+    #[serde(default)]
+    pub flow: GrantFlow,
+    /// How the client authenticates (`None`: the provider preset's default, else basic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuthMethod>,
+    /// Ask for DPoP-bound tokens (RFC 9449); the key is `<id>/dpop-key` in the keychain.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dpop: bool,
     /// Who the account is signed in as (kept after sign-out, to refuse a silent switch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
@@ -145,6 +230,30 @@ impl Account {
     pub fn client_secret_key(&self) -> String {
         format!("{}/client-secret", self.id)
     }
+
+    /// The keychain key of this account's DPoP key pair (a JWK with its private part).
+    pub fn dpop_key_key(&self) -> String {
+        format!("{}/dpop-key", self.id)
+    }
+
+    /// Configuration problems a person should know about (shown by `add` and `status`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let algs = &self.provider.endpoints.dpop_signing_algs;
+        if self.dpop && algs.is_empty() {
+            out.push("DPoP is on, but the provider does not advertise `dpop_signing_alg_values_supported`: it may ignore the proofs and issue plain Bearer tokens".to_string());
+        } else if self.dpop && !algs.iter().any(|a| a == crate::dpop::DPOP_ALG) {
+            out.push(format!(
+                "DPoP is on, but the provider lists only {} for proofs, not ES256",
+                algs.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A sign-in in progress, indexed here so that stale ones can be cleaned up. The secret half

@@ -68,6 +68,16 @@ impl Paths {
         self.dir.join("locks").join(format!("{id}.lock"))
     }
 
+    /// Cached public signing keys (JWKS) of a provider: public data, kept to save a request
+    /// per refresh.
+    pub fn jwks_cache(&self, jwks_uri: &url::Url) -> PathBuf {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(jwks_uri.as_str().as_bytes());
+        self.dir
+            .join("cache")
+            .join(format!("jwks-{}.json", &hex::encode(digest)[..16]))
+    }
+
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("latchkey.log")

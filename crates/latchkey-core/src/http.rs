@@ -5,17 +5,22 @@
 //! off (a token endpoint that redirects is an error, not something to follow) and a cap on
 //! response size. Transport failures become [`Error::Unreachable`]; callers interpret statuses.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use url::Url;
 
+use crate::dpop::{DpopKey, ProofInput};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 /// Largest response body accepted (discovery documents, JWKS, token responses).
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Largest response body accepted from a resource server (`latchkey request`).
+pub const MAX_RESOURCE_BODY: usize = 64 * 1024 * 1024;
 
 /// An HTTP response, fully read.
 #[derive(Debug, Clone)]
@@ -121,6 +126,56 @@ pub struct HttpClient {
 struct LazyClient {
     timeout: Duration,
     client: OnceLock<std::result::Result<reqwest::Client, String>>,
+    /// The latest `DPoP-Nonce` per origin (RFC 9449 §8/§9), for this process.
+    nonces: Mutex<HashMap<String, String>>,
+}
+
+/// A request to a resource server made with an account's access token (`latchkey request`).
+#[derive(Debug, Clone)]
+pub struct ResourceRequest {
+    /// HTTP method (`GET`, `POST`, …).
+    pub method: String,
+    /// The URL (https, or http on a loopback host).
+    pub url: Url,
+    /// Extra headers (`Authorization` and `DPoP` are set by Latchkey and refused here).
+    pub headers: Vec<(String, String)>,
+    /// The request body, if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The access token to present to a resource server.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The access token.
+    pub token: &'a Secret,
+    /// `Bearer` or `DPoP`.
+    pub token_type: &'a str,
+    /// The account's DPoP key (required when `token_type` is `DPoP`).
+    pub dpop: Option<&'a DpopKey>,
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// True if a `WWW-Authenticate` challenge (or an OAuth error body) says `use_dpop_nonce`.
+fn asks_for_nonce(resp: &Response) -> bool {
+    let in_header = resp
+        .headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("use_dpop_nonce"));
+    in_header
+        || (resp.looks_like_json()
+            && serde_json::from_slice::<serde_json::Value>(&resp.body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .is_some_and(|e| e == "use_dpop_nonce"))
 }
 
 /// Timeout for a whole request.
@@ -138,6 +193,7 @@ impl HttpClient {
             inner: Arc::new(LazyClient {
                 timeout,
                 client: OnceLock::new(),
+                nonces: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -151,6 +207,39 @@ impl HttpClient {
     }
 
     async fn send(&self, url: &Url, req: reqwest::RequestBuilder) -> Result<Response> {
+        self.send_limited(url, req, MAX_BODY).await
+    }
+
+    /// The latest `DPoP-Nonce` this process saw from the URL's origin.
+    pub fn dpop_nonce(&self, url: &Url) -> Option<String> {
+        let map = match self.inner.nonces.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        map.get(&origin_of(url)).cloned()
+    }
+
+    /// Remembers the response's `DPoP-Nonce` for its origin; returns it if there was one.
+    fn remember_nonce(&self, url: &Url, resp: &Response) -> Option<String> {
+        let nonce = resp
+            .headers
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)?;
+        let mut map = match self.inner.nonces.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        map.insert(origin_of(url), nonce.clone());
+        Some(nonce)
+    }
+
+    async fn send_limited(
+        &self,
+        url: &Url,
+        req: reqwest::RequestBuilder,
+        limit: usize,
+    ) -> Result<Response> {
         let shown = display_url(url);
         let resp = req.send().await.map_err(|e| Error::Unreachable {
             url: shown.clone(),
@@ -163,11 +252,11 @@ impl HttpClient {
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_BODY {
+                    if body.len() + chunk.len() > limit {
                         return Err(Error::BadResponse {
                             url: shown,
                             status,
-                            detail: format!("response larger than {MAX_BODY} bytes"),
+                            detail: format!("response larger than {limit} bytes"),
                         });
                     }
                     body.extend_from_slice(&chunk);
@@ -225,11 +314,65 @@ impl HttpClient {
         auth: &ClientAuth,
         params: &[(&str, &str)],
     ) -> Result<Response> {
+        self.post_form_dpop(url, auth, params, None).await
+    }
+
+    /// POST a form with client authentication and, with a key, a DPoP proof. When the server
+    /// answers `use_dpop_nonce` (HTTP 400 with a new `DPoP-Nonce`), retries once with it.
+    pub async fn post_form_dpop(
+        &self,
+        url: &Url,
+        auth: &ClientAuth,
+        params: &[(&str, &str)],
+        dpop: Option<&DpopKey>,
+    ) -> Result<Response> {
+        let mut retried = false;
+        loop {
+            let nonce = dpop.and_then(|_| self.dpop_nonce(url));
+            let proof = match dpop {
+                Some(key) => Some(key.proof(&ProofInput {
+                    method: "POST",
+                    url,
+                    nonce: nonce.as_deref(),
+                    access_token: None,
+                    now: unix_now(),
+                })?),
+                None => None,
+            };
+            let resp = self
+                .post_form_once(url, auth, params, proof.as_deref())
+                .await?;
+            let fresh = self.remember_nonce(url, &resp);
+            if dpop.is_some()
+                && !retried
+                && resp.status == 400
+                && fresh.is_some()
+                && fresh != nonce
+                && asks_for_nonce(&resp)
+            {
+                tracing::debug!(url = %resp.url, "server asked for a DPoP nonce; retrying once");
+                retried = true;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    async fn post_form_once(
+        &self,
+        url: &Url,
+        auth: &ClientAuth,
+        params: &[(&str, &str)],
+        proof: Option<&str>,
+    ) -> Result<Response> {
         let mut form: Vec<(&str, &str)> = params.to_vec();
         let mut req = self
             .client()?
             .post(url.clone())
             .header(ACCEPT, "application/json");
+        if let Some(p) = proof {
+            req = req.header("DPoP", p);
+        }
         match auth {
             ClientAuth::None { client_id } => form.push(("client_id", client_id)),
             ClientAuth::Basic { client_id, secret } => {
@@ -245,6 +388,85 @@ impl HttpClient {
         }
         let req = req.form(&form);
         self.send(url, req).await
+    }
+
+    /// Makes a request to a resource server with an access token: `Authorization: Bearer`, or
+    /// `Authorization: DPoP` plus a proof with `ath`. A 401 asking for a DPoP nonce
+    /// (`WWW-Authenticate: DPoP error="use_dpop_nonce"` and a `DPoP-Nonce` header) is retried
+    /// once with it. Any other status is returned as is, for the caller to show.
+    pub async fn resource_request(
+        &self,
+        request: &ResourceRequest,
+        presented: Presented<'_>,
+    ) -> Result<Response> {
+        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| {
+                Error::InvalidInput(format!("`{}` is not an HTTP method", request.method))
+            })?;
+        let dpop_bound = presented.token_type.eq_ignore_ascii_case("dpop");
+        let key = match (dpop_bound, presented.dpop) {
+            (true, Some(k)) => Some(k),
+            (true, None) => {
+                return Err(Error::Other(
+                    "the token is DPoP-bound but the account has no DPoP key".into(),
+                ));
+            }
+            (false, _) => None,
+        };
+        let url = &request.url;
+        let mut retried = false;
+        loop {
+            let mut req = self.client()?.request(method.clone(), url.clone());
+            for (k, v) in &request.headers {
+                if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("dpop") {
+                    return Err(Error::InvalidInput(format!(
+                        "`latchkey request` sets the `{k}` header itself; leave it out"
+                    )));
+                }
+                let name = reqwest::header::HeaderName::from_bytes(k.trim().as_bytes())
+                    .map_err(|_| Error::InvalidInput(format!("`{k}` is not a header name")))?;
+                let value = HeaderValue::from_str(v.trim()).map_err(|_| {
+                    Error::InvalidInput(format!("the value of header `{k}` is not valid"))
+                })?;
+                req = req.header(name, value);
+            }
+            let nonce = key.and_then(|_| self.dpop_nonce(url));
+            match key {
+                Some(k) => {
+                    let proof = k.proof(&ProofInput {
+                        method: method.as_str(),
+                        url,
+                        nonce: nonce.as_deref(),
+                        access_token: Some(presented.token),
+                        now: unix_now(),
+                    })?;
+                    req = req
+                        .header(
+                            reqwest::header::AUTHORIZATION,
+                            format!("DPoP {}", presented.token.expose()),
+                        )
+                        .header("DPoP", proof);
+                }
+                None => req = req.bearer_auth(presented.token.expose()),
+            }
+            if let Some(body) = &request.body {
+                req = req.body(body.clone());
+            }
+            let resp = self.send_limited(url, req, MAX_RESOURCE_BODY).await?;
+            let fresh = self.remember_nonce(url, &resp);
+            if key.is_some()
+                && !retried
+                && resp.status == 401
+                && fresh.is_some()
+                && fresh != nonce
+                && asks_for_nonce(&resp)
+            {
+                tracing::debug!(url = %resp.url, "resource server asked for a DPoP nonce; retrying once");
+                retried = true;
+                continue;
+            }
+            return Ok(resp);
+        }
     }
 }
 

@@ -5,15 +5,18 @@
 //! Map of the crate:
 //! - [`manager`]: the façade, and the refresh and sign-in protocols.
 //! - [`provider`]: presets, the quirk table and discovery (pure: no I/O).
-//! - [`flow`]: PKCE pieces and the loopback listener.
+//! - [`flow`]: PKCE pieces, the loopback listener and the device authorization grant.
+//! - [`dpop`]: DPoP proofs (RFC 9449) with a per-account ES256 key.
 //! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
 //!   cross-process locks; [`config`]: where things live; [`http`]: the one HTTP client.
 //! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings.
 
 pub mod accounts;
+pub mod browser;
 pub mod clock;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod flow;
 pub mod http;
@@ -24,12 +27,13 @@ pub mod provider;
 pub mod secret;
 pub mod store;
 pub mod token;
+pub mod watch;
 
-pub use accounts::{Account, Identity, RedirectMode};
+pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode};
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
 pub use manager::{
-    AccessToken, AccountEdit, AccountSummary, LoginManager, ManagerOptions, NewAccount,
-    SignInOptions, SignedIn, TokenOptions, TokenStatus,
+    AccessToken, AccountEdit, AccountSummary, DeviceSignIn, Introspection, LoginManager,
+    ManagerOptions, NewAccount, SignInOptions, SignedIn, TokenOptions, TokenStatus,
 };
 pub use provider::{Preset, ProviderSpec};
 pub use secret::Secret;

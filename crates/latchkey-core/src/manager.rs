@@ -16,6 +16,16 @@
 //! deep link: the same function) looks it up by `state`, consumes it once under the account lock,
 //! checks `error`, `iss` and the redirect URI, exchanges the code with the verifier, validates
 //! the id_token, refuses a silent identity switch, then stores tokens and identity.
+//!
+//! **Other grants.** The device authorization grant ([`LoginManager::start_device_sign_in`] →
+//! show [`DeviceSignIn`] → [`LoginManager::finish_device_sign_in`], or
+//! [`LoginManager::sign_in_device`] in one call) ends in the same storing tail as the browser
+//! sign-in. Client-credentials accounts have no sign-in: in [`LoginManager::access_token`] their
+//! "refresh" is a new `client_credentials` grant, through the same locks and re-read. DPoP
+//! accounts ([`crate::dpop`]) send proofs on every token request; when the provider has a PAR
+//! endpoint the authorization request is pushed first. [`LoginManager::request`] and
+//! [`LoginManager::introspect`] use an account's token at a resource server / the RFC 7662
+//! endpoint.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,19 +37,24 @@ use time::OffsetDateTime;
 use url::Url;
 use uuid::Uuid;
 
-use crate::accounts::{Account, Identity, PendingIndex, RedirectMode, Registry, validate_name};
+use crate::accounts::{
+    Account, ClientAuthMethod, GrantFlow, Identity, PendingIndex, RedirectMode, Registry,
+    validate_name,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Paths, SCHEME_REDIRECT_URI};
+use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorKind, Result};
+use crate::flow::device::{self, DEVICE_CODE_GRANT, PollSchedule};
 use crate::flow::loopback::LoopbackListener;
 use crate::flow::pkce::{self, AuthRequest, Callback, PendingFlow, pending_key, state_digest};
-use crate::http::{ClientAuth, HttpClient};
+use crate::http::{ClientAuth, HttpClient, Presented, ResourceRequest, Response};
 use crate::lock;
 use crate::oidc::{self, IdTokenCheck};
 use crate::provider::{IdentitySource, ProviderConfig, ProviderSpec, Resolution};
 use crate::secret::{Secret, ct_eq};
 use crate::store::Keychain;
-use crate::token::{ErrorContext, TokenSet, request_token};
+use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, request_token};
 
 /// Default minimum remaining validity before a token is refreshed.
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);
@@ -118,6 +133,12 @@ pub struct NewAccount {
     pub keep_signed_in: bool,
     /// Free-text label.
     pub label: Option<String>,
+    /// How the account obtains tokens (default: authorization code + PKCE).
+    pub flow: GrantFlow,
+    /// Client authentication at the token endpoint (`None`: the preset's default, else basic).
+    pub client_auth: Option<ClientAuthMethod>,
+    /// Ask for DPoP-bound tokens (RFC 9449): a key pair is created and kept in the keychain.
+    pub dpop: bool,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -413,7 +434,26 @@ impl LoginManager {
         }
         let provider = self.resolve_provider(&new.provider).await?;
         let quirks = provider.quirks();
-        if quirks.client_secret_required && new.client_secret.is_none() {
+        if new.flow == GrantFlow::ClientCredentials && new.client_secret.is_none() {
+            return Err(Error::InvalidInput(
+                "the client credentials grant needs the client secret: pass it on standard input with --client-secret-stdin".into(),
+            ));
+        }
+        if new.flow == GrantFlow::Device && provider.endpoints.device_authorization.is_none() {
+            return Err(Error::InvalidInput(format!(
+                "{} at this address announces no device authorization endpoint (RFC 8628), so --flow device cannot work; use the browser sign-in",
+                new.provider.preset.display_name()
+            )));
+        }
+        if new.client_auth.is_some() && new.client_secret.is_none() {
+            return Err(Error::InvalidInput(
+                "--auth applies to clients with a secret: add --client-secret-stdin".into(),
+            ));
+        }
+        if quirks.client_secret_required
+            && new.client_secret.is_none()
+            && new.flow != GrantFlow::ClientCredentials
+        {
             return Err(Error::InvalidInput(format!(
                 "{} clients need their client secret: pass it on standard input with --client-secret-stdin",
                 new.provider.preset.display_name()
@@ -434,7 +474,10 @@ impl LoginManager {
                 new.provider.preset.display_name()
             )));
         }
-        let scopes = if new.scopes.is_empty() {
+        let scopes = if new.scopes.is_empty() && new.flow == GrantFlow::ClientCredentials {
+            // No user: the OIDC defaults (openid, profile, …) mean nothing here.
+            Vec::new()
+        } else if new.scopes.is_empty() {
             let mut s: Vec<String> = quirks
                 .default_scopes
                 .iter()
@@ -459,6 +502,9 @@ impl LoginManager {
             port: new.port,
             keep_signed_in: new.keep_signed_in,
             has_client_secret: new.client_secret.is_some(),
+            flow: new.flow,
+            client_auth: new.client_auth,
+            dpop: new.dpop,
             identity: None,
             granted_scopes: Vec::new(),
             needs_sign_in: None,
@@ -472,6 +518,16 @@ impl LoginManager {
                 .keychain
                 .set(&account.client_secret_key(), secret)
                 .await?;
+        }
+        if account.dpop {
+            let key = DpopKey::generate()?;
+            self.opts
+                .keychain
+                .set(&account.dpop_key_key(), &key.to_secret()?)
+                .await?;
+        }
+        for w in account.warnings() {
+            tracing::warn!(account = %account.name, "{w}");
         }
         let added = account.clone();
         let result = self
@@ -487,6 +543,9 @@ impl LoginManager {
         if let Err(e) = result {
             if added.has_client_secret {
                 let _ = self.opts.keychain.delete(&added.client_secret_key()).await;
+            }
+            if added.dpop {
+                let _ = self.opts.keychain.delete(&added.dpop_key_key()).await;
             }
             return Err(e);
         }
@@ -629,11 +688,34 @@ impl LoginManager {
                 ))
             })?;
         let client_id = account.client_id.clone();
-        Ok(if account.provider.quirks().client_secret_post {
+        let post = match account.client_auth {
+            Some(ClientAuthMethod::Post) => true,
+            Some(ClientAuthMethod::Basic) => false,
+            None => account.provider.quirks().client_secret_post,
+        };
+        Ok(if post {
             ClientAuth::Post { client_id, secret }
         } else {
             ClientAuth::Basic { client_id, secret }
         })
+    }
+
+    /// The account's DPoP key (`None` unless the account uses DPoP). Created and stored on
+    /// first use if `latchkey add --dpop` did not create it.
+    async fn dpop_key(&self, account: &Account) -> Result<Option<DpopKey>> {
+        if !account.dpop {
+            return Ok(None);
+        }
+        if let Some(stored) = self.opts.keychain.get(&account.dpop_key_key()).await? {
+            return DpopKey::from_secret(&stored).map(Some);
+        }
+        let key = DpopKey::generate()?;
+        self.opts
+            .keychain
+            .set(&account.dpop_key_key(), &key.to_secret()?)
+            .await?;
+        tracing::info!(account = %account.name, jkt = %key.thumbprint(), "DPoP key created");
+        Ok(Some(key))
     }
 
     async fn client_secret(&self, account: &Account) -> Result<Option<Secret>> {
@@ -679,6 +761,7 @@ impl LoginManager {
         if let Some(reason) = &account.needs_sign_in {
             problems.push(format!("needs sign-in: {reason}"));
         }
+        problems.extend(account.warnings());
         if let Some(t) = &tokens
             && t.refresh_token.is_none()
             && t.expires_at.is_some()
@@ -724,20 +807,32 @@ impl LoginManager {
         let account = self.account(name)?;
         let min_ttl =
             time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
+        // Client credentials: "refresh" is a new grant, through the same single-flight path.
+        let client_credentials = account.flow == GrantFlow::ClientCredentials;
         if !opts.force {
             match self.read_tokens(&account).await? {
                 Some(t) if t.is_fresh(self.now(), min_ttl) => return Ok(hand_out(t, None, false)),
                 Some(_) => {}
+                None if client_credentials => {}
                 None => return Err(self.needs_sign_in_error(&account)),
             }
         }
         let (_local, _file) = self.lock_account(account.id).await?;
         // Re-read: another task or process may have refreshed while we waited.
         let account = self.account(name)?;
-        let current = self
-            .read_tokens(&account)
-            .await?
-            .ok_or_else(|| self.needs_sign_in_error(&account))?;
+        let current = self.read_tokens(&account).await?;
+        if client_credentials {
+            if !opts.force
+                && let Some(t) = current.as_ref().filter(|t| t.is_fresh(self.now(), min_ttl))
+            {
+                tracing::debug!(account = %account.name, "renewed by someone else meanwhile");
+                return Ok(hand_out(t.clone(), None, false));
+            }
+            return self
+                .refresh_locked(&account, current, Renewal::ClientCredentials)
+                .await;
+        }
+        let current = current.ok_or_else(|| self.needs_sign_in_error(&account))?;
         let now = self.now();
         if !opts.force && current.is_fresh(now, min_ttl) {
             tracing::debug!(account = %account.name, "refreshed by someone else meanwhile");
@@ -756,7 +851,12 @@ impl LoginManager {
                 reason: "the access token expired and the provider issued no refresh token".into(),
             });
         };
-        self.refresh_locked(&account, current, refresh_token).await
+        self.refresh_locked(
+            &account,
+            Some(current),
+            Renewal::RefreshToken(refresh_token),
+        )
+        .await
     }
 
     fn needs_sign_in_error(&self, account: &Account) -> Error {
@@ -773,16 +873,31 @@ impl LoginManager {
     async fn refresh_locked(
         &self,
         account: &Account,
-        current: TokenSet,
-        refresh_token: Secret,
+        current: Option<TokenSet>,
+        renewal: Renewal,
     ) -> Result<AccessToken> {
         let auth = self.client_auth(account).await?;
+        let dpop = self.dpop_key(account).await?;
         let token_url = account.provider.endpoints.token.clone();
         let quirks = account.provider.quirks();
         let ctx = ErrorContext {
             redirect_uri: None,
             errors_with_200: quirks.token_errors_with_http_200,
         };
+        let scope = account.scopes.join(" ");
+        let params: Vec<(&str, &str)> = match &renewal {
+            Renewal::RefreshToken(rt) => vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.expose()),
+            ],
+            Renewal::ClientCredentials if scope.is_empty() => {
+                vec![("grant_type", "client_credentials")]
+            }
+            Renewal::ClientCredentials => {
+                vec![("grant_type", "client_credentials"), ("scope", &scope)]
+            }
+        };
+        let client_credentials = matches!(renewal, Renewal::ClientCredentials);
         let mut attempt = 0u32;
         let response = loop {
             attempt += 1;
@@ -790,18 +905,35 @@ impl LoginManager {
                 &self.opts.http,
                 &token_url,
                 &auth,
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token.expose()),
-                ],
+                &params,
                 &ctx,
+                dpop.as_ref(),
             )
             .await;
             match result {
                 Ok(r) => break r,
                 Err(Error::ProviderError {
                     error, description, ..
-                }) if error == "invalid_grant" => {
+                }) if client_credentials
+                    && matches!(error.as_str(), "invalid_client" | "unauthorized_client") =>
+                {
+                    return Err(Error::ProviderError {
+                        hint: Some(format!(
+                            "The provider did not accept the client credentials of `{}`: check the client id and secret (`latchkey edit {} --client-secret-stdin`), that the client may use the client_credentials grant, and that it is registered for the authentication method in use ({}; see `--auth basic|post`)",
+                            account.name,
+                            account.name,
+                            match &auth {
+                                ClientAuth::Post { .. } => "client_secret_post",
+                                _ => "client_secret_basic",
+                            }
+                        )),
+                        error,
+                        description,
+                    });
+                }
+                Err(Error::ProviderError {
+                    error, description, ..
+                }) if error == "invalid_grant" && !client_credentials => {
                     tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
                     let reason = format!(
                         "the provider no longer accepts its refresh token (invalid_grant{})",
@@ -825,10 +957,10 @@ impl LoginManager {
                 }
                 Err(e) if e.kind() == ErrorKind::ProviderUnreachable => {
                     let now = self.now();
-                    if current.is_unexpired(now) {
+                    if let Some(current) = current.as_ref().filter(|c| c.is_unexpired(now)) {
                         tracing::warn!(account = %account.name, error = %e, "refresh failed; serving the current token (degraded)");
                         return Ok(hand_out(
-                            current,
+                            current.clone(),
                             Some(format!(
                                 "could not refresh, serving the current token until it expires: {e}"
                             )),
@@ -848,24 +980,40 @@ impl LoginManager {
             }
         };
         let now = self.now();
+        let mut set =
+            TokenSet::from_response(response, now, current.as_ref(), quirks.scope_delimiter);
+        // Invariant: the rotated refresh token is stored before anything else can fail and
+        // before the access token is handed out.
+        self.write_tokens(account, &set).await?;
         let mut identity_update = None;
-        if let Some(id_token) = &response.id_token
+        let previous_id_token = current.as_ref().and_then(|c| c.id_token.clone());
+        let new_id_token = set
+            .id_token
+            .clone()
+            .filter(|t| Some(t) != previous_id_token.as_ref());
+        if let Some(id_token) = new_id_token
             && account.provider.is_oidc()
         {
-            // Refreshed id_tokens carry no nonce; the subject must not change.
-            let identity = self
+            // Refreshed id_tokens carry no nonce; the subject must not change. A bad one does
+            // not undo the refresh (the tokens came from the token endpoint over TLS); it is
+            // dropped and the identity on record stays.
+            match self
                 .validate_id_token(
                     account,
-                    id_token,
+                    &id_token,
                     None,
                     account.identity.as_ref().map(|i| i.sub.as_str()),
                 )
-                .await?;
-            identity_update = Some(identity);
+                .await
+            {
+                Ok(identity) => identity_update = Some(identity),
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "refreshed id_token rejected; keeping the previous one");
+                    set.id_token = previous_id_token.clone();
+                    self.write_tokens(account, &set).await?;
+                }
+            }
         }
-        let set = TokenSet::from_response(response, now, Some(&current), quirks.scope_delimiter);
-        // Invariant: the rotated refresh token is stored before the access token is handed out.
-        self.write_tokens(account, &set).await?;
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
         self.registry
@@ -873,6 +1021,9 @@ impl LoginManager {
                 if let Some(a) = f.by_id_mut(&id) {
                     a.last_refresh_at = Some(now);
                     a.needs_sign_in = None;
+                    if client_credentials && a.signed_in_at.is_none() {
+                        a.signed_in_at = Some(now);
+                    }
                     if !granted.is_empty() {
                         a.granted_scopes = granted;
                     }
@@ -907,23 +1058,36 @@ impl LoginManager {
                     .into(),
             ));
         };
-        let jwks = oidc::fetch_jwks(&self.opts.http, jwks_uri).await?;
         let secret = self.client_secret(account).await?;
         let quirks = account.provider.quirks();
-        oidc::validate_id_token(
-            id_token,
-            &IdTokenCheck {
-                client_id: &account.client_id,
-                client_secret: secret.as_ref(),
-                issuer,
-                issuer_template: quirks.issuer_template,
-                jwks: &jwks,
-                algs: &endpoints.id_token_signing_algs,
-                nonce,
-                expected_sub,
-                now: self.now(),
-            },
-        )
+        let cache = self.opts.paths.jwks_cache(jwks_uri);
+        let check = |jwks: &openidconnect::core::CoreJsonWebKeySet| {
+            oidc::validate_id_token(
+                id_token,
+                &IdTokenCheck {
+                    client_id: &account.client_id,
+                    client_secret: secret.as_ref(),
+                    issuer,
+                    issuer_template: quirks.issuer_template,
+                    jwks,
+                    algs: &endpoints.id_token_signing_algs,
+                    nonce,
+                    expected_sub,
+                    now: self.now(),
+                },
+            )
+        };
+        // Keys cached from an earlier sign-in save a request per refresh; on any failure the
+        // keys are fetched again (the provider may have rotated them) and checked once more.
+        if let Some(cached) = oidc::read_cached_jwks(&cache, self.now())
+            && let Ok(identity) = check(&cached)
+        {
+            return Ok(identity);
+        }
+        let jwks = oidc::fetch_jwks(&self.opts.http, jwks_uri).await?;
+        let identity = check(&jwks)?;
+        oidc::write_cached_jwks(&cache, &jwks, self.now());
+        Ok(identity)
     }
 
     /// Starts a sign-in: creates and stores the pending flow, binds the loopback listener if
@@ -967,14 +1131,26 @@ impl LoginManager {
         )?;
         let digest = new.flow.digest();
         let extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
-        let url = pkce::authorization_url(&AuthRequest {
+        let request = AuthRequest {
             endpoint: &auth_endpoint,
             client_id: &account.client_id,
             scopes: &account.scopes,
             flow: &new.flow,
             challenge: &new.challenge,
             extra: &extra,
-        });
+        };
+        let url = match &provider.endpoints.pushed_authorization_request {
+            Some(par) => {
+                self.push_authorization_request(&account, par, &request)
+                    .await?
+            }
+            None if provider.endpoints.require_pushed_authorization_requests => {
+                return Err(Error::InvalidInput(format!(
+                    "the provider of `{name}` requires pushed authorization requests but announces no endpoint for them"
+                )));
+            }
+            None => pkce::authorization_url(&request),
+        };
         self.opts
             .keychain
             .set(&pending_key(&digest), &new.flow.to_secret()?)
@@ -1099,10 +1275,14 @@ impl LoginManager {
         loop {
             let file = self.registry.load()?;
             if !file.pending.iter().any(|p| p.digest == digest) {
-                let account = file
+                let id = file
                     .by_name(name)
-                    .cloned()
+                    .map(|a| a.id)
                     .ok_or_else(|| Error::UnknownAccount(name.to_string()))?;
+                // The completing process consumed the flow under the account lock and holds
+                // it until tokens and metadata are written: wait for it, then read the result.
+                let (_local, _file) = self.lock_account(id).await?;
+                let account = self.account(name)?;
                 let tokens = self.read_tokens(&account).await?;
                 return match (account.signed_in_at, tokens) {
                     (Some(at), Some(t)) if at >= started - time::Duration::seconds(1) => Ok(SignedIn {
@@ -1214,6 +1394,7 @@ impl LoginManager {
             .clone()
             .ok_or_else(|| Error::Callback("the callback has neither `code` nor `error`".into()))?;
         let auth = self.client_auth(&account).await?;
+        let dpop = self.dpop_key(&account).await?;
         let quirks = account.provider.quirks();
         let response = request_token(
             &self.opts.http,
@@ -1229,14 +1410,34 @@ impl LoginManager {
                 redirect_uri: Some(&flow.redirect_uri),
                 errors_with_200: quirks.token_errors_with_http_200,
             },
+            dpop.as_ref(),
         )
         .await?;
-        let identity = self
-            .identify(&account, &response, flow.nonce.as_ref())
-            .await?;
+        self.store_sign_in(
+            &account,
+            response,
+            flow.nonce.as_ref(),
+            flow.replace_identity,
+        )
+        .await
+    }
+
+    /// The shared tail of every interactive sign-in (authorization code, device): tokens
+    /// received → validate the id_token (with the sign-in's nonce, if any) → read userinfo →
+    /// refuse a silent identity switch → write the tokens → write the metadata. The caller
+    /// holds the account locks.
+    async fn store_sign_in(
+        &self,
+        account: &Account,
+        response: TokenResponse,
+        nonce: Option<&Secret>,
+        replace_identity: bool,
+    ) -> Result<SignedIn> {
+        let quirks = account.provider.quirks();
+        let identity = self.identify(account, &response, nonce).await?;
         if let (Some(old), Some(new)) = (&account.identity, &identity)
             && old.sub != new.sub
-            && !flow.replace_identity
+            && !replace_identity
         {
             return Err(Error::IdentityMismatch {
                 account: account.name.clone(),
@@ -1244,8 +1445,9 @@ impl LoginManager {
                 new: new.display().to_string(),
             });
         }
+        let now = self.now();
         let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
-        self.write_tokens(&account, &set).await?;
+        self.write_tokens(account, &set).await?;
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
         let ident = identity.clone();
@@ -1306,10 +1508,19 @@ impl LoginManager {
                     .validate_id_token(account, id_token, nonce, None)
                     .await?;
                 if let Some(url) = &endpoints.userinfo {
+                    let key = if response.token_type.eq_ignore_ascii_case("dpop") {
+                        self.dpop_key(account).await?
+                    } else {
+                        None
+                    };
                     match oidc::fetch_userinfo(
                         &self.opts.http,
                         url,
-                        &response.access_token,
+                        Presented {
+                            token: &response.access_token,
+                            token_type: &response.token_type,
+                            dpop: key.as_ref(),
+                        },
                         &identity.sub,
                     )
                     .await
@@ -1409,6 +1620,7 @@ impl LoginManager {
             .keychain
             .delete(&account.client_secret_key())
             .await?;
+        self.opts.keychain.delete(&account.dpop_key_key()).await?;
         let id = account.id;
         self.registry
             .update(move |f| {
@@ -1420,6 +1632,365 @@ impl LoginManager {
         let _ = std::fs::remove_file(self.opts.paths.account_lock(&id));
         Ok(report)
     }
+}
+
+/// How [`LoginManager`] renews a token under the account locks.
+enum Renewal {
+    /// `grant_type=refresh_token`.
+    RefreshToken(Secret),
+    /// `grant_type=client_credentials` (a new grant replaces the old token).
+    ClientCredentials,
+}
+
+/// A device sign-in in progress (RFC 8628): show [`Self::user_code`] and
+/// [`Self::verification_uri`] (or [`Self::verification_uri_complete`]) to the user, then wait
+/// with [`LoginManager::finish_device_sign_in`]. Serializes without the device code, so it can go
+/// to a UI as is.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceSignIn {
+    /// Account name.
+    pub account: String,
+    /// The code the user enters.
+    pub user_code: String,
+    /// Where the user enters it.
+    pub verification_uri: Url,
+    /// The verification URI with the code filled in (open it, or show it as a QR code).
+    pub verification_uri_complete: Option<Url>,
+    /// When the codes expire.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The polling interval at the start, in seconds.
+    pub interval_secs: u64,
+    #[serde(skip)]
+    device_code: Secret,
+    #[serde(skip)]
+    account_id: Uuid,
+    #[serde(skip)]
+    interval: Option<Duration>,
+    #[serde(skip)]
+    replace_identity: bool,
+}
+
+/// The answer of an RFC 9126 pushed authorization request.
+#[derive(Debug, serde::Deserialize)]
+struct PushedRequest {
+    request_uri: String,
+}
+
+/// An RFC 7662 introspection answer (the fields Latchkey shows; others are kept in `extra`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Introspection {
+    /// Whether the provider considers the token active.
+    pub active: bool,
+    /// Granted scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Expiry, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `Bearer` or `DPoP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Human-readable user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Every other member of the answer.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl LoginManager {
+    /// Sends the authorization request parameters to the PAR endpoint (RFC 9126) and returns
+    /// the browser URL, which then carries only `client_id` and `request_uri`.
+    async fn push_authorization_request(
+        &self,
+        account: &Account,
+        endpoint: &Url,
+        request: &AuthRequest<'_>,
+    ) -> Result<Url> {
+        let auth = self.client_auth(account).await?;
+        let dpop = self.dpop_key(account).await?;
+        let params = pkce::authorization_params(request);
+        // The client authentication adds `client_id` where it belongs.
+        let form: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| k != "client_id")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let resp = self
+            .opts
+            .http
+            .post_form_dpop(endpoint, &auth, &form, dpop.as_ref())
+            .await?;
+        let pushed: PushedRequest = interpret_json(
+            &resp,
+            &ErrorContext {
+                redirect_uri: Some(&request.flow.redirect_uri),
+                errors_with_200: false,
+            },
+        )?;
+        if pushed.request_uri.is_empty() {
+            return Err(Error::BadResponse {
+                url: resp.url,
+                status: resp.status,
+                detail: "the pushed authorization response has an empty `request_uri`".into(),
+            });
+        }
+        tracing::debug!(account = %account.name, "authorization request pushed (PAR)");
+        let mut url = request.endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("client_id", &account.client_id)
+            .append_pair("request_uri", &pushed.request_uri);
+        Ok(url)
+    }
+
+    /// Starts a device sign-in (RFC 8628) for any account whose provider has a device
+    /// authorization endpoint: requests the codes and returns what to show the user. Nothing is
+    /// stored until [`Self::finish_device_sign_in`] succeeds; dropping the value abandons it.
+    pub async fn start_device_sign_in(
+        &self,
+        name: &str,
+        opts: SignInOptions,
+    ) -> Result<DeviceSignIn> {
+        let account = self.account(name)?;
+        if account.flow == GrantFlow::ClientCredentials {
+            return Err(Error::InvalidInput(format!(
+                "`{name}` uses the client credentials grant, which has no user sign-in; run `latchkey token {name}`"
+            )));
+        }
+        let Some(endpoint) = account.provider.endpoints.device_authorization.clone() else {
+            return Err(Error::InvalidInput(format!(
+                "the provider of `{name}` has no device authorization endpoint (RFC 8628); sign in with the browser instead"
+            )));
+        };
+        let auth = self.client_auth(&account).await?;
+        let codes =
+            device::request_codes(&self.opts.http, &endpoint, &auth, &account.scopes).await?;
+        let now = self.now();
+        let expires_at = now + time::Duration::try_from(codes.expires_in).unwrap_or_default();
+        tracing::info!(account = %name, expires_in_s = codes.expires_in.as_secs(), "device sign-in started");
+        Ok(DeviceSignIn {
+            account: account.name.clone(),
+            user_code: codes.user_code,
+            verification_uri: codes.verification_uri,
+            verification_uri_complete: codes.verification_uri_complete,
+            expires_at,
+            interval_secs: PollSchedule::new(codes.interval).interval().as_secs(),
+            device_code: codes.device_code,
+            account_id: account.id,
+            interval: codes.interval,
+            replace_identity: opts.replace_identity,
+        })
+    }
+
+    /// Polls until the user approves or denies the device sign-in, or the codes expire, then
+    /// stores the tokens and identity like any sign-in. If `cancel` completes first (Ctrl-C, a
+    /// Cancel button), polling stops and [`Error::Interrupted`] is returned.
+    pub async fn finish_device_sign_in<C>(
+        &self,
+        started: &DeviceSignIn,
+        cancel: C,
+    ) -> Result<SignedIn>
+    where
+        C: std::future::Future<Output = ()>,
+    {
+        let account = self
+            .registry
+            .load()?
+            .by_id(&started.account_id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownAccount(started.account.clone()))?;
+        let auth = self.client_auth(&account).await?;
+        let dpop = self.dpop_key(&account).await?;
+        let quirks = account.provider.quirks();
+        let ctx = ErrorContext {
+            redirect_uri: None,
+            errors_with_200: quirks.token_errors_with_http_200,
+        };
+        let params = [
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("device_code", started.device_code.expose()),
+        ];
+        let left = started.expires_at - self.now();
+        let expires =
+            tokio::time::Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
+        let mut schedule = PollSchedule::new(started.interval);
+        let (http, url, auth_ref, params_ref, ctx_ref, key) = (
+            &self.opts.http,
+            &account.provider.endpoints.token,
+            &auth,
+            &params[..],
+            &ctx,
+            dpop.as_ref(),
+        );
+        let poll = device::poll_until(&mut schedule, expires, move || {
+            request_token(http, url, auth_ref, params_ref, ctx_ref, key)
+        });
+        let response = tokio::select! {
+            r = poll => r?,
+            () = cancel => return Err(Error::Interrupted),
+        };
+        let (_local, _file) = self.lock_account(account.id).await?;
+        let account = self.account(&account.name)?;
+        self.store_sign_in(&account, response, None, started.replace_identity)
+            .await
+    }
+
+    /// [`Self::start_device_sign_in`], then `show` (print the codes, open the browser), then
+    /// [`Self::finish_device_sign_in`].
+    pub async fn sign_in_device<F, C>(
+        &self,
+        name: &str,
+        opts: SignInOptions,
+        show: F,
+        cancel: C,
+    ) -> Result<SignedIn>
+    where
+        F: FnOnce(&DeviceSignIn),
+        C: std::future::Future<Output = ()>,
+    {
+        let started = self.start_device_sign_in(name, opts).await?;
+        show(&started);
+        self.finish_device_sign_in(&started, cancel).await
+    }
+
+    /// For a client-credentials account: obtains a new token now (what `latchkey login` does
+    /// for such accounts; `latchkey token` does it by itself when needed).
+    pub async fn sign_in_client_credentials(&self, name: &str) -> Result<SignedIn> {
+        let account = self.account(name)?;
+        if account.flow != GrantFlow::ClientCredentials {
+            return Err(Error::InvalidInput(format!(
+                "`{name}` does not use the client credentials grant"
+            )));
+        }
+        let token = self
+            .access_token(
+                name,
+                TokenOptions {
+                    min_ttl: None,
+                    force: true,
+                },
+            )
+            .await?;
+        if let Some(why) = token.degraded {
+            return Err(Error::Unreachable {
+                url: display_endpoint(&account.provider.endpoints.token),
+                detail: why,
+            });
+        }
+        Ok(SignedIn {
+            account: account.name,
+            identity: None,
+            expires_at: token.expires_at,
+            scope: token.scope,
+            has_refresh_token: false,
+        })
+    }
+
+    /// Makes an HTTP request with the account's access token (fresh, refreshed if needed):
+    /// `Authorization: Bearer`, or `DPoP` with a proof for DPoP-bound tokens. On a 401 whose
+    /// `WWW-Authenticate` says `invalid_token`, the token is refreshed once and the request
+    /// retried. The response is returned whatever its status. The token never leaves the
+    /// process except in this request's headers.
+    pub async fn request(&self, name: &str, request: ResourceRequest) -> Result<Response> {
+        if !endpoint_allowed(&request.url) {
+            return Err(Error::InvalidInput(format!(
+                "refusing to send a token to {}: use https (plain http only to 127.0.0.1/localhost)",
+                crate::http::display_url(&request.url)
+            )));
+        }
+        let account = self.account(name)?;
+        let token = self.access_token(name, TokenOptions::default()).await?;
+        let key = self.dpop_key(&account).await?;
+        let resp = self
+            .opts
+            .http
+            .resource_request(
+                &request,
+                Presented {
+                    token: &token.token,
+                    token_type: &token.token_type,
+                    dpop: key.as_ref(),
+                },
+            )
+            .await?;
+        let invalid_token = resp.status == 401
+            && (resp
+                .headers
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.contains("invalid_token"))
+                || (resp.looks_like_json()
+                    && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
+                        .is_ok_and(|b| b.error == "invalid_token")));
+        if !invalid_token {
+            return Ok(resp);
+        }
+        tracing::info!(account = %name, "the resource server rejected the token (invalid_token); refreshing once");
+        let fresh = self
+            .access_token(
+                name,
+                TokenOptions {
+                    min_ttl: None,
+                    force: true,
+                },
+            )
+            .await?;
+        self.opts
+            .http
+            .resource_request(
+                &request,
+                Presented {
+                    token: &fresh.token,
+                    token_type: &fresh.token_type,
+                    dpop: key.as_ref(),
+                },
+            )
+            .await
+    }
+
+    /// Asks the provider about the account's current access token (RFC 7662), authenticating
+    /// as the account's client. The token is not refreshed first.
+    pub async fn introspect(&self, name: &str) -> Result<Introspection> {
+        let account = self.account(name)?;
+        let Some(endpoint) = account.provider.endpoints.introspection.clone() else {
+            return Err(Error::InvalidInput(format!(
+                "the provider of `{name}` offers no token introspection (RFC 7662)"
+            )));
+        };
+        let tokens = self
+            .read_tokens(&account)
+            .await?
+            .ok_or_else(|| self.needs_sign_in_error(&account))?;
+        let auth = self.client_auth(&account).await?;
+        let resp = self
+            .opts
+            .http
+            .post_form(
+                &endpoint,
+                &auth,
+                &[
+                    ("token", tokens.access_token.expose()),
+                    ("token_type_hint", "access_token"),
+                ],
+            )
+            .await?;
+        interpret_json(&resp, &ErrorContext::default())
+    }
+}
+
+fn display_endpoint(url: &Url) -> String {
+    crate::http::display_url(url)
 }
 
 fn scope_list(scope: Option<&str>) -> Vec<String> {

@@ -198,6 +198,43 @@ pub async fn fetch_jwks(http: &HttpClient, jwks_uri: &Url) -> Result<CoreJsonWeb
     })
 }
 
+/// How long cached JWKS are trusted before they are fetched again.
+pub const JWKS_CACHE_TTL: time::Duration = time::Duration::hours(24);
+
+#[derive(serde::Serialize, Deserialize)]
+struct CachedJwks {
+    #[serde(with = "time::serde::rfc3339")]
+    fetched_at: OffsetDateTime,
+    jwks: CoreJsonWebKeySet,
+}
+
+/// Reads a JWKS cache file if it is younger than [`JWKS_CACHE_TTL`].
+pub fn read_cached_jwks(path: &std::path::Path, now: OffsetDateTime) -> Option<CoreJsonWebKeySet> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let cached: CachedJwks = serde_json::from_str(&text).ok()?;
+    let age = now - cached.fetched_at;
+    (age >= time::Duration::ZERO && age < JWKS_CACHE_TTL).then_some(cached.jwks)
+}
+
+/// Writes a JWKS cache file atomically (failures only cost a request later).
+pub fn write_cached_jwks(path: &std::path::Path, jwks: &CoreJsonWebKeySet, now: OffsetDateTime) {
+    let Some(dir) = path.parent() else { return };
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let text = serde_json::to_string(&CachedJwks {
+            fetched_at: now,
+            jwks: jwks.clone(),
+        })
+        .map_err(std::io::Error::other)?;
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        tracing::debug!(error = %e, "could not cache the provider's keys");
+    }
+}
+
 #[derive(Deserialize)]
 struct UserInfo {
     sub: String,
@@ -213,10 +250,17 @@ struct UserInfo {
 pub async fn fetch_userinfo(
     http: &HttpClient,
     url: &Url,
-    access_token: &Secret,
+    token: crate::http::Presented<'_>,
     sub: &str,
 ) -> Result<Option<Identity>> {
-    let resp = http.get(url, Some(access_token)).await?;
+    // Through the resource-request path, so DPoP-bound tokens carry their proof.
+    let request = crate::http::ResourceRequest {
+        method: "GET".into(),
+        url: url.clone(),
+        headers: vec![("Accept".into(), "application/json".into())],
+        body: None,
+    };
+    let resp = http.resource_request(&request, token).await?;
     if resp.status != 200 {
         tracing::debug!(status = resp.status, "userinfo not available");
         return Ok(None);
@@ -316,6 +360,19 @@ mod tests {
             "https://login.microsoftonline.com//v2.0",
             t
         ));
+    }
+
+    #[test]
+    fn jwks_cache_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/jwks-x.json");
+        let jwks: CoreJsonWebKeySet = serde_json::from_str(r#"{"keys":[]}"#).unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert!(read_cached_jwks(&path, now).is_none());
+        write_cached_jwks(&path, &jwks, now);
+        assert!(read_cached_jwks(&path, now + time::Duration::hours(1)).is_some());
+        assert!(read_cached_jwks(&path, now + JWKS_CACHE_TTL).is_none());
+        assert!(read_cached_jwks(&path, now - time::Duration::hours(1)).is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::Url;
 
+use crate::dpop::DpopKey;
 use crate::error::{Error, Result};
 use crate::http::{ClientAuth, HttpClient, Response};
 use crate::secret::Secret;
@@ -153,7 +154,7 @@ fn bearer() -> String {
 }
 
 /// Accepts `expires_in` as a number or a numeric string (some providers send strings).
-fn de_opt_u64<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn de_opt_u64<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
@@ -214,6 +215,12 @@ pub fn provider_error(body: OAuthErrorBody, ctx: &ErrorContext<'_>) -> Error {
             ),
             "invalid_scope" => Some("Ask for scopes this client is allowed (`latchkey edit NAME --scope …`)".to_string()),
             "access_denied" => Some("The sign-in was declined at the provider".to_string()),
+            "expired_token" => Some(
+                "The device code expired before the sign-in was approved; run `latchkey login` again and approve it sooner".to_string(),
+            ),
+            "unsupported_grant_type" => Some(
+                "This client or provider does not allow this grant; check the client's registration (allowed grant types)".to_string(),
+            ),
             "temporarily_unavailable" | "server_error" => {
                 Some("The provider has a problem; try again later".to_string())
             }
@@ -324,15 +331,17 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-/// POSTs a grant to the token endpoint.
+/// POSTs a grant to the token endpoint, with a DPoP proof when `dpop` is given (the server's
+/// `use_dpop_nonce` is retried once by [`HttpClient::post_form_dpop`]).
 pub async fn request_token(
     http: &HttpClient,
     token_url: &Url,
     auth: &ClientAuth,
     params: &[(&str, &str)],
     ctx: &ErrorContext<'_>,
+    dpop: Option<&DpopKey>,
 ) -> Result<TokenResponse> {
-    let resp = http.post_form(token_url, auth, params).await?;
+    let resp = http.post_form_dpop(token_url, auth, params, dpop).await?;
     let tr: TokenResponse = interpret_json(&resp, ctx)?;
     if tr.access_token.is_empty() {
         return Err(Error::BadResponse {
@@ -347,6 +356,16 @@ pub async fn request_token(
             url: resp.url,
             status: resp.status,
             detail: format!("unsupported token_type `{}`", tr.token_type),
+        });
+    }
+    if dpop.is_some() && !tr.token_type.eq_ignore_ascii_case("dpop") {
+        tracing::warn!(url = %resp.url, "DPoP was requested but the provider issued a Bearer token (not sender-constrained)");
+    }
+    if dpop.is_none() && tr.token_type.eq_ignore_ascii_case("dpop") {
+        return Err(Error::BadResponse {
+            url: resp.url,
+            status: resp.status,
+            detail: "the provider issued a DPoP-bound token although no DPoP proof was sent; enable DPoP for this account (`latchkey add … --dpop`)".into(),
         });
     }
     Ok(tr)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmarks of issue 3 (whole processes, release build, one hyperfine run per comparison):
+#  1. `latchkey token` with a valid cached token beside the peers a user would otherwise reach
+#     for: `gh auth token` (Debian's gh), `oidc-token` (Debian's oidc-agent, an account on the
+#     same test provider) and the floor, `secret-tool lookup` of the same keychain item.
+#  2. `latchkey refresh --force` beside a raw `curl` POST of the same refresh to the token
+#     endpoint (the provider does not rotate refresh tokens here, so both can repeat it).
+# Runs in its own D-Bus session with a throwaway unlocked gnome-keyring and the test provider.
+# Writes bench/results/peers-token.json and bench/results/refresh-vs-curl.json.
+# Usage: bench/peers-and-refresh.sh  (needs: hyperfine, node, gnome-keyring, libsecret-tools,
+#        curl, gh, oidc-agent)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
+  cargo build --release -p latchkey-cli
+  export LATCHKEY_BENCH_INSIDE=1
+  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
+fi
+bin=$PWD/target/release/latchkey
+work=$(mktemp -d)
+cleanup() {
+  kill "$provider_pid" 2>/dev/null || true
+  [[ -n "${OIDCD_PID:-}" ]] && kill "$OIDCD_PID" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+PROVIDER_CONFIG='{"accessTokenTtl":3600,"rotateRefreshToken":false}' \
+  node tests/provider/server.mjs >"$work/ready" &
+provider_pid=$!
+for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
+issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
+export LATCHKEY_CONFIG_DIR=$work/config
+export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
+"$bin" add bench --issuer "$issuer" --client-id latchkey-public >/dev/null
+"$bin" login bench >/dev/null 2>&1
+id=$("$bin" list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n1)
+tokens=$(secret-tool lookup service latchkey username "$id/tokens")
+at=$(printf '%s' "$tokens" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+rt=$(printf '%s' "$tokens" | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p')
+
+# gh (Debian 12: 2.23) keeps the token in its hosts.yml (plain text; keyring storage came in
+# later versions). `gh auth token` only reads it: no network.
+export GH_CONFIG_DIR=$work/gh
+mkdir -p "$GH_CONFIG_DIR"
+printf 'github.com:\n    oauth_token: %s\n    user: bench\n    git_protocol: https\n' "$at" \
+  >"$GH_CONFIG_DIR/hosts.yml"
+gh auth token >/dev/null
+
+# oidc-agent: an agent holding the account in memory (loaded once, with a refresh token of the
+# confidential test client: oidc-agent always authenticates the client with a secret).
+printf 'confidential-secret-0123456789abcdef' |
+  "$bin" add conf --issuer "$issuer" --client-id latchkey-confidential --client-secret-stdin >/dev/null
+"$bin" login conf >/dev/null 2>&1
+conf_id=$("$bin" list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | sed -n 2p)
+conf_rt=$(secret-tool lookup service latchkey username "$conf_id/tokens" |
+  sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p')
+export OIDC_CONFIG_DIR=$work/oidc
+mkdir -p "$OIDC_CONFIG_DIR"
+eval "$(oidc-agent --no-autoload 2>/dev/null)" >/dev/null
+peers=()
+if oidc-gen --manual --iss="$issuer" --client-id=latchkey-confidential \
+    --client-secret=confidential-secret-0123456789abcdef \
+    --scope="openid profile" --redirect-uri=http://localhost:8080 \
+    --rt="$conf_rt" --pw-cmd="echo bench-password" --confirm-default --no-url-call \
+    bench-oidc >"$work/oidc-gen.log" 2>&1 && oidc-token bench-oidc >/dev/null 2>&1; then
+  peers+=(--command-name "oidc-token (oidc-agent, in memory)" "oidc-token bench-oidc")
+else
+  echo "oidc-agent set-up failed; skipping it (see below)" >&2
+  cat "$work/oidc-gen.log" >&2
+fi
+
+mkdir -p bench/results
+hyperfine --warmup 10 --runs 200 -N \
+  --export-json bench/results/peers-token.json \
+  --command-name "latchkey token (cached)" "$bin token bench" \
+  --command-name "gh auth token (hosts.yml)" "gh auth token" \
+  "${peers[@]}" \
+  --command-name "secret-tool lookup (floor)" "secret-tool lookup service latchkey username $id/tokens"
+
+# The same refresh as curl would send it (form in a file: no token in curl's argv).
+printf 'grant_type=refresh_token&client_id=latchkey-public&refresh_token=%s' "$rt" >"$work/form"
+hyperfine --warmup 5 --runs 60 -N \
+  --export-json bench/results/refresh-vs-curl.json \
+  --command-name "latchkey refresh --force" "$bin refresh bench --force" \
+  --command-name "curl POST refresh_token" \
+  "curl -sS -o /dev/null -X POST --data-binary @$work/form -H Content-Type:application/x-www-form-urlencoded $issuer/token"

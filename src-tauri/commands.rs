@@ -1,0 +1,273 @@
+//! The commands the window's page may call. Each one extracts state, makes one core call (or
+//! one call into the app's own sign-in/clipboard helpers, which wrap one), and maps the error
+//! to `{kind, message}`. No network, keychain or file logic here, and no response carries a
+//! token: see [`crate::views`].
+
+use latchkey_core::manager::{AccountEdit, NewAccount};
+use latchkey_core::{GrantFlow, ProviderSpec, RedirectMode, Secret, TokenOptions};
+use serde::Deserialize;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::ipc_error::IpcError;
+use crate::state::AppState;
+use crate::views::{
+    AccountView, AddedView, AppInfo, EditedView, PresetView, SignInStartedView, SignOutView,
+    TokenInfoView,
+};
+
+/// Every command, for `build.rs`'s list and the capability file (kept in sync by a test).
+pub const NAMES: &[&str] = &[
+    "app_info",
+    "list_presets",
+    "list_accounts",
+    "add_account",
+    "edit_account",
+    "remove_account",
+    "sign_in",
+    "cancel_sign_in",
+    "refresh_account",
+    "sign_out",
+    "copy_access_token",
+    "autostart_enabled",
+    "set_autostart",
+];
+
+/// The "Add account" form.
+#[derive(Debug, Deserialize)]
+pub struct AddAccountInput {
+    /// Unique name.
+    pub name: String,
+    /// Preset and its fields.
+    pub provider: ProviderSpec,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Client secret, if the client has one (goes to the keychain).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Scopes (empty: the preset's defaults).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// How the account gets tokens (browser, device code, client credentials).
+    #[serde(default)]
+    pub flow: GrantFlow,
+    /// Redirect mode.
+    #[serde(default)]
+    pub redirect: RedirectMode,
+    /// Fixed loopback port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Refresh in the background.
+    #[serde(default)]
+    pub keep_signed_in: bool,
+    /// Free-text label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The "Edit account" form: absent fields stay as they are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EditAccountInput {
+    /// New label; an empty string removes it.
+    pub label: Option<String>,
+    /// New client id.
+    pub client_id: Option<String>,
+    /// New client secret.
+    pub client_secret: Option<String>,
+    /// Delete the stored client secret.
+    pub remove_client_secret: bool,
+    /// New scopes.
+    pub scopes: Option<Vec<String>>,
+    /// New redirect mode.
+    pub redirect: Option<RedirectMode>,
+    /// New fixed port.
+    pub port: Option<u16>,
+    /// Use an ephemeral port again.
+    pub ephemeral_port: bool,
+    /// Keep signed in.
+    pub keep_signed_in: Option<bool>,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl From<AddAccountInput> for NewAccount {
+    fn from(i: AddAccountInput) -> Self {
+        NewAccount {
+            name: i.name.trim().to_string(),
+            provider: i.provider,
+            client_id: i.client_id,
+            client_secret: non_empty(i.client_secret).map(Secret::new),
+            scopes: i.scopes,
+            flow: i.flow,
+            redirect: i.redirect,
+            port: i.port,
+            keep_signed_in: i.keep_signed_in,
+            label: non_empty(i.label),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<EditAccountInput> for AccountEdit {
+    fn from(i: EditAccountInput) -> Self {
+        AccountEdit {
+            label: i.label.map(|l| non_empty(Some(l))),
+            client_id: non_empty(i.client_id),
+            client_secret: if i.remove_client_secret {
+                Some(None)
+            } else {
+                non_empty(i.client_secret).map(|s| Some(Secret::new(s)))
+            },
+            scopes: i.scopes,
+            redirect: i.redirect,
+            port: if i.ephemeral_port {
+                Some(None)
+            } else {
+                i.port.map(Some)
+            },
+            keep_signed_in: i.keep_signed_in,
+        }
+    }
+}
+
+/// Version and where things live.
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        config_dir: state.manager.paths().dir().display().to_string(),
+        scheme_redirect_uri: latchkey_core::config::SCHEME_REDIRECT_URI,
+    }
+}
+
+/// The provider presets for the "Add account" form.
+#[tauri::command]
+pub fn list_presets() -> Vec<PresetView> {
+    crate::views::presets()
+}
+
+/// Every account with its state.
+#[tauri::command]
+pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView>, IpcError> {
+    let summaries = state.manager.summaries().await?;
+    let busy = state.signing_in();
+    Ok(summaries
+        .into_iter()
+        .map(|s| {
+            let signing_in = busy.contains(&s.account.name);
+            AccountView::new(s, signing_in)
+        })
+        .collect())
+}
+
+/// Adds an account (runs discovery; the client secret goes to the keychain).
+#[tauri::command]
+pub async fn add_account(
+    state: State<'_, AppState>,
+    input: AddAccountInput,
+) -> Result<AddedView, IpcError> {
+    Ok(state.manager.add(input.into()).await?.into())
+}
+
+/// Changes an account.
+#[tauri::command]
+pub async fn edit_account(
+    state: State<'_, AppState>,
+    name: String,
+    changes: EditAccountInput,
+) -> Result<EditedView, IpcError> {
+    Ok(state.manager.edit(&name, changes.into()).await?.into())
+}
+
+/// Signs out (revoking at the provider) and forgets the account.
+#[tauri::command]
+pub async fn remove_account(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<SignOutView, IpcError> {
+    Ok(state.manager.remove(&name).await?)
+}
+
+/// Starts a sign-in in the system browser; `sign-in-finished` reports the outcome.
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    replace_identity: Option<bool>,
+) -> Result<SignInStartedView, IpcError> {
+    let replace = replace_identity.unwrap_or(false);
+    Ok(crate::signin::begin(&app, &state, &name, replace).await?)
+}
+
+/// Cancels a sign-in started from the app. True if one was in progress.
+#[tauri::command]
+pub async fn cancel_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<bool, IpcError> {
+    Ok(crate::signin::cancel(&app, &state, &name).await)
+}
+
+/// Refreshes now (single-flight with the CLI); returns the new expiry, never the token.
+#[tauri::command]
+pub async fn refresh_account(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<TokenInfoView, IpcError> {
+    let opts = TokenOptions {
+        min_ttl: None,
+        force: true,
+    };
+    let token = state.manager.access_token(&name, opts).await?;
+    Ok(TokenInfoView::new(&token, None))
+}
+
+/// Signs out: revokes at the provider when it can, deletes the tokens.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>, name: String) -> Result<SignOutView, IpcError> {
+    Ok(state.manager.logout(&name).await?)
+}
+
+/// Copies a valid access token to the clipboard (in Rust), cleared after 30 s.
+#[tauri::command]
+pub async fn copy_access_token<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<TokenInfoView, IpcError> {
+    let token = crate::clipboard::copy_token(&app, &state, &name).await?;
+    Ok(TokenInfoView::new(
+        &token,
+        Some(crate::clipboard::CLEAR_AFTER.as_secs()),
+    ))
+}
+
+fn autostart_error(e: impl std::fmt::Display) -> IpcError {
+    IpcError::new(
+        latchkey_core::ErrorKind::Other,
+        format!("start at login: {e}"),
+    )
+}
+
+/// Whether the app starts at login.
+#[tauri::command]
+pub fn autostart_enabled<R: Runtime>(app: AppHandle<R>) -> Result<bool, IpcError> {
+    app.autolaunch().is_enabled().map_err(autostart_error)
+}
+
+/// Turns start-at-login on or off; returns the new setting.
+#[tauri::command]
+pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, IpcError> {
+    let launcher = app.autolaunch();
+    if enabled {
+        launcher.enable().map_err(autostart_error)?;
+    } else {
+        launcher.disable().map_err(autostart_error)?;
+    }
+    launcher.is_enabled().map_err(autostart_error)
+}

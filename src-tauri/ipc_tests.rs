@@ -1,0 +1,471 @@
+//! IPC tests: the real app (config, capability, commands) on Tauri's mock runtime, with an
+//! in-memory keychain, a temporary config dir and the real test provider
+//! (`tests/provider/server.mjs`) and headless browser (`browser.mjs`). Every IPC response and
+//! event payload is recorded and scanned for every token the provider issued: none may appear.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_core::LoginManager;
+use latchkey_core::config::Paths;
+use latchkey_core::manager::ManagerOptions;
+use latchkey_core::store::memory::MemoryStore;
+use latchkey_core::store::{Keychain, SecretStore};
+use latchkey_testkit::{Provider, repo_root};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+use url::Url;
+
+use crate::state::{AppState, Opener};
+
+/// One app on the mock runtime with everything a test looks at.
+struct TestApp {
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    store: Arc<MemoryStore>,
+    /// Every IPC response body and event payload, as sent.
+    wire: Arc<Mutex<Vec<String>>>,
+    events: mpsc::Receiver<Value>,
+    _dir: tempfile::TempDir,
+}
+
+fn test_app(opener: Opener) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let factory_store = store.clone();
+    let mut opts = ManagerOptions::from_env(Duration::from_secs(5)).unwrap();
+    opts.paths = Paths::new(dir.path());
+    opts.keychain = Keychain::with_factory(
+        Arc::new(move || Ok(factory_store.clone() as Arc<dyn SecretStore>)),
+        Duration::from_secs(5),
+    );
+    let state = AppState::new(LoginManager::new(opts), opener);
+    let app = crate::configure(mock_builder(), state)
+        .build(tauri::generate_context!())
+        .expect("the app builds on the mock runtime");
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == "main")
+        .cloned()
+        .expect("tauri.conf.json declares the main window");
+    let window = WebviewWindowBuilder::from_config(app.handle(), &config)
+        .and_then(WebviewWindowBuilder::build)
+        .expect("the main window opens on the mock runtime");
+    let wire = Arc::new(Mutex::new(Vec::new()));
+    let (tx, events) = mpsc::channel();
+    for name in [
+        crate::SIGN_IN_FINISHED,
+        crate::ACCOUNTS_CHANGED,
+        crate::NOTICE,
+    ] {
+        let wire = wire.clone();
+        let tx = tx.clone();
+        app.listen_any(name, move |event| {
+            wire.lock().unwrap().push(event.payload().to_string());
+            if name == crate::SIGN_IN_FINISHED {
+                let _ = tx.send(serde_json::from_str(event.payload()).unwrap());
+            }
+        });
+    }
+    TestApp {
+        app,
+        window,
+        store,
+        wire,
+        events,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Sends `cmd` with `args` from the main window's page, as the UI would.
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        let response = get_ipc_response(&self.window, request);
+        let text = match &response {
+            Ok(tauri::ipc::InvokeResponseBody::Json(s)) => s.clone(),
+            Ok(other) => format!("{other:?}"),
+            Err(v) => v.to_string(),
+        };
+        self.wire.lock().unwrap().push(text);
+        response.map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args)
+            .unwrap_or_else(|e| panic!("`{cmd}` failed: {e}"))
+    }
+
+    fn account(&self, name: &str) -> Value {
+        let list = self.ok("list_accounts", json!({}));
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no account {name} in {list}"))
+    }
+
+    /// The next `sign-in-finished` event.
+    fn finished(&self) -> Value {
+        self.events
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a sign-in-finished event")
+    }
+
+    /// Every token string now in the keychain (access, refresh, id_token).
+    fn tokens(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for key in self.store.keys() {
+            if !key.ends_with("/tokens") {
+                continue;
+            }
+            let raw = self.store.get(&key).unwrap().unwrap_or_default();
+            let v: Value = serde_json::from_str(&raw).unwrap();
+            for field in ["access_token", "refresh_token", "id_token"] {
+                if let Some(t) = v[field].as_str() {
+                    out.push(t.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    fn assert_no_token_on_the_wire(&self, tokens: &[String]) {
+        assert!(!tokens.is_empty(), "the test saw no tokens");
+        let wire = self.wire.lock().unwrap();
+        assert!(!wire.is_empty());
+        for t in tokens {
+            assert!(t.len() >= 16, "implausible token {t:?}");
+            for msg in wire.iter() {
+                assert!(!msg.contains(t.as_str()), "a token crossed IPC: {msg}");
+            }
+        }
+    }
+}
+
+fn capturing_opener() -> (Opener, mpsc::Receiver<Url>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let opener: Opener = Arc::new(move |url: &Url| {
+        let _ = tx.lock().unwrap().send(url.clone());
+        Ok(())
+    });
+    (opener, rx)
+}
+
+/// Runs the headless browser on `url`; returns the custom-scheme callback it printed.
+fn browse_to_callback(url: &Url, login: &str) -> String {
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/provider/browser.mjs"))
+        .arg(url.as_str())
+        .env("LATCHKEY_TEST_LOGIN", login)
+        .env_remove("LATCHKEY_TEST_DEEP_LINK_CMD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "browser failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(text.starts_with("dev.latchkey.app:/callback?"), "{text}");
+    text
+}
+
+fn provider() -> Provider {
+    Provider::start(json!({"accessTokenTtl": 120}))
+}
+
+fn add(t: &TestApp, p: &Provider, name: &str, redirect: &str) -> Value {
+    t.ok(
+        "add_account",
+        json!({"input": {
+            "name": name,
+            "provider": {"preset": "oidc", "issuer": p.issuer},
+            "client_id": "latchkey-public",
+            "redirect": redirect,
+        }}),
+    )
+}
+
+#[test]
+fn main_window_may_only_call_the_granted_commands() {
+    let (opener, _rx) = capturing_opener();
+    let t = test_app(opener);
+    let info = t.ok("app_info", json!({}));
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["scheme_redirect_uri"], "dev.latchkey.app:/callback");
+    let err = t
+        .invoke("plugin:app|version", json!({}))
+        .expect_err("core:app is not granted");
+    assert!(err.to_string().contains("not allowed"), "{err}");
+    let err = t
+        .invoke("plugin:clipboard-manager|read_text", json!({}))
+        .expect_err("the page may not read the clipboard");
+    assert!(err.to_string().contains("not allowed"), "{err}");
+}
+
+#[test]
+fn command_lists_agree_build_rs_capability_and_handler() {
+    let build_rs = include_str!("build.rs");
+    let capability: Value =
+        serde_json::from_str(include_str!("capabilities/default.json")).unwrap();
+    let granted: Vec<&str> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+        .collect();
+    for name in crate::commands::NAMES {
+        assert!(
+            build_rs.contains(&format!("\"{name}\"")),
+            "{name} not in build.rs"
+        );
+        assert!(
+            granted.contains(&name.replace('_', "-").as_str()),
+            "{name} not granted"
+        );
+    }
+    assert_eq!(granted.len(), crate::commands::NAMES.len());
+}
+
+#[test]
+fn empty_config_lists_nothing_and_errors_are_kind_and_message() {
+    let (opener, _rx) = capturing_opener();
+    let t = test_app(opener);
+    assert_eq!(t.ok("list_accounts", json!({})), json!([]));
+    let err = t
+        .invoke("sign_in", json!({"name": "nope"}))
+        .expect_err("unknown account");
+    assert_eq!(err["kind"], "not_found");
+    assert!(err["message"].as_str().unwrap().contains("nope"));
+    assert_eq!(err.as_object().unwrap().len(), 2, "{err}");
+    let presets = t.ok("list_presets", json!({}));
+    assert!(
+        presets
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "keycloak")
+    );
+}
+
+#[test]
+fn scheme_sign_in_refresh_copy_sign_out_never_send_a_token() {
+    let p = provider();
+    let (opener, urls) = capturing_opener();
+    let t = test_app(opener);
+    let added = add(&t, &p, "work", "scheme");
+    assert_eq!(added["redirect_uri"], "dev.latchkey.app:/callback");
+    assert_eq!(t.account("work")["status"], "signed_out");
+
+    let started = t.ok("sign_in", json!({"name": "work"}));
+    assert_eq!(started["mode"], "scheme");
+    assert_eq!(t.account("work")["signing_in"], true);
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        url.as_str().contains("redirect_uri=dev.latchkey.app"),
+        "{url}"
+    );
+    let callback = browse_to_callback(&url, "alice");
+
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    let done = t.finished();
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert_eq!(done["account"], "work");
+    assert_eq!(done["identity"]["name"], "Alice Example");
+    let work = t.account("work");
+    assert_eq!(work["status"], "signed_in", "{work}");
+    assert_eq!(work["signing_in"], false);
+    assert_eq!(work["identity"]["email"], "alice@example.test");
+    let mut tokens = t.tokens();
+
+    // The same callback again (a double click, a stale tab): calmly refused, nothing changes.
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    let replay = t.finished();
+    assert_eq!(replay["error"]["kind"], "callback", "{replay}");
+    assert_eq!(t.account("work")["status"], "signed_in");
+
+    let refreshed = t.ok("refresh_account", json!({"name": "work"}));
+    assert_eq!(refreshed["refreshed"], true);
+    assert!(refreshed["expires_at"].is_string());
+    tokens.extend(t.tokens());
+
+    if std::env::var_os("DISPLAY").is_some() {
+        let copied = t.ok("copy_access_token", json!({"name": "work"}));
+        assert_eq!(copied["clipboard_clear_after"], 30);
+        use tauri_plugin_clipboard_manager::ClipboardExt;
+        let on_clipboard = t.app.clipboard().read_text().unwrap();
+        assert!(
+            tokens.contains(&on_clipboard),
+            "the access token is on the clipboard"
+        );
+        t.app.clipboard().clear().unwrap();
+    }
+
+    let report = t.ok("sign_out", json!({"name": "work"}));
+    assert_eq!(report["had_tokens"], true);
+    assert!(
+        !report["revoked"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    assert_eq!(t.account("work")["status"], "signed_out");
+    assert!(t.tokens().is_empty());
+    t.ok("remove_account", json!({"name": "work"}));
+    assert_eq!(t.ok("list_accounts", json!({})), json!([]));
+    t.assert_no_token_on_the_wire(&tokens);
+}
+
+#[test]
+fn loopback_sign_in_and_identity_switch_needs_confirmation() {
+    let p = provider();
+    let (tx, urls) = mpsc::channel::<Url>();
+    let tx = Mutex::new(tx);
+    let login = Arc::new(Mutex::new("alice".to_string()));
+    let who = login.clone();
+    // The "system browser": the headless browser, which GETs the loopback callback itself.
+    let opener: Opener = Arc::new(move |url: &Url| {
+        let _ = tx.lock().unwrap().send(url.clone());
+        Command::new("node")
+            .arg(repo_root().join("tests/provider/browser.mjs"))
+            .arg(url.as_str())
+            .env("LATCHKEY_TEST_LOGIN", who.lock().unwrap().as_str())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(|_| ())
+            .map_err(|e| latchkey_core::Error::Other(e.to_string()))
+    });
+    let t = test_app(opener);
+    let added = add(&t, &p, "home", "loopback");
+    assert!(
+        added["redirect_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    let started = t.ok("sign_in", json!({"name": "home"}));
+    assert_eq!(started["mode"], "loopback");
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        url.as_str().contains("redirect_uri=http%3A%2F%2F127.0.0.1"),
+        "{url}"
+    );
+    let done = t.finished();
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert_eq!(done["identity"]["sub"], "alice");
+    let mut tokens = t.tokens();
+
+    // Signing in again as someone else is refused unless the user confirms.
+    *login.lock().unwrap() = "bob".into();
+    t.ok("sign_in", json!({"name": "home"}));
+    let refused = t.finished();
+    assert_eq!(refused["error"]["kind"], "identity_mismatch", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("alice")
+    );
+    assert_eq!(t.account("home")["identity"]["sub"], "alice");
+    t.ok("sign_in", json!({"name": "home", "replaceIdentity": true}));
+    let replaced = t.finished();
+    assert_eq!(replaced["error"], Value::Null, "{replaced}");
+    assert_eq!(t.account("home")["identity"]["sub"], "bob");
+    tokens.extend(t.tokens());
+    t.assert_no_token_on_the_wire(&tokens);
+}
+
+#[test]
+fn a_cancelled_loopback_sign_in_ends_quietly() {
+    let p = provider();
+    let (opener, urls) = capturing_opener();
+    let t = test_app(opener);
+    add(&t, &p, "slow", "loopback");
+    t.ok("sign_in", json!({"name": "slow"}));
+    urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(t.account("slow")["signing_in"], true);
+    assert_eq!(t.ok("cancel_sign_in", json!({"name": "slow"})), json!(true));
+    let done = t.finished();
+    assert_eq!(done["error"]["kind"], "interrupted", "{done}");
+    assert_eq!(t.account("slow")["signing_in"], false);
+    assert_eq!(t.account("slow")["status"], "signed_out");
+}
+
+#[test]
+fn device_sign_in_shows_the_user_code_and_completes() {
+    let p = Provider::start(json!({"accessTokenTtl": 120, "deviceInterval": 1}));
+    let (opener, urls) = capturing_opener();
+    let t = test_app(opener);
+    let (tx, codes) = mpsc::channel();
+    let wire = t.wire.clone();
+    t.app.listen_any(crate::DEVICE_CODE, move |event| {
+        wire.lock().unwrap().push(event.payload().to_string());
+        let _ = tx.send(serde_json::from_str::<Value>(event.payload()).unwrap());
+    });
+    t.ok(
+        "add_account",
+        json!({"input": {
+            "name": "tv",
+            "provider": {"preset": "oidc", "issuer": p.issuer},
+            "client_id": "latchkey-public",
+            "flow": "device",
+        }}),
+    );
+    let started = t.ok("sign_in", json!({"name": "tv"}));
+    assert_eq!(started["mode"], "device");
+    let code = codes.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(
+        code["user_code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{code}"
+    );
+    assert!(code["expires_at"].is_string());
+    assert!(
+        code.get("device_code").is_none(),
+        "the device code stays in Rust"
+    );
+    let page = urls.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        Some(page.as_str()),
+        code["verification_uri_complete"].as_str(),
+        "the browser opens the verification page"
+    );
+    assert_eq!(t.account("tv")["signing_in"], true);
+    let approved = Command::new("node")
+        .arg(repo_root().join("tests/provider/approve-device.mjs"))
+        .arg(page.as_str())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    let done = t.finished();
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert_eq!(done["identity"]["sub"], "alice");
+    assert_eq!(t.account("tv")["status"], "signed_in");
+    let tokens = t.tokens();
+    t.assert_no_token_on_the_wire(&tokens);
+}

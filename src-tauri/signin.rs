@@ -1,0 +1,260 @@
+//! Sign-in from the app: start it (browser + loopback wait, browser + deep link, device code,
+//! or client credentials), cancel it, and report how it ended with one `sign-in-finished`
+//! event.
+//!
+//! Both redirect modes end in the core's one completion path
+//! ([`latchkey_core::LoginManager::complete_sign_in`]): the loopback listener calls it inside
+//! [`latchkey_core::LoginManager::sign_in_loopback`]; a deep link calls it from
+//! [`crate::deep_link`]. Nothing here sees a token.
+
+use std::time::Duration;
+
+use latchkey_core::{Error, GrantFlow, RedirectMode, Result, SignInOptions, SignedIn};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::oneshot;
+
+use crate::ipc_error::IpcError;
+use crate::state::AppState;
+use crate::views::{DeviceCodeView, SignInFinished, SignInStartedView, redirect_uri_to_register};
+use crate::{ACCOUNTS_CHANGED, DEVICE_CODE, SIGN_IN_FINISHED, show_main_window};
+
+/// How long a loopback sign-in waits for the browser (the pending flow lives 10 minutes).
+pub const LOOPBACK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Starts a sign-in of `name` and opens the browser; the outcome arrives as `sign-in-finished`.
+pub async fn begin<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    name: &str,
+    replace_identity: bool,
+) -> Result<SignInStartedView> {
+    let account = state.manager.account(name)?;
+    let opts = SignInOptions {
+        replace_identity,
+        redirect: None,
+    };
+    match account.flow {
+        GrantFlow::AuthorizationCode => {}
+        GrantFlow::Device => return Ok(begin_device(app, state, name, opts)),
+        GrantFlow::ClientCredentials => {
+            let (generation, previous) = state.begin_sign_in(name, None, None);
+            cancel_progress(state, previous).await;
+            let manager = state.manager.clone();
+            let app = app.clone();
+            let account_name = name.to_string();
+            tauri::async_runtime::spawn(async move {
+                let result = manager.sign_in_client_credentials(&account_name).await;
+                if let Some(state) = app.try_state::<AppState>() {
+                    state.end_sign_in(&account_name, Some(generation));
+                }
+                finish(&app, Some(account_name), result);
+            });
+            return Ok(SignInStartedView {
+                account: name.to_string(),
+                mode: "client-credentials",
+                redirect_uri: String::new(),
+            });
+        }
+    }
+    let mode = if account.provider.quirks().loopback_only {
+        RedirectMode::Loopback
+    } else {
+        account.redirect
+    };
+    match mode {
+        RedirectMode::Loopback => {
+            let (tx, rx) = oneshot::channel();
+            let (generation, previous) = state.begin_sign_in(name, None, Some(tx));
+            cancel_progress(state, previous).await;
+            let manager = state.manager.clone();
+            let opener = state.opener.clone();
+            let app = app.clone();
+            let account_name = name.to_string();
+            tauri::async_runtime::spawn(async move {
+                let cancelled = async move {
+                    // Only an explicit cancel ends the wait; a dropped sender does not.
+                    if rx.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let result = manager
+                    .sign_in_loopback(
+                        &account_name,
+                        SignInOptions {
+                            redirect: Some(RedirectMode::Loopback),
+                            ..opts
+                        },
+                        LOOPBACK_TIMEOUT,
+                        |start| {
+                            if let Err(e) = opener(&start.url) {
+                                tracing::warn!("could not open the browser: {e}");
+                            }
+                        },
+                        cancelled,
+                    )
+                    .await;
+                if let Some(state) = app.try_state::<AppState>() {
+                    state.end_sign_in(&account_name, Some(generation));
+                }
+                finish(&app, Some(account_name), result);
+            });
+            Ok(SignInStartedView {
+                account: name.to_string(),
+                mode: "loopback",
+                redirect_uri: redirect_uri_to_register(RedirectMode::Loopback, account.port),
+            })
+        }
+        RedirectMode::Scheme => {
+            let start = state.manager.start_sign_in(name, opts).await?;
+            let (generation, previous) =
+                state.begin_sign_in(name, Some(start.digest.clone()), None);
+            cancel_progress(state, previous).await;
+            if let Err(e) = (state.opener)(&start.url) {
+                state.end_sign_in(name, Some(generation));
+                let _ = state.manager.cancel_sign_in(&start.digest).await;
+                return Err(e);
+            }
+            let _ = app.emit(ACCOUNTS_CHANGED, ());
+            Ok(SignInStartedView {
+                account: name.to_string(),
+                mode: "scheme",
+                redirect_uri: start.redirect_uri,
+            })
+        }
+    }
+}
+
+/// Device sign-in (RFC 8628): the codes go to the page as a `device-code` event (the panel
+/// with the user code, the link, a countdown and Cancel), the verification page opens in the
+/// browser, and the core polls until the user approves, denies or the code expires.
+fn begin_device<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    name: &str,
+    opts: SignInOptions,
+) -> SignInStartedView {
+    let (tx, rx) = oneshot::channel();
+    let (generation, previous) = state.begin_sign_in(name, None, Some(tx));
+    if let Some(p) = previous
+        && let Some(cancel) = p.cancel
+    {
+        let _ = cancel.send(());
+    }
+    let manager = state.manager.clone();
+    let opener = state.opener.clone();
+    let app = app.clone();
+    let account_name = name.to_string();
+    tauri::async_runtime::spawn(async move {
+        let cancelled = async move {
+            if rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let show = |started: &latchkey_core::DeviceSignIn| {
+            let _ = app.emit(DEVICE_CODE, DeviceCodeView::from(started));
+            let page = started
+                .verification_uri_complete
+                .as_ref()
+                .unwrap_or(&started.verification_uri);
+            if let Err(e) = opener(page) {
+                tracing::warn!("could not open the browser: {e}");
+            }
+        };
+        let result = manager
+            .sign_in_device(&account_name, opts, show, cancelled)
+            .await;
+        if let Some(state) = app.try_state::<AppState>() {
+            state.end_sign_in(&account_name, Some(generation));
+        }
+        finish(&app, Some(account_name), result);
+    });
+    SignInStartedView {
+        account: name.to_string(),
+        mode: "device",
+        redirect_uri: String::new(),
+    }
+}
+
+/// Cancels the sign-in of `name` started from this app, if any. True if there was one.
+pub async fn cancel<R: Runtime>(app: &AppHandle<R>, state: &AppState, name: &str) -> bool {
+    let progress = state.end_sign_in(name, None);
+    let had = progress.is_some();
+    cancel_progress(state, progress).await;
+    if had {
+        let _ = app.emit(ACCOUNTS_CHANGED, ());
+    }
+    had
+}
+
+async fn cancel_progress(state: &AppState, progress: Option<crate::state::SignInProgress>) {
+    let Some(p) = progress else { return };
+    if let Some(tx) = p.cancel {
+        let _ = tx.send(());
+    }
+    if let Some(digest) = p.digest
+        && let Err(e) = state.manager.cancel_sign_in(&digest).await
+    {
+        tracing::debug!("could not remove an abandoned sign-in: {e}");
+    }
+}
+
+/// Reports the end of a sign-in: one `sign-in-finished` event, `accounts-changed`, a log line
+/// (no secrets: core messages never carry one), and the window brought forward.
+pub fn finish<R: Runtime>(app: &AppHandle<R>, account: Option<String>, result: Result<SignedIn>) {
+    let event = match result {
+        Ok(done) => {
+            tracing::info!(account = %done.account, "signed in from the app");
+            if let (Some(state), Some(summary_id)) = (
+                app.try_state::<AppState>(),
+                state_account_id(app, &done.account),
+            ) {
+                state.clear_notified(&summary_id);
+            }
+            SignInFinished {
+                account: Some(done.account),
+                identity: done.identity,
+                error: None,
+            }
+        }
+        Err(Error::Interrupted) => {
+            tracing::info!(
+                account = account.as_deref().unwrap_or("-"),
+                "sign-in cancelled"
+            );
+            SignInFinished {
+                account,
+                identity: None,
+                error: Some(IpcError::new(
+                    latchkey_core::ErrorKind::Interrupted,
+                    "sign-in cancelled",
+                )),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(
+                account = account.as_deref().unwrap_or("-"),
+                kind = %e.kind(),
+                "sign-in failed: {e}"
+            );
+            SignInFinished {
+                account,
+                identity: None,
+                error: Some(IpcError::from(e)),
+            }
+        }
+    };
+    let _ = app.emit(SIGN_IN_FINISHED, &event);
+    let _ = app.emit(ACCOUNTS_CHANGED, ());
+    if event
+        .error
+        .as_ref()
+        .is_none_or(|e| e.kind != latchkey_core::ErrorKind::Interrupted)
+    {
+        show_main_window(app);
+    }
+}
+
+fn state_account_id<R: Runtime>(app: &AppHandle<R>, name: &str) -> Option<String> {
+    let state = app.try_state::<AppState>()?;
+    state.manager.account(name).ok().map(|a| a.id.to_string())
+}

@@ -1,0 +1,127 @@
+//! The app's shared state, managed by Tauri and extracted by commands: the core's
+//! [`LoginManager`], the browser opener, and the sign-ins this app started (so the window can
+//! show "signing in…" and a Cancel button, and a loopback wait can be cancelled).
+//!
+//! No global `AppHandle`: whoever needs to emit events gets a handle passed in.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use latchkey_core::manager::ManagerOptions;
+use latchkey_core::store::APP_DEADLINE;
+use latchkey_core::{LoginManager, Result};
+use tokio::sync::oneshot;
+use url::Url;
+
+/// Opens a sign-in URL in the system browser. Injected so that tests can capture the URL.
+pub type Opener = Arc<dyn Fn(&Url) -> Result<()> + Send + Sync>;
+
+/// A sign-in started from this app and not finished yet.
+#[derive(Debug)]
+pub struct SignInProgress {
+    /// Distinguishes a sign-in from a later one for the same account.
+    pub generation: u64,
+    /// The pending flow's digest (scheme sign-ins; identifies the deep link that finishes it).
+    pub digest: Option<String>,
+    /// Ends the loopback wait (loopback sign-ins).
+    pub cancel: Option<oneshot::Sender<()>>,
+}
+
+/// See the module docs.
+pub struct AppState {
+    /// The one façade over accounts, keychain and providers.
+    pub manager: Arc<LoginManager>,
+    /// The system browser.
+    pub opener: Opener,
+    sign_ins: Mutex<HashMap<String, SignInProgress>>,
+    notified: Mutex<HashSet<String>>,
+    generation: AtomicU64,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl AppState {
+    /// State over an explicit manager and opener (tests).
+    pub fn new(manager: LoginManager, opener: Opener) -> Self {
+        AppState {
+            manager: Arc::new(manager),
+            opener,
+            sign_ins: Mutex::new(HashMap::new()),
+            notified: Mutex::new(HashSet::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The real state: config dir from the environment, the platform keychain with the app's
+    /// long deadline (a person may be answering an unlock prompt), the system browser.
+    pub fn from_env() -> Result<Self> {
+        let manager = LoginManager::new(ManagerOptions::from_env(APP_DEADLINE)?);
+        Ok(Self::new(manager, Arc::new(latchkey_core::browser::open)))
+    }
+
+    /// Records a sign-in in progress for `account`, returning its generation and the one it
+    /// replaced (which the caller cancels).
+    pub fn begin_sign_in(
+        &self,
+        account: &str,
+        digest: Option<String>,
+        cancel: Option<oneshot::Sender<()>>,
+    ) -> (u64, Option<SignInProgress>) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let previous = lock(&self.sign_ins).insert(
+            account.to_string(),
+            SignInProgress {
+                generation,
+                digest,
+                cancel,
+            },
+        );
+        (generation, previous)
+    }
+
+    /// Forgets the sign-in of `account` if it is still generation `generation` (`None`: any).
+    pub fn end_sign_in(&self, account: &str, generation: Option<u64>) -> Option<SignInProgress> {
+        let mut map = lock(&self.sign_ins);
+        match map.get(account) {
+            Some(p) if generation.is_none_or(|g| g == p.generation) => map.remove(account),
+            _ => None,
+        }
+    }
+
+    /// The account whose scheme sign-in has this pending-flow digest.
+    pub fn account_for_digest(&self, digest: &str) -> Option<String> {
+        lock(&self.sign_ins)
+            .iter()
+            .find(|(_, p)| p.digest.as_deref() == Some(digest))
+            .map(|(name, _)| name.clone())
+    }
+
+    /// Names of the accounts with a sign-in in progress.
+    pub fn signing_in(&self) -> HashSet<String> {
+        lock(&self.sign_ins).keys().cloned().collect()
+    }
+
+    /// Marks `account_id` as notified about needing sign-in; false if it already was.
+    pub fn mark_notified(&self, account_id: &str) -> bool {
+        lock(&self.notified).insert(account_id.to_string())
+    }
+
+    /// Forgets that `account_id` was notified (it is signed in again).
+    pub fn clear_notified(&self, account_id: &str) {
+        lock(&self.notified).remove(account_id);
+    }
+}

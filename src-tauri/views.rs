@@ -1,0 +1,244 @@
+//! What the commands send to the web page: account ids, names, identity, status and expiry —
+//! never a token. Each view is built from a core value by a pure function, so what crosses IPC
+//! is decided here, in one place.
+
+use latchkey_core::config::SCHEME_REDIRECT_URI;
+use latchkey_core::manager::{EditOutcome, LogoutReport};
+use latchkey_core::{AccessToken, Account, AccountSummary, Identity, Preset, RedirectMode};
+use serde::Serialize;
+use time::OffsetDateTime;
+use url::Url;
+
+/// The redirect URI a person must register at the provider for this account.
+pub fn redirect_uri_to_register(mode: RedirectMode, port: Option<u16>) -> String {
+    match (mode, port) {
+        (RedirectMode::Scheme, _) => SCHEME_REDIRECT_URI.to_string(),
+        (RedirectMode::Loopback, Some(p)) => format!("http://127.0.0.1:{p}/callback"),
+        (RedirectMode::Loopback, None) => "http://127.0.0.1:<any port>/callback".to_string(),
+    }
+}
+
+/// One account as the window and the tray show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    /// Metadata and token state (the core's summary holds no token).
+    #[serde(flatten)]
+    pub summary: AccountSummary,
+    /// The provider's name for people.
+    pub provider_name: &'static str,
+    /// The redirect URI to register.
+    pub redirect_uri: String,
+    /// A sign-in started from this app is waiting for the browser.
+    pub signing_in: bool,
+}
+
+impl AccountView {
+    /// The view of `summary`.
+    pub fn new(summary: AccountSummary, signing_in: bool) -> Self {
+        let a = &summary.account;
+        AccountView {
+            provider_name: a.provider.spec.preset.display_name(),
+            redirect_uri: redirect_uri_to_register(a.redirect, a.port),
+            signing_in,
+            summary,
+        }
+    }
+}
+
+/// A newly added account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedView {
+    /// Its name.
+    pub name: String,
+    /// The redirect URI to register at the provider.
+    pub redirect_uri: String,
+    /// Notes for people about this provider.
+    pub notes: Vec<&'static str>,
+}
+
+impl From<Account> for AddedView {
+    fn from(a: Account) -> Self {
+        AddedView {
+            redirect_uri: redirect_uri_to_register(a.redirect, a.port),
+            notes: a.provider.quirks().notes.to_vec(),
+            name: a.name,
+        }
+    }
+}
+
+/// The result of an edit.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditedView {
+    /// The account's name.
+    pub name: String,
+    /// The change removed the tokens.
+    pub signed_out: bool,
+    /// Notes for people.
+    pub notes: Vec<String>,
+    /// The redirect URI to register.
+    pub redirect_uri: String,
+}
+
+impl From<EditOutcome> for EditedView {
+    fn from(o: EditOutcome) -> Self {
+        EditedView {
+            redirect_uri: redirect_uri_to_register(o.account.redirect, o.account.port),
+            name: o.account.name,
+            signed_out: o.signed_out,
+            notes: o.notes,
+        }
+    }
+}
+
+/// What a refresh (or a copy) did — the token itself stays in Rust.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfoView {
+    /// New expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// The provider was unreachable and the current token is still served.
+    pub degraded: Option<String>,
+    /// The token was refreshed by this call.
+    pub refreshed: bool,
+    /// Seconds after which the clipboard is cleared (copy only).
+    pub clipboard_clear_after: Option<u64>,
+}
+
+impl TokenInfoView {
+    /// The non-secret facts about `token`.
+    pub fn new(token: &AccessToken, clipboard_clear_after: Option<u64>) -> Self {
+        TokenInfoView {
+            expires_at: token.expires_at,
+            degraded: token.degraded.clone(),
+            refreshed: token.refreshed,
+            clipboard_clear_after,
+        }
+    }
+}
+
+/// The `device-code` event: what the device sign-in panel shows (the device code itself, a
+/// secret, stays in Rust).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceCodeView {
+    /// Account name.
+    pub account: String,
+    /// The code the user types in.
+    pub user_code: String,
+    /// Where to type it.
+    pub verification_uri: String,
+    /// The same page with the code filled in, when the provider gives one.
+    pub verification_uri_complete: Option<String>,
+    /// When the code expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<&latchkey_core::DeviceSignIn> for DeviceCodeView {
+    fn from(d: &latchkey_core::DeviceSignIn) -> Self {
+        DeviceCodeView {
+            account: d.account.clone(),
+            user_code: d.user_code.clone(),
+            verification_uri: d.verification_uri.to_string(),
+            verification_uri_complete: d.verification_uri_complete.as_ref().map(Url::to_string),
+            expires_at: d.expires_at,
+        }
+    }
+}
+
+/// What sign-out did (the core's report has no token).
+pub type SignOutView = LogoutReport;
+
+/// A started sign-in.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInStartedView {
+    /// Account name.
+    pub account: String,
+    /// `loopback`, `scheme`, `device` or `client-credentials`.
+    pub mode: &'static str,
+    /// The redirect URI in the request.
+    pub redirect_uri: String,
+}
+
+/// The `sign-in-finished` event: one per sign-in this app saw end (started here, or finished
+/// here by a deep link from a sign-in the CLI started).
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInFinished {
+    /// The account, when known (a rejected deep link may belong to none).
+    pub account: Option<String>,
+    /// Who signed in.
+    pub identity: Option<Identity>,
+    /// Why it failed.
+    pub error: Option<crate::ipc_error::IpcError>,
+}
+
+/// A provider preset for the "Add account" form.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresetView {
+    /// Stored name (`entra`).
+    pub id: &'static str,
+    /// Name for people.
+    pub name: &'static str,
+    /// Only loopback redirects work.
+    pub loopback_only: bool,
+    /// The client secret is required.
+    pub client_secret_required: bool,
+    /// A fixed loopback port is required.
+    pub exact_redirect_port: bool,
+    /// Notes for people.
+    pub notes: Vec<&'static str>,
+}
+
+/// Every preset, in the core's order.
+pub fn presets() -> Vec<PresetView> {
+    Preset::all()
+        .iter()
+        .map(|p| {
+            let q = p.quirks();
+            PresetView {
+                id: p.as_str(),
+                name: p.display_name(),
+                loopback_only: q.loopback_only,
+                client_secret_required: q.client_secret_required,
+                exact_redirect_port: q.exact_redirect_port,
+                notes: q.notes.to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// Facts about the running app for the window's footer and help texts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    /// App version.
+    pub version: &'static str,
+    /// The config dir (shared with the CLI).
+    pub config_dir: String,
+    /// The app's redirect URI.
+    pub scheme_redirect_uri: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_name_what_to_register() {
+        assert_eq!(
+            redirect_uri_to_register(RedirectMode::Scheme, Some(1)),
+            "dev.latchkey.app:/callback"
+        );
+        assert_eq!(
+            redirect_uri_to_register(RedirectMode::Loopback, Some(8765)),
+            "http://127.0.0.1:8765/callback"
+        );
+        assert!(redirect_uri_to_register(RedirectMode::Loopback, None).contains("<any port>"));
+    }
+
+    #[test]
+    fn presets_cover_the_core_table() {
+        let all = presets();
+        assert_eq!(all.len(), Preset::all().len());
+        let google = all.iter().find(|p| p.id == "google").expect("google");
+        assert!(google.loopback_only && google.client_secret_required);
+    }
+}
