@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "copy_access_token",
     "autostart_enabled",
     "set_autostart",
+    "bench_painted",
 ];
 
 fn main() {

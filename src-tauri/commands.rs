@@ -31,6 +31,7 @@ pub const NAMES: &[&str] = &[
     "copy_access_token",
     "autostart_enabled",
     "set_autostart",
+    "bench_painted",
 ];
 
 /// The "Add account" form.
@@ -270,4 +271,20 @@ pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<boo
         launcher.disable().map_err(autostart_error)?;
     }
     launcher.is_enabled().map_err(autostart_error)
+}
+
+/// Benchmark mark (`bench/desktop.sh`, BENCHMARKS.md "Desktop app"): the page calls this once,
+/// in the second animation frame after the account list's first render, i.e. once a frame
+/// with the list has been drawn. With `LATCHKEY_BENCH_MARKS` set it prints
+/// `latchkey-bench: painted <unix time in ns>` on stdout; otherwise it does nothing. The blank
+/// baseline app (`bench/blank-tauri`) has the same command.
+#[tauri::command]
+pub fn bench_painted() {
+    if std::env::var_os("LATCHKEY_BENCH_MARKS").is_some() {
+        let ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        println!("latchkey-bench: painted {ns}");
+    }
 }

@@ -72,6 +72,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::copy_access_token,
             commands::autostart_enabled,
             commands::set_autostart,
+            commands::bench_painted,
         ])
 }
 

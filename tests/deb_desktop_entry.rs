@@ -12,6 +12,8 @@
 //! - the entry inside a real package, when `cargo tauri build` has made one
 //!   (`target/release/bundle/deb/*.deb`, unpacked with `dpkg-deb`). Skipped with a note when
 //!   there is none: building the package needs tauri-cli and a release build (see README).
+//!   It prints which case it took (`--nocapture` shows it); with `LATCHKEY_REQUIRE_DEB=1` a
+//!   missing package is a failure instead of a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -142,6 +144,11 @@ fn built_package_entry_takes_the_url() {
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "deb"))
     }) else {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_DEB").is_none(),
+            "LATCHKEY_REQUIRE_DEB is set but there is no package in {}",
+            deb_dir.display()
+        );
         eprintln!(
             "no package in {}: skipped (build one with `cargo tauri build`)",
             deb_dir.display()
@@ -167,4 +174,9 @@ fn built_package_entry_takes_the_url() {
     check_entry(&text, &deb.display().to_string());
     validate(&entry);
     assert!(dir.path().join("usr/bin/latchkey-app").exists());
+    eprintln!(
+        "checked {} in {}:\n{text}",
+        entry.strip_prefix(dir.path()).unwrap_or(&entry).display(),
+        deb.display()
+    );
 }

@@ -861,3 +861,86 @@ fn provider_requests_go_through_the_proxy_from_the_environment() {
         "code exchange and refresh went through the proxy: {seen:?}"
     );
 }
+
+/// An HTTPS server on 127.0.0.1 serving an OIDC discovery document, with a certificate from a
+/// throwaway CA. Returns (issuer, CA file, server child).
+fn tls_discovery_server(
+    dir: &std::path::Path,
+) -> (String, std::path::PathBuf, std::process::Child) {
+    let sh = |cmd: &str| {
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=Latchkey-Test-CA 2>/dev/null",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null",
+    );
+    sh(
+        "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext.cnf 2>/dev/null",
+    );
+    let script = r#"
+const https = require('https'); const fs = require('fs');
+const s = https.createServer({key: fs.readFileSync('srv.key'), cert: fs.readFileSync('srv.pem')}, (req, res) => {
+  const iss = 'https://127.0.0.1:' + s.address().port;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({issuer: iss, authorization_endpoint: iss + '/auth', token_endpoint: iss + '/token',
+    jwks_uri: iss + '/jwks', response_types_supported: ['code'], subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'], code_challenge_methods_supported: ['S256']}));
+});
+s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+"#;
+    let mut child = std::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (
+        format!("https://127.0.0.1:{}", line.trim()),
+        dir.join("ca.pem"),
+        child,
+    )
+}
+
+#[test]
+fn https_uses_the_os_trust_store_and_refuses_unknown_cas() {
+    require_secret_service();
+    let dir = tempfile::tempdir().unwrap();
+    let (issuer, ca, mut server) = tls_discovery_server(dir.path());
+    let sb = Sandbox::new(BIN);
+    // Not trusted: refused, with a message about the certificate.
+    let out = sb.run(&["add", "tls", "--issuer", &issuer, "--client-id", "x"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
+    // Trusted the way the OS trust store is configured (SSL_CERT_FILE, as for a corporate CA).
+    let out = sb
+        .cmd(&["add", "tls", "--issuer", &issuer, "--client-id", "x"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        list_json(&sb)[0]["issuer"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
+}

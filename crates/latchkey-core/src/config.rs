@@ -78,6 +78,11 @@ impl Paths {
             .join(format!("jwks-{}.json", &hex::encode(digest)[..16]))
     }
 
+    /// Marker bumped whenever tokens change (see [`crate::watch`]).
+    pub fn tokens_changed_marker(&self) -> PathBuf {
+        self.dir.join("tokens.changed")
+    }
+
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("latchkey.log")

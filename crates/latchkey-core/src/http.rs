@@ -478,7 +478,9 @@ fn build_client(timeout: Duration) -> std::result::Result<reqwest::Client, Strin
         USER_AGENT,
         HeaderValue::from_static(concat!("latchkey/", env!("CARGO_PKG_VERSION"))),
     );
+    let tls = crate::tls::client_config().map_err(|e| e.to_string())?;
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))

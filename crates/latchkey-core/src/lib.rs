@@ -26,6 +26,7 @@ pub mod oidc;
 pub mod provider;
 pub mod secret;
 pub mod store;
+pub mod tls;
 pub mod token;
 pub mod watch;
 

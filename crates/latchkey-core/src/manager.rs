@@ -572,7 +572,7 @@ impl LoginManager {
             }
             if cid.trim() != account.client_id {
                 let (_l, _f) = self.lock_account(account.id).await?;
-                self.opts.keychain.delete(&account.tokens_key()).await?;
+                self.delete_tokens(&account).await?;
                 signed_out = true;
                 notes.push(format!(
                     "the tokens belonged to the old client and were removed; run `latchkey login {name}`"
@@ -655,7 +655,10 @@ impl LoginManager {
         let mut last = None;
         for attempt in 0..3u32 {
             match self.opts.keychain.set(&account.tokens_key(), &secret).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    crate::watch::note_tokens_changed(&self.opts.paths);
+                    return Ok(());
+                }
                 Err(e) => {
                     tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
                     last = Some(e);
@@ -668,6 +671,12 @@ impl LoginManager {
             "new tokens for `{}` could not be saved to the keychain ({e}); the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
             account.name
         )))
+    }
+
+    async fn delete_tokens(&self, account: &Account) -> Result<()> {
+        self.opts.keychain.delete(&account.tokens_key()).await?;
+        crate::watch::note_tokens_changed(&self.opts.paths);
+        Ok(())
     }
 
     async fn client_auth(&self, account: &Account) -> Result<ClientAuth> {
@@ -746,7 +755,7 @@ impl LoginManager {
         }
     }
 
-    async fn summarize(&self, account: Account) -> AccountSummary {
+    async fn summarize(&self, mut account: Account) -> AccountSummary {
         let mut problems = Vec::new();
         let (tokens, status) = match self.read_tokens(&account).await {
             Ok(t) => {
@@ -770,6 +779,15 @@ impl LoginManager {
                 "no refresh token: the account must sign in again when the access token expires"
                     .into(),
             );
+        }
+        // A token obtained after the last sign-in came from a refresh (or a renewed
+        // client-credentials grant): that is the last refresh time.
+        if let Some(t) = &tokens
+            && account
+                .signed_in_at
+                .is_none_or(|s| t.obtained_at > s)
+        {
+            account.last_refresh_at = Some(t.obtained_at);
         }
         let now = self.now();
         AccountSummary {
@@ -939,7 +957,7 @@ impl LoginManager {
                         "the provider no longer accepts its refresh token (invalid_grant{})",
                         description.map(|d| format!(": {d}")).unwrap_or_default()
                     );
-                    self.opts.keychain.delete(&account.tokens_key()).await?;
+                    self.delete_tokens(account).await?;
                     let id = account.id;
                     let r = reason.clone();
                     self.registry
@@ -1018,8 +1036,9 @@ impl LoginManager {
         let granted = scope_list(set.scope.as_deref());
         self.registry
             .update(move |f| {
+                // The refresh time is the token set's `obtained_at` (in the keychain): the
+                // file is rewritten only when something in it changes, not on every refresh.
                 if let Some(a) = f.by_id_mut(&id) {
-                    a.last_refresh_at = Some(now);
                     a.needs_sign_in = None;
                     if client_credentials && a.signed_in_at.is_none() {
                         a.signed_in_at = Some(now);
@@ -1596,7 +1615,7 @@ impl LoginManager {
                 Err(e) => report.revocation_errors.push(e.to_string()),
             }
         }
-        self.opts.keychain.delete(&account.tokens_key()).await?;
+        self.delete_tokens(&account).await?;
         let id = account.id;
         self.registry
             .update(move |f| {

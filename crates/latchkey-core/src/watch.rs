@@ -3,8 +3,9 @@
 //!
 //! Every change to `accounts.toml` is an atomic replace (a new file renamed over the old one),
 //! so its modification time, length and inode change together. [`fingerprint`] reads them with
-//! one `stat`; comparing two fingerprints tells whether to reload. Token-only changes made by a
-//! refresh also touch the file (`last_refresh_at`), so they are seen too.
+//! one `stat`; comparing two fingerprints tells whether to reload. Token-only changes (a refresh,
+//! which does not rewrite the metadata file) bump the marker file `tokens.changed` instead
+//! (no secret in it, no `fsync`: one small write), which the fingerprint includes.
 
 use std::time::SystemTime;
 
@@ -16,15 +17,37 @@ pub struct Fingerprint {
     modified: Option<SystemTime>,
     len: u64,
     inode: u64,
+    tokens_changed: Option<(Option<SystemTime>, u64)>,
+}
+
+/// Records that some account's tokens changed (called after every keychain write or delete
+/// of tokens). Best effort: a failure only delays what a watcher sees.
+pub fn note_tokens_changed(paths: &Paths) {
+    use std::io::Write;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let result = std::fs::create_dir_all(paths.dir()).and_then(|()| {
+        std::fs::File::create(paths.tokens_changed_marker())
+            .and_then(|mut f| writeln!(f, "{stamp}"))
+    });
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "could not note a token change");
+    }
 }
 
 /// The metadata file's fingerprint, or `None` if it does not exist (yet).
 pub fn fingerprint(paths: &Paths) -> Option<Fingerprint> {
     let meta = std::fs::metadata(paths.accounts_file()).ok()?;
+    let tokens_changed = std::fs::metadata(paths.tokens_changed_marker())
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()));
     Some(Fingerprint {
         modified: meta.modified().ok(),
         len: meta.len(),
         inode: inode(&meta),
+        tokens_changed,
     })
 }
 
@@ -56,5 +79,9 @@ mod tests {
         std::fs::write(&tmp, "version = 1\n").expect("write");
         std::fs::rename(&tmp, paths.accounts_file()).expect("rename");
         assert_ne!(fingerprint(&paths), first, "same content, new file");
+        let second = fingerprint(&paths);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        note_tokens_changed(&paths);
+        assert_ne!(fingerprint(&paths), second, "a token change is seen");
     }
 }
