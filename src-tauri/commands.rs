@@ -130,6 +130,9 @@ impl From<EditAccountInput> for AccountEdit {
                 i.port.map(Some)
             },
             keep_signed_in: i.keep_signed_in,
+            // Flow, client authentication and DPoP are set when the account is added; the
+            // edit form does not change them (the CLI's `latchkey edit` does).
+            ..Default::default()
         }
     }
 }

@@ -204,6 +204,16 @@ pub struct EditArgs {
     /// Keep signed in (true/false).
     #[arg(long)]
     pub keep_signed_in: Option<bool>,
+    /// New grant flow: authorization-code, device or client-credentials (to or from client
+    /// credentials signs the account out).
+    #[arg(long, value_parser = parse_flow)]
+    pub flow: Option<GrantFlow>,
+    /// New client authentication at the token endpoint: basic or post.
+    #[arg(long, value_parser = parse_auth)]
+    pub auth: Option<ClientAuthMethod>,
+    /// Ask for DPoP-bound tokens (true/false; a change signs the account out).
+    #[arg(long)]
+    pub dpop: Option<bool>,
     /// New label.
     #[arg(long, conflicts_with = "remove_label")]
     pub label: Option<String>,

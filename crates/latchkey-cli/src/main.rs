@@ -160,6 +160,9 @@ async fn run(cli: Cli, interrupt: tokio::sync::watch::Receiver<bool>) -> Result<
                         redirect: e.redirect,
                         port,
                         keep_signed_in: e.keep_signed_in,
+                        flow: e.flow,
+                        client_auth: e.auth.map(Some),
+                        dpop: e.dpop,
                     },
                 )
                 .await?;

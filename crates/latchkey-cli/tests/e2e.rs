@@ -944,3 +944,36 @@ fn https_uses_the_os_trust_store_and_refuses_unknown_cas() {
             .starts_with("https://127.0.0.1:")
     );
 }
+
+#[test]
+fn edit_flow_auth_and_dpop() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "fx");
+    // The device flow signs in the same user with the same client: still signed in.
+    sb.ok(&["edit", "fx", "--flow", "device"]);
+    assert_eq!(list_json(&sb)[0]["flow"], "device");
+    assert_eq!(Keyring::items(&id).len(), 1, "still signed in");
+    // DPoP on: bearer tokens cannot be used as bound ones, so they are removed.
+    let out = sb.ok(&[
+        "edit",
+        "fx",
+        "--dpop",
+        "true",
+        "--flow",
+        "authorization-code",
+    ]);
+    assert!(out.contains("DPoP-bound and bearer tokens"), "{out}");
+    assert!(Keyring::items(&id).iter().all(|i| !i.ends_with("/tokens")));
+    assert_eq!(list_json(&sb)[0]["dpop"], true);
+    // Client credentials without a secret is refused, and nothing changes.
+    let before = sb.accounts_toml();
+    let out = sb.run(&["edit", "fx", "--flow", "client-credentials"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--client-secret-stdin"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sb.accounts_toml(), before);
+}

@@ -158,6 +158,14 @@ pub struct AccountEdit {
     pub port: Option<Option<u16>>,
     /// Keep signed in.
     pub keep_signed_in: Option<bool>,
+    /// New grant flow (to or from client credentials signs the account out: the tokens
+    /// belong to a user, or to the client itself).
+    pub flow: Option<GrantFlow>,
+    /// New client authentication method (`Some(None)`: the default, basic).
+    pub client_auth: Option<Option<ClientAuthMethod>>,
+    /// Ask for DPoP-bound tokens or not (a change signs the account out: bound tokens cannot
+    /// be used as bearer tokens and the other way round).
+    pub dpop: Option<bool>,
 }
 
 /// What an edit did.
@@ -566,18 +574,44 @@ impl LoginManager {
                 "this provider accepts only loopback redirects".into(),
             ));
         }
+        let will_have_secret = match &edit.client_secret {
+            Some(s) => s.is_some(),
+            None => account.has_client_secret,
+        };
+        if edit.flow == Some(GrantFlow::ClientCredentials) && !will_have_secret {
+            return Err(Error::InvalidInput(
+                "client credentials need the client secret: pass it with --client-secret-stdin"
+                    .into(),
+            ));
+        }
+        let mut sign_out_because = None;
         if let Some(cid) = &edit.client_id {
             if cid.trim().is_empty() {
                 return Err(Error::InvalidInput("the client id is empty".into()));
             }
             if cid.trim() != account.client_id {
-                let (_l, _f) = self.lock_account(account.id).await?;
-                self.delete_tokens(&account).await?;
-                signed_out = true;
-                notes.push(format!(
-                    "the tokens belonged to the old client and were removed; run `latchkey login {name}`"
-                ));
+                sign_out_because = Some("the tokens belonged to the old client");
             }
+        }
+        if let Some(flow) = edit.flow
+            && (flow == GrantFlow::ClientCredentials)
+                != (account.flow == GrantFlow::ClientCredentials)
+        {
+            sign_out_because =
+                Some("client-credentials tokens and user tokens are not interchangeable");
+        }
+        if let Some(dpop) = edit.dpop
+            && dpop != account.dpop
+        {
+            sign_out_because = Some("DPoP-bound and bearer tokens are not interchangeable");
+        }
+        if let Some(reason) = sign_out_because {
+            let (_l, _f) = self.lock_account(account.id).await?;
+            self.delete_tokens(&account).await?;
+            signed_out = true;
+            notes.push(format!(
+                "{reason}, so the tokens were removed; run `latchkey login {name}`"
+            ));
         }
         match &edit.client_secret {
             Some(Some(secret)) => {
@@ -628,6 +662,15 @@ impl LoginManager {
                 }
                 if let Some(k) = edit.keep_signed_in {
                     a.keep_signed_in = k;
+                }
+                if let Some(flow) = edit.flow {
+                    a.flow = flow;
+                }
+                if let Some(m) = edit.client_auth {
+                    a.client_auth = m;
+                }
+                if let Some(d) = edit.dpop {
+                    a.dpop = d;
                 }
                 if signed_out {
                     a.signed_in_at = None;
@@ -783,9 +826,7 @@ impl LoginManager {
         // A token obtained after the last sign-in came from a refresh (or a renewed
         // client-credentials grant): that is the last refresh time.
         if let Some(t) = &tokens
-            && account
-                .signed_in_at
-                .is_none_or(|s| t.obtained_at > s)
+            && account.signed_in_at.is_none_or(|s| t.obtained_at > s)
         {
             account.last_refresh_at = Some(t.obtained_at);
         }
