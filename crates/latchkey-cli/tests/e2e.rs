@@ -172,24 +172,7 @@ fn ten_processes_on_an_expired_token_cause_one_refresh() {
     let id = add_and_login(&sb, &p, "conc");
     std::thread::sleep(Duration::from_secs(3));
     // A gate: every process waits on its stdin until all are started.
-    let mut children: Vec<_> = (0..10)
-        .map(|_| {
-            let mut c = std::process::Command::new("sh");
-            c.args(["-c", "read _go && exec \"$0\" token conc --min-ttl 0", BIN])
-                .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            c.spawn().unwrap()
-        })
-        .collect();
-    for c in &mut children {
-        c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
-    }
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outs = sb.run_gated(10, &["token", "conc", "--min-ttl", "0"]);
     for o in &outs {
         assert_eq!(code(o), 0, "{}", stderr(o));
     }

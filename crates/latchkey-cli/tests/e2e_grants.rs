@@ -6,7 +6,6 @@
 //! request` and `latchkey introspect`, and malformed provider answers as typed errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -317,24 +316,7 @@ fn ten_processes_on_an_expired_client_credentials_token_cause_one_grant() {
     sb.ok(&["token", "svc", "--min-ttl", "0"]);
     assert_eq!(p.count("grant.success", Some("client_credentials")), 1);
     std::thread::sleep(Duration::from_secs(3));
-    let mut children: Vec<_> = (0..10)
-        .map(|_| {
-            let mut c = std::process::Command::new("sh");
-            c.args(["-c", "read _go && exec \"$0\" token svc --min-ttl 0", BIN])
-                .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            c.spawn().unwrap()
-        })
-        .collect();
-    for c in &mut children {
-        c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
-    }
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outs = sb.run_gated(10, &["token", "svc", "--min-ttl", "0"]);
     for o in &outs {
         assert_eq!(code(o), 0, "{}", stderr(o));
     }

@@ -357,6 +357,37 @@ impl Sandbox {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Starts `n` copies of `latchkey ARGS` that all wait behind a gate (each blocks on its
+    /// stdin), opens the gate for all of them at once, and returns their outputs: concurrent
+    /// callers start behind a barrier, not after sleeps.
+    pub fn run_gated(&self, n: usize, args: &[&str]) -> Vec<Output> {
+        let mut children: Vec<Child> = (0..n)
+            .map(|_| {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg("read _go && exec \"$0\" \"$@\"")
+                    .arg(&self.bin)
+                    .args(args)
+                    .env("LATCHKEY_CONFIG_DIR", self.dir.path())
+                    .env_remove("LATCHKEY_LOG")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                for (k, v) in &self.env {
+                    c.env(k, v);
+                }
+                c.spawn().unwrap()
+            })
+            .collect();
+        for c in &mut children {
+            c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+        }
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    }
+
     /// The account id of `name` from `latchkey list --json`.
     pub fn account_id(&self, name: &str) -> String {
         let list: Value = serde_json::from_str(&self.ok(&["list", "--json"])).unwrap();
