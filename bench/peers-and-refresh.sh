@@ -6,7 +6,8 @@
 #  2. `latchkey refresh --force` beside a raw `curl` POST of the same refresh to the token
 #     endpoint (the provider does not rotate refresh tokens here, so both can repeat it).
 # Runs in its own D-Bus session with a throwaway unlocked gnome-keyring and the test provider.
-# Writes bench/results/peers-token.json and bench/results/refresh-vs-curl.json.
+# Writes bench/results/peers-token.json, bench/results/refresh-vs-curl.json and
+# bench/results/refresh-vs-curl-50ms.json.
 # Usage: bench/peers-and-refresh.sh  (needs: hyperfine, node, gnome-keyring, libsecret-tools,
 #        curl, gh, oidc-agent)
 set -euo pipefail
@@ -24,7 +25,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600,"rotateRefreshToken":false}' \
+PROVIDER_CONFIG='{"accessTokenTtl":3600,"rotateRefreshToken":false,"acceptOfflineAccessOnRefresh":true}' \
   node tests/provider/server.mjs >"$work/ready" &
 provider_pid=$!
 for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
@@ -48,6 +49,8 @@ gh auth token >/dev/null
 
 # oidc-agent: an agent holding the account in memory (loaded once, with a refresh token of the
 # confidential test client: oidc-agent always authenticates the client with a secret).
+# oidc-agent asks for `offline_access` on every refresh; the provider's
+# acceptOfflineAccessOnRefresh (above) lets that pass (see tests/provider/README.md).
 printf 'confidential-secret-0123456789abcdef' |
   "$bin" add conf --issuer "$issuer" --client-id latchkey-confidential --client-secret-stdin >/dev/null
 "$bin" login conf >/dev/null 2>&1

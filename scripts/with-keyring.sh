@@ -87,8 +87,19 @@ cleanup() {
     wait "$daemon_pid" 2>/dev/null || true
   fi
   if [[ "$keep_dir" == false ]]; then
-    rm -rf -- "$base"
+    # Services the bus started for CMD (xdg-document-portal) may leave a FUSE mount inside;
+    # unmount it first. A directory that still cannot be removed is reported, but must not
+    # turn CMD's exit status into a failure.
+    local mnt
+    while read -r _ mnt _; do
+      case "$mnt" in
+        "$base"/*) fusermount -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true ;;
+      esac
+    done </proc/mounts
+    rm -rf -- "$base" 2>/dev/null ||
+      printf 'with-keyring: could not remove %s (left behind)\n' "$base" >&2
   fi
+  return 0
 }
 trap cleanup EXIT
 

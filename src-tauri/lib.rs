@@ -146,6 +146,9 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     {
         let handle = app.clone();
         std::thread::spawn(move || {
+            // Not while the window is starting: registration runs update-desktop-database and
+            // xdg-mime as child processes, which compete with the first paint.
+            std::thread::sleep(std::time::Duration::from_secs(3));
             if let Err(e) = handle.deep_link().register_all() {
                 tracing::warn!("could not register the dev.latchkey.app URL handler: {e}");
             }

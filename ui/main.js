@@ -521,11 +521,15 @@ async function start() {
     }
   });
 
-  await tauri.event.listen("accounts-changed", scheduleReload);
-  await tauri.event.listen("sign-in-finished", onSignInFinished);
-  await tauri.event.listen("notice", (ev) => notice(ev.payload.level, ev.payload.message));
-  await tauri.event.listen("open-add-account", () => openDialog());
-  await tauri.event.listen("device-code", showDevice);
+  // All listeners are in place before the first reload (a cold start by URL may finish a
+  // sign-in right away); registering them at once saves four IPC round trips at start-up.
+  await Promise.all([
+    tauri.event.listen("accounts-changed", scheduleReload),
+    tauri.event.listen("sign-in-finished", onSignInFinished),
+    tauri.event.listen("notice", (ev) => notice(ev.payload.level, ev.payload.message)),
+    tauri.event.listen("open-add-account", () => openDialog()),
+    tauri.event.listen("device-code", showDevice),
+  ]);
   $("#device-cancel").addEventListener("click", async () => {
     if (device) await call("cancel_sign_in", { name: device.account }).catch((e) => notice("error", explain(e)));
     closeDevice();

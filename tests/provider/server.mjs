@@ -63,6 +63,7 @@ const DEFAULTS = {
   clockTolerance: 5,
   rotateRefreshToken: true,
   strictClientAuthMethod: true,
+  acceptOfflineAccessOnRefresh: false,
 };
 
 let cfg;
@@ -696,6 +697,23 @@ provider.use(async (ctx, next) => {
       client_id: info.client_id,
       dpop: ctx.get('dpop') ? true : undefined,
     });
+    // ---- acceptOfflineAccessOnRefresh (opt-in; for clients such as oidc-agent that name
+    // `offline_access` in every refresh request). oidc-provider drops a requested
+    // `offline_access` at the authorization endpoint unless the request had `prompt=consent`
+    // (lib/actions/authorization/scopes.js), so our refresh tokens (issued anyway, see
+    // issueRefreshToken) never hold that scope, and a refresh asking for it fails with
+    // `invalid_scope` ("refresh token missing requested scope"). oidc-provider has no hook for
+    // the scopes of a refresh request, and adding the scope to the grant (loadExistingGrant)
+    // would not help: the code, and so the refresh token, gets the request's already-stripped
+    // scope. So we take `offline_access` out of the `scope` parameter before the provider reads
+    // the (already read) body: every refresh token here is offline already. The rest of the
+    // requested scope is still checked by the provider.
+    if (cfg.acceptOfflineAccessOnRefresh && info.grant_type === 'refresh_token' && form.has('scope')) {
+      const scopes = form.get('scope').split(' ').filter((s) => s && s !== 'offline_access');
+      if (scopes.length) form.set('scope', scopes.join(' '));
+      else form.delete('scope');
+      ctx.req.body = form.toString();
+    }
   }
 
   // ---- simple / delay faults (before the real endpoint) ----
