@@ -113,6 +113,15 @@ if [[ "$mode" == test ]] && ! node_ok; then
     command -v npm >/dev/null || apt_install npm
   fi
   if ! node_ok; then
+    # Debian 12 / Ubuntu 22.04 ship Node 18: add NodeSource's Node 20 LTS repository (its
+    # documented set-up script) and install from it.
+    say "Node.js >= $MIN_NODE not available from apt: adding the NodeSource Node 20 repository"
+    command -v curl >/dev/null || apt_install curl ca-certificates
+    if curl -fsSL https://deb.nodesource.com/setup_20.x -o /tmp/nodesource_setup.sh; then
+      "${sudo_cmd[@]}" bash /tmp/nodesource_setup.sh && apt_install nodejs || true
+    fi
+  fi
+  if ! node_ok; then
     have=$(command -v node >/dev/null && node --version || echo "no node")
     die "Node.js >= $MIN_NODE with npm is needed for tests/provider (found: $have; apt offers:" \
       "${candidate:-nothing}). Debian 12's own nodejs is 18.x. Install Node 20 LTS or newer," \
