@@ -65,6 +65,17 @@ pub fn matches_template(iss: &str, template: &str) -> bool {
         && tenant.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
+/// The `tid` (tenant) claim of a JWT whose signature has already been verified.
+fn tenant_claim(raw: &Secret) -> Option<String> {
+    use base64::Engine;
+    let payload = raw.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("tid")?.as_str().map(str::to_string)
+}
+
 /// Validates an id_token and returns the identity it asserts.
 pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Identity> {
     let token: CoreIdToken = raw
@@ -120,11 +131,14 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
 
     let iss = claims.issuer().as_str();
     let want = check.issuer.as_str();
+    // A templated issuer (Entra `{tenantid}`) must name the token's own tenant (`tid`),
+    // not just any tenant.
     let iss_ok = iss == want
         || iss.trim_end_matches('/') == want.trim_end_matches('/')
-        || check
-            .issuer_template
-            .is_some_and(|t| matches_template(iss, t));
+        || check.issuer_template.is_some_and(|t| {
+            matches_template(iss, t)
+                && tenant_claim(raw).is_some_and(|tid| iss == t.replace("{tenantid}", &tid))
+        });
     if !iss_ok {
         return Err(Error::InvalidIdToken(format!(
             "it was issued by `{iss}`, expected `{want}`"
@@ -360,6 +374,24 @@ mod tests {
             "https://login.microsoftonline.com//v2.0",
             t
         ));
+    }
+
+    #[test]
+    fn tenant_claim_is_read_from_the_payload() {
+        use base64::Engine;
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = format!(
+            "{}.{}.sig",
+            enc(r#"{"alg":"RS256"}"#),
+            enc(r#"{"tid":"9188040d-6c67-4c5b-b112-36a304b66dad"}"#)
+        );
+        assert_eq!(
+            tenant_claim(&Secret::new(jwt)).as_deref(),
+            Some("9188040d-6c67-4c5b-b112-36a304b66dad")
+        );
+        let no_tid = format!("{}.{}.sig", enc("{}"), enc(r#"{"sub":"x"}"#));
+        assert_eq!(tenant_claim(&Secret::new(no_tid)), None);
+        assert_eq!(tenant_claim(&Secret::new("garbage")), None);
     }
 
     #[test]
