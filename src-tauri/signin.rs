@@ -71,12 +71,7 @@ pub async fn begin<R: Runtime>(
             let app = app.clone();
             let account_name = name.to_string();
             tauri::async_runtime::spawn(async move {
-                let cancelled = async move {
-                    // Only an explicit cancel ends the wait; a dropped sender does not.
-                    if rx.await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                };
+                let cancelled = cancelled(rx);
                 let result = manager
                     .sign_in_loopback(
                         &account_name,
@@ -145,11 +140,7 @@ fn begin_device<R: Runtime>(
     let app = app.clone();
     let account_name = name.to_string();
     tauri::async_runtime::spawn(async move {
-        let cancelled = async move {
-            if rx.await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
+        let cancelled = cancelled(rx);
         let show = |started: &latchkey_core::DeviceSignIn| {
             let _ = app.emit(DEVICE_CODE, DeviceCodeView::from(started));
             let page = started
@@ -184,6 +175,13 @@ pub async fn cancel<R: Runtime>(app: &AppHandle<R>, state: &AppState, name: &str
         let _ = app.emit(ACCOUNTS_CHANGED, ());
     }
     had
+}
+
+/// Completes when the sign-in is cancelled explicitly; a dropped sender does not end the wait.
+async fn cancelled(rx: oneshot::Receiver<()>) {
+    if rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 async fn cancel_progress(state: &AppState, progress: Option<crate::state::SignInProgress>) {
