@@ -1,0 +1,438 @@
+//! Account management: add, edit, status summaries, sign-out and removal.
+
+use super::*;
+
+impl LoginManager {
+    /// Adds an account (runs discovery; stores the client secret in the keychain).
+    pub async fn add(&self, new: NewAccount) -> Result<Account> {
+        validate_name(&new.name)?;
+        if new.client_id.trim().is_empty() {
+            return Err(Error::InvalidInput(
+                "the client id is empty (--client-id)".into(),
+            ));
+        }
+        if self.registry.load()?.by_name(&new.name).is_some() {
+            return Err(Error::AccountExists(new.name));
+        }
+        let provider = self.resolve_provider(&new.provider).await?;
+        let quirks = provider.quirks();
+        if new.flow == GrantFlow::ClientCredentials && new.client_secret.is_none() {
+            return Err(Error::InvalidInput(
+                "the client credentials grant needs the client secret: pass it on standard input with --client-secret-stdin".into(),
+            ));
+        }
+        if new.flow == GrantFlow::Device && provider.endpoints.device_authorization.is_none() {
+            return Err(Error::InvalidInput(format!(
+                "{} at this address announces no device authorization endpoint (RFC 8628), so --flow device cannot work; use the browser sign-in",
+                new.provider.preset.display_name()
+            )));
+        }
+        if new.client_auth.is_some() && new.client_secret.is_none() {
+            return Err(Error::InvalidInput(
+                "--auth applies to clients with a secret: add --client-secret-stdin".into(),
+            ));
+        }
+        if quirks.client_secret_required
+            && new.client_secret.is_none()
+            && new.flow != GrantFlow::ClientCredentials
+        {
+            return Err(Error::InvalidInput(format!(
+                "{} clients need their client secret: pass it on standard input with --client-secret-stdin",
+                new.provider.preset.display_name()
+            )));
+        }
+        if quirks.loopback_only && new.redirect == RedirectMode::Scheme {
+            return Err(Error::InvalidInput(format!(
+                "{} desktop clients accept only loopback redirects; use --redirect loopback",
+                new.provider.preset.display_name()
+            )));
+        }
+        if quirks.exact_redirect_port
+            && new.redirect == RedirectMode::Loopback
+            && new.port.is_none()
+        {
+            return Err(Error::InvalidInput(format!(
+                "{} matches redirect URIs exactly, port included: pass a fixed --port and register http://127.0.0.1:PORT/callback",
+                new.provider.preset.display_name()
+            )));
+        }
+        let scopes = if new.scopes.is_empty() && new.flow == GrantFlow::ClientCredentials {
+            // No user: the OIDC defaults (openid, profile, …) mean nothing here.
+            Vec::new()
+        } else if new.scopes.is_empty() {
+            let mut s: Vec<String> = quirks
+                .default_scopes
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            if let Some(off) = quirks.offline_scope
+                && !s.iter().any(|x| x == off)
+            {
+                s.push(off.to_string());
+            }
+            s
+        } else {
+            new.scopes.clone()
+        };
+        let account = Account {
+            id: Uuid::new_v4(),
+            name: new.name.clone(),
+            label: new.label.clone(),
+            client_id: new.client_id.trim().to_string(),
+            scopes,
+            redirect: new.redirect,
+            port: new.port,
+            keep_signed_in: new.keep_signed_in,
+            has_client_secret: new.client_secret.is_some(),
+            flow: new.flow,
+            client_auth: new.client_auth,
+            dpop: new.dpop,
+            identity: None,
+            granted_scopes: Vec::new(),
+            needs_sign_in: None,
+            created_at: self.now(),
+            signed_in_at: None,
+            last_refresh_at: None,
+            provider,
+        };
+        if let Some(secret) = &new.client_secret {
+            self.opts
+                .keychain
+                .set(&account.client_secret_key(), secret)
+                .await?;
+        }
+        if account.dpop {
+            let key = DpopKey::generate()?;
+            self.opts
+                .keychain
+                .set(&account.dpop_key_key(), &key.to_secret()?)
+                .await?;
+        }
+        for w in account.warnings() {
+            tracing::warn!(account = %account.name, "{w}");
+        }
+        let added = account.clone();
+        let result = self
+            .registry
+            .update(move |f| {
+                if f.by_name(&account.name).is_some() {
+                    return Err(Error::AccountExists(account.name.clone()));
+                }
+                f.accounts.push(account);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            if added.has_client_secret {
+                let _ = self.opts.keychain.delete(&added.client_secret_key()).await;
+            }
+            if added.dpop {
+                let _ = self.opts.keychain.delete(&added.dpop_key_key()).await;
+            }
+            return Err(e);
+        }
+        tracing::info!(account = %added.name, id = %added.id, "account added");
+        Ok(added)
+    }
+
+    /// Changes an account. Changes that invalidate its tokens (client id) sign it out.
+    pub async fn edit(&self, name: &str, edit: AccountEdit) -> Result<EditOutcome> {
+        let account = self.account(name)?;
+        let mut notes = Vec::new();
+        let mut signed_out = false;
+        if let Some(Some(mode)) = edit.redirect.map(Some)
+            && mode == RedirectMode::Scheme
+            && account.provider.quirks().loopback_only
+        {
+            return Err(Error::InvalidInput(
+                "this provider accepts only loopback redirects".into(),
+            ));
+        }
+        let will_have_secret = match &edit.client_secret {
+            Some(s) => s.is_some(),
+            None => account.has_client_secret,
+        };
+        if edit.flow == Some(GrantFlow::ClientCredentials) && !will_have_secret {
+            return Err(Error::InvalidInput(
+                "client credentials need the client secret: pass it with --client-secret-stdin"
+                    .into(),
+            ));
+        }
+        let mut sign_out_because = None;
+        if let Some(cid) = &edit.client_id {
+            if cid.trim().is_empty() {
+                return Err(Error::InvalidInput("the client id is empty".into()));
+            }
+            if cid.trim() != account.client_id {
+                sign_out_because = Some("the tokens belonged to the old client");
+            }
+        }
+        if let Some(flow) = edit.flow
+            && (flow == GrantFlow::ClientCredentials)
+                != (account.flow == GrantFlow::ClientCredentials)
+        {
+            sign_out_because =
+                Some("client-credentials tokens and user tokens are not interchangeable");
+        }
+        if let Some(dpop) = edit.dpop
+            && dpop != account.dpop
+        {
+            sign_out_because = Some("DPoP-bound and bearer tokens are not interchangeable");
+        }
+        if let Some(reason) = sign_out_because {
+            let (_l, _f) = self.lock_account(account.id).await?;
+            self.delete_tokens(&account).await?;
+            signed_out = true;
+            notes.push(format!(
+                "{reason}, so the tokens were removed; run `latchkey login {name}`"
+            ));
+        }
+        match &edit.client_secret {
+            Some(Some(secret)) => {
+                self.opts
+                    .keychain
+                    .set(&account.client_secret_key(), secret)
+                    .await?
+            }
+            Some(None) => {
+                self.opts
+                    .keychain
+                    .delete(&account.client_secret_key())
+                    .await?
+            }
+            None => {}
+        }
+        if let Some(scopes) = &edit.scopes
+            && scopes != &account.scopes
+        {
+            notes.push(format!(
+                "the new scopes take effect at the next sign-in (`latchkey login {name}`)"
+            ));
+        }
+        let id = account.id;
+        let updated = self
+            .registry
+            .update(move |f| {
+                let a = f
+                    .by_id_mut(&id)
+                    .ok_or_else(|| Error::UnknownAccount(account.name.clone()))?;
+                if let Some(l) = edit.label {
+                    a.label = l;
+                }
+                if let Some(c) = edit.client_id {
+                    a.client_id = c.trim().to_string();
+                }
+                if let Some(s) = &edit.client_secret {
+                    a.has_client_secret = s.is_some();
+                }
+                if let Some(s) = edit.scopes {
+                    a.scopes = s;
+                }
+                if let Some(r) = edit.redirect {
+                    a.redirect = r;
+                }
+                if let Some(p) = edit.port {
+                    a.port = p;
+                }
+                if let Some(k) = edit.keep_signed_in {
+                    a.keep_signed_in = k;
+                }
+                if let Some(flow) = edit.flow {
+                    a.flow = flow;
+                }
+                if let Some(m) = edit.client_auth {
+                    a.client_auth = m;
+                }
+                if let Some(d) = edit.dpop {
+                    a.dpop = d;
+                }
+                if signed_out {
+                    a.signed_in_at = None;
+                    a.granted_scopes.clear();
+                }
+                Ok(a.clone())
+            })
+            .await?;
+        Ok(EditOutcome {
+            account: updated,
+            signed_out,
+            notes,
+        })
+    }
+
+    pub(super) fn status_of(&self, account: &Account, tokens: Option<&TokenSet>) -> TokenStatus {
+        let now = self.now();
+        match tokens {
+            None if account.needs_sign_in.is_some() => TokenStatus::NeedsSignIn,
+            None => TokenStatus::SignedOut,
+            Some(t) => {
+                let min_ttl = time::Duration::try_from(self.opts.min_ttl).unwrap_or_default();
+                if t.is_fresh(now, min_ttl) {
+                    TokenStatus::SignedIn
+                } else if t.is_unexpired(now) {
+                    TokenStatus::ExpiresSoon
+                } else if t.refresh_token.is_some() {
+                    TokenStatus::ExpiredRefreshable
+                } else {
+                    TokenStatus::NeedsSignIn
+                }
+            }
+        }
+    }
+
+    pub(super) async fn summarize(&self, mut account: Account) -> AccountSummary {
+        let mut problems = Vec::new();
+        let (tokens, status) = match self.read_tokens(&account).await {
+            Ok(t) => {
+                let s = self.status_of(&account, t.as_ref());
+                (t, s)
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                (None, TokenStatus::Unknown)
+            }
+        };
+        if let Some(reason) = &account.needs_sign_in {
+            problems.push(format!("needs sign-in: {reason}"));
+        }
+        problems.extend(account.warnings());
+        if let Some(t) = &tokens
+            && t.refresh_token.is_none()
+            && t.expires_at.is_some()
+        {
+            problems.push(
+                "no refresh token: the account must sign in again when the access token expires"
+                    .into(),
+            );
+        }
+        // A token obtained after the last sign-in came from a refresh (or a renewed
+        // client-credentials grant): that is the last refresh time.
+        if let Some(t) = &tokens
+            && account.signed_in_at.is_none_or(|s| t.obtained_at > s)
+        {
+            account.last_refresh_at = Some(t.obtained_at);
+        }
+        let now = self.now();
+        AccountSummary {
+            status,
+            expires_at: tokens.as_ref().and_then(|t| t.expires_at),
+            expires_in: tokens
+                .as_ref()
+                .and_then(|t| t.remaining(now))
+                .map(|d| d.whole_seconds()),
+            has_refresh_token: tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
+            token_scope: tokens.as_ref().and_then(|t| t.scope.clone()),
+            problems,
+            account,
+        }
+    }
+
+    /// Every account with its token state (one keychain read per account).
+    pub async fn summaries(&self) -> Result<Vec<AccountSummary>> {
+        let mut out = Vec::new();
+        for a in self.accounts()? {
+            out.push(self.summarize(a).await);
+        }
+        Ok(out)
+    }
+
+    /// One account with its token state.
+    pub async fn summary(&self, name: &str) -> Result<AccountSummary> {
+        let a = self.account(name)?;
+        Ok(self.summarize(a).await)
+    }
+
+    /// Signs out: revokes at the provider (RFC 7009) when it can, and deletes the tokens even
+    /// if revocation fails.
+    pub async fn logout(&self, name: &str) -> Result<LogoutReport> {
+        let account = self.account(name)?;
+        let (_local, _file) = self.lock_account(account.id).await?;
+        let tokens = self.read_tokens(&account).await?;
+        let quirks = account.provider.quirks();
+        let endpoint = account
+            .provider
+            .endpoints
+            .revocation
+            .clone()
+            .filter(|_| quirks.rfc7009_revocation);
+        let mut report = LogoutReport {
+            account: account.name.clone(),
+            had_tokens: tokens.is_some(),
+            revocation_supported: endpoint.is_some(),
+            ..Default::default()
+        };
+        if let (Some(t), Some(url)) = (&tokens, &endpoint) {
+            match self.client_auth(&account).await {
+                Ok(auth) => {
+                    let mut items: Vec<(&str, &Secret)> = Vec::new();
+                    if let Some(rt) = &t.refresh_token {
+                        items.push(("refresh_token", rt));
+                    }
+                    items.push(("access_token", &t.access_token));
+                    for (hint, token) in items {
+                        match self
+                            .opts
+                            .http
+                            .post_form(
+                                url,
+                                &auth,
+                                &[("token", token.expose()), ("token_type_hint", hint)],
+                            )
+                            .await
+                        {
+                            Ok(r) if r.status == 200 => report.revoked.push(hint.to_string()),
+                            Ok(r) => report.revocation_errors.push(format!(
+                                "{hint}: HTTP {} ({})",
+                                r.status,
+                                if r.looks_like_json() {
+                                    serde_json::from_slice::<crate::token::OAuthErrorBody>(&r.body)
+                                        .map(|b| b.error)
+                                        .unwrap_or_else(|_| "unreadable error".into())
+                                } else {
+                                    r.error_page_summary()
+                                }
+                            )),
+                            Err(e) => report.revocation_errors.push(format!("{hint}: {e}")),
+                        }
+                    }
+                }
+                Err(e) => report.revocation_errors.push(e.to_string()),
+            }
+        }
+        self.delete_tokens(&account).await?;
+        let id = account.id;
+        self.registry
+            .update(move |f| {
+                if let Some(a) = f.by_id_mut(&id) {
+                    a.signed_in_at = None;
+                    a.needs_sign_in = None;
+                    a.granted_scopes.clear();
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(account = %account.name, revoked = report.revoked.len(), "signed out");
+        Ok(report)
+    }
+
+    /// Signs out and forgets the account (client secret and metadata too).
+    pub async fn remove(&self, name: &str) -> Result<LogoutReport> {
+        let report = self.logout(name).await?;
+        let account = self.account(name)?;
+        self.opts
+            .keychain
+            .delete(&account.client_secret_key())
+            .await?;
+        self.opts.keychain.delete(&account.dpop_key_key()).await?;
+        let id = account.id;
+        self.registry
+            .update(move |f| {
+                f.accounts.retain(|a| a.id != id);
+                f.pending.retain(|p| p.account_id != id);
+                Ok(())
+            })
+            .await?;
+        let _ = std::fs::remove_file(self.opts.paths.account_lock(&id));
+        Ok(report)
+    }
+}

@@ -1,0 +1,559 @@
+//! [`LoginManager`]: the one façade the CLI and the desktop app call.
+//!
+//! It ties the metadata file, the keychain, the provider and the locks together and carries the
+//! two protocols whose invariants keep tokens safe:
+//!
+//! **Refresh** ([`LoginManager::access_token`]): the hot path is one keychain read. Otherwise take
+//! the in-process async mutex of the account, then its cross-process lock file, re-read the
+//! keychain (another task or process may have refreshed meanwhile), refresh, and write the new
+//! set (rotated refresh token included) to the keychain *before* releasing the locks or handing
+//! out the access token. `invalid_grant` clears the tokens and marks the account *needs sign-in*.
+//! Network failures and 5xx serve the old token while it is still valid (*degraded*), else
+//! retry with exponential backoff and jitter, then fail.
+//!
+//! **Sign-in** ([`LoginManager::start_sign_in`], [`LoginManager::complete_sign_in`]): the
+//! pending flow lives in the keychain for 10 minutes; completion (from a loopback request or a
+//! deep link: the same function) looks it up by `state`, consumes it once under the account lock,
+//! checks `error`, `iss` and the redirect URI, exchanges the code with the verifier, validates
+//! the id_token, refuses a silent identity switch, then stores tokens and identity.
+//!
+//! **Other grants.** The device authorization grant ([`LoginManager::start_device_sign_in`] →
+//! show [`DeviceSignIn`] → [`LoginManager::finish_device_sign_in`], or
+//! [`LoginManager::sign_in_device`] in one call) ends in the same storing tail as the browser
+//! sign-in. Client-credentials accounts have no sign-in: in [`LoginManager::access_token`] their
+//! "refresh" is a new `client_credentials` grant, through the same locks and re-read. DPoP
+//! accounts ([`crate::dpop`]) send proofs on every token request; when the provider has a PAR
+//! endpoint the authorization request is pushed first. [`LoginManager::request`] and
+//! [`LoginManager::introspect`] use an account's token at a resource server / the RFC 7662
+//! endpoint.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use serde::Serialize;
+use time::OffsetDateTime;
+use url::Url;
+use uuid::Uuid;
+
+use crate::accounts::{
+    Account, ClientAuthMethod, GrantFlow, Identity, PendingIndex, RedirectMode, Registry,
+    validate_name,
+};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Paths, SCHEME_REDIRECT_URI};
+use crate::dpop::DpopKey;
+use crate::error::{Error, ErrorKind, Result};
+use crate::flow::device::{self, DEVICE_CODE_GRANT, PollSchedule};
+use crate::flow::loopback::LoopbackListener;
+use crate::flow::pkce::{self, AuthRequest, Callback, PendingFlow, pending_key, state_digest};
+use crate::http::{ClientAuth, HttpClient, Presented, ResourceRequest, Response};
+use crate::lock;
+use crate::oidc::{self, IdTokenCheck};
+use crate::provider::{IdentitySource, ProviderConfig, ProviderSpec, Resolution};
+use crate::secret::{Secret, ct_eq};
+use crate::store::Keychain;
+use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, request_token};
+
+mod accounts;
+mod client_credentials;
+mod device_grant;
+mod refresh;
+mod resource;
+mod sign_in;
+
+pub use device_grant::DeviceSignIn;
+pub use resource::Introspection;
+
+/// Default minimum remaining validity before a token is refreshed.
+pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);
+
+/// How transient refresh failures are retried when no valid token is left to serve.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (≥ 1).
+    pub attempts: u32,
+    /// First pause; doubled each time, ±50 % jitter.
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(400),
+        }
+    }
+}
+
+/// Construction parameters of a [`LoginManager`].
+#[derive(Clone)]
+pub struct ManagerOptions {
+    /// Config dir layout.
+    pub paths: Paths,
+    /// The keychain.
+    pub keychain: Keychain,
+    /// HTTP client.
+    pub http: HttpClient,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Refresh when less than this is left.
+    pub min_ttl: Duration,
+    /// Longest wait for another process holding an account's lock.
+    pub lock_timeout: Duration,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+}
+
+impl ManagerOptions {
+    /// Defaults from the environment (`LATCHKEY_CONFIG_DIR`), the platform keychain with the
+    /// given deadline, and the system clock.
+    pub fn from_env(keychain_deadline: Duration) -> Result<Self> {
+        Ok(ManagerOptions {
+            paths: Paths::from_env()?,
+            keychain: Keychain::platform(keychain_deadline),
+            http: HttpClient::new()?,
+            clock: Arc::new(SystemClock),
+            min_ttl: DEFAULT_MIN_TTL,
+            lock_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        })
+    }
+}
+
+/// A new account's settings.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    /// Unique user-facing name.
+    pub name: String,
+    /// Provider as typed.
+    pub provider: ProviderSpec,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Client secret, if the client has one (stored in the keychain).
+    pub client_secret: Option<Secret>,
+    /// Scopes; empty → the preset's defaults.
+    pub scopes: Vec<String>,
+    /// Redirect mode.
+    pub redirect: RedirectMode,
+    /// Fixed loopback port.
+    pub port: Option<u16>,
+    /// Keep signed in (desktop app background refresh).
+    pub keep_signed_in: bool,
+    /// Free-text label.
+    pub label: Option<String>,
+    /// How the account obtains tokens (default: authorization code + PKCE).
+    pub flow: GrantFlow,
+    /// Client authentication at the token endpoint (`None`: the preset's default, else basic).
+    pub client_auth: Option<ClientAuthMethod>,
+    /// Ask for DPoP-bound tokens (RFC 9449): a key pair is created and kept in the keychain.
+    pub dpop: bool,
+}
+
+/// Changes to an account; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct AccountEdit {
+    /// New label (`Some(None)` clears it).
+    pub label: Option<Option<String>>,
+    /// New client id (signs the account out: its tokens belong to the old client).
+    pub client_id: Option<String>,
+    /// New client secret (`Some(None)` deletes it).
+    pub client_secret: Option<Option<Secret>>,
+    /// New scopes (take effect at the next sign-in).
+    pub scopes: Option<Vec<String>>,
+    /// New redirect mode.
+    pub redirect: Option<RedirectMode>,
+    /// New fixed port (`Some(None)`: ephemeral).
+    pub port: Option<Option<u16>>,
+    /// Keep signed in.
+    pub keep_signed_in: Option<bool>,
+    /// New grant flow (to or from client credentials signs the account out: the tokens
+    /// belong to a user, or to the client itself).
+    pub flow: Option<GrantFlow>,
+    /// New client authentication method (`Some(None)`: the default, basic).
+    pub client_auth: Option<Option<ClientAuthMethod>>,
+    /// Ask for DPoP-bound tokens or not (a change signs the account out: bound tokens cannot
+    /// be used as bearer tokens and the other way round).
+    pub dpop: Option<bool>,
+}
+
+/// What an edit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditOutcome {
+    /// The account after the edit.
+    pub account: Account,
+    /// True if the tokens were removed (the change invalidated them).
+    pub signed_out: bool,
+    /// Human notes ("scopes take effect at the next sign-in").
+    pub notes: Vec<String>,
+}
+
+/// Token state of an account, for `list`, `status` and the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    /// Valid access token.
+    SignedIn,
+    /// Valid, but within the refresh window.
+    ExpiresSoon,
+    /// Expired; a refresh token is available.
+    ExpiredRefreshable,
+    /// Must sign in (no tokens after an `invalid_grant`, or expired without refresh token).
+    NeedsSignIn,
+    /// Never signed in, or signed out.
+    SignedOut,
+    /// The keychain could not be read.
+    Unknown,
+}
+
+impl TokenStatus {
+    /// Words for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenStatus::SignedIn => "signed in",
+            TokenStatus::ExpiresSoon => "expires soon",
+            TokenStatus::ExpiredRefreshable => "expired, refreshable",
+            TokenStatus::NeedsSignIn => "needs sign-in",
+            TokenStatus::SignedOut => "signed out",
+            TokenStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// An account with its token state: what `list`/`status` and the UI show. Never a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountSummary {
+    /// Metadata.
+    #[serde(flatten)]
+    pub account: Account,
+    /// Token state.
+    pub status: TokenStatus,
+    /// Access token expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Seconds until expiry (negative: expired).
+    pub expires_in: Option<i64>,
+    /// A refresh token is stored.
+    pub has_refresh_token: bool,
+    /// Scopes of the current token.
+    pub token_scope: Option<String>,
+    /// Problems a person should know about.
+    pub problems: Vec<String>,
+}
+
+/// An access token handed to a caller.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The token.
+    pub token: Secret,
+    /// `Bearer` or `DPoP`.
+    pub token_type: String,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Scope.
+    pub scope: Option<String>,
+    /// Set when the provider could not be reached and a still-valid token is served anyway.
+    pub degraded: Option<String>,
+    /// True if this call refreshed the token.
+    pub refreshed: bool,
+}
+
+/// Options of [`LoginManager::access_token`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenOptions {
+    /// Override of the minimum remaining validity.
+    pub min_ttl: Option<Duration>,
+    /// Refresh even if the token is fresh.
+    pub force: bool,
+}
+
+/// A started sign-in.
+#[derive(Debug)]
+pub struct SignInStart {
+    /// Open this in the browser.
+    pub url: Url,
+    /// The redirect URI in the request (show it: it must be registered at the provider).
+    pub redirect_uri: String,
+    /// The loopback listener, for loopback sign-ins.
+    pub listener: Option<LoopbackListener>,
+    /// The state (to match the callback).
+    pub state: Secret,
+    /// Digest of the state (identifies the pending flow).
+    pub digest: String,
+    /// When the sign-in expires.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A finished sign-in.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedIn {
+    /// Account name.
+    pub account: String,
+    /// Who.
+    pub identity: Option<Identity>,
+    /// Access token expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Granted scope.
+    pub scope: Option<String>,
+    /// A refresh token was issued.
+    pub has_refresh_token: bool,
+}
+
+/// Options of a sign-in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInOptions {
+    /// Allow the sign-in to replace the account's identity.
+    pub replace_identity: bool,
+    /// Use this redirect mode instead of the account's.
+    pub redirect: Option<RedirectMode>,
+}
+
+/// What sign-out did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LogoutReport {
+    /// Account name.
+    pub account: String,
+    /// There were tokens to remove.
+    pub had_tokens: bool,
+    /// The provider has an RFC 7009 endpoint.
+    pub revocation_supported: bool,
+    /// Token kinds revoked at the provider.
+    pub revoked: Vec<String>,
+    /// Revocation failures (tokens were deleted locally anyway).
+    pub revocation_errors: Vec<String>,
+}
+
+/// See the module docs.
+pub struct LoginManager {
+    opts: ManagerOptions,
+    registry: Registry,
+    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for LoginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginManager")
+            .field("config_dir", &self.opts.paths.dir())
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+impl LoginManager {
+    /// A manager with explicit options.
+    pub fn new(opts: ManagerOptions) -> Self {
+        let registry = Registry::new(opts.paths.clone());
+        LoginManager {
+            opts,
+            registry,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The config dir layout.
+    pub fn paths(&self) -> &Paths {
+        &self.opts.paths
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.opts.clock.now()
+    }
+
+    fn local_lock(&self, id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = match self.locks.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(id).or_default().clone()
+    }
+
+    /// Takes the account's in-process mutex, then its cross-process lock file.
+    async fn lock_account(
+        &self,
+        id: Uuid,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, lock::FileLock)> {
+        let local = self.local_lock(id).lock_owned().await;
+        let file =
+            lock::acquire(&self.opts.paths.account_lock(&id), self.opts.lock_timeout).await?;
+        Ok((local, file))
+    }
+
+    /// All accounts (metadata only; no keychain access).
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        Ok(self.registry.load()?.accounts)
+    }
+
+    /// One account by name.
+    pub fn account(&self, name: &str) -> Result<Account> {
+        self.registry
+            .load()?
+            .by_name(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownAccount(name.to_string()))
+    }
+
+    async fn resolve_provider(&self, spec: &ProviderSpec) -> Result<ProviderConfig> {
+        spec.validate()?;
+        match spec.plan()? {
+            Resolution::Ready(cfg) => Ok(cfg),
+            Resolution::Discover { candidates } => {
+                let mut last_err = None;
+                for url in &candidates {
+                    match self.opts.http.get(url, None).await {
+                        Ok(resp) if resp.status == 200 => {
+                            return spec.from_document(url, &resp.body);
+                        }
+                        Ok(resp) if resp.status >= 500 => {
+                            last_err = Some(Error::Unreachable {
+                                url: resp.url.clone(),
+                                detail: format!("HTTP {}", resp.status),
+                            });
+                        }
+                        Ok(resp) => {
+                            last_err = Some(Error::BadResponse {
+                                url: resp.url.clone(),
+                                status: resp.status,
+                                detail: format!(
+                                    "no discovery document here ({})",
+                                    resp.error_page_summary()
+                                ),
+                            });
+                        }
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+                Err(last_err.unwrap_or_else(|| {
+                    Error::InvalidInput("no discovery document location for this provider".into())
+                }))
+            }
+        }
+    }
+
+    async fn read_tokens(&self, account: &Account) -> Result<Option<TokenSet>> {
+        match self.opts.keychain.get(&account.tokens_key()).await? {
+            Some(s) => TokenSet::from_secret(&s).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn write_tokens(&self, account: &Account, set: &TokenSet) -> Result<()> {
+        let secret = set.to_secret()?;
+        let mut last = None;
+        for attempt in 0..3u32 {
+            match self.opts.keychain.set(&account.tokens_key(), &secret).await {
+                Ok(()) => {
+                    crate::watch::note_tokens_changed(&self.opts.paths);
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
+        let e = last.unwrap_or_else(|| Error::Other("could not store tokens".into()));
+        Err(Error::Other(format!(
+            "new tokens for `{}` could not be saved to the keychain ({e}); the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
+            account.name
+        )))
+    }
+
+    async fn delete_tokens(&self, account: &Account) -> Result<()> {
+        self.opts.keychain.delete(&account.tokens_key()).await?;
+        crate::watch::note_tokens_changed(&self.opts.paths);
+        Ok(())
+    }
+
+    async fn client_auth(&self, account: &Account) -> Result<ClientAuth> {
+        if !account.has_client_secret {
+            return Ok(ClientAuth::None {
+                client_id: account.client_id.clone(),
+            });
+        }
+        let secret = self
+            .opts
+            .keychain
+            .get(&account.client_secret_key())
+            .await?
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "the client secret of `{}` is missing from the keychain; set it again with `latchkey edit {} --client-secret-stdin`",
+                    account.name, account.name
+                ))
+            })?;
+        let client_id = account.client_id.clone();
+        let post = match account.client_auth {
+            Some(ClientAuthMethod::Post) => true,
+            Some(ClientAuthMethod::Basic) => false,
+            None => account.provider.quirks().client_secret_post,
+        };
+        Ok(if post {
+            ClientAuth::Post { client_id, secret }
+        } else {
+            ClientAuth::Basic { client_id, secret }
+        })
+    }
+
+    /// The account's DPoP key (`None` unless the account uses DPoP). Created and stored on
+    /// first use if `latchkey add --dpop` did not create it.
+    async fn dpop_key(&self, account: &Account) -> Result<Option<DpopKey>> {
+        if !account.dpop {
+            return Ok(None);
+        }
+        if let Some(stored) = self.opts.keychain.get(&account.dpop_key_key()).await? {
+            return DpopKey::from_secret(&stored).map(Some);
+        }
+        let key = DpopKey::generate()?;
+        self.opts
+            .keychain
+            .set(&account.dpop_key_key(), &key.to_secret()?)
+            .await?;
+        tracing::info!(account = %account.name, jkt = %key.thumbprint(), "DPoP key created");
+        Ok(Some(key))
+    }
+
+    async fn client_secret(&self, account: &Account) -> Result<Option<Secret>> {
+        if account.has_client_secret {
+            self.opts.keychain.get(&account.client_secret_key()).await
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn display_endpoint(url: &Url) -> String {
+    crate::http::display_url(url)
+}
+
+fn scope_list(scope: Option<&str>) -> Vec<String> {
+    scope
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessToken {
+    AccessToken {
+        token: t.access_token,
+        token_type: t.token_type,
+        expires_at: t.expires_at,
+        scope: t.scope,
+        degraded,
+        refreshed,
+    }
+}
+
+/// True if the URL may be used as an endpoint: https, or http on a loopback host.
+pub fn endpoint_allowed(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(url))
+}

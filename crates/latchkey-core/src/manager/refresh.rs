@@ -1,0 +1,257 @@
+//! The refresh protocol: `access_token` (hot path, then single-flight renewal under the account locks).
+
+use super::*;
+
+/// How [`LoginManager`] renews a token under the account locks.
+pub(super) enum Renewal {
+    /// `grant_type=refresh_token`.
+    RefreshToken(Secret),
+    /// `grant_type=client_credentials` (a new grant replaces the old token).
+    ClientCredentials,
+}
+
+impl LoginManager {
+    /// A valid access token: the stored one if it has more than `min_ttl` left, else refreshed
+    /// (single-flight across tasks and processes). See the module docs.
+    pub async fn access_token(&self, name: &str, opts: TokenOptions) -> Result<AccessToken> {
+        let account = self.account(name)?;
+        let min_ttl =
+            time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
+        // Client credentials: "refresh" is a new grant, through the same single-flight path.
+        let client_credentials = account.flow == GrantFlow::ClientCredentials;
+        if !opts.force {
+            match self.read_tokens(&account).await? {
+                Some(t) if t.is_fresh(self.now(), min_ttl) => return Ok(hand_out(t, None, false)),
+                Some(_) => {}
+                None if client_credentials => {}
+                None => return Err(self.needs_sign_in_error(&account)),
+            }
+        }
+        let (_local, _file) = self.lock_account(account.id).await?;
+        // Re-read: another task or process may have refreshed while we waited.
+        let account = self.account(name)?;
+        let current = self.read_tokens(&account).await?;
+        if client_credentials {
+            if !opts.force
+                && let Some(t) = current.as_ref().filter(|t| t.is_fresh(self.now(), min_ttl))
+            {
+                tracing::debug!(account = %account.name, "renewed by someone else meanwhile");
+                return Ok(hand_out(t.clone(), None, false));
+            }
+            return self
+                .refresh_locked(&account, current, Renewal::ClientCredentials)
+                .await;
+        }
+        let current = current.ok_or_else(|| self.needs_sign_in_error(&account))?;
+        let now = self.now();
+        if !opts.force && current.is_fresh(now, min_ttl) {
+            tracing::debug!(account = %account.name, "refreshed by someone else meanwhile");
+            return Ok(hand_out(current, None, false));
+        }
+        let Some(refresh_token) = current.refresh_token.clone() else {
+            if current.is_unexpired(now) {
+                return Ok(hand_out(
+                    current,
+                    Some("no refresh token: this token cannot be renewed; sign in again before it expires".into()),
+                    false,
+                ));
+            }
+            return Err(Error::NeedsSignIn {
+                account: account.name.clone(),
+                reason: "the access token expired and the provider issued no refresh token".into(),
+            });
+        };
+        self.refresh_locked(
+            &account,
+            Some(current),
+            Renewal::RefreshToken(refresh_token),
+        )
+        .await
+    }
+
+    pub(super) fn needs_sign_in_error(&self, account: &Account) -> Error {
+        Error::NeedsSignIn {
+            account: account.name.clone(),
+            reason: account
+                .needs_sign_in
+                .clone()
+                .unwrap_or_else(|| "it is not signed in".into()),
+        }
+    }
+
+    /// Refreshes; the caller holds the account locks.
+    pub(super) async fn refresh_locked(
+        &self,
+        account: &Account,
+        current: Option<TokenSet>,
+        renewal: Renewal,
+    ) -> Result<AccessToken> {
+        let auth = self.client_auth(account).await?;
+        let dpop = self.dpop_key(account).await?;
+        let token_url = account.provider.endpoints.token.clone();
+        let quirks = account.provider.quirks();
+        let ctx = ErrorContext {
+            redirect_uri: None,
+            errors_with_200: quirks.token_errors_with_http_200,
+        };
+        let scope = account.scopes.join(" ");
+        let params: Vec<(&str, &str)> = match &renewal {
+            Renewal::RefreshToken(rt) => vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.expose()),
+            ],
+            Renewal::ClientCredentials if scope.is_empty() => {
+                vec![("grant_type", "client_credentials")]
+            }
+            Renewal::ClientCredentials => {
+                vec![("grant_type", "client_credentials"), ("scope", &scope)]
+            }
+        };
+        let client_credentials = matches!(renewal, Renewal::ClientCredentials);
+        let mut attempt = 0u32;
+        let response = loop {
+            attempt += 1;
+            let result = request_token(
+                &self.opts.http,
+                &token_url,
+                &auth,
+                &params,
+                &ctx,
+                dpop.as_ref(),
+            )
+            .await;
+            match result {
+                Ok(r) => break r,
+                Err(Error::ProviderError {
+                    error, description, ..
+                }) if client_credentials
+                    && matches!(error.as_str(), "invalid_client" | "unauthorized_client") =>
+                {
+                    return Err(Error::ProviderError {
+                        hint: Some(format!(
+                            "The provider did not accept the client credentials of `{}`: check the client id and secret (`latchkey edit {} --client-secret-stdin`), that the client may use the client_credentials grant, and that it is registered for the authentication method in use ({}; see `--auth basic|post`)",
+                            account.name,
+                            account.name,
+                            match &auth {
+                                ClientAuth::Post { .. } => "client_secret_post",
+                                _ => "client_secret_basic",
+                            }
+                        )),
+                        error,
+                        description,
+                    });
+                }
+                Err(Error::ProviderError {
+                    error, description, ..
+                }) if error == "invalid_grant" && !client_credentials => {
+                    tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
+                    let reason = format!(
+                        "the provider no longer accepts its refresh token (invalid_grant{})",
+                        description.map(|d| format!(": {d}")).unwrap_or_default()
+                    );
+                    self.delete_tokens(account).await?;
+                    let id = account.id;
+                    let r = reason.clone();
+                    self.registry
+                        .update(move |f| {
+                            if let Some(a) = f.by_id_mut(&id) {
+                                a.needs_sign_in = Some(r);
+                            }
+                            Ok(())
+                        })
+                        .await?;
+                    return Err(Error::NeedsSignIn {
+                        account: account.name.clone(),
+                        reason,
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::ProviderUnreachable => {
+                    let now = self.now();
+                    if let Some(current) = current.as_ref().filter(|c| c.is_unexpired(now)) {
+                        tracing::warn!(account = %account.name, error = %e, "refresh failed; serving the current token (degraded)");
+                        return Ok(hand_out(
+                            current.clone(),
+                            Some(format!(
+                                "could not refresh, serving the current token until it expires: {e}"
+                            )),
+                            false,
+                        ));
+                    }
+                    if attempt >= self.opts.retry.attempts.max(1) {
+                        return Err(e);
+                    }
+                    let base = self.opts.retry.base_delay * 2u32.pow(attempt - 1);
+                    let jitter = rand::rng().random_range(0.5..1.5);
+                    let pause = base.mul_f64(jitter);
+                    tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let now = self.now();
+        let mut set =
+            TokenSet::from_response(response, now, current.as_ref(), quirks.scope_delimiter);
+        // Invariant: the rotated refresh token is stored before anything else can fail and
+        // before the access token is handed out.
+        self.write_tokens(account, &set).await?;
+        let mut identity_update = None;
+        let previous_id_token = current.as_ref().and_then(|c| c.id_token.clone());
+        let new_id_token = set
+            .id_token
+            .clone()
+            .filter(|t| Some(t) != previous_id_token.as_ref());
+        if let Some(id_token) = new_id_token
+            && account.provider.is_oidc()
+        {
+            // Refreshed id_tokens carry no nonce; the subject must not change. A bad one does
+            // not undo the refresh (the tokens came from the token endpoint over TLS); it is
+            // dropped and the identity on record stays.
+            match self
+                .validate_id_token(
+                    account,
+                    &id_token,
+                    None,
+                    account.identity.as_ref().map(|i| i.sub.as_str()),
+                )
+                .await
+            {
+                Ok(identity) => identity_update = Some(identity),
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "refreshed id_token rejected; keeping the previous one");
+                    set.id_token = previous_id_token.clone();
+                    self.write_tokens(account, &set).await?;
+                }
+            }
+        }
+        let id = account.id;
+        let granted = scope_list(set.scope.as_deref());
+        self.registry
+            .update(move |f| {
+                // The refresh time is the token set's `obtained_at` (in the keychain): the
+                // file is rewritten only when something in it changes, not on every refresh.
+                if let Some(a) = f.by_id_mut(&id) {
+                    a.needs_sign_in = None;
+                    if client_credentials && a.signed_in_at.is_none() {
+                        a.signed_in_at = Some(now);
+                    }
+                    if !granted.is_empty() {
+                        a.granted_scopes = granted;
+                    }
+                    if let Some(mut i) = identity_update {
+                        // Keep what the refresh did not carry.
+                        if let Some(old) = &a.identity {
+                            i.email = i.email.or(old.email.clone());
+                            i.name = i.name.or(old.name.clone());
+                            i.username = i.username.or(old.username.clone());
+                        }
+                        a.identity = Some(i);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(account = %account.name, "token refreshed");
+        Ok(hand_out(set, None, true))
+    }
+}

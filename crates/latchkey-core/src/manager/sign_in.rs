@@ -1,0 +1,550 @@
+//! Browser sign-in: start (PKCE, PAR), loopback and deep-link completion, id_token checks, storing the result.
+
+use super::*;
+
+/// The answer of an RFC 9126 pushed authorization request.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct PushedRequest {
+    request_uri: String,
+}
+
+impl LoginManager {
+    pub(super) async fn validate_id_token(
+        &self,
+        account: &Account,
+        id_token: &Secret,
+        nonce: Option<&Secret>,
+        expected_sub: Option<&str>,
+    ) -> Result<Identity> {
+        let endpoints = &account.provider.endpoints;
+        let (Some(issuer), Some(jwks_uri)) = (&endpoints.issuer, &endpoints.jwks_uri) else {
+            return Err(Error::InvalidIdToken(
+                "the provider sent an id_token but its discovery document has no issuer/jwks_uri"
+                    .into(),
+            ));
+        };
+        let secret = self.client_secret(account).await?;
+        let quirks = account.provider.quirks();
+        let cache = self.opts.paths.jwks_cache(jwks_uri);
+        let check = |jwks: &openidconnect::core::CoreJsonWebKeySet| {
+            oidc::validate_id_token(
+                id_token,
+                &IdTokenCheck {
+                    client_id: &account.client_id,
+                    client_secret: secret.as_ref(),
+                    issuer,
+                    issuer_template: quirks.issuer_template,
+                    jwks,
+                    algs: &endpoints.id_token_signing_algs,
+                    nonce,
+                    expected_sub,
+                    now: self.now(),
+                },
+            )
+        };
+        // Keys cached from an earlier sign-in save a request per refresh; on any failure the
+        // keys are fetched again (the provider may have rotated them) and checked once more.
+        if let Some(cached) = oidc::read_cached_jwks(&cache, self.now())
+            && let Ok(identity) = check(&cached)
+        {
+            return Ok(identity);
+        }
+        let jwks = oidc::fetch_jwks(&self.opts.http, jwks_uri).await?;
+        let identity = check(&jwks)?;
+        oidc::write_cached_jwks(&cache, &jwks, self.now());
+        Ok(identity)
+    }
+
+    /// Starts a sign-in: creates and stores the pending flow, binds the loopback listener if
+    /// needed, and returns the URL to open.
+    pub async fn start_sign_in(&self, name: &str, opts: SignInOptions) -> Result<SignInStart> {
+        let account = self.account(name)?;
+        let provider = &account.provider;
+        let quirks = provider.quirks();
+        let Some(auth_endpoint) = provider.endpoints.authorization.clone() else {
+            return Err(Error::InvalidInput(format!(
+                "the provider of `{name}` has no authorization endpoint"
+            )));
+        };
+        if !quirks.pkce_supported {
+            tracing::warn!(account = %name, "provider documents no PKCE support; sending S256 anyway");
+        }
+        self.sweep_expired_pending().await;
+        let mode = opts.redirect.unwrap_or(account.redirect);
+        let (listener, redirect_uri) = match mode {
+            RedirectMode::Loopback => {
+                let l = LoopbackListener::bind(account.port).await?;
+                let uri = l.redirect_uri();
+                (Some(l), uri)
+            }
+            RedirectMode::Scheme => {
+                if quirks.loopback_only {
+                    return Err(Error::InvalidInput(
+                        "this provider accepts only loopback redirects".into(),
+                    ));
+                }
+                (None, SCHEME_REDIRECT_URI.to_string())
+            }
+        };
+        let now = self.now();
+        let new = PendingFlow::start(
+            account.id,
+            redirect_uri.clone(),
+            provider.is_oidc(),
+            opts.replace_identity,
+            now,
+        )?;
+        let digest = new.flow.digest();
+        let extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
+        let request = AuthRequest {
+            endpoint: &auth_endpoint,
+            client_id: &account.client_id,
+            scopes: &account.scopes,
+            flow: &new.flow,
+            challenge: &new.challenge,
+            extra: &extra,
+        };
+        let url = match &provider.endpoints.pushed_authorization_request {
+            Some(par) => {
+                self.push_authorization_request(&account, par, &request)
+                    .await?
+            }
+            None if provider.endpoints.require_pushed_authorization_requests => {
+                return Err(Error::InvalidInput(format!(
+                    "the provider of `{name}` requires pushed authorization requests but announces no endpoint for them"
+                )));
+            }
+            None => pkce::authorization_url(&request),
+        };
+        self.opts
+            .keychain
+            .set(&pending_key(&digest), &new.flow.to_secret()?)
+            .await?;
+        let index = PendingIndex {
+            digest: digest.clone(),
+            account_id: account.id,
+            expires_at: new.flow.expires_at,
+        };
+        self.registry
+            .update(move |f| {
+                f.pending.push(index);
+                Ok(())
+            })
+            .await?;
+        tracing::info!(account = %name, redirect = %redirect_uri, "sign-in started");
+        Ok(SignInStart {
+            url,
+            redirect_uri,
+            listener,
+            state: new.flow.state.clone(),
+            digest,
+            expires_at: new.flow.expires_at,
+        })
+    }
+
+    /// Abandons a started sign-in (timeout, Ctrl-C): removes its pending flow.
+    pub async fn cancel_sign_in(&self, digest: &str) -> Result<()> {
+        self.opts.keychain.delete(&pending_key(digest)).await?;
+        let d = digest.to_string();
+        self.registry
+            .update(move |f| {
+                f.pending.retain(|p| p.digest != d);
+                Ok(())
+            })
+            .await
+    }
+
+    pub(super) async fn sweep_expired_pending(&self) {
+        let now = self.now();
+        let Ok(file) = self.registry.load() else {
+            return;
+        };
+        let expired: Vec<String> = file
+            .pending
+            .iter()
+            .filter(|p| p.expires_at < now || file.by_id(&p.account_id).is_none())
+            .map(|p| p.digest.clone())
+            .collect();
+        for d in expired {
+            if let Err(e) = self.cancel_sign_in(&d).await {
+                tracing::debug!(error = %e, "could not clean up an expired sign-in");
+            }
+        }
+    }
+
+    /// Starts a loopback sign-in, calls `open` with the URL, waits for the callback (at most
+    /// `timeout`) and completes it. The pending flow is removed if the wait fails.
+    /// If `cancel` completes first (Ctrl-C, a Cancel button), the sign-in is abandoned and
+    /// [`Error::Interrupted`] returned.
+    pub async fn sign_in_loopback<F, C>(
+        &self,
+        name: &str,
+        opts: SignInOptions,
+        timeout: Duration,
+        open: F,
+        cancel: C,
+    ) -> Result<SignedIn>
+    where
+        F: FnOnce(&SignInStart),
+        C: std::future::Future<Output = ()>,
+    {
+        let mut start = self
+            .start_sign_in(
+                name,
+                SignInOptions {
+                    redirect: Some(RedirectMode::Loopback),
+                    ..opts
+                },
+            )
+            .await?;
+        let Some(listener) = start.listener.take() else {
+            return Err(Error::Other("no loopback listener".into()));
+        };
+        open(&start);
+        let wait = listener.wait(&start.state, timeout, |url| async move {
+            let done = self.complete_sign_in(&url).await?;
+            let who = done
+                .identity
+                .as_ref()
+                .map(|i| {
+                    format!(
+                        "Signed in to Latchkey account `{}` as {}.",
+                        done.account,
+                        i.display()
+                    )
+                })
+                .unwrap_or_else(|| format!("Signed in to Latchkey account `{}`.", done.account));
+            Ok((done, who))
+        });
+        let result = tokio::select! {
+            r = wait => r,
+            () = cancel => Err(Error::Interrupted),
+        };
+        if result.is_err() {
+            // Consumed already if the callback arrived; otherwise clean up.
+            let _ = self.cancel_sign_in(&start.digest).await;
+        }
+        result
+    }
+
+    /// Waits until another process (the desktop app) completes or abandons the sign-in with
+    /// this digest, polling the metadata file.
+    pub async fn wait_for_completion(
+        &self,
+        name: &str,
+        digest: &str,
+        started: OffsetDateTime,
+        timeout: Duration,
+    ) -> Result<SignedIn> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let file = self.registry.load()?;
+            if !file.pending.iter().any(|p| p.digest == digest) {
+                let id = file
+                    .by_name(name)
+                    .map(|a| a.id)
+                    .ok_or_else(|| Error::UnknownAccount(name.to_string()))?;
+                // The completing process consumed the flow under the account lock and holds
+                // it until tokens and metadata are written: wait for it, then read the result.
+                let (_local, _file) = self.lock_account(id).await?;
+                let account = self.account(name)?;
+                let tokens = self.read_tokens(&account).await?;
+                return match (account.signed_in_at, tokens) {
+                    (Some(at), Some(t)) if at >= started - time::Duration::seconds(1) => Ok(SignedIn {
+                        account: account.name.clone(),
+                        identity: account.identity.clone(),
+                        expires_at: t.expires_at,
+                        scope: t.scope.clone(),
+                        has_refresh_token: t.refresh_token.is_some(),
+                    }),
+                    _ => Err(Error::Callback(
+                        "the sign-in was completed elsewhere but did not succeed; see the Latchkey app or `latchkey status`".into(),
+                    )),
+                };
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = self.cancel_sign_in(digest).await;
+                return Err(Error::Timeout(format!(
+                    "after {} s waiting for the Latchkey app to receive the sign-in callback",
+                    timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Completes a sign-in from its callback URL (loopback request or deep link).
+    pub async fn complete_sign_in(&self, callback_url: &str) -> Result<SignedIn> {
+        let cb = Callback::parse(callback_url)?;
+        let unknown = || {
+            Error::Callback(
+                "this callback does not belong to a sign-in in progress (unknown, already used or expired state); start the sign-in again".into(),
+            )
+        };
+        let state = cb
+            .state
+            .clone()
+            .ok_or_else(|| Error::Callback("the callback has no `state` parameter".into()))?;
+        let digest = state_digest(state.expose());
+        let key = pending_key(&digest);
+        let stored = self.opts.keychain.get(&key).await?.ok_or_else(unknown)?;
+        let flow = PendingFlow::from_secret(&stored)?;
+        if !ct_eq(flow.state.expose(), state.expose()) {
+            return Err(unknown());
+        }
+        let file = self.registry.load()?;
+        let Some(account) = file.by_id(&flow.account_id).cloned() else {
+            let _ = self.cancel_sign_in(&digest).await;
+            return Err(Error::Callback(
+                "the account of this sign-in was removed".into(),
+            ));
+        };
+        let (_local, _file_lock) = self.lock_account(account.id).await?;
+        // Consume once: only the holder of the lock who still finds the flow proceeds.
+        if self.opts.keychain.get(&key).await?.is_none() {
+            return Err(unknown());
+        }
+        self.cancel_sign_in(&digest).await?;
+        let account = self.account(&account.name)?;
+        let now = self.now();
+        if now > flow.expires_at {
+            return Err(Error::Callback(
+                "this sign-in expired (10 minutes); start it again".into(),
+            ));
+        }
+        if !pkce::same_redirect(&cb.base, &flow.redirect_uri) {
+            return Err(Error::Callback(format!(
+                "the callback arrived at {}, but the sign-in used {}",
+                cb.base, flow.redirect_uri
+            )));
+        }
+        let endpoints = &account.provider.endpoints;
+        match (&cb.iss, &endpoints.issuer) {
+            (Some(iss), Some(expected)) => {
+                let ok = iss == expected.as_str()
+                    || iss.trim_end_matches('/') == expected.as_str().trim_end_matches('/')
+                    || account
+                        .provider
+                        .quirks()
+                        .issuer_template
+                        .is_some_and(|t| oidc::matches_template(iss, t));
+                if !ok {
+                    return Err(Error::Callback(format!(
+                        "the response came from issuer `{iss}`, not `{expected}` (possible mix-up attack; RFC 9207)"
+                    )));
+                }
+            }
+            (None, Some(_)) if endpoints.authorization_response_iss_parameter_supported => {
+                return Err(Error::Callback(
+                    "the provider announces RFC 9207 but the response has no `iss`".into(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(error) = &cb.error {
+            return Err(crate::token::provider_error(
+                crate::token::OAuthErrorBody {
+                    error: error.clone(),
+                    error_description: cb.error_description.clone(),
+                    error_uri: None,
+                },
+                &ErrorContext {
+                    redirect_uri: Some(&flow.redirect_uri),
+                    errors_with_200: false,
+                },
+            ));
+        }
+        let code = cb
+            .code
+            .clone()
+            .ok_or_else(|| Error::Callback("the callback has neither `code` nor `error`".into()))?;
+        let auth = self.client_auth(&account).await?;
+        let dpop = self.dpop_key(&account).await?;
+        let quirks = account.provider.quirks();
+        let response = request_token(
+            &self.opts.http,
+            &endpoints.token,
+            &auth,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("redirect_uri", &flow.redirect_uri),
+                ("code_verifier", flow.verifier.expose()),
+            ],
+            &ErrorContext {
+                redirect_uri: Some(&flow.redirect_uri),
+                errors_with_200: quirks.token_errors_with_http_200,
+            },
+            dpop.as_ref(),
+        )
+        .await?;
+        self.store_sign_in(
+            &account,
+            response,
+            flow.nonce.as_ref(),
+            flow.replace_identity,
+        )
+        .await
+    }
+
+    /// The shared tail of every interactive sign-in (authorization code, device): tokens
+    /// received → validate the id_token (with the sign-in's nonce, if any) → read userinfo →
+    /// refuse a silent identity switch → write the tokens → write the metadata. The caller
+    /// holds the account locks.
+    pub(super) async fn store_sign_in(
+        &self,
+        account: &Account,
+        response: TokenResponse,
+        nonce: Option<&Secret>,
+        replace_identity: bool,
+    ) -> Result<SignedIn> {
+        let quirks = account.provider.quirks();
+        let identity = self.identify(account, &response, nonce).await?;
+        if let (Some(old), Some(new)) = (&account.identity, &identity)
+            && old.sub != new.sub
+            && !replace_identity
+        {
+            return Err(Error::IdentityMismatch {
+                account: account.name.clone(),
+                existing: old.display().to_string(),
+                new: new.display().to_string(),
+            });
+        }
+        let now = self.now();
+        let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
+        self.write_tokens(account, &set).await?;
+        let id = account.id;
+        let granted = scope_list(set.scope.as_deref());
+        let ident = identity.clone();
+        self.registry
+            .update(move |f| {
+                if let Some(a) = f.by_id_mut(&id) {
+                    a.signed_in_at = Some(now);
+                    a.needs_sign_in = None;
+                    a.granted_scopes = granted;
+                    if ident.is_some() {
+                        a.identity = ident;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(account = %account.name, sub = identity.as_ref().map(|i| i.sub.as_str()).unwrap_or("-"), "signed in");
+        Ok(SignedIn {
+            account: account.name.clone(),
+            identity: identity.or(account.identity.clone()),
+            expires_at: set.expires_at,
+            scope: set.scope.clone(),
+            has_refresh_token: set.refresh_token.is_some(),
+        })
+    }
+
+    pub(super) async fn identify(
+        &self,
+        account: &Account,
+        response: &crate::token::TokenResponse,
+        nonce: Option<&Secret>,
+    ) -> Result<Option<Identity>> {
+        let endpoints = &account.provider.endpoints;
+        match account.provider.quirks().identity {
+            IdentitySource::GithubUser => {
+                let Some(url) = &endpoints.userinfo else {
+                    return Ok(None);
+                };
+                match oidc::fetch_github_user(&self.opts.http, url, &response.access_token).await {
+                    Ok(i) => Ok(Some(i)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the GitHub user");
+                        Ok(None)
+                    }
+                }
+            }
+            IdentitySource::IdToken => {
+                let Some(id_token) = &response.id_token else {
+                    if account.provider.is_oidc() && account.scopes.iter().any(|s| s == "openid") {
+                        return Err(Error::InvalidIdToken(
+                            "the provider returned no id_token although `openid` was requested"
+                                .into(),
+                        ));
+                    }
+                    return Ok(None);
+                };
+                let mut identity = self
+                    .validate_id_token(account, id_token, nonce, None)
+                    .await?;
+                if let Some(url) = &endpoints.userinfo {
+                    let key = if response.token_type.eq_ignore_ascii_case("dpop") {
+                        self.dpop_key(account).await?
+                    } else {
+                        None
+                    };
+                    match oidc::fetch_userinfo(
+                        &self.opts.http,
+                        url,
+                        Presented {
+                            token: &response.access_token,
+                            token_type: &response.token_type,
+                            dpop: key.as_ref(),
+                        },
+                        &identity.sub,
+                    )
+                    .await
+                    {
+                        Ok(Some(info)) => {
+                            identity.email = identity.email.or(info.email);
+                            identity.name = identity.name.or(info.name);
+                            identity.username = identity.username.or(info.username);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::debug!(error = %e, "userinfo unavailable"),
+                    }
+                }
+                Ok(Some(identity))
+            }
+        }
+    }
+
+    /// Sends the authorization request parameters to the PAR endpoint (RFC 9126) and returns
+    /// the browser URL, which then carries only `client_id` and `request_uri`.
+    pub(super) async fn push_authorization_request(
+        &self,
+        account: &Account,
+        endpoint: &Url,
+        request: &AuthRequest<'_>,
+    ) -> Result<Url> {
+        let auth = self.client_auth(account).await?;
+        let dpop = self.dpop_key(account).await?;
+        let params = pkce::authorization_params(request);
+        // The client authentication adds `client_id` where it belongs.
+        let form: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| k != "client_id")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let resp = self
+            .opts
+            .http
+            .post_form_dpop(endpoint, &auth, &form, dpop.as_ref())
+            .await?;
+        let pushed: PushedRequest = interpret_json(
+            &resp,
+            &ErrorContext {
+                redirect_uri: Some(&request.flow.redirect_uri),
+                errors_with_200: false,
+            },
+        )?;
+        if pushed.request_uri.is_empty() {
+            return Err(Error::BadResponse {
+                url: resp.url,
+                status: resp.status,
+                detail: "the pushed authorization response has an empty `request_uri`".into(),
+            });
+        }
+        tracing::debug!(account = %account.name, "authorization request pushed (PAR)");
+        let mut url = request.endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("client_id", &account.client_id)
+            .append_pair("request_uri", &pushed.request_uri);
+        Ok(url)
+    }
+}
