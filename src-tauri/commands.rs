@@ -43,9 +43,9 @@ pub struct AddAccountInput {
     pub provider: ProviderSpec,
     /// OAuth client id.
     pub client_id: String,
-    /// Client secret, if the client has one (goes to the keychain).
+    /// Client secret, if the client has one (goes to the keychain; `[redacted]` in Debug).
     #[serde(default)]
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// Scopes (empty: the preset's defaults).
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -74,8 +74,8 @@ pub struct EditAccountInput {
     pub label: Option<String>,
     /// New client id.
     pub client_id: Option<String>,
-    /// New client secret.
-    pub client_secret: Option<String>,
+    /// New client secret (`[redacted]` in Debug).
+    pub client_secret: Option<Secret>,
     /// Delete the stored client secret.
     pub remove_client_secret: bool,
     /// New scopes.
@@ -94,13 +94,17 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+fn non_empty_secret(s: Option<Secret>) -> Option<Secret> {
+    s.map(|s| Secret::new(s.expose().trim())).filter(|s| !s.is_empty())
+}
+
 impl From<AddAccountInput> for NewAccount {
     fn from(i: AddAccountInput) -> Self {
         NewAccount {
             name: i.name.trim().to_string(),
             provider: i.provider,
             client_id: i.client_id,
-            client_secret: non_empty(i.client_secret).map(Secret::new),
+            client_secret: non_empty_secret(i.client_secret),
             scopes: i.scopes,
             flow: i.flow,
             redirect: i.redirect,
@@ -120,7 +124,7 @@ impl From<EditAccountInput> for AccountEdit {
             client_secret: if i.remove_client_secret {
                 Some(None)
             } else {
-                non_empty(i.client_secret).map(|s| Some(Secret::new(s)))
+                non_empty_secret(i.client_secret).map(Some)
             },
             scopes: i.scopes,
             redirect: i.redirect,
@@ -289,5 +293,27 @@ pub fn bench_painted() {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         println!("latchkey-bench: painted {ns}");
+    }
+}
+
+#[cfg(test)]
+mod secret_input_tests {
+    use super::*;
+
+    #[test]
+    fn client_secrets_from_the_form_are_secrets() {
+        let add: AddAccountInput = serde_json::from_value(serde_json::json!({
+            "name": "w", "provider": {"preset": "oidc", "issuer": "https://idp.example"},
+            "client_id": "c", "client_secret": "  s3cr3t-value  "
+        }))
+        .unwrap();
+        assert!(!format!("{add:?}").contains("s3cr3t"), "{add:?}");
+        let new = NewAccount::from(add);
+        assert_eq!(new.client_secret.unwrap().expose(), "s3cr3t-value");
+        let edit: EditAccountInput =
+            serde_json::from_value(serde_json::json!({"client_secret": "other-s3cr3t"})).unwrap();
+        assert!(!format!("{edit:?}").contains("s3cr3t"), "{edit:?}");
+        let e = AccountEdit::from(edit);
+        assert!(matches!(e.client_secret, Some(Some(s)) if s.expose() == "other-s3cr3t"));
     }
 }

@@ -3,7 +3,6 @@
 //! logged ever contains a token: the core's `Secret` prints `[redacted]`, and callback URLs
 //! (which carry a code and the state) are never logged.
 
-use std::fs::OpenOptions;
 use std::sync::Mutex;
 
 use latchkey_core::config::Paths;
@@ -28,12 +27,8 @@ pub fn init() {
         .with_target(false)
         .with_filter(filter());
     let file = Paths::from_env().ok().and_then(|paths| {
-        std::fs::create_dir_all(paths.dir()).ok()?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(paths.log_file())
-            .ok()?;
+        latchkey_core::private::create_dir(paths.dir()).ok()?;
+        let file = latchkey_core::private::open_log(&paths.log_file()).ok()?;
         Some(
             tracing_subscriber::fmt::layer()
                 .with_writer(Mutex::new(file))

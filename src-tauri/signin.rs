@@ -96,7 +96,7 @@ pub async fn begin<R: Runtime>(
             Ok(SignInStartedView {
                 account: name.to_string(),
                 mode: "loopback",
-                redirect_uri: redirect_uri_to_register(RedirectMode::Loopback, account.port),
+                redirect_uri: redirect_uri_to_register(&account, RedirectMode::Loopback),
             })
         }
         RedirectMode::Scheme => {

@@ -2,20 +2,21 @@
 //! never a token. Each view is built from a core value by a pure function, so what crosses IPC
 //! is decided here, in one place.
 
-use latchkey_core::config::SCHEME_REDIRECT_URI;
 use latchkey_core::manager::{EditOutcome, LogoutReport};
 use latchkey_core::{AccessToken, Account, AccountSummary, Identity, Preset, RedirectMode};
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
 
-/// The redirect URI a person must register at the provider for this account.
-pub fn redirect_uri_to_register(mode: RedirectMode, port: Option<u16>) -> String {
-    match (mode, port) {
-        (RedirectMode::Scheme, _) => SCHEME_REDIRECT_URI.to_string(),
-        (RedirectMode::Loopback, Some(p)) => format!("http://127.0.0.1:{p}/callback"),
-        (RedirectMode::Loopback, None) => "http://127.0.0.1:<any port>/callback".to_string(),
-    }
+/// The redirect URI a person must register at the provider for this account, in `mode`
+/// (the account's own `…/callback/<name>`, or the shared one for accounts from before).
+pub fn redirect_uri_to_register(account: &Account, mode: RedirectMode) -> String {
+    latchkey_core::accounts::redirect_uri_to_register(
+        &account.name,
+        account.per_account_redirect,
+        mode,
+        account.port,
+    )
 }
 
 /// One account as the window and the tray show it.
@@ -38,7 +39,7 @@ impl AccountView {
         let a = &summary.account;
         AccountView {
             provider_name: a.provider.spec.preset.display_name(),
-            redirect_uri: redirect_uri_to_register(a.redirect, a.port),
+            redirect_uri: a.redirect_uri_to_register(),
             signing_in,
             summary,
         }
@@ -59,7 +60,7 @@ pub struct AddedView {
 impl From<Account> for AddedView {
     fn from(a: Account) -> Self {
         AddedView {
-            redirect_uri: redirect_uri_to_register(a.redirect, a.port),
+            redirect_uri: a.redirect_uri_to_register(),
             notes: a.provider.quirks().notes.to_vec(),
             name: a.name,
         }
@@ -82,7 +83,7 @@ pub struct EditedView {
 impl From<EditOutcome> for EditedView {
     fn from(o: EditOutcome) -> Self {
         EditedView {
-            redirect_uri: redirect_uri_to_register(o.account.redirect, o.account.port),
+            redirect_uri: o.account.redirect_uri_to_register(),
             name: o.account.name,
             signed_out: o.signed_out,
             notes: o.notes,
@@ -223,15 +224,20 @@ mod tests {
 
     #[test]
     fn redirect_uris_name_what_to_register() {
+        use latchkey_core::accounts::redirect_uri_to_register as uri;
         assert_eq!(
-            redirect_uri_to_register(RedirectMode::Scheme, Some(1)),
+            uri("work", true, RedirectMode::Scheme, Some(1)),
+            "dev.latchkey.app:/callback/work"
+        );
+        assert_eq!(
+            uri("work", true, RedirectMode::Loopback, Some(8765)),
+            "http://127.0.0.1:8765/callback/work"
+        );
+        assert_eq!(
+            uri("old", false, RedirectMode::Scheme, None),
             "dev.latchkey.app:/callback"
         );
-        assert_eq!(
-            redirect_uri_to_register(RedirectMode::Loopback, Some(8765)),
-            "http://127.0.0.1:8765/callback"
-        );
-        assert!(redirect_uri_to_register(RedirectMode::Loopback, None).contains("<any port>"));
+        assert!(uri("w", true, RedirectMode::Loopback, None).contains("<any port>/callback/w"));
     }
 
     #[test]

@@ -38,6 +38,7 @@ const PROVIDER_FIELDS = [
 let accounts = [];
 let presets = [];
 let schemeRedirect = "dev.latchkey.app:/callback";
+let editingAccount = null;
 let editing = null; // name of the account being edited, or null when adding
 const accountErrors = new Map(); // account name -> {kind, message}
 
@@ -379,9 +380,13 @@ function updateForm() {
   $("[data-field='port']", form).hidden = !loopback;
   const port = form.port.value.trim();
   $(".redirect-box", form).hidden = flow !== "authorization-code";
+  // Every account added now has its own redirect URI (…/callback/<name>: the mix-up defence);
+  // accounts from before keep the shared one until switched.
+  const perAccount = editing === null || !!editingAccount?.per_account_redirect;
+  const suffix = perAccount ? `/${form.name.value.trim() || "<name>"}` : "";
   $("#redirect-uri").textContent = loopback
-    ? `http://127.0.0.1:${port || "<any port>"}/callback`
-    : schemeRedirect;
+    ? `http://127.0.0.1:${port || "<any port>"}/callback${suffix}`
+    : `${schemeRedirect}${suffix}`;
   form.client_secret.placeholder = info?.client_secret_required ? "required for this provider" : (editing ? "unchanged" : "only if the client has one");
   $("#preset-notes").textContent = (info?.notes ?? []).join(" ");
   form.preset.disabled = editing !== null;
@@ -390,6 +395,7 @@ function updateForm() {
 
 function openDialog(a = null) {
   editing = a ? a.name : null;
+  editingAccount = a;
   const form = $("#account-form");
   form.reset();
   $("#form-error").hidden = true;
@@ -503,6 +509,7 @@ async function start() {
   form.redirect.addEventListener("change", updateForm);
   form.flow.addEventListener("change", updateForm);
   form.port.addEventListener("input", updateForm);
+  form.name.addEventListener("input", updateForm);
   $("#account-cancel").addEventListener("click", () => $("#account-dialog").close());
   $("#add-account").addEventListener("click", () => openDialog());
   for (const b of document.querySelectorAll("[data-open-add]")) b.addEventListener("click", () => openDialog());

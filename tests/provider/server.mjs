@@ -339,6 +339,20 @@ try {
   fatal(`provider configuration failed: ${err.stack || err}`);
 }
 
+// Per-account redirect URIs (Latchkey's mix-up defence, RFC 9700 §4.4): a registered
+// `…/callback` also admits `…/callback/<one segment>` (`/callback/<account name>`), so every test
+// account works without registering its own URI. Real providers match exactly; the match is
+// still exact on everything else (scheme, host, the `/callback` prefix; loopback ports are
+// free per RFC 8252 §7.3 as before).
+{
+  const exactlyAllowed = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
+    if (exactlyAllowed.call(this, value)) return true;
+    const m = /^(.*\/callback)\/[A-Za-z0-9._-]{1,64}$/.exec(typeof value === 'string' ? value : '');
+    return m !== null && exactlyAllowed.call(this, m[1]);
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Provider events -> event log (never token values)
 // ---------------------------------------------------------------------------
@@ -466,13 +480,15 @@ const ROUTE_EVENT = {
 const REGISTERED_AUTH = new Map(clients.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 const ID_TOKEN_MODES = new Set(['id_token_wrong_aud', 'id_token_wrong_nonce', 'id_token_bad_signature', 'id_token_wrong_key', 'id_token_wrong_key_same_kid', 'id_token_alg_none', 'id_token_wrong_iss', 'id_token_expired']);
 const SIMPLE_MODES = new Set(['html500', 'html400', 'status503', 'malformed_json', 'drop', 'drop_after', 'invalid_grant']);
+const isIdTokenMode = (mode) => ID_TOKEN_MODES.has(mode) || mode.startsWith('id_token_patch:');
 function validMode(route, mode) {
   if (typeof mode !== 'string') return false;
   if (SIMPLE_MODES.has(mode)) return true;
   if (/^delay:\d{1,7}$/.test(mode)) return true;
   if (/^json:\d{3}:/.test(mode)) return true;
+  if (mode.startsWith('patch:')) return route === 'token' || route === 'device';
   if (mode === 'slow_down') return route === 'token';
-  if (ID_TOKEN_MODES.has(mode)) return route === 'token';
+  if (isIdTokenMode(mode)) return route === 'token';
   return false;
 }
 
@@ -482,7 +498,7 @@ let faultSeq = 0;
 function takeFault(route, info, { idToken = false } = {}) {
   for (const f of faults) {
     if (f.route !== route) continue;
-    if (ID_TOKEN_MODES.has(f.mode) !== idToken) continue;
+    if (isIdTokenMode(f.mode) !== idToken) continue;
     if (f.grant_type && f.grant_type !== info.grant_type) continue;
     if (f.client_id && f.client_id !== info.client_id) continue;
     if (f.remaining > 0) f.remaining -= 1;
@@ -532,6 +548,10 @@ async function rewriteIdToken(mode, idToken) {
     .setProtectedHeader({ ...header, alg: algorithm, kid })
     .sign(key);
   const real = signingKeys[alg] ?? signingKeys.RS256;
+  if (mode.startsWith('id_token_patch:')) {
+    // Claims replaced/added (hostile names, long strings), re-signed with the real key.
+    return sign({ ...payload, ...JSON.parse(mode.slice('id_token_patch:'.length)) }, real.key, real.kid);
+  }
   switch (mode) {
     case 'id_token_wrong_aud':
       return sign({ ...payload, aud: 'not-latchkey' }, real.key, real.kid);
@@ -719,12 +739,15 @@ provider.use(async (ctx, next) => {
   // ---- simple / delay faults (before the real endpoint) ----
   const fault = takeFault(route, info);
   let dropAfter = false;
+  let patchAfter = null;
   if (fault) {
     logEvent('fault.applied', { id: fault.id, route, mode: fault.mode, grant_type: info.grant_type, client_id: info.client_id });
     if (fault.mode.startsWith('delay:')) {
       await sleep(Number(fault.mode.slice(6)));
     } else if (fault.mode === 'drop_after') {
       dropAfter = true;
+    } else if (fault.mode.startsWith('patch:')) {
+      patchAfter = fault.mode.slice(6); // applied to the real answer below
     } else if (fault.mode === 'slow_down') {
       // As if this poll came too early: raise the device code's interval by 5 s (so the real
       // enforcement, with `slowDown`, holds the client to it) and answer slow_down.
@@ -850,6 +873,20 @@ provider.use(async (ctx, next) => {
   }
   if (route === 'userinfo' && ctx.status === 200) {
     logEvent('userinfo.success', { client_id: clientIdOf(ctx), sub: ctx.body?.sub });
+  }
+
+  // ---- patch:<json text>: the real 2xx answer (rotated tokens and all) with these fields
+  // replaced, spliced in as raw JSON text so values JSON.parse cannot keep (1e999, huge
+  // integers) reach the client verbatim ----
+  if (patchAfter !== null && ctx.status >= 200 && ctx.status < 300 && ctx.body && typeof ctx.body === 'object') {
+    const extra = patchAfter.trim().replace(/^\{/, '').replace(/\}$/, '');
+    const body = { ...ctx.body };
+    try {
+      for (const k of Object.keys(JSON.parse(`{${extra}}`))) delete body[k];
+    } catch { /* not parseable by JS: keep the fields, the patch text follows them */ }
+    const base = JSON.stringify(body);
+    ctx.body = `${base.slice(0, -1)}${base.length > 2 && extra ? ',' : ''}${extra}}`;
+    ctx.set('Content-Type', 'application/json; charset=utf-8');
   }
 });
 

@@ -214,6 +214,10 @@ pub struct EditArgs {
     /// Ask for DPoP-bound tokens (true/false; a change signs the account out).
     #[arg(long)]
     pub dpop: Option<bool>,
+    /// Use the account's own redirect URI (`…/callback/NAME`, protects against mix-up attacks;
+    /// register it at the provider first). For accounts added before Latchkey had them.
+    #[arg(long)]
+    pub per_account_redirect: bool,
     /// New label.
     #[arg(long, conflicts_with = "remove_label")]
     pub label: Option<String>,

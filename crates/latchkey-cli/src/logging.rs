@@ -2,7 +2,6 @@
 //! for more) and the same events at `info` or more in `latchkey.log` in the config dir. The core
 //! never logs a secret; `Secret` values print `[redacted]` even by mistake.
 
-use std::fs::OpenOptions;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
@@ -36,18 +35,14 @@ pub fn init(verbose: u8) {
 
     let file_layer = Paths::from_env().ok().and_then(|paths| {
         let path = paths.log_file();
-        std::fs::create_dir_all(paths.dir()).ok()?;
+        latchkey_core::private::create_dir(paths.dir()).ok()?;
         if std::fs::metadata(&path)
             .map(|m| m.len() > MAX_LOG_BYTES)
             .unwrap_or(false)
         {
             let _ = std::fs::rename(&path, path.with_extension("log.1"));
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ok()?;
+        let file = latchkey_core::private::open_log(&path).ok()?;
         let level = if verbose >= 3 {
             "trace"
         } else if verbose == 2 {

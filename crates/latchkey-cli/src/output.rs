@@ -90,6 +90,7 @@ struct AccountJson<'a> {
     granted_scopes: &'a [String],
     token_scope: Option<&'a str>,
     redirect: String,
+    redirect_uri: String,
     flow: String,
     dpop: bool,
     keep_signed_in: bool,
@@ -122,6 +123,7 @@ fn account_json(s: &AccountSummary) -> AccountJson<'_> {
         granted_scopes: &a.granted_scopes,
         token_scope: s.token_scope.as_deref(),
         redirect: a.redirect.to_string(),
+        redirect_uri: a.redirect_uri_to_register(),
         flow: a.flow.to_string(),
         dpop: a.dpop,
         keep_signed_in: a.keep_signed_in,
@@ -263,9 +265,10 @@ pub fn status(all: &[AccountSummary], json: bool) -> bool {
             );
         }
         println!(
-            "  - Redirect: {}{}",
+            "  - Redirect: {}{} — register {}",
             a.redirect,
-            a.port.map(|p| format!(" (port {p})")).unwrap_or_default()
+            a.port.map(|p| format!(" (port {p})")).unwrap_or_default(),
+            a.redirect_uri_to_register()
         );
         for p in &s.problems {
             println!("  ! {p}");
@@ -392,21 +395,10 @@ pub fn added(a: &Account) {
         println!("Next: `latchkey login {}`", a.name);
         return;
     }
-    match a.redirect {
-        latchkey_core::RedirectMode::Loopback => {
-            let port = a
-                .port
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "<any port>".into());
-            println!("Redirect URI to register at the provider: http://127.0.0.1:{port}/callback");
-        }
-        latchkey_core::RedirectMode::Scheme => {
-            println!(
-                "Redirect URI to register at the provider: {}",
-                latchkey_core::config::SCHEME_REDIRECT_URI
-            );
-        }
-    }
+    println!(
+        "Redirect URI to register at the provider: {}",
+        a.redirect_uri_to_register()
+    );
     for n in a.provider.quirks().notes {
         println!("Note: {n}");
     }

@@ -144,6 +144,18 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The identity with every field passed through [`crate::text::clean`] (the provider
+    /// controls them; they end up on terminals and in the metadata file).
+    pub fn sanitized(self) -> Identity {
+        use crate::text::{MAX_IDENTITY, clean, clean_opt};
+        Identity {
+            sub: clean(&self.sub, MAX_IDENTITY),
+            email: clean_opt(self.email, MAX_IDENTITY),
+            name: clean_opt(self.name, MAX_IDENTITY),
+            username: clean_opt(self.username, MAX_IDENTITY),
+        }
+    }
+
     /// The best short human description: email, else username, else name, else sub.
     pub fn display(&self) -> &str {
         self.email
@@ -218,6 +230,12 @@ pub struct Account {
     pub last_refresh_at: Option<OffsetDateTime>,
     /// Provider, endpoints (resolved at `add`) and preset.
     pub provider: ProviderConfig,
+    /// The account's redirect URIs carry its name (`/callback/<name>`), so a callback meant for
+    /// another account's provider is refused (mix-up defence, RFC 9700 §4.4). Accounts added
+    /// before this existed keep the shared `/callback` until `latchkey edit NAME
+    /// --per-account-redirect` (after registering the new URI at the provider).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub per_account_redirect: bool,
 }
 
 impl Account {
@@ -236,9 +254,38 @@ impl Account {
         format!("{}/dpop-key", self.id)
     }
 
+    /// The path of the account's redirect URIs: `/callback/<name>`, or `/callback` for
+    /// accounts added before per-account redirect URIs.
+    pub fn callback_path(&self) -> String {
+        callback_path(&self.name, self.per_account_redirect)
+    }
+
+    /// The redirect URI of the desktop app's scheme for this account.
+    pub fn scheme_redirect_uri(&self) -> String {
+        format!("{}:{}", crate::config::URI_SCHEME, self.callback_path())
+    }
+
+    /// The redirect URI a person registers at the provider for this account.
+    pub fn redirect_uri_to_register(&self) -> String {
+        redirect_uri_to_register(
+            &self.name,
+            self.per_account_redirect,
+            self.redirect,
+            self.port,
+        )
+    }
+
     /// Configuration problems a person should know about (shown by `add` and `status`).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if !self.per_account_redirect && self.flow == GrantFlow::AuthorizationCode {
+            out.push(format!(
+                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect`",
+                redirect_uri_to_register(&self.name, false, self.redirect, self.port),
+                redirect_uri_to_register(&self.name, true, self.redirect, self.port),
+                self.name
+            ));
+        }
         let algs = &self.provider.endpoints.dpop_signing_algs;
         if self.dpop && algs.is_empty() {
             out.push("DPoP is on, but the provider does not advertise `dpop_signing_alg_values_supported`: it may ignore the proofs and issue plain Bearer tokens".to_string());
@@ -249,6 +296,31 @@ impl Account {
             ));
         }
         out
+    }
+}
+
+/// The redirect path of account `name` (see [`Account::callback_path`]).
+pub fn callback_path(name: &str, per_account: bool) -> String {
+    if per_account {
+        format!("/callback/{name}")
+    } else {
+        "/callback".to_string()
+    }
+}
+
+/// The redirect URI to register for an account (also for one not added yet: the add dialog
+/// shows it while the name is typed). An ephemeral loopback port shows as `<any port>`.
+pub fn redirect_uri_to_register(
+    name: &str,
+    per_account: bool,
+    mode: RedirectMode,
+    port: Option<u16>,
+) -> String {
+    let path = callback_path(name, per_account);
+    match (mode, port) {
+        (RedirectMode::Scheme, _) => format!("{}:{path}", crate::config::URI_SCHEME),
+        (RedirectMode::Loopback, Some(p)) => format!("http://127.0.0.1:{p}{path}"),
+        (RedirectMode::Loopback, None) => format!("http://127.0.0.1:<any port>{path}"),
     }
 }
 
@@ -383,7 +455,7 @@ impl Registry {
     fn write(&self, file: &AccountsFile) -> Result<()> {
         let path = self.path();
         let dir = self.paths.dir();
-        std::fs::create_dir_all(dir)
+        crate::private::create_dir(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let text = toml::to_string_pretty(file).map_err(|e| Error::Config {
             path: path.display().to_string(),
@@ -391,7 +463,7 @@ impl Registry {
         })?;
         let tmp = dir.join(format!(".accounts.toml.{}.tmp", std::process::id()));
         let result = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = crate::private::create_file(&tmp)?;
             f.write_all(
                 b"# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n",
             )?;

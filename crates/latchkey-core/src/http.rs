@@ -63,10 +63,13 @@ impl Response {
         if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>"))
             && b > a + 7
         {
-            return format!("an HTML page titled \"{}\"", text[a + 7..b].trim());
+            return format!(
+                "an HTML page titled \"{}\"",
+                crate::text::clean(&text[a + 7..b], crate::text::MAX_SNIPPET)
+            );
         }
-        let ct = self.content_type();
-        let snippet: String = text.chars().filter(|c| !c.is_control()).take(120).collect();
+        let ct = crate::text::clean(&self.content_type(), crate::text::MAX_SNIPPET);
+        let snippet = crate::text::clean(&text, crate::text::MAX_SNIPPET);
         if snippet.trim().is_empty() {
             format!(
                 "an empty {} body",

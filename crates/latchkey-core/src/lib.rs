@@ -9,8 +9,10 @@
 //! - [`dpop`]: DPoP proofs (RFC 9449) with a per-account ES256 key.
 //! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
-//!   cross-process locks; [`config`]: where things live; [`http`]: the one HTTP client.
-//! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings.
+//!   cross-process locks; [`config`]: where things live; [`private`]: modes of what is written
+//!   there; [`http`]: the one HTTP client.
+//! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings;
+//!   [`text`]: the sanitizer for provider-supplied text.
 
 pub mod accounts;
 pub mod browser;
@@ -23,9 +25,11 @@ pub mod http;
 pub mod lock;
 pub mod manager;
 pub mod oidc;
+pub mod private;
 pub mod provider;
 pub mod secret;
 pub mod store;
+pub mod text;
 pub mod tls;
 pub mod token;
 pub mod watch;

@@ -5,7 +5,7 @@
 //! The lock is released when the [`FileLock`] is dropped (or the process dies: the OS drops it).
 //! Waiting polls `try_lock` so it never parks a thread and honours a deadline.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,10 +28,10 @@ impl Drop for FileLock {
 
 fn open(path: &Path) -> Result<File> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
+        crate::private::create_dir(parent)
             .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
     }
-    OpenOptions::new()
+    crate::private::options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -141,7 +141,8 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
         });
     if !iss_ok {
         return Err(Error::InvalidIdToken(format!(
-            "it was issued by `{iss}`, expected `{want}`"
+            "it was issued by `{}`, expected `{want}`",
+            crate::text::clean(iss, crate::text::MAX_URI)
         )));
     }
     if let Some(azp) = claims.authorized_party()
@@ -152,7 +153,8 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
             azp.as_str()
         )));
     }
-    let sub = claims.subject().as_str().to_string();
+    // Compared in the form it is stored in (see `Identity::sanitized`).
+    let sub = crate::text::clean(claims.subject().as_str(), crate::text::MAX_IDENTITY);
     if let Some(expected) = check.expected_sub
         && expected != sub
     {
@@ -168,7 +170,8 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string()),
         username: claims.preferred_username().map(|u| u.as_str().to_string()),
-    })
+    }
+    .sanitized())
 }
 
 fn describe_claims_error(e: &openidconnect::ClaimsVerificationError) -> String {
@@ -234,15 +237,13 @@ pub fn read_cached_jwks(path: &std::path::Path, now: OffsetDateTime) -> Option<C
 pub fn write_cached_jwks(path: &std::path::Path, jwks: &CoreJsonWebKeySet, now: OffsetDateTime) {
     let Some(dir) = path.parent() else { return };
     let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        crate::private::create_dir(dir)?;
         let text = serde_json::to_string(&CachedJwks {
             fetched_at: now,
             jwks: jwks.clone(),
         })
         .map_err(std::io::Error::other)?;
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        crate::private::write_atomic(path, text.as_bytes())
     };
     if let Err(e) = write() {
         tracing::debug!(error = %e, "could not cache the provider's keys");
@@ -288,16 +289,19 @@ pub async fn fetch_userinfo(
         tracing::debug!("userinfo response not understood; ignored");
         return Ok(None);
     };
-    if info.sub != sub {
+    if crate::text::clean(&info.sub, crate::text::MAX_IDENTITY) != sub {
         tracing::warn!("userinfo sub differs from the id_token; userinfo ignored");
         return Ok(None);
     }
-    Ok(Some(Identity {
-        sub: info.sub,
-        email: info.email,
-        name: info.name,
-        username: info.preferred_username,
-    }))
+    Ok(Some(
+        Identity {
+            sub: info.sub,
+            email: info.email,
+            name: info.name,
+            username: info.preferred_username,
+        }
+        .sanitized(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -351,7 +355,8 @@ pub async fn fetch_github_user(
         email: user.email,
         name: user.name,
         username: Some(user.login),
-    })
+    }
+    .sanitized())
 }
 
 #[cfg(test)]

@@ -87,9 +87,7 @@ impl TokenSet {
         previous: Option<&TokenSet>,
         scope_delimiter: char,
     ) -> Self {
-        let expires_at = resp
-            .expires_in
-            .map(|s| now + time::Duration::seconds(s.min(i64::MAX as u64 / 2) as i64));
+        let expires_at = resp.expires_in.map(|s| expiry_after(now, s));
         let scope = resp
             .scope
             .map(|s| normalize_scope(&s, scope_delimiter))
@@ -108,6 +106,22 @@ impl TokenSet {
             obtained_at: now,
         }
     }
+}
+
+/// The longest access-token lifetime Latchkey believes (a larger `expires_in` is clamped).
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 366 * 24 * 3600;
+
+/// `now + secs`, with `secs` clamped to [`MAX_TOKEN_LIFETIME_SECS`] (never overflows).
+pub fn expiry_after(now: OffsetDateTime, secs: u64) -> OffsetDateTime {
+    if secs > MAX_TOKEN_LIFETIME_SECS {
+        tracing::warn!(
+            expires_in = secs,
+            "the provider's expires_in is beyond one year; clamped"
+        );
+    }
+    let secs = secs.min(MAX_TOKEN_LIFETIME_SECS) as i64;
+    now.checked_add(time::Duration::seconds(secs))
+        .unwrap_or(now)
 }
 
 fn normalize_scope(s: &str, delimiter: char) -> String {
@@ -153,24 +167,39 @@ fn bearer() -> String {
     "Bearer".into()
 }
 
-/// Accepts `expires_in` as a number or a numeric string (some providers send strings).
+/// Accepts a number of seconds (`expires_in`, `interval`) as a number or a numeric string (some
+/// providers send strings). Never fails, so a hostile value cannot make the whole answer — and
+/// a rotated refresh token in it — unreadable: negative, `NaN`, non-numeric strings and other
+/// JSON types count as 0 (expired / the shortest interval), fractions are cut, huge values
+/// saturate (callers clamp them).
 pub(crate) fn de_opt_u64<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        U(u64),
-        F(f64),
-        S(String),
+    fn from_f64(f: f64) -> u64 {
+        if f.is_nan() || f <= 0.0 {
+            0
+        } else {
+            f as u64 // saturates at u64::MAX
+        }
     }
-    Ok(match Option::<N>::deserialize(d)? {
-        None => None,
-        Some(N::U(u)) => Some(u),
-        Some(N::F(f)) if f >= 0.0 => Some(f as u64),
-        Some(N::F(_)) => None,
-        Some(N::S(s)) => s.trim().parse().ok(),
-    })
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    let secs = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_i64().map(|_| 0))
+            .or_else(|| n.as_f64().map(from_f64))
+            .unwrap_or(0),
+        Some(serde_json::Value::String(s)) => {
+            let t = s.trim();
+            t.parse::<u64>()
+                .ok()
+                .or_else(|| t.parse::<f64>().ok().map(from_f64))
+                .unwrap_or(0)
+        }
+        Some(_) => 0,
+    };
+    Ok(Some(secs))
 }
 
 /// An OAuth error response body.
@@ -197,6 +226,15 @@ pub struct ErrorContext<'a> {
 
 /// Turns an OAuth error body into an [`Error::ProviderError`] with a hint.
 pub fn provider_error(body: OAuthErrorBody, ctx: &ErrorContext<'_>) -> Error {
+    // Provider text enters the core here: no terminal escapes, bounded length.
+    let body = OAuthErrorBody {
+        error: crate::text::clean(&body.error, crate::text::MAX_ERROR_CODE),
+        error_description: crate::text::clean_opt(
+            body.error_description,
+            crate::text::MAX_DESCRIPTION,
+        ),
+        error_uri: crate::text::clean_opt(body.error_uri, crate::text::MAX_URI),
+    };
     let desc = body.error_description.clone().unwrap_or_default();
     let mentions_redirect = body.error.contains("redirect_uri")
         || desc.to_ascii_lowercase().contains("redirect_uri")

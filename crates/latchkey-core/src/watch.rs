@@ -28,8 +28,8 @@ pub fn note_tokens_changed(paths: &Paths) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let result = std::fs::create_dir_all(paths.dir()).and_then(|()| {
-        std::fs::File::create(paths.tokens_changed_marker())
+    let result = crate::private::create_dir(paths.dir()).and_then(|()| {
+        crate::private::create_file(&paths.tokens_changed_marker())
             .and_then(|mut f| writeln!(f, "{stamp}"))
     });
     if let Err(e) = result {

@@ -70,6 +70,7 @@ pub async fn edit(e: EditArgs) -> Result<u8, Error> {
                 flow: e.flow,
                 client_auth: e.auth.map(Some),
                 dpop: e.dpop,
+                per_account_redirect: e.per_account_redirect.then_some(true),
             },
         )
         .await?;

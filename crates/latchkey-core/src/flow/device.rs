@@ -32,6 +32,10 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The shortest interval Latchkey polls at, whatever the provider says.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest interval Latchkey accepts from a provider (a larger one is clamped to it).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest lifetime of device codes Latchkey waits for (a larger one is clamped to it).
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(24 * 3600);
 /// Consecutive transport failures tolerated while polling before giving up.
 pub const MAX_TRANSIENT_FAILURES: u32 = 3;
 
@@ -68,10 +72,12 @@ pub struct DeviceCodes {
     pub interval: Option<Duration>,
 }
 
+/// A verification URI the user may be sent to: https, or http only on a loopback host (a test
+/// or local provider), never a plain-http page on the network.
 fn web_url(raw: &str) -> Option<Url> {
     Url::parse(raw)
         .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http"))
+        .filter(crate::manager::endpoint_allowed)
 }
 
 /// Checks a device authorization response body (already known to be a 2xx JSON answer).
@@ -88,25 +94,43 @@ fn check_codes(raw: RawCodes, url: &str, status: u16) -> Result<DeviceCodes> {
         return Err(bad("the user_code is empty".into()));
     }
     let verification_uri = web_url(&raw.verification_uri)
-        .ok_or_else(|| bad("the verification_uri is not an http(s) URL".into()))?;
+        .ok_or_else(|| {
+            bad("the verification_uri is not an https URL (http is accepted only on 127.0.0.1/localhost)".into())
+        })?;
     let verification_uri_complete = match raw.verification_uri_complete.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
             web_url(s)
-                .ok_or_else(|| bad("the verification_uri_complete is not an http(s) URL".into()))?,
+                .ok_or_else(|| bad("the verification_uri_complete is not an https URL (http is accepted only on 127.0.0.1/localhost)".into()))?,
         ),
     };
     let expires_in = raw
         .expires_in
         .filter(|s| *s > 0)
         .ok_or_else(|| bad("the response is missing `expires_in`".into()))?;
+    // The provider's numbers are clamped: a huge interval or lifetime must not overflow the
+    // poll deadline arithmetic.
+    let interval = raw
+        .interval
+        .map(|i| Duration::from_secs(i.min(MAX_INTERVAL.as_secs())));
+    if raw.interval.is_some_and(|i| i > MAX_INTERVAL.as_secs()) {
+        tracing::warn!(
+            interval_s = raw.interval,
+            "the provider asked for an unreasonable polling interval; using {} s",
+            MAX_INTERVAL.as_secs()
+        );
+    }
+    let user_code = crate::text::clean(&raw.user_code, crate::text::MAX_USER_CODE);
+    if user_code.is_empty() {
+        return Err(bad("the user_code has no printable characters".into()));
+    }
     Ok(DeviceCodes {
         device_code: raw.device_code,
-        user_code: raw.user_code.trim().to_string(),
+        user_code,
         verification_uri,
         verification_uri_complete,
-        expires_in: Duration::from_secs(expires_in.min(24 * 3600)),
-        interval: raw.interval.map(Duration::from_secs),
+        expires_in: Duration::from_secs(expires_in.min(MAX_EXPIRES_IN.as_secs())),
+        interval,
     })
 }
 
@@ -138,7 +162,9 @@ impl PollSchedule {
     /// [`MIN_INTERVAL`]).
     pub fn new(interval: Option<Duration>) -> Self {
         PollSchedule {
-            interval: interval.unwrap_or(DEFAULT_INTERVAL).max(MIN_INTERVAL),
+            interval: interval
+                .unwrap_or(DEFAULT_INTERVAL)
+                .clamp(MIN_INTERVAL, MAX_INTERVAL),
         }
     }
 
@@ -148,8 +174,13 @@ impl PollSchedule {
     }
 
     /// `slow_down`: the interval grows by [`SLOW_DOWN_STEP`] for all later polls.
+    /// Never beyond [`MAX_INTERVAL`] plus a few steps (a provider repeating `slow_down` forever
+    /// cannot push the arithmetic anywhere near overflow).
     pub fn slow_down(&mut self) {
-        self.interval += SLOW_DOWN_STEP;
+        self.interval = self
+            .interval
+            .saturating_add(SLOW_DOWN_STEP)
+            .min(MAX_INTERVAL * 4);
     }
 }
 
@@ -167,7 +198,10 @@ where
 {
     let mut transient = 0u32;
     loop {
-        if tokio::time::Instant::now() > expires + schedule.interval() {
+        let grace_end = expires
+            .checked_add(schedule.interval())
+            .unwrap_or(expires);
+        if tokio::time::Instant::now() > grace_end {
             return Err(Error::Timeout(
                 "waiting for the device sign-in to be approved: the code expired; start the sign-in again".into(),
             ));

@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 use crate::flow::pkce::Callback;
 use crate::secret::Secret;
 
+/// Stands in for a wait too long to add to the clock (`--timeout` near `u64::MAX`).
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The path of the loopback redirect URI.
 pub const CALLBACK_PATH: &str = "/callback";
 
@@ -24,6 +27,7 @@ pub const CALLBACK_PATH: &str = "/callback";
 pub struct LoopbackListener {
     listener: TcpListener,
     port: u16,
+    path: String,
 }
 
 impl LoopbackListener {
@@ -42,7 +46,19 @@ impl LoopbackListener {
             .local_addr()
             .map_err(|e| Error::io("reading the loopback port", e))?
             .port();
-        Ok(LoopbackListener { listener, port })
+        Ok(LoopbackListener {
+            listener,
+            port,
+            path: CALLBACK_PATH.to_string(),
+        })
+    }
+
+    /// Answers at `path` instead of [`CALLBACK_PATH`] (an account's own redirect URI,
+    /// `/callback/<name>`): a callback at any other path is refused before anything is sent to
+    /// a token endpoint.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
     }
 
     /// The port.
@@ -50,9 +66,9 @@ impl LoopbackListener {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>/callback`.
+    /// `http://127.0.0.1:<port><path>`.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+        format!("http://127.0.0.1:{}{}", self.port, self.path)
     }
 
     /// Waits for the matching callback, runs `complete` on its URL and answers the browser
@@ -67,7 +83,8 @@ impl LoopbackListener {
         F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<(T, String)>>,
     {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = now.checked_add(timeout).unwrap_or(now + FAR_FUTURE);
         let mut complete = Some(complete);
         loop {
             let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
@@ -92,7 +109,7 @@ impl LoopbackListener {
                 }
             };
             let path = target.split('?').next().unwrap_or("");
-            if path != CALLBACK_PATH {
+            if path != self.path {
                 let _ = respond(
                     &mut stream,
                     404,

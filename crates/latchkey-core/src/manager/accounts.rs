@@ -94,6 +94,7 @@ impl LoginManager {
             signed_in_at: None,
             last_refresh_at: None,
             provider,
+            per_account_redirect: true,
         };
         if let Some(secret) = &new.client_secret {
             self.opts
@@ -138,6 +139,10 @@ impl LoginManager {
     /// Changes an account. Changes that invalidate its tokens (client id) sign it out.
     pub async fn edit(&self, name: &str, edit: AccountEdit) -> Result<EditOutcome> {
         let account = self.account(name)?;
+        // Held until the metadata is rewritten: a refresh finishing in between would store
+        // tokens of the old settings under the new ones.
+        let (_local, _file) = self.lock_account(account.id).await?;
+        let account = self.account(name)?;
         let mut notes = Vec::new();
         let mut signed_out = false;
         if let Some(Some(mode)) = edit.redirect.map(Some)
@@ -180,7 +185,6 @@ impl LoginManager {
             sign_out_because = Some("DPoP-bound and bearer tokens are not interchangeable");
         }
         if let Some(reason) = sign_out_because {
-            let (_l, _f) = self.lock_account(account.id).await?;
             self.delete_tokens(&account).await?;
             signed_out = true;
             notes.push(format!(
@@ -245,6 +249,9 @@ impl LoginManager {
                 }
                 if let Some(d) = edit.dpop {
                     a.dpop = d;
+                }
+                if let Some(p) = edit.per_account_redirect {
+                    a.per_account_redirect = p;
                 }
                 if signed_out {
                     a.signed_in_at = None;
@@ -347,6 +354,13 @@ impl LoginManager {
     pub async fn logout(&self, name: &str) -> Result<LogoutReport> {
         let account = self.account(name)?;
         let (_local, _file) = self.lock_account(account.id).await?;
+        let account = self.account(name)?;
+        self.logout_locked(&account).await
+    }
+
+    /// [`Self::logout`] with the account locks held by the caller.
+    async fn logout_locked(&self, account: &Account) -> Result<LogoutReport> {
+        let account = account.clone();
         let tokens = self.read_tokens(&account).await?;
         let quirks = account.provider.quirks();
         let endpoint = account
@@ -416,9 +430,25 @@ impl LoginManager {
     }
 
     /// Signs out and forgets the account (client secret and metadata too).
+    /// Holds the account locks throughout, so a refresh or sign-in completing meanwhile cannot
+    /// store tokens for an account being forgotten, and deletes the keychain items of its
+    /// sign-ins in progress too.
     pub async fn remove(&self, name: &str) -> Result<LogoutReport> {
-        let report = self.logout(name).await?;
         let account = self.account(name)?;
+        let (_local, _file) = self.lock_account(account.id).await?;
+        let account = self.account(name)?;
+        let report = self.logout_locked(&account).await?;
+        let pending: Vec<String> = self
+            .registry
+            .load()?
+            .pending
+            .iter()
+            .filter(|p| p.account_id == account.id)
+            .map(|p| p.digest.clone())
+            .collect();
+        for digest in pending {
+            self.opts.keychain.delete(&pending_key(&digest)).await?;
+        }
         self.opts
             .keychain
             .delete(&account.client_secret_key())

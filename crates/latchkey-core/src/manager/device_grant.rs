@@ -100,8 +100,11 @@ impl LoginManager {
             ("device_code", started.device_code.expose()),
         ];
         let left = started.expires_at - self.now();
-        let expires =
-            tokio::time::Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
+        let left = Duration::try_from(left)
+            .unwrap_or(Duration::ZERO)
+            .min(device::MAX_EXPIRES_IN);
+        let now_instant = tokio::time::Instant::now();
+        let expires = now_instant.checked_add(left).unwrap_or(now_instant);
         let mut schedule = PollSchedule::new(started.interval);
         let (http, url, auth_ref, params_ref, ctx_ref, key) = (
             &self.opts.http,

@@ -42,7 +42,7 @@ use crate::accounts::{
     validate_name,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Paths, SCHEME_REDIRECT_URI};
+use crate::config::Paths;
 use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flow::device::{self, DEVICE_CODE_GRANT, PollSchedule};
@@ -176,6 +176,9 @@ pub struct AccountEdit {
     /// Ask for DPoP-bound tokens or not (a change signs the account out: bound tokens cannot
     /// be used as bearer tokens and the other way round).
     pub dpop: Option<bool>,
+    /// Switch to (or back from) the account's own redirect URI, `…/callback/<name>` (see
+    /// [`Account::per_account_redirect`]).
+    pub per_account_redirect: Option<bool>,
 }
 
 /// What an edit did.
@@ -353,6 +356,8 @@ impl LoginManager {
     /// A manager with explicit options.
     pub fn new(opts: ManagerOptions) -> Self {
         let registry = Registry::new(opts.paths.clone());
+        // Files an older version created with the umask's modes become private.
+        crate::private::tighten(&opts.paths);
         LoginManager {
             opts,
             registry,

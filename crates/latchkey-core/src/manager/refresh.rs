@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// How long a *proactive* refresh (the current token is still valid) may take before the current
+/// token is served instead (degraded): a hanging token endpoint must not hold a caller who has
+/// a usable token for the full request timeout. With no usable token the full timeout applies.
+pub const PROACTIVE_REFRESH_DEADLINE: Duration = Duration::from_secs(5);
+
 /// How [`LoginManager`] renews a token under the account locks.
 pub(super) enum Renewal {
     /// `grant_type=refresh_token`.
@@ -111,15 +116,31 @@ impl LoginManager {
         let mut attempt = 0u32;
         let response = loop {
             attempt += 1;
-            let result = request_token(
+            let in_hand = current
+                .as_ref()
+                .is_some_and(|c| c.is_unexpired(self.now()));
+            let request = request_token(
                 &self.opts.http,
                 &token_url,
                 &auth,
                 &params,
                 &ctx,
                 dpop.as_ref(),
-            )
-            .await;
+            );
+            let result = if in_hand {
+                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, request).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::Unreachable {
+                        url: display_endpoint(&token_url),
+                        detail: format!(
+                            "no answer within {} s (the current token is still valid, so Latchkey did not wait longer)",
+                            PROACTIVE_REFRESH_DEADLINE.as_secs()
+                        ),
+                    }),
+                }
+            } else {
+                request.await
+            };
             match result {
                 Ok(r) => break r,
                 Err(Error::ProviderError {
@@ -164,6 +185,25 @@ impl LoginManager {
                         account: account.name.clone(),
                         reason,
                     });
+                }
+                // A garbage answer (truncated JSON, a captive portal's page) while the current
+                // token is valid is served like an outage: degraded, not a failure.
+                Err(e @ Error::BadResponse { .. })
+                    if current
+                        .as_ref()
+                        .is_some_and(|c| c.is_unexpired(self.now())) =>
+                {
+                    let Some(current) = current.clone() else {
+                        return Err(e);
+                    };
+                    tracing::warn!(account = %account.name, error = %e, "the provider's answer to a refresh was unusable; serving the current token (degraded)");
+                    return Ok(hand_out(
+                        current,
+                        Some(format!(
+                            "could not refresh, serving the current token until it expires: {e}"
+                        )),
+                        false,
+                    ));
                 }
                 Err(e) if e.kind() == ErrorKind::ProviderUnreachable => {
                     let now = self.now();

@@ -73,7 +73,9 @@ impl LoginManager {
         let mode = opts.redirect.unwrap_or(account.redirect);
         let (listener, redirect_uri) = match mode {
             RedirectMode::Loopback => {
-                let l = LoopbackListener::bind(account.port).await?;
+                let l = LoopbackListener::bind(account.port)
+                    .await?
+                    .with_path(account.callback_path());
                 let uri = l.redirect_uri();
                 (Some(l), uri)
             }
@@ -83,7 +85,7 @@ impl LoginManager {
                         "this provider accepts only loopback redirects".into(),
                     ));
                 }
-                (None, SCHEME_REDIRECT_URI.to_string())
+                (None, account.scheme_redirect_uri())
             }
         };
         let now = self.now();
@@ -236,7 +238,10 @@ impl LoginManager {
         started: OffsetDateTime,
         timeout: Duration,
     ) -> Result<SignedIn> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
         loop {
             let file = self.registry.load()?;
             if !file.pending.iter().any(|p| p.digest == digest) {
@@ -330,7 +335,8 @@ impl LoginManager {
                         .is_some_and(|t| oidc::matches_template(iss, t));
                 if !ok {
                     return Err(Error::Callback(format!(
-                        "the response came from issuer `{iss}`, not `{expected}` (possible mix-up attack; RFC 9207)"
+                        "the response came from issuer `{}`, not `{expected}` (possible mix-up attack; RFC 9207)",
+                        crate::text::clean(iss, crate::text::MAX_URI)
                     )));
                 }
             }
@@ -400,15 +406,26 @@ impl LoginManager {
     ) -> Result<SignedIn> {
         let quirks = account.provider.quirks();
         let identity = self.identify(account, &response, nonce).await?;
-        if let (Some(old), Some(new)) = (&account.identity, &identity)
-            && old.sub != new.sub
-            && !replace_identity
-        {
-            return Err(Error::IdentityMismatch {
-                account: account.name.clone(),
-                existing: old.display().to_string(),
-                new: new.display().to_string(),
-            });
+        match (&account.identity, &identity) {
+            (Some(old), Some(new)) if old.sub != new.sub && !replace_identity => {
+                return Err(Error::IdentityMismatch {
+                    account: account.name.clone(),
+                    existing: old.display().to_string(),
+                    new: new.display().to_string(),
+                });
+            }
+            // The account has an identity but this sign-in cannot say who it is (GitHub's
+            // /user failed, `openid` not requested): it may be someone else, so it is not
+            // stored under the old identity.
+            (Some(old), None) if !replace_identity => {
+                return Err(Error::IdentityMismatch {
+                    account: account.name.clone(),
+                    existing: old.display().to_string(),
+                    new: "an unknown user (the provider's answer does not say who signed in)"
+                        .into(),
+                });
+            }
+            _ => {}
         }
         let now = self.now();
         let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
@@ -422,9 +439,8 @@ impl LoginManager {
                     a.signed_in_at = Some(now);
                     a.needs_sign_in = None;
                     a.granted_scopes = granted;
-                    if ident.is_some() {
-                        a.identity = ident;
-                    }
+                    // `None` only with --replace: the old identity is no longer known true.
+                    a.identity = ident;
                 }
                 Ok(())
             })
@@ -432,7 +448,7 @@ impl LoginManager {
         tracing::info!(account = %account.name, sub = identity.as_ref().map(|i| i.sub.as_str()).unwrap_or("-"), "signed in");
         Ok(SignedIn {
             account: account.name.clone(),
-            identity: identity.or(account.identity.clone()),
+            identity,
             expires_at: set.expires_at,
             scope: set.scope.clone(),
             has_refresh_token: set.refresh_token.is_some(),

@@ -1,0 +1,462 @@
+//! End-to-end hardening tests (issue 10) of the `latchkey` binary against the real test provider
+//! and the real Secret Service: hostile numbers and hostile text from a provider, private
+//! files, faults while a valid token is in hand, and the mix-up defence (two providers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+fn provider(extra: Value) -> Provider {
+    require_secret_service();
+    let mut cfg = json!({"accessTokenTtl": 300});
+    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    Provider::start(cfg)
+}
+
+fn add_and_login(sb: &Sandbox, p: &Provider, name: &str) -> String {
+    sb.ok(&[
+        "add",
+        name,
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    sb.ok(&["login", name, "--timeout", "60"]);
+    sb.account_id(name)
+}
+
+fn tokens_in_keychain(id: &str) -> Value {
+    let raw = Keyring::lookup(&format!("{id}/tokens")).expect("tokens are in the keychain");
+    serde_json::from_str(&raw).unwrap()
+}
+
+fn expires_at(tokens: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        tokens["expires_at"].as_str().expect("an expiry is stored"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+}
+
+/// A provider's hostile `expires_in` in a refresh answer: no panic, exit 0, the rotated refresh
+/// token stored (and live at the provider), the expiry clamped to at most a year, or to "now"
+/// for values that are no lifetime at all.
+#[test]
+fn hostile_expires_in_on_refresh_keeps_the_rotated_refresh_token() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "n");
+    let cases: [(&str, bool); 6] = [
+        (r#""expires_in":1e300"#, true),
+        (r#""expires_in":18446744073709551615"#, true),
+        (r#""expires_in":-5"#, false),
+        (r#""expires_in":"soon""#, false),
+        (r#""expires_in":"-1e300""#, false),
+        (r#""expires_in":{"nested":true}"#, false),
+    ];
+    for (patch, huge) in cases {
+        let before = tokens_in_keychain(&id);
+        let old_rt = before["refresh_token"].as_str().unwrap().to_string();
+        p.fault("token", &format!("patch:{{{patch}}}"), 1);
+        let out = sb.run(&["refresh", "n", "--force"]);
+        assert_eq!(code(&out), 0, "{patch}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        let after = tokens_in_keychain(&id);
+        let new_rt = after["refresh_token"].as_str().unwrap().to_string();
+        assert_ne!(new_rt, old_rt, "{patch}: the rotated refresh token is stored");
+        assert_eq!(p.introspect(&new_rt)["active"], true, "{patch}");
+        let exp = expires_at(&after);
+        let now = time::OffsetDateTime::now_utc();
+        if huge {
+            assert!(exp > now + time::Duration::days(300), "{patch}: {exp}");
+            assert!(exp <= now + time::Duration::days(367), "{patch}: {exp}");
+        } else {
+            assert!(exp <= now + time::Duration::seconds(5), "{patch}: {exp}");
+        }
+        // The account goes on working: the next token call refreshes normally if needed.
+        let out = sb.run(&["token", "n"]);
+        assert_eq!(code(&out), 0, "{patch}: {}", stderr(&out));
+    }
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
+/// Modes of the config dir (0700) and of every file in it (0600), recursively.
+fn assert_private(sb: &Sandbox, when: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(p: &std::path::Path, when: &str, seen: &mut usize) {
+        let mode = std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        if p.is_dir() {
+            assert_eq!(mode, 0o700, "{when}: {} is {mode:o}", p.display());
+            for e in std::fs::read_dir(p).unwrap().flatten() {
+                walk(&e.path(), when, seen);
+            }
+        } else {
+            *seen += 1;
+            assert_eq!(mode, 0o600, "{when}: {} is {mode:o}", p.display());
+        }
+    }
+    let mut seen = 0;
+    walk(sb.config_dir(), when, &mut seen);
+    assert!(seen > 0, "{when}: no files to check");
+}
+
+#[test]
+fn config_dir_and_files_are_private_and_old_ones_are_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    // The sandbox's dir is made 0755, like a dir an older version created.
+    std::fs::set_permissions(sb.config_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.ok(&[
+        "add",
+        "f",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    assert_private(&sb, "after add");
+    sb.ok(&["login", "f", "--timeout", "60"]);
+    assert_private(&sb, "after login");
+    sb.ok(&["refresh", "f", "--force"]);
+    assert_private(&sb, "after refresh");
+    let log = sb.config_dir().join("latchkey.log");
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("token refreshed"),
+        "the log is written"
+    );
+    for f in ["accounts.toml", "latchkey.log", "tokens.changed"] {
+        assert!(sb.config_dir().join(f).exists(), "{f}");
+    }
+    assert!(sb.config_dir().join("locks").is_dir());
+    assert!(sb.config_dir().join("cache").is_dir());
+
+    // Files left world-readable by an older version are tightened at start-up.
+    for f in ["accounts.toml", "latchkey.log"] {
+        std::fs::set_permissions(
+            sb.config_dir().join(f),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    std::fs::set_permissions(
+        sb.config_dir().join("locks"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    sb.ok(&["list"]);
+    assert_private(&sb, "after start-up");
+
+    // A symlink planted as the log is not followed (the target stays untouched).
+    let target = sb.dir.path().parent().unwrap().join(format!(
+        "latchkey-log-target-{}",
+        std::process::id()
+    ));
+    std::fs::write(&target, "untouched\n").unwrap();
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(&target, &log).unwrap();
+    sb.ok(&["refresh", "f", "--force"]);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
+    std::fs::remove_file(&target).unwrap();
+}
+
+/// Terminal escapes as a hostile provider would write them inside JSON strings: OSC 0 (window
+/// title), SGR 8 (hidden text), OSC 52 (clipboard write), a C1 CSI and a bidi override.
+const HOSTILE_JSON: &str =
+    r"\u001b]0;pwned\u0007\u001b[8mhidden\u001b[0m\u001b]52;c;cHduZWQ=\u0007\u009b31m\u202e";
+
+/// True if `s` has a control character other than a line break or tab, or a bidi override.
+fn has_escapes(s: &str) -> bool {
+    s.chars().any(|c| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+/// The metadata file as TOML stores escapes (`\u001B`), or raw.
+fn toml_has_escapes(s: &str) -> bool {
+    has_escapes(s) || s.to_ascii_lowercase().contains("\\u00") || s.contains("\\e")
+}
+
+#[test]
+fn hostile_text_from_the_provider_is_stripped_and_capped() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    sb.ok(&[
+        "add",
+        "t",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    // Identity names with escapes, one of them 20,000 characters long.
+    let long_name = format!("{HOSTILE_JSON}Mallory {}", "m".repeat(20_000));
+    p.fault(
+        "token",
+        &format!(
+            r#"id_token_patch:{{"name":"{long_name}","email":"{HOSTILE_JSON}mallory@example.test"}}"#
+        ),
+        1,
+    );
+    let out = sb.run(&["login", "t", "--timeout", "60"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!has_escapes(&stdout(&out)), "{:?}", stdout(&out));
+    assert!(!has_escapes(&stderr(&out)), "{:?}", stderr(&out));
+    assert!(
+        stdout(&out).contains("]0;pwned[8mhidden[0m]52;c;cHduZWQ=31mmallory@example.test"),
+        "{}",
+        stdout(&out)
+    );
+    for args in [&["list"][..], &["status", "t"], &["list", "--json"]] {
+        let out = sb.run(args);
+        assert!(!has_escapes(&stdout(&out)), "{args:?}: {:?}", stdout(&out));
+        assert!(!stdout(&out).contains("\\u001b"), "{args:?}");
+    }
+    let toml = sb.accounts_toml();
+    assert!(!toml_has_escapes(&toml), "{toml}");
+    assert!(toml.contains("Mallory"), "{toml}");
+    assert!(!toml.contains(&"m".repeat(300)), "the name is capped");
+
+    // A refresh refused with a hostile, 50,000-character error_description.
+    let desc = format!("{HOSTILE_JSON}{}", "x".repeat(50_000));
+    p.fault(
+        "token",
+        &format!(r#"json:400:{{"error":"invalid_grant","error_description":"{desc}"}}"#),
+        1,
+    );
+    let out = sb.run(&["token", "t", "--min-ttl", "400"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!has_escapes(&err), "{err:?}");
+    assert!(err.contains("invalid_grant"), "{err}");
+    assert!(err.len() < 2_000, "stderr is {} bytes", err.len());
+    let toml = sb.accounts_toml();
+    assert!(!toml_has_escapes(&toml), "{toml}");
+    assert!(toml.contains("needs-sign-in") || toml.contains("needs_sign_in"), "{toml}");
+    assert!(toml.len() < 4_000, "accounts.toml is {} bytes", toml.len());
+    let out = sb.run(&["status", "t"]);
+    assert!(!has_escapes(&stdout(&out)) && !has_escapes(&stderr(&out)));
+}
+
+#[test]
+fn hostile_device_user_code_is_stripped() {
+    let p = provider(json!({"deviceInterval": 1}));
+    let mut sb = Sandbox::new(BIN);
+    sb.env = vec![(
+        "LATCHKEY_BROWSER".into(),
+        format!(
+            "node {}",
+            latchkey_testkit::repo_root()
+                .join("tests/provider/approve-device.mjs")
+                .display()
+        ),
+    )];
+    sb.ok(&[
+        "add",
+        "tv",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--flow",
+        "device",
+    ]);
+    p.fault(
+        "device",
+        &format!(r#"patch:{{"user_code":"{HOSTILE_JSON}WDJB-MJHT"}}"#),
+        1,
+    );
+    let out = sb.run(&["login", "tv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!has_escapes(&stderr(&out)), "{:?}", stderr(&out));
+    assert!(!has_escapes(&stdout(&out)), "{:?}", stdout(&out));
+    assert!(stderr(&out).contains("31mWDJB-MJHT"), "{}", stderr(&out));
+}
+
+/// A sandbox whose "browser" only records the URLs it is asked to open (one per line).
+fn recording_sandbox() -> (Sandbox, std::path::PathBuf) {
+    let mut sb = Sandbox::new(BIN);
+    let urls = sb.config_dir().join("opened-urls.txt");
+    let script = sb.config_dir().join("record-url.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", urls.display()),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    sb.env = vec![("LATCHKEY_BROWSER".into(), script.display().to_string())];
+    (sb, urls)
+}
+
+/// Waits (bounded) until the recording browser has been asked to open a URL.
+fn wait_for_url(urls: &std::path::Path) -> url::Url {
+    for _ in 0..400 {
+        if let Some(line) = std::fs::read_to_string(urls)
+            .ok()
+            .and_then(|t| t.lines().last().map(str::to_string))
+        {
+            return url::Url::parse(&line).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("latchkey did not open a URL");
+}
+
+fn param(u: &url::Url, name: &str) -> String {
+    u.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {u}"))
+}
+
+/// What `latchkey add` says to register.
+fn registered_uri(add_output: &str) -> String {
+    add_output
+        .lines()
+        .find_map(|l| l.strip_prefix("Redirect URI to register at the provider: "))
+        .expect("add names the redirect URI")
+        .trim()
+        .to_string()
+}
+
+/// Runs the headless browser on `url` (approving) and returns the custom-scheme callback it
+/// was sent to (printed, since no deep-link command is set), or delivers a loopback one.
+fn browse(url: &str) -> String {
+    let out = std::process::Command::new("node")
+        .arg(latchkey_testkit::repo_root().join("tests/provider/browser.mjs"))
+        .arg(url)
+        .env("LATCHKEY_TEST_BROWSER_MODE", "approve")
+        .env_remove("LATCHKEY_TEST_DEEP_LINK_CMD")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// RFC 9700 §4.4 mix-up: the provider of another account ("evil", no RFC 9207 `iss`) starts
+/// its own sign-in and sends the browser to the honest provider with *its* state and code
+/// challenge. The honest provider's callback arrives at the honest account's redirect URI, so
+/// it does not match the evil flow's: refused, and the evil token endpoint receives nothing
+/// (neither the honest code nor the verifier). Both redirect kinds: scheme and loopback.
+#[test]
+fn mix_up_callback_for_another_account_is_refused_before_any_token_request() {
+    let honest = provider(json!({}));
+    let evil = provider(json!({}));
+    let (sb, urls) = recording_sandbox();
+    for (mode, evil_name, honest_name) in [
+        ("scheme", "evil-s", "honest-s"),
+        ("loopback", "evil-l", "honest-l"),
+    ] {
+        let _ = std::fs::remove_file(&urls);
+        let honest_uri = registered_uri(&sb.ok(&[
+            "add",
+            honest_name,
+            "--issuer",
+            &honest.issuer,
+            "--client-id",
+            "latchkey-public",
+            "--redirect",
+            mode,
+        ]));
+        let auth = format!(
+            "{}{}",
+            evil.issuer,
+            evil.endpoint_path("authorization_endpoint")
+        );
+        let token = format!("{}{}", evil.issuer, evil.endpoint_path("token_endpoint"));
+        sb.ok(&[
+            "add",
+            evil_name,
+            "--auth-url",
+            &auth,
+            "--token-url",
+            &token,
+            "--client-id",
+            "latchkey-public",
+            "--redirect",
+            mode,
+        ]);
+        // The evil account's sign-in waits for its callback.
+        let mut login = sb
+            .cmd(&["login", evil_name, "--timeout", "60"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let evil_url = wait_for_url(&urls);
+        // The attacker's provider sends the browser to the honest one with its own state and
+        // challenge, and the redirect URI the honest client has registered.
+        let mut at_honest = url::Url::parse(&format!(
+            "{}{}",
+            honest.issuer,
+            honest.endpoint_path("authorization_endpoint")
+        ))
+        .unwrap();
+        let honest_redirect = if mode == "loopback" {
+            let port = url::Url::parse(&param(&evil_url, "redirect_uri"))
+                .unwrap()
+                .port()
+                .unwrap();
+            honest_uri.replace("<any port>", &port.to_string())
+        } else {
+            honest_uri.clone()
+        };
+        at_honest
+            .query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", "latchkey-public")
+            .append_pair("redirect_uri", &honest_redirect)
+            .append_pair("scope", "openid profile")
+            .append_pair("state", &param(&evil_url, "state"))
+            .append_pair("code_challenge", &param(&evil_url, "code_challenge"))
+            .append_pair("code_challenge_method", "S256");
+        let printed = browse(at_honest.as_str());
+        if mode == "scheme" {
+            // The OS hands the honest provider's callback to Latchkey.
+            assert!(printed.contains("code="), "{printed}");
+            let out = sb.run(&["complete", &printed]);
+            assert_ne!(code(&out), 0, "{mode}: the mixed-up callback was accepted");
+            assert!(
+                stderr(&out).contains("the callback arrived at"),
+                "{}",
+                stderr(&out)
+            );
+            let _ = login.kill();
+            let _ = login.wait();
+        } else {
+            // The loopback listener answered it as "not this sign-in" and keeps waiting.
+            let _ = login.kill();
+            let out = login.wait_with_output().unwrap();
+            assert!(
+                !stdout(&out).contains("Signed in"),
+                "{mode}: {}",
+                stdout(&out)
+            );
+        }
+        assert_eq!(
+            evil.count("token.request", None),
+            0,
+            "{mode}: the evil token endpoint received a request: {:?}",
+            evil.events()
+        );
+        assert_eq!(
+            honest.count("grant.success", Some("authorization_code")),
+            0,
+            "{mode}"
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! Provider-supplied text made safe to show and to store.
+//!
+//! Every string a provider (or a callback URL) controls — `error`, `error_description`,
+//! `error_uri`, device `user_code`, identity names, HTML page titles — passes through
+//! [`clean`] where it enters the core. It removes what a terminal or a log viewer would
+//! interpret (C0 controls including ESC and newlines, DEL, C1 controls such as CSI/OSC, and the
+//! Unicode bidi overrides that reorder text) and caps the length, so a hostile provider cannot
+//! rewrite the terminal title, hide text, write the clipboard (OSC 52) or fill `accounts.toml`
+//! with a megabyte of "reason".
+
+/// Longest `error_description` kept (characters).
+pub const MAX_DESCRIPTION: usize = 300;
+/// Longest OAuth `error` code kept.
+pub const MAX_ERROR_CODE: usize = 64;
+/// Longest `error_uri` kept.
+pub const MAX_URI: usize = 200;
+/// Longest identity field (sub, email, name, username) kept.
+pub const MAX_IDENTITY: usize = 256;
+/// Longest device `user_code` kept.
+pub const MAX_USER_CODE: usize = 64;
+/// Longest HTML title or body snippet quoted in an error.
+pub const MAX_SNIPPET: usize = 120;
+
+/// True for characters that must not reach a terminal or a log line.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() // C0, DEL and C1 (U+0080–U+009F)
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` without control and bidi-override characters (tabs and line breaks become one space),
+/// trimmed, at most `max` characters (an ellipsis marks a cut).
+pub fn clean(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
+    let mut count = 0usize;
+    let mut cut = false;
+    let mut last_space = false;
+    for c in s.chars() {
+        let c = if matches!(c, '\t' | '\n' | '\r') {
+            ' '
+        } else {
+            c
+        };
+        if is_unsafe(c) {
+            continue;
+        }
+        if c == ' ' && (last_space || count == 0) {
+            continue;
+        }
+        if count >= max {
+            cut = true;
+            break;
+        }
+        last_space = c == ' ';
+        out.push(c);
+        count += 1;
+    }
+    let trimmed_len = out.trim_end().len();
+    out.truncate(trimmed_len);
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
+/// [`clean`] on an optional string; an empty result becomes `None`.
+pub fn clean_opt(s: Option<String>, max: usize) -> Option<String> {
+    s.map(|s| clean(&s, max)).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_escapes_and_controls() {
+        let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[8mhidden\u{1b}[0m\u{1b}]52;c;Y3VybA==\u{7}\u{9b}31m ok\u{202E}gnp";
+        let c = clean(hostile, 100);
+        assert!(!c.chars().any(is_unsafe), "{c:?}");
+        assert!(!c.contains('\u{1b}'));
+        assert_eq!(c, "]0;pwned[8mhidden[0m]52;c;Y3VybA==31m okgnp");
+    }
+
+    #[test]
+    fn caps_length_and_folds_whitespace() {
+        let long = "x".repeat(1 << 20);
+        let c = clean(&long, MAX_DESCRIPTION);
+        assert_eq!(c.chars().count(), MAX_DESCRIPTION + 1);
+        assert!(c.ends_with('…'));
+        assert_eq!(clean("  a\r\n\tb  ", 10), "a b");
+        assert_eq!(clean_opt(Some("\u{1b}\u{7}".into()), 10), None);
+        assert_eq!(clean("ünïcødé ok", 7), "ünïcødé…");
+    }
+}
