@@ -460,3 +460,95 @@ fn mix_up_callback_for_another_account_is_refused_before_any_token_request() {
         );
     }
 }
+
+/// Point 7: with a valid token in hand, a garbage `200` answer to a proactive refresh (a broken
+/// server, a captive portal) serves the current token degraded (exit 0), and a hanging token
+/// endpoint is given a short deadline of its own, not the full request timeout.
+#[test]
+fn proactive_refresh_faults_serve_the_current_token() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "g");
+    let current = tokens_in_keychain(&id)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 300 s left, asked for 400: a proactive refresh.
+    p.fault("token", "malformed_json", 1);
+    let out = sb.run(&["token", "g", "--min-ttl", "400"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), current);
+    assert!(stderr(&out).contains("could not refresh"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("\"trunc"), "the body is never echoed");
+
+    // A hanging endpoint: the degraded answer names the short deadline (the full request
+    // timeout is 30 s, and this delay 20 s would have let the refresh finish).
+    p.fault("token", "delay:20000", 1);
+    let out = sb.run(&["token", "g", "--min-ttl", "400", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(j["access_token"], current.as_str());
+    assert_eq!(j["degraded"], true, "{j}");
+    assert!(
+        stderr(&out).contains("no answer within 5 s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Point 5: `remove` deletes the keychain items of a sign-in in progress.
+#[test]
+fn remove_deletes_pending_sign_in_items() {
+    let p = provider(json!({}));
+    let (sb, urls) = recording_sandbox();
+    sb.ok(&[
+        "add",
+        "r",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--redirect",
+        "scheme",
+    ]);
+    let mut login = sb
+        .cmd(&["login", "r", "--timeout", "60"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = wait_for_url(&urls);
+    let digest = latchkey_core::flow::pkce::state_digest(&param(&url, "state"));
+    let item = format!("pending/{digest}");
+    assert!(Keyring::lookup(&item).is_some(), "the pending flow is stored");
+    let _ = login.kill();
+    let _ = login.wait();
+    sb.ok(&["remove", "r"]);
+    assert!(
+        Keyring::lookup(&item).is_none(),
+        "remove left the pending sign-in in the keychain"
+    );
+}
+
+/// Point 6: an account with an identity on record, signed in again by an answer that says
+/// nobody (no `openid` asked), is refused instead of keeping the old identity.
+#[test]
+fn a_sign_in_without_identity_does_not_keep_the_old_one() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "who");
+    let before = tokens_in_keychain(&id);
+    sb.ok(&["edit", "who", "--scope", "profile email"]);
+    let out = sb.run(&["login", "who", "--timeout", "60"]);
+    assert_ne!(code(&out), 0, "{}", stdout(&out));
+    assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
+    assert_eq!(
+        tokens_in_keychain(&id)["access_token"],
+        before["access_token"],
+        "nothing stored"
+    );
+    // With --replace the identity on record is dropped, not kept.
+    sb.ok(&["login", "who", "--timeout", "60", "--replace"]);
+    let list: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    assert!(list[0]["identity"].is_null(), "{}", list[0]);
+}

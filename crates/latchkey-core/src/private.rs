@@ -82,32 +82,38 @@ pub fn open_log(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// Tightens the config dir, its subdirectories and the files Latchkey keeps there (start-up).
-/// Best effort: a file that cannot be changed is logged, never fatal. Symlinks are left alone.
+/// Tightens the config dir and the files and folders Latchkey keeps there (start-up): the
+/// metadata file, its lock, the log (and its rotated copy), the change marker, and everything in
+/// `locks/` and `cache/`. Anything else a person put in the directory is left alone. Best
+/// effort: a file that cannot be changed is logged, never fatal. Symlinks are not followed.
 pub fn tighten(paths: &Paths) {
     let dir = paths.dir();
     if !dir.is_dir() {
         return;
     }
     set_mode(dir, DIR_MODE);
-    tighten_tree(dir, 0);
-}
-
-fn tighten_tree(dir: &Path, depth: u32) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else {
+    let log = paths.log_file();
+    for file in [
+        paths.accounts_file(),
+        paths.accounts_lock(),
+        paths.tokens_changed_marker(),
+        log.with_extension("log.1"),
+        log,
+    ] {
+        set_mode(&file, FILE_MODE);
+    }
+    for sub in ["locks", "cache"] {
+        let sub = dir.join(sub);
+        if !std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir()) {
             continue;
-        };
-        let path = entry.path();
-        if kind.is_dir() && depth == 0 {
-            // `locks/`, `cache/`: one level, all ours.
-            set_mode(&path, DIR_MODE);
-            tighten_tree(&path, depth + 1);
-        } else if kind.is_file() {
-            set_mode(&path, FILE_MODE);
+        }
+        set_mode(&sub, DIR_MODE);
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    set_mode(&entry.path(), FILE_MODE);
+                }
+            }
         }
     }
 }
@@ -148,6 +154,9 @@ mod tests {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(dir.join("accounts.toml"), "version = 1\n").unwrap();
         std::fs::write(dir.join("locks/x.lock"), "").unwrap();
+        std::fs::write(dir.join("mine.sh"), "").unwrap();
+        std::fs::set_permissions(dir.join("mine.sh"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         std::fs::set_permissions(
             dir.join("accounts.toml"),
             std::fs::Permissions::from_mode(0o644),
@@ -158,6 +167,7 @@ mod tests {
         assert_eq!(mode(&dir.join("locks")), 0o700);
         assert_eq!(mode(&dir.join("accounts.toml")), 0o600);
         assert_eq!(mode(&dir.join("locks/x.lock")), 0o600);
+        assert_eq!(mode(&dir.join("mine.sh")), 0o755, "not Latchkey's: left alone");
 
         let fresh = tmp.path().join("new/sub");
         create_dir(&fresh).unwrap();

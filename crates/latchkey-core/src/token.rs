@@ -449,6 +449,60 @@ mod tests {
     }
 
     #[test]
+    fn hostile_expires_in_never_panics_and_is_clamped() {
+        let now = OffsetDateTime::now_utc();
+        let year = time::Duration::seconds(MAX_TOKEN_LIFETIME_SECS as i64);
+        for (raw, want) in [
+            ("1e300", Some(now + year)),
+            ("18446744073709551615", Some(now + year)),
+            ("-5", Some(now)),
+            ("-1e300", Some(now)),
+            (r#""soon""#, Some(now)),
+            (r#""120""#, Some(now + time::Duration::seconds(120))),
+            (r#""90.5""#, Some(now + time::Duration::seconds(90))),
+            ("true", Some(now)),
+            (r#"{"a":1}"#, Some(now)),
+            ("null", None),
+        ] {
+            let body = format!(
+                r#"{{"access_token":"AT","token_type":"Bearer","refresh_token":"RT2","expires_in":{raw}}}"#
+            );
+            let t: TokenResponse = interpret_json(&resp(200, "application/json", &body), &ctx())
+                .unwrap_or_else(|e| panic!("{raw}: {e}"));
+            let set = TokenSet::from_response(t, now, None, ' ');
+            assert_eq!(set.expires_at, want, "{raw}");
+            assert_eq!(set.refresh_token, Some(Secret::new("RT2")), "{raw}");
+        }
+        // At the end of time's range the sum cannot overflow either.
+        let end = time::PrimitiveDateTime::MAX.assume_utc();
+        assert_eq!(expiry_after(end, u64::MAX), end);
+    }
+
+    #[test]
+    fn hostile_error_text_is_stripped_and_capped() {
+        let desc = format!(r"\u001b]0;pwned\u0007\u009b8m{}", "x".repeat(100_000));
+        let body = format!(
+            r#"{{"error":"invalid_grant\u001b[2J","error_description":"{desc}","error_uri":"https://e/\u001b]52;c;eA==\u0007"}}"#
+        );
+        let e = interpret_json::<TokenResponse>(&resp(400, "application/json", &body), &ctx())
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(!text.chars().any(crate::text::is_unsafe), "{text:?}");
+        assert!(text.contains("invalid_grant[2J"), "{text}");
+        assert!(text.len() < 1_500, "{} bytes", text.len());
+        // An HTML error page's title (a proxy's, a captive portal's).
+        let page = resp(
+            502,
+            "text/html",
+            "<html><head><title>\u{1b}]0;evil\u{7}Bad \u{9b}Gateway</title></head></html>",
+        );
+        let e = interpret_json::<TokenResponse>(&page, &ctx()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.chars().any(crate::text::is_unsafe), "{text:?}");
+        assert!(text.contains("]0;evilBad Gateway"), "{text}");
+    }
+
+    #[test]
     fn github_error_with_200() {
         let r = resp(
             200,

@@ -362,6 +362,47 @@ mod tests {
         assert_eq!(times.len(), 3);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_interval_is_clamped_and_never_overflows() {
+        let raw: RawCodes = serde_json::from_str(
+            r#"{"device_code":"d","user_code":"\u001b]52;c;eA==\u0007WDJB-MJHT","verification_uri":"https://as/device","expires_in":1e300,"interval":18446744073709551615}"#,
+        )
+        .unwrap();
+        let c = check_codes(raw, "https://as/device", 200).unwrap();
+        assert_eq!(c.interval, Some(MAX_INTERVAL));
+        assert_eq!(c.expires_in, MAX_EXPIRES_IN);
+        assert_eq!(c.user_code, "]52;c;eA==WDJB-MJHT");
+        // Even an unclamped interval near u64::MAX and a far deadline do not panic.
+        let (times, r) = run(
+            Some(Duration::from_secs(u64::MAX)),
+            vec![Ok(tokens())],
+            Duration::from_secs(600),
+        )
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(times, vec![MAX_INTERVAL.as_secs_f64()]);
+        let mut s = PollSchedule::new(Some(MAX_INTERVAL));
+        for _ in 0..1000 {
+            s.slow_down();
+        }
+        assert!(s.interval() <= MAX_INTERVAL * 4);
+    }
+
+    #[test]
+    fn verification_uri_must_be_https_except_on_loopback() {
+        let check = |uri: &str| {
+            let raw: RawCodes = serde_json::from_str(&format!(
+                r#"{{"device_code":"d","user_code":"X","verification_uri":"{uri}","expires_in":60}}"#
+            ))
+            .unwrap();
+            check_codes(raw, "https://as/device", 200)
+        };
+        assert!(check("https://as.example/device").is_ok());
+        assert!(check("http://127.0.0.1:8080/device").is_ok());
+        let e = check("http://as.example/device").unwrap_err();
+        assert!(e.to_string().contains("https"), "{e}");
+    }
+
     #[test]
     fn device_responses_are_checked() {
         let ok = |body: &str| {

@@ -89,10 +89,11 @@ impl LoginManager {
             }
         };
         let now = self.now();
+        // A nonce only with `openid` (providers refuse one in a plain OAuth request).
         let new = PendingFlow::start(
             account.id,
             redirect_uri.clone(),
-            provider.is_oidc(),
+            provider.is_oidc() && account.scopes.iter().any(|s| s == "openid"),
             opts.replace_identity,
             now,
         )?;
