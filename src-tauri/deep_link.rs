@@ -67,6 +67,38 @@ fn handle_url<R: Runtime>(app: &AppHandle<R>, url: Url) {
     });
 }
 
+/// Shortest time between two raises of the window by deep links.
+pub const RAISE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3);
+
+static LAST_RAISE: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Whether a deep link may raise and focus the window: only one that belongs to a sign-in
+/// started here (a forged or stale link must not steal focus), and at most once per
+/// [`RAISE_INTERVAL`] (a page firing links in a loop).
+pub fn may_raise(
+    matches_sign_in: bool,
+    last: Option<std::time::Instant>,
+    now: std::time::Instant,
+) -> bool {
+    matches_sign_in && last.is_none_or(|t| now.saturating_duration_since(t) >= RAISE_INTERVAL)
+}
+
+/// [`may_raise`] for `url` against this app's sign-ins, recording the raise.
+pub fn should_raise(state: &AppState, url: &Url) -> bool {
+    let now = std::time::Instant::now();
+    let mut last = match LAST_RAISE.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let ok = may_raise(account_of(state, url).is_some(), *last, now);
+    if ok {
+        *last = Some(now);
+    } else {
+        tracing::info!("a deep link did not raise the window (no matching sign-in, or too soon)");
+    }
+    ok
+}
+
 /// Parses command-line arguments the way the deep-link plugin does (a single argument that is
 /// a URL of our scheme), for the single-instance callback's decision to just show the window.
 pub fn url_in_args(args: &[String]) -> Option<Url> {
@@ -79,6 +111,15 @@ pub fn url_in_args(args: &[String]) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_matching_links_raise_and_not_too_often() {
+        let t0 = std::time::Instant::now();
+        assert!(may_raise(true, None, t0));
+        assert!(!may_raise(false, None, t0), "a forged link does not raise");
+        assert!(!may_raise(true, Some(t0), t0 + std::time::Duration::from_millis(500)));
+        assert!(may_raise(true, Some(t0), t0 + RAISE_INTERVAL));
+    }
 
     #[test]
     fn recognises_only_its_own_scheme() {

@@ -187,7 +187,7 @@ fn browse_to_callback(url: &Url, login: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(text.starts_with("dev.latchkey.app:/callback?"), "{text}");
+    assert!(text.starts_with("dev.latchkey.app:/callback/"), "{text}");
     text
 }
 
@@ -275,7 +275,7 @@ fn scheme_sign_in_refresh_copy_sign_out_never_send_a_token() {
     let (opener, urls) = capturing_opener();
     let t = test_app(opener);
     let added = add(&t, &p, "work", "scheme");
-    assert_eq!(added["redirect_uri"], "dev.latchkey.app:/callback");
+    assert_eq!(added["redirect_uri"], "dev.latchkey.app:/callback/work");
     assert_eq!(t.account("work")["status"], "signed_out");
 
     let started = t.ok("sign_in", json!({"name": "work"}));

@@ -102,10 +102,20 @@ pub fn run() {
     // plugin's `on_open_url`, so this callback only brings the window forward.
     let builder = Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
-            if deep_link::url_in_args(&args).is_none() {
-                tracing::info!("launched again: showing the window");
+            match deep_link::url_in_args(&args) {
+                None => {
+                    tracing::info!("launched again: showing the window");
+                    show_main_window(app);
+                }
+                Some(url) => {
+                    let raise = app
+                        .try_state::<AppState>()
+                        .is_some_and(|s| deep_link::should_raise(&s, &url));
+                    if raise {
+                        show_main_window(app);
+                    }
+                }
             }
-            show_main_window(app);
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init());

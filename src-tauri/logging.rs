@@ -17,8 +17,8 @@ pub fn init() {
     let filter = || {
         std::env::var("LATCHKEY_LOG")
             .ok()
-            .filter(|s| !s.is_empty())
-            .map(EnvFilter::new)
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| EnvFilter::new(latchkey_core::text::log_filter(&s)))
             .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER))
     };
     let stderr = tracing_subscriber::fmt::layer()

@@ -477,7 +477,7 @@ impl Session<'_> {
         ));
         let shown = self.text("#redirect-uri");
         if redirect == "scheme" {
-            assert_eq!(shown, "dev.latchkey.app:/callback");
+            assert_eq!(shown, format!("dev.latchkey.app:/callback/{name}"));
         } else {
             assert!(shown.starts_with("http://127.0.0.1:"), "{shown}");
         }
@@ -640,7 +640,7 @@ fn cold_start_by_url_completes_the_sign_in() {
         .unwrap()
         .trim()
         .to_string();
-    assert!(url.starts_with("dev.latchkey.app:/callback?"));
+    assert!(url.starts_with("dev.latchkey.app:/callback/"), "{url}");
     s.end();
     let deadline = Instant::now() + Duration::from_secs(15);
     while d.app_running() {

@@ -14,7 +14,11 @@ const MAX_LOG_BYTES: u64 = 5 * 1024 * 1024;
 
 /// Sets up stderr and file logging.
 pub fn init(verbose: u8) {
-    let from_env = std::env::var("LATCHKEY_LOG").ok().filter(|s| !s.is_empty());
+    // A bare level is scoped to Latchkey's crates (not hyper/reqwest/zbus).
+    let from_env = std::env::var("LATCHKEY_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| latchkey_core::text::log_filter(&s));
     let stderr_level = match verbose {
         0 => "warn",
         1 => "info",

@@ -238,7 +238,7 @@ fn scheme_redirect_is_completed_by_another_process_and_cannot_be_replayed() {
 
     // Replaying the deep link is refused and changes nothing.
     let url = std::fs::read_to_string(&urls).unwrap().trim().to_string();
-    assert!(url.starts_with("dev.latchkey.app:/callback?"), "{url}");
+    assert!(url.starts_with("dev.latchkey.app:/callback/app?"), "{url}");
     let out = sb.run(&["complete", &url]);
     assert_eq!(code(&out), 1);
     assert!(
@@ -273,8 +273,11 @@ fn loopback_ignores_wrong_path_and_state_and_keeps_waiting() {
     let port: u16 = url::Url::parse(&redirect).unwrap().port().unwrap();
     let (s, _) = latchkey_testkit::http(port, "GET", "/favicon.ico", &[], "");
     assert_eq!(s, 404);
+    // Another account's redirect path (the shared `/callback` of old accounts) is not this one.
+    let (s, _) = latchkey_testkit::http(port, "GET", "/callback?code=forged&state=x", &[], "");
+    assert_eq!(s, 404);
     let (s, body) =
-        latchkey_testkit::http(port, "GET", "/callback?code=forged&state=wrong", &[], "");
+        latchkey_testkit::http(port, "GET", "/callback/w?code=forged&state=wrong", &[], "");
     assert_eq!(s, 400);
     assert!(body.contains("does not belong"), "{body}");
     // Still waiting: now the real browser completes it.
@@ -287,6 +290,11 @@ fn loopback_ignores_wrong_path_and_state_and_keeps_waiting() {
     assert!(st.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("does not belong to this sign-in") && stderr(&out).contains("still waiting"),
+        "the terminal says a callback was ignored: {}",
+        stderr(&out)
+    );
     assert!(
         stdout(&out).contains("Signed in to `w` as alice@example.test"),
         "{}",

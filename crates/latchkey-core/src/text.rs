@@ -62,6 +62,25 @@ pub fn clean(s: &str, max: usize) -> String {
     out
 }
 
+/// The crates whose events `LATCHKEY_LOG=<level>` turns on.
+pub const LOG_CRATES: [&str; 3] = ["latchkey", "latchkey_core", "latchkey_app"];
+
+/// A `LATCHKEY_LOG` value as a tracing filter: a bare level (`trace`, `debug`) applies to
+/// Latchkey's own crates only, not to hyper, reqwest, rustls or zbus (whose trace output is huge
+/// and can carry request details); a full directive list (`latchkey_core=debug,hyper=trace`,
+/// anything with `=` or `,`) is taken as written.
+pub fn log_filter(value: &str) -> String {
+    let v = value.trim();
+    if v.contains('=') || v.contains(',') || v.is_empty() {
+        return v.to_string();
+    }
+    LOG_CRATES
+        .iter()
+        .map(|c| format!("{c}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// [`clean`] on an optional string; an empty result becomes `None`.
 pub fn clean_opt(s: Option<String>, max: usize) -> Option<String> {
     s.map(|s| clean(&s, max)).filter(|s| !s.is_empty())
@@ -78,6 +97,17 @@ mod tests {
         assert!(!c.chars().any(is_unsafe), "{c:?}");
         assert!(!c.contains('\u{1b}'));
         assert_eq!(c, "]0;pwned[8mhidden[0m]52;c;Y3VybA==31m okgnp");
+    }
+
+    #[test]
+    fn a_bare_log_level_is_scoped_to_latchkey() {
+        assert_eq!(
+            log_filter("trace"),
+            "latchkey=trace,latchkey_core=trace,latchkey_app=trace"
+        );
+        assert!(!log_filter("trace").contains("hyper"));
+        assert_eq!(log_filter("hyper=trace"), "hyper=trace");
+        assert_eq!(log_filter("info,zbus=debug"), "info,zbus=debug");
     }
 
     #[test]

@@ -397,7 +397,19 @@ pub async fn request_token(
         });
     }
     if dpop.is_some() && !tr.token_type.eq_ignore_ascii_case("dpop") {
-        tracing::warn!(url = %resp.url, "DPoP was requested but the provider issued a Bearer token (not sender-constrained)");
+        // A new grant that should be sender-constrained but is not: refused (nothing is stored
+        // yet). A refresh answer is kept (refusing it would lose a rotated refresh token).
+        let refresh = params
+            .iter()
+            .any(|(k, v)| *k == "grant_type" && *v == "refresh_token");
+        if !refresh {
+            return Err(Error::BadResponse {
+                url: resp.url,
+                status: resp.status,
+                detail: "DPoP was requested but the provider issued a Bearer token (not sender-constrained); check that the client is allowed DPoP, or turn it off for this account (`latchkey edit NAME --dpop false`)".into(),
+            });
+        }
+        tracing::warn!(url = %resp.url, "DPoP was requested but the provider issued a Bearer token on refresh (not sender-constrained)");
     }
     if dpop.is_none() && tr.token_type.eq_ignore_ascii_case("dpop") {
         return Err(Error::BadResponse {

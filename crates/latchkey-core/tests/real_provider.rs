@@ -126,7 +126,7 @@ async fn a_callback_is_consumed_exactly_once() {
         .start_sign_in("once", SignInOptions::default())
         .await
         .unwrap();
-    assert_eq!(start.redirect_uri, "dev.latchkey.app:/callback");
+    assert_eq!(start.redirect_uri, "dev.latchkey.app:/callback/once");
     let out = browser(start.url.as_str());
     assert!(
         out.status.success(),
@@ -135,7 +135,7 @@ async fn a_callback_is_consumed_exactly_once() {
     );
     let callback = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(
-        callback.starts_with("dev.latchkey.app:/callback?code="),
+        callback.starts_with("dev.latchkey.app:/callback/once?code="),
         "{callback}"
     );
 

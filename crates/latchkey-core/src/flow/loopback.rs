@@ -110,6 +110,11 @@ impl LoopbackListener {
             };
             let path = target.split('?').next().unwrap_or("");
             if path != self.path {
+                if path.starts_with(CALLBACK_PATH) {
+                    tracing::warn!(
+                        "ignored a callback for another redirect URI (another account's?); still waiting for this sign-in"
+                    );
+                }
                 let _ = respond(
                     &mut stream,
                     404,
@@ -124,8 +129,8 @@ impl LoopbackListener {
                 .map(|cb| cb.state_matches(expected_state))
                 .unwrap_or(false);
             if !matches {
-                tracing::info!(
-                    "ignored a loopback request whose state does not match this sign-in"
+                tracing::warn!(
+                    "ignored a callback that does not belong to this sign-in (its state does not match); still waiting"
                 );
                 let _ = respond(
                     &mut stream,

@@ -98,7 +98,15 @@ impl LoginManager {
             now,
         )?;
         let digest = new.flow.digest();
-        let extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
+        let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
+        // RFC 9449 §10: bind the authorization code to the account's DPoP key.
+        let jkt = match self.dpop_key(&account).await? {
+            Some(key) => Some(key.thumbprint()),
+            None => None,
+        };
+        if let Some(jkt) = &jkt {
+            extra.push(("dpop_jkt", jkt.as_str()));
+        }
         let request = AuthRequest {
             endpoint: &auth_endpoint,
             client_id: &account.client_id,
