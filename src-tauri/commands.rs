@@ -95,7 +95,8 @@ fn non_empty(s: Option<String>) -> Option<String> {
 }
 
 fn non_empty_secret(s: Option<Secret>) -> Option<Secret> {
-    s.map(|s| Secret::new(s.expose().trim())).filter(|s| !s.is_empty())
+    s.map(|s| Secret::new(s.expose().trim()))
+        .filter(|s| !s.is_empty())
 }
 
 impl From<AddAccountInput> for NewAccount {

@@ -117,7 +117,11 @@ mod tests {
         let t0 = std::time::Instant::now();
         assert!(may_raise(true, None, t0));
         assert!(!may_raise(false, None, t0), "a forged link does not raise");
-        assert!(!may_raise(true, Some(t0), t0 + std::time::Duration::from_millis(500)));
+        assert!(!may_raise(
+            true,
+            Some(t0),
+            t0 + std::time::Duration::from_millis(500)
+        ));
         assert!(may_raise(true, Some(t0), t0 + RAISE_INTERVAL));
     }
 

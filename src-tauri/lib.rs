@@ -101,8 +101,8 @@ pub fn run() {
     // this process and exits; with the `deep-link` feature the URL is routed to the deep-link
     // plugin's `on_open_url`, so this callback only brings the window forward.
     let builder = Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
-            match deep_link::url_in_args(&args) {
+        .plugin(tauri_plugin_single_instance::init(
+            |app, args, _cwd| match deep_link::url_in_args(&args) {
                 None => {
                     tracing::info!("launched again: showing the window");
                     show_main_window(app);
@@ -115,8 +115,8 @@ pub fn run() {
                         show_main_window(app);
                     }
                 }
-            }
-        }))
+            },
+        ))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init());
     let app = configure(builder, state)

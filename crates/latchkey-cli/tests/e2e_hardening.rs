@@ -72,7 +72,10 @@ fn hostile_expires_in_on_refresh_keeps_the_rotated_refresh_token() {
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
         let after = tokens_in_keychain(&id);
         let new_rt = after["refresh_token"].as_str().unwrap().to_string();
-        assert_ne!(new_rt, old_rt, "{patch}: the rotated refresh token is stored");
+        assert_ne!(
+            new_rt, old_rt,
+            "{patch}: the rotated refresh token is stored"
+        );
         assert_eq!(p.introspect(&new_rt)["active"], true, "{patch}");
         let exp = expires_at(&after);
         let now = time::OffsetDateTime::now_utc();
@@ -131,7 +134,9 @@ fn config_dir_and_files_are_private_and_old_ones_are_tightened() {
     assert_private(&sb, "after refresh");
     let log = sb.config_dir().join("latchkey.log");
     assert!(
-        std::fs::read_to_string(&log).unwrap().contains("token refreshed"),
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("token refreshed"),
         "the log is written"
     );
     for f in ["accounts.toml", "latchkey.log", "tokens.changed"] {
@@ -157,10 +162,12 @@ fn config_dir_and_files_are_private_and_old_ones_are_tightened() {
     assert_private(&sb, "after start-up");
 
     // A symlink planted as the log is not followed (the target stays untouched).
-    let target = sb.dir.path().parent().unwrap().join(format!(
-        "latchkey-log-target-{}",
-        std::process::id()
-    ));
+    let target = sb
+        .dir
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("latchkey-log-target-{}", std::process::id()));
     std::fs::write(&target, "untouched\n").unwrap();
     std::fs::remove_file(&log).unwrap();
     std::os::unix::fs::symlink(&target, &log).unwrap();
@@ -242,7 +249,10 @@ fn hostile_text_from_the_provider_is_stripped_and_capped() {
     assert!(err.len() < 2_000, "stderr is {} bytes", err.len());
     let toml = sb.accounts_toml();
     assert!(!toml_has_escapes(&toml), "{toml}");
-    assert!(toml.contains("needs-sign-in") || toml.contains("needs_sign_in"), "{toml}");
+    assert!(
+        toml.contains("needs-sign-in") || toml.contains("needs_sign_in"),
+        "{toml}"
+    );
     assert!(toml.len() < 4_000, "accounts.toml is {} bytes", toml.len());
     let out = sb.run(&["status", "t"]);
     assert!(!has_escapes(&stdout(&out)) && !has_escapes(&stderr(&out)));
@@ -446,6 +456,13 @@ fn mix_up_callback_for_another_account_is_refused_before_any_token_request() {
                 "{mode}: {}",
                 stdout(&out)
             );
+            // Point 9: the terminal says a callback was ignored and that it keeps waiting.
+            assert!(
+                stderr(&out).contains("ignored a callback")
+                    && stderr(&out).contains("still waiting"),
+                "{}",
+                stderr(&out)
+            );
         }
         assert_eq!(
             evil.count("token.request", None),
@@ -478,8 +495,15 @@ fn proactive_refresh_faults_serve_the_current_token() {
     let out = sb.run(&["token", "g", "--min-ttl", "400"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), current);
-    assert!(stderr(&out).contains("could not refresh"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("\"trunc"), "the body is never echoed");
+    assert!(
+        stderr(&out).contains("could not refresh"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("\"trunc"),
+        "the body is never echoed"
+    );
 
     // A hanging endpoint: the degraded answer names the short deadline (the full request
     // timeout is 30 s, and this delay 20 s would have let the refresh finish).
@@ -520,7 +544,10 @@ fn remove_deletes_pending_sign_in_items() {
     let url = wait_for_url(&urls);
     let digest = latchkey_core::flow::pkce::state_digest(&param(&url, "state"));
     let item = format!("pending/{digest}");
-    assert!(Keyring::lookup(&item).is_some(), "the pending flow is stored");
+    assert!(
+        Keyring::lookup(&item).is_some(),
+        "the pending flow is stored"
+    );
     let _ = login.kill();
     let _ = login.wait();
     sb.ok(&["remove", "r"]);

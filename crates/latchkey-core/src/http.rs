@@ -166,7 +166,7 @@ fn origin_of(url: &Url) -> String {
 }
 
 /// True if a `WWW-Authenticate` challenge (or an OAuth error body) says `use_dpop_nonce`.
-fn asks_for_nonce(resp: &Response) -> bool {
+pub fn asks_for_nonce(resp: &Response) -> bool {
     let in_header = resp
         .headers
         .get_all(reqwest::header::WWW_AUTHENTICATE)

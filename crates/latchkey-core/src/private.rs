@@ -167,7 +167,11 @@ mod tests {
         assert_eq!(mode(&dir.join("locks")), 0o700);
         assert_eq!(mode(&dir.join("accounts.toml")), 0o600);
         assert_eq!(mode(&dir.join("locks/x.lock")), 0o600);
-        assert_eq!(mode(&dir.join("mine.sh")), 0o755, "not Latchkey's: left alone");
+        assert_eq!(
+            mode(&dir.join("mine.sh")),
+            0o755,
+            "not Latchkey's: left alone"
+        );
 
         let fresh = tmp.path().join("new/sub");
         create_dir(&fresh).unwrap();

@@ -147,7 +147,12 @@ pub async fn request_codes(
         params.push(("scope", &scope));
     }
     let resp = http.post_form(endpoint, auth, &params).await?;
-    let raw: RawCodes = interpret_json(&resp, &ErrorContext::default())?;
+    parse_codes(&resp)
+}
+
+/// Interprets and checks a device authorization response (pure; fuzzed on its own).
+pub fn parse_codes(resp: &crate::http::Response) -> Result<DeviceCodes> {
+    let raw: RawCodes = interpret_json(resp, &ErrorContext::default())?;
     check_codes(raw, &resp.url, resp.status)
 }
 
@@ -198,9 +203,7 @@ where
 {
     let mut transient = 0u32;
     loop {
-        let grace_end = expires
-            .checked_add(schedule.interval())
-            .unwrap_or(expires);
+        let grace_end = expires.checked_add(schedule.interval()).unwrap_or(expires);
         if tokio::time::Instant::now() > grace_end {
             return Err(Error::Timeout(
                 "waiting for the device sign-in to be approved: the code expired; start the sign-in again".into(),

@@ -179,7 +179,13 @@ async fn read_request_target(stream: &mut TcpStream) -> std::result::Result<Stri
     tokio::time::timeout(Duration::from_secs(5), read)
         .await
         .map_err(|_| "request timed out")??;
-    let head = std::str::from_utf8(&buf).map_err(|_| "request is not text")?;
+    parse_request_head(&buf)
+}
+
+/// The request target of an HTTP request head (`GET /callback?… HTTP/1.1`): only `GET` and an
+/// origin-form target are accepted. Pure, so it is fuzzed on its own.
+pub fn parse_request_head(buf: &[u8]) -> std::result::Result<String, &'static str> {
+    let head = std::str::from_utf8(buf).map_err(|_| "request is not text")?;
     let line = head.lines().next().ok_or("empty request")?;
     let mut parts = line.split(' ');
     let method = parts.next().ok_or("no method")?;

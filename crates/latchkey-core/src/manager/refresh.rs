@@ -116,9 +116,7 @@ impl LoginManager {
         let mut attempt = 0u32;
         let response = loop {
             attempt += 1;
-            let in_hand = current
-                .as_ref()
-                .is_some_and(|c| c.is_unexpired(self.now()));
+            let in_hand = current.as_ref().is_some_and(|c| c.is_unexpired(self.now()));
             let request = request_token(
                 &self.opts.http,
                 &token_url,
@@ -189,9 +187,7 @@ impl LoginManager {
                 // A garbage answer (truncated JSON, a captive portal's page) while the current
                 // token is valid is served like an outage: degraded, not a failure.
                 Err(e @ Error::BadResponse { .. })
-                    if current
-                        .as_ref()
-                        .is_some_and(|c| c.is_unexpired(self.now())) =>
+                    if current.as_ref().is_some_and(|c| c.is_unexpired(self.now())) =>
                 {
                     let Some(current) = current.clone() else {
                         return Err(e);

@@ -524,10 +524,11 @@ impl ProviderSpec {
     pub fn from_document(&self, fetched_from: &Url, body: &[u8]) -> Result<ProviderConfig> {
         self.validate()?;
         let target = self.discovery_target()?;
+        // The document's values are quoted in these messages: provider text, sanitized.
         let bad = |detail: String| Error::BadResponse {
             url: without_query(fetched_from),
             status: 200,
-            detail,
+            detail: crate::text::clean(&detail, 4 * crate::text::MAX_DESCRIPTION),
         };
         let document = discovery::parse_document(body).map_err(bad)?;
         let mut endpoints = document.endpoints;

@@ -1,0 +1,473 @@
+//! Fuzz harnesses for every Latchkey parser that takes outside input, and a small mutation
+//! engine to drive them on stable Rust (no nightly toolchain, no sanitizers here).
+//!
+//! Each target ([`TARGETS`]) feeds arbitrary bytes to one parser exactly as the core receives
+//! them: callback URLs (the loopback request head, then the URL; the scheme URL), token /
+//! device / PAR / introspection / error responses ([`latchkey_core::token::interpret_json`]
+//! and the checks after it), discovery documents, a JWKS with an id_token, `WWW-Authenticate` /
+//! `DPoP-Nonce` headers, and `accounts.toml`. A harness only fails by panicking: every input
+//! must end in `Ok` or a typed error. Whatever the parser returns must also be free of control
+//! characters where it is text for people (error messages).
+//!
+//! The engine ([`Fuzzer`]) is seed-corpus driven and mutation based (byte flips, inserts,
+//! deletes, splices, dictionary tokens such as `1e300` or ESC sequences). It is *not* coverage
+//! guided: see FUZZING.md for what that means for the results.
+
+use std::time::{Duration, Instant};
+
+use latchkey_core::http::Response;
+use latchkey_core::token::{ErrorContext, TokenResponse, TokenSet, interpret_json};
+use openidconnect::core::CoreJsonWebKeySet;
+use reqwest::header::{HeaderMap, HeaderValue};
+use time::OffsetDateTime;
+
+/// The targets, by name.
+pub const TARGETS: &[&str] = &[
+    "callback_url",
+    "loopback_request",
+    "token_response",
+    "device_response",
+    "par_response",
+    "introspection_response",
+    "error_response",
+    "discovery",
+    "jwks_id_token",
+    "www_authenticate",
+    "accounts_toml",
+];
+
+/// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
+pub fn run(target: &str, data: &[u8]) -> bool {
+    match target {
+        "callback_url" => callback_url(data),
+        "loopback_request" => loopback_request(data),
+        "token_response" => token_response(data),
+        "device_response" => device_response(data),
+        "par_response" => par_response(data),
+        "introspection_response" => introspection_response(data),
+        "error_response" => error_response(data),
+        "discovery" => discovery(data),
+        "jwks_id_token" => jwks_id_token(data),
+        "www_authenticate" => www_authenticate(data),
+        "accounts_toml" => accounts_toml(data),
+        _ => return false,
+    }
+    true
+}
+
+fn text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+/// Error messages are shown on terminals: no control characters may come from the input.
+fn assert_printable(e: &latchkey_core::Error) {
+    let msg = e.to_string();
+    assert!(
+        !msg.chars().any(latchkey_core::text::is_unsafe),
+        "an error message carries control characters: {msg:?}"
+    );
+}
+
+fn response(status: u16, content_type: &str, body: &[u8]) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(reqwest::header::CONTENT_TYPE, v);
+    }
+    Response {
+        url: "https://idp.example/endpoint".into(),
+        status,
+        headers,
+        body: body.to_vec(),
+    }
+}
+
+fn callback_url(data: &[u8]) {
+    let raw = text(data);
+    for candidate in [raw.clone(), format!("dev.latchkey.app:/callback/w?{raw}")] {
+        if let Ok(cb) = latchkey_core::flow::pkce::Callback::parse(&candidate) {
+            let _ =
+                latchkey_core::flow::pkce::same_redirect(&cb.base, "dev.latchkey.app:/callback/w");
+            if let Some(state) = &cb.state {
+                let _ = latchkey_core::flow::pkce::state_digest(state.expose());
+            }
+            // The error parameters become a provider error as they would in a sign-in.
+            if let Some(error) = &cb.error {
+                let e = latchkey_core::token::provider_error(
+                    latchkey_core::token::OAuthErrorBody {
+                        error: error.clone(),
+                        error_description: cb.error_description.clone(),
+                        error_uri: None,
+                    },
+                    &ErrorContext::default(),
+                );
+                assert_printable(&e);
+            }
+        }
+    }
+}
+
+fn loopback_request(data: &[u8]) {
+    if let Ok(target) = latchkey_core::flow::loopback::parse_request_head(data) {
+        let _ = latchkey_core::flow::pkce::Callback::parse(&format!("http://127.0.0.1:1{target}"));
+    }
+}
+
+fn token_response(data: &[u8]) {
+    let now = OffsetDateTime::now_utc();
+    for status in [200, 400] {
+        match interpret_json::<TokenResponse>(
+            &response(status, "application/json", data),
+            &ErrorContext::default(),
+        ) {
+            Ok(t) => {
+                let set = TokenSet::from_response(t, now, None, ' ');
+                let _ = set.is_fresh(now, time::Duration::seconds(60));
+                if let Ok(s) = set.to_secret() {
+                    assert!(TokenSet::from_secret(&s).is_ok(), "a stored set reads back");
+                }
+            }
+            Err(e) => assert_printable(&e),
+        }
+    }
+}
+
+fn device_response(data: &[u8]) {
+    match latchkey_core::flow::device::parse_codes(&response(200, "application/json", data)) {
+        Ok(c) => {
+            assert!(
+                !c.user_code.chars().any(latchkey_core::text::is_unsafe),
+                "user_code {:?}",
+                c.user_code
+            );
+            let mut s = latchkey_core::flow::device::PollSchedule::new(c.interval);
+            s.slow_down();
+            let now = tokio_free_instant();
+            let _ = now.checked_add(c.expires_in + s.interval());
+        }
+        Err(e) => assert_printable(&e),
+    }
+}
+
+fn tokio_free_instant() -> Instant {
+    Instant::now()
+}
+
+fn par_response(data: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Pushed {
+        #[allow(dead_code)]
+        request_uri: String,
+        #[serde(default, deserialize_with = "expires")]
+        #[allow(dead_code)]
+        expires_in: Option<u64>,
+    }
+    fn expires<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<u64>, D::Error> {
+        use serde::Deserialize;
+        Ok(Option::<serde_json::Value>::deserialize(d)?.and_then(|v| v.as_u64()))
+    }
+    for status in [201, 400] {
+        if let Err(e) = interpret_json::<Pushed>(
+            &response(status, "application/json", data),
+            &ErrorContext::default(),
+        ) {
+            assert_printable(&e);
+        }
+    }
+}
+
+fn introspection_response(data: &[u8]) {
+    if let Err(e) = interpret_json::<latchkey_core::Introspection>(
+        &response(200, "application/json", data),
+        &ErrorContext::default(),
+    ) {
+        assert_printable(&e);
+    }
+}
+
+fn error_response(data: &[u8]) {
+    for (status, ct) in [
+        (400, "application/json"),
+        (401, "text/html; charset=utf-8"),
+        (503, "text/html"),
+        (302, ""),
+    ] {
+        let resp = response(status, ct, data);
+        let _ = resp.error_page_summary();
+        let e = interpret_json::<TokenResponse>(&resp, &ErrorContext::default())
+            .err()
+            .unwrap_or_else(|| latchkey_core::Error::Other("no error".into()));
+        assert_printable(&e);
+    }
+}
+
+fn discovery(data: &[u8]) {
+    let Ok(issuer) = url::Url::parse("https://idp.example") else {
+        return;
+    };
+    let spec = latchkey_core::ProviderSpec {
+        preset: latchkey_core::Preset::Oidc,
+        issuer: Some(issuer),
+        ..Default::default()
+    };
+    let Ok(from) = url::Url::parse("https://idp.example/.well-known/openid-configuration") else {
+        return;
+    };
+    if let Err(e) = spec.from_document(&from, data) {
+        assert_printable(&e);
+    }
+}
+
+/// The input is `JWKS JSON` + `\n` + `id_token` (no newline: the whole input is the token
+/// and the JWKS is empty).
+fn jwks_id_token(data: &[u8]) {
+    let (jwks_raw, token) = match data.iter().position(|b| *b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (&b"{\"keys\":[]}"[..], data),
+    };
+    let Ok(jwks) = serde_json::from_slice::<CoreJsonWebKeySet>(jwks_raw) else {
+        return;
+    };
+    let Ok(issuer) = url::Url::parse("https://idp.example") else {
+        return;
+    };
+    let secret = latchkey_core::Secret::new("client-secret-0123456789abcdef0123");
+    let nonce = latchkey_core::Secret::new("n-0S6_WzA2Mj");
+    let algs = vec![
+        "RS256".to_string(),
+        "ES256".to_string(),
+        "HS256".to_string(),
+    ];
+    let token = latchkey_core::Secret::new(text(token));
+    let check = latchkey_core::oidc::IdTokenCheck {
+        client_id: "latchkey-public",
+        client_secret: Some(&secret),
+        issuer: &issuer,
+        issuer_template: Some("https://login.example/{tenantid}/v2.0"),
+        jwks: &jwks,
+        algs: &algs,
+        nonce: Some(&nonce),
+        expected_sub: None,
+        now: OffsetDateTime::now_utc(),
+    };
+    match latchkey_core::oidc::validate_id_token(&token, &check) {
+        Ok(identity) => assert!(!identity.sub.chars().any(latchkey_core::text::is_unsafe)),
+        Err(e) => assert_printable(&e),
+    }
+}
+
+/// The input is `WWW-Authenticate value` + `\n` + `DPoP-Nonce value` + `\n` + a body.
+fn www_authenticate(data: &[u8]) {
+    let mut parts = data.splitn(3, |b| *b == b'\n');
+    let challenge = parts.next().unwrap_or_default();
+    let nonce = parts.next().unwrap_or_default();
+    let body = parts.next().unwrap_or_default();
+    let mut resp = response(401, "application/json", body);
+    if let Ok(v) = HeaderValue::from_bytes(challenge) {
+        resp.headers.insert(reqwest::header::WWW_AUTHENTICATE, v);
+    }
+    if let Ok(v) = HeaderValue::from_bytes(nonce) {
+        resp.headers.insert("dpop-nonce", v);
+    }
+    let _ = latchkey_core::http::asks_for_nonce(&resp);
+    let _ = resp.headers.get("dpop-nonce").and_then(|v| v.to_str().ok());
+}
+
+fn accounts_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(file) = toml::from_str::<latchkey_core::accounts::AccountsFile>(text) {
+        for a in &file.accounts {
+            let _ = a.warnings();
+            let _ = a.redirect_uri_to_register();
+            let _ = a.identity.as_ref().map(|i| i.display().len());
+        }
+        // What was read writes back.
+        let again = toml::to_string_pretty(&file);
+        assert!(again.is_ok(), "an accounts file that parses serializes");
+    }
+}
+
+/// Tokens a hostile or broken provider would send, spliced in by the mutator.
+pub const DICTIONARY: &[&[u8]] = &[
+    b"1e300",
+    b"-1",
+    b"18446744073709551615",
+    b"-9223372036854775808",
+    b"NaN",
+    b"\"\"",
+    b"null",
+    b"true",
+    b"{}",
+    b"[]",
+    b"\\u001b]0;x\\u0007",
+    b"\x1b[31m",
+    b"\xc2\x9b",
+    b"%00",
+    b"%1b",
+    b"&state=",
+    b"&code=",
+    b"&iss=",
+    b"&error=",
+    b"\"expires_in\":",
+    b"\"interval\":",
+    b"\"access_token\":\"a\"",
+    b"\"token_type\":\"DPoP\"",
+    b"\"error\":\"use_dpop_nonce\"",
+    b"use_dpop_nonce",
+    b"DPoP error=\"use_dpop_nonce\"",
+    b"\"keys\":[",
+    b"\"kty\":\"RSA\"",
+    b"\"alg\":\"none\"",
+    b"eyJhbGciOiJub25lIn0",
+    b"[[account]]",
+    b"version = 1",
+    b"<title>",
+    b"</title>",
+    b"\r\n",
+    b"\xff\xfe",
+];
+
+/// A tiny deterministic PRNG (xorshift64*), so runs are reproducible from a seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (0 is replaced).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value below `n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+/// Mutates `input` in place a few times (flips, inserts, deletes, duplicates, dictionary
+/// tokens, splices from `other`). Inputs stay under `max_len`.
+pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, other: &[u8], max_len: usize) {
+    let rounds = 1 + rng.below(4);
+    for _ in 0..rounds {
+        match rng.below(8) {
+            0 if !input.is_empty() => {
+                let i = rng.below(input.len());
+                input[i] ^= 1 << rng.below(8);
+            }
+            1 if !input.is_empty() => {
+                let i = rng.below(input.len());
+                input[i] = rng.next_u64() as u8;
+            }
+            2 => {
+                let i = rng.below(input.len() + 1);
+                input.insert(i, rng.next_u64() as u8);
+            }
+            3 if !input.is_empty() => {
+                let i = rng.below(input.len());
+                let n = 1 + rng.below(16.min(input.len() - i));
+                input.drain(i..i + n);
+            }
+            4 | 5 => {
+                let token = DICTIONARY[rng.below(DICTIONARY.len())];
+                let i = rng.below(input.len() + 1);
+                input.splice(i..i, token.iter().copied());
+            }
+            6 if !other.is_empty() => {
+                let a = rng.below(other.len());
+                let n = 1 + rng.below((other.len() - a).min(64));
+                let i = rng.below(input.len() + 1);
+                input.splice(i..i, other[a..a + n].iter().copied());
+            }
+            _ if !input.is_empty() => {
+                // Repeat a slice (long strings, deep nesting).
+                let i = rng.below(input.len());
+                let n = 1 + rng.below(8.min(input.len() - i));
+                let chunk: Vec<u8> = input[i..i + n].to_vec();
+                for _ in 0..1 + rng.below(64) {
+                    input.splice(i..i, chunk.iter().copied());
+                }
+            }
+            _ => input.push(rng.next_u64() as u8),
+        }
+    }
+    input.truncate(max_len);
+}
+
+/// What a fuzz run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Inputs run.
+    pub executions: u64,
+    /// The slowest single input.
+    pub slowest: Duration,
+    /// Inputs that panicked (the panic message and the input).
+    pub crashes: Vec<(String, Vec<u8>)>,
+    /// Inputs slower than one second.
+    pub hangs: Vec<Vec<u8>>,
+}
+
+/// Runs `target` on the seeds, then on mutations of them, until `budget` is spent.
+pub fn fuzz(target: &str, seeds: &[Vec<u8>], budget: Duration, seed: u64) -> Report {
+    let mut report = Report::default();
+    let mut rng = Rng::new(seed);
+    let start = Instant::now();
+    let empty = vec![Vec::new()];
+    let seeds = if seeds.is_empty() { &empty[..] } else { seeds };
+    let one = |input: &[u8], report: &mut Report| {
+        let t = Instant::now();
+        let result = std::panic::catch_unwind(|| run(target, input));
+        let took = t.elapsed();
+        report.executions += 1;
+        report.slowest = report.slowest.max(took);
+        if took > Duration::from_secs(1) {
+            report.hangs.push(input.to_vec());
+        }
+        if let Err(p) = result {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            report.crashes.push((msg, input.to_vec()));
+        }
+    };
+    for s in seeds {
+        one(s, &mut report);
+    }
+    while start.elapsed() < budget && report.crashes.len() < 10 {
+        for _ in 0..256 {
+            let mut input = seeds[rng.below(seeds.len())].clone();
+            let other = &seeds[rng.below(seeds.len())];
+            mutate(&mut rng, &mut input, other, 64 * 1024);
+            one(&input, &mut report);
+        }
+    }
+    report
+}
+
+/// The seed corpus of `target` (`fuzz/corpus/<target>/*`), sorted by name.
+pub fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .collect()
+}
