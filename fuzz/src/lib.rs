@@ -423,7 +423,7 @@ pub fn fuzz(target: &str, seeds: &[Vec<u8>], budget: Duration, seed: u64) -> Rep
     let mut report = Report::default();
     let mut rng = Rng::new(seed);
     let start = Instant::now();
-    let empty = vec![Vec::new()];
+    let empty = [Vec::new()];
     let seeds = if seeds.is_empty() { &empty[..] } else { seeds };
     let one = |input: &[u8], report: &mut Report| {
         let t = Instant::now();

@@ -138,6 +138,7 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

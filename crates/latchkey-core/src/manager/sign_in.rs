@@ -100,10 +100,7 @@ impl LoginManager {
         let digest = new.flow.digest();
         let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
         // RFC 9449 §10: bind the authorization code to the account's DPoP key.
-        let jkt = match self.dpop_key(&account).await? {
-            Some(key) => Some(key.thumbprint()),
-            None => None,
-        };
+        let jkt = self.dpop_key(&account).await?.map(|key| key.thumbprint());
         if let Some(jkt) = &jkt {
             extra.push(("dpop_jkt", jkt.as_str()));
         }
