@@ -23,8 +23,23 @@ use crate::{ACCOUNTS_CHANGED, NOTICE};
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// How often account states are re-read (expiry, keep-signed-in, notifications, tray).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
-/// Accounts marked "keep signed in" are refreshed when less than this is left.
+/// Accounts marked "keep signed in" are refreshed when less than this is left (at most).
 const KEEP_SIGNED_IN_MARGIN: Duration = Duration::from_secs(120);
+/// The margin never goes below one sweep plus some slack, so a token cannot expire between
+/// two sweeps.
+const MIN_MARGIN: Duration = Duration::from_secs(SWEEP_INTERVAL.as_secs() + 5);
+
+/// The keep-signed-in margin for a token that lives `lifetime` seconds: a quarter of it,
+/// between [`MIN_MARGIN`] and [`KEEP_SIGNED_IN_MARGIN`]. A fixed 120 s margin would refresh a
+/// 100 s token on every sweep.
+pub fn margin_for(lifetime: Option<i64>) -> Duration {
+    match lifetime {
+        Some(l) if l > 0 => {
+            Duration::from_secs((l as u64) / 4).clamp(MIN_MARGIN, KEEP_SIGNED_IN_MARGIN)
+        }
+        _ => KEEP_SIGNED_IN_MARGIN,
+    }
+}
 
 /// A message for the window's notice area.
 #[derive(Debug, Clone, Serialize)]
@@ -102,13 +117,13 @@ pub fn due_for_refresh(s: &AccountSummary) -> bool {
     s.account.keep_signed_in
         && s.has_refresh_token
         && s.expires_in
-            .is_some_and(|left| left < KEEP_SIGNED_IN_MARGIN.as_secs() as i64)
+            .is_some_and(|left| left < margin_for(s.token_lifetime).as_secs() as i64)
 }
 
 async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &AccountSummary) {
     let name = &s.account.name;
     let opts = TokenOptions {
-        min_ttl: Some(KEEP_SIGNED_IN_MARGIN),
+        min_ttl: Some(margin_for(s.token_lifetime)),
         force: false,
     };
     match state.manager.access_token(name, opts).await {
@@ -148,4 +163,22 @@ fn notify_needs_sign_in<R: Runtime>(app: &AppHandle<R>, name: &str) {
         }
     };
     let _ = app.emit(NOTICE, notice);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_margin_scales_with_the_token_lifetime() {
+        // 100 s tokens: refreshed with 25 s left (every ~75 s), not on every 15 s sweep.
+        assert_eq!(margin_for(Some(100)), Duration::from_secs(25));
+        assert!(margin_for(Some(100)) < Duration::from_secs(100) - SWEEP_INTERVAL);
+        assert_eq!(margin_for(Some(3600)), KEEP_SIGNED_IN_MARGIN);
+        // Never below one sweep (a token must not expire between sweeps).
+        assert_eq!(margin_for(Some(30)), MIN_MARGIN);
+        assert!(MIN_MARGIN > SWEEP_INTERVAL);
+        assert_eq!(margin_for(None), KEEP_SIGNED_IN_MARGIN);
+        assert_eq!(margin_for(Some(-5)), KEEP_SIGNED_IN_MARGIN);
+    }
 }

@@ -324,6 +324,7 @@ mod tests {
             expires_at: None,
             expires_in,
             has_refresh_token: refresh,
+            token_lifetime: None,
             token_scope: None,
             problems: vec![],
         }

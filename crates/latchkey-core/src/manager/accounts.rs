@@ -328,6 +328,9 @@ impl LoginManager {
                 .and_then(|t| t.remaining(now))
                 .map(|d| d.whole_seconds()),
             has_refresh_token: tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
+            token_lifetime: tokens
+                .as_ref()
+                .and_then(|t| t.expires_at.map(|e| (e - t.obtained_at).whole_seconds())),
             token_scope: tokens.as_ref().and_then(|t| t.scope.clone()),
             problems,
             account,

@@ -239,6 +239,8 @@ pub struct AccountSummary {
     pub expires_in: Option<i64>,
     /// A refresh token is stored.
     pub has_refresh_token: bool,
+    /// The current access token's whole lifetime in seconds (expiry minus when it was obtained).
+    pub token_lifetime: Option<i64>,
     /// Scopes of the current token.
     pub token_scope: Option<String>,
     /// Problems a person should know about.
