@@ -76,8 +76,43 @@ fn tenant_claim(raw: &Secret) -> Option<String> {
     claims.get("tid")?.as_str().map(str::to_string)
 }
 
+/// Refuses an HMAC-signed (HS256/384/512) token whose signature is not exactly the MAC's
+/// length: openidconnect 4.1 converts it into a fixed-size array and *panics* otherwise (found
+/// by fuzzing, FUZZING.md). Other shapes are left to openidconnect, which rejects them.
+fn check_hmac_signature_length(raw: &str) -> Result<()> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = raw.split('.');
+    let (Some(header), Some(_), Some(signature)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(());
+    };
+    let Some(alg) = b64
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_owned))
+    else {
+        return Ok(());
+    };
+    let want = match alg.as_str() {
+        "HS256" => 32,
+        "HS384" => 48,
+        "HS512" => 64,
+        _ => return Ok(()),
+    };
+    match b64.decode(signature) {
+        Ok(sig) if sig.len() != want => Err(Error::InvalidIdToken(format!(
+            "its {alg} signature is {} bytes long, not {want}",
+            sig.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Validates an id_token and returns the identity it asserts.
 pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Identity> {
+    check_hmac_signature_length(raw.expose())?;
     let token: CoreIdToken = raw
         .expose()
         .parse()
