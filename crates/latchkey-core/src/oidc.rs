@@ -112,6 +112,16 @@ fn check_hmac_signature_length(raw: &str) -> Result<()> {
 
 /// Validates an id_token and returns the identity it asserts.
 pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Identity> {
+    // The reasons quote the token's claims (audiences, issuer): provider text, sanitized.
+    validate_id_token_inner(raw, check).map_err(|e| match e {
+        Error::InvalidIdToken(m) => {
+            Error::InvalidIdToken(crate::text::clean(&m, 2 * crate::text::MAX_DESCRIPTION))
+        }
+        other => other,
+    })
+}
+
+fn validate_id_token_inner(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Identity> {
     check_hmac_signature_length(raw.expose())?;
     let token: CoreIdToken = raw
         .expose()
