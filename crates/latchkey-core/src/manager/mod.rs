@@ -458,7 +458,10 @@ impl LoginManager {
                 Err(e) => {
                     tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
                     last = Some(e);
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    self.opts
+                        .clock
+                        .sleep(Duration::from_millis(100 << attempt))
+                        .await;
                 }
             }
         }

@@ -184,7 +184,7 @@ impl LoginManager {
                     let jitter = rand::rng().random_range(0.5..1.5);
                     let pause = base.mul_f64(jitter);
                     tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
-                    tokio::time::sleep(pause).await;
+                    self.opts.clock.sleep(pause).await;
                 }
                 Err(e) => return Err(e),
             }
