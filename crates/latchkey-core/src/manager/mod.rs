@@ -62,6 +62,8 @@ mod device_grant;
 mod refresh;
 mod resource;
 mod sign_in;
+#[cfg(test)]
+mod tests;
 
 pub use device_grant::DeviceSignIn;
 pub use resource::Introspection;
@@ -465,11 +467,23 @@ impl LoginManager {
                 }
             }
         }
-        let e = last.unwrap_or_else(|| Error::Other("could not store tokens".into()));
-        Err(Error::Other(format!(
-            "new tokens for `{}` could not be saved to the keychain ({e}); the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
+        let consequence = format!(
+            "new tokens for `{}` could not be saved; the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
             account.name
-        )))
+        );
+        // Stays a keychain error (exit code 5), with what it means for the account.
+        Err(match last {
+            Some(Error::Keychain { problem, detail }) => Error::Keychain {
+                problem,
+                detail: if detail.is_empty() {
+                    consequence
+                } else {
+                    format!("{detail}; {consequence}")
+                },
+            },
+            Some(e) => Error::Other(format!("{consequence} ({e})")),
+            None => Error::Other(consequence),
+        })
     }
 
     async fn delete_tokens(&self, account: &Account) -> Result<()> {
