@@ -135,7 +135,7 @@ pub enum Error {
     #[error("the provider refused the request: {error}{}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
     ProviderError {
         /// The OAuth `error` code.
-        error: String,
+        error: crate::oauth_error::OAuthErrorCode,
         /// The provider's `error_description`, if any.
         description: Option<String>,
         /// What the user can do about it.

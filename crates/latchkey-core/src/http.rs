@@ -349,10 +349,8 @@ fn asks_for_nonce(resp: &Response) -> bool {
         .any(|v| v.contains("use_dpop_nonce"));
     in_header
         || (resp.looks_like_json()
-            && serde_json::from_slice::<serde_json::Value>(&resp.body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                .is_some_and(|e| e == "use_dpop_nonce"))
+            && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
+                .is_ok_and(|b| b.error == crate::oauth_error::OAuthErrorCode::UseDpopNonce))
 }
 
 /// Timeout for a whole request.

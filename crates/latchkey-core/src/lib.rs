@@ -22,6 +22,7 @@ pub mod flow;
 pub mod http;
 pub mod lock;
 pub mod manager;
+pub mod oauth_error;
 pub mod oidc;
 pub mod provider;
 pub mod secret;

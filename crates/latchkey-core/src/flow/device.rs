@@ -22,6 +22,7 @@ use url::Url;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{ClientAuth, HttpClient};
+use crate::oauth_error::OAuthErrorCode;
 use crate::secret::Secret;
 use crate::token::{ErrorContext, TokenResponse, interpret_json};
 
@@ -177,10 +178,16 @@ where
         clock.sleep(schedule.interval()).await;
         match poll().await {
             Ok(tokens) => return Ok(tokens),
-            Err(Error::ProviderError { error, .. }) if error == "authorization_pending" => {
+            Err(Error::ProviderError {
+                error: OAuthErrorCode::AuthorizationPending,
+                ..
+            }) => {
                 transient = 0;
             }
-            Err(Error::ProviderError { error, .. }) if error == "slow_down" => {
+            Err(Error::ProviderError {
+                error: OAuthErrorCode::SlowDown,
+                ..
+            }) => {
                 transient = 0;
                 schedule.slow_down();
                 tracing::info!(

@@ -549,6 +549,14 @@ impl LoginManager {
     }
 }
 
+/// A clean-up (rollback) step runs while another error is being returned: its own failure must
+/// not replace that error, and must not vanish either. It is logged.
+fn log_cleanup_failure<T>(account: &str, what: &str, result: Result<T>) {
+    if let Err(e) = result {
+        tracing::error!(account = %account, error = %e, "{what} failed; remove it by hand if it stays");
+    }
+}
+
 fn display_endpoint(url: &Url) -> String {
     crate::http::display_url(url)
 }

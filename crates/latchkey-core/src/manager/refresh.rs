@@ -1,6 +1,7 @@
 //! The refresh protocol: `access_token` (hot path, then single-flight renewal under the account locks).
 
 use super::*;
+use crate::oauth_error::OAuthErrorCode;
 
 /// How [`LoginManager`] renews a token under the account locks.
 pub(super) enum Renewal {
@@ -125,7 +126,10 @@ impl LoginManager {
                 Err(Error::ProviderError {
                     error, description, ..
                 }) if client_credentials
-                    && matches!(error.as_str(), "invalid_client" | "unauthorized_client") =>
+                    && matches!(
+                        error,
+                        OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient
+                    ) =>
                 {
                     return Err(Error::ProviderError {
                         hint: Some(format!(
@@ -143,7 +147,7 @@ impl LoginManager {
                 }
                 Err(Error::ProviderError {
                     error, description, ..
-                }) if error == "invalid_grant" && !client_credentials => {
+                }) if error == OAuthErrorCode::InvalidGrant && !client_credentials => {
                     tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
                     let reason = format!(
                         "the provider no longer accepts its refresh token (invalid_grant{})",

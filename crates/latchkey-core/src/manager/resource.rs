@@ -70,7 +70,9 @@ impl LoginManager {
                 .any(|v| v.contains("invalid_token"))
                 || (resp.looks_like_json()
                     && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
-                        .is_ok_and(|b| b.error == "invalid_token")));
+                        .is_ok_and(|b| {
+                            b.error == crate::oauth_error::OAuthErrorCode::InvalidToken
+                        })));
         if !invalid_token {
             return Ok(resp);
         }

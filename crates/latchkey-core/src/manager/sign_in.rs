@@ -222,7 +222,11 @@ impl LoginManager {
         };
         if result.is_err() {
             // Consumed already if the callback arrived; otherwise clean up.
-            let _ = self.cancel_sign_in(&start.digest).await;
+            log_cleanup_failure(
+                name,
+                "removing an abandoned sign-in",
+                self.cancel_sign_in(&start.digest).await,
+            );
         }
         result
     }
@@ -263,7 +267,11 @@ impl LoginManager {
                 };
             }
             if tokio::time::Instant::now() >= deadline {
-                let _ = self.cancel_sign_in(digest).await;
+                log_cleanup_failure(
+                    name,
+                    "removing a timed-out sign-in",
+                    self.cancel_sign_in(digest).await,
+                );
                 return Err(Error::Timeout(format!(
                     "after {} s waiting for the Latchkey app to receive the sign-in callback",
                     timeout.as_secs()
@@ -294,7 +302,11 @@ impl LoginManager {
         }
         let file = self.registry.load()?;
         let Some(account) = file.by_id(&flow.account_id).cloned() else {
-            let _ = self.cancel_sign_in(&digest).await;
+            log_cleanup_failure(
+                "(removed)",
+                "removing the sign-in of a removed account",
+                self.cancel_sign_in(&digest).await,
+            );
             return Err(Error::Callback(
                 "the account of this sign-in was removed".into(),
             ));
@@ -344,7 +356,7 @@ impl LoginManager {
         if let Some(error) = &cb.error {
             return Err(crate::token::provider_error(
                 crate::token::OAuthErrorBody {
-                    error: error.clone(),
+                    error: error.as_str().into(),
                     error_description: cb.error_description.clone(),
                     error_uri: None,
                 },
