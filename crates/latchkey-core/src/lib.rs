@@ -20,6 +20,7 @@ pub mod dpop;
 pub mod error;
 pub mod flow;
 pub mod http;
+pub mod issuer;
 pub mod lock;
 pub mod manager;
 pub mod oauth_error;
@@ -35,7 +36,7 @@ pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode}
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
 pub use manager::{
     AccessToken, AccountEdit, AccountSummary, DeviceSignIn, Introspection, LoginManager,
-    ManagerOptions, NewAccount, SignInOptions, SignedIn, TokenOptions, TokenStatus,
+    ManagerOptions, NewAccount, SignInMethod, SignInOptions, SignedIn, TokenOptions, TokenStatus,
 };
 pub use provider::{Preset, ProviderSpec};
 pub use secret::Secret;

@@ -67,6 +67,7 @@ mod tests;
 
 pub use device_grant::DeviceSignIn;
 pub use resource::Introspection;
+pub use sign_in::SignInMethod;
 
 /// Default minimum remaining validity before a token is refreshed.
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);
@@ -342,15 +343,6 @@ impl std::fmt::Debug for LoginManager {
     }
 }
 
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
 impl LoginManager {
     /// A manager with explicit options.
     pub fn new(opts: ManagerOptions) -> Self {
@@ -580,5 +572,5 @@ fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessTok
 
 /// True if the URL may be used as an endpoint: https, or http on a loopback host.
 pub fn endpoint_allowed(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(url))
+    url.scheme() == "https" || (url.scheme() == "http" && crate::provider::is_loopback(url))
 }

@@ -8,6 +8,41 @@ pub(super) struct PushedRequest {
     request_uri: String,
 }
 
+/// How an account signs in. Decided here, once, for the CLI and the desktop app (both only
+/// present the chosen method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignInMethod {
+    /// A client credentials grant; no user, no browser.
+    ClientCredentials,
+    /// The device authorization grant (RFC 8628): show a code, poll.
+    Device,
+    /// Browser with a loopback redirect (`http://127.0.0.1:<port>/callback`).
+    Loopback,
+    /// Browser with the app's URL scheme; the desktop app receives the callback.
+    Scheme,
+}
+
+impl SignInMethod {
+    /// The method for `account`; `device` asks for the device grant (`latchkey login
+    /// --device`). A provider that accepts only loopback redirects always gets
+    /// [`SignInMethod::Loopback`] for a browser sign-in.
+    pub fn for_account(account: &Account, device: bool) -> Self {
+        match account.flow {
+            GrantFlow::ClientCredentials => SignInMethod::ClientCredentials,
+            GrantFlow::Device => SignInMethod::Device,
+            GrantFlow::AuthorizationCode if device => SignInMethod::Device,
+            GrantFlow::AuthorizationCode if account.provider.quirks().loopback_only => {
+                SignInMethod::Loopback
+            }
+            GrantFlow::AuthorizationCode => match account.redirect {
+                RedirectMode::Loopback => SignInMethod::Loopback,
+                RedirectMode::Scheme => SignInMethod::Scheme,
+            },
+        }
+    }
+}
+
 impl LoginManager {
     pub(super) async fn validate_id_token(
         &self,
@@ -333,13 +368,13 @@ impl LoginManager {
         let endpoints = &account.provider.endpoints;
         match (&cb.iss, &endpoints.issuer) {
             (Some(iss), Some(expected)) => {
-                let ok = iss == expected.as_str()
-                    || iss.trim_end_matches('/') == expected.as_str().trim_end_matches('/')
-                    || account
-                        .provider
-                        .quirks()
-                        .issuer_template
-                        .is_some_and(|t| oidc::matches_template(iss, t));
+                // No tenant is named yet: the id_token check binds it.
+                let ok = crate::issuer::issuer_matches(
+                    iss,
+                    expected.as_str(),
+                    account.provider.quirks().issuer_template,
+                    crate::issuer::Tenant::Unknown,
+                );
                 if !ok {
                     return Err(Error::Callback(format!(
                         "the response came from issuer `{iss}`, not `{expected}` (possible mix-up attack; RFC 9207)"
