@@ -4,6 +4,8 @@
 
 mod browser;
 mod cli;
+#[cfg(test)]
+mod cli_tests;
 mod commands;
 mod logging;
 mod output;

@@ -39,7 +39,7 @@ pub const MAX_RESOURCE_BODY: usize = 64 * 1024 * 1024;
 pub struct Response {
     /// The URL requested (query removed), for messages.
     pub url: String,
-    /// Status code.
+    /// HTTP status code (callers interpret it; any status is `Ok`).
     pub status: u16,
     /// Response headers.
     pub headers: HeaderMap,

@@ -10,7 +10,11 @@
 //! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
 //!   cross-process locks; [`config`]: where things live; [`http`]: the one HTTP client.
-//! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings.
+//! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
+//!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings.
+//! - Seams for tests: [`http::Transport`] (tests: `http::testing::ScriptedTransport`) and
+//!   [`clock::Clock`] (tests: [`clock::ManualClock`]). `ARCHITECTURE.md` at the repository root
+//!   maps every concern to its file.
 
 pub mod accounts;
 pub mod browser;

@@ -40,7 +40,7 @@ pub struct IdTokenCheck<'a> {
     pub nonce: Option<&'a Secret>,
     /// The subject the token must be about (on refresh), if known.
     pub expected_sub: Option<&'a str>,
-    /// Now.
+    /// The time `exp` and `iat` are checked against (the manager's clock).
     pub now: OffsetDateTime,
 }
 

@@ -95,11 +95,11 @@ impl Default for RetryPolicy {
 pub struct ManagerOptions {
     /// Config dir layout.
     pub paths: Paths,
-    /// The keychain.
+    /// Where tokens, client secrets, DPoP keys and pending sign-ins are kept (deadline-bound).
     pub keychain: Keychain,
     /// HTTP client.
     pub http: HttpClient,
-    /// Clock.
+    /// "Now" for expiry checks and the waits of backoff and polling (tests: [`crate::clock::ManualClock`]).
     pub clock: Arc<dyn Clock>,
     /// Refresh when less than this is left.
     pub min_ttl: Duration,
@@ -138,7 +138,7 @@ pub struct NewAccount {
     pub client_secret: Option<Secret>,
     /// Scopes; empty → the preset's defaults.
     pub scopes: Vec<String>,
-    /// Redirect mode.
+    /// Loopback (`http://127.0.0.1`) or the desktop app's URL scheme.
     pub redirect: RedirectMode,
     /// Fixed loopback port.
     pub port: Option<u16>,
@@ -227,10 +227,10 @@ impl TokenStatus {
 /// An account with its token state: what `list`/`status` and the UI show. Never a token.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountSummary {
-    /// Metadata.
+    /// The account's metadata (flattened into the JSON).
     #[serde(flatten)]
     pub account: Account,
-    /// Token state.
+    /// Whether it can hand out a token now, and if not why.
     pub status: TokenStatus,
     /// Access token expiry.
     #[serde(with = "time::serde::rfc3339::option")]
@@ -248,13 +248,13 @@ pub struct AccountSummary {
 /// An access token handed to a caller.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
-    /// The token.
+    /// The access token (never logged; redacted in `Debug`).
     pub token: Secret,
     /// `Bearer` or `DPoP`.
     pub token_type: String,
-    /// Expiry.
+    /// When it expires (`None`: the provider gave no lifetime).
     pub expires_at: Option<OffsetDateTime>,
-    /// Scope.
+    /// The scopes it carries, space-separated, as granted.
     pub scope: Option<String>,
     /// Set when the provider could not be reached and a still-valid token is served anyway.
     pub degraded: Option<String>,
@@ -291,14 +291,14 @@ pub struct SignInStart {
 /// A finished sign-in.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignedIn {
-    /// Account name.
+    /// The account signed in.
     pub account: String,
-    /// Who.
+    /// The user it is signed in as (`None` for plain OAuth without a userinfo endpoint).
     pub identity: Option<Identity>,
     /// Access token expiry.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    /// Granted scope.
+    /// The scopes granted, space-separated.
     pub scope: Option<String>,
     /// A refresh token was issued.
     pub has_refresh_token: bool,
@@ -316,7 +316,7 @@ pub struct SignInOptions {
 /// What sign-out did.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct LogoutReport {
-    /// Account name.
+    /// The account signed out.
     pub account: String,
     /// There were tokens to remove.
     pub had_tokens: bool,

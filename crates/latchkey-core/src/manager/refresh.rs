@@ -70,6 +70,18 @@ impl LoginManager {
         .await
     }
 
+    /// [`Self::access_token`] with `force`: a new token even if the stored one is fresh.
+    pub(super) async fn force_refresh(&self, name: &str) -> Result<AccessToken> {
+        self.access_token(
+            name,
+            TokenOptions {
+                min_ttl: None,
+                force: true,
+            },
+        )
+        .await
+    }
+
     pub(super) fn needs_sign_in_error(&self, account: &Account) -> Error {
         Error::NeedsSignIn {
             account: account.name.clone(),

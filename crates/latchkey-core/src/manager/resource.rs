@@ -77,15 +77,7 @@ impl LoginManager {
             return Ok(resp);
         }
         tracing::info!(account = %name, "the resource server rejected the token (invalid_token); refreshing once");
-        let fresh = self
-            .access_token(
-                name,
-                TokenOptions {
-                    min_ttl: None,
-                    force: true,
-                },
-            )
-            .await?;
+        let fresh = self.force_refresh(name).await?;
         self.opts
             .http
             .resource_request(
