@@ -4,7 +4,7 @@
 
 use latchkey_core::config::SCHEME_REDIRECT_URI;
 use latchkey_core::manager::{EditOutcome, LogoutReport};
-use latchkey_core::{AccessToken, Account, AccountSummary, Identity, Preset, RedirectMode};
+use latchkey_core::{AccessToken, Account, AccountSummary, Identity, RedirectMode};
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
@@ -194,6 +194,7 @@ pub struct AppInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use latchkey_core::Preset;
 
     #[test]
     fn redirect_uris_name_what_to_register() {

@@ -555,3 +555,39 @@ async fn device_polling_gives_up_when_the_codes_expire_on_the_controlled_clock()
     assert_eq!(f.http.count_to(TOKEN_URL), 32);
     assert_eq!(f.clock.now() - start_time(), time::Duration::seconds(64));
 }
+
+// ---- sign-in dispatch ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_sign_in_method_is_decided_by_the_core() {
+    let f = fixture(|req| Err(unreachable(req)));
+    let account = add_manual(&f, "work").await;
+    assert_eq!(account.redirect, RedirectMode::Loopback);
+    assert_eq!(
+        SignInMethod::for_account(&account, false),
+        SignInMethod::Loopback
+    );
+    assert_eq!(
+        SignInMethod::for_account(&account, true),
+        SignInMethod::Device
+    );
+    let mut scheme = account.clone();
+    scheme.redirect = RedirectMode::Scheme;
+    assert_eq!(
+        SignInMethod::for_account(&scheme, false),
+        SignInMethod::Scheme
+    );
+    let mut device = account.clone();
+    device.flow = GrantFlow::Device;
+    assert_eq!(
+        SignInMethod::for_account(&device, false),
+        SignInMethod::Device
+    );
+    let mut cc = account;
+    cc.flow = GrantFlow::ClientCredentials;
+    assert_eq!(
+        SignInMethod::for_account(&cc, true),
+        SignInMethod::ClientCredentials,
+        "--device cannot turn a client into a user"
+    );
+}
