@@ -115,6 +115,20 @@ impl From<String> for OAuthErrorCode {
     }
 }
 
+/// Compares with the code as spelled on the wire (for code written before the enum; prefer
+/// matching on the variants).
+impl PartialEq<str> for OAuthErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for OAuthErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for OAuthErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -171,5 +185,6 @@ mod tests {
         let json: OAuthErrorCode = serde_json::from_str("\"slow_down\"").unwrap();
         assert_eq!(json, OAuthErrorCode::SlowDown);
         assert_eq!(serde_json::to_string(&json).unwrap(), "\"slow_down\"");
+        assert!(json == "slow_down" && json != "authorization_pending");
     }
 }
