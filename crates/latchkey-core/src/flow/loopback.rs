@@ -61,7 +61,7 @@ impl LoopbackListener {
         self
     }
 
-    /// The port.
+    /// The port bound (ephemeral unless the account fixes one).
     pub fn port(&self) -> u16 {
         self.port
     }

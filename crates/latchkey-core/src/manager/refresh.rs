@@ -1,6 +1,7 @@
 //! The refresh protocol: `access_token` (hot path, then single-flight renewal under the account locks).
 
 use super::*;
+use crate::oauth_error::OAuthErrorCode;
 
 /// How long a *proactive* refresh (the current token is still valid) may take before the current
 /// token is served instead (degraded): a hanging token endpoint must not hold a caller who has
@@ -70,6 +71,18 @@ impl LoginManager {
             &account,
             Some(current),
             Renewal::RefreshToken(refresh_token),
+        )
+        .await
+    }
+
+    /// [`Self::access_token`] with `force`: a new token even if the stored one is fresh.
+    pub(super) async fn force_refresh(&self, name: &str) -> Result<AccessToken> {
+        self.access_token(
+            name,
+            TokenOptions {
+                min_ttl: None,
+                force: true,
+            },
         )
         .await
     }
@@ -144,7 +157,10 @@ impl LoginManager {
                 Err(Error::ProviderError {
                     error, description, ..
                 }) if client_credentials
-                    && matches!(error.as_str(), "invalid_client" | "unauthorized_client") =>
+                    && matches!(
+                        error,
+                        OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient
+                    ) =>
                 {
                     return Err(Error::ProviderError {
                         hint: Some(format!(
@@ -162,7 +178,7 @@ impl LoginManager {
                 }
                 Err(Error::ProviderError {
                     error, description, ..
-                }) if error == "invalid_grant" && !client_credentials => {
+                }) if error == OAuthErrorCode::InvalidGrant && !client_credentials => {
                     tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
                     let reason = format!(
                         "the provider no longer accepts its refresh token (invalid_grant{})",
@@ -220,7 +236,7 @@ impl LoginManager {
                     let jitter = rand::rng().random_range(0.5..1.5);
                     let pause = base.mul_f64(jitter);
                     tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
-                    tokio::time::sleep(pause).await;
+                    self.opts.clock.sleep(pause).await;
                 }
                 Err(e) => return Err(e),
             }
