@@ -94,7 +94,7 @@ fn callback_url(data: &[u8]) {
             if let Some(error) = &cb.error {
                 let e = latchkey_core::token::provider_error(
                     latchkey_core::token::OAuthErrorBody {
-                        error: error.clone(),
+                        error: latchkey_core::oauth_error::OAuthErrorCode::parse(error),
                         error_description: cb.error_description.clone(),
                         error_uri: None,
                     },
