@@ -13,6 +13,7 @@
 //! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings.
 
 pub mod accounts;
+pub mod agent;
 pub mod browser;
 pub mod clock;
 pub mod config;

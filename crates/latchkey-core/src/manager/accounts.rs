@@ -347,7 +347,7 @@ impl LoginManager {
     pub async fn logout(&self, name: &str) -> Result<LogoutReport> {
         let account = self.account(name)?;
         let (_local, _file) = self.lock_account(account.id).await?;
-        let tokens = self.read_tokens(&account).await?;
+        let tokens = self.read_tokens_locked(&account).await?;
         let quirks = account.provider.quirks();
         let endpoint = account
             .provider
