@@ -111,7 +111,7 @@ async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &Ac
         min_ttl: Some(KEEP_SIGNED_IN_MARGIN),
         force: false,
     };
-    match state.manager.access_token(name, opts).await {
+    match latchkey_core::agent::access_token(&state.manager, name, opts).await {
         Ok(t) if t.refreshed => tracing::info!(account = %name, "refreshed in the background"),
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::NeedsSignIn => {

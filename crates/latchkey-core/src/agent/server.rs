@@ -19,6 +19,7 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::os::unix::net::UnixListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -174,9 +175,43 @@ struct Server {
     config_dir: PathBuf,
 }
 
+/// True while this process serves an agent socket.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// True while this process serves an agent socket (its own manager is then the owner).
+pub fn serving() -> bool {
+    SERVING.load(Ordering::Relaxed)
+}
+
 /// Serves `bound` from `manager` (which should hold tokens in memory:
 /// [`LoginManager::with_token_memory`]) until `shutdown` completes.
 pub async fn serve(
+    manager: Arc<LoginManager>,
+    bound: Bound,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let _watcher = watch(manager.clone());
+    serve_bound(manager, bound, shutdown).await
+}
+
+/// For a process that is an agent only when no other one runs (the desktop app): watches the
+/// config dir for `manager`'s token memory, and serves the socket ([`super::socket_path`]) if
+/// it is free, until `shutdown`. When another agent serves it, this process stays its client
+/// (see [`super::access_token`]) and only the watcher runs.
+pub async fn host(manager: Arc<LoginManager>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let _watcher = watch(manager.clone());
+    let path = super::socket_path();
+    match bind(&path) {
+        Ok(bound) => serve_bound(manager, bound, shutdown).await,
+        Err(e) => {
+            tracing::info!(error = %e, "not serving the agent socket; asking the agent that serves it");
+            shutdown.await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve_bound(
     manager: Arc<LoginManager>,
     bound: Bound,
     shutdown: impl Future<Output = ()>,
@@ -195,8 +230,8 @@ pub async fn serve(
         config_dir: std::fs::canonicalize(&config_dir).unwrap_or(config_dir),
         manager: manager.clone(),
     });
-    let _watcher = watch(manager.clone());
     let retry = tokio::spawn(retry_unwritten(manager.clone()));
+    SERVING.store(true, Ordering::Relaxed);
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tracing::info!(socket = %bound.path.display(), pid = server.pid, "agent serving");
     tokio::pin!(shutdown);
@@ -228,6 +263,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         }
     }
+    SERVING.store(false, Ordering::Relaxed);
     retry.abort();
     // Rotated tokens still waiting for the keychain: one last try before exiting.
     let left = manager.flush_unwritten().await;
