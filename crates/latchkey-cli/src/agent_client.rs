@@ -47,14 +47,16 @@ fn ask_token(name: &str, opts: TokenOptions) -> Outcome<AccessToken> {
             pid,
             result: Ok(t.into()),
         },
-        Outcome::Served {
-            pid,
-            result: Ok(_),
-        } => Outcome::Fallback(client::unexpected(pid, "token")),
+        Outcome::Served { pid, result: Ok(_) } => {
+            Outcome::Fallback(client::unexpected(pid, "token"))
+        }
         Outcome::Served {
             pid,
             result: Err(e),
-        } => Outcome::Served { pid, result: Err(e) },
+        } => Outcome::Served {
+            pid,
+            result: Err(e),
+        },
         Outcome::Fallback(r) | Outcome::Lost(r) => Outcome::Fallback(r),
     }
 }
@@ -85,7 +87,9 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
                 force: false,
             };
             match ask_token(&t.name, opts) {
-                Outcome::Served { result: Ok(tok), .. } => {
+                Outcome::Served {
+                    result: Ok(tok), ..
+                } => {
                     output::token(&tok, json || t.json);
                     Some(ExitCode::SUCCESS)
                 }
@@ -99,7 +103,9 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
                 force: r.force,
             };
             match ask_token(&r.name, opts) {
-                Outcome::Served { result: Ok(tok), .. } => {
+                Outcome::Served {
+                    result: Ok(tok), ..
+                } => {
                     output::refreshed(&r.name, &tok, json || r.json);
                     Some(ExitCode::SUCCESS)
                 }

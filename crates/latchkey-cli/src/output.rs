@@ -4,9 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use latchkey_core::http::Response;
-use latchkey_core::manager::{
-    AccountSummary, EditOutcome, KeychainState, LogoutReport, SignedIn,
-};
+use latchkey_core::manager::{AccountSummary, EditOutcome, KeychainState, LogoutReport, SignedIn};
 use latchkey_core::{AccessToken, Account, DeviceSignIn, GrantFlow, Introspection, TokenStatus};
 use serde::Serialize;
 use time::OffsetDateTime;

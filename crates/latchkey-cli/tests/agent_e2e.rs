@@ -238,7 +238,10 @@ fn the_agent_serves_tokens_from_memory_while_the_keyring_daemon_is_stopped() {
     let st = status_json(&sb, "mem");
     assert_eq!(st["agent"]["keychain"], "available", "{st}");
     assert_eq!(p.count("grant.success", Some("refresh_token")), 0);
-    assert!(!agent.log().contains(&stored), "no token in the agent's log");
+    assert!(
+        !agent.log().contains(&stored),
+        "no token in the agent's log"
+    );
 }
 
 /// Starts `n` `latchkey ARGS` processes behind a gate (each waits on stdin), each with its
@@ -466,7 +469,10 @@ fn garbage_oversized_truncated_silent_and_many_connections_are_survived() {
     let a = read_answer(&mut s).unwrap();
     assert_eq!(a["kind"], "bad_request");
     assert!(a["message"].as_str().unwrap().contains("over the limit"));
-    assert!(read_answer(&mut s).is_none(), "closed after an oversized frame");
+    assert!(
+        read_answer(&mut s).is_none(),
+        "closed after an oversized frame"
+    );
     // Truncated: half a frame, then the client goes away.
     let mut s = connect(&sock);
     s.write_all(&100u32.to_be_bytes()).unwrap();
@@ -585,7 +591,8 @@ fn a_forwarded_socket_serves_a_remote_client_and_fallbacks_are_silent() {
             }
             let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
             let _ = s.read_exact(&mut buf);
-            let body = br#"{"v":2,"pid":1,"result":"token","access_token":"WRONG","token_type":"Bearer"}"#;
+            let body =
+                br#"{"v":2,"pid":1,"result":"token","access_token":"WRONG","token_type":"Bearer"}"#;
             let _ = s.write_all(&(body.len() as u32).to_be_bytes());
             let _ = s.write_all(body);
         }

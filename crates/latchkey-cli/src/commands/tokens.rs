@@ -53,7 +53,10 @@ pub fn request_body(r: &RequestArgs) -> Result<Option<Vec<u8>>, Error> {
 }
 
 /// Method and headers of `latchkey request` (a body gets curl's default content type).
-pub fn request_head(r: &RequestArgs, has_body: bool) -> Result<(String, Vec<(String, String)>), Error> {
+pub fn request_head(
+    r: &RequestArgs,
+    has_body: bool,
+) -> Result<(String, Vec<(String, String)>), Error> {
     let mut headers = Vec::new();
     for h in &r.headers {
         let (k, v) = h

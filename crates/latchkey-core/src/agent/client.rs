@@ -76,15 +76,17 @@ impl Client {
                 pid,
                 answer: Answer::Error { kind, message },
                 ..
-            }) => match serde_json::from_value::<ErrorKind>(serde_json::Value::String(
-                kind.clone(),
-            )) {
-                Ok(kind) => Outcome::Served {
-                    pid,
-                    result: Err(Error::Agent { kind, message }),
-                },
-                Err(_) => Outcome::Fallback(format!("the agent (pid {pid}) said {kind}: {message}")),
-            },
+            }) => {
+                match serde_json::from_value::<ErrorKind>(serde_json::Value::String(kind.clone())) {
+                    Ok(kind) => Outcome::Served {
+                        pid,
+                        result: Err(Error::Agent { kind, message }),
+                    },
+                    Err(_) => {
+                        Outcome::Fallback(format!("the agent (pid {pid}) said {kind}: {message}"))
+                    }
+                }
+            }
             Ok(resp) => Outcome::Served {
                 pid: resp.pid,
                 result: Ok(resp.answer),
@@ -103,8 +105,8 @@ impl Client {
             config_dir: self.config_dir.clone(),
             op,
         };
-        let body = serde_json::to_vec(&req)
-            .map_err(|e| (format!("encoding the request: {e}"), false))?;
+        let body =
+            serde_json::to_vec(&req).map_err(|e| (format!("encoding the request: {e}"), false))?;
         if body.len() > protocol::MAX_REQUEST {
             return Err((
                 format!(
@@ -114,20 +116,23 @@ impl Client {
                 false,
             ));
         }
-        let mut stream = UnixStream::connect(&self.path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("no agent socket at {shown}"),
-            std::io::ErrorKind::ConnectionRefused => {
-                format!("no agent listening at {shown} (stale socket)")
-            }
-            _ => format!("cannot connect to the agent at {shown}: {e}"),
-        })
-        .map_err(|r| (r, false))?;
+        let mut stream = UnixStream::connect(&self.path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => format!("no agent socket at {shown}"),
+                std::io::ErrorKind::ConnectionRefused => {
+                    format!("no agent listening at {shown} (stale socket)")
+                }
+                _ => format!("cannot connect to the agent at {shown}: {e}"),
+            })
+            .map_err(|r| (r, false))?;
         let io = |e: std::io::Error| (format!("talking to the agent at {shown}: {e}"), false);
         stream.set_write_timeout(Some(deadline)).map_err(io)?;
         stream.set_read_timeout(Some(deadline)).map_err(io)?;
-        protocol::write_frame(&mut stream, &body).map_err(io)?;
-        let answer = protocol::read_frame(&mut stream, protocol::MAX_RESPONSE).map_err(|e| {
-            match e {
+        // The agent may answer before reading (refused, busy) and close: read its answer even
+        // if the write failed.
+        let written = protocol::write_frame(&mut stream, &body);
+        let answer = protocol::read_frame(&mut stream, protocol::MAX_RESPONSE)
+            .map_err(|e| match e {
                 protocol::FrameError::Io(e)
                     if matches!(
                         e.kind(),
@@ -140,9 +145,11 @@ impl Client {
                     )
                 }
                 e => format!("the agent at {shown} closed the connection: {e}"),
-            }
-        })
-        .map_err(|r| (r, true))?;
+            })
+            .map_err(|r| match &written {
+                Err(e) => io(std::io::Error::new(e.kind(), e.to_string())),
+                Ok(()) => (r, true),
+            })?;
         serde_json::from_slice(&answer).map_err(|e| {
             (
                 format!(

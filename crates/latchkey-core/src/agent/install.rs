@@ -27,9 +27,7 @@ pub fn unit_dir() -> Result<PathBuf> {
     }
     directories::BaseDirs::new()
         .map(|b| b.home_dir().join(".config/systemd/user"))
-        .ok_or_else(|| {
-            Error::Other("cannot find the home directory; set XDG_CONFIG_HOME".into())
-        })
+        .ok_or_else(|| Error::Other("cannot find the home directory; set XDG_CONFIG_HOME".into()))
 }
 
 fn quote(s: &str) -> String {
@@ -97,14 +95,15 @@ fn systemctl(args: &[&str]) -> std::result::Result<(), String> {
 /// `enable --now` it when systemd's user manager is there.
 pub fn install(exe: &Path) -> Result<UnitReport> {
     let dir = unit_dir()?;
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let path = dir.join(UNIT_NAME);
     let tmp = dir.join(format!(".{UNIT_NAME}.tmp"));
     std::fs::write(&tmp, unit_text(exe))
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    let systemctl = systemctl(&["daemon-reload"])
-        .and_then(|()| systemctl(&["enable", "--now", UNIT_NAME]));
+    let systemctl =
+        systemctl(&["daemon-reload"]).and_then(|()| systemctl(&["enable", "--now", UNIT_NAME]));
     Ok(UnitReport { path, systemctl })
 }
 

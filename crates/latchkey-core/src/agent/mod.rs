@@ -74,8 +74,7 @@ pub async fn access_token(
         // says so, and the app uses its own manager.
         let agent = client::Client::new(socket_path(), Some(manager.paths().dir().to_path_buf()));
         let asked =
-            tokio::task::spawn_blocking(move || agent.call(op, client::ANSWER_DEADLINE))
-        .await;
+            tokio::task::spawn_blocking(move || agent.call(op, client::ANSWER_DEADLINE)).await;
         match asked {
             Ok(client::Outcome::Served {
                 result: Ok(protocol::Answer::Token(t)),

@@ -292,7 +292,9 @@ mod tests {
         let bytes = encode(&serde_json::to_vec(&req).unwrap());
         let body = read_frame(&mut &bytes[..], MAX_REQUEST).unwrap();
         let back: Request = serde_json::from_slice(&body).unwrap();
-        assert!(matches!(back.op, Op::Token { ref account, min_ttl: Some(30), force: false } if account == "work"));
+        assert!(
+            matches!(back.op, Op::Token { ref account, min_ttl: Some(30), force: false } if account == "work")
+        );
         assert_eq!(
             String::from_utf8(body).unwrap(),
             r#"{"v":1,"op":"token","account":"work","min_ttl":30,"force":false}"#

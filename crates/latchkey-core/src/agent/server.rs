@@ -301,7 +301,10 @@ impl Server {
             let too_big = Response {
                 v: PROTOCOL_VERSION,
                 pid: self.pid,
-                answer: error(kinds::BAD_REQUEST, "the answer is over the protocol's size limit"),
+                answer: error(
+                    kinds::BAD_REQUEST,
+                    "the answer is over the protocol's size limit",
+                ),
             };
             let body = serde_json::to_vec(&too_big).map_err(std::io::Error::other)?;
             return self.write(stream, &body).await;
@@ -524,20 +527,19 @@ fn watch(manager: Arc<LoginManager>) -> Option<notify::RecommendedWatcher> {
     let accounts = paths.accounts_file();
     let marker = paths.tokens_changed_marker();
     let weak = Arc::downgrade(&manager);
-    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(event) = res else { return };
-        if event.kind.is_access() {
-            return;
-        }
-        if event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == accounts.file_name() || p.file_name() == marker.file_name())
-            && let Some(m) = weak.upgrade()
-        {
-            m.forget_stale();
-        }
-    });
+    let watcher =
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let Ok(event) = res else { return };
+            if event.kind.is_access() {
+                return;
+            }
+            if event.paths.iter().any(|p| {
+                p.file_name() == accounts.file_name() || p.file_name() == marker.file_name()
+            }) && let Some(m) = weak.upgrade()
+            {
+                m.forget_stale();
+            }
+        });
     let mut watcher = match watcher {
         Ok(w) => w,
         Err(e) => {

@@ -156,7 +156,9 @@ impl LoginManager {
                         tracing::debug!(error = %e, "rotated tokens still not stored");
                     }
                 }
-                Err(e) => tracing::debug!(error = %e, "could not lock an account to store its tokens"),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not lock an account to store its tokens")
+                }
             }
         }
         self.unwritten_count()
@@ -181,11 +183,9 @@ impl LoginManager {
         let Some(m) = &self.memory else {
             return Ok(None);
         };
-        let Some((account, set)) = m.with(|s| {
-            s.unwritten
-                .get(&id)
-                .map(|(a, t)| (a.clone(), t.clone()))
-        }) else {
+        let Some((account, set)) =
+            m.with(|s| s.unwritten.get(&id).map(|(a, t)| (a.clone(), t.clone())))
+        else {
             return Ok(None);
         };
         let r = self
@@ -216,17 +216,15 @@ impl LoginManager {
         let Some(m) = &self.memory else {
             return self.read_tokens_keychain(account).await;
         };
-        let stale = m.with(|s| {
+        let stale = match m.with(|s| {
             let generation = s.generation;
-            match s.sets.get(&account.id) {
-                Some(e) if e.generation == generation => Ok(e.set.clone()),
-                Some(e) => Err(Some(e.set.clone())),
-                None => Err(None),
-            }
-        });
-        let stale = match stale {
-            Ok(set) => return Ok(Some(set)),
-            Err(stale) => stale,
+            s.sets
+                .get(&account.id)
+                .map(|e| (e.generation == generation, e.set.clone()))
+        }) {
+            Some((true, set)) => return Ok(Some(set)),
+            Some((false, set)) => Some(set),
+            None => None,
         };
         match self.read_tokens_keychain(account).await {
             Err(e) if e.kind() == ErrorKind::Keychain && stale.is_some() => {
