@@ -645,3 +645,97 @@ fn install_writes_the_user_unit_and_says_when_systemd_is_missing() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!unit.exists());
 }
+
+fn keyring(action: &str) {
+    let script = latchkey_testkit::repo_root().join("tests/keyring-lock.py");
+    let out = Command::new(script).arg(action).output().unwrap();
+    assert!(
+        out.status.success(),
+        "keyring-lock.py {action}: {}",
+        stderr(&out)
+    );
+}
+
+/// Unlocks the keyring even if the test panics.
+struct Unlock;
+impl Drop for Unlock {
+    fn drop(&mut self) {
+        keyring("unlock");
+    }
+}
+
+#[test]
+fn a_rotated_token_the_locked_keychain_refused_is_stored_after_unlock_before_it_is_served() {
+    let _exclusive = KEYRING_DAEMON.write().unwrap_or_else(|p| p.into_inner());
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "locked");
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    let t1 = sb.ok(&["token", "locked"]).trim().to_string();
+
+    // A forced refresh through the agent; while the provider holds the request, the keyring
+    // is locked, so the rotated set cannot be stored.
+    p.fault("token", "delay:2500", 1);
+    let refresh = sb
+        .cmd(&["refresh", "locked", "--force"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if p.count("fault.applied", None) == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(p.count("fault.applied", None), 1);
+    keyring("lock");
+    let unlock = Unlock;
+    let out = refresh.wait_with_output().unwrap();
+    assert_ne!(code(&out), 0, "not handed out: {}", stdout(&out));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("could not be saved to the keychain yet"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
+
+    // Locked: the agent still serves the token it held (the old, still valid one), never the
+    // unsaved one; status says the keychain is not usable and one set waits.
+    assert_eq!(sb.ok(&["token", "locked"]).trim(), t1);
+    let st = status_json(&sb, "locked");
+    assert_eq!(st["agent"]["unsaved_token_sets"], 1, "{st}");
+    assert_ne!(st["agent"]["keychain"], "available", "{st}");
+    let human = sb.ok(&["status", "locked"]);
+    assert!(
+        human.contains("1 refreshed token set(s) wait for the keychain"),
+        "{human}"
+    );
+
+    // Unlocked: the agent stores the rotated set by itself (retry with backoff), then serves it.
+    drop(unlock);
+    let mut stored = false;
+    for _ in 0..120 {
+        let st = status_json(&sb, "locked");
+        if st["agent"]["unsaved_token_sets"] == 0 {
+            stored = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(stored, "stored after unlock; agent log:\n{}", agent.log());
+    let in_keychain = tokens_in_keychain(&id);
+    let t2 = sb.ok(&["token", "locked"]).trim().to_string();
+    assert_ne!(t2, t1);
+    assert_eq!(in_keychain["access_token"], t2.as_str());
+    assert_eq!(
+        p.introspect(in_keychain["refresh_token"].as_str().unwrap())["active"],
+        true,
+        "the stored refresh token is the rotated, live one"
+    );
+    // And it refreshes again without invalid_grant.
+    sb.ok(&["refresh", "locked", "--force"]);
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 2);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}

@@ -308,8 +308,8 @@ impl LoginManager {
         if let Some(m) = &self.memory {
             // Keep the rotated set (its refresh token may be the only valid one now) and
             // retry later; it is not handed out before it is stored.
+            // The previous set stays in memory: its access token is still served while valid.
             m.with(|s| {
-                s.sets.remove(&account.id);
                 s.unwritten
                     .insert(account.id, (account.clone(), set.clone()));
             });
