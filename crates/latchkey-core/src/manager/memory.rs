@@ -276,7 +276,10 @@ impl LoginManager {
     pub(super) async fn write_tokens(&self, account: &Account, set: &TokenSet) -> Result<()> {
         let secret = set.to_secret()?;
         let mut last = None;
-        for attempt in 0..3u32 {
+        // With memory, one attempt: a refused set is kept and retried in the background
+        // ([`Self::flush_unwritten`]) instead of holding the caller.
+        let attempts = if self.memory.is_some() { 1 } else { 3 };
+        for attempt in 0..attempts {
             let r = self.opts.keychain.set(&account.tokens_key(), &secret).await;
             self.note_keychain(&r);
             match r {
@@ -300,7 +303,9 @@ impl LoginManager {
                 Err(e) => {
                     tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
                     last = Some(e);
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    if attempt + 1 < attempts {
+                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    }
                 }
             }
         }
