@@ -303,31 +303,46 @@ impl LoginManager {
                 Err(e) => {
                     tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
                     last = Some(e);
-                    if attempt + 1 < attempts {
-                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    if self.memory.is_none() {
+                        self.opts
+                            .clock
+                            .sleep(Duration::from_millis(100 << attempt))
+                            .await;
                     }
                 }
             }
         }
-        let e = last.unwrap_or_else(|| Error::Other("could not store tokens".into()));
-        if let Some(m) = &self.memory {
+        let consequence = if let Some(m) = &self.memory {
             // Keep the rotated set (its refresh token may be the only valid one now) and
             // retry later; it is not handed out before it is stored.
-            // The previous set stays in memory: its access token is still served while valid.
             m.with(|s| {
                 s.unwritten
                     .insert(account.id, (account.clone(), set.clone()));
             });
             m.unwritten_added.notify_one();
-            return Err(Error::Other(format!(
-                "new tokens for `{}` could not be saved to the keychain yet ({e}); they are kept in memory and saved as soon as the keychain is usable again (unlock it); no token is handed out until then",
+            format!(
+                "new tokens for `{}` could not be saved to the keychain yet; they are kept in memory and saved as soon as the keychain is usable again (unlock it); no token is handed out until then",
                 account.name
-            )));
-        }
-        Err(Error::Other(format!(
-            "new tokens for `{}` could not be saved to the keychain ({e}); the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
-            account.name
-        )))
+            )
+        } else {
+            format!(
+                "new tokens for `{}` could not be saved; the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
+                account.name
+            )
+        };
+        // Stays a keychain error (exit code 5), with what it means for the account.
+        Err(match last {
+            Some(Error::Keychain { problem, detail }) => Error::Keychain {
+                problem,
+                detail: if detail.is_empty() {
+                    consequence
+                } else {
+                    format!("{detail}; {consequence}")
+                },
+            },
+            Some(e) => Error::Other(format!("{consequence} ({e})")),
+            None => Error::Other(consequence),
+        })
     }
 
     pub(super) async fn delete_tokens(&self, account: &Account) -> Result<()> {
