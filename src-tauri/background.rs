@@ -126,7 +126,7 @@ async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &Ac
         min_ttl: Some(margin_for(s.token_lifetime)),
         force: false,
     };
-    match state.manager.access_token(name, opts).await {
+    match latchkey_core::agent::access_token(&state.manager, name, opts).await {
         Ok(t) if t.refreshed => tracing::info!(account = %name, "refreshed in the background"),
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::NeedsSignIn => {

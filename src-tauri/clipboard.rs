@@ -20,10 +20,9 @@ pub async fn copy_token<R: Runtime>(
     state: &AppState,
     name: &str,
 ) -> Result<AccessToken> {
-    let token = state
-        .manager
-        .access_token(name, TokenOptions::default())
-        .await?;
+    // From the agent when another process serves it, else from the app's own manager.
+    let token =
+        latchkey_core::agent::access_token(&state.manager, name, TokenOptions::default()).await?;
     app.clipboard()
         .write_secret(token.token.expose())
         .map_err(|e| Error::Other(format!("could not write to the clipboard: {e}")))?;

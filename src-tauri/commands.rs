@@ -232,7 +232,7 @@ pub async fn refresh_account(
         min_ttl: None,
         force: true,
     };
-    let token = state.manager.access_token(&name, opts).await?;
+    let token = latchkey_core::agent::access_token(&state.manager, &name, opts).await?;
     Ok(TokenInfoView::new(&token, None))
 }
 

@@ -179,4 +179,21 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
     tray::install(app);
     background::start(app);
+    serve_agent(app);
 }
+
+/// The app is the agent when no other one runs: it serves the agent socket from its own
+/// manager (one owner of refreshes for the window and every script); when a standalone agent
+/// already serves it, the app asks that agent for tokens instead.
+#[cfg(unix)]
+fn serve_agent<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let manager = app.state::<AppState>().manager.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = latchkey_core::agent::server::host(manager, std::future::pending()).await {
+            tracing::warn!("could not serve the agent socket: {e}");
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn serve_agent<R: Runtime>(_app: &tauri::AppHandle<R>) {}

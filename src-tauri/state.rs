@@ -67,9 +67,12 @@ impl AppState {
     }
 
     /// The real state: config dir from the environment, the platform keychain with the app's
-    /// long deadline (a person may be answering an unlock prompt), the system browser.
+    /// long deadline (a person may be answering an unlock prompt), the system browser. The
+    /// manager holds tokens in memory: the app is the agent when no other one runs
+    /// ([`latchkey_core::agent::server::host`], started in `setup`).
     pub fn from_env() -> Result<Self> {
-        let manager = LoginManager::new(ManagerOptions::from_env(APP_DEADLINE)?);
+        let manager =
+            LoginManager::new(ManagerOptions::from_env(APP_DEADLINE)?).with_token_memory();
         Ok(Self::new(manager, Arc::new(latchkey_core::browser::open)))
     }
 

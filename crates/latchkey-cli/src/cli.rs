@@ -20,6 +20,9 @@ Environment:
                        (default: the platform config dir, ~/.config/latchkey on Linux)
   LATCHKEY_BROWSER     command that opens URLs (the URL is appended as the last argument)
   LATCHKEY_LOG         log filter for stderr and the log file (e.g. debug, latchkey_core=trace)
+  LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
+                       (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
+  LATCHKEY_NO_AGENT    set to 1: never ask the agent, always use the direct path
   HTTPS_PROXY/NO_PROXY proxies for provider requests
 
 Secrets (tokens, client secrets) are only ever stored in the OS keychain.";
@@ -67,6 +70,24 @@ pub enum Command {
     Remove(NameArg),
     /// Who, where, scopes, expiry and problems (exits 3 if an account needs sign-in).
     Status(StatusArgs),
+    /// Run the agent: one process that holds the tokens and answers `token`, `request`,
+    /// `list`, `status`, `refresh` and `introspect` (and the desktop app) over a user-only
+    /// socket. Foreground; `--install` sets it up as a systemd user service.
+    Agent(AgentArgs),
+}
+
+/// `latchkey agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Socket path (default: $LATCHKEY_AGENT_SOCK, else $XDG_RUNTIME_DIR/latchkey/agent.sock).
+    #[arg(long, conflicts_with_all = ["install", "uninstall"])]
+    pub socket: Option<std::path::PathBuf>,
+    /// Write and enable the systemd user unit latchkey-agent.service.
+    #[arg(long, conflicts_with = "uninstall")]
+    pub install: bool,
+    /// Disable and remove the systemd user unit.
+    #[arg(long)]
+    pub uninstall: bool,
 }
 
 /// `--json` on a subcommand.
@@ -267,6 +288,9 @@ pub struct RequestArgs {
     /// Print the response status line and headers (to stdout, before the body).
     #[arg(short = 'i', long)]
     pub include: bool,
+    /// The body, when the agent fast path already read it (standard input is read once).
+    #[arg(skip)]
+    pub preread_body: Option<Option<Vec<u8>>>,
 }
 
 /// `latchkey complete`.

@@ -2,6 +2,7 @@
 //! command, prints tables or JSON, and maps errors to documented exit codes. All OAuth, keychain
 //! and file logic lives in `latchkey-core`.
 
+mod agent_client;
 mod browser;
 mod cli;
 #[cfg(test)]
@@ -19,7 +20,11 @@ use latchkey_core::{Error, ErrorKind};
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The agent first, before any runtime, HTTPS client or config parse.
+    if let Some(code) = agent_client::fast_path(&mut cli) {
+        return code;
+    }
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use latchkey_core::http::Response;
-use latchkey_core::manager::{AccountSummary, EditOutcome, LogoutReport, SignedIn};
+use latchkey_core::manager::{AccountSummary, EditOutcome, KeychainState, LogoutReport, SignedIn};
 use latchkey_core::{AccessToken, Account, DeviceSignIn, GrantFlow, Introspection, TokenStatus};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -181,7 +181,24 @@ pub fn list(all: &[AccountSummary], json: bool) {
 }
 
 /// `latchkey status`; returns false if some account needs attention.
-pub fn status(all: &[AccountSummary], json: bool) -> bool {
+/// Who answered `latchkey status`.
+#[derive(Debug, Clone, Copy)]
+pub enum Served {
+    /// The agent with this pid.
+    Agent {
+        /// Its pid.
+        pid: u32,
+        /// The keychain as the agent sees it.
+        keychain: KeychainState,
+        /// Rotated token sets the agent could not store yet.
+        unwritten: usize,
+    },
+    /// This process, from the keychain (no agent answered).
+    Direct,
+}
+
+/// `latchkey status`; true if every account is usable.
+pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
     // A client-credentials account without a cached token is fine: `token` fetches one.
     let ok = all.iter().all(|s| {
         matches!(
@@ -189,9 +206,45 @@ pub fn status(all: &[AccountSummary], json: bool) -> bool {
             TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable
         ) || (s.account.flow == GrantFlow::ClientCredentials && s.status == TokenStatus::SignedOut)
     });
+    let agent = match served {
+        Served::Agent {
+            pid,
+            keychain,
+            unwritten,
+        } => serde_json::json!({"pid": pid, "keychain": keychain, "unsaved_token_sets": unwritten}),
+        Served::Direct => serde_json::Value::Null,
+    };
     if json {
-        print_json(&all.iter().map(account_json).collect::<Vec<_>>());
+        let rows: Vec<serde_json::Value> = all
+            .iter()
+            .map(|s| {
+                let mut v = serde_json::to_value(account_json(s)).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("agent".into(), agent.clone());
+                }
+                v
+            })
+            .collect();
+        print_json(&rows);
         return ok;
+    }
+    match served {
+        Served::Agent {
+            pid,
+            keychain,
+            unwritten,
+        } => {
+            println!(
+                "Answered by the Latchkey agent (pid {pid}); keychain: {}",
+                keychain.label()
+            );
+            if unwritten > 0 {
+                println!(
+                    "  ! {unwritten} refreshed token set(s) wait for the keychain (unlock it); they are not handed out until stored"
+                );
+            }
+        }
+        Served::Direct => println!("No Latchkey agent answered; read directly from the keychain"),
     }
     if all.is_empty() {
         println!("No accounts yet. Add one with `latchkey add NAME --issuer URL --client-id ID`.");
@@ -493,17 +546,32 @@ pub fn end_countdown() {
 /// `latchkey request`: the status on stderr (and with `--include` the status line and headers
 /// on stdout), the body on stdout.
 pub fn response(r: &Response, include: bool) {
-    let reason = reqwest_reason(r.status);
-    eprintln!("HTTP {} {reason}", r.status);
+    let headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    response_parts(r.status, &headers, &r.body, include);
+}
+
+/// [`response`] from its parts (an answer relayed by the agent).
+pub fn response_parts(status: u16, headers: &[(String, String)], body: &[u8], include: bool) {
+    let reason = reqwest_reason(status);
+    eprintln!("HTTP {status} {reason}");
     let mut out = std::io::stdout();
     if include {
-        let _ = writeln!(out, "HTTP {} {reason}", r.status);
-        for (k, v) in &r.headers {
-            let _ = writeln!(out, "{k}: {}", String::from_utf8_lossy(v.as_bytes()));
+        let _ = writeln!(out, "HTTP {status} {reason}");
+        for (k, v) in headers {
+            let _ = writeln!(out, "{k}: {v}");
         }
         let _ = writeln!(out);
     }
-    let _ = out.write_all(&r.body);
+    let _ = out.write_all(body);
     let _ = out.flush();
 }
 

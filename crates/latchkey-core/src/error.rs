@@ -7,10 +7,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A stable, machine-readable classification of an [`Error`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -224,6 +224,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The agent answered with an error (its kind and message, as the agent's core said
+    /// them; see [`crate::agent`]).
+    #[error("{message}")]
+    Agent {
+        /// The kind the agent reported.
+        kind: ErrorKind,
+        /// The agent's message (never a secret).
+        message: String,
+    },
+
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -269,6 +279,7 @@ impl Error {
             Error::Config { .. } => ErrorKind::Config,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Interrupted => ErrorKind::Interrupted,
+            Error::Agent { kind, .. } => *kind,
             Error::Io { .. } | Error::Other(_) => ErrorKind::Other,
         }
     }

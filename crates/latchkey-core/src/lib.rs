@@ -19,6 +19,7 @@
 //!   maps every concern to its file.
 
 pub mod accounts;
+pub mod agent;
 pub mod browser;
 pub mod clock;
 pub mod config;

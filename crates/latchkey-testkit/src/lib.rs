@@ -296,11 +296,33 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(bin: impl Into<PathBuf>) -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        // Every sandbox has its own agent socket (absent unless a test starts an agent): a
+        // test never talks to an agent of another test or of the developer.
+        let sock = dir.path().join("agent.sock").to_string_lossy().into_owned();
         Sandbox {
             bin: bin.into(),
-            dir: tempfile::tempdir().unwrap(),
-            env: vec![("LATCHKEY_BROWSER".into(), browser_command())],
+            dir,
+            env: vec![
+                ("LATCHKEY_BROWSER".into(), browser_command()),
+                ("LATCHKEY_AGENT_SOCK".into(), sock),
+            ],
         }
+    }
+
+    /// The agent socket of this sandbox (`LATCHKEY_AGENT_SOCK`).
+    pub fn agent_socket(&self) -> PathBuf {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "LATCHKEY_AGENT_SOCK")
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap()
+    }
+
+    /// Sets (or replaces) an environment variable of this sandbox's commands.
+    pub fn set_env(&mut self, key: &str, value: impl Into<String>) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
     }
 
     pub fn config_dir(&self) -> &Path {

@@ -93,7 +93,7 @@ pub async fn status(s: StatusArgs, json: bool) -> Result<u8, Error> {
         Some(n) => vec![m.summary(n).await?],
         None => m.summaries().await?,
     };
-    let ok = output::status(&all, json || s.json);
+    let ok = output::status(&all, json || s.json, output::Served::Direct);
     Ok(if ok { 0 } else { 3 })
 }
 

@@ -2,8 +2,12 @@
 //! parses nothing (clap did), makes its core calls and prints through [`crate::output`].
 
 mod accounts;
+#[cfg(unix)]
+mod agent;
 mod sign_in;
 mod tokens;
+
+pub use tokens::{request_body, request_head};
 
 use std::io::Read;
 use std::time::Duration;
@@ -19,7 +23,8 @@ use crate::{browser, output};
 /// Becomes `true` when the user presses Ctrl-C.
 pub type Interrupt = tokio::sync::watch::Receiver<bool>;
 
-fn manager() -> Result<LoginManager, Error> {
+/// The direct path's manager (the CLI's keychain deadline).
+pub fn manager() -> Result<LoginManager, Error> {
     Ok(LoginManager::new(ManagerOptions::from_env(CLI_DEADLINE)?))
 }
 
@@ -63,6 +68,12 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Result<u8, Error> {
         Command::Refresh(r) => tokens::refresh(r, json).await,
         Command::Request(r) => tokens::request(r).await,
         Command::Introspect(n) => tokens::introspect(n, json).await,
+        #[cfg(unix)]
+        Command::Agent(a) => agent::agent(a, interrupt).await,
+        #[cfg(not(unix))]
+        Command::Agent(_) => Err(Error::InvalidInput(
+            "the agent is only available on Unix".into(),
+        )),
     }
 }
 

@@ -34,10 +34,9 @@ pub async fn refresh(r: RefreshArgs, json: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// `latchkey request`.
-pub async fn request(r: RequestArgs) -> Result<u8, Error> {
-    let m = manager()?;
-    let body = match r.data.as_deref() {
+/// The body of `latchkey request` (`-d`, `@FILE`, `@-` for standard input).
+pub fn request_body(r: &RequestArgs) -> Result<Option<Vec<u8>>, Error> {
+    Ok(match r.data.as_deref() {
         None => None,
         Some("@-") => {
             let mut buf = Vec::new();
@@ -50,7 +49,14 @@ pub async fn request(r: RequestArgs) -> Result<u8, Error> {
             Some(std::fs::read(&d[1..]).map_err(|e| Error::io(format!("reading {}", &d[1..]), e))?)
         }
         Some(d) => Some(d.as_bytes().to_vec()),
-    };
+    })
+}
+
+/// Method and headers of `latchkey request` (a body gets curl's default content type).
+pub fn request_head(
+    r: &RequestArgs,
+    has_body: bool,
+) -> Result<(String, Vec<(String, String)>), Error> {
     let mut headers = Vec::new();
     for h in &r.headers {
         let (k, v) = h
@@ -58,7 +64,7 @@ pub async fn request(r: RequestArgs) -> Result<u8, Error> {
             .ok_or_else(|| Error::InvalidInput(format!("-H `{h}`: use the form `Name: value`")))?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    if body.is_some()
+    if has_body
         && !headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
@@ -72,7 +78,18 @@ pub async fn request(r: RequestArgs) -> Result<u8, Error> {
     let method = r
         .method
         .clone()
-        .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.into());
+        .unwrap_or_else(|| if has_body { "POST" } else { "GET" }.into());
+    Ok((method, headers))
+}
+
+/// `latchkey request`.
+pub async fn request(mut r: RequestArgs) -> Result<u8, Error> {
+    let body = match r.preread_body.take() {
+        Some(body) => body,
+        None => request_body(&r)?,
+    };
+    let (method, headers) = request_head(&r, body.is_some())?;
+    let m = manager()?;
     let resp = m
         .request(
             &r.name,

@@ -372,7 +372,7 @@ impl LoginManager {
     /// [`Self::logout`] with the account locks held by the caller.
     async fn logout_locked(&self, account: &Account) -> Result<LogoutReport> {
         let account = account.clone();
-        let tokens = self.read_tokens(&account).await?;
+        let tokens = self.read_tokens_locked(&account).await?;
         let quirks = account.provider.quirks();
         let endpoint = account
             .provider

@@ -59,6 +59,7 @@ use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, reques
 mod accounts;
 mod client_credentials;
 mod device_grant;
+mod memory;
 mod refresh;
 mod resource;
 mod sign_in;
@@ -66,6 +67,7 @@ mod sign_in;
 mod tests;
 
 pub use device_grant::DeviceSignIn;
+pub use memory::KeychainState;
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 
@@ -196,7 +198,7 @@ pub struct EditOutcome {
 }
 
 /// Token state of an account, for `list`, `status` and the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenStatus {
     /// Valid access token.
@@ -228,7 +230,7 @@ impl TokenStatus {
 }
 
 /// An account with its token state: what `list`/`status` and the UI show. Never a token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AccountSummary {
     /// The account's metadata (flattened into the JSON).
     #[serde(flatten)]
@@ -338,6 +340,7 @@ pub struct LoginManager {
     opts: ManagerOptions,
     registry: Registry,
     locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    memory: Option<Arc<memory::TokenMemory>>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -358,6 +361,7 @@ impl LoginManager {
             opts,
             registry,
             locks: Mutex::new(HashMap::new()),
+            memory: None,
         }
     }
 
@@ -438,57 +442,6 @@ impl LoginManager {
                 }))
             }
         }
-    }
-
-    async fn read_tokens(&self, account: &Account) -> Result<Option<TokenSet>> {
-        match self.opts.keychain.get(&account.tokens_key()).await? {
-            Some(s) => TokenSet::from_secret(&s).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    async fn write_tokens(&self, account: &Account, set: &TokenSet) -> Result<()> {
-        let secret = set.to_secret()?;
-        let mut last = None;
-        for attempt in 0..3u32 {
-            match self.opts.keychain.set(&account.tokens_key(), &secret).await {
-                Ok(()) => {
-                    crate::watch::note_tokens_changed(&self.opts.paths);
-                    return Ok(());
-                }
-                Err(e) => {
-                    tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
-                    last = Some(e);
-                    self.opts
-                        .clock
-                        .sleep(Duration::from_millis(100 << attempt))
-                        .await;
-                }
-            }
-        }
-        let consequence = format!(
-            "new tokens for `{}` could not be saved; the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
-            account.name
-        );
-        // Stays a keychain error (exit code 5), with what it means for the account.
-        Err(match last {
-            Some(Error::Keychain { problem, detail }) => Error::Keychain {
-                problem,
-                detail: if detail.is_empty() {
-                    consequence
-                } else {
-                    format!("{detail}; {consequence}")
-                },
-            },
-            Some(e) => Error::Other(format!("{consequence} ({e})")),
-            None => Error::Other(consequence),
-        })
-    }
-
-    async fn delete_tokens(&self, account: &Account) -> Result<()> {
-        self.opts.keychain.delete(&account.tokens_key()).await?;
-        crate::watch::note_tokens_changed(&self.opts.paths);
-        Ok(())
     }
 
     async fn client_auth(&self, account: &Account) -> Result<ClientAuth> {

@@ -36,7 +36,7 @@ impl LoginManager {
         let (_local, _file) = self.lock_account(account.id).await?;
         // Re-read: another task or process may have refreshed while we waited.
         let account = self.account(name)?;
-        let current = self.read_tokens(&account).await?;
+        let current = self.read_tokens_locked(&account).await?;
         if client_credentials {
             if !opts.force
                 && let Some(t) = current.as_ref().filter(|t| t.is_fresh(self.now(), min_ttl))

@@ -298,7 +298,7 @@ impl LoginManager {
                 // it until tokens and metadata are written: wait for it, then read the result.
                 let (_local, _file) = self.lock_account(id).await?;
                 let account = self.account(name)?;
-                let tokens = self.read_tokens(&account).await?;
+                let tokens = self.read_tokens_locked(&account).await?;
                 return match (account.signed_in_at, tokens) {
                     (Some(at), Some(t)) if at >= started - time::Duration::seconds(1) => Ok(SignedIn {
                         account: account.name.clone(),

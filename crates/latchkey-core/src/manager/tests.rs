@@ -593,3 +593,78 @@ async fn the_sign_in_method_is_decided_by_the_core() {
         "--device cannot turn a client into a user"
     );
 }
+
+/// The fixture's manager with token memory (the agent's, the app's).
+fn with_memory(mut f: Fixture) -> Fixture {
+    let m = Arc::try_unwrap(f.m).ok().expect("no other owner yet");
+    f.m = Arc::new(m.with_token_memory());
+    f
+}
+
+#[tokio::test]
+async fn memory_serves_without_the_keychain_and_keeps_an_unsaved_rotation_until_it_is_stored() {
+    let store_slot: Arc<std::sync::OnceLock<Arc<MemoryStore>>> = Arc::default();
+    let slot = store_slot.clone();
+    let f = with_memory(fixture(move |_| {
+        // The provider answers, then the keychain breaks before the new set is written.
+        if let Some(s) = slot.get() {
+            s.fail_with(Some(crate::error::KeychainProblem::Locked));
+        }
+        Ok(refreshed_answer())
+    }));
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", 30);
+    let fresh_enough = TokenOptions {
+        min_ttl: Some(Duration::ZERO),
+        force: false,
+    };
+    // One read puts the set in memory; then the keychain is not needed for it.
+    let t = f.m.access_token("work", fresh_enough).await.unwrap();
+    assert_eq!(t.token.expose(), "at-1");
+    f.store
+        .fail_with(Some(crate::error::KeychainProblem::Unavailable));
+    let t = f.m.access_token("work", fresh_enough).await.unwrap();
+    assert_eq!(t.token.expose(), "at-1", "served from memory");
+    assert_eq!(f.m.keychain_state(), KeychainState::Available);
+    // Stale (another process changed something) and the keychain unusable: still served.
+    f.m.forget_stale();
+    let t = f.m.access_token("work", fresh_enough).await.unwrap();
+    assert_eq!(t.token.expose(), "at-1");
+    assert_eq!(f.m.keychain_state(), KeychainState::Unavailable);
+
+    // A refresh whose rotated set the keychain refuses: an error, the set kept aside.
+    f.store.fail_with(None);
+    store_slot.set(f.store.clone()).ok();
+    let e =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Keychain, "{e}");
+    assert!(e.to_string().contains("kept in memory"), "{e}");
+    assert_eq!(f.m.unwritten_count(), 1);
+    assert!(f.clock.sleeps().is_empty(), "no waiting in the caller");
+    // Never handed out while unsaved: the old token (still valid) is what callers get, and a
+    // renewal does not send the consumed refresh token again.
+    let t = f.m.access_token("work", fresh_enough).await.unwrap();
+    assert_eq!(t.token.expose(), "at-1");
+    let e =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Keychain, "{e}");
+    assert_eq!(f.http.requests().len(), 1, "rt-1 was not replayed");
+
+    // The keychain works again: the retry stores the rotated set, which is then served.
+    f.store.fail_with(None);
+    assert_eq!(
+        stored_tokens(&f, &account).unwrap().access_token.expose(),
+        "at-1"
+    );
+    assert_eq!(f.m.flush_unwritten().await, 0);
+    let stored = stored_tokens(&f, &account).unwrap();
+    assert_eq!(stored.access_token.expose(), "at-2");
+    assert_eq!(stored.refresh_token.unwrap().expose(), "rt-2");
+    let t = f.m.access_token("work", fresh_enough).await.unwrap();
+    assert_eq!(t.token.expose(), "at-2");
+    assert_eq!(f.http.requests().len(), 1);
+}

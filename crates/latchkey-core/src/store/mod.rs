@@ -94,17 +94,19 @@ impl Keychain {
     }
 
     fn store(&self) -> Result<Arc<dyn SecretStore>> {
-        let mut guard = self
-            .inner
-            .current
-            .lock()
-            .map_err(|_| Error::keychain(KeychainProblem::Failed, "internal lock poisoned"))?;
-        if let Some(store) = guard.as_ref() {
+        let lock = || {
+            self.inner
+                .current
+                .lock()
+                .map_err(|_| Error::keychain(KeychainProblem::Failed, "internal lock poisoned"))
+        };
+        if let Some(store) = lock()?.as_ref() {
             return Ok(store.clone());
         }
+        // Created without holding the lock: creating can hang (a stopped Secret Service), and
+        // `forget_store` after the deadline must not wait for it.
         let store = (self.inner.factory)()?;
-        *guard = Some(store.clone());
-        Ok(store)
+        Ok(lock()?.get_or_insert(store).clone())
     }
 
     fn forget_store(&self) {

@@ -1,0 +1,729 @@
+//! End-to-end tests of `latchkey agent` (issue 8): the real agent process, the real
+//! Secret Service (gnome-keyring of the test session), the test provider, and the `latchkey`
+//! CLI as its client. Faults are real too: the keyring daemon is stopped with SIGSTOP, the
+//! agent is killed with SIGKILL, another uid connects through `setpriv`, and raw sockets send
+//! garbage.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+/// The keyring daemon is shared by the tests of this binary: the test that stops it takes
+/// this for writing, the others for reading.
+static KEYRING_DAEMON: RwLock<()> = RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    KEYRING_DAEMON.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn provider(extra: Value) -> Provider {
+    require_secret_service();
+    let mut cfg = json!({"accessTokenTtl": 60});
+    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    Provider::start(cfg)
+}
+
+fn add_and_login(sb: &Sandbox, p: &Provider, name: &str) -> String {
+    sb.ok(&[
+        "add",
+        name,
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    sb.ok(&["login", name, "--timeout", "60"]);
+    sb.account_id(name)
+}
+
+fn tokens_in_keychain(id: &str) -> Value {
+    serde_json::from_str(&Keyring::lookup(&format!("{id}/tokens")).expect("tokens stored")).unwrap()
+}
+
+/// A running `latchkey agent`; killed on drop. Its stderr lines are collected.
+struct Agent {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    fn start(sb: &Sandbox, socket: &Path) -> Agent {
+        let mut cmd = sb.cmd(&["agent", "--socket", socket.to_str().unwrap()]);
+        cmd.env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let err = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let agent = Agent { child, lines };
+        agent.wait_for(|l| l.contains("agent serving"), "the agent to listen");
+        agent
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits (up to 30 s) until a stderr line matches.
+    fn wait_for(&self, f: impl Fn(&str) -> bool, what: &str) {
+        for _ in 0..600 {
+            if self.lines.lock().unwrap().iter().any(|l| f(l)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; agent log:\n{}", self.log());
+    }
+
+    fn count(&self, f: impl Fn(&str) -> bool) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| f(l)).count()
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_json(sb: &Sandbox, name: &str) -> Value {
+    let out = sb.run(&["status", name, "--json"]);
+    assert!(
+        code(&out) == 0 || code(&out) == 3,
+        "status failed: {}",
+        stderr(&out)
+    );
+    serde_json::from_str::<Value>(&stdout(&out)).unwrap()[0].clone()
+}
+
+/// One request frame on a raw connection; the answer as JSON (`None`: closed without one).
+fn raw_call(stream: &mut UnixStream, body: &[u8]) -> Option<Value> {
+    // A write may fail when the agent answered (busy, refused) and closed before reading.
+    let _ = stream
+        .write_all(&(body.len() as u32).to_be_bytes())
+        .and_then(|()| stream.write_all(body));
+    read_answer(stream)
+}
+
+fn read_answer(stream: &mut UnixStream) -> Option<Value> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut buf).ok()?;
+    serde_json::from_slice(&buf).ok()
+}
+
+fn connect(path: &Path) -> UnixStream {
+    let s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+/// The pid of the process that owns `org.freedesktop.secrets` on the session bus.
+fn keyring_daemon_pid() -> i32 {
+    let out = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "string:org.freedesktop.secrets",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no Secret Service owner: {text} {}", stderr(&out)))
+}
+
+fn signal(pid: i32, sig: &str) {
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -{sig} {pid}");
+}
+
+/// Resumes the keyring daemon even if the test panics.
+struct Resume(i32);
+impl Drop for Resume {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+#[test]
+fn the_agent_serves_tokens_from_memory_while_the_keyring_daemon_is_stopped() {
+    let _exclusive = KEYRING_DAEMON.write().unwrap_or_else(|p| p.into_inner());
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "mem");
+    let stored = tokens_in_keychain(&id)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agent = Agent::start(&sb, &sb.agent_socket());
+
+    // The agent answers (status says so, with its pid), and holds the token after one read.
+    let st = status_json(&sb, "mem");
+    assert_eq!(st["agent"]["pid"], agent.pid(), "{st}");
+    assert_eq!(st["agent"]["keychain"], "available", "{st}");
+    assert_eq!(sb.ok(&["token", "mem"]).trim(), stored);
+
+    // Stop the Secret Service: every keychain call now hangs until its deadline.
+    let daemon = keyring_daemon_pid();
+    signal(daemon, "STOP");
+    let resume = Resume(daemon);
+
+    // Served from the agent's memory: the same token, no keychain, no refresh.
+    let out = sb.run(&["token", "mem"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), stored);
+    let out = sb.run(&["token", "mem", "--json"]);
+    let tj: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(tj["access_token"], stored.as_str());
+
+    // `status` through the agent reports that the keychain does not answer.
+    let st = status_json(&sb, "mem");
+    assert_eq!(st["agent"]["keychain"], "timed_out", "{st}");
+    let human = sb.ok(&["status", "mem"]);
+    assert!(
+        human.contains(&format!(
+            "Answered by the Latchkey agent (pid {})",
+            agent.pid()
+        )) && human.contains("keychain: not answering"),
+        "{human}"
+    );
+
+    // Without the agent, the same command has no keychain to read: exit 5.
+    let mut direct = sb.cmd(&["token", "mem"]);
+    direct.env("LATCHKEY_NO_AGENT", "1");
+    let out = direct.output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+
+    drop(resume);
+    let st = status_json(&sb, "mem");
+    assert_eq!(st["agent"]["keychain"], "available", "{st}");
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 0);
+    assert!(
+        !agent.log().contains(&stored),
+        "no token in the agent's log"
+    );
+}
+
+/// Starts `n` `latchkey ARGS` processes behind a gate (each waits on stdin), each with its
+/// extra environment, and opens the gate for all at once.
+fn run_gated_env(sb: &Sandbox, envs: &[Vec<(&str, &str)>], args: &[&str]) -> Vec<Output> {
+    let mut children: Vec<Child> = envs
+        .iter()
+        .map(|extra| {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg("read _go && exec \"$0\" \"$@\"")
+                .arg(BIN)
+                .args(args)
+                .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+                .env_remove("LATCHKEY_LOG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            for (k, v) in &sb.env {
+                c.env(k, v);
+            }
+            for (k, v) in extra {
+                c.env(k, v);
+            }
+            c.spawn().unwrap()
+        })
+        .collect();
+    for c in &mut children {
+        c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn twenty_callers_and_the_agent_on_an_expired_token_refresh_once() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 3}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "conc");
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    // The agent holds the (soon expired) token in memory.
+    sb.ok(&["token", "conc", "--min-ttl", "0"]);
+    std::thread::sleep(Duration::from_secs(4));
+    // 14 callers through the agent, 6 on the direct path beside it (an older CLI, a script
+    // with LATCHKEY_NO_AGENT): one refresh in all, through the cross-process lock.
+    let mut envs: Vec<Vec<(&str, &str)>> = vec![vec![]; 14];
+    envs.extend(vec![vec![("LATCHKEY_NO_AGENT", "1")]; 6]);
+    let outs = run_gated_env(&sb, &envs, &["token", "conc", "--min-ttl", "0"]);
+    for o in &outs {
+        assert_eq!(code(o), 0, "{}", stderr(o));
+    }
+    let tokens: std::collections::HashSet<String> =
+        outs.iter().map(|o| stdout(o).trim().to_string()).collect();
+    assert_eq!(tokens.len(), 1, "every caller got the same refreshed token");
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        1,
+        "exactly one refresh"
+    );
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    assert_eq!(
+        tokens_in_keychain(&id)["access_token"],
+        tokens.iter().next().unwrap().as_str(),
+        "the rotated set is in the keychain"
+    );
+    assert!(
+        agent.count(|l| l.contains("token request")) >= 14,
+        "the agent served the agent callers:\n{}",
+        agent.log()
+    );
+}
+
+#[test]
+fn sigkill_of_the_agent_during_refreshes_callers_fall_back_and_nothing_is_lost() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "kill");
+    let mut agent = Agent::start(&sb, &sb.agent_socket());
+    sb.ok(&["refresh", "kill", "--force"]);
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
+
+    // Hold the account's cross-process lock (as another process refreshing would), so the
+    // agent's forced refreshes wait in the middle of the refresh protocol; kill it there.
+    let lock_path = sb.config_dir().join("locks").join(format!("{id}.lock"));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    lock.lock().unwrap();
+    let before = agent.count(|l| l.contains("token request"));
+    let callers: Vec<Child> = (0..4)
+        .map(|_| {
+            sb.cmd(&["-v", "refresh", "kill", "--force", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..600 {
+        if agent.count(|l| l.contains("token request")) >= before + 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        agent.count(|l| l.contains("token request")),
+        before + 4,
+        "{}",
+        agent.log()
+    );
+    agent.kill9();
+    lock.unlock().unwrap();
+    for c in callers {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("agent not used"),
+            "the caller fell back: {}",
+            stderr(&out)
+        );
+        let j: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(j["refreshed"], true);
+    }
+    // Four forced refreshes on the direct path, one at a time; nothing replayed.
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 5);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    let stored = tokens_in_keychain(&id);
+    assert_eq!(
+        p.introspect(stored["refresh_token"].as_str().unwrap())["active"],
+        true,
+        "the stored refresh token is the live one"
+    );
+
+    // The dead agent's socket is stale: a new agent replaces it and serves.
+    assert!(sb.agent_socket().exists());
+    let agent2 = Agent::start(&sb, &sb.agent_socket());
+    assert_eq!(status_json(&sb, "kill")["agent"]["pid"], agent2.pid());
+    assert_eq!(
+        sb.ok(&["token", "kill"]).trim(),
+        stored["access_token"].as_str().unwrap()
+    );
+    // Two agents never serve at once.
+    let out = sb
+        .cmd(&["agent", "--socket", sb.agent_socket().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains(&format!("another Latchkey agent (pid {})", agent2.pid())),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status_json(&sb, "kill")["agent"]["pid"], agent2.pid());
+}
+
+#[test]
+fn another_uid_is_refused_even_with_open_file_modes() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    add_and_login(&sb, &p, "uid");
+    // A socket anyone may reach: world-traversable dir, socket 0666.
+    let open_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = open_dir.path().join("agent.sock");
+    let agent = Agent::start(&sb, &socket);
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["-v", "token", "uid"])
+        .env("LATCHKEY_AGENT_SOCK", &socket)
+        .env("LATCHKEY_CONFIG_DIR", "/nonexistent/latchkey")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 0, "no token for another user");
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("this agent serves uid"),
+        "the other uid was told no and fell back: {}",
+        stderr(&out)
+    );
+    agent.wait_for(
+        |l| l.contains("refused a connection from another user") && l.contains("peer_uid=65534"),
+        "the refusal in the agent log",
+    );
+    // The owner is still served.
+    let mut own = sb.cmd(&["token", "uid"]);
+    own.env("LATCHKEY_AGENT_SOCK", &socket);
+    let out = own.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn garbage_oversized_truncated_silent_and_many_connections_are_survived() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    add_and_login(&sb, &p, "bad");
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    let sock = sb.agent_socket();
+
+    // Not JSON.
+    let a = raw_call(&mut connect(&sock), b"\x00\xffgarbage{").unwrap();
+    assert_eq!(a["result"], "error");
+    assert_eq!(a["kind"], "bad_request");
+    // JSON, unknown operation.
+    let a = raw_call(&mut connect(&sock), br#"{"v":1,"op":"shutdown"}"#).unwrap();
+    assert_eq!(a["kind"], "bad_request");
+    // Unknown protocol version.
+    let a = raw_call(&mut connect(&sock), br#"{"v":99,"op":"ping"}"#).unwrap();
+    assert_eq!(a["kind"], "unsupported_version");
+    assert_eq!(a["v"], 1);
+    // Oversized: refused from the length alone, then closed.
+    let mut s = connect(&sock);
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let a = read_answer(&mut s).unwrap();
+    assert_eq!(a["kind"], "bad_request");
+    assert!(a["message"].as_str().unwrap().contains("over the limit"));
+    assert!(
+        read_answer(&mut s).is_none(),
+        "closed after an oversized frame"
+    );
+    // Truncated: half a frame, then the client goes away.
+    let mut s = connect(&sock);
+    s.write_all(&100u32.to_be_bytes()).unwrap();
+    s.write_all(b"{\"v\":1,").unwrap();
+    drop(s);
+    // Silent: connects and never writes; the agent closes it after its read deadline.
+    let mut silent = connect(&sock);
+    let mut buf = [0u8; 1];
+    assert_eq!(silent.read(&mut buf).unwrap(), 0, "closed by the agent");
+
+    // Many at once: every connection gets an answer (pong, or busy past the limit), none hangs.
+    let mut conns: Vec<UnixStream> = (0..600).map(|_| connect(&sock)).collect();
+    let mut pongs = 0;
+    let mut busy = 0;
+    for c in &mut conns {
+        let a = raw_call(c, br#"{"v":1,"op":"ping"}"#).unwrap();
+        match a["result"].as_str().unwrap() {
+            "pong" => pongs += 1,
+            "error" if a["kind"] == "busy" => busy += 1,
+            other => panic!("unexpected answer {other}: {a}"),
+        }
+    }
+    assert_eq!(pongs + busy, 600);
+    assert!(pongs >= 512, "{pongs} pongs");
+    drop(conns);
+
+    // Still serving, same process.
+    let st = status_json(&sb, "bad");
+    assert_eq!(st["agent"]["pid"], agent.pid());
+    let out = sb.run(&["token", "bad"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// A relay like `ssh -R`'s: accepts on `at`, connects each client to `to`, copies both ways.
+fn relay(at: PathBuf, to: PathBuf) {
+    let listener = UnixListener::bind(&at).unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(upstream) = UnixStream::connect(&to) else {
+                continue;
+            };
+            let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            let (mut c1, mut u1) = (client, upstream);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut u1);
+                let _ = u1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+}
+
+#[test]
+fn a_forwarded_socket_serves_a_remote_client_and_fallbacks_are_silent() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "fwd");
+    let stored = tokens_in_keychain(&id)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // No agent yet: silent fallback; with -v the reason.
+    let out = sb.run(&["token", "fwd"]);
+    assert_eq!(stdout(&out).trim(), stored);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let out = sb.run(&["-v", "token", "fwd"]);
+    assert!(
+        stderr(&out).contains("agent not used (no agent socket at"),
+        "{}",
+        stderr(&out)
+    );
+
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    // The "remote" end: a relayed socket; the remote has no config of its own.
+    let remote = tempfile::tempdir().unwrap();
+    let forwarded = remote.path().join("latchkey-forwarded.sock");
+    relay(forwarded.clone(), sb.agent_socket());
+    let remote_cmd = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("LATCHKEY_AGENT_SOCK", &forwarded)
+            .env_remove("LATCHKEY_CONFIG_DIR")
+            .env("HOME", remote.path())
+            .env("XDG_CONFIG_HOME", remote.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .output()
+            .unwrap()
+    };
+    let out = remote_cmd(&["token", "fwd"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), stored);
+    let out = remote_cmd(&["status", "--json"]);
+    let st: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(st[0]["agent"]["pid"], agent.pid());
+    assert_eq!(st[0]["name"], "fwd");
+    let out = remote_cmd(&["list"]);
+    assert!(stdout(&out).contains("fwd"), "{}", stdout(&out));
+
+    // An agent of an unknown protocol version: the client falls back (here: the direct path
+    // of the sandbox), never trusts the answer.
+    let odd_dir = tempfile::tempdir().unwrap();
+    let odd = odd_dir.path().join("v2.sock");
+    let listener = UnixListener::bind(&odd).unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+            let _ = s.read_exact(&mut buf);
+            let body =
+                br#"{"v":2,"pid":1,"result":"token","access_token":"WRONG","token_type":"Bearer"}"#;
+            let _ = s.write_all(&(body.len() as u32).to_be_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    let mut c = sb.cmd(&["-v", "token", "fwd"]);
+    c.env("LATCHKEY_AGENT_SOCK", &odd);
+    let out = c.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), stored);
+    assert!(
+        stderr(&out).contains("protocol version 2"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn install_writes_the_user_unit_and_says_when_systemd_is_missing() {
+    let sb = Sandbox::new(BIN);
+    let xdg = tempfile::tempdir().unwrap();
+    let unit = xdg.path().join("systemd/user/latchkey-agent.service");
+    let mut c = sb.cmd(&["agent", "--install"]);
+    c.env("XDG_CONFIG_HOME", xdg.path());
+    let out = c.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains(unit.to_str().unwrap()));
+    let text = std::fs::read_to_string(&unit).unwrap();
+    assert!(
+        text.contains(&format!("ExecStart=\"{BIN}\" agent\n")),
+        "{text}"
+    );
+    assert!(text.contains("WantedBy=default.target"));
+    assert!(
+        text.contains(&format!(
+            "Environment=\"LATCHKEY_CONFIG_DIR={}\"",
+            sb.config_dir().display()
+        )),
+        "{text}"
+    );
+    // No systemd user manager in the test session.
+    assert!(
+        stderr(&out).contains("the unit was written but not enabled")
+            && stderr(&out).contains("systemctl --user"),
+        "{}",
+        stderr(&out)
+    );
+    let mut c = sb.cmd(&["agent", "--uninstall"]);
+    c.env("XDG_CONFIG_HOME", xdg.path());
+    let out = c.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!unit.exists());
+}
+
+#[test]
+fn a_rotated_token_the_keychain_refused_is_stored_when_it_answers_again_before_it_is_served() {
+    let _exclusive = KEYRING_DAEMON.write().unwrap_or_else(|p| p.into_inner());
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "locked");
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    let t1 = sb.ok(&["token", "locked"]).trim().to_string();
+
+    // A forced refresh through the agent; while the provider holds the request, the keyring
+    // daemon is stopped, so the rotated set cannot be stored. (A locked collection would do
+    // the same, but under Xvfb gnome-keyring then opens unlock prompts that hang, and many of
+    // them crash the daemon that all tests share.)
+    p.fault("token", "delay:1000", 1);
+    let refresh = sb
+        .cmd(&["refresh", "locked", "--force"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if p.count("fault.applied", None) == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(p.count("fault.applied", None), 1);
+    let daemon = keyring_daemon_pid();
+    signal(daemon, "STOP");
+    let unlock = Resume(daemon);
+    let out = refresh.wait_with_output().unwrap();
+    assert_ne!(code(&out), 0, "not handed out: {}", stdout(&out));
+    assert!(stdout(&out).is_empty());
+    // The agent's answer, or (if it came after the client's deadline) the direct path's
+    // keychain error: either way no token.
+    assert!(
+        stderr(&out).contains("could not be saved to the keychain yet")
+            || stderr(&out).contains("keychain"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
+
+    // Keychain unusable: the agent still serves the token it held (the old, still valid one), never the
+    // unsaved one; status says the keychain is not usable and one set waits.
+    assert_eq!(sb.ok(&["token", "locked"]).trim(), t1);
+    let st = status_json(&sb, "locked");
+    assert_eq!(st["agent"]["unsaved_token_sets"], 1, "{st}");
+    assert_ne!(st["agent"]["keychain"], "available", "{st}");
+    let human = sb.ok(&["status", "locked"]);
+    assert!(
+        human.contains("1 refreshed token set(s) wait for the keychain"),
+        "{human}"
+    );
+
+    // The keychain answers again: the agent stores the rotated set by itself (retry with backoff), then serves it.
+    drop(unlock);
+    let mut stored = false;
+    for _ in 0..120 {
+        let st = status_json(&sb, "locked");
+        if st["agent"]["unsaved_token_sets"] == 0 {
+            stored = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(stored, "stored after unlock; agent log:\n{}", agent.log());
+    let in_keychain = tokens_in_keychain(&id);
+    let t2 = sb.ok(&["token", "locked"]).trim().to_string();
+    assert_ne!(t2, t1);
+    assert_eq!(in_keychain["access_token"], t2.as_str());
+    assert_eq!(
+        p.introspect(in_keychain["refresh_token"].as_str().unwrap())["active"],
+        true,
+        "the stored refresh token is the rotated, live one"
+    );
+    // And it refreshes again without invalid_grant.
+    sb.ok(&["refresh", "locked", "--force"]);
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 2);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}

@@ -1,0 +1,345 @@
+//! The agent's wire protocol (version [`PROTOCOL_VERSION`]), described for people in
+//! `docs/agent-protocol.md`.
+//!
+//! A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON. A client
+//! sends a [`Request`] frame and reads one [`Response`] frame; it may send further requests on
+//! the same connection. Requests are at most [`MAX_REQUEST`] bytes, responses at most
+//! [`MAX_RESPONSE`]; a length over the bound ends the connection. Every read has a deadline.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::manager::{AccessToken, AccountSummary, Introspection, KeychainState};
+use crate::secret::Secret;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest request frame (bytes of JSON).
+pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
+/// Largest response frame (bytes of JSON).
+pub const MAX_RESPONSE: usize = 8 * 1024 * 1024;
+
+/// Error kinds of the protocol itself (beside the core's [`crate::ErrorKind`] names). A client
+/// that gets one of these falls back to the direct path.
+pub mod kinds {
+    /// The agent does not speak the request's version.
+    pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
+    /// The request was not understood (bad JSON, unknown operation).
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// The peer is not the agent's user.
+    pub const REFUSED: &str = "refused";
+    /// Too many connections at once.
+    pub const BUSY: &str = "busy";
+    /// The client uses another config dir than the agent.
+    pub const OTHER_CONFIG: &str = "other_config_dir";
+}
+
+/// A request frame.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// Protocol version ([`PROTOCOL_VERSION`]).
+    pub v: u32,
+    /// The client's `LATCHKEY_CONFIG_DIR`, when it set one: the agent answers only for its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<PathBuf>,
+    /// What to do.
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// The operations.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Is an agent there? Answers [`Answer::Pong`].
+    Ping,
+    /// An access token (`latchkey token`; with `force`, `latchkey refresh --force`).
+    Token {
+        /// Account name.
+        account: String,
+        /// Minimum remaining validity in seconds.
+        #[serde(default)]
+        min_ttl: Option<u64>,
+        /// Refresh even if fresh.
+        #[serde(default)]
+        force: bool,
+    },
+    /// Every account with its state (`latchkey list`, `latchkey status`).
+    List,
+    /// One account with its state (`latchkey status NAME`).
+    Status {
+        /// Account name.
+        account: String,
+    },
+    /// An HTTP request with the account's token (`latchkey request`).
+    Request {
+        /// Account name.
+        account: String,
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: url::Url,
+        /// Extra headers.
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// Body, base64.
+        #[serde(default)]
+        body_b64: Option<String>,
+    },
+    /// RFC 7662 introspection of the account's token (`latchkey introspect`).
+    Introspect {
+        /// Account name.
+        account: String,
+    },
+}
+
+/// A response frame.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Response {
+    /// Protocol version of the answer.
+    pub v: u32,
+    /// The agent's process id.
+    pub pid: u32,
+    /// The answer.
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+/// The answers.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Answer {
+    /// The operation failed: a core [`crate::ErrorKind`] name or one of [`kinds`].
+    Error {
+        /// Kind.
+        kind: String,
+        /// Message for people (never a secret).
+        message: String,
+    },
+    /// Answer to [`Op::Ping`].
+    Pong {
+        /// What the agent's last keychain call found.
+        keychain: KeychainState,
+    },
+    /// An access token.
+    Token(TokenAnswer),
+    /// Accounts with their state.
+    Accounts {
+        /// The accounts.
+        accounts: Vec<AccountSummary>,
+        /// The keychain as the agent sees it now.
+        keychain: KeychainState,
+        /// Rotated token sets waiting for the keychain.
+        #[serde(default)]
+        unwritten: usize,
+    },
+    /// A resource server's response.
+    Http {
+        /// Status code.
+        status: u16,
+        /// Headers (values as text).
+        headers: Vec<(String, String)>,
+        /// Body, base64.
+        body_b64: String,
+    },
+    /// An introspection answer.
+    Introspection {
+        /// The answer.
+        introspection: Introspection,
+    },
+}
+
+/// An access token on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenAnswer {
+    /// The token.
+    pub access_token: Secret,
+    /// `Bearer` or `DPoP`.
+    pub token_type: String,
+    /// Expiry.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Degraded-mode warning.
+    #[serde(default)]
+    pub degraded: Option<String>,
+    /// This call refreshed the token.
+    #[serde(default)]
+    pub refreshed: bool,
+}
+
+impl From<AccessToken> for TokenAnswer {
+    fn from(t: AccessToken) -> Self {
+        TokenAnswer {
+            access_token: t.token,
+            token_type: t.token_type,
+            expires_at: t.expires_at,
+            scope: t.scope,
+            degraded: t.degraded,
+            refreshed: t.refreshed,
+        }
+    }
+}
+
+impl From<TokenAnswer> for AccessToken {
+    fn from(t: TokenAnswer) -> Self {
+        AccessToken {
+            token: t.access_token,
+            token_type: t.token_type,
+            expires_at: t.expires_at,
+            scope: t.scope,
+            degraded: t.degraded,
+            refreshed: t.refreshed,
+        }
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The peer closed the connection before a frame began.
+    #[error("connection closed")]
+    Closed,
+    /// The announced length is over the bound.
+    #[error("frame of {0} bytes is over the limit")]
+    TooLarge(usize),
+    /// I/O failure (including a deadline: `WouldBlock`/`TimedOut`, or a truncated frame).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Encodes one frame.
+pub fn encode(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + json.len());
+    out.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    out.extend_from_slice(json);
+    out
+}
+
+/// Writes one frame (blocking).
+pub fn write_frame(w: &mut impl Write, json: &[u8]) -> std::io::Result<()> {
+    w.write_all(&encode(json))?;
+    w.flush()
+}
+
+/// Reads one frame of at most `max` bytes (blocking; the caller sets the read timeout).
+pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Vec<u8>, FrameError> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..]) {
+            Ok(0) if got == 0 => return Err(FrameError::Closed),
+            Ok(0) => return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let n = u32::from_be_bytes(len) as usize;
+    if n > max {
+        return Err(FrameError::TooLarge(n));
+    }
+    let mut buf = vec![0u8; n];
+    r.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// Reads one frame of at most `max` bytes (async; the caller applies the deadline).
+pub async fn read_frame_async<R>(r: &mut R, max: usize) -> Result<Vec<u8>, FrameError>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..]).await? {
+            0 if got == 0 => return Err(FrameError::Closed),
+            0 => return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            n => got += n,
+        }
+    }
+    let n = u32::from_be_bytes(len) as usize;
+    if n > max {
+        return Err(FrameError::TooLarge(n));
+    }
+    let mut buf = vec![0u8; n];
+    r.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_bounds_hold() {
+        let req = Request {
+            v: PROTOCOL_VERSION,
+            config_dir: None,
+            op: Op::Token {
+                account: "work".into(),
+                min_ttl: Some(30),
+                force: false,
+            },
+        };
+        let bytes = encode(&serde_json::to_vec(&req).unwrap());
+        let body = read_frame(&mut &bytes[..], MAX_REQUEST).unwrap();
+        let back: Request = serde_json::from_slice(&body).unwrap();
+        assert!(
+            matches!(back.op, Op::Token { ref account, min_ttl: Some(30), force: false } if account == "work")
+        );
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"v":1,"op":"token","account":"work","min_ttl":30,"force":false}"#
+        );
+        // Over the bound: refused before reading the body.
+        assert!(matches!(
+            read_frame(&mut &bytes[..], 8),
+            Err(FrameError::TooLarge(_))
+        ));
+        // Truncated: an error, not a short frame.
+        assert!(matches!(
+            read_frame(&mut &bytes[..bytes.len() - 1], MAX_REQUEST),
+            Err(FrameError::Io(_))
+        ));
+        assert!(matches!(
+            read_frame(&mut &bytes[..2], MAX_REQUEST),
+            Err(FrameError::Io(_))
+        ));
+        assert!(matches!(
+            read_frame(&mut &b""[..], MAX_REQUEST),
+            Err(FrameError::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_token_answer_keeps_the_token_out_of_debug() {
+        let r = Response {
+            v: 1,
+            pid: 7,
+            answer: Answer::Token(TokenAnswer {
+                access_token: Secret::new("s3cr3t"),
+                token_type: "Bearer".into(),
+                expires_at: None,
+                scope: None,
+                degraded: None,
+                refreshed: false,
+            }),
+        };
+        assert!(!format!("{r:?}").contains("s3cr3t"));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""result":"token""#), "{json}");
+        let back: Response = serde_json::from_str(&json).unwrap();
+        match back.answer {
+            Answer::Token(t) => assert_eq!(t.access_token.expose(), "s3cr3t"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

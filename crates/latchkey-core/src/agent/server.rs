@@ -1,0 +1,571 @@
+//! The agent's server: binds the socket, checks peers, answers requests from one long-lived
+//! [`LoginManager`] with token memory.
+//!
+//! - **One agent at a time.** [`bind`] takes an advisory lock on `<socket>.lock` (released by
+//!   the OS when the process dies), then replaces a stale socket file left by a dead agent. A
+//!   socket that still answers a connect is never removed.
+//! - **User only.** The default directory is created 0700 and the socket is 0600; every
+//!   connection's peer uid (`SO_PEERCRED`) must equal the agent's, whatever the file modes say.
+//! - **Bounded.** Requests of at most [`protocol::MAX_REQUEST`] bytes, a deadline on every
+//!   read and write, at most [`MAX_CONNECTIONS`] connections served at once (more are told
+//!   `busy` and fall back).
+//! - **Fresh.** A watcher on the config dir marks the token memory stale when `accounts.toml`
+//!   or `tokens.changed` change (no polling: the OS wakes the agent). Rotated tokens the
+//!   keychain refused are retried with backoff until stored (and never served before).
+
+use std::fs::File;
+use std::future::Future;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+
+use super::protocol::{self, Answer, FrameError, Op, PROTOCOL_VERSION, Request, Response, kinds};
+use crate::error::{Error, Result};
+use crate::http::ResourceRequest;
+use crate::manager::{LoginManager, TokenOptions};
+
+/// Deadline for each read of a request (and each write of an answer).
+pub const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// A bound, locked agent socket. The socket file is removed on drop.
+#[derive(Debug)]
+pub struct Bound {
+    listener: StdListener,
+    path: PathBuf,
+    _lock: File,
+}
+
+impl Bound {
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The lock file that makes sure only one agent serves `socket`.
+pub fn lock_path(socket: &Path) -> PathBuf {
+    let mut name = socket.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    socket.with_file_name(name)
+}
+
+fn prepare_dir(socket: &Path) -> Result<()> {
+    let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let default = dir == super::default_socket_dir();
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(format!("creating the agent directory {}", dir.display()), e))?;
+    }
+    if default {
+        // Our own directory: it must be ours and private.
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        if meta.uid() != super::current_uid() {
+            return Err(Error::Other(format!(
+                "the agent directory {} belongs to uid {}, not to you; remove it",
+                dir.display(),
+                meta.uid()
+            )));
+        }
+        if meta.permissions().mode() & 0o777 != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(format!("making {} private", dir.display()), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds the agent socket at `path`: takes the lock beside it, replaces a stale socket, makes
+/// the socket 0600. Fails with a clear message when another agent serves it.
+pub fn bind(path: &Path) -> Result<Bound> {
+    use std::io::Write;
+    prepare_dir(path)?;
+    let lock_file = lock_path(path);
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_file)
+        .map_err(|e| Error::io(format!("opening {}", lock_file.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&lock_file).unwrap_or_default();
+            return Err(Error::Other(format!(
+                "another Latchkey agent (pid {}) already serves {}; stop it first, or use another --socket",
+                pid.trim(),
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::io(format!("locking {}", lock_file.display()), e));
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(Error::Other(format!(
+                "{} exists and is not a socket; move it away or use another --socket",
+                path.display()
+            )));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(Error::Other(format!(
+                "another process already answers on {}; stop it first, or use another --socket",
+                path.display()
+            )));
+        }
+        tracing::info!(socket = %path.display(), "replacing the stale socket of an agent that is gone");
+        std::fs::remove_file(path)
+            .map_err(|e| Error::io(format!("removing the stale socket {}", path.display()), e))?;
+    }
+    let listener = StdListener::bind(path)
+        .map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("making {} private", path.display()), e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("configuring the agent socket", e))?;
+    let _ = lock.set_len(0);
+    let _ = writeln!(lock, "{}", std::process::id());
+    Ok(Bound {
+        listener,
+        path: path.to_path_buf(),
+        _lock: lock,
+    })
+}
+
+/// Makes the process harder to read secrets from: no core dumps, not dumpable (which also
+/// keeps other same-uid processes from attaching a debugger). Best effort; never fails.
+pub fn harden_process() {
+    use nix::sys::resource::{Resource, setrlimit};
+    if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
+        tracing::debug!(error = %e, "could not disable core dumps");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::debug!(error = %e, "could not mark the process not dumpable");
+    }
+}
+
+struct Server {
+    manager: Arc<LoginManager>,
+    uid: u32,
+    pid: u32,
+    config_dir: PathBuf,
+}
+
+/// True while this process serves an agent socket.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// True while this process serves an agent socket (its own manager is then the owner).
+pub fn serving() -> bool {
+    SERVING.load(Ordering::Relaxed)
+}
+
+/// Serves `bound` from `manager` (which should hold tokens in memory:
+/// [`LoginManager::with_token_memory`]) until `shutdown` completes.
+pub async fn serve(
+    manager: Arc<LoginManager>,
+    bound: Bound,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let _watcher = watch(manager.clone());
+    serve_bound(manager, bound, shutdown).await
+}
+
+/// For a process that is an agent only when no other one runs (the desktop app): watches the
+/// config dir for `manager`'s token memory, and serves the socket ([`super::socket_path`]) if
+/// it is free, until `shutdown`. When another agent serves it, this process stays its client
+/// (see [`super::access_token`]) and only the watcher runs.
+pub async fn host(manager: Arc<LoginManager>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let _watcher = watch(manager.clone());
+    let path = super::socket_path();
+    match bind(&path) {
+        Ok(bound) => serve_bound(manager, bound, shutdown).await,
+        Err(e) => {
+            tracing::info!(error = %e, "not serving the agent socket; asking the agent that serves it");
+            shutdown.await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve_bound(
+    manager: Arc<LoginManager>,
+    bound: Bound,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let listener = tokio::net::UnixListener::from_std(
+        bound
+            .listener
+            .try_clone()
+            .map_err(|e| Error::io("using the agent socket", e))?,
+    )
+    .map_err(|e| Error::io("using the agent socket", e))?;
+    let config_dir = manager.paths().dir().to_path_buf();
+    let server = Arc::new(Server {
+        uid: super::current_uid(),
+        pid: std::process::id(),
+        config_dir: std::fs::canonicalize(&config_dir).unwrap_or(config_dir),
+        manager: manager.clone(),
+    });
+    let retry = tokio::spawn(retry_unwritten(manager.clone()));
+    SERVING.store(true, Ordering::Relaxed);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tracing::info!(socket = %bound.path.display(), pid = server.pid, "agent serving");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let server = server.clone();
+                    match permits.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            tokio::spawn(async move {
+                                server.connection(stream).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            tokio::spawn(async move {
+                                let mut stream = stream;
+                                let _ = server.send(&mut stream, error(kinds::BUSY, "too many connections; use the direct path")).await;
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    SERVING.store(false, Ordering::Relaxed);
+    retry.abort();
+    // Rotated tokens still waiting for the keychain: one last try before exiting.
+    let left = manager.flush_unwritten().await;
+    if left > 0 {
+        tracing::error!(
+            accounts = left,
+            "exiting with rotated tokens the keychain did not accept; those accounts may need to sign in again"
+        );
+    }
+    tracing::info!("agent stopped");
+    drop(bound);
+    Ok(())
+}
+
+fn error(kind: &str, message: impl Into<String>) -> Answer {
+    Answer::Error {
+        kind: kind.into(),
+        message: message.into(),
+    }
+}
+
+fn core_error(e: &Error) -> Answer {
+    error(e.kind().as_str(), e.to_string())
+}
+
+impl Server {
+    async fn send(&self, stream: &mut UnixStream, answer: Answer) -> std::io::Result<()> {
+        let resp = Response {
+            v: PROTOCOL_VERSION,
+            pid: self.pid,
+            answer,
+        };
+        let body = serde_json::to_vec(&resp).map_err(std::io::Error::other)?;
+        if body.len() > protocol::MAX_RESPONSE {
+            let too_big = Response {
+                v: PROTOCOL_VERSION,
+                pid: self.pid,
+                answer: error(
+                    kinds::BAD_REQUEST,
+                    "the answer is over the protocol's size limit",
+                ),
+            };
+            let body = serde_json::to_vec(&too_big).map_err(std::io::Error::other)?;
+            return self.write(stream, &body).await;
+        }
+        self.write(stream, &body).await
+    }
+
+    async fn write(&self, stream: &mut UnixStream, body: &[u8]) -> std::io::Result<()> {
+        let frame = protocol::encode(body);
+        match tokio::time::timeout(READ_DEADLINE, stream.write_all(&frame)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    async fn connection(&self, mut stream: UnixStream) {
+        let peer = match stream.peer_cred() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a connection's peer credentials; refused");
+                return;
+            }
+        };
+        if peer.uid() != self.uid {
+            tracing::warn!(
+                peer_uid = peer.uid(),
+                peer_pid = peer.pid(),
+                "refused a connection from another user"
+            );
+            let _ = self
+                .send(
+                    &mut stream,
+                    error(
+                        kinds::REFUSED,
+                        format!("this agent serves uid {} only", self.uid),
+                    ),
+                )
+                .await;
+            return;
+        }
+        loop {
+            let frame = match tokio::time::timeout(
+                READ_DEADLINE,
+                protocol::read_frame_async(&mut stream, protocol::MAX_REQUEST),
+            )
+            .await
+            {
+                Ok(Ok(frame)) => frame,
+                Ok(Err(FrameError::Closed)) => return,
+                Ok(Err(FrameError::TooLarge(n))) => {
+                    tracing::warn!(bytes = n, "refused an oversized request");
+                    let _ = self
+                        .send(
+                            &mut stream,
+                            error(
+                                kinds::BAD_REQUEST,
+                                format!(
+                                    "request of {n} bytes is over the limit of {}",
+                                    protocol::MAX_REQUEST
+                                ),
+                            ),
+                        )
+                        .await;
+                    return;
+                }
+                Ok(Err(FrameError::Io(e))) => {
+                    tracing::debug!(error = %e, "connection ended mid-request");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("a client sent nothing in time; connection closed");
+                    return;
+                }
+            };
+            let answer = self.answer(&frame).await;
+            if self.send(&mut stream, answer).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn answer(&self, frame: &[u8]) -> Answer {
+        let value: serde_json::Value = match serde_json::from_slice(frame) {
+            Ok(v) => v,
+            Err(e) => return error(kinds::BAD_REQUEST, format!("not JSON: {e}")),
+        };
+        let v = value.get("v").and_then(|v| v.as_u64());
+        if v != Some(u64::from(PROTOCOL_VERSION)) {
+            return error(
+                kinds::UNSUPPORTED_VERSION,
+                format!(
+                    "this agent speaks protocol version {PROTOCOL_VERSION}, not {}",
+                    v.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+                ),
+            );
+        }
+        let req: Request = match serde_json::from_value(value) {
+            Ok(r) => r,
+            Err(e) => return error(kinds::BAD_REQUEST, format!("unknown request: {e}")),
+        };
+        if let Some(dir) = &req.config_dir {
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            if dir != self.config_dir {
+                return error(
+                    kinds::OTHER_CONFIG,
+                    format!(
+                        "this agent serves the accounts in {}",
+                        self.config_dir.display()
+                    ),
+                );
+            }
+        }
+        let m = &self.manager;
+        match req.op {
+            Op::Ping => Answer::Pong {
+                keychain: m.keychain_state(),
+            },
+            Op::Token {
+                account,
+                min_ttl,
+                force,
+            } => {
+                tracing::debug!(account = %account, force, "token request");
+                match m
+                    .access_token(
+                        &account,
+                        TokenOptions {
+                            min_ttl: min_ttl.map(Duration::from_secs),
+                            force,
+                        },
+                    )
+                    .await
+                {
+                    Ok(t) => Answer::Token(t.into()),
+                    Err(e) => core_error(&e),
+                }
+            }
+            Op::List => {
+                let keychain = m.probe_keychain().await;
+                match m.summaries().await {
+                    Ok(accounts) => Answer::Accounts {
+                        accounts,
+                        keychain,
+                        unwritten: m.unwritten_count(),
+                    },
+                    Err(e) => core_error(&e),
+                }
+            }
+            Op::Status { account } => {
+                let keychain = m.probe_keychain().await;
+                match m.summary(&account).await {
+                    Ok(s) => Answer::Accounts {
+                        accounts: vec![s],
+                        keychain,
+                        unwritten: m.unwritten_count(),
+                    },
+                    Err(e) => core_error(&e),
+                }
+            }
+            Op::Request {
+                account,
+                method,
+                url,
+                headers,
+                body_b64,
+            } => {
+                let body = match body_b64
+                    .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
+                    .transpose()
+                {
+                    Ok(b) => b,
+                    Err(e) => return error(kinds::BAD_REQUEST, format!("body is not base64: {e}")),
+                };
+                match m
+                    .request(
+                        &account,
+                        ResourceRequest {
+                            method,
+                            url,
+                            headers,
+                            body,
+                        },
+                    )
+                    .await
+                {
+                    Ok(resp) => Answer::Http {
+                        status: resp.status,
+                        headers: resp
+                            .headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.to_string(),
+                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                )
+                            })
+                            .collect(),
+                        body_b64: base64::engine::general_purpose::STANDARD.encode(&resp.body),
+                    },
+                    Err(e) => core_error(&e),
+                }
+            }
+            Op::Introspect { account } => match m.introspect(&account).await {
+                Ok(introspection) => Answer::Introspection { introspection },
+                Err(e) => core_error(&e),
+            },
+        }
+    }
+}
+
+/// Watches the config dir; a change of `accounts.toml` or `tokens.changed` marks the token
+/// memory stale. `None` (logged) if the OS offers no watcher: memory then stays until a
+/// refresh or sign-out through this manager.
+fn watch(manager: Arc<LoginManager>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let paths = manager.paths().clone();
+    if let Err(e) = std::fs::create_dir_all(paths.dir()) {
+        tracing::warn!(error = %e, "cannot create the config dir to watch it");
+    }
+    let accounts = paths.accounts_file();
+    let marker = paths.tokens_changed_marker();
+    let weak = Arc::downgrade(&manager);
+    let watcher =
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let Ok(event) = res else { return };
+            if event.kind.is_access() {
+                return;
+            }
+            if event.paths.iter().any(|p| {
+                p.file_name() == accounts.file_name() || p.file_name() == marker.file_name()
+            }) && let Some(m) = weak.upgrade()
+            {
+                m.forget_stale();
+            }
+        });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config dir; changes by other processes are seen at the next refresh");
+            return None;
+        }
+    };
+    if let Err(e) = watcher.watch(paths.dir(), notify::RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, "cannot watch the config dir; changes by other processes are seen at the next refresh");
+        return None;
+    }
+    Some(watcher)
+}
+
+/// Stores rotated sets the keychain refused, with backoff (1 s doubling to 30 s) while any
+/// wait; sleeps without waking while none do.
+async fn retry_unwritten(manager: Arc<LoginManager>) {
+    loop {
+        manager.unwritten_added().await;
+        let mut pause = Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(pause).await;
+            if manager.flush_unwritten().await == 0 {
+                break;
+            }
+            pause = (pause * 2).min(Duration::from_secs(30));
+        }
+    }
+}
