@@ -24,6 +24,7 @@ pub mod lock;
 pub mod manager;
 pub mod oidc;
 pub mod provider;
+pub mod rules;
 pub mod secret;
 pub mod store;
 pub mod tls;

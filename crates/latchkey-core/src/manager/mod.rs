@@ -59,11 +59,14 @@ use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, reques
 mod accounts;
 mod client_credentials;
 mod device_grant;
+mod integrations;
 mod refresh;
 mod resource;
 mod sign_in;
 
 pub use device_grant::DeviceSignIn;
+pub use integrations::RuleChange;
+pub(crate) use integrations::token_rejected;
 pub use resource::Introspection;
 
 /// Default minimum remaining validity before a token is refreshed.

@@ -21,7 +21,9 @@ impl LoginManager {
         let client_credentials = account.flow == GrantFlow::ClientCredentials;
         if !opts.force {
             match self.read_tokens(&account).await? {
-                Some(t) if t.is_fresh(self.now(), min_ttl) => return Ok(hand_out(t, None, false)),
+                Some(t) if t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, &t) => {
+                    return Ok(hand_out(t, None, false));
+                }
                 Some(_) => {}
                 None if client_credentials => {}
                 None => return Err(self.needs_sign_in_error(&account)),
@@ -33,7 +35,9 @@ impl LoginManager {
         let current = self.read_tokens(&account).await?;
         if client_credentials {
             if !opts.force
-                && let Some(t) = current.as_ref().filter(|t| t.is_fresh(self.now(), min_ttl))
+                && let Some(t) = current
+                    .as_ref()
+                    .filter(|t| t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, t))
             {
                 tracing::debug!(account = %account.name, "renewed by someone else meanwhile");
                 return Ok(hand_out(t.clone(), None, false));
@@ -44,7 +48,7 @@ impl LoginManager {
         }
         let current = current.ok_or_else(|| self.needs_sign_in_error(&account))?;
         let now = self.now();
-        if !opts.force && current.is_fresh(now, min_ttl) {
+        if !opts.force && current.is_fresh(now, min_ttl) && !token_rejected(&account, &current) {
             tracing::debug!(account = %account.name, "refreshed by someone else meanwhile");
             return Ok(hand_out(current, None, false));
         }
