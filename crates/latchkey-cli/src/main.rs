@@ -17,7 +17,15 @@ use latchkey_core::Error;
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Multi-call: Docker runs `docker-credential-latchkey ACTION`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.first().is_some_and(|a0| {
+        std::path::Path::new(a0).file_name()
+            == Some(std::ffi::OsStr::new(commands::docker::BINARY_NAME))
+    }) {
+        args.splice(0..1, ["latchkey".into(), "docker-credential".into()]);
+    }
+    let cli = Cli::parse_from(args);
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -339,7 +339,10 @@ mod tests {
         let s = select(&rules, &t("h.test"), Some("b")).unwrap();
         assert_eq!(s.account, "b");
         assert_eq!(s.reason, Reason::Environment);
-        assert_eq!(select(&rules, &t("h.test"), Some("  ")).unwrap().account, "a");
+        assert_eq!(
+            select(&rules, &t("h.test"), Some("  ")).unwrap().account,
+            "a"
+        );
         assert!(select(&[], &t("h.test"), None).is_none());
     }
 
@@ -359,8 +362,8 @@ mod tests {
             Some("exact")
         );
         // git's host field carries the port.
-        let g = Target::from_host_field(Some("http"), "127.0.0.1:8443", Some("a/b.git"), None)
-            .unwrap();
+        let g =
+            Target::from_host_field(Some("http"), "127.0.0.1:8443", Some("a/b.git"), None).unwrap();
         assert_eq!(g.port, Some(8443));
         assert_eq!(g.path.as_deref(), Some("a/b.git"));
         assert_eq!(select(&rules, &g, None).unwrap().account, "exact");
@@ -372,7 +375,10 @@ mod tests {
             rule("h.test", Some("x"), None, "first"),
             rule("h.test", Some("x"), None, "second"),
         ];
-        assert_eq!(select(&rules, &t("h.test/x/y"), None).unwrap().account, "first");
+        assert_eq!(
+            select(&rules, &t("h.test/x/y"), None).unwrap().account,
+            "first"
+        );
         let r = rule("https://Registry.Test:5000/team/app", None, None, "a");
         assert_eq!(r.host, "registry.test:5000");
         assert_eq!(r.path.as_deref(), Some("team/app"));

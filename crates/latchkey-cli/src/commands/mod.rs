@@ -2,8 +2,14 @@
 //! parses nothing (clap did), makes its core calls and prints through [`crate::output`].
 
 mod accounts;
+pub mod docker;
+pub mod exec;
+pub mod git;
+pub mod kubectl;
+pub mod setup;
 mod sign_in;
-mod tokens;
+pub mod tokens;
+pub mod which;
 
 use std::io::Read;
 use std::time::Duration;
@@ -63,6 +69,12 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Result<u8, Error> {
         Command::Refresh(r) => tokens::refresh(r, json).await,
         Command::Request(r) => tokens::request(r).await,
         Command::Introspect(n) => tokens::introspect(n, json).await,
+        Command::Which(w) => which::which(w, json).await,
+        Command::GitCredential(g) => git::credential(g).await,
+        Command::KubectlCredential(k) => kubectl::credential(k).await,
+        Command::DockerCredential(d) => Ok(docker::helper(&d.action).await),
+        Command::Exec(e) => exec::exec(e, interrupt).await,
+        Command::Setup(s) => setup::setup(s, json).await,
     }
 }
 
