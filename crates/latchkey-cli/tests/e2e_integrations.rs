@@ -47,20 +47,6 @@ fn current_token(sb: &Sandbox, name: &str) -> String {
     sb.ok(&["token", name, "--min-ttl", "0"]).trim().to_string()
 }
 
-/// Revokes an access token at the provider (RFC 7009, as the public client).
-fn revoke(p: &Provider, token: &str) {
-    let body = format!("client_id=latchkey-public&token={token}&token_type_hint=access_token");
-    let (status, text) = latchkey_testkit::http(
-        p.port,
-        "POST",
-        "/token/revocation",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &body,
-    );
-    assert_eq!(status, 200, "revocation failed: {text}");
-    assert_eq!(p.introspect(token)["active"], false);
-}
-
 /// A home directory of its own for the tools (git's global config, ~/.docker, ~/.kube).
 struct Home {
     dir: tempfile::TempDir,
@@ -126,6 +112,8 @@ struct GitServer {
     port: u16,
     root: tempfile::TempDir,
     seen: Seen,
+    /// Tokens refused even while active (a server that stopped accepting a token).
+    deny: Arc<Mutex<Vec<String>>>,
 }
 
 impl GitServer {
@@ -134,16 +122,22 @@ impl GitServer {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen: Seen = Arc::default();
-        let (log, dir) = (seen.clone(), root.path().to_path_buf());
+        let deny: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (log, dir, denied) = (seen.clone(), root.path().to_path_buf(), deny.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (p, log, dir) = (p.clone(), log.clone(), dir.clone());
+                let (p, log, dir, denied) = (p.clone(), log.clone(), dir.clone(), denied.clone());
                 std::thread::spawn(move || {
-                    let _ = serve_git(stream, &p, &log, &dir);
+                    let _ = serve_git(stream, &p, &log, &dir, &denied);
                 });
             }
         });
-        GitServer { port, root, seen }
+        GitServer {
+            port,
+            root,
+            seen,
+            deny,
+        }
     }
 
     /// A bare repository `path` (e.g. `org-a/repo.git`) with one commit holding `file`.
@@ -192,7 +186,13 @@ impl GitServer {
     }
 }
 
-fn serve_git(stream: TcpStream, p: &Provider, seen: &Seen, root: &Path) -> std::io::Result<()> {
+fn serve_git(
+    stream: TcpStream,
+    p: &Provider,
+    seen: &Seen,
+    root: &Path,
+    deny: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     use base64::Engine;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
@@ -213,12 +213,7 @@ fn serve_git(stream: TcpStream, p: &Provider, seen: &Seen, root: &Path) -> std::
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let header = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
+    let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let mut body = Vec::new();
     if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
@@ -242,12 +237,15 @@ fn serve_git(stream: TcpStream, p: &Provider, seen: &Seen, root: &Path) -> std::
         .and_then(|a| a.strip_prefix("Basic ").map(str::to_string))
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(u, t)| (u.to_string(), t.to_string())));
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(u, t)| (u.to_string(), t.to_string()))
+        });
     let Some((user, token)) = creds else {
         out.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
         return Ok(());
     };
-    let active = p.introspect(&token)["active"] == true;
+    let active = p.introspect(&token)["active"] == true && !deny.lock().unwrap().contains(&token);
     seen.lock()
         .unwrap()
         .push((path.to_string(), user.clone(), token, active));
@@ -319,17 +317,45 @@ fn git_clone_and_fetch_pick_the_account_by_path_and_erase_forces_one_refresh() {
     let host = format!("http://127.0.0.1:{}", server.port);
 
     // Set-up: prints what it changes, is idempotent, and --dry-run changes nothing.
-    let dry = home.latchkey_ok(&sb, &["setup", "git", "acct-a", "--host", &host, "--path", "org-a", "--dry-run"]);
+    let dry = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "git",
+            "acct-a",
+            "--host",
+            &host,
+            "--path",
+            "org-a",
+            "--dry-run",
+        ],
+    );
     assert!(dry.contains("Would change"), "{dry}");
-    assert!(!home.path().join(".gitconfig").exists(), "dry run wrote nothing");
-    let first = home.latchkey_ok(&sb, &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"]);
+    assert!(
+        !home.path().join(".gitconfig").exists(),
+        "dry run wrote nothing"
+    );
+    let first = home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"],
+    );
     assert!(first.contains("+ rule 127.0.0.1:"), "{first}");
     assert!(first.contains(".helper"), "{first}");
-    let again = home.latchkey_ok(&sb, &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"]);
+    let again = home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"],
+    );
     assert!(again.contains("Nothing to change"), "{again}");
-    home.latchkey_ok(&sb, &["setup", "git", "acct-b", "--host", &host, "--path", "org-b"]);
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-b", "--host", &host, "--path", "org-b"],
+    );
     let gitconfig = std::fs::read_to_string(home.path().join(".gitconfig")).unwrap();
-    assert_eq!(gitconfig.matches("git-credential").count(), 1, "{gitconfig}");
+    assert_eq!(
+        gitconfig.matches("git-credential").count(),
+        1,
+        "{gitconfig}"
+    );
     assert!(gitconfig.contains("useHttpPath = true"), "{gitconfig}");
 
     // `which` explains the choice.
@@ -339,46 +365,93 @@ fn git_clone_and_fetch_pick_the_account_by_path_and_erase_forces_one_refresh() {
 
     // Two accounts on one host, picked by path prefix.
     let work = tempfile::tempdir().unwrap();
-    for (org, acct, content) in [("org-a", "acct-a", "from a\n"), ("org-b", "acct-b", "from b\n")] {
-        let out = home.git(&sb, work.path(), &["clone", "-q", &server.url(&format!("{org}/repo.git")), org]);
+    for (org, acct, content) in [
+        ("org-a", "acct-a", "from a\n"),
+        ("org-b", "acct-b", "from b\n"),
+    ] {
+        let out = home.git(
+            &sb,
+            work.path(),
+            &["clone", "-q", &server.url(&format!("{org}/repo.git")), org],
+        );
         assert_eq!(code(&out), 0, "clone {org}: {}", stderr(&out));
-        assert_eq!(std::fs::read_to_string(work.path().join(org).join("file")).unwrap(), content);
+        assert_eq!(
+            std::fs::read_to_string(work.path().join(org).join("file")).unwrap(),
+            content
+        );
         let token = current_token(&sb, acct);
         let seen = server.seen();
-        let for_org: Vec<_> = seen.iter().filter(|s| s.0.starts_with(&format!("/{org}/"))).collect();
+        let for_org: Vec<_> = seen
+            .iter()
+            .filter(|s| s.0.starts_with(&format!("/{org}/")))
+            .collect();
         assert!(!for_org.is_empty());
         assert!(
             for_org.iter().all(|s| s.2 == token && s.3),
             "{org} was fetched with {acct}'s token only"
         );
         // Generic OIDC provider: the username is the account's identity.
-        assert!(for_org.iter().all(|s| s.1.contains(if org == "org-a" { "alice" } else { "bob" })), "{for_org:?}");
+        assert!(
+            for_org
+                .iter()
+                .all(|s| s.1.contains(if org == "org-a" { "alice" } else { "bob" })),
+            "{for_org:?}"
+        );
     }
-    assert_eq!(p.count("grant.success", Some("refresh_token")), 0, "tokens were fresh: no refresh");
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        0,
+        "tokens were fresh: no refresh"
+    );
 
-    // The server rejects a token (revoked): git erases it, fails once, and the next fetch
+    // The server stops accepting the token: git erases it, fails once, and the next fetch
     // refreshes once and works. The account stays signed in.
     let old = current_token(&sb, "acct-a");
-    revoke(&p, &old);
+    server.deny.lock().unwrap().push(old.clone());
     let out = home.git(&sb, &work.path().join("org-a"), &["fetch", "-q"]);
     assert_ne!(code(&out), 0, "the revoked token is refused");
-    assert!(sb.accounts_toml().contains("token_rejected_at"), "erase left the marker");
+    assert!(
+        sb.accounts_toml().contains("token_rejected_at"),
+        "erase left the marker"
+    );
     let out = home.git(&sb, &work.path().join("org-a"), &["fetch", "-q"]);
     assert_eq!(code(&out), 0, "fetch after erase: {}", stderr(&out));
-    assert_eq!(p.count("grant.success", Some("refresh_token")), 1, "one refresh");
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        1,
+        "one refresh"
+    );
     let new = current_token(&sb, "acct-a");
     assert_ne!(new, old);
     assert_eq!(server.seen().last().unwrap().2, new);
     let out = home.git(&sb, &work.path().join("org-a"), &["fetch", "-q"]);
     assert_eq!(code(&out), 0);
-    assert_eq!(p.count("grant.success", Some("refresh_token")), 1, "only one refresh per erase");
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        1,
+        "only one refresh per erase"
+    );
     assert!(sb.ok(&["status", "acct-a"]).contains("Signed in"));
 
     // Undo takes the rule out; the helper stays while acct-b's rule needs it, then goes.
-    let out = home.latchkey_ok(&sb, &["setup", "git", "acct-a", "--host", &host, "--path", "org-a", "--undo"]);
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup", "git", "acct-a", "--host", &host, "--path", "org-a", "--undo",
+        ],
+    );
     assert!(out.contains("- rule"), "{out}");
-    assert!(std::fs::read_to_string(home.path().join(".gitconfig")).unwrap().contains("git-credential"));
-    home.latchkey_ok(&sb, &["setup", "git", "acct-b", "--host", &host, "--path", "org-b", "--undo"]);
+    assert!(
+        std::fs::read_to_string(home.path().join(".gitconfig"))
+            .unwrap()
+            .contains("git-credential")
+    );
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup", "git", "acct-b", "--host", &host, "--path", "org-b", "--undo",
+        ],
+    );
     let gitconfig = std::fs::read_to_string(home.path().join(".gitconfig")).unwrap();
     assert!(!gitconfig.contains("git-credential"), "{gitconfig}");
     assert!(!sb.accounts_toml().contains("[[rule]]"));
@@ -392,13 +465,30 @@ fn git_fetch_after_the_access_token_expired_refreshes() {
     add_and_login(&sb, &p, "short", "alice");
     let server = GitServer::start(p.clone());
     server.repo("team/app.git", "x\n");
-    home.latchkey_ok(&sb, &["setup", "git", "short", "--host", &format!("http://127.0.0.1:{}", server.port)]);
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "git",
+            "short",
+            "--host",
+            &format!("http://127.0.0.1:{}", server.port),
+        ],
+    );
     let work = tempfile::tempdir().unwrap();
-    let out = home.git(&sb, work.path(), &["clone", "-q", &server.url("team/app.git"), "app"]);
+    let out = home.git(
+        &sb,
+        work.path(),
+        &["clone", "-q", &server.url("team/app.git"), "app"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let used = server.seen().last().unwrap().2.clone();
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(p.introspect(&used)["active"], false, "the token has expired");
+    assert_eq!(
+        p.introspect(&used)["active"],
+        false,
+        "the token has expired"
+    );
     let before = p.count("grant.success", Some("refresh_token"));
     let out = home.git(&sb, &work.path().join("app"), &["fetch", "-q"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -419,24 +509,49 @@ fn git_credential_protocol_edges() {
     let helper = |input: &str, action: &str| {
         let mut c = sb.cmd(&["git-credential", action]);
         home.apply(&mut c);
-        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     // A full answer: username, password (the access token), expiry; never a refresh token.
-    let out = helper("protocol=https\nhost=git.example.test\npath=x/y.git\ncapability[]=authtype\nwwwauth[]=Basic realm=\"x\"\nunknown=1\n\n", "get");
+    let out = helper(
+        "protocol=https\nhost=git.example.test\npath=x/y.git\ncapability[]=authtype\nwwwauth[]=Basic realm=\"x\"\nunknown=1\n\n",
+        "get",
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let answer = stdout(&out);
     let token = current_token(&sb, "gh");
     assert!(answer.contains(&format!("password={token}\n")), "{answer}");
     assert!(answer.contains("username=alice"), "{answer}");
-    let expiry: i64 = answer.lines().find_map(|l| l.strip_prefix("password_expiry_utc=")).unwrap().parse().unwrap();
+    let expiry: i64 = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("password_expiry_utc="))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(expiry > time::OffsetDateTime::now_utc().unix_timestamp());
     assert!(!answer.contains("refresh"), "{answer}");
     assert_eq!(answer.lines().count(), 3, "{answer}");
     // A Bearer-only server and git's authtype capability: a Bearer credential.
-    let out = helper("protocol=https\nhost=git.example.test\ncapability[]=authtype\nwwwauth[]=Bearer realm=\"x\"\n\n", "get");
-    assert!(stdout(&out).contains(&format!("authtype=Bearer\ncredential={token}\n")), "{}", stdout(&out));
+    let out = helper(
+        "protocol=https\nhost=git.example.test\ncapability[]=authtype\nwwwauth[]=Bearer realm=\"x\"\n\n",
+        "get",
+    );
+    assert!(
+        stdout(&out).contains(&format!("authtype=Bearer\ncredential={token}\n")),
+        "{}",
+        stdout(&out)
+    );
     // Truncated input (no blank line, no final newline) still works.
     let out = helper("protocol=https\nhost=git.example.test", "get");
     assert!(stdout(&out).contains("password="), "{}", stderr(&out));
@@ -448,24 +563,44 @@ fn git_credential_protocol_edges() {
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("use https"));
     // Malformed: a clear error, nothing on stdout, the value never echoed.
-    let out = helper("protocol=https\nhost=git.example.test\nsecret-without-equals\n\n", "get");
+    let out = helper(
+        "protocol=https\nhost=git.example.test\nsecret-without-equals\n\n",
+        "get",
+    );
     assert_eq!(code(&out), 2);
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("malformed line"), "{}", stderr(&out));
     // store is accepted and changes nothing.
     let before = sb.accounts_toml();
-    let out = helper(&format!("protocol=https\nhost=git.example.test\nusername=alice\npassword={token}\n\n"), "store");
+    let out = helper(
+        &format!("protocol=https\nhost=git.example.test\nusername=alice\npassword={token}\n\n"),
+        "store",
+    );
     assert_eq!(code(&out), 0);
     assert_eq!(sb.accounts_toml(), before);
     // LATCHKEY_ACCOUNT naming an unknown account: a clear error.
     let mut c = sb.cmd(&["git-credential", "get"]);
     home.apply(&mut c).env("LATCHKEY_ACCOUNT", "nobody");
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"protocol=https\nhost=git.example.test\n\n").unwrap();
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"protocol=https\nhost=git.example.test\n\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_ne!(code(&out), 0);
     assert_eq!(stdout(&out), "");
-    assert!(stderr(&out).contains("LATCHKEY_ACCOUNT is set selects the account `nobody`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("LATCHKEY_ACCOUNT is set selects the account `nobody`"),
+        "{}",
+        stderr(&out)
+    );
     // Signed out: one line, exit 3, nothing on stdout.
     sb.ok(&["logout", "gh"]);
     let out = helper("protocol=https\nhost=git.example.test\n\n", "get");
@@ -482,20 +617,37 @@ fn setup_git_refuses_a_malformed_or_read_only_gitconfig() {
     let sb = Sandbox::new(BIN);
     let home = Home::new();
     // An account is needed; no sign-in for this test.
-    sb.ok(&["add", "m", "--provider", "manual", "--auth-url", "http://127.0.0.1:9/a", "--token-url", "http://127.0.0.1:9/t", "--client-id", "c"]);
+    sb.ok(&[
+        "add",
+        "m",
+        "--provider",
+        "manual",
+        "--auth-url",
+        "http://127.0.0.1:9/a",
+        "--token-url",
+        "http://127.0.0.1:9/t",
+        "--client-id",
+        "c",
+    ]);
     let cfg = home.path().join(".gitconfig");
     std::fs::write(&cfg, "[user\n\tname = broken").unwrap();
     let out = home.latchkey(&sb, &["setup", "git", "m", "--host", "h.test"]);
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains(".gitconfig"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "[user\n\tname = broken");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "[user\n\tname = broken"
+    );
     assert!(!sb.accounts_toml().contains("[[rule]]"));
     std::fs::write(&cfg, "[user]\n\tname = T\n").unwrap();
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o444)).unwrap();
     let out = home.latchkey(&sb, &["setup", "git", "m", "--host", "h.test"]);
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "[user]\n\tname = T\n");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "[user]\n\tname = T\n"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,7 +667,11 @@ fn docker_credential_helper_speaks_the_protocol() {
     std::os::unix::fs::symlink(BIN, &helper_path).unwrap();
     sb.env.push((
         "PATH".into(),
-        format!("{}:{}", bin_dir.path().display(), std::env::var("PATH").unwrap()),
+        format!(
+            "{}:{}",
+            bin_dir.path().display(),
+            std::env::var("PATH").unwrap()
+        ),
     ));
 
     // setup docker: credHelpers entry, other keys kept.
@@ -523,14 +679,35 @@ fn docker_credential_helper_speaks_the_protocol() {
     std::fs::create_dir_all(&docker_dir).unwrap();
     let cfg = docker_dir.join("config.json");
     std::fs::write(&cfg, r#"{"auths":{"other.test":{"auth":"eA=="}},"credHelpers":{"gcr.io":"gcloud"},"psFormat":"x"}"#).unwrap();
-    let out = home.latchkey_ok(&sb, &["setup", "docker", "reg", "--registry", "registry.example.test:5000"]);
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "docker",
+            "reg",
+            "--registry",
+            "registry.example.test:5000",
+        ],
+    );
     assert!(out.contains("credHelpers"), "{out}");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     assert_eq!(doc["credHelpers"]["registry.example.test:5000"], "latchkey");
     assert_eq!(doc["credHelpers"]["gcr.io"], "gcloud");
     assert_eq!(doc["auths"]["other.test"]["auth"], "eA==");
     assert_eq!(doc["psFormat"], "x");
-    assert!(home.latchkey_ok(&sb, &["setup", "docker", "reg", "--registry", "registry.example.test:5000"]).contains("Nothing to change"));
+    assert!(
+        home.latchkey_ok(
+            &sb,
+            &[
+                "setup",
+                "docker",
+                "reg",
+                "--registry",
+                "registry.example.test:5000"
+            ]
+        )
+        .contains("Nothing to change")
+    );
 
     // As the Docker CLI drives a helper: the action as argument, the server URL on stdin.
     let run = |action: &str, input: &str| {
@@ -542,7 +719,12 @@ fn docker_credential_helper_speaks_the_protocol() {
             .stderr(Stdio::piped());
         home.apply(&mut c);
         let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     let out = run("get", "registry.example.test:5000\n");
@@ -570,9 +752,16 @@ fn docker_credential_helper_speaks_the_protocol() {
     assert_ne!(creds2["Secret"], creds["Secret"]);
     assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
     // store keeps no password and says why.
-    let out = run("store", r#"{"ServerURL":"registry.example.test:5000","Username":"u","Secret":"pw"}"#);
+    let out = run(
+        "store",
+        r#"{"ServerURL":"registry.example.test:5000","Username":"u","Secret":"pw"}"#,
+    );
     assert_ne!(code(&out), 0);
-    assert!(stdout(&out).contains("stores no registry passwords"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("stores no registry passwords"),
+        "{}",
+        stdout(&out)
+    );
     let out = run("store", "{not json");
     assert_ne!(code(&out), 0);
     assert!(stdout(&out).contains("JSON"), "{}", stdout(&out));
@@ -580,7 +769,11 @@ fn docker_credential_helper_speaks_the_protocol() {
     std::fs::write(&cfg, "{\"auths\": ").unwrap();
     let out = home.latchkey(&sb, &["setup", "docker", "reg", "--registry", "r2.test"]);
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("config.json") && stderr(&out).contains("not valid JSON"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("config.json") && stderr(&out).contains("not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{\"auths\": ");
     std::fs::write(&cfg, "{}").unwrap();
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o444)).unwrap();
@@ -603,7 +796,8 @@ fn docker_credential_helper_speaks_the_protocol() {
 /// A TLS server answering every request: 200 `{"kind":"Status","status":"Success"}` if the
 /// bearer token is active at the provider, else 401. Records the tokens it saw.
 fn start_api(p: Arc<Provider>) -> (u16, Arc<Mutex<Vec<(String, bool)>>>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
     let chain = vec![cert.cert.der().clone()];
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -623,7 +817,9 @@ fn start_api(p: Arc<Provider>) -> (u16, Arc<Mutex<Vec<(String, bool)>>>) {
         for tcp in listener.incoming().flatten() {
             let (config, p, log) = (config.clone(), p.clone(), log.clone());
             std::thread::spawn(move || {
-                let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
                 let mut reader = BufReader::new(&mut tls);
                 let mut auth = None;
@@ -646,16 +842,27 @@ fn start_api(p: Arc<Provider>) -> (u16, Arc<Mutex<Vec<(String, bool)>>>) {
                         auth = v.trim().strip_prefix("Bearer ").map(str::to_string);
                     }
                 }
-                let ok = auth.as_ref().is_some_and(|t| p.introspect(t)["active"] == true);
+                let ok = auth
+                    .as_ref()
+                    .is_some_and(|t| p.introspect(t)["active"] == true);
                 if let Some(t) = auth {
                     log.lock().unwrap().push((t, ok));
                 }
                 let (status, body) = if ok {
-                    ("200 OK", r#"{"kind":"Status","apiVersion":"v1","status":"Success","message":"hello from the test API"}"#)
+                    (
+                        "200 OK",
+                        r#"{"kind":"Status","apiVersion":"v1","status":"Success","message":"hello from the test API"}"#,
+                    )
                 } else {
-                    ("401 Unauthorized", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#)
+                    (
+                        "401 Unauthorized",
+                        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#,
+                    )
                 };
-                let resp = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = tls.write_all(resp.as_bytes());
                 let _ = tls.flush();
                 tls.conn.send_close_notify();
@@ -677,7 +884,9 @@ fn kubectl_path() -> Option<PathBuf> {
 #[test]
 fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in() {
     let Some(kubectl) = kubectl_path() else {
-        eprintln!("SKIPPED: kubectl is not installed (scripts/install-deps.sh installs it where the machine's repositories have it)");
+        eprintln!(
+            "SKIPPED: kubectl is not installed (scripts/install-deps.sh installs it where the machine's repositories have it)"
+        );
         return;
     };
     let p = provider(600);
@@ -691,13 +900,42 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     );
     std::fs::write(&kubeconfig, &original).unwrap();
     let k = kubeconfig.to_str().unwrap();
-    let out = home.latchkey_ok(&sb, &["setup", "kubectl", "kube", "--cluster", "test", "--kubeconfig", k]);
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "test",
+            "--kubeconfig",
+            k,
+        ],
+    );
     assert!(out.contains("+ users: latchkey-kube"), "{out}");
-    let doc: Value = serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    let doc: Value =
+        serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
     assert_eq!(doc["current-context"], "other", "other entries untouched");
     assert_eq!(doc["users"][0]["user"]["token"], "not-this-one");
-    assert_eq!(doc["users"][1]["user"]["exec"]["interactiveMode"], "IfAvailable");
-    assert!(home.latchkey_ok(&sb, &["setup", "kubectl", "kube", "--cluster", "test", "--kubeconfig", k]).contains("Nothing to change"));
+    assert_eq!(
+        doc["users"][1]["user"]["exec"]["interactiveMode"],
+        "IfAvailable"
+    );
+    assert!(
+        home.latchkey_ok(
+            &sb,
+            &[
+                "setup",
+                "kubectl",
+                "kube",
+                "--cluster",
+                "test",
+                "--kubeconfig",
+                k
+            ]
+        )
+        .contains("Nothing to change")
+    );
 
     let kube = |args: &[&str]| {
         let mut c = Command::new(&kubectl);
@@ -709,23 +947,42 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     };
     let out = kube(&["get", "--raw", "/api/v1/namespaces/default/pods"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).contains("hello from the test API"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("hello from the test API"),
+        "{}",
+        stdout(&out)
+    );
     let token = current_token(&sb, "kube");
     let seen_now = seen.lock().unwrap().clone();
-    assert!(seen_now.iter().any(|(t, ok)| t == &token && *ok), "kubectl sent the account's token");
+    assert!(
+        seen_now.iter().any(|(t, ok)| t == &token && *ok),
+        "kubectl sent the account's token"
+    );
 
     // The plugin answers in the apiVersion kubectl asks for.
-    for version in ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"] {
+    for version in [
+        "client.authentication.k8s.io/v1",
+        "client.authentication.k8s.io/v1beta1",
+    ] {
         let out = sb
             .cmd(&["kubectl-credential", "kube"])
-            .env("KUBERNETES_EXEC_INFO", json!({"kind":"ExecCredential","apiVersion":version,"spec":{"interactive":false}}).to_string())
+            .env(
+                "KUBERNETES_EXEC_INFO",
+                json!({"kind":"ExecCredential","apiVersion":version,"spec":{"interactive":false}})
+                    .to_string(),
+            )
             .output()
             .unwrap();
         let cred: Value = serde_json::from_str(&stdout(&out)).unwrap();
         assert_eq!(cred["apiVersion"], version);
         assert_eq!(cred["kind"], "ExecCredential");
         assert_eq!(cred["status"]["token"], token.as_str());
-        assert!(cred["status"]["expirationTimestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            cred["status"]["expirationTimestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
     }
 
     // Signed out, and kubectl is not interactive (stdin is not a terminal): a clear error, exit
@@ -738,7 +995,10 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     assert_eq!(p.count("authorization.success", None), authorizations);
     let out = sb
         .cmd(&["kubectl-credential", "kube"])
-        .env("KUBERNETES_EXEC_INFO", r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#)
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+        )
         .output()
         .unwrap();
     assert_eq!(code(&out), 3);
@@ -746,23 +1006,56 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     // Interactive: the plugin signs in (browser), with its messages on stderr only.
     let out = sb
         .cmd(&["kubectl-credential", "kube"])
-        .env("KUBERNETES_EXEC_INFO", r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#)
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#,
+        )
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let cred: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(p.introspect(cred["status"]["token"].as_str().unwrap())["active"], true);
+    assert_eq!(
+        p.introspect(cred["status"]["token"].as_str().unwrap())["active"],
+        true
+    );
 
     // Undo restores the file's entries.
-    home.latchkey_ok(&sb, &["setup", "kubectl", "kube", "--cluster", "test", "--kubeconfig", k, "--undo"]);
-    let back: Value = serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "test",
+            "--kubeconfig",
+            k,
+            "--undo",
+        ],
+    );
+    let back: Value =
+        serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
     assert_eq!(back, serde_norway::from_str::<Value>(&original).unwrap());
     // A malformed kubeconfig is never rewritten.
     std::fs::write(&kubeconfig, "clusters: [unclosed\n").unwrap();
-    let out = home.latchkey(&sb, &["setup", "kubectl", "kube", "--cluster", "test", "--kubeconfig", k]);
+    let out = home.latchkey(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "test",
+            "--kubeconfig",
+            k,
+        ],
+    );
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("not valid YAML"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&kubeconfig).unwrap(), "clusters: [unclosed\n");
+    assert_eq!(
+        std::fs::read_to_string(&kubeconfig).unwrap(),
+        "clusters: [unclosed\n"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,21 +1077,41 @@ fn exec_passes_the_token_in_the_environment_and_status_and_signals_through() {
         "printf %s \"$LATCHKEY_ACCESS_TOKEN\" > {d}/default; printf %s \"$MY_TOKEN\" > {d}/mine; printf %s \"$LATCHKEY_ACCESS_TOKEN_EXPIRES_AT\" > {d}/exp; tr '\\0' ' ' < /proc/$$/cmdline > {d}/cmdline; exit 7",
         d = dir.path().display()
     );
-    let out = sb.run(&["exec", "ex", "--env", "LATCHKEY_ACCESS_TOKEN", "--env", "MY_TOKEN", "--", "sh", "-c", &script]);
+    let out = sb.run(&[
+        "exec",
+        "ex",
+        "--env",
+        "LATCHKEY_ACCESS_TOKEN",
+        "--env",
+        "MY_TOKEN",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
     assert_eq!(code(&out), 7, "the command's exit status: {}", stderr(&out));
     let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
     assert_eq!(read("default"), token);
     assert_eq!(read("mine"), token);
-    assert!(time::OffsetDateTime::parse(&read("exp"), &time::format_description::well_known::Rfc3339).is_ok());
+    assert!(
+        time::OffsetDateTime::parse(&read("exp"), &time::format_description::well_known::Rfc3339)
+            .is_ok()
+    );
     assert!(!read("cmdline").contains(&token));
-    assert!(read("cmdline").starts_with("sh -c"), "latchkey became the command (same pid): {}", read("cmdline"));
+    assert!(
+        read("cmdline").starts_with("sh -c"),
+        "latchkey became the command (same pid): {}",
+        read("cmdline")
+    );
 
     // A command killed by SIGTERM: the caller sees that signal (a shell shows 143).
     let out = sb.run(&["exec", "ex", "--", "sh", "-c", "kill -TERM $$"]);
     assert_eq!(out.status.signal(), Some(15), "{out:?}");
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("\"{BIN}\" exec ex -- sh -c 'kill -TERM $$'; echo \"status=$?\""))
+        .arg(format!(
+            "\"{BIN}\" exec ex -- sh -c 'kill -TERM $$'; echo \"status=$?\""
+        ))
         .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
         .output()
         .unwrap();
@@ -806,7 +1119,14 @@ fn exec_passes_the_token_in_the_environment_and_status_and_signals_through() {
 
     // Ctrl-C (SIGINT to the process latchkey started as) reaches the command.
     let mut child = sb
-        .cmd(&["exec", "ex", "--", "sh", "-c", "trap 'echo got-int; exit 42' INT; echo ready; while :; do sleep 0.1; done"])
+        .cmd(&[
+            "exec",
+            "ex",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 42' INT; echo ready; while :; do sleep 0.1; done",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -815,17 +1135,35 @@ fn exec_passes_the_token_in_the_environment_and_status_and_signals_through() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(!String::from_utf8_lossy(&cmdline).contains(&token), "no token in any argv");
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(&token),
+        "no token in any argv"
+    );
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-    assert!(String::from_utf8_lossy(&environ).contains(&token), "the token is in the environment");
-    assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+    assert!(
+        String::from_utf8_lossy(&environ).contains(&token),
+        "the token is in the environment"
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     assert_eq!(lines.next().unwrap().unwrap(), "got-int");
     assert_eq!(child.wait().unwrap().code(), Some(42));
 
     // A missing command: 127; a bad variable name: usage error; signed out: exit 3 and the
     // command does not run.
-    assert_eq!(code(&sb.run(&["exec", "ex", "--", "/nonexistent/cmd"])), 127);
-    assert_eq!(code(&sb.run(&["exec", "ex", "--env", "1BAD", "--", "true"])), 2);
+    assert_eq!(
+        code(&sb.run(&["exec", "ex", "--", "/nonexistent/cmd"])),
+        127
+    );
+    assert_eq!(
+        code(&sb.run(&["exec", "ex", "--env", "1BAD", "--", "true"])),
+        2
+    );
     sb.ok(&["logout", "ex"]);
     let marker = dir.path().join("ran");
     let out = sb.run(&["exec", "ex", "--", "touch", marker.to_str().unwrap()]);
@@ -839,21 +1177,56 @@ fn which_explains_the_choice_and_latchkey_account_overrides() {
     let sb = Sandbox::new(BIN);
     let home = Home::new();
     for n in ["a", "b"] {
-        sb.ok(&["add", n, "--provider", "manual", "--auth-url", "http://127.0.0.1:9/a", "--token-url", "http://127.0.0.1:9/t", "--client-id", "c"]);
+        sb.ok(&[
+            "add",
+            n,
+            "--provider",
+            "manual",
+            "--auth-url",
+            "http://127.0.0.1:9/a",
+            "--token-url",
+            "http://127.0.0.1:9/t",
+            "--client-id",
+            "c",
+        ]);
     }
     home.latchkey_ok(&sb, &["setup", "git", "a", "--host", "code.test"]);
-    home.latchkey_ok(&sb, &["setup", "git", "b", "--host", "code.test", "--path", "team"]);
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "b", "--host", "code.test", "--path", "team"],
+    );
     let out = home.latchkey(&sb, &["which", "https://code.test/team/x.git"]);
     assert_eq!(stdout(&out).trim(), "b");
-    assert!(stderr(&out).contains("the most specific of 2 matching rules"), "{}", stderr(&out));
-    assert_eq!(stdout(&home.latchkey(&sb, &["which", "https://code.test/teams/x.git"])).trim(), "a");
-    let j: Value = serde_json::from_str(&home.latchkey_ok(&sb, &["which", "code.test/team", "--json"])).unwrap();
+    assert!(
+        stderr(&out).contains("the most specific of 2 matching rules"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&home.latchkey(&sb, &["which", "https://code.test/teams/x.git"])).trim(),
+        "a"
+    );
+    let j: Value =
+        serde_json::from_str(&home.latchkey_ok(&sb, &["which", "code.test/team", "--json"]))
+            .unwrap();
     assert_eq!(j["account"], "b");
     let mut c = sb.cmd(&["which", "https://code.test/team/x.git"]);
-    let out = home.apply(&mut c).env("LATCHKEY_ACCOUNT", "a").output().unwrap();
+    let out = home
+        .apply(&mut c)
+        .env("LATCHKEY_ACCOUNT", "a")
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out).trim(), "a");
-    assert!(stderr(&out).contains("LATCHKEY_ACCOUNT"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("LATCHKEY_ACCOUNT"),
+        "{}",
+        stderr(&out)
+    );
     let out = home.latchkey(&sb, &["which", "https://nowhere.test/"]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("no rule matches nowhere.test"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no rule matches nowhere.test"),
+        "{}",
+        stderr(&out)
+    );
 }
