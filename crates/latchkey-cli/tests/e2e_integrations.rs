@@ -795,7 +795,10 @@ fn docker_credential_helper_speaks_the_protocol() {
 
 /// A TLS server answering every request: 200 `{"kind":"Status","status":"Success"}` if the
 /// bearer token is active at the provider, else 401. Records the tokens it saw.
-fn start_api(p: Arc<Provider>) -> (u16, Arc<Mutex<Vec<(String, bool)>>>) {
+/// The bearer tokens the API saw, and whether each was accepted.
+type Bearers = Arc<Mutex<Vec<(String, bool)>>>;
+
+fn start_api(p: Arc<Provider>) -> (u16, Bearers) {
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
@@ -811,7 +814,7 @@ fn start_api(p: Arc<Provider>) -> (u16, Arc<Mutex<Vec<(String, bool)>>>) {
     );
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let seen: Bearers = Arc::default();
     let log = seen.clone();
     std::thread::spawn(move || {
         for tcp in listener.incoming().flatten() {

@@ -137,7 +137,7 @@ impl Target {
             path: normalise_path(url.path()),
             username: Some(url.username())
                 .filter(|u| !u.is_empty())
-                .map(|u| percent_decode(u)),
+                .map(percent_decode),
         })
     }
 
