@@ -6,10 +6,11 @@
 //! account. [`select`] is pure: given the rules, what a tool asks about ([`Target`]) and the
 //! `LATCHKEY_ACCOUNT` override, it says which account answers and why. Among the matching
 //! rules the longest path prefix wins; at equal length a rule naming the port, then one naming
-//! the username, beats one that does not, then the rule written first. Rules live in `accounts.toml` (`[[rule]]`),
-//! changed only through [`crate::LoginManager::add_rule`] / [`crate::LoginManager::remove_rule`]
-//! under the registry lock. There is no "current account": nothing here changes when a tool
-//! asks, so concurrent processes never race on it.
+//! the username, beats one that does not, then the rule written first. `LATCHKEY_ACCOUNT`
+//! chooses the account only for targets some rule matches. Rules live in `accounts.toml`
+//! (`[[rule]]`), changed only through [`crate::LoginManager::add_rule`] /
+//! [`crate::LoginManager::remove_rule`] under the registry lock. There is no "current
+//! account": nothing here changes when a tool asks, so concurrent processes never race on it.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -215,16 +216,21 @@ impl Selection {
     }
 }
 
-/// Picks the account for `target`: `env_override` (`LATCHKEY_ACCOUNT`) first, else the most
-/// specific matching rule, else `None`.
+/// Picks the account for `target`: the most specific matching rule, or `env_override`
+/// (`LATCHKEY_ACCOUNT`) when it is set and some rule matches. A target no rule matches gets
+/// `None` even with the override: a token goes only to servers a rule names, never to whatever
+/// host a tool happens to ask about.
 pub fn select(rules: &[Rule], target: &Target, env_override: Option<&str>) -> Option<Selection> {
+    let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(target)).collect();
+    if matching.is_empty() {
+        return None;
+    }
     if let Some(name) = env_override.map(str::trim).filter(|n| !n.is_empty()) {
         return Some(Selection {
             account: name.to_string(),
             reason: Reason::Environment,
         });
     }
-    let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(target)).collect();
     let mut best: Option<&Rule> = None;
     for r in &matching {
         // Strictly greater: at a tie the rule written first stays.

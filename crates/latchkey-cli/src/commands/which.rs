@@ -49,7 +49,7 @@ pub async fn which(w: WhichArgs, json: bool) -> Result<u8, Error> {
                 );
             }
             eprintln!(
-                "latchkey: no rule matches {} and LATCHKEY_ACCOUNT is not set; add one with `latchkey setup git|docker ACCOUNT ...`",
+                "latchkey: no rule matches {}, so no tool gets a token for it (LATCHKEY_ACCOUNT only chooses among servers that have rules); add one with `latchkey setup git|docker ACCOUNT ...`",
                 target.authority()
                     + &target
                         .path
