@@ -246,12 +246,17 @@ impl LoginManager {
         }
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
+        let obtained = set.obtained_at;
         self.registry
             .update(move |f| {
                 // The refresh time is the token set's `obtained_at` (in the keychain): the
                 // file is rewritten only when something in it changes, not on every refresh.
                 if let Some(a) = f.by_id_mut(&id) {
                     a.needs_sign_in = None;
+                    // The token a tool reported rejected is replaced: the marker is used up.
+                    if a.token_rejected_at.is_some_and(|r| r <= obtained) {
+                        a.token_rejected_at = None;
+                    }
                     if client_credentials && a.signed_in_at.is_none() {
                         a.signed_in_at = Some(now);
                     }
