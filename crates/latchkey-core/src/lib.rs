@@ -10,6 +10,7 @@
 //! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
 //!   cross-process locks; [`config`]: where things live; [`http`]: the one HTTP client.
+//! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server.
 //! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
 //!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings.
 //! - Seams for tests: [`http::Transport`] (tests: `http::testing::ScriptedTransport`) and
