@@ -19,6 +19,7 @@ Environment:
   LATCHKEY_CONFIG_DIR  where accounts.toml, locks and latchkey.log live
                        (default: the platform config dir, ~/.config/latchkey on Linux)
   LATCHKEY_BROWSER     command that opens URLs (the URL is appended as the last argument)
+  LATCHKEY_ACCOUNT     the account git, Docker, kubectl and `which` use, overriding the rules
   LATCHKEY_LOG         log filter for stderr and the log file (e.g. debug, latchkey_core=trace)
   LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
                        (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
@@ -70,6 +71,23 @@ pub enum Command {
     Remove(NameArg),
     /// Who, where, scopes, expiry and problems (exits 3 if an account needs sign-in).
     Status(StatusArgs),
+    /// Which account a tool talking to URL gets, and why (LATCHKEY_ACCOUNT, else the most
+    /// specific selection rule).
+    Which(crate::commands::which::WhichArgs),
+    /// git credential helper: `get`, `store` or `erase`, git's protocol on stdin/stdout
+    /// (set up with `latchkey setup git`).
+    GitCredential(crate::commands::git::GitCredentialArgs),
+    /// kubectl exec credential plugin: prints an ExecCredential with a fresh token (set up
+    /// with `latchkey setup kubectl`).
+    KubectlCredential(crate::commands::kubectl::KubectlArgs),
+    /// Docker credential helper (`get`, `store`, `erase`, `list`); installed as
+    /// `docker-credential-latchkey`, set up with `latchkey setup docker`.
+    DockerCredential(crate::commands::docker::DockerArgs),
+    /// Run a command with a fresh access token in its environment (never in its arguments);
+    /// its exit status and signals pass through.
+    Exec(crate::commands::exec::ExecArgs),
+    /// Point git, kubectl or Docker at Latchkey (idempotent; --dry-run, --undo).
+    Setup(crate::commands::setup::SetupArgs),
     /// Run the agent: one process that holds the tokens and answers `token`, `request`,
     /// `list`, `status`, `refresh` and `introspect` (and the desktop app) over a user-only
     /// socket. Foreground; `--install` sets it up as a systemd user service.

@@ -20,7 +20,15 @@ use latchkey_core::{Error, ErrorKind};
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    // Multi-call: Docker runs `docker-credential-latchkey ACTION`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.first().is_some_and(|a0| {
+        std::path::Path::new(a0).file_name()
+            == Some(std::ffi::OsStr::new(commands::docker::BINARY_NAME))
+    }) {
+        args.splice(0..1, ["latchkey".into(), "docker-credential".into()]);
+    }
+    let mut cli = Cli::parse_from(args);
     // The agent first, before any runtime, HTTPS client or config parse.
     if let Some(code) = agent_client::fast_path(&mut cli) {
         return code;

@@ -211,6 +211,15 @@ pub struct Account {
     /// Set when the account must be signed in again, with the reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs_sign_in: Option<String>,
+    /// A tool (git `erase`, Docker `erase`) reported the access token rejected at this time:
+    /// a token obtained at or before it is not served again; the next request refreshes once.
+    /// Not a secret, and never a sign-out.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_rejected_at: Option<OffsetDateTime>,
     /// When the account was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -352,6 +361,9 @@ pub struct AccountsFile {
     /// Sign-ins in progress.
     #[serde(default, rename = "pending", skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingIndex>,
+    /// Account selection rules for the integrations (see [`crate::rules`]).
+    #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::rules::Rule>,
 }
 
 impl Default for AccountsFile {
@@ -360,6 +372,7 @@ impl Default for AccountsFile {
             version: 1,
             accounts: Vec::new(),
             pending: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }

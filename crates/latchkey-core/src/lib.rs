@@ -11,6 +11,7 @@
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
 //!   cross-process locks; [`config`]: where things live; [`private`]: modes of what is written
 //!   there; [`http`]: the one HTTP client.
+//! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server.
 //! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
 //!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings; [`text`]:
 //!   the sanitizer for provider-supplied text.
@@ -34,6 +35,7 @@ pub mod oauth_error;
 pub mod oidc;
 pub mod private;
 pub mod provider;
+pub mod rules;
 pub mod secret;
 pub mod store;
 pub mod text;

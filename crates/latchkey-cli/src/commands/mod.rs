@@ -4,8 +4,14 @@
 mod accounts;
 #[cfg(unix)]
 mod agent;
+pub mod docker;
+pub mod exec;
+pub mod git;
+pub mod kubectl;
+pub mod setup;
 mod sign_in;
-mod tokens;
+pub mod tokens;
+pub mod which;
 
 pub use tokens::{request_body, request_head};
 
@@ -74,6 +80,12 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Result<u8, Error> {
         Command::Agent(_) => Err(Error::InvalidInput(
             "the agent is only available on Unix".into(),
         )),
+        Command::Which(w) => which::which(w, json).await,
+        Command::GitCredential(g) => git::credential(g).await,
+        Command::KubectlCredential(k) => kubectl::credential(k).await,
+        Command::DockerCredential(d) => Ok(docker::helper(&d.action).await),
+        Command::Exec(e) => exec::exec(e, interrupt).await,
+        Command::Setup(s) => setup::setup(s, json).await,
     }
 }
 

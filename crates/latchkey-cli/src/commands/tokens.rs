@@ -116,3 +116,21 @@ pub async fn introspect(n: NameArg, json: bool) -> Result<u8, Error> {
     output::introspection(&n.name, &info, json || n.json);
     Ok(0)
 }
+
+/// The one way the integrations (git, Docker, kubectl, `exec`) get a token: today
+/// [`LoginManager::access_token`] (keychain hot path, single-flight refresh); the agent-first
+/// path plugs in here and nowhere else.
+pub async fn fresh_token(
+    m: &LoginManager,
+    name: &str,
+    opts: TokenOptions,
+) -> Result<latchkey_core::AccessToken, Error> {
+    m.access_token(name, opts).await
+}
+
+/// `LATCHKEY_ACCOUNT`, the override of the selection rules.
+pub fn account_override() -> Option<String> {
+    std::env::var("LATCHKEY_ACCOUNT")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}

@@ -92,6 +92,7 @@ impl LoginManager {
             needs_sign_in: None,
             created_at: self.now(),
             signed_in_at: None,
+            token_rejected_at: None,
             last_refresh_at: None,
             provider,
             per_account_redirect: true,

@@ -60,6 +60,7 @@ mod accounts;
 mod client_credentials;
 mod device_grant;
 mod memory;
+mod integrations;
 mod refresh;
 mod resource;
 mod sign_in;
@@ -68,6 +69,8 @@ mod tests;
 
 pub use device_grant::DeviceSignIn;
 pub use memory::KeychainState;
+pub use integrations::RuleChange;
+pub(crate) use integrations::token_rejected;
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 

@@ -27,7 +27,9 @@ impl LoginManager {
         let client_credentials = account.flow == GrantFlow::ClientCredentials;
         if !opts.force {
             match self.read_tokens(&account).await? {
-                Some(t) if t.is_fresh(self.now(), min_ttl) => return Ok(hand_out(t, None, false)),
+                Some(t) if t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, &t) => {
+                    return Ok(hand_out(t, None, false));
+                }
                 Some(_) => {}
                 None if client_credentials => {}
                 None => return Err(self.needs_sign_in_error(&account)),
@@ -39,7 +41,9 @@ impl LoginManager {
         let current = self.read_tokens_locked(&account).await?;
         if client_credentials {
             if !opts.force
-                && let Some(t) = current.as_ref().filter(|t| t.is_fresh(self.now(), min_ttl))
+                && let Some(t) = current
+                    .as_ref()
+                    .filter(|t| t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, t))
             {
                 tracing::debug!(account = %account.name, "renewed by someone else meanwhile");
                 return Ok(hand_out(t.clone(), None, false));
@@ -50,7 +54,7 @@ impl LoginManager {
         }
         let current = current.ok_or_else(|| self.needs_sign_in_error(&account))?;
         let now = self.now();
-        if !opts.force && current.is_fresh(now, min_ttl) {
+        if !opts.force && current.is_fresh(now, min_ttl) && !token_rejected(&account, &current) {
             tracing::debug!(account = %account.name, "refreshed by someone else meanwhile");
             return Ok(hand_out(current, None, false));
         }
@@ -278,12 +282,17 @@ impl LoginManager {
         }
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
+        let obtained = set.obtained_at;
         self.registry
             .update(move |f| {
                 // The refresh time is the token set's `obtained_at` (in the keychain): the
                 // file is rewritten only when something in it changes, not on every refresh.
                 if let Some(a) = f.by_id_mut(&id) {
                     a.needs_sign_in = None;
+                    // The token a tool reported rejected is replaced: the marker is used up.
+                    if a.token_rejected_at.is_some_and(|r| r <= obtained) {
+                        a.token_rejected_at = None;
+                    }
                     if client_credentials && a.signed_in_at.is_none() {
                         a.signed_in_at = Some(now);
                     }

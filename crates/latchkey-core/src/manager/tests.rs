@@ -668,3 +668,36 @@ async fn memory_serves_without_the_keychain_and_keeps_an_unsaved_rotation_until_
     assert_eq!(t.token.expose(), "at-2");
     assert_eq!(f.http.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn a_token_a_tool_reported_rejected_is_refreshed_once_and_the_account_stays_signed_in() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let f = fixture(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Ok(refreshed_answer())
+    });
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", 3600); // fresh by time
+    f.m.mark_token_rejected("work").await.unwrap();
+    assert!(f.m.account("work").unwrap().token_rejected_at.is_some());
+    // The next request refreshes although the token is fresh by time…
+    let t =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(t.token.expose(), "at-2");
+    assert!(t.refreshed);
+    // …once: the marker is used up, the new token is served from the keychain.
+    assert!(f.m.account("work").unwrap().token_rejected_at.is_none());
+    let again =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(again.token.expose(), "at-2");
+    assert!(!again.refreshed);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(f.m.account("work").unwrap().needs_sign_in.is_none());
+    // Without a marker a fresh token never refreshes.
+    assert_eq!(f.http.requests().len(), 1);
+}

@@ -290,6 +290,10 @@ pub struct Quirks {
     /// only when the resolved issuer really is the template (`--tenant common`, `organizations`,
     /// `consumers`): a single-tenant configuration accepts its own tenant only.
     pub issuer_template: Option<&'static str>,
+    /// The username a tool must send beside the access token where it needs one (git over
+    /// HTTPS, registries): GitHub `x-access-token`, GitLab `oauth2`; `None`: the account's
+    /// identity.
+    pub token_username: Option<&'static str>,
     /// Where the account identity comes from.
     pub identity: IdentitySource,
     /// Notes for people, shown by `latchkey status`.

@@ -100,6 +100,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         pkce_supported: true,
         issuer_template: None,
         identity: IdentitySource::IdToken,
+        token_username: None,
         notes: &[],
     };
     let plain_oauth = Quirks {
@@ -117,6 +118,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         tokens_may_not_expire: true,
         refresh_id_token_has_no_nonce: false,
         identity: IdentitySource::GithubUser,
+        token_username: Some("x-access-token"),
         ..standard.clone()
     };
     match preset {
@@ -182,6 +184,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             ..standard
         },
         Preset::Gitlab => Quirks {
+            token_username: Some("oauth2"),
             notes: &[
                 "GitLab returns a refresh token with every authorization-code grant; no offline scope is needed.",
                 "Add the read_api or api scope to call the GitLab API with the token.",

@@ -1,0 +1,118 @@
+//! The Debian package must install what the integrations call: `/usr/bin/latchkey` (git's
+//! credential helper, kubectl's exec plugin, `latchkey exec`) and
+//! `/usr/bin/docker-credential-latchkey` (Docker's `credHelpers` value `latchkey`).
+//!
+//! Two checks, as in `tests/deb_desktop_entry.rs`: the bundler configuration (tauri.conf.json
+//! `bundle.linux.deb.files`, and the `beforeBundleCommand` that builds the CLI the package
+//! copies) always; the files inside a real package when `cargo tauri build` has made one
+//! (`target/release/bundle/deb/*.deb`, unpacked with `dpkg-deb`), else a printed skip
+//! (`LATCHKEY_REQUIRE_DEB=1` makes a missing package a failure).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    latchkey_testkit::repo_root()
+}
+
+fn config() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("tauri.conf.json")).unwrap()).unwrap()
+}
+
+fn executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[test]
+fn package_config_ships_the_cli_and_the_docker_helper() {
+    let c = config();
+    let files = &c["bundle"]["linux"]["deb"]["files"];
+    assert_eq!(files["/usr/bin/latchkey"], "target/release/latchkey");
+    let helper = files["/usr/bin/docker-credential-latchkey"]
+        .as_str()
+        .expect("bundle.linux.deb.files has /usr/bin/docker-credential-latchkey");
+    let helper = root().join(helper);
+    assert!(executable(&helper), "{} is executable", helper.display());
+    let text = std::fs::read_to_string(&helper).unwrap();
+    assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+    assert!(
+        text.contains("exec /usr/bin/latchkey docker-credential \"$@\""),
+        "{text}"
+    );
+    let before = c["build"]["beforeBundleCommand"].as_str().unwrap_or("");
+    assert!(
+        before.contains("cargo build --release -p latchkey-cli"),
+        "the CLI is built before bundling: {before}"
+    );
+    // The wrapper speaks the protocol through the real binary (here: the debug build).
+    let bin = env!("CARGO_BIN_EXE_latchkey");
+    let script = text.replace("/usr/bin/latchkey", bin);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .arg("docker-credential-latchkey")
+        .arg("version")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("docker-credential-latchkey (latchkey "),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn built_package_installs_latchkey_and_docker_credential_latchkey() {
+    let deb_dir = root().join("target/release/bundle/deb");
+    let Some(deb) = std::fs::read_dir(&deb_dir).ok().and_then(|rd| {
+        rd.flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "deb"))
+    }) else {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_DEB").is_none(),
+            "LATCHKEY_REQUIRE_DEB is set but there is no package in {}",
+            deb_dir.display()
+        );
+        eprintln!(
+            "no package in {}: skipped (build one with `cargo tauri build --bundles deb`)",
+            deb_dir.display()
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(dir.path())
+        .status()
+        .expect("dpkg-deb");
+    assert!(status.success());
+    for f in [
+        "usr/bin/latchkey",
+        "usr/bin/docker-credential-latchkey",
+        "usr/bin/latchkey-app",
+    ] {
+        assert!(
+            executable(&dir.path().join(f)),
+            "{} has an executable /{f}",
+            deb.display()
+        );
+    }
+    let out = Command::new(dir.path().join("usr/bin/latchkey"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("latchkey "),
+        "{out:?}"
+    );
+    eprintln!(
+        "checked /usr/bin/latchkey and /usr/bin/docker-credential-latchkey in {}",
+        deb.display()
+    );
+}

@@ -1,0 +1,1235 @@
+//! End-to-end tests of the integrations with the real tools: git (clone/fetch over smart HTTP
+//! from `git http-backend`, behind a server that accepts only tokens the test provider says are
+//! active), kubectl (against a small HTTPS API endpoint checking the bearer token), the Docker
+//! credential helper protocol driven as the Docker CLI drives it, and `latchkey exec`. The
+//! provider, the keychain (gnome-keyring) and the tools are all real.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_testkit::{Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+fn provider(ttl: u64) -> Arc<Provider> {
+    require_secret_service();
+    Arc::new(Provider::start(
+        json!({"accessTokenTtl": ttl, "clockTolerance": 0}),
+    ))
+}
+
+/// Adds `name` and signs it in as `login` through the headless browser.
+fn add_and_login(sb: &Sandbox, p: &Provider, name: &str, login: &str) {
+    sb.ok(&[
+        "add",
+        name,
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+    ]);
+    let out = sb
+        .cmd(&["login", name, "--timeout", "60"])
+        .env("LATCHKEY_TEST_LOGIN", login)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "login {name}: {}", stderr(&out));
+}
+
+/// The account's current access token, read without refreshing (`--min-ttl 0`).
+fn current_token(sb: &Sandbox, name: &str) -> String {
+    sb.ok(&["token", name, "--min-ttl", "0"]).trim().to_string()
+}
+
+/// A home directory of its own for the tools (git's global config, ~/.docker, ~/.kube).
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Applies this home (and no system git config) to a command.
+    fn apply<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        c.env("HOME", self.path())
+            .env_remove("GIT_CONFIG_GLOBAL")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("KUBECONFIG")
+            .env_remove("LATCHKEY_ACCOUNT")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+    }
+    fn latchkey(&self, sb: &Sandbox, args: &[&str]) -> Output {
+        let mut c = sb.cmd(args);
+        self.apply(&mut c).output().unwrap()
+    }
+    fn latchkey_ok(&self, sb: &Sandbox, args: &[&str]) -> String {
+        let out = self.latchkey(sb, args);
+        assert_eq!(
+            code(&out),
+            0,
+            "latchkey {args:?}: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+    fn git(&self, sb: &Sandbox, cwd: &Path, args: &[&str]) -> Output {
+        let mut c = Command::new("git");
+        c.args(args)
+            .current_dir(cwd)
+            .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+            .env_remove("LATCHKEY_LOG")
+            .stdin(Stdio::null());
+        for (k, v) in &sb.env {
+            c.env(k, v);
+        }
+        self.apply(&mut c).output().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// git: a smart-HTTP server (git http-backend as CGI) that accepts only active tokens
+// ---------------------------------------------------------------------------------------------
+
+/// What the git server saw: (path, username, token, accepted).
+type Seen = Arc<Mutex<Vec<(String, String, String, bool)>>>;
+
+struct GitServer {
+    port: u16,
+    root: tempfile::TempDir,
+    seen: Seen,
+    /// Tokens refused even while active (a server that stopped accepting a token).
+    deny: Arc<Mutex<Vec<String>>>,
+}
+
+impl GitServer {
+    fn start(p: Arc<Provider>) -> GitServer {
+        let root = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Seen = Arc::default();
+        let deny: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (log, dir, denied) = (seen.clone(), root.path().to_path_buf(), deny.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (p, log, dir, denied) = (p.clone(), log.clone(), dir.clone(), denied.clone());
+                std::thread::spawn(move || {
+                    let _ = serve_git(stream, &p, &log, &dir, &denied);
+                });
+            }
+        });
+        GitServer {
+            port,
+            root,
+            seen,
+            deny,
+        }
+    }
+
+    /// A bare repository `path` (e.g. `org-a/repo.git`) with one commit holding `file`.
+    fn repo(&self, path: &str, content: &str) {
+        let bare = self.root.path().join(path);
+        let work = tempfile::tempdir().unwrap();
+        let run = |cwd: &Path, args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(cwd)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", cwd)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        };
+        run(work.path(), &["init", "-q", "-b", "main", "."]);
+        std::fs::write(work.path().join("file"), content).unwrap();
+        run(work.path(), &["add", "file"]);
+        run(
+            work.path(),
+            &[
+                "-c",
+                "user.name=T",
+                "-c",
+                "user.email=t@example.test",
+                "commit",
+                "-q",
+                "-m",
+                "one",
+            ],
+        );
+        std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+        run(
+            work.path(),
+            &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
+        );
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn seen(&self) -> Vec<(String, String, String, bool)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve_git(
+    stream: TcpStream,
+    p: &Provider,
+    seen: &Seen,
+    root: &Path,
+    deny: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    use base64::Engine;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0u8; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(n) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        reader.read_exact(&mut body)?;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    // Authorization: Basic user:token, accepted only if the provider says the token is active.
+    let creds = header("authorization")
+        .and_then(|a| a.strip_prefix("Basic ").map(str::to_string))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(u, t)| (u.to_string(), t.to_string()))
+        });
+    let Some((user, token)) = creds else {
+        out.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        return Ok(());
+    };
+    let active = p.introspect(&token)["active"] == true && !deny.lock().unwrap().contains(&token);
+    seen.lock()
+        .unwrap()
+        .push((path.to_string(), user.clone(), token, active));
+    if !active {
+        out.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        return Ok(());
+    }
+    let mut cgi = Command::new("git");
+    cgi.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REMOTE_USER", &user)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(ct) = header("content-type") {
+        cgi.env("CONTENT_TYPE", ct);
+    }
+    if let Some(gp) = header("git-protocol") {
+        cgi.env("GIT_PROTOCOL", gp);
+    }
+    if let Some(ce) = header("content-encoding") {
+        cgi.env("HTTP_CONTENT_ENCODING", ce);
+    }
+    let mut child = cgi.spawn()?;
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let mut cgi_out = BufReader::new(child.stdout.take().unwrap());
+    let mut status = "200 OK".to_string();
+    let mut head = String::new();
+    loop {
+        let mut h = String::new();
+        cgi_out.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        match h.split_once(':') {
+            Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_string(),
+            _ => head.push_str(&format!("{h}\r\n")),
+        }
+    }
+    out.write_all(format!("HTTP/1.1 {status}\r\n{head}Connection: close\r\n\r\n").as_bytes())?;
+    std::io::copy(&mut cgi_out, &mut out)?;
+    let _ = writer.join();
+    let _ = child.wait();
+    Ok(())
+}
+
+#[test]
+fn git_clone_and_fetch_pick_the_account_by_path_and_erase_forces_one_refresh() {
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "acct-a", "alice");
+    add_and_login(&sb, &p, "acct-b", "bob");
+    let server = GitServer::start(p.clone());
+    server.repo("org-a/repo.git", "from a\n");
+    server.repo("org-b/repo.git", "from b\n");
+    let host = format!("http://127.0.0.1:{}", server.port);
+
+    // Set-up: prints what it changes, is idempotent, and --dry-run changes nothing.
+    let dry = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "git",
+            "acct-a",
+            "--host",
+            &host,
+            "--path",
+            "org-a",
+            "--dry-run",
+        ],
+    );
+    assert!(dry.contains("Would change"), "{dry}");
+    assert!(
+        !home.path().join(".gitconfig").exists(),
+        "dry run wrote nothing"
+    );
+    let first = home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"],
+    );
+    assert!(first.contains("+ rule 127.0.0.1:"), "{first}");
+    assert!(first.contains(".helper"), "{first}");
+    let again = home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"],
+    );
+    assert!(again.contains("Nothing to change"), "{again}");
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-b", "--host", &host, "--path", "org-b"],
+    );
+    let gitconfig = std::fs::read_to_string(home.path().join(".gitconfig")).unwrap();
+    assert_eq!(
+        gitconfig.matches("git-credential").count(),
+        1,
+        "{gitconfig}"
+    );
+    assert!(gitconfig.contains("useHttpPath = true"), "{gitconfig}");
+
+    // `which` explains the choice.
+    let out = home.latchkey(&sb, &["which", &server.url("org-b/repo.git")]);
+    assert_eq!(stdout(&out).trim(), "acct-b");
+    assert!(stderr(&out).contains("rule 127.0.0.1:"), "{}", stderr(&out));
+
+    // Two accounts on one host, picked by path prefix.
+    let work = tempfile::tempdir().unwrap();
+    for (org, acct, content) in [
+        ("org-a", "acct-a", "from a\n"),
+        ("org-b", "acct-b", "from b\n"),
+    ] {
+        let out = home.git(
+            &sb,
+            work.path(),
+            &["clone", "-q", &server.url(&format!("{org}/repo.git")), org],
+        );
+        assert_eq!(code(&out), 0, "clone {org}: {}", stderr(&out));
+        assert_eq!(
+            std::fs::read_to_string(work.path().join(org).join("file")).unwrap(),
+            content
+        );
+        let token = current_token(&sb, acct);
+        let seen = server.seen();
+        let for_org: Vec<_> = seen
+            .iter()
+            .filter(|s| s.0.starts_with(&format!("/{org}/")))
+            .collect();
+        assert!(!for_org.is_empty());
+        assert!(
+            for_org.iter().all(|s| s.2 == token && s.3),
+            "{org} was fetched with {acct}'s token only"
+        );
+        // Generic OIDC provider: the username is the account's identity.
+        assert!(
+            for_org
+                .iter()
+                .all(|s| s.1.contains(if org == "org-a" { "alice" } else { "bob" })),
+            "{for_org:?}"
+        );
+    }
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        0,
+        "tokens were fresh: no refresh"
+    );
+
+    // The server stops accepting the token: git erases it, fails once, and the next fetch
+    // refreshes once and works. The account stays signed in.
+    let old = current_token(&sb, "acct-a");
+    server.deny.lock().unwrap().push(old.clone());
+    let out = home.git(&sb, &work.path().join("org-a"), &["fetch", "-q"]);
+    assert_ne!(code(&out), 0, "the revoked token is refused");
+    assert!(
+        sb.accounts_toml().contains("token_rejected_at"),
+        "erase left the marker"
+    );
+    let out = home.git(&sb, &work.path().join("org-a"), &["fetch", "-q"]);
+    assert_eq!(code(&out), 0, "fetch after erase: {}", stderr(&out));
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        1,
+        "one refresh"
+    );
+    let new = current_token(&sb, "acct-a");
+    assert_ne!(new, old);
+    assert_eq!(server.seen().last().unwrap().2, new);
+    let out = home.git(&sb, &work.path().join("org-a"), &["fetch", "-q"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        1,
+        "only one refresh per erase"
+    );
+    assert!(sb.ok(&["status", "acct-a"]).contains("Signed in"));
+
+    // Undo takes the rule out; the helper stays while acct-b's rule needs it, then goes.
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup", "git", "acct-a", "--host", &host, "--path", "org-a", "--undo",
+        ],
+    );
+    assert!(out.contains("- rule"), "{out}");
+    assert!(
+        std::fs::read_to_string(home.path().join(".gitconfig"))
+            .unwrap()
+            .contains("git-credential")
+    );
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup", "git", "acct-b", "--host", &host, "--path", "org-b", "--undo",
+        ],
+    );
+    let gitconfig = std::fs::read_to_string(home.path().join(".gitconfig")).unwrap();
+    assert!(!gitconfig.contains("git-credential"), "{gitconfig}");
+    assert!(!sb.accounts_toml().contains("[[rule]]"));
+}
+
+#[test]
+fn git_fetch_after_the_access_token_expired_refreshes() {
+    let p = provider(3);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "short", "alice");
+    let server = GitServer::start(p.clone());
+    server.repo("team/app.git", "x\n");
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "git",
+            "short",
+            "--host",
+            &format!("http://127.0.0.1:{}", server.port),
+        ],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let out = home.git(
+        &sb,
+        work.path(),
+        &["clone", "-q", &server.url("team/app.git"), "app"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let used = server.seen().last().unwrap().2.clone();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        p.introspect(&used)["active"],
+        false,
+        "the token has expired"
+    );
+    let before = p.count("grant.success", Some("refresh_token"));
+    let out = home.git(&sb, &work.path().join("app"), &["fetch", "-q"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(p.count("grant.success", Some("refresh_token")) > before);
+    let last = server.seen().last().unwrap().clone();
+    assert!(last.3, "the fetch was served with an active token");
+    assert_ne!(last.2, used);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
+#[test]
+fn git_credential_protocol_edges() {
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "gh", "alice");
+    home.latchkey_ok(&sb, &["setup", "git", "gh", "--host", "git.example.test"]);
+    let helper = |input: &str, action: &str| {
+        let mut c = sb.cmd(&["git-credential", action]);
+        home.apply(&mut c);
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // A full answer: username, password (the access token), expiry; never a refresh token.
+    let out = helper(
+        "protocol=https\nhost=git.example.test\npath=x/y.git\ncapability[]=authtype\nwwwauth[]=Basic realm=\"x\"\nunknown=1\n\n",
+        "get",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let answer = stdout(&out);
+    let token = current_token(&sb, "gh");
+    assert!(answer.contains(&format!("password={token}\n")), "{answer}");
+    assert!(answer.contains("username=alice"), "{answer}");
+    let expiry: i64 = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("password_expiry_utc="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expiry > time::OffsetDateTime::now_utc().unix_timestamp());
+    assert!(!answer.contains("refresh"), "{answer}");
+    assert_eq!(answer.lines().count(), 3, "{answer}");
+    // A Bearer-only server and git's authtype capability: a Bearer credential.
+    let out = helper(
+        "protocol=https\nhost=git.example.test\ncapability[]=authtype\nwwwauth[]=Bearer realm=\"x\"\n\n",
+        "get",
+    );
+    assert!(
+        stdout(&out).contains(&format!("authtype=Bearer\ncredential={token}\n")),
+        "{}",
+        stdout(&out)
+    );
+    // Truncated input (no blank line, no final newline) still works.
+    let out = helper("protocol=https\nhost=git.example.test", "get");
+    assert!(stdout(&out).contains("password="), "{}", stderr(&out));
+    // No rule: nothing at all, exit 0, so git asks its next helper.
+    let out = helper("protocol=https\nhost=elsewhere.test\n\n", "get");
+    assert_eq!((code(&out), stdout(&out).as_str()), (0, ""));
+    // Plain http to a remote host: no token.
+    let out = helper("protocol=http\nhost=git.example.test\n\n", "get");
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("use https"));
+    // Malformed: a clear error, nothing on stdout, the value never echoed.
+    let out = helper(
+        "protocol=https\nhost=git.example.test\nsecret-without-equals\n\n",
+        "get",
+    );
+    assert_eq!(code(&out), 2);
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("malformed line"), "{}", stderr(&out));
+    // store is accepted and changes nothing.
+    let before = sb.accounts_toml();
+    let out = helper(
+        &format!("protocol=https\nhost=git.example.test\nusername=alice\npassword={token}\n\n"),
+        "store",
+    );
+    assert_eq!(code(&out), 0);
+    assert_eq!(sb.accounts_toml(), before);
+    // LATCHKEY_ACCOUNT naming an unknown account: a clear error.
+    let mut c = sb.cmd(&["git-credential", "get"]);
+    home.apply(&mut c).env("LATCHKEY_ACCOUNT", "nobody");
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"protocol=https\nhost=git.example.test\n\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(code(&out), 0);
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("LATCHKEY_ACCOUNT is set selects the account `nobody`"),
+        "{}",
+        stderr(&out)
+    );
+    // Signed out: one line, exit 3, nothing on stdout.
+    sb.ok(&["logout", "gh"]);
+    let out = helper("protocol=https\nhost=git.example.test\n\n", "get");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("latchkey login gh"));
+}
+
+#[test]
+fn setup_git_refuses_a_malformed_or_read_only_gitconfig() {
+    use std::os::unix::fs::PermissionsExt;
+    require_secret_service();
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    // An account is needed; no sign-in for this test.
+    sb.ok(&[
+        "add",
+        "m",
+        "--provider",
+        "manual",
+        "--auth-url",
+        "http://127.0.0.1:9/a",
+        "--token-url",
+        "http://127.0.0.1:9/t",
+        "--client-id",
+        "c",
+    ]);
+    let cfg = home.path().join(".gitconfig");
+    std::fs::write(&cfg, "[user\n\tname = broken").unwrap();
+    let out = home.latchkey(&sb, &["setup", "git", "m", "--host", "h.test"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains(".gitconfig"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "[user\n\tname = broken"
+    );
+    assert!(!sb.accounts_toml().contains("[[rule]]"));
+    std::fs::write(&cfg, "[user]\n\tname = T\n").unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = home.latchkey(&sb, &["setup", "git", "m", "--host", "h.test"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "[user]\n\tname = T\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker credential helper protocol
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn docker_credential_helper_speaks_the_protocol() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = provider(600);
+    let mut sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "reg", "alice");
+    // Docker runs `docker-credential-latchkey` from PATH: the same binary under that name.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let helper_path = bin_dir.path().join("docker-credential-latchkey");
+    std::os::unix::fs::symlink(BIN, &helper_path).unwrap();
+    sb.env.push((
+        "PATH".into(),
+        format!(
+            "{}:{}",
+            bin_dir.path().display(),
+            std::env::var("PATH").unwrap()
+        ),
+    ));
+
+    // setup docker: credHelpers entry, other keys kept.
+    let docker_dir = home.path().join(".docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    let cfg = docker_dir.join("config.json");
+    std::fs::write(&cfg, r#"{"auths":{"other.test":{"auth":"eA=="}},"credHelpers":{"gcr.io":"gcloud"},"psFormat":"x"}"#).unwrap();
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "docker",
+            "reg",
+            "--registry",
+            "registry.example.test:5000",
+        ],
+    );
+    assert!(out.contains("credHelpers"), "{out}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(doc["credHelpers"]["registry.example.test:5000"], "latchkey");
+    assert_eq!(doc["credHelpers"]["gcr.io"], "gcloud");
+    assert_eq!(doc["auths"]["other.test"]["auth"], "eA==");
+    assert_eq!(doc["psFormat"], "x");
+    assert!(
+        home.latchkey_ok(
+            &sb,
+            &[
+                "setup",
+                "docker",
+                "reg",
+                "--registry",
+                "registry.example.test:5000"
+            ]
+        )
+        .contains("Nothing to change")
+    );
+
+    // As the Docker CLI drives a helper: the action as argument, the server URL on stdin.
+    let run = |action: &str, input: &str| {
+        let mut c = Command::new(&helper_path);
+        c.arg(action)
+            .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        home.apply(&mut c);
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("get", "registry.example.test:5000\n");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let creds: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let token = creds["Secret"].as_str().unwrap();
+    assert_eq!(creds["ServerURL"], "registry.example.test:5000");
+    assert_eq!(creds["Username"], "alice");
+    assert_eq!(p.introspect(token)["active"], true);
+    // A full URL, as Docker passes for some registries.
+    let out = run("get", "https://registry.example.test:5000/v2/");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Unknown registry: exactly the protocol's message.
+    let out = run("get", "other.test");
+    assert_eq!(code(&out), 1);
+    assert_eq!(stdout(&out), "credentials not found in native keychain\n");
+    let out = run("list", "");
+    let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(list, json!({"registry.example.test:5000": "alice"}));
+    // erase: the next get refreshes once.
+    let out = run("erase", "registry.example.test:5000");
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let out = run("get", "registry.example.test:5000");
+    let creds2: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_ne!(creds2["Secret"], creds["Secret"]);
+    assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
+    // store keeps no password and says why.
+    let out = run(
+        "store",
+        r#"{"ServerURL":"registry.example.test:5000","Username":"u","Secret":"pw"}"#,
+    );
+    assert_ne!(code(&out), 0);
+    assert!(
+        stdout(&out).contains("stores no registry passwords"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run("store", "{not json");
+    assert_ne!(code(&out), 0);
+    assert!(stdout(&out).contains("JSON"), "{}", stdout(&out));
+    // A malformed or read-only config.json is never rewritten.
+    std::fs::write(&cfg, "{\"auths\": ").unwrap();
+    let out = home.latchkey(&sb, &["setup", "docker", "reg", "--registry", "r2.test"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("config.json") && stderr(&out).contains("not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{\"auths\": ");
+    std::fs::write(&cfg, "{}").unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = home.latchkey(&sb, &["setup", "docker", "reg", "--registry", "r2.test"]);
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{}");
+    assert!(!sb.accounts_toml().contains("r2.test"));
+    // Needs sign-in: a reason (not a credential) and exit 3.
+    sb.ok(&["logout", "reg"]);
+    let out = run("get", "registry.example.test:5000");
+    assert_eq!(code(&out), 3);
+    assert!(serde_json::from_str::<Value>(&stdout(&out)).is_err());
+    assert!(stdout(&out).contains("needs sign-in"), "{}", stdout(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// kubectl against a small HTTPS API endpoint
+// ---------------------------------------------------------------------------------------------
+
+/// A TLS server answering every request: 200 `{"kind":"Status","status":"Success"}` if the
+/// bearer token is active at the provider, else 401. Records the tokens it saw.
+/// The bearer tokens the API saw, and whether each was accepted.
+type Bearers = Arc<Mutex<Vec<(String, bool)>>>;
+
+fn start_api(p: Arc<Provider>) -> (u16, Bearers) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let chain = vec![cert.cert.der().clone()];
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Bearers = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, p, log) = (config.clone(), p.clone(), log.clone());
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = BufReader::new(&mut tls);
+                let mut auth = None;
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() {
+                        return;
+                    }
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        auth = v.trim().strip_prefix("Bearer ").map(str::to_string);
+                    }
+                }
+                let ok = auth
+                    .as_ref()
+                    .is_some_and(|t| p.introspect(t)["active"] == true);
+                if let Some(t) = auth {
+                    log.lock().unwrap().push((t, ok));
+                }
+                let (status, body) = if ok {
+                    (
+                        "200 OK",
+                        r#"{"kind":"Status","apiVersion":"v1","status":"Success","message":"hello from the test API"}"#,
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#,
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes());
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn kubectl_path() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("kubectl"))
+            .find(|k| k.exists())
+    })
+}
+
+#[test]
+fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in() {
+    let Some(kubectl) = kubectl_path() else {
+        eprintln!(
+            "SKIPPED: kubectl is not installed (scripts/install-deps.sh installs it where the machine's repositories have it)"
+        );
+        return;
+    };
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "kube", "alice");
+    let (port, seen) = start_api(p.clone());
+    let kubeconfig = home.path().join("kubeconfig");
+    let original = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: other\n  context: {{cluster: test, user: other}}\ncurrent-context: other\nusers:\n- name: other\n  user: {{token: not-this-one}}\n"
+    );
+    std::fs::write(&kubeconfig, &original).unwrap();
+    let k = kubeconfig.to_str().unwrap();
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "test",
+            "--kubeconfig",
+            k,
+        ],
+    );
+    assert!(out.contains("+ users: latchkey-kube"), "{out}");
+    let doc: Value =
+        serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    assert_eq!(doc["current-context"], "other", "other entries untouched");
+    assert_eq!(doc["users"][0]["user"]["token"], "not-this-one");
+    assert_eq!(
+        doc["users"][1]["user"]["exec"]["interactiveMode"],
+        "IfAvailable"
+    );
+    assert!(
+        home.latchkey_ok(
+            &sb,
+            &[
+                "setup",
+                "kubectl",
+                "kube",
+                "--cluster",
+                "test",
+                "--kubeconfig",
+                k
+            ]
+        )
+        .contains("Nothing to change")
+    );
+
+    let kube = |args: &[&str]| {
+        let mut c = Command::new(&kubectl);
+        c.args(["--kubeconfig", k, "--context", "latchkey-kube@test"])
+            .args(args)
+            .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+            .stdin(Stdio::null());
+        home.apply(&mut c).output().unwrap()
+    };
+    let out = kube(&["get", "--raw", "/api/v1/namespaces/default/pods"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("hello from the test API"),
+        "{}",
+        stdout(&out)
+    );
+    let token = current_token(&sb, "kube");
+    let seen_now = seen.lock().unwrap().clone();
+    assert!(
+        seen_now.iter().any(|(t, ok)| t == &token && *ok),
+        "kubectl sent the account's token"
+    );
+
+    // The plugin answers in the apiVersion kubectl asks for.
+    for version in [
+        "client.authentication.k8s.io/v1",
+        "client.authentication.k8s.io/v1beta1",
+    ] {
+        let out = sb
+            .cmd(&["kubectl-credential", "kube"])
+            .env(
+                "KUBERNETES_EXEC_INFO",
+                json!({"kind":"ExecCredential","apiVersion":version,"spec":{"interactive":false}})
+                    .to_string(),
+            )
+            .output()
+            .unwrap();
+        let cred: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(cred["apiVersion"], version);
+        assert_eq!(cred["kind"], "ExecCredential");
+        assert_eq!(cred["status"]["token"], token.as_str());
+        assert!(
+            cred["status"]["expirationTimestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
+    }
+
+    // Signed out, and kubectl is not interactive (stdin is not a terminal): a clear error, exit
+    // 3 from the plugin, no sign-in attempted, nothing taken for a credential.
+    sb.ok(&["logout", "kube"]);
+    let authorizations = p.count("authorization.success", None);
+    let out = kube(&["get", "--raw", "/api/v1/namespaces/default/pods"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("needs sign-in"), "{}", stderr(&out));
+    assert_eq!(p.count("authorization.success", None), authorizations);
+    let out = sb
+        .cmd(&["kubectl-credential", "kube"])
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert_eq!(stdout(&out), "");
+    // Interactive: the plugin signs in (browser), with its messages on stderr only.
+    let out = sb
+        .cmd(&["kubectl-credential", "kube"])
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#,
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let cred: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        p.introspect(cred["status"]["token"].as_str().unwrap())["active"],
+        true
+    );
+
+    // Undo restores the file's entries.
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "test",
+            "--kubeconfig",
+            k,
+            "--undo",
+        ],
+    );
+    let back: Value =
+        serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    assert_eq!(back, serde_norway::from_str::<Value>(&original).unwrap());
+    // A malformed kubeconfig is never rewritten.
+    std::fs::write(&kubeconfig, "clusters: [unclosed\n").unwrap();
+    let out = home.latchkey(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "test",
+            "--kubeconfig",
+            k,
+        ],
+    );
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("not valid YAML"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&kubeconfig).unwrap(),
+        "clusters: [unclosed\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// latchkey exec
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn exec_passes_the_token_in_the_environment_and_status_and_signals_through() {
+    use std::os::unix::process::ExitStatusExt;
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    add_and_login(&sb, &p, "ex", "alice");
+    let token = current_token(&sb, "ex");
+
+    // The token in the environment (default and --env names), the expiry beside it; the
+    // command's own argv and ours never hold it.
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "printf %s \"$LATCHKEY_ACCESS_TOKEN\" > {d}/default; printf %s \"$MY_TOKEN\" > {d}/mine; printf %s \"$LATCHKEY_ACCESS_TOKEN_EXPIRES_AT\" > {d}/exp; tr '\\0' ' ' < /proc/$$/cmdline > {d}/cmdline; exit 7",
+        d = dir.path().display()
+    );
+    let out = sb.run(&[
+        "exec",
+        "ex",
+        "--env",
+        "LATCHKEY_ACCESS_TOKEN",
+        "--env",
+        "MY_TOKEN",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code(&out), 7, "the command's exit status: {}", stderr(&out));
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    assert_eq!(read("default"), token);
+    assert_eq!(read("mine"), token);
+    assert!(
+        time::OffsetDateTime::parse(&read("exp"), &time::format_description::well_known::Rfc3339)
+            .is_ok()
+    );
+    assert!(!read("cmdline").contains(&token));
+    assert!(
+        read("cmdline").starts_with("sh -c"),
+        "latchkey became the command (same pid): {}",
+        read("cmdline")
+    );
+
+    // A command killed by SIGTERM: the caller sees that signal (a shell shows 143).
+    let out = sb.run(&["exec", "ex", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(out.status.signal(), Some(15), "{out:?}");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "\"{BIN}\" exec ex -- sh -c 'kill -TERM $$'; echo \"status=$?\""
+        ))
+        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("status=143"), "{}", stdout(&out));
+
+    // Ctrl-C (SIGINT to the process latchkey started as) reaches the command.
+    let mut child = sb
+        .cmd(&[
+            "exec",
+            "ex",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 42' INT; echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(&token),
+        "no token in any argv"
+    );
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&environ).contains(&token),
+        "the token is in the environment"
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(lines.next().unwrap().unwrap(), "got-int");
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+
+    // A missing command: 127; a bad variable name: usage error; signed out: exit 3 and the
+    // command does not run.
+    assert_eq!(
+        code(&sb.run(&["exec", "ex", "--", "/nonexistent/cmd"])),
+        127
+    );
+    assert_eq!(
+        code(&sb.run(&["exec", "ex", "--env", "1BAD", "--", "true"])),
+        2
+    );
+    sb.ok(&["logout", "ex"]);
+    let marker = dir.path().join("ran");
+    let out = sb.run(&["exec", "ex", "--", "touch", marker.to_str().unwrap()]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn which_explains_the_choice_and_latchkey_account_overrides() {
+    require_secret_service();
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    for n in ["a", "b"] {
+        sb.ok(&[
+            "add",
+            n,
+            "--provider",
+            "manual",
+            "--auth-url",
+            "http://127.0.0.1:9/a",
+            "--token-url",
+            "http://127.0.0.1:9/t",
+            "--client-id",
+            "c",
+        ]);
+    }
+    home.latchkey_ok(&sb, &["setup", "git", "a", "--host", "code.test"]);
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "b", "--host", "code.test", "--path", "team"],
+    );
+    let out = home.latchkey(&sb, &["which", "https://code.test/team/x.git"]);
+    assert_eq!(stdout(&out).trim(), "b");
+    assert!(
+        stderr(&out).contains("the most specific of 2 matching rules"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&home.latchkey(&sb, &["which", "https://code.test/teams/x.git"])).trim(),
+        "a"
+    );
+    let j: Value =
+        serde_json::from_str(&home.latchkey_ok(&sb, &["which", "code.test/team", "--json"]))
+            .unwrap();
+    assert_eq!(j["account"], "b");
+    let mut c = sb.cmd(&["which", "https://code.test/team/x.git"]);
+    let out = home
+        .apply(&mut c)
+        .env("LATCHKEY_ACCOUNT", "a")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "a");
+    assert!(
+        stderr(&out).contains("LATCHKEY_ACCOUNT"),
+        "{}",
+        stderr(&out)
+    );
+    let out = home.latchkey(&sb, &["which", "https://nowhere.test/"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no rule matches nowhere.test"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,145 @@
+//! What the integrations (git, Docker, kubectl, `exec`, `which`) need beyond a token: the
+//! selection rules in the metadata file, the "token rejected" marker a tool's `erase` leaves,
+//! and the username a provider expects beside a token.
+
+use super::*;
+use crate::provider::Preset;
+use crate::rules::{Rule, Selection, Target};
+
+/// What [`LoginManager::add_rule`] / [`LoginManager::remove_rule`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleChange {
+    /// The rule was added (or removed).
+    Changed,
+    /// Nothing to do: the rule was already there (or was not there).
+    Unchanged,
+}
+
+/// True if `t` was obtained at or before the account's "token rejected" marker: it must not be
+/// served again, the next request refreshes once.
+pub(crate) fn token_rejected(account: &Account, t: &TokenSet) -> bool {
+    account
+        .token_rejected_at
+        .is_some_and(|rejected| t.obtained_at <= rejected)
+}
+
+impl LoginManager {
+    /// The selection rules, in the order they were written.
+    pub fn rules(&self) -> Result<Vec<Rule>> {
+        Ok(self.registry.load()?.rules)
+    }
+
+    /// Adds a rule (atomic, under the registry lock). A rule for the same host, path and
+    /// username that names another account is replaced; the same rule twice is a no-op.
+    pub async fn add_rule(&self, rule: Rule) -> Result<RuleChange> {
+        self.registry
+            .update(move |f| {
+                if f.by_name(&rule.account).is_none() {
+                    return Err(Error::UnknownAccount(rule.account.clone()));
+                }
+                if f.rules.contains(&rule) {
+                    return Ok(RuleChange::Unchanged);
+                }
+                f.rules.retain(|r| {
+                    !(r.host == rule.host && r.path == rule.path && r.username == rule.username)
+                });
+                f.rules.push(rule);
+                Ok(RuleChange::Changed)
+            })
+            .await
+    }
+
+    /// Removes a rule (atomic, under the registry lock).
+    pub async fn remove_rule(&self, rule: &Rule) -> Result<RuleChange> {
+        let rule = rule.clone();
+        self.registry
+            .update(move |f| {
+                let before = f.rules.len();
+                f.rules.retain(|r| r != &rule);
+                Ok(if f.rules.len() == before {
+                    RuleChange::Unchanged
+                } else {
+                    RuleChange::Changed
+                })
+            })
+            .await
+    }
+
+    /// The account that answers for `target` (see [`crate::rules::select`]); `None` when no
+    /// rule matches and there is no override. An account named by a rule or the override that
+    /// does not exist is an error that says which.
+    pub fn select_account(
+        &self,
+        target: &Target,
+        env_override: Option<&str>,
+    ) -> Result<Option<Selection>> {
+        let file = self.registry.load()?;
+        let Some(selection) = crate::rules::select(&file.rules, target, env_override) else {
+            return Ok(None);
+        };
+        if file.by_name(&selection.account).is_none() {
+            return Err(Error::InvalidInput(format!(
+                "{} selects the account `{}`, which does not exist (see `latchkey list`)",
+                selection.explain(),
+                selection.account
+            )));
+        }
+        Ok(Some(selection))
+    }
+
+    /// Records that a tool had the account's current access token rejected: the next
+    /// [`LoginManager::access_token`] refreshes once (single-flight, as always). The account
+    /// stays signed in; nothing is deleted.
+    pub async fn mark_token_rejected(&self, name: &str) -> Result<()> {
+        let now = self.now();
+        let name = name.to_string();
+        self.registry
+            .update(move |f| {
+                let a = f
+                    .by_name_mut(&name)
+                    .ok_or_else(|| Error::UnknownAccount(name.clone()))?;
+                a.token_rejected_at = Some(now);
+                Ok(())
+            })
+            .await?;
+        tracing::info!("access token reported rejected; the next request refreshes");
+        Ok(())
+    }
+
+    /// The username to present beside the account's token where a tool needs one (git over
+    /// HTTPS, registries): the provider's fixed name from the quirk table (GitHub
+    /// `x-access-token`, GitLab `oauth2`), else the account's identity (username, email,
+    /// subject), else the account name.
+    pub fn token_username(&self, account: &Account) -> String {
+        if let Some(fixed) = account.provider.quirks().token_username {
+            return fixed.to_string();
+        }
+        match &account.identity {
+            Some(i) => i
+                .username
+                .clone()
+                .or_else(|| i.email.clone())
+                .unwrap_or_else(|| i.sub.clone()),
+            None => account.name.clone(),
+        }
+    }
+
+    /// The default host the account's tokens are for (GitHub, GitLab and GitHub Enterprise:
+    /// the code host), for `latchkey setup git` without `--host`.
+    pub fn default_git_host(&self, account: &Account) -> Option<String> {
+        match account.provider.spec.preset {
+            Preset::Github => Some("github.com".into()),
+            Preset::Gitlab | Preset::GithubEnterprise => account
+                .provider
+                .spec
+                .base_url
+                .as_ref()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .or_else(|| {
+                    (account.provider.spec.preset == Preset::Gitlab).then(|| "gitlab.com".into())
+                }),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Account selection by context: one rule set for every integration (git, Docker/OCI
+//! registries, kubectl, `latchkey which`).
+//!
+//! A [`Rule`] maps a *host* (with an optional port), an optional *path prefix* (a git remote
+//! path, a registry repository, a cluster server path) and an optional *username* to an
+//! account. [`select`] is pure: given the rules, what a tool asks about ([`Target`]) and the
+//! `LATCHKEY_ACCOUNT` override, it says which account answers and why. Among the matching
+//! rules the longest path prefix wins; at equal length a rule naming the port, then one naming
+//! the username, beats one that does not, then the rule written first. `LATCHKEY_ACCOUNT`
+//! chooses the account only for targets some rule matches. Rules live in `accounts.toml`
+//! (`[[rule]]`), changed only through [`crate::LoginManager::add_rule`] /
+//! [`crate::LoginManager::remove_rule`] under the registry lock. There is no "current
+//! account": nothing here changes when a tool asks, so concurrent processes never race on it.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// One selection rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Host name, optionally with `:port` (lower case). Without a port, any port matches.
+    pub host: String,
+    /// Path prefix, without leading or trailing `/` (`org-a`, `org-a/repo`); matches whole
+    /// path segments only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The username the tool must ask with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The account that answers.
+    pub account: String,
+}
+
+impl Rule {
+    /// A rule, normalised and checked: `host` may be `host`, `host:port` or a URL (whose
+    /// path, if any and `path` is `None`, becomes the prefix).
+    pub fn new(
+        host: &str,
+        path: Option<&str>,
+        username: Option<&str>,
+        account: &str,
+    ) -> Result<Rule> {
+        let (host, url_path) = parse_host(host)?;
+        let path = match path.or(url_path.as_deref()) {
+            Some(p) => normalise_path(p),
+            None => None,
+        };
+        let username = username.filter(|u| !u.is_empty()).map(str::to_string);
+        Ok(Rule {
+            host,
+            path,
+            username,
+            account: account.to_string(),
+        })
+    }
+
+    /// `host[:port][/path]`, for people.
+    pub fn pattern(&self) -> String {
+        let user = self
+            .username
+            .as_deref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        match &self.path {
+            Some(p) => format!("{user}{}/{p}", self.host),
+            None => format!("{user}{}", self.host),
+        }
+    }
+
+    fn matches(&self, t: &Target) -> bool {
+        if !host_matches(&self.host, &t.host, t.port) {
+            return false;
+        }
+        if let Some(u) = &self.username
+            && t.username.as_deref() != Some(u.as_str())
+        {
+            return false;
+        }
+        match &self.path {
+            None => true,
+            Some(prefix) => {
+                let path = t.path.as_deref().unwrap_or("");
+                path == prefix
+                    || path
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                    // `org/repo.git` is the same repository as the rule `org/repo`.
+                    || path.strip_suffix(".git") == Some(prefix.as_str())
+            }
+        }
+    }
+
+    fn specificity(&self) -> (usize, bool, bool) {
+        (
+            self.path.as_ref().map_or(0, |p| p.len() + 1),
+            split_authority(&self.host).1.is_some(),
+            self.username.is_some(),
+        )
+    }
+}
+
+/// What a tool asks about: the server it talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    /// Scheme (`https`, `http`), if known.
+    pub protocol: Option<String>,
+    /// Host name (lower case), without port.
+    pub host: String,
+    /// Port, if given.
+    pub port: Option<u16>,
+    /// Path without leading/trailing `/`, if known.
+    pub path: Option<String>,
+    /// Username the tool asks with, if any.
+    pub username: Option<String>,
+}
+
+impl Target {
+    /// From a URL (`https://host/org/repo.git`) or a bare `host[:port][/path]`.
+    pub fn parse(s: &str) -> Result<Target> {
+        let s = s.trim();
+        let with_scheme = if s.contains("://") {
+            s.to_string()
+        } else {
+            format!("https://{s}")
+        };
+        let url = Url::parse(&with_scheme)
+            .map_err(|e| Error::InvalidInput(format!("`{s}` is not a URL or host name: {e}")))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| Error::InvalidInput(format!("`{s}` has no host")))?;
+        Ok(Target {
+            protocol: s.contains("://").then(|| url.scheme().to_string()),
+            host: host.trim_matches(['[', ']']).to_ascii_lowercase(),
+            port: url.port(),
+            path: normalise_path(url.path()),
+            username: Some(url.username())
+                .filter(|u| !u.is_empty())
+                .map(percent_decode),
+        })
+    }
+
+    /// From git's `host` field (`host` or `host:port`) and `path`.
+    pub fn from_host_field(
+        protocol: Option<&str>,
+        host_field: &str,
+        path: Option<&str>,
+        username: Option<&str>,
+    ) -> Result<Target> {
+        let mut t = Target::parse(host_field)?;
+        t.protocol = protocol.map(str::to_string);
+        t.path = path.and_then(normalise_path);
+        t.username = username.filter(|u| !u.is_empty()).map(str::to_string);
+        Ok(t)
+    }
+
+    /// `host[:port]`.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// True when the host is a loopback address or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// Why an account was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum Reason {
+    /// `LATCHKEY_ACCOUNT` was set.
+    Environment,
+    /// A rule matched.
+    Rule {
+        /// The winning rule.
+        rule: Rule,
+        /// How many rules matched in all.
+        candidates: usize,
+    },
+}
+
+/// The outcome of [`select`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// The account name.
+    pub account: String,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl Selection {
+    /// One line for people: why this account.
+    pub fn explain(&self) -> String {
+        match &self.reason {
+            Reason::Environment => "LATCHKEY_ACCOUNT is set".to_string(),
+            Reason::Rule { rule, candidates } => {
+                let mut s = format!("rule {} → {}", rule.pattern(), rule.account);
+                if *candidates > 1 {
+                    s.push_str(&format!(
+                        " (the most specific of {candidates} matching rules)"
+                    ));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Picks the account for `target`: the most specific matching rule, or `env_override`
+/// (`LATCHKEY_ACCOUNT`) when it is set and some rule matches. A target no rule matches gets
+/// `None` even with the override: a token goes only to servers a rule names, never to whatever
+/// host a tool happens to ask about.
+pub fn select(rules: &[Rule], target: &Target, env_override: Option<&str>) -> Option<Selection> {
+    let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(target)).collect();
+    if matching.is_empty() {
+        return None;
+    }
+    if let Some(name) = env_override.map(str::trim).filter(|n| !n.is_empty()) {
+        return Some(Selection {
+            account: name.to_string(),
+            reason: Reason::Environment,
+        });
+    }
+    let mut best: Option<&Rule> = None;
+    for r in &matching {
+        // Strictly greater: at a tie the rule written first stays.
+        if best.is_none_or(|b| r.specificity() > b.specificity()) {
+            best = Some(r);
+        }
+    }
+    best.map(|r| Selection {
+        account: r.account.clone(),
+        reason: Reason::Rule {
+            rule: r.clone(),
+            candidates: matching.len(),
+        },
+    })
+}
+
+fn host_matches(rule_host: &str, host: &str, port: Option<u16>) -> bool {
+    let (h, p) = split_authority(rule_host);
+    h == host && p.is_none_or(|p| Some(p) == port)
+}
+
+/// `name`, `name:port`, `[v6]`, `[v6]:port` → (host without brackets, port).
+fn split_authority(a: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = a.strip_prefix('[') {
+        let (h, tail) = rest.split_once(']').unwrap_or((rest, ""));
+        return (h, tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()),
+        None => (a, None),
+    }
+}
+
+fn parse_host(s: &str) -> Result<(String, Option<String>)> {
+    let t = Target::parse(s)?;
+    let host = if t.host.contains(':') {
+        format!("[{}]", t.host)
+    } else {
+        t.host.clone()
+    };
+    Ok((
+        match t.port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        },
+        t.path,
+    ))
+}
+
+fn normalise_path(p: &str) -> Option<String> {
+    let p = p.trim().trim_matches('/');
+    (!p.is_empty()).then(|| percent_decode(p))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(host: &str, path: Option<&str>, user: Option<&str>, acct: &str) -> Rule {
+        Rule::new(host, path, user, acct).unwrap()
+    }
+
+    fn t(s: &str) -> Target {
+        Target::parse(s).unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_wins_on_whole_segments() {
+        let rules = vec![
+            rule("git.example.com", None, None, "default"),
+            rule("git.example.com", Some("org-a"), None, "a"),
+            rule("git.example.com", Some("/org-a/secret/"), None, "secret"),
+        ];
+        let pick = |u: &str| select(&rules, &t(u), None).map(|s| s.account);
+        assert_eq!(
+            pick("https://git.example.com/org-a/x.git").as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            pick("https://git.example.com/org-a/secret/x.git").as_deref(),
+            Some("secret")
+        );
+        assert_eq!(
+            pick("https://git.example.com/org-a/secret.git").as_deref(),
+            Some("secret"),
+            "org-a/secret.git is the repository org-a/secret"
+        );
+        assert_eq!(
+            pick("https://git.example.com/org-ab/x.git").as_deref(),
+            Some("default"),
+            "a prefix matches whole segments only"
+        );
+        assert_eq!(pick("https://GIT.example.com").as_deref(), Some("default"));
+        assert_eq!(pick("https://other.example.com/org-a").as_deref(), None);
+        let s = select(&rules, &t("https://git.example.com/org-a/secret/y"), None).unwrap();
+        assert_eq!(
+            s.explain(),
+            "rule git.example.com/org-a/secret → secret (the most specific of 3 matching rules)"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_rules_and_nothing_matches_without_rules() {
+        let rules = vec![rule("h.test", None, None, "a")];
+        let s = select(&rules, &t("h.test"), Some("b")).unwrap();
+        assert_eq!(s.account, "b");
+        assert_eq!(s.reason, Reason::Environment);
+        assert_eq!(
+            select(&rules, &t("h.test"), Some("  ")).unwrap().account,
+            "a"
+        );
+        assert!(select(&[], &t("h.test"), None).is_none());
+    }
+
+    #[test]
+    fn ports_and_usernames() {
+        let rules = vec![
+            rule("127.0.0.1", None, None, "anyport"),
+            rule("127.0.0.1:8443", None, None, "exact"),
+            rule("127.0.0.1:8443", None, Some("bob"), "bob"),
+        ];
+        let pick = |u: &str| select(&rules, &t(u), None).map(|s| s.account);
+        assert_eq!(pick("http://127.0.0.1:9000/x").as_deref(), Some("anyport"));
+        assert_eq!(pick("https://127.0.0.1:8443/x").as_deref(), Some("exact"));
+        assert_eq!(pick("https://bob@127.0.0.1:8443/x").as_deref(), Some("bob"));
+        assert_eq!(
+            pick("https://alice@127.0.0.1:8443/x").as_deref(),
+            Some("exact")
+        );
+        // git's host field carries the port.
+        let g =
+            Target::from_host_field(Some("http"), "127.0.0.1:8443", Some("a/b.git"), None).unwrap();
+        assert_eq!(g.port, Some(8443));
+        assert_eq!(g.path.as_deref(), Some("a/b.git"));
+        assert_eq!(select(&rules, &g, None).unwrap().account, "exact");
+    }
+
+    #[test]
+    fn equal_rules_keep_the_first_and_url_hosts_give_a_path() {
+        let rules = vec![
+            rule("h.test", Some("x"), None, "first"),
+            rule("h.test", Some("x"), None, "second"),
+        ];
+        assert_eq!(
+            select(&rules, &t("h.test/x/y"), None).unwrap().account,
+            "first"
+        );
+        let r = rule("https://Registry.Test:5000/team/app", None, None, "a");
+        assert_eq!(r.host, "registry.test:5000");
+        assert_eq!(r.path.as_deref(), Some("team/app"));
+        assert_eq!(r.pattern(), "registry.test:5000/team/app");
+        assert!(Rule::new("", None, None, "a").is_err());
+        assert!(Rule::new("https://", None, None, "a").is_err());
+    }
+
+    #[test]
+    fn rules_round_trip_through_toml() {
+        #[derive(Serialize, Deserialize)]
+        struct F {
+            rule: Vec<Rule>,
+        }
+        let f = F {
+            rule: vec![rule("h.test", Some("a"), Some("u"), "x")],
+        };
+        let text = toml::to_string(&f).unwrap();
+        let back: F = toml::from_str(&text).unwrap();
+        assert_eq!(back.rule, f.rule);
+    }
+}
