@@ -20,17 +20,31 @@ use crate::cli::{Cli, Command};
 use crate::output;
 
 /// A valid access token for `name`: from the agent when one answers, else from the keychain
-/// and the provider directly (the same refresh protocol either way). The fallback reason is
-/// logged at `info` (shown with `-v`).
-#[allow(dead_code)] // The integrations (git, kubectl, Docker, exec) call it.
-pub async fn access_token(name: &str, opts: TokenOptions) -> Result<AccessToken, Error> {
-    match ask_token(name, opts) {
+/// and the provider directly through `direct` (the same refresh protocol either way). The
+/// fallback reason is logged at `info` (shown with `-v`). The integrations (git, kubectl,
+/// Docker, `exec`) call it through `commands::tokens::fresh_token`.
+pub async fn access_token_or(
+    direct: &latchkey_core::LoginManager,
+    name: &str,
+    opts: TokenOptions,
+) -> Result<AccessToken, Error> {
+    let asked = if no_agent() {
+        Outcome::Fallback("LATCHKEY_NO_AGENT is set".into())
+    } else {
+        ask_token(name, opts)
+    };
+    match asked {
         Outcome::Served { result, .. } => result,
         Outcome::Fallback(reason) | Outcome::Lost(reason) => {
             tracing::info!("agent not used ({reason}); using the direct path");
-            crate::commands::manager()?.access_token(name, opts).await
+            direct.access_token(name, opts).await
         }
     }
+}
+
+/// `LATCHKEY_NO_AGENT` set (and not `0`): never ask the agent.
+fn no_agent() -> bool {
+    std::env::var_os("LATCHKEY_NO_AGENT").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 fn ask_token(name: &str, opts: TokenOptions) -> Outcome<AccessToken> {
@@ -68,7 +82,7 @@ fn exit_for(e: &Error) -> ExitCode {
 
 /// Tries the agent for the commands it serves; `Some(exit code)` when it answered.
 pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
-    if std::env::var_os("LATCHKEY_NO_AGENT").is_some_and(|v| !v.is_empty() && v != "0") {
+    if no_agent() {
         return None;
     }
     let verbose = cli.verbose;

@@ -117,15 +117,15 @@ pub async fn introspect(n: NameArg, json: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// The one way the integrations (git, Docker, kubectl, `exec`) get a token: today
-/// [`LoginManager::access_token`] (keychain hot path, single-flight refresh); the agent-first
-/// path plugs in here and nowhere else.
+/// The one way the integrations (git, Docker, kubectl, `exec`) get a token: from the agent when
+/// one answers ([`crate::agent_client::access_token_or`]), else [`LoginManager::access_token`]
+/// (keychain hot path, single-flight refresh) — the same refresh protocol either way.
 pub async fn fresh_token(
     m: &LoginManager,
     name: &str,
     opts: TokenOptions,
 ) -> Result<latchkey_core::AccessToken, Error> {
-    m.access_token(name, opts).await
+    crate::agent_client::access_token_or(m, name, opts).await
 }
 
 /// `LATCHKEY_ACCOUNT`, the override of the selection rules.
