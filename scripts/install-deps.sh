@@ -8,7 +8,7 @@
 #
 #   app   (default) build and run the desktop app and the CLI: WebKitGTK/GTK development files,
 #         the tray library, the Secret Service (gnome-keyring) and its tools, D-Bus, xdg tools.
-#   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick,
+#   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick, dunst,
 #         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy, and tauri-driver
 #         (`cargo install tauri-driver --locked`, for the desktop end-to-end test).
 #
@@ -33,7 +33,7 @@ app_packages=(
   pkg-config build-essential curl file
   gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils libglib2.0-bin
 )
-test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick)
+test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick dunst)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 die() {
