@@ -5,8 +5,9 @@
 //!   it changes, plus a periodic tick so countdowns and "expires soon" stay true.
 //! - **Keep signed in**: accounts marked so are refreshed before expiry through the core's
 //!   single-flight refresh (the same locks as the CLI, so they never race).
-//! - **Needs sign-in**: one desktop notification per account when it needs the user, and the
-//!   tray's tooltip says so. Without a notification service the failure is logged and shown in
+//! - **Needs sign-in**: one desktop notification per account when it needs the user, with a
+//!   "Sign in" action that starts the sign-in (Linux: notify-rust, so the action's
+//!   `ActionInvoked` reaches us), and the tray's status and tooltip say so. Without a notification service the failure is logged and shown in
 //!   the window (`notice` event) rather than hidden.
 
 use std::time::Duration;
@@ -14,7 +15,6 @@ use std::time::Duration;
 use latchkey_core::{AccountSummary, ErrorKind, TokenOptions, TokenStatus};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_notification::NotificationExt;
 
 use crate::state::AppState;
 use crate::{ACCOUNTS_CHANGED, NOTICE};
@@ -23,6 +23,9 @@ use crate::{ACCOUNTS_CHANGED, NOTICE};
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// How often account states are re-read (expiry, keep-signed-in, notifications, tray).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
+/// The notification action that starts a sign-in.
+#[cfg(target_os = "linux")]
+const SIGN_IN_ACTION: &str = "sign-in";
 /// Accounts marked "keep signed in" are refreshed when less than this is left.
 const KEEP_SIGNED_IN_MARGIN: Duration = Duration::from_secs(120);
 
@@ -128,24 +131,76 @@ async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &Ac
 fn notify_needs_sign_in<R: Runtime>(app: &AppHandle<R>, name: &str) {
     let message = format!("Account “{name}” needs you to sign in again.");
     tracing::info!(account = %name, "needs sign-in; notifying");
-    let shown = app
-        .notification()
-        .builder()
-        .title("Latchkey: sign in again")
-        .body(&message)
-        .show();
-    let notice = match shown {
-        Ok(()) => Notice {
-            level: "warning",
-            message,
-        },
-        Err(e) => {
-            tracing::warn!("no desktop notification (is a notification service running?): {e}");
-            Notice {
+    notify(app, "Latchkey: sign in again", message, name);
+}
+
+/// Shows a desktop notification with a "Sign in" action for `account`, and the same message
+/// in the window's notice area (saying so when no notification could be shown).
+fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, message: String, account: &str) {
+    let app = app.clone();
+    let title = title.to_string();
+    let account = account.to_string();
+    // Off the async runtime: showing is a D-Bus round trip, and waiting for the action blocks
+    // until the notification is closed.
+    std::thread::spawn(move || {
+        let notice = match show_notification(&app, &title, &message, &account) {
+            Ok(()) => Notice {
                 level: "warning",
-                message: format!("{message} (No desktop notification could be shown: {e}.)"),
+                message,
+            },
+            Err(e) => {
+                tracing::warn!("no desktop notification (is a notification service running?): {e}");
+                Notice {
+                    level: "warning",
+                    message: format!("{message} (No desktop notification could be shown: {e}.)"),
+                }
             }
-        }
-    };
-    let _ = app.emit(NOTICE, notice);
+        };
+        let _ = app.emit(NOTICE, notice);
+    });
+}
+
+/// Linux: through notify-rust, with a "Sign in" action; invoking it starts the sign-in.
+#[cfg(target_os = "linux")]
+fn show_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    title: &str,
+    message: &str,
+    account: &str,
+) -> Result<(), String> {
+    let handle = notify_rust::Notification::new()
+        .appname("Latchkey")
+        .summary(title)
+        .body(message)
+        .action(SIGN_IN_ACTION, "Sign in")
+        .show()
+        .map_err(|e| e.to_string())?;
+    let app = app.clone();
+    let account = account.to_string();
+    std::thread::spawn(move || {
+        handle.wait_for_action(|action| {
+            if action == SIGN_IN_ACTION {
+                tracing::info!(account = %account, "sign-in from the notification");
+                crate::signin::begin_detached(&app, account);
+            }
+        });
+    });
+    Ok(())
+}
+
+/// Elsewhere: Tauri's notification plugin (no actions on desktop).
+#[cfg(not(target_os = "linux"))]
+fn show_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    title: &str,
+    message: &str,
+    _account: &str,
+) -> Result<(), String> {
+    use tauri_plugin_notification::NotificationExt;
+    app.notification()
+        .builder()
+        .title(title)
+        .body(message)
+        .show()
+        .map_err(|e| e.to_string())
 }

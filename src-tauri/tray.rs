@@ -286,17 +286,7 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             show_main_window(app);
             let _ = app.emit(OPEN_ADD_ACCOUNT, ());
         }
-        Action::SignIn(name) => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                let Some(state) = app.try_state::<AppState>() else {
-                    return;
-                };
-                if let Err(e) = crate::signin::begin(&app, &state, &name, false).await {
-                    crate::signin::finish(&app, Some(name), Err(e));
-                }
-            });
-        }
+        Action::SignIn(name) => crate::signin::begin_detached(app, name),
         Action::Refresh(name) => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {

@@ -207,6 +207,9 @@ mod tests {
 
     #[test]
     fn underscores_are_not_mnemonics() {
-        assert_eq!(escape_mnemonic("Sign in to my_work…"), "Sign in to my__work…");
+        assert_eq!(
+            escape_mnemonic("Sign in to my_work…"),
+            "Sign in to my__work…"
+        );
     }
 }
