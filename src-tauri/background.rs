@@ -5,6 +5,9 @@
 //!   it changes, plus a periodic tick so countdowns and "expires soon" stay true.
 //! - **Keep signed in**: accounts marked so are refreshed before expiry through the core's
 //!   single-flight refresh (the same locks as the CLI, so they never race).
+//! - **Session ending**: when the provider (or the account's settings) tells when the session
+//!   ends, one notification per session the account's warning time before (the core decides:
+//!   [`AccountSummary::session_warning`]), with the same "Sign in" action.
 //! - **Needs sign-in**: one desktop notification per account when it needs the user, with a
 //!   "Sign in" action that starts the sign-in (Linux: notify-rust, so the action's
 //!   `ActionInvoked` reaches us), and the tray's status and tooltip say so. Without a notification service the failure is logged and shown in
@@ -90,6 +93,11 @@ async fn sweep<R: Runtime>(app: &AppHandle<R>, refresh: bool) {
             keep_signed_in(app, &state, s).await;
         }
         let id = s.account.id.to_string();
+        if let Some(w) = s.session_warning()
+            && state.mark_session_warned(&id, w.ends_at.unix_timestamp())
+        {
+            notify_session_ending(app, &s.account.name, w.seconds_left);
+        }
         match s.status {
             TokenStatus::NeedsSignIn if state.mark_notified(&id) => {
                 notify_needs_sign_in(app, &s.account.name);
@@ -132,6 +140,24 @@ fn notify_needs_sign_in<R: Runtime>(app: &AppHandle<R>, name: &str) {
     let message = format!("Account “{name}” needs you to sign in again.");
     tracing::info!(account = %name, "needs sign-in; notifying");
     notify(app, "Latchkey: sign in again", message, name);
+}
+
+fn notify_session_ending<R: Runtime>(app: &AppHandle<R>, name: &str, seconds_left: i64) {
+    let message = format!(
+        "The session of “{name}” ends in {} (a limit set by the provider). Sign in again before then to keep working.",
+        time_left(seconds_left)
+    );
+    tracing::info!(account = %name, seconds_left, "session ends soon; notifying");
+    notify(app, "Latchkey: session ending soon", message, name);
+}
+
+/// "about 10 min" / "2 h 5 min" / "less than a minute" (pure).
+pub fn time_left(secs: i64) -> String {
+    match secs {
+        s if s < 60 => "less than a minute".to_string(),
+        s if s < 3600 => format!("about {} min", (s + 30) / 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// Shows a desktop notification with a "Sign in" action for `account`, and the same message
@@ -203,4 +229,16 @@ fn show_notification<R: Runtime>(
         .body(message)
         .show()
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_well() {
+        assert_eq!(time_left(20), "less than a minute");
+        assert_eq!(time_left(599), "about 10 min");
+        assert_eq!(time_left(7500), "2 h 5 min");
+    }
 }

@@ -344,6 +344,8 @@ mod tests {
             has_refresh_token: refresh,
             token_scope: None,
             problems: vec![],
+            session_ends_at: None,
+            session_ends_in: None,
         }
     }
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey_core::config::Paths;
-use latchkey_core::manager::{ManagerOptions, NewAccount};
+use latchkey_core::manager::{AccountEdit, ManagerOptions, NewAccount};
 use latchkey_core::store::memory::MemoryStore;
 use latchkey_core::store::{Keychain, SecretStore};
 use latchkey_core::{LoginManager, ProviderSpec, RedirectMode};
@@ -479,6 +479,16 @@ fn add_accounts(config_dir: &Path, issuer: &str, names: &[&str]) -> HashMap<Stri
             .unwrap();
         ids.insert(name.to_string(), account.id.to_string());
     }
+    // "home": the provider ends its sessions 10 minutes after sign-in (an account setting),
+    // less than the default 15-minute warning time, so the app warns right after sign-in.
+    rt.block_on(manager.edit(
+        "home",
+        AccountEdit {
+            session_max_secs: Some(Some(600)),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
     ids
 }
 
@@ -690,6 +700,51 @@ fn tray_and_notifications_through_their_real_protocols() {
     )
     .unwrap();
     assert!(lines.contains(&"[Sign in to home…]".to_string()));
+
+    // Expiry warning: "home" signs in; its session ends in 10 minutes → one warning.
+    item.click("Sign in to home…");
+    item.wait_menu("home signed in", |l| {
+        l.iter()
+            .any(|x| x.starts_with("home (") && x.contains("signed in"))
+    });
+    wait_until(
+        "the session warning on screen",
+        Duration::from_secs(30),
+        || {
+            let n: u32 = s
+                .tool("dunstctl", &["count", "displayed"])
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            (n >= 1).then_some(())
+        },
+    );
+    s.tool("dunstctl", &["close-all"]);
+    let history = wait_until(
+        "the warning in dunst's history",
+        Duration::from_secs(10),
+        || {
+            let h = dunst_history(&s);
+            h.iter()
+                .any(|n| n["summary"]["data"] == "Latchkey: session ending soon")
+                .then_some(h)
+        },
+    );
+    let warnings: Vec<&Value> = history
+        .iter()
+        .filter(|n| n["summary"]["data"] == "Latchkey: session ending soon")
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning: {history:?}");
+    let body = warnings[0]["body"]["data"].as_str().unwrap();
+    assert!(
+        body.starts_with("The session of “home” ends in about 10 min"),
+        "{body}"
+    );
+    std::fs::write(
+        screenshot_dir().join("notification-02-session-ending.json"),
+        serde_json::to_string_pretty(&warnings).unwrap(),
+    )
+    .unwrap();
 
     // "Quit" ends the app.
     item.click("Quit");
