@@ -29,6 +29,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 /// The notification action that starts a sign-in.
 #[cfg(target_os = "linux")]
 const SIGN_IN_ACTION: &str = "sign-in";
+/// First retry while the keychain is unreadable (then 2×, 4×… up to [`SWEEP_INTERVAL`]).
+const UNREADABLE_RETRY: Duration = Duration::from_secs(1);
 /// Accounts marked "keep signed in" are refreshed when less than this is left.
 const KEEP_SIGNED_IN_MARGIN: Duration = Duration::from_secs(120);
 
@@ -67,24 +69,54 @@ async fn watch<R: Runtime>(app: AppHandle<R>) {
     }
 }
 
+/// Sweeps every [`SWEEP_INTERVAL`]; while some account's tokens cannot be read (a locked
+/// keychain), sooner, with backoff from [`UNREADABLE_RETRY`], so that unlocking the keychain
+/// fills the window in without a restart. When the statuses change, the window reloads.
 async fn sweep_forever<R: Runtime>(app: AppHandle<R>) {
+    let mut last: Option<Vec<(String, TokenStatus)>> = None;
+    let mut unreadable_streak = 0;
     loop {
-        sweep(&app, true).await;
-        tokio::time::sleep(SWEEP_INTERVAL).await;
+        if let Some(now) = sweep(&app, true).await {
+            if last.as_ref().is_some_and(|l| *l != now) {
+                tracing::debug!("account statuses changed");
+                let _ = app.emit(ACCOUNTS_CHANGED, ());
+            }
+            if now.iter().any(|(_, s)| *s == TokenStatus::Unknown) {
+                unreadable_streak += 1;
+            } else {
+                unreadable_streak = 0;
+            }
+            last = Some(now);
+        }
+        tokio::time::sleep(next_delay(unreadable_streak)).await;
+    }
+}
+
+/// The wait before the next sweep (pure): [`SWEEP_INTERVAL`] normally; after `streak`
+/// sweeps in a row found tokens unreadable, [`UNREADABLE_RETRY`] × 2^(streak−1), at most
+/// [`SWEEP_INTERVAL`].
+pub fn next_delay(streak: u32) -> Duration {
+    match streak {
+        0 => SWEEP_INTERVAL,
+        n => UNREADABLE_RETRY
+            .saturating_mul(1 << (n - 1).min(16))
+            .min(SWEEP_INTERVAL),
     }
 }
 
 /// Re-reads every account: updates the tray, notifies about accounts that need sign-in, and
-/// (when `refresh`) refreshes "keep signed in" accounts that are close to expiry.
-async fn sweep<R: Runtime>(app: &AppHandle<R>, refresh: bool) {
-    let Some(state) = app.try_state::<AppState>() else {
-        return;
-    };
+/// (when `refresh`) refreshes "keep signed in" accounts that are close to expiry. Returns
+/// each account's id and status.
+async fn sweep<R: Runtime>(
+    app: &AppHandle<R>,
+    refresh: bool,
+) -> Option<Vec<(String, TokenStatus)>> {
+    let state = app.try_state::<AppState>()?;
     let summaries = match state.manager.summaries().await {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!("account sweep failed: {e}");
-            return;
+            return None;
         }
     };
     crate::tray::update(app, &summaries);
@@ -106,6 +138,12 @@ async fn sweep<R: Runtime>(app: &AppHandle<R>, refresh: bool) {
             _ => {}
         }
     }
+    Some(
+        summaries
+            .iter()
+            .map(|s| (s.account.id.to_string(), s.status))
+            .collect(),
+    )
 }
 
 /// True if `s` is kept signed in and its token is close to expiry (pure).
@@ -234,6 +272,14 @@ fn show_notification<R: Runtime>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_keychain_is_retried_sooner_with_backoff() {
+        let seen: Vec<u64> = (1..=6).map(|n| next_delay(n).as_secs()).collect();
+        assert_eq!(seen, [1, 2, 4, 8, 15, 15]);
+        assert_eq!(next_delay(40).as_secs(), 15);
+        assert_eq!(next_delay(0), SWEEP_INTERVAL);
+    }
 
     #[test]
     fn time_left_reads_well() {
