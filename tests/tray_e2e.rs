@@ -53,9 +53,12 @@ fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>
     }
 }
 
+/// Registrations the watcher received: (service as sent, sender's unique name).
+type Registrations = Arc<Mutex<Vec<(String, String)>>>;
+
 /// The panel's side: a StatusNotifierWatcher that records registrations.
 struct Watcher {
-    items: Arc<Mutex<Vec<(String, String)>>>,
+    items: Registrations,
 }
 
 #[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
@@ -493,7 +496,7 @@ fn add_accounts(config_dir: &Path, issuer: &str, names: &[&str]) -> HashMap<Stri
 }
 
 /// Owns the watcher name on `bus`; returns the connection and the registrations it receives.
-fn play_panel(bus: &str) -> (Connection, Arc<Mutex<Vec<(String, String)>>>) {
+fn play_panel(bus: &str) -> (Connection, Registrations) {
     let items = Arc::new(Mutex::new(Vec::new()));
     let conn = zbus::blocking::connection::Builder::address(bus)
         .unwrap()
