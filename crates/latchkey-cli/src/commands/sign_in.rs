@@ -11,12 +11,13 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
         redirect: None,
     };
     let timeout = Duration::from_secs(l.timeout);
-    if account.flow == GrantFlow::ClientCredentials {
+    let method = SignInMethod::for_account(&account, l.device);
+    if method == SignInMethod::ClientCredentials {
         let done = m.sign_in_client_credentials(&l.name).await?;
         output::signed_in(&done, json || l.json);
         return Ok(0);
     }
-    if l.device || account.flow == GrantFlow::Device {
+    if method == SignInMethod::Device {
         let started = m.start_device_sign_in(&l.name, opts).await?;
         output::device_codes(&started);
         if !l.no_browser
@@ -33,18 +34,21 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
         output::signed_in(&done?, json || l.json);
         return Ok(0);
     }
-    let done = match account.redirect {
-        RedirectMode::Loopback => {
+    let done = match method {
+        SignInMethod::Loopback => {
             m.sign_in_loopback(
                 &l.name,
-                opts,
+                SignInOptions {
+                    redirect: Some(RedirectMode::Loopback),
+                    ..opts
+                },
                 timeout,
                 |start| browser::present(&start.url, l.no_browser),
                 interrupted(interrupt.clone()),
             )
             .await?
         }
-        RedirectMode::Scheme => {
+        SignInMethod::ClientCredentials | SignInMethod::Device | SignInMethod::Scheme => {
             let started = time::OffsetDateTime::now_utc();
             let start = m.start_sign_in(&l.name, opts).await?;
             browser::present(&start.url, l.no_browser);
@@ -56,8 +60,10 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
                 r = m.wait_for_completion(&l.name, &start.digest, started, timeout) => r,
                 () = interrupted(interrupt.clone()) => Err(Error::Interrupted),
             };
-            if waited.is_err() {
-                let _ = m.cancel_sign_in(&start.digest).await;
+            if waited.is_err()
+                && let Err(e) = m.cancel_sign_in(&start.digest).await
+            {
+                tracing::warn!(error = %e, "could not remove the abandoned sign-in");
             }
             waited?
         }
