@@ -8,7 +8,7 @@
 #
 #   app   (default) build and run the desktop app and the CLI: WebKitGTK/GTK development files,
 #         the tray library, the Secret Service (gnome-keyring) and its tools, D-Bus, xdg tools.
-#   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick, git,
+#   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick, git, dunst,
 #         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy, and tauri-driver
 #         (`cargo install tauri-driver --locked`, for the desktop end-to-end test).
 #
@@ -36,7 +36,8 @@ app_packages=(
 # git: the integration tests clone and fetch over smart HTTP (`git http-backend`). kubectl is not
 # in Debian's repositories (only kubernetes-client 1.20, too old for ExecCredential v1 and
 # interactiveMode): the kubectl test runs where a kubectl is installed and skips loudly elsewhere.
-test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git)
+# dunst: the notification daemon the tray/notification tests talk to.
+test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git dunst)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 die() {

@@ -5,8 +5,12 @@
 //!   it changes, plus a periodic tick so countdowns and "expires soon" stay true.
 //! - **Keep signed in**: accounts marked so are refreshed before expiry through the core's
 //!   single-flight refresh (the same locks as the CLI, so they never race).
-//! - **Needs sign-in**: one desktop notification per account when it needs the user, and the
-//!   tray's tooltip says so. Without a notification service the failure is logged and shown in
+//! - **Session ending**: when the provider (or the account's settings) tells when the session
+//!   ends, one notification per session the account's warning time before (the core decides:
+//!   [`AccountSummary::session_warning`]), with the same "Sign in" action.
+//! - **Needs sign-in**: one desktop notification per account when it needs the user, with a
+//!   "Sign in" action that starts the sign-in (Linux: notify-rust, so the action's
+//!   `ActionInvoked` reaches us), and the tray's status and tooltip say so. Without a notification service the failure is logged and shown in
 //!   the window (`notice` event) rather than hidden.
 
 use std::time::Duration;
@@ -14,7 +18,6 @@ use std::time::Duration;
 use latchkey_core::{AccountSummary, ErrorKind, TokenOptions, TokenStatus};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_notification::NotificationExt;
 
 use crate::state::AppState;
 use crate::{ACCOUNTS_CHANGED, NOTICE};
@@ -23,6 +26,11 @@ use crate::{ACCOUNTS_CHANGED, NOTICE};
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// How often account states are re-read (expiry, keep-signed-in, notifications, tray).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
+/// The notification action that starts a sign-in.
+#[cfg(target_os = "linux")]
+const SIGN_IN_ACTION: &str = "sign-in";
+/// First retry while the keychain is unreadable (then 2×, 4×… up to [`SWEEP_INTERVAL`]).
+const UNREADABLE_RETRY: Duration = Duration::from_secs(1);
 /// Accounts marked "keep signed in" are refreshed when less than this is left (at most).
 const KEEP_SIGNED_IN_MARGIN: Duration = Duration::from_secs(120);
 /// The margin never goes below one sweep plus some slack, so a token cannot expire between
@@ -76,24 +84,54 @@ async fn watch<R: Runtime>(app: AppHandle<R>) {
     }
 }
 
+/// Sweeps every [`SWEEP_INTERVAL`]; while some account's tokens cannot be read (a locked
+/// keychain), sooner, with backoff from [`UNREADABLE_RETRY`], so that unlocking the keychain
+/// fills the window in without a restart. When the statuses change, the window reloads.
 async fn sweep_forever<R: Runtime>(app: AppHandle<R>) {
+    let mut last: Option<Vec<(String, TokenStatus)>> = None;
+    let mut unreadable_streak = 0;
     loop {
-        sweep(&app, true).await;
-        tokio::time::sleep(SWEEP_INTERVAL).await;
+        if let Some(now) = sweep(&app, true).await {
+            if last.as_ref().is_some_and(|l| *l != now) {
+                tracing::debug!("account statuses changed");
+                let _ = app.emit(ACCOUNTS_CHANGED, ());
+            }
+            if now.iter().any(|(_, s)| *s == TokenStatus::Unknown) {
+                unreadable_streak += 1;
+            } else {
+                unreadable_streak = 0;
+            }
+            last = Some(now);
+        }
+        tokio::time::sleep(next_delay(unreadable_streak)).await;
+    }
+}
+
+/// The wait before the next sweep (pure): [`SWEEP_INTERVAL`] normally; after `streak`
+/// sweeps in a row found tokens unreadable, [`UNREADABLE_RETRY`] × 2^(streak−1), at most
+/// [`SWEEP_INTERVAL`].
+pub fn next_delay(streak: u32) -> Duration {
+    match streak {
+        0 => SWEEP_INTERVAL,
+        n => UNREADABLE_RETRY
+            .saturating_mul(1 << (n - 1).min(16))
+            .min(SWEEP_INTERVAL),
     }
 }
 
 /// Re-reads every account: updates the tray, notifies about accounts that need sign-in, and
-/// (when `refresh`) refreshes "keep signed in" accounts that are close to expiry.
-async fn sweep<R: Runtime>(app: &AppHandle<R>, refresh: bool) {
-    let Some(state) = app.try_state::<AppState>() else {
-        return;
-    };
+/// (when `refresh`) refreshes "keep signed in" accounts that are close to expiry. Returns
+/// each account's id and status.
+async fn sweep<R: Runtime>(
+    app: &AppHandle<R>,
+    refresh: bool,
+) -> Option<Vec<(String, TokenStatus)>> {
+    let state = app.try_state::<AppState>()?;
     let summaries = match state.manager.summaries().await {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!("account sweep failed: {e}");
-            return;
+            return None;
         }
     };
     crate::tray::update(app, &summaries);
@@ -102,6 +140,11 @@ async fn sweep<R: Runtime>(app: &AppHandle<R>, refresh: bool) {
             keep_signed_in(app, &state, s).await;
         }
         let id = s.account.id.to_string();
+        if let Some(w) = s.session_warning()
+            && state.mark_session_warned(&id, w.ends_at.unix_timestamp())
+        {
+            notify_session_ending(app, &s.account.name, w.seconds_left);
+        }
         match s.status {
             TokenStatus::NeedsSignIn if state.mark_notified(&id) => {
                 notify_needs_sign_in(app, &s.account.name);
@@ -110,6 +153,12 @@ async fn sweep<R: Runtime>(app: &AppHandle<R>, refresh: bool) {
             _ => {}
         }
     }
+    Some(
+        summaries
+            .iter()
+            .map(|s| (s.account.id.to_string(), s.status))
+            .collect(),
+    )
 }
 
 /// True if `s` is kept signed in and its token is close to expiry (pure).
@@ -143,31 +192,116 @@ async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &Ac
 fn notify_needs_sign_in<R: Runtime>(app: &AppHandle<R>, name: &str) {
     let message = format!("Account “{name}” needs you to sign in again.");
     tracing::info!(account = %name, "needs sign-in; notifying");
-    let shown = app
-        .notification()
-        .builder()
-        .title("Latchkey: sign in again")
-        .body(&message)
-        .show();
-    let notice = match shown {
-        Ok(()) => Notice {
-            level: "warning",
-            message,
-        },
-        Err(e) => {
-            tracing::warn!("no desktop notification (is a notification service running?): {e}");
-            Notice {
+    notify(app, "Latchkey: sign in again", message, name);
+}
+
+fn notify_session_ending<R: Runtime>(app: &AppHandle<R>, name: &str, seconds_left: i64) {
+    let message = format!(
+        "The session of “{name}” ends in {} (a limit set by the provider). Sign in again before then to keep working.",
+        time_left(seconds_left)
+    );
+    tracing::info!(account = %name, seconds_left, "session ends soon; notifying");
+    notify(app, "Latchkey: session ending soon", message, name);
+}
+
+/// "about 10 min" / "2 h 5 min" / "less than a minute" (pure).
+pub fn time_left(secs: i64) -> String {
+    match secs {
+        s if s < 60 => "less than a minute".to_string(),
+        s if s < 3600 => format!("about {} min", (s + 30) / 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Shows a desktop notification with a "Sign in" action for `account`, and the same message
+/// in the window's notice area (saying so when no notification could be shown).
+fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, message: String, account: &str) {
+    let app = app.clone();
+    let title = title.to_string();
+    let account = account.to_string();
+    // Off the async runtime: showing is a D-Bus round trip, and waiting for the action blocks
+    // until the notification is closed.
+    std::thread::spawn(move || {
+        let notice = match show_notification(&app, &title, &message, &account) {
+            Ok(()) => Notice {
                 level: "warning",
-                message: format!("{message} (No desktop notification could be shown: {e}.)"),
+                message,
+            },
+            Err(e) => {
+                tracing::warn!("no desktop notification (is a notification service running?): {e}");
+                Notice {
+                    level: "warning",
+                    message: format!("{message} (No desktop notification could be shown: {e}.)"),
+                }
             }
-        }
-    };
-    let _ = app.emit(NOTICE, notice);
+        };
+        let _ = app.emit(NOTICE, notice);
+    });
+}
+
+/// Linux: through notify-rust, with a "Sign in" action; invoking it starts the sign-in.
+#[cfg(target_os = "linux")]
+fn show_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    title: &str,
+    message: &str,
+    account: &str,
+) -> Result<(), String> {
+    let handle = notify_rust::Notification::new()
+        .appname("Latchkey")
+        .summary(title)
+        .body(message)
+        .action(SIGN_IN_ACTION, "Sign in")
+        .show()
+        .map_err(|e| e.to_string())?;
+    let app = app.clone();
+    let account = account.to_string();
+    std::thread::spawn(move || {
+        handle.wait_for_action(|action| {
+            if action == SIGN_IN_ACTION {
+                tracing::info!(account = %account, "sign-in from the notification");
+                crate::signin::begin_detached(&app, account);
+            }
+        });
+    });
+    Ok(())
+}
+
+/// Elsewhere: Tauri's notification plugin (no actions on desktop).
+#[cfg(not(target_os = "linux"))]
+fn show_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    title: &str,
+    message: &str,
+    _account: &str,
+) -> Result<(), String> {
+    use tauri_plugin_notification::NotificationExt;
+    app.notification()
+        .builder()
+        .title(title)
+        .body(message)
+        .show()
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_keychain_is_retried_sooner_with_backoff() {
+        let seen: Vec<u64> = (1..=6).map(|n| next_delay(n).as_secs()).collect();
+        assert_eq!(seen, [1, 2, 4, 8, 15, 15]);
+        assert_eq!(next_delay(40).as_secs(), 15);
+        assert_eq!(next_delay(0), SWEEP_INTERVAL);
+    }
+
+    #[test]
+    fn time_left_reads_well() {
+        assert_eq!(time_left(20), "less than a minute");
+        assert_eq!(time_left(599), "about 10 min");
+        assert_eq!(time_left(7500), "2 h 5 min");
+    }
 
     #[test]
     fn the_margin_scales_with_the_token_lifetime() {

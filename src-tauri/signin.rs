@@ -115,6 +115,20 @@ pub async fn begin<R: Runtime>(
     }
 }
 
+/// Starts a sign-in of `name` from outside the window (the tray, a notification's "Sign in"
+/// action) on Tauri's runtime; a failure to start ends as a `sign-in-finished` event.
+pub fn begin_detached<R: Runtime>(app: &AppHandle<R>, name: String) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let Some(state) = app.try_state::<AppState>() else {
+            return;
+        };
+        if let Err(e) = begin(&app, &state, &name, false).await {
+            finish(&app, Some(name), Err(e));
+        }
+    });
+}
+
 /// Device sign-in (RFC 8628): the codes go to the page as a `device-code` event (the panel
 /// with the user code, the link, a countdown and Cancel), the verification page opens in the
 /// browser, and the core polls until the user approves, denies or the code expires.

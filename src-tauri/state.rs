@@ -36,6 +36,7 @@ pub struct AppState {
     pub opener: Opener,
     sign_ins: Mutex<HashMap<String, SignInProgress>>,
     notified: Mutex<HashSet<String>>,
+    warned_sessions: Mutex<HashSet<(String, i64)>>,
     generation: AtomicU64,
 }
 
@@ -62,6 +63,7 @@ impl AppState {
             opener,
             sign_ins: Mutex::new(HashMap::new()),
             notified: Mutex::new(HashSet::new()),
+            warned_sessions: Mutex::new(HashSet::new()),
             generation: AtomicU64::new(0),
         }
     }
@@ -121,6 +123,12 @@ impl AppState {
     /// Marks `account_id` as notified about needing sign-in; false if it already was.
     pub fn mark_notified(&self, account_id: &str) -> bool {
         lock(&self.notified).insert(account_id.to_string())
+    }
+
+    /// Marks the session of `account_id` ending at `ends_at` (Unix time) as warned about;
+    /// false if it already was (one warning per session end).
+    pub fn mark_session_warned(&self, account_id: &str, ends_at: i64) -> bool {
+        lock(&self.warned_sessions).insert((account_id.to_string(), ends_at))
     }
 
     /// Forgets that `account_id` was notified (it is signed in again).

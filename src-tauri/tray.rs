@@ -1,15 +1,24 @@
 //! The tray icon. Its menu is computed by a pure function ([`model`]) from the account list —
 //! one entry per account with its status and a quick action (Sign in, or Refresh), then
-//! "Add account…", "Show Latchkey", "Quit" — and unit-tested, since no tray host runs under
-//! Xvfb. [`install`] and [`update`] turn the model into a real menu; [`parse_action`] maps a
-//! clicked item back to what to do.
+//! "Add account…", "Show Latchkey", "Quit" — and unit-tested. [`install`] and [`update`] turn
+//! the model into a real tray; [`parse_action`] maps a clicked item back to what to do.
+//!
+//! On Linux the tray is our own StatusNotifierItem (`tray_linux.rs`, ksni), so that an account
+//! needing sign-in sets the item's `Status` to `NeedsAttention`; `tests/tray_e2e.rs` plays the
+//! panel over D-Bus and clicks through it. Elsewhere it is Tauri's tray.
 
 use std::collections::HashSet;
 
 use latchkey_core::{AccountSummary, TokenStatus};
+#[cfg(not(target_os = "linux"))]
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+#[cfg(not(target_os = "linux"))]
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+#[cfg(target_os = "linux")]
+#[path = "tray_linux.rs"]
+mod linux;
 
 use crate::state::AppState;
 use crate::{ACCOUNTS_CHANGED, OPEN_ADD_ACCOUNT, show_main_window};
@@ -175,6 +184,7 @@ pub fn parse_action(id: &str) -> Option<Action> {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
 fn build_menu<R: Runtime>(app: &AppHandle<R>, model: &Model) -> tauri::Result<Menu<R>> {
     let menu = Menu::new(app)?;
     for (n, entry) in model.entries.iter().enumerate() {
@@ -198,6 +208,13 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, model: &Model) -> tauri::Result<Me
 }
 
 /// Creates the tray icon (real app only). A failure is logged: the window still works.
+#[cfg(target_os = "linux")]
+pub fn install<R: Runtime>(app: &AppHandle<R>) {
+    linux::install(app, model(&[], &HashSet::new()));
+}
+
+/// Creates the tray icon (real app only). A failure is logged: the window still works.
+#[cfg(not(target_os = "linux"))]
 pub fn install<R: Runtime>(app: &AppHandle<R>) {
     let model = model(&[], &HashSet::new());
     let result = build_menu(app, &model).and_then(|menu| {
@@ -228,14 +245,24 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
 
 /// Rebuilds the tray from the current account list.
 pub fn update<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountSummary]) {
-    let Some(tray) = app.tray_by_id(TRAY_ID) else {
-        return;
-    };
     let signing_in = app
         .try_state::<AppState>()
         .map(|s| s.signing_in())
         .unwrap_or_default();
     let model = model(accounts, &signing_in);
+    show(app, model);
+}
+
+#[cfg(target_os = "linux")]
+fn show<R: Runtime>(app: &AppHandle<R>, model: Model) {
+    linux::update(app, model);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn show<R: Runtime>(app: &AppHandle<R>, model: Model) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
     match build_menu(app, &model) {
         Ok(menu) => {
             if let Err(e) = tray.set_menu(Some(menu)) {
@@ -247,7 +274,8 @@ pub fn update<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountSummary]) {
     let _ = tray.set_tooltip(Some(&model.tooltip));
 }
 
-fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+/// Does what the clicked tray item `id` asks for.
+pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let Some(action) = parse_action(id) else {
         return;
     };
@@ -258,17 +286,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             show_main_window(app);
             let _ = app.emit(OPEN_ADD_ACCOUNT, ());
         }
-        Action::SignIn(name) => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                let Some(state) = app.try_state::<AppState>() else {
-                    return;
-                };
-                if let Err(e) = crate::signin::begin(&app, &state, &name, false).await {
-                    crate::signin::finish(&app, Some(name), Err(e));
-                }
-            });
-        }
+        Action::SignIn(name) => crate::signin::begin_detached(app, name),
         Action::Refresh(name) => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
@@ -327,6 +345,8 @@ mod tests {
             token_lifetime: None,
             token_scope: None,
             problems: vec![],
+            session_ends_at: None,
+            session_ends_in: None,
         }
     }
 

@@ -8,7 +8,9 @@
 //! throwaway, unlocked keyring. The test talks to that bus with `secret-tool` through the
 //! address `tests/desktop/session.sh` records.
 //!
-//! Scenarios: custom-scheme sign-in with the callback handed to a second launch of the app
+//! Scenarios: the keychain banner against a really locked gnome-keyring (locked over D-Bus,
+//! no prompter able to show) and its recovery without a restart once unlocked; custom-scheme
+//! sign-in with the callback handed to a second launch of the app
 //! binary (as the OS does; single-instance forwards it), loopback sign-in, and a cold start by
 //! URL. Each: empty config → add the account through the UI → Sign in → identity in the DOM →
 //! tokens in the keychain → Refresh → Sign out, a screenshot of every state under
@@ -147,14 +149,27 @@ struct Desktop {
 
 impl Desktop {
     fn start(extra_env: &[(&str, String)]) -> Desktop {
+        Self::start_with(extra_env, true)
+    }
+
+    /// `prompter_display: false` keeps `DISPLAY` from the bus daemon (and so from the
+    /// bus-activated `gcr-prompter`, which then cannot show an unlock prompt: a locked keyring
+    /// fails at once instead of waiting for a person) while the app still gets it.
+    fn start_with(extra_env: &[(&str, String)], prompter_display: bool) -> Desktop {
         let dir = tempfile::tempdir().unwrap();
         let info = dir.path().join("session.info");
         let port = free_port();
         let native = free_port();
         let log = std::fs::File::create(dir.path().join("driver.log")).unwrap();
         let mut cmd = Command::new("dbus-run-session");
-        cmd.arg("--")
-            .arg(repo_root().join("scripts/with-keyring.sh"))
+        cmd.arg("--");
+        if !prompter_display {
+            let display = std::env::var("DISPLAY").unwrap_or_default();
+            cmd.env_remove("DISPLAY")
+                .arg("env")
+                .arg(format!("DISPLAY={display}"));
+        }
+        cmd.arg(repo_root().join("scripts/with-keyring.sh"))
             .arg(repo_root().join("tests/desktop/session.sh"))
             .arg(&info)
             .arg(tauri_driver())
@@ -663,5 +678,135 @@ fn cold_start_by_url_completes_the_sign_in() {
         !d.logs().contains(state),
         "the callback's state is in the logs"
     );
+    s.end();
+}
+
+/// The private bus's Secret Service, spoken to directly (zbus), as a person locking and
+/// unlocking their keyring would through their desktop.
+mod keyring_bus {
+    use zbus::blocking::Connection;
+    use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
+
+    const SECRETS: &str = "org.freedesktop.secrets";
+    const SERVICE_PATH: &str = "/org/freedesktop/secrets";
+    const LOGIN: &str = "/org/freedesktop/secrets/collection/login";
+
+    pub fn connect(bus: &str) -> Connection {
+        zbus::blocking::connection::Builder::address(bus)
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    pub fn locked(conn: &Connection) -> bool {
+        let reply = conn
+            .call_method(
+                Some(SECRETS),
+                LOGIN,
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &("org.freedesktop.Secret.Collection", "Locked"),
+            )
+            .unwrap();
+        bool::try_from(reply.body().deserialize::<OwnedValue>().unwrap()).unwrap()
+    }
+
+    /// `org.freedesktop.Secret.Service.Lock` on the login collection.
+    pub fn lock(conn: &Connection) {
+        let login = ObjectPath::try_from(LOGIN).unwrap();
+        let reply = conn
+            .call_method(
+                Some(SECRETS),
+                SERVICE_PATH,
+                Some("org.freedesktop.Secret.Service"),
+                "Lock",
+                &(vec![login],),
+            )
+            .unwrap();
+        let (done, _prompt): (Vec<OwnedObjectPath>, OwnedObjectPath) =
+            reply.body().deserialize().unwrap();
+        assert_eq!(done.len(), 1, "the login collection was locked");
+    }
+
+    /// Unlocks the login collection with the test password (gnome-keyring's own
+    /// `UnlockWithMasterPassword`, what its unlock dialog does: no prompt here).
+    pub fn unlock(conn: &Connection, password: &str) {
+        let reply = conn
+            .call_method(
+                Some(SECRETS),
+                SERVICE_PATH,
+                Some("org.freedesktop.Secret.Service"),
+                "OpenSession",
+                &("plain", Value::from("")),
+            )
+            .unwrap();
+        let (_out, session): (OwnedValue, OwnedObjectPath) = reply.body().deserialize().unwrap();
+        let secret = (
+            session,
+            Vec::<u8>::new(),
+            password.as_bytes().to_vec(),
+            "text/plain",
+        );
+        conn.call_method(
+            Some(SECRETS),
+            SERVICE_PATH,
+            Some("org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"),
+            "UnlockWithMasterPassword",
+            &(ObjectPath::try_from(LOGIN).unwrap(), secret),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn locked_keychain_shows_a_banner_and_recovers_without_a_restart() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let p = provider();
+    let d = Desktop::start_with(&[], false);
+    let s = d.session(&[]);
+    s.wait_for(
+        "the empty state",
+        "!document.querySelector('#empty').hidden",
+        Duration::from_secs(20),
+    );
+    s.add_account("vault", &p.issuer, "loopback", "keychain-01-add-form");
+    s.action("vault", "sign-in");
+    s.wait_status("vault", "signed_in");
+    assert_eq!(
+        s.js("return document.querySelector('#keychain-locked').hidden;"),
+        json!(true),
+        "no banner while the keychain is readable"
+    );
+    s.screenshot("keychain-02-signed-in");
+
+    let bus = keyring_bus::connect(&d.bus);
+    keyring_bus::lock(&bus);
+    assert!(keyring_bus::locked(&bus));
+    // The app notices at its next sweep, without any action in the window.
+    s.wait_for(
+        "the locked-keychain banner",
+        "!document.querySelector('#keychain-locked').hidden",
+        Duration::from_secs(60),
+    );
+    s.wait_status("vault", "unknown");
+    let banner = s.text("#keychain-locked");
+    assert!(banner.contains("keychain is locked"), "{banner}");
+    s.screenshot("keychain-03-locked-banner");
+
+    let password = std::env::var("LATCHKEY_TEST_KEYRING_PASSWORD")
+        .unwrap_or_else(|_| "latchkey-test".to_string());
+    keyring_bus::unlock(&bus, &password);
+    assert!(!keyring_bus::locked(&bus));
+    // Recovery without a restart: the banner goes and the list is filled again.
+    s.wait_for(
+        "the banner to go",
+        "document.querySelector('#keychain-locked').hidden",
+        Duration::from_secs(60),
+    );
+    s.wait_status("vault", "signed_in");
+    let identity = s.text("li.account[data-name=\"vault\"] .identity");
+    assert!(identity.contains("alice@example.test"), "{identity}");
+    assert!(d.app_running(), "the same app, not a restart");
+    s.screenshot("keychain-04-unlocked");
     s.end();
 }

@@ -135,6 +135,8 @@ function render() {
   rendered = key;
   const list = $("#accounts");
   $("#empty").hidden = accounts.length > 0;
+  // "unknown": the account's tokens could not be read from the keychain (locked, no service).
+  $("#keychain-locked").hidden = !accounts.some((a) => a.status === "unknown");
   const tpl = $("#account-template");
   const items = accounts.map((a) => {
     const li = tpl.content.firstElementChild.cloneNode(true);

@@ -243,6 +243,13 @@ pub struct EditArgs {
     /// Keep signed in (true/false).
     #[arg(long)]
     pub keep_signed_in: Option<bool>,
+    /// The provider's session maximum in seconds from sign-in (0: unknown); the app warns
+    /// before it ends.
+    #[arg(long, value_name = "SECONDS")]
+    pub session_max: Option<u64>,
+    /// Warn this many seconds before the session ends (0: the default, 15 minutes).
+    #[arg(long, value_name = "SECONDS")]
+    pub session_warning: Option<u64>,
     /// New grant flow: authorization-code, device or client-credentials (to or from client
     /// credentials signs the account out).
     #[arg(long, value_parser = parse_flow)]

@@ -964,3 +964,35 @@ fn edit_flow_auth_and_dpop() {
     );
     assert_eq!(sb.accounts_toml(), before);
 }
+
+#[test]
+fn edit_session_max_tells_when_the_session_ends() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    add_and_login(&sb, &p, "sx");
+    // The test provider's refresh tokens are opaque and it sends no refresh_expires_in: the
+    // end of the session is unknown until the account says it.
+    assert_eq!(list_json(&sb)[0]["session_ends_at"], Value::Null);
+    sb.ok(&[
+        "edit",
+        "sx",
+        "--session-max",
+        "600",
+        "--session-warning",
+        "300",
+    ]);
+    let a = &list_json(&sb)[0];
+    assert_eq!(a["session_max_secs"], 600);
+    assert_eq!(a["session_warning_secs"], 300);
+    let left = a["session_ends_in"].as_i64().unwrap();
+    assert!((1..=600).contains(&left), "{a}");
+    // 0 = unknown / the default again.
+    sb.ok(&["edit", "sx", "--session-max", "0", "--session-warning", "0"]);
+    let a = &list_json(&sb)[0];
+    assert_eq!(a["session_ends_at"], Value::Null);
+    assert!(a.get("session_max_secs").is_none_or(Value::is_null), "{a}");
+    assert!(
+        a.get("session_warning_secs").is_none_or(Value::is_null),
+        "{a}"
+    );
+}

@@ -208,6 +208,14 @@ pub struct Account {
     /// Scopes the provider granted at the last sign-in or refresh.
     #[serde(default)]
     pub granted_scopes: Vec<String>,
+    /// The provider's fixed session length in seconds from sign-in, when known (a setting:
+    /// some providers end every session after, say, 12 hours whatever the refreshes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_max_secs: Option<u64>,
+    /// Warn this many seconds before the session ends (default
+    /// [`crate::manager::DEFAULT_SESSION_WARNING`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_warning_secs: Option<u64>,
     /// Set when the account must be signed in again, with the reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs_sign_in: Option<String>,

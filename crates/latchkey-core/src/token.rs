@@ -41,6 +41,14 @@ pub struct TokenSet {
     /// When this set was obtained.
     #[serde(with = "time::serde::rfc3339")]
     pub obtained_at: OffsetDateTime,
+    /// When the refresh token (the session) stops working, when the provider says so
+    /// (`refresh_expires_in`, or the refresh token's own JWT `exp`).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_expires_at: Option<OffsetDateTime>,
 }
 
 impl TokenSet {
@@ -92,6 +100,14 @@ impl TokenSet {
             .scope
             .map(|s| normalize_scope(&s, scope_delimiter))
             .or_else(|| previous.and_then(|p| p.scope.clone()));
+        let rotated = resp.refresh_token.is_some();
+        // Keycloak sends `refresh_expires_in: 0` for offline tokens: no end.
+        let session_expires_at = match resp.refresh_expires_in {
+            Some(0) => None,
+            Some(s) => Some(now + time::Duration::seconds(s.min(i64::MAX as u64 / 2) as i64)),
+            None if rotated => resp.refresh_token.as_ref().and_then(jwt_exp),
+            None => previous.and_then(|p| p.session_expires_at),
+        };
         TokenSet {
             access_token: resp.access_token,
             token_type: normalize_token_type(&resp.token_type),
@@ -104,6 +120,7 @@ impl TokenSet {
             expires_at,
             scope,
             obtained_at: now,
+            session_expires_at,
         }
     }
 }
@@ -122,6 +139,27 @@ pub fn expiry_after(now: OffsetDateTime, secs: u64) -> OffsetDateTime {
     let secs = secs.min(MAX_TOKEN_LIFETIME_SECS) as i64;
     now.checked_add(time::Duration::seconds(secs))
         .unwrap_or(now)
+}
+
+/// The `exp` of a token that is a JWT (Keycloak's refresh tokens are); `None` for opaque
+/// tokens. Only read to know when to warn, never trusted for anything else.
+fn jwt_exp(token: &Secret) -> Option<OffsetDateTime> {
+    use base64::Engine;
+    let mut parts = token.expose().split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_i64()?;
+    // Keycloak offline tokens carry `exp: 0` (no end).
+    if exp <= 0 {
+        return None;
+    }
+    OffsetDateTime::from_unix_timestamp(exp).ok()
 }
 
 fn normalize_scope(s: &str, delimiter: char) -> String {
@@ -152,6 +190,9 @@ pub struct TokenResponse {
     /// Lifetime in seconds.
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub expires_in: Option<u64>,
+    /// Lifetime of the refresh token in seconds (Keycloak; not in RFC 6749).
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    pub refresh_expires_in: Option<u64>,
     /// The (possibly rotated) refresh token.
     #[serde(default)]
     pub refresh_token: Option<Secret>,
@@ -584,6 +625,7 @@ mod tests {
                 access_token: Secret::new("a1"),
                 token_type: "Bearer".into(),
                 expires_in: Some(60),
+                refresh_expires_in: None,
                 refresh_token: Some(Secret::new("r1")),
                 id_token: None,
                 scope: Some("repo,gist".into()),
@@ -598,6 +640,7 @@ mod tests {
                 access_token: Secret::new("a2"),
                 token_type: "Bearer".into(),
                 expires_in: None,
+                refresh_expires_in: None,
                 refresh_token: None,
                 id_token: None,
                 scope: None,
@@ -608,5 +651,68 @@ mod tests {
         );
         assert_eq!(second.refresh_token, Some(Secret::new("r1")));
         assert!(second.is_fresh(now, time::Duration::seconds(60)));
+    }
+
+    fn response(json: &str) -> TokenResponse {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn session_end_comes_from_refresh_expires_in_or_the_refresh_jwt() {
+        use base64::Engine;
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        // Keycloak: refresh_expires_in (a number or a string), 0 = offline token, no end.
+        let kc = TokenSet::from_response(
+            response(
+                r#"{"access_token":"a","expires_in":300,"refresh_expires_in":"1800","refresh_token":"r"}"#,
+            ),
+            now,
+            None,
+            ' ',
+        );
+        assert_eq!(
+            kc.session_expires_at,
+            Some(now + time::Duration::seconds(1800))
+        );
+        let offline = TokenSet::from_response(
+            response(r#"{"access_token":"a","refresh_expires_in":0,"refresh_token":"r"}"#),
+            now,
+            None,
+            ' ',
+        );
+        assert_eq!(offline.session_expires_at, None);
+        // A refresh token that is a JWT: its exp.
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"HS256"}"#),
+            b64(r#"{"exp":1800007200,"typ":"Refresh"}"#)
+        );
+        let by_jwt = TokenSet::from_response(
+            response(&format!(
+                r#"{{"access_token":"a","refresh_token":"{jwt}"}}"#
+            )),
+            now,
+            None,
+            ' ',
+        );
+        assert_eq!(
+            by_jwt.session_expires_at,
+            Some(OffsetDateTime::from_unix_timestamp(1_800_007_200).unwrap())
+        );
+        // Opaque refresh tokens tell nothing; a refresh without rotation keeps the end.
+        let opaque = TokenSet::from_response(
+            response(r#"{"access_token":"a","refresh_token":"opaque-token"}"#),
+            now,
+            None,
+            ' ',
+        );
+        assert_eq!(opaque.session_expires_at, None);
+        let refreshed =
+            TokenSet::from_response(response(r#"{"access_token":"a2"}"#), now, Some(&kc), ' ');
+        assert_eq!(refreshed.session_expires_at, kc.session_expires_at);
+        // Stored and read back.
+        let back = TokenSet::from_secret(&kc.to_secret().unwrap()).unwrap();
+        assert_eq!(back.session_expires_at, kc.session_expires_at);
     }
 }

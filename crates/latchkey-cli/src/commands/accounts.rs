@@ -67,6 +67,8 @@ pub async fn edit(e: EditArgs) -> Result<u8, Error> {
                 redirect: e.redirect,
                 port,
                 keep_signed_in: e.keep_signed_in,
+                session_max_secs: e.session_max.map(|s| (s > 0).then_some(s)),
+                session_warning_secs: e.session_warning.map(|s| (s > 0).then_some(s)),
                 flow: e.flow,
                 client_auth: e.auth.map(Some),
                 dpop: e.dpop,

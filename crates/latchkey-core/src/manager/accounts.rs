@@ -83,6 +83,8 @@ impl LoginManager {
             redirect: new.redirect,
             port: new.port,
             keep_signed_in: new.keep_signed_in,
+            session_max_secs: None,
+            session_warning_secs: None,
             has_client_secret: new.client_secret.is_some(),
             flow: new.flow,
             client_auth: new.client_auth,
@@ -250,6 +252,12 @@ impl LoginManager {
                 if let Some(k) = edit.keep_signed_in {
                     a.keep_signed_in = k;
                 }
+                if let Some(m) = edit.session_max_secs {
+                    a.session_max_secs = m;
+                }
+                if let Some(w) = edit.session_warning_secs {
+                    a.session_warning_secs = w;
+                }
                 if let Some(flow) = edit.flow {
                     a.flow = flow;
                 }
@@ -329,7 +337,10 @@ impl LoginManager {
             account.last_refresh_at = Some(t.obtained_at);
         }
         let now = self.now();
+        let session_ends_at = session_end(&account, tokens.as_ref());
         AccountSummary {
+            session_ends_at,
+            session_ends_in: session_ends_at.map(|e| (e - now).whole_seconds()),
             status,
             expires_at: tokens.as_ref().and_then(|t| t.expires_at),
             expires_in: tokens
@@ -481,5 +492,64 @@ impl LoginManager {
             _ => {}
         }
         Ok(report)
+    }
+}
+
+/// When the session ends: the earlier of what the provider said about the refresh token
+/// (`refresh_expires_in`, or its JWT `exp`) and the account's session maximum from sign-in.
+/// `None` without tokens or when nothing is known.
+fn session_end(account: &Account, tokens: Option<&TokenSet>) -> Option<OffsetDateTime> {
+    let tokens = tokens?;
+    let by_setting = account.session_max_secs.and_then(|max| {
+        let start = account.signed_in_at.unwrap_or(tokens.obtained_at);
+        Some(start + time::Duration::seconds(i64::try_from(max).ok()?))
+    });
+    match (tokens.session_expires_at, by_setting) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod session_end_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_earlier_of_the_provider_and_the_setting_wins() {
+        let mut account: Account = serde_json::from_value(serde_json::json!({
+            "id": "6f1c8a52-9a42-4a55-8a9b-0d5f3c8e8b11",
+            "name": "work",
+            "client_id": "cid",
+            "created_at": "2026-01-01T00:00:00Z",
+            "provider": {
+                "spec": {"preset": "oidc", "issuer": "https://id.example.com"},
+                "endpoints": {"token": "https://id.example.com/token"}
+            }
+        }))
+        .unwrap();
+        let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let mut tokens: TokenSet = serde_json::from_value(serde_json::json!({
+            "access_token": "a", "token_type": "Bearer", "obtained_at": "2027-01-15T08:00:00Z"
+        }))
+        .unwrap();
+        assert_eq!(session_end(&account, Some(&tokens)), None);
+        assert_eq!(session_end(&account, None), None);
+        account.signed_in_at = Some(t0);
+        account.session_max_secs = Some(3600);
+        let by_setting = t0 + time::Duration::hours(1);
+        assert_eq!(session_end(&account, Some(&tokens)), Some(by_setting));
+        tokens.session_expires_at = Some(t0 + time::Duration::minutes(30));
+        assert_eq!(
+            session_end(&account, Some(&tokens)),
+            tokens.session_expires_at
+        );
+        tokens.session_expires_at = Some(t0 + time::Duration::hours(2));
+        assert_eq!(session_end(&account, Some(&tokens)), Some(by_setting));
+        account.session_max_secs = None;
+        assert_eq!(
+            session_end(&account, Some(&tokens)),
+            tokens.session_expires_at
+        );
     }
 }

@@ -176,6 +176,10 @@ pub struct AccountEdit {
     pub port: Option<Option<u16>>,
     /// Keep signed in.
     pub keep_signed_in: Option<bool>,
+    /// The provider's session maximum in seconds (`Some(None)`: unknown).
+    pub session_max_secs: Option<Option<u64>>,
+    /// Seconds of warning before the session ends (`Some(None)`: the default).
+    pub session_warning_secs: Option<Option<u64>>,
     /// New grant flow (to or from client credentials signs the account out: the tokens
     /// belong to a user, or to the client itself).
     pub flow: Option<GrantFlow>,
@@ -253,6 +257,48 @@ pub struct AccountSummary {
     pub token_scope: Option<String>,
     /// Problems a person should know about.
     pub problems: Vec<String>,
+    /// When the session ends and a sign-in is needed whatever the refreshes (see
+    /// [`AccountSummary::session_warning`]).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub session_ends_at: Option<OffsetDateTime>,
+    /// Seconds until then.
+    pub session_ends_in: Option<i64>,
+}
+
+/// How long before the end of a session the app warns, unless the account says otherwise.
+pub const DEFAULT_SESSION_WARNING: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// A session that ends soon (see [`AccountSummary::session_warning`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionWarning {
+    /// When it ends; one warning per account and end time.
+    pub ends_at: OffsetDateTime,
+    /// Seconds left.
+    pub seconds_left: i64,
+}
+
+impl AccountSummary {
+    /// Whether to warn now that the session ends soon: the account has usable tokens, the
+    /// provider or the account settings tell when the session ends, and less than the
+    /// account's warning time (default [`DEFAULT_SESSION_WARNING`]) is left. The caller warns
+    /// once per [`SessionWarning::ends_at`].
+    pub fn session_warning(&self) -> Option<SessionWarning> {
+        let usable = matches!(
+            self.status,
+            TokenStatus::SignedIn | TokenStatus::ExpiresSoon | TokenStatus::ExpiredRefreshable
+        );
+        let (ends_at, left) = (self.session_ends_at?, self.session_ends_in?);
+        let warn = self
+            .account
+            .session_warning_secs
+            .unwrap_or(DEFAULT_SESSION_WARNING.as_secs());
+        (usable && left > 0 && u64::try_from(left).is_ok_and(|l| l <= warn)).then_some(
+            SessionWarning {
+                ends_at,
+                seconds_left: left,
+            },
+        )
+    }
 }
 
 /// An access token handed to a caller.
@@ -536,4 +582,88 @@ fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessTok
 /// True if the URL may be used as an endpoint: https, or http on a loopback host.
 pub fn endpoint_allowed(url: &Url) -> bool {
     url.scheme() == "https" || (url.scheme() == "http" && crate::provider::is_loopback(url))
+}
+
+#[cfg(test)]
+mod session_warning_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn summary(status: TokenStatus, ends_in: Option<i64>, warn: Option<u64>) -> AccountSummary {
+        let mut account: Account = serde_json::from_value(serde_json::json!({
+            "id": "6f1c8a52-9a42-4a55-8a9b-0d5f3c8e8b11",
+            "name": "work",
+            "client_id": "cid",
+            "created_at": "2026-01-01T00:00:00Z",
+            "provider": {
+                "spec": {"preset": "oidc", "issuer": "https://id.example.com"},
+                "endpoints": {"token": "https://id.example.com/token"}
+            }
+        }))
+        .unwrap();
+        account.session_warning_secs = warn;
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        AccountSummary {
+            account,
+            status,
+            expires_at: None,
+            expires_in: None,
+            has_refresh_token: true,
+            token_scope: None,
+            problems: vec![],
+            session_ends_at: ends_in.map(|s| now + time::Duration::seconds(s)),
+            session_ends_in: ends_in,
+        }
+    }
+
+    #[test]
+    fn warns_within_the_warning_time_of_a_known_end_only() {
+        let w = summary(TokenStatus::SignedIn, Some(600), None)
+            .session_warning()
+            .unwrap();
+        assert_eq!(w.seconds_left, 600);
+        // Default warning time is 15 minutes.
+        assert!(
+            summary(TokenStatus::SignedIn, Some(16 * 60), None)
+                .session_warning()
+                .is_none()
+        );
+        // Configurable per account.
+        assert!(
+            summary(TokenStatus::SignedIn, Some(16 * 60), Some(3600))
+                .session_warning()
+                .is_some()
+        );
+        assert!(
+            summary(TokenStatus::SignedIn, Some(600), Some(60))
+                .session_warning()
+                .is_none()
+        );
+        // Unknown end, already ended, or nothing usable to lose: no warning.
+        assert!(
+            summary(TokenStatus::SignedIn, None, None)
+                .session_warning()
+                .is_none()
+        );
+        assert!(
+            summary(TokenStatus::SignedIn, Some(0), None)
+                .session_warning()
+                .is_none()
+        );
+        assert!(
+            summary(TokenStatus::NeedsSignIn, Some(60), None)
+                .session_warning()
+                .is_none()
+        );
+        assert!(
+            summary(TokenStatus::SignedOut, Some(60), None)
+                .session_warning()
+                .is_none()
+        );
+        assert!(
+            summary(TokenStatus::ExpiredRefreshable, Some(60), None)
+                .session_warning()
+                .is_some()
+        );
+    }
 }

@@ -96,6 +96,7 @@ fn put_tokens(f: &Fixture, account: &Account, access: &str, refresh: &str, expir
         expires_at: Some(f.clock.now() + time::Duration::seconds(expires_in_s)),
         scope: Some("read".into()),
         obtained_at: f.clock.now(),
+        session_expires_at: None,
     };
     f.store
         .set(&account.tokens_key(), set.to_secret().unwrap().expose())
