@@ -13,6 +13,7 @@ const STATUS_TEXT = {
   signed_out: "Signed out",
   unknown: "Keychain unreadable",
   signing_in: "Signing in…",
+  checking: "Checking…",
 };
 
 // Which provider fields each preset takes (the CLI's flags; the core validates them again).
@@ -189,7 +190,7 @@ function render() {
     }
     const hasTokens = ["signed_in", "expires_soon", "expired_refreshable"].includes(a.status);
     const show = {
-      "sign-in": !a.signing_in && !["signed_in", "expires_soon"].includes(a.status),
+      "sign-in": !a.signing_in && !["signed_in", "expires_soon", "checking"].includes(a.status),
       cancel: a.signing_in,
       refresh: hasTokens && a.has_refresh_token,
       copy: hasTokens,
@@ -521,7 +522,19 @@ async function start() {
     }
   });
 
-  // All listeners are in place before the first reload (a cold start by URL may finish a
+  // First paint from the metadata file alone (no keychain: status "checking"), then the
+  // token status from the keychain (`list_accounts`, the reload below).
+  try {
+    accounts = await call("list_accounts_metadata");
+    render();
+  } catch {
+    // The full reload below reports it.
+  }
+  // Benchmark mark (bench/desktop.sh): the second animation frame after the list's first render
+  // runs once a frame showing it has been drawn. Prints only with LATCHKEY_BENCH_MARKS set.
+  requestAnimationFrame(() => requestAnimationFrame(() => tauri.core.invoke("bench_painted").catch(() => {})));
+
+  // All listeners are in place before the first full reload (a cold start by URL may finish a
   // sign-in right away); registering them at once saves four IPC round trips at start-up.
   await Promise.all([
     tauri.event.listen("accounts-changed", scheduleReload),
@@ -542,9 +555,6 @@ async function start() {
   setInterval(tickDevice, 1000);
 
   await reload();
-  // Benchmark mark (bench/desktop.sh): the second animation frame after the list's first render
-  // runs once a frame showing it has been drawn. Prints only with LATCHKEY_BENCH_MARKS set.
-  requestAnimationFrame(() => requestAnimationFrame(() => tauri.core.invoke("bench_painted").catch(() => {})));
   setInterval(tick, 1000);
   setInterval(reload, 30000);
 
