@@ -160,11 +160,13 @@ function render() {
     const badge = $(".badge", li);
     badge.textContent = a.provider_name.slice(0, 1).toUpperCase();
     badge.dataset.preset = preset;
+    badge.setAttribute("aria-label", `${a.provider_name} account`);
     $(".name", li).textContent = a.name;
     $(".label", li).textContent = a.label ?? "";
     const status = $(".status", li);
     status.textContent = STATUS_TEXT[statusOf(a)] ?? a.status;
     status.dataset.status = statusOf(a);
+    status.setAttribute("aria-label", `Status: ${status.textContent}`);
     const id = a.identity;
     const who = $(".identity", li);
     if (id) {
@@ -208,6 +210,10 @@ function render() {
       again.hidden = a.signing_in;
       again.textContent = "Sign in again";
       again.classList.remove("primary");
+    }
+    // Screen readers hear which account a button acts on ("Edit, work").
+    for (const b of li.querySelectorAll("button[data-action]")) {
+      b.setAttribute("aria-label", `${b.textContent}, ${a.name}`);
     }
     return li;
   });
@@ -329,6 +335,48 @@ function onSignInFinished(ev) {
   reload();
 }
 
+// ---- dialogs: focus trap and restore ---------------------------------------------------------
+
+// Where focus was when a dialog opened; it goes back there when the dialog closes.
+const openers = new WeakMap();
+
+function showDialog(dlg) {
+  if (dlg.open) return;
+  const active = document.activeElement;
+  openers.set(dlg, active && active !== document.body ? active : null);
+  dlg.showModal();
+}
+
+function focusables(root) {
+  return [...root.querySelectorAll("button, input, select, textarea, a[href], [tabindex]:not([tabindex='-1'])")]
+    .filter((el) => !el.disabled && !el.closest("[hidden]") && el.getClientRects().length > 0);
+}
+
+// Tab and Shift+Tab cycle inside an open dialog; focus returns to the opener on close (Escape,
+// Cancel, Save). A removed opener (e.g. the list re-rendered) falls back to "Add account".
+function manageDialog(dlg) {
+  dlg.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Tab") return;
+    const items = focusables(dlg);
+    if (items.length === 0) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (ev.shiftKey && (document.activeElement === first || !dlg.contains(document.activeElement))) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (document.activeElement === last || !dlg.contains(document.activeElement))) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
+  dlg.addEventListener("close", () => {
+    const opener = openers.get(dlg);
+    openers.delete(dlg);
+    const target = opener && opener.isConnected && !opener.closest("[hidden]") ? opener : $("#add-account");
+    target.focus();
+  });
+}
+
 // ---- device sign-in panel ------------------------------------------------------------------
 
 let device = null; // the device-code event payload on screen
@@ -338,8 +386,7 @@ function showDevice(ev) {
   $("#device-uri").textContent = device.verification_uri;
   $("#device-code").textContent = device.user_code;
   tickDevice();
-  const dlg = $("#device-dialog");
-  if (!dlg.open) dlg.showModal();
+  showDialog($("#device-dialog"));
   $("#device-code").focus();
 }
 function tickDevice() {
@@ -412,7 +459,7 @@ function openDialog(a = null) {
     form.flow.value = "authorization-code";
   }
   updateForm();
-  $("#account-dialog").showModal();
+  showDialog($("#account-dialog"));
   (a ? form.client_id : form.name).focus();
 }
 
@@ -543,10 +590,15 @@ async function start() {
     tauri.event.listen("open-add-account", () => openDialog()),
     tauri.event.listen("device-code", showDevice),
   ]);
-  $("#device-cancel").addEventListener("click", async () => {
+  const cancelDevice = async () => {
     if (device) await call("cancel_sign_in", { name: device.account }).catch((e) => notice("error", explain(e)));
     closeDevice();
-  });
+  };
+  $("#device-cancel").addEventListener("click", cancelDevice);
+  // Escape on the device panel cancels the sign-in, like its Cancel button.
+  $("#device-dialog").addEventListener("cancel", (ev) => { ev.preventDefault(); cancelDevice(); });
+  manageDialog($("#device-dialog"));
+  manageDialog($("#account-dialog"));
   $("#device-copy").addEventListener("click", async () => {
     if (!device) return;
     try { await navigator.clipboard.writeText(device.user_code); $("#device-copy").textContent = "Copied"; } catch { $("#device-copy").textContent = "Select the code to copy"; }
