@@ -794,13 +794,14 @@ fn account_id(d: &Desktop, name: &str) -> String {
 /// The `[[accounts]]` table of `name` in accounts.toml, as text.
 fn account_toml(d: &Desktop, name: &str) -> String {
     let text = std::fs::read_to_string(d.config_dir().join("accounts.toml")).unwrap();
-    text.split("[[accounts]]")
-        .find(|t| t.contains(&format!("name = \"{name}\"")))
-        .unwrap_or_else(|| panic!("no account {name} in accounts.toml:\n{text}"))
-        .split("\n[[")
-        .next()
-        .unwrap()
-        .to_string()
+    // Tables: `[[account]]` and its sub-tables `[account.provider]`, … up to the next one.
+    let start = text
+        .find(&format!("name = \"{name}\""))
+        .unwrap_or_else(|| panic!("no account {name} in accounts.toml:\n{text}"));
+    let start = text[..start].rfind("[[").unwrap_or(0);
+    let rest = &text[start + 2..];
+    let end = rest.find("\n[[").map(|e| start + 2 + e).unwrap_or(text.len());
+    text[start..end].to_string()
 }
 
 #[test]
@@ -988,8 +989,10 @@ fn device_panel_and_edit_form_through_the_window() {
         Duration::from_secs(15),
     );
     let table = account_toml(&d, "tv");
+    let compact: String = table.split_whitespace().collect();
     assert!(
-        table.contains(r#"scopes = ["openid", "email", "offline_access"]"#),
+        compact.contains(r#"scopes=["openid","email","offline_access",]"#)
+            || compact.contains(r#"scopes=["openid","email","offline_access"]"#),
         "{table}"
     );
     assert!(table.contains("keep_signed_in = true"), "{table}");
