@@ -171,7 +171,9 @@ pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView
 /// Every account from the metadata file only (status `checking`): the window paints this
 /// first and fills in the token status with `list_accounts`, which reads the keychain.
 #[tauri::command]
-pub async fn list_accounts_metadata(state: State<'_, AppState>) -> Result<Vec<AccountView>, IpcError> {
+pub async fn list_accounts_metadata(
+    state: State<'_, AppState>,
+) -> Result<Vec<AccountView>, IpcError> {
     let summaries = state.manager.summaries_from_metadata()?;
     let busy = state.signing_in();
     Ok(summaries

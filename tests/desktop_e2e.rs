@@ -741,8 +741,12 @@ impl Session<'_> {
                 })).catch((e) => done({passes: 0, bad: ['axe failed: ' + e]}));", "args": []})),
         );
         // A check that ran no rule proves nothing.
-        assert!(v["passes"].as_u64().unwrap_or(0) > 10, "axe-core ran no checks: {v}");
-        v["bad"].as_array()
+        assert!(
+            v["passes"].as_u64().unwrap_or(0) > 10,
+            "axe-core ran no checks: {v}"
+        );
+        v["bad"]
+            .as_array()
             .unwrap_or_else(|| panic!("axe answered {v}"))
             .iter()
             .map(|x| x.as_str().unwrap_or("").to_string())
@@ -784,8 +788,10 @@ fn account_id(d: &Desktop, name: &str) -> String {
         if let Some(v) = line.strip_prefix("id = ") {
             id = Some(v.trim_matches('"').to_string());
         }
-        if line.trim() == format!("name = \"{name}\"") && id.is_some() {
-            return id.unwrap();
+        if line.trim() == format!("name = \"{name}\"")
+            && let Some(id) = id.take()
+        {
+            return id;
         }
     }
     panic!("no account {name} in accounts.toml:\n{text}");
@@ -800,7 +806,10 @@ fn account_toml(d: &Desktop, name: &str) -> String {
         .unwrap_or_else(|| panic!("no account {name} in accounts.toml:\n{text}"));
     let start = text[..start].rfind("[[").unwrap_or(0);
     let rest = &text[start + 2..];
-    let end = rest.find("\n[[").map(|e| start + 2 + e).unwrap_or(text.len());
+    let end = rest
+        .find("\n[[")
+        .map(|e| start + 2 + e)
+        .unwrap_or(text.len());
     text[start..end].to_string()
 }
 
@@ -840,7 +849,8 @@ fn add_form_shows_each_presets_fields_and_the_redirect_uri_to_register() {
         ("cognito", &["user_pool_id", "domain", "region"]),
         ("keycloak", &["base_url", "realm"]),
     ];
-    let presets = s.js("return [...document.querySelectorAll('#preset option')].map((o) => o.value);");
+    let presets =
+        s.js("return [...document.querySelectorAll('#preset option')].map((o) => o.value);");
     let presets: Vec<&str> = presets
         .as_array()
         .unwrap()
@@ -877,7 +887,10 @@ fn add_form_shows_each_presets_fields_and_the_redirect_uri_to_register() {
                 uri, "http://127.0.0.1:<any port>/callback",
                 "{preset} accepts only loopback redirects"
             );
-            assert!(shown.iter().any(|f| f == "port"), "{preset}: the port field");
+            assert!(
+                shown.iter().any(|f| f == "port"),
+                "{preset}: the port field"
+            );
         } else {
             assert_eq!(uri, "dev.latchkey.app:/callback", "{preset}");
         }
@@ -996,7 +1009,10 @@ fn device_panel_and_edit_form_through_the_window() {
         "{table}"
     );
     assert!(table.contains("keep_signed_in = true"), "{table}");
-    assert!(!table.contains("edited-secret"), "no secret in the metadata");
+    assert!(
+        !table.contains("edited-secret"),
+        "no secret in the metadata"
+    );
     let secret = d.secret_tool(&[
         "lookup",
         "service",
@@ -1078,13 +1094,19 @@ fn keyboard_reaches_every_action_and_dialogs_trap_and_restore_focus() {
     for i in 0..fields.as_u64().unwrap() + 3 {
         s.tab();
         let (what, ring) = s.focused();
-        assert!(what.ends_with(" in account-dialog"), "Tab {i} left the dialog: {what}");
+        assert!(
+            what.ends_with(" in account-dialog"),
+            "Tab {i} left the dialog: {what}"
+        );
         assert!(ring, "no visible focus on {what}");
     }
     for _ in 0..3 {
         s.press("\u{E004}", true); // Shift+Tab
         let (what, _) = s.focused();
-        assert!(what.ends_with(" in account-dialog"), "Shift+Tab left the dialog: {what}");
+        assert!(
+            what.ends_with(" in account-dialog"),
+            "Shift+Tab left the dialog: {what}"
+        );
     }
     s.screenshot("keyboard-03-dialog-focus");
     s.press("\u{E00C}", false); // Escape

@@ -84,7 +84,12 @@ impl Login {
     fn start(sb: &Sandbox, args: &[&str], remove_env: &[&str]) -> Login {
         let mut cmd = sb.cmd(args);
         // Only what the test sets: not the SSH session or browser of whoever runs the suite.
-        for k in ["SSH_CONNECTION", "SSH_TTY", "LATCHKEY_BROWSER", "WAYLAND_DISPLAY"] {
+        for k in [
+            "SSH_CONNECTION",
+            "SSH_TTY",
+            "LATCHKEY_BROWSER",
+            "WAYLAND_DISPLAY",
+        ] {
             if !sb.env.iter().any(|(n, _)| n == k) {
                 cmd.env_remove(k);
             }
@@ -131,7 +136,10 @@ impl Login {
                 }
                 Err(_) => {
                     let _ = self.child.kill();
-                    panic!("login printed no {what}; stderr so far:\n{}", self.seen.join("\n"));
+                    panic!(
+                        "login printed no {what}; stderr so far:\n{}",
+                        self.seen.join("\n")
+                    );
                 }
             }
         }
@@ -166,7 +174,9 @@ fn browse(url: &str, print: bool) -> String {
         .map(str::to_string)
         .collect::<Vec<_>>();
     let mut cmd = Command::new(words.remove(0));
-    cmd.args(words).arg(url).env_remove("LATCHKEY_TEST_DEEP_LINK_CMD");
+    cmd.args(words)
+        .arg(url)
+        .env_remove("LATCHKEY_TEST_DEEP_LINK_CMD");
     if print {
         cmd.env("LATCHKEY_TEST_BROWSER_DELIVER", "print");
     }
@@ -188,7 +198,11 @@ fn with_state(url: &str, state: &str) -> String {
     let pairs: Vec<(String, String)> = u
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "state" { state.to_string() } else { v.to_string() };
+            let v = if k == "state" {
+                state.to_string()
+            } else {
+                v.to_string()
+            };
             (k.to_string(), v)
         })
         .collect();
@@ -241,7 +255,9 @@ fn over_ssh_a_loopback_login_prints_the_ssh_command_and_keeps_listening() {
     let id = add(&sb, &p, "ssh", "loopback");
     let mut login = Login::start(&sb, &["login", "ssh", "--timeout", "60"], &[]);
     login.line("the reason", |l| l.contains("remote (SSH) session"));
-    login.line("the device-flow offer", |l| l.contains("login ssh --device"));
+    login.line("the device-flow offer", |l| {
+        l.contains("login ssh --device")
+    });
     let auth = login.line("the URL", is_url);
     let redirect = url::Url::parse(&auth)
         .unwrap()
@@ -260,7 +276,10 @@ fn over_ssh_a_loopback_login_prints_the_ssh_command_and_keeps_listening() {
     browse(&auth, false);
     let (rc, out, err) = login.finish();
     assert_eq!(rc, 0, "{err}");
-    assert!(out.contains("Signed in to `ssh` as alice@example.test"), "{out}");
+    assert!(
+        out.contains("Signed in to `ssh` as alice@example.test"),
+        "{out}"
+    );
     assert!(tokens(&id).unwrap()["refresh_token"].is_string());
     assert!(!marker.exists(), "a browser was opened");
 }
@@ -276,7 +295,10 @@ fn a_pasted_redirect_url_completes_the_sign_in_and_a_wrong_state_is_refused() {
     let auth = login.line("the URL", is_url);
     // The person signs in elsewhere and copies the address the provider redirected to.
     let callback = browse(&auth, false);
-    assert!(callback.starts_with("dev.latchkey.app:/callback?"), "{callback}");
+    assert!(
+        callback.starts_with("dev.latchkey.app:/callback?"),
+        "{callback}"
+    );
     assert!(callback.contains("code="));
 
     // A URL with another state: refused before anything is sent; nothing stored.
@@ -288,7 +310,11 @@ fn a_pasted_redirect_url_completes_the_sign_in_and_a_wrong_state_is_refused() {
     });
     assert!(tokens(&id).is_none(), "nothing was stored");
     assert_eq!(p.count("grant.success", None), 0, "no code was redeemed");
-    assert_eq!(p.count("token.request", None), 0, "nothing was sent to the token endpoint");
+    assert_eq!(
+        p.count("token.request", None),
+        0,
+        "nothing was sent to the token endpoint"
+    );
 
     // The real one completes it, through the same checks as a callback.
     login.paste(&callback);
@@ -337,7 +363,9 @@ fn a_pasted_url_with_a_wrong_state_then_end_of_input_times_out_clean() {
     let auth = login.line("the URL", is_url);
     let callback = browse(&auth, false);
     login.paste(&with_state(&callback, "wrong"));
-    login.line("the refusal", |l| l.contains("does not belong to this sign-in"));
+    login.line("the refusal", |l| {
+        l.contains("does not belong to this sign-in")
+    });
     let (rc, _out, err) = login.finish();
     assert_eq!(rc, 1, "{err}");
     assert!(err.contains("timed out"), "{err}");

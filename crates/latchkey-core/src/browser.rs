@@ -32,7 +32,11 @@ pub fn open(url: &Url) -> Result<()> {
 /// The program and leading arguments that open a URL here.
 pub fn command() -> Result<(String, Vec<String>)> {
     match std::env::var(BROWSER_ENV) {
-        Ok(cmd) if cmd.trim().eq_ignore_ascii_case(crate::headless::BROWSER_NONE) => {
+        Ok(cmd)
+            if cmd
+                .trim()
+                .eq_ignore_ascii_case(crate::headless::BROWSER_NONE) =>
+        {
             Err(Error::InvalidInput(format!(
                 "{BROWSER_ENV}=none: no browser is opened; open the sign-in URL yourself"
             )))

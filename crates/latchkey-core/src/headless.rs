@@ -84,13 +84,18 @@ pub fn detect() -> Option<NoBrowserReason> {
 /// browser to this one. With `SSH_CONNECTION` (`client_ip client_port server_ip server_port`)
 /// the host and port are this session's; otherwise a placeholder names them.
 pub fn ssh_forward_command(port: u16, var: impl Fn(&str) -> Option<String>) -> String {
-    let user = var("USER").or_else(|| var("LOGNAME")).filter(|u| !u.is_empty());
+    let user = var("USER")
+        .or_else(|| var("LOGNAME"))
+        .filter(|u| !u.is_empty());
     let conn = var("SSH_CONNECTION").unwrap_or_default();
     let parts: Vec<&str> = conn.split_whitespace().collect();
     let (host, ssh_port) = match parts.as_slice() {
         [_, _, server, sport] => {
             // IPv6 addresses need no brackets for ssh's host argument.
-            (server.to_string(), (*sport != "22").then(|| sport.to_string()))
+            (
+                server.to_string(),
+                (*sport != "22").then(|| sport.to_string()),
+            )
         }
         _ => ("<this-host>".to_string(), None),
     };
@@ -171,7 +176,10 @@ mod tests {
         );
         assert_eq!(
             no_browser_reason(
-                env(&[("DISPLAY", ":0"), ("SSH_CONNECTION", "10.0.0.2 5000 10.0.0.1 22")]),
+                env(&[
+                    ("DISPLAY", ":0"),
+                    ("SSH_CONNECTION", "10.0.0.2 5000 10.0.0.1 22")
+                ]),
                 true
             ),
             Some(NoBrowserReason::Remote)
@@ -181,7 +189,10 @@ mod tests {
             Some(NoBrowserReason::Remote)
         );
         assert_eq!(
-            no_browser_reason(env(&[("DISPLAY", ":0"), ("LATCHKEY_BROWSER", "none")]), true),
+            no_browser_reason(
+                env(&[("DISPLAY", ":0"), ("LATCHKEY_BROWSER", "none")]),
+                true
+            ),
             Some(NoBrowserReason::Disabled)
         );
         assert_eq!(
