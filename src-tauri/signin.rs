@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use latchkey_core::{Error, GrantFlow, RedirectMode, Result, SignInOptions, SignedIn};
+use latchkey_core::{Error, RedirectMode, Result, SignInMethod, SignInOptions, SignedIn};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::oneshot;
 
@@ -33,10 +33,11 @@ pub async fn begin<R: Runtime>(
         replace_identity,
         redirect: None,
     };
-    match account.flow {
-        GrantFlow::AuthorizationCode => {}
-        GrantFlow::Device => return Ok(begin_device(app, state, name, opts)),
-        GrantFlow::ClientCredentials => {
+    let mode = match SignInMethod::for_account(&account, false) {
+        SignInMethod::Loopback => RedirectMode::Loopback,
+        SignInMethod::Scheme => RedirectMode::Scheme,
+        SignInMethod::Device => return Ok(begin_device(app, state, name, opts)),
+        SignInMethod::ClientCredentials => {
             let (generation, previous) = state.begin_sign_in(name, None, None);
             cancel_progress(state, previous).await;
             let manager = state.manager.clone();
@@ -55,11 +56,6 @@ pub async fn begin<R: Runtime>(
                 redirect_uri: String::new(),
             });
         }
-    }
-    let mode = if account.provider.quirks().loopback_only {
-        RedirectMode::Loopback
-    } else {
-        account.redirect
     };
     match mode {
         RedirectMode::Loopback => {

@@ -4,7 +4,7 @@
 
 use latchkey_core::config::SCHEME_REDIRECT_URI;
 use latchkey_core::manager::{EditOutcome, LogoutReport};
-use latchkey_core::{AccessToken, Account, AccountSummary, Identity, Preset, RedirectMode};
+use latchkey_core::{AccessToken, Account, AccountSummary, Identity, RedirectMode};
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
@@ -171,39 +171,13 @@ pub struct SignInFinished {
     pub error: Option<crate::ipc_error::IpcError>,
 }
 
-/// A provider preset for the "Add account" form.
-#[derive(Debug, Clone, Serialize)]
-pub struct PresetView {
-    /// Stored name (`entra`).
-    pub id: &'static str,
-    /// Name for people.
-    pub name: &'static str,
-    /// Only loopback redirects work.
-    pub loopback_only: bool,
-    /// The client secret is required.
-    pub client_secret_required: bool,
-    /// A fixed loopback port is required.
-    pub exact_redirect_port: bool,
-    /// Notes for people.
-    pub notes: Vec<&'static str>,
-}
+/// A provider preset for the "Add account" form: the core's description, fields included, so
+/// a field added to a preset appears in the form by itself.
+pub use latchkey_core::provider::PresetView;
 
 /// Every preset, in the core's order.
 pub fn presets() -> Vec<PresetView> {
-    Preset::all()
-        .iter()
-        .map(|p| {
-            let q = p.quirks();
-            PresetView {
-                id: p.as_str(),
-                name: p.display_name(),
-                loopback_only: q.loopback_only,
-                client_secret_required: q.client_secret_required,
-                exact_redirect_port: q.exact_redirect_port,
-                notes: q.notes.to_vec(),
-            }
-        })
-        .collect()
+    latchkey_core::provider::preset_views()
 }
 
 /// Facts about the running app for the window's footer and help texts.
@@ -220,6 +194,7 @@ pub struct AppInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use latchkey_core::Preset;
 
     #[test]
     fn redirect_uris_name_what_to_register() {
@@ -240,5 +215,10 @@ mod tests {
         assert_eq!(all.len(), Preset::all().len());
         let google = all.iter().find(|p| p.id == "google").expect("google");
         assert!(google.loopback_only && google.client_secret_required);
+        let manual = all.iter().find(|p| p.id == "manual").expect("manual");
+        assert!(
+            manual.fields.iter().any(|f| f.name == "device_url"),
+            "the manual preset's device URL reaches the form"
+        );
     }
 }

@@ -831,24 +831,19 @@ fn add_form_shows_each_presets_fields_and_the_redirect_uri_to_register() {
         "document.querySelector('#account-dialog').open",
         Duration::from_secs(5),
     );
-    // Provider fields per preset (what the CLI's flags take).
-    let expected: &[(&str, &[&str])] = &[
-        ("oidc", &["issuer"]),
-        ("oauth2", &["issuer"]),
-        (
-            "manual",
-            &["auth_url", "token_url", "revocation_url", "userinfo_url"],
-        ),
-        ("google", &[]),
-        ("github", &[]),
-        ("github-enterprise", &["base_url"]),
-        ("entra", &["tenant"]),
-        ("gitlab", &["base_url"]),
-        ("auth0", &["domain"]),
-        ("okta", &["domain", "issuer"]),
-        ("cognito", &["user_pool_id", "domain", "region"]),
-        ("keycloak", &["base_url", "realm"]),
-    ];
+    // Provider fields per preset: the core's table (the CLI's flags take the same).
+    let views = latchkey_core::provider::preset_views();
+    let expected: Vec<(&str, Vec<&str>, bool)> = views
+        .iter()
+        .map(|v| {
+            (
+                v.id,
+                v.fields.iter().map(|f| f.name).collect(),
+                v.loopback_only,
+            )
+        })
+        .collect();
+    assert!(expected.len() >= 12, "every preset: {expected:?}");
     let presets =
         s.js("return [...document.querySelectorAll('#preset option')].map((o) => o.value);");
     let presets: Vec<&str> = presets
@@ -859,11 +854,11 @@ fn add_form_shows_each_presets_fields_and_the_redirect_uri_to_register() {
         .collect();
     assert_eq!(
         presets,
-        expected.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        expected.iter().map(|(p, _, _)| *p).collect::<Vec<_>>(),
         "the form offers every preset"
     );
     let always = ["flow", "redirect"];
-    for (preset, fields) in expected {
+    for (preset, fields, core_loopback_only) in &expected {
         s.js(&format!(
             "const f = document.querySelector('#account-form'); f.preset.value = '{preset}';
              f.redirect.value = 'scheme'; f.preset.dispatchEvent(new Event('change'));"
@@ -881,8 +876,13 @@ fn add_form_shows_each_presets_fields_and_the_redirect_uri_to_register() {
         assert_eq!(got, want, "fields shown for {preset}");
         let loopback_only =
             s.js("return document.querySelector(\"#redirect option[value='scheme']\").disabled;");
+        assert_eq!(
+            loopback_only,
+            json!(*core_loopback_only),
+            "{preset}: loopback only"
+        );
         let uri = s.text("#redirect-uri");
-        if loopback_only == json!(true) {
+        if *core_loopback_only {
             assert_eq!(
                 uri, "http://127.0.0.1:<any port>/callback",
                 "{preset} accepts only loopback redirects"

@@ -16,25 +16,9 @@ const STATUS_TEXT = {
   checking: "Checking…",
 };
 
-// Which provider fields each preset takes (the CLI's flags; the core validates them again).
-const PRESET_FIELDS = {
-  oidc: ["issuer"],
-  oauth2: ["issuer"],
-  manual: ["auth_url", "token_url", "revocation_url", "userinfo_url"],
-  google: [],
-  github: [],
-  "github-enterprise": ["base_url"],
-  entra: ["tenant"],
-  gitlab: ["base_url"],
-  auth0: ["domain"],
-  okta: ["domain", "issuer"],
-  cognito: ["user_pool_id", "domain", "region"],
-  keycloak: ["base_url", "realm"],
-};
-const PROVIDER_FIELDS = [
-  "issuer", "tenant", "domain", "base_url", "realm", "user_pool_id", "region",
-  "auth_url", "token_url", "revocation_url", "userinfo_url",
-];
+// The provider fields of the add form come from the core (`list_presets`: each preset's
+// `fields`), so a field added to a preset appears here by itself.
+let PROVIDER_FIELDS = [];
 
 let accounts = [];
 let presets = [];
@@ -403,6 +387,32 @@ function closeDevice(account) {
 
 // ---- add / edit dialog ---------------------------------------------------------------------
 
+// One labelled input per provider field any preset takes, right after the preset select.
+function buildProviderFields(form) {
+  const seen = new Map();
+  for (const p of presets) for (const f of p.fields) if (!seen.has(f.name)) seen.set(f.name, f);
+  PROVIDER_FIELDS = [...seen.keys()];
+  let after = form.preset.closest("label");
+  for (const f of seen.values()) {
+    let label = $(`[data-field='${f.name}']`, form);
+    if (!label) {
+      label = document.createElement("label");
+      label.dataset.field = f.name;
+      const input = document.createElement("input");
+      input.name = f.name;
+      if (f.url) input.type = "url";
+      input.spellcheck = false;
+      label.append(`${f.label} `, input);
+    }
+    const input = label.querySelector("input");
+    input.title = `${f.hint} (${f.flag})`;
+    const example = f.hint.split("e.g. ")[1];
+    if (example && !input.placeholder) input.placeholder = example.split(" ")[0];
+    after.after(label);
+    after = label;
+  }
+}
+
 function presetInfo(id) {
   return presets.find((p) => p.id === id);
 }
@@ -410,7 +420,7 @@ function presetInfo(id) {
 function updateForm() {
   const form = $("#account-form");
   const preset = form.preset.value;
-  const fields = PRESET_FIELDS[preset] ?? [];
+  const fields = (presetInfo(preset)?.fields ?? []).map((f) => f.name);
   for (const label of form.querySelectorAll("[data-field]")) {
     const f = label.dataset.field;
     if (f === "port" || f === "flow" || f === "redirect") continue;
@@ -613,6 +623,7 @@ async function start() {
   const [info, list] = await Promise.all([call("app_info"), call("list_presets")]);
   schemeRedirect = info.scheme_redirect_uri;
   presets = list;
+  buildProviderFields(form);
   $("#app-info").textContent = `Latchkey ${info.version} · ${info.config_dir}`;
   form.preset.replaceChildren(...presets.map((p) => {
     const o = document.createElement("option");

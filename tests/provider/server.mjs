@@ -48,6 +48,7 @@ const providerModP = import('oidc-provider');
 const DEFAULTS = {
   accessTokenTtl: 60,
   clientCredentialsTtl: null, // null -> accessTokenTtl
+  refreshedAccessTokenTtl: null, // null -> accessTokenTtl; lifetime of tokens from a refresh
   idTokenTtl: 60,
   refreshTokenTtl: 86400,
   authorizationCodeTtl: 60,
@@ -80,7 +81,8 @@ try {
     if (typeof def === 'number' && !(Number.isInteger(v) && v >= 0)) throw new Error(`${key} must be a non-negative integer`);
   }
   if (cfg.clientCredentialsTtl === null) cfg.clientCredentialsTtl = cfg.accessTokenTtl;
-  for (const key of ['accessTokenTtl', 'clientCredentialsTtl', 'idTokenTtl', 'refreshTokenTtl', 'authorizationCodeTtl', 'deviceCodeTtl']) {
+  if (cfg.refreshedAccessTokenTtl === null) cfg.refreshedAccessTokenTtl = cfg.accessTokenTtl;
+  for (const key of ['accessTokenTtl', 'clientCredentialsTtl', 'refreshedAccessTokenTtl', 'idTokenTtl', 'refreshTokenTtl', 'authorizationCodeTtl', 'deviceCodeTtl']) {
     if (!(Number.isInteger(cfg[key]) && cfg[key] >= 1)) throw new Error(`${key} must be a positive integer (seconds)`);
   }
   if (cfg.requirePar && !cfg.par) cfg.par = true;
@@ -279,7 +281,8 @@ const configuration = {
   // tokens are not bound to the (headless) browser session
   expiresWithSession: async () => false,
   ttl: {
-    AccessToken: () => cfg.accessTokenTtl,
+    AccessToken: (ctx) => (ctx?.oidc?.params?.grant_type === 'refresh_token'
+      ? cfg.refreshedAccessTokenTtl : cfg.accessTokenTtl),
     ClientCredentials: () => cfg.clientCredentialsTtl,
     IdToken: () => cfg.idTokenTtl,
     RefreshToken: () => cfg.refreshTokenTtl,

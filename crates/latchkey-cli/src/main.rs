@@ -4,6 +4,8 @@
 
 mod browser;
 mod cli;
+#[cfg(test)]
+mod cli_tests;
 mod commands;
 mod logging;
 mod output;
@@ -12,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use latchkey_core::Error;
+use latchkey_core::{Error, ErrorKind};
 
 use crate::cli::Cli;
 
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("latchkey: cannot start: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(ErrorKind::Other.exit_status());
         }
     };
     // Ctrl-C: the first one asks the command to stop at a safe point (a sign-in is abandoned
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
                     "latchkey: interrupted; finishing safely (press Ctrl-C again to quit now)"
                 );
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
+                    std::process::exit(ErrorKind::Interrupted.exit_code());
                 }
             }
         });
@@ -59,8 +61,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::info!(kind = %e.kind(), "command failed: {e}");
             eprintln!("latchkey: {e}");
-            let code = e.kind().exit_code();
-            ExitCode::from(u8::try_from(code).unwrap_or(1))
+            ExitCode::from(e.kind().exit_status())
         }
     }
 }

@@ -64,6 +64,11 @@ impl ErrorKind {
         }
     }
 
+    /// [`Self::exit_code`] as a process exit status.
+    pub fn exit_status(self) -> u8 {
+        u8::try_from(self.exit_code()).unwrap_or(1)
+    }
+
     /// The stable snake_case name used in JSON and IPC.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -135,7 +140,7 @@ pub enum Error {
     #[error("the provider refused the request: {error}{}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
     ProviderError {
         /// The OAuth `error` code.
-        error: String,
+        error: crate::oauth_error::OAuthErrorCode,
         /// The provider's `error_description`, if any.
         description: Option<String>,
         /// What the user can do about it.
@@ -285,6 +290,11 @@ impl Error {
     }
 }
 
+/// Exit status of `latchkey request` when the server answered with HTTP 400 or more: not an
+/// error of Latchkey (the response is printed), so it has no [`ErrorKind`]; the other exit codes
+/// all come from [`ErrorKind::exit_code`].
+pub const EXIT_HTTP_ERROR_STATUS: u8 = 6;
+
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -301,6 +311,8 @@ mod tests {
         assert_eq!(ErrorKind::InvalidInput.exit_code(), 2);
         assert_eq!(ErrorKind::Interrupted.exit_code(), 130);
         assert_eq!(ErrorKind::Other.exit_code(), 1);
+        assert_eq!(ErrorKind::Interrupted.exit_status(), 130);
+        assert_eq!(EXIT_HTTP_ERROR_STATUS, 6);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use crate::browser::BROWSER_ENV;
 use crate::flow::pkce::Callback;
+use crate::manager::SignInMethod;
 use crate::secret::Secret;
 
 /// The value of `LATCHKEY_BROWSER` that turns the browser off.
@@ -105,6 +106,22 @@ pub fn ssh_forward_command(port: u16, var: impl Fn(&str) -> Option<String>) -> S
     };
     let port_flag = ssh_port.map(|p| format!(" -p {p}")).unwrap_or_default();
     format!("ssh -L {port}:127.0.0.1:{port}{port_flag} {target}")
+}
+
+/// The sign-in method where no browser can be opened: with `auto` (`latchkey login --auto`), a
+/// browser sign-in becomes the device flow when the provider has a device endpoint; anything
+/// else stays as [`SignInMethod::for_account`] chose.
+pub fn method_without_browser(
+    method: SignInMethod,
+    device_capable: bool,
+    auto: bool,
+) -> SignInMethod {
+    match method {
+        SignInMethod::Loopback | SignInMethod::Scheme if auto && device_capable => {
+            SignInMethod::Device
+        }
+        other => other,
+    }
 }
 
 /// What a line pasted during a no-browser sign-in is.
@@ -235,6 +252,20 @@ mod tests {
         assert_eq!(
             ssh_forward_command(8000, env(&[])),
             "ssh -L 8000:127.0.0.1:8000 <this-host>"
+        );
+    }
+
+    #[test]
+    fn auto_picks_the_device_flow_only_for_browser_sign_ins_of_device_capable_providers() {
+        use SignInMethod::*;
+        assert_eq!(method_without_browser(Loopback, true, true), Device);
+        assert_eq!(method_without_browser(Scheme, true, true), Device);
+        assert_eq!(method_without_browser(Scheme, true, false), Scheme);
+        assert_eq!(method_without_browser(Loopback, false, true), Loopback);
+        assert_eq!(method_without_browser(Device, false, false), Device);
+        assert_eq!(
+            method_without_browser(ClientCredentials, true, true),
+            ClientCredentials
         );
     }
 

@@ -4,12 +4,24 @@
 //! `rustls-platform-verifier`, proxies from `HTTPS_PROXY`/`NO_PROXY`), with timeouts, redirects
 //! off (a token endpoint that redirects is an error, not something to follow) and a cap on
 //! response size. Transport failures become [`Error::Unreachable`]; callers interpret statuses.
+//!
+//! The seam for tests: [`HttpClient`] builds each request completely (headers, client
+//! authentication, form body, DPoP proof) as an [`HttpRequest`] and hands it to a [`Transport`].
+//! Production uses [`ReqwestTransport`]; tests use [`testing::ScriptedTransport`] (feature
+//! `test-support`), which records every request and answers from a script, so a test can assert
+//! the exact outgoing request without a network.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use base64::Engine as _;
+pub use reqwest::Method;
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+};
 use url::Url;
 
 use crate::dpop::{DpopKey, ProofInput};
@@ -27,7 +39,7 @@ pub const MAX_RESOURCE_BODY: usize = 64 * 1024 * 1024;
 pub struct Response {
     /// The URL requested (query removed), for messages.
     pub url: String,
-    /// Status code.
+    /// HTTP status code (callers interpret it; any status is `Ok`).
     pub status: u16,
     /// Response headers.
     pub headers: HeaderMap,
@@ -114,20 +126,185 @@ pub fn display_url(url: &Url) -> String {
     u.to_string()
 }
 
-/// The core's HTTP client. Cheap to clone. The underlying client (TLS set-up, certificate
-/// store) is built on first use, so commands that never touch the network (`latchkey token`
-/// with a fresh token) do not pay for it.
-#[derive(Debug, Clone)]
-pub struct HttpClient {
-    inner: Arc<LazyClient>,
+/// A fully built outgoing request: what a [`Transport`] sends and what tests assert. Its
+/// `Debug` shows only the method and the URL without query: headers and body carry secrets.
+#[derive(Clone)]
+pub struct HttpRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// The URL.
+    pub url: Url,
+    /// Request headers (`Authorization` and `DPoP` included, marked sensitive).
+    pub headers: HeaderMap,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+    /// Largest response body the caller accepts.
+    pub limit: usize,
 }
 
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &display_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpRequest {
+    fn new(method: Method, url: &Url, limit: usize) -> Self {
+        HttpRequest {
+            method,
+            url: url.clone(),
+            headers: HeaderMap::new(),
+            body: None,
+            limit,
+        }
+    }
+
+    /// A header's value as text (first value), for tests and logs of non-secret headers.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body decoded as `application/x-www-form-urlencoded` pairs.
+    pub fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.body.as_deref().unwrap_or_default())
+            .into_owned()
+            .collect()
+    }
+
+    /// The value of one form field.
+    pub fn form_value(&self, name: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    fn set_header(&mut self, name: HeaderName, value: &str, sensitive: bool) -> Result<()> {
+        let mut v = HeaderValue::from_str(value).map_err(|_| {
+            Error::InvalidInput(format!("the value of header `{name}` is not valid"))
+        })?;
+        v.set_sensitive(sensitive);
+        self.headers.insert(name, v);
+        Ok(())
+    }
+
+    fn bearer(&mut self, scheme: &str, token: &Secret) -> Result<()> {
+        self.set_header(AUTHORIZATION, &format!("{scheme} {}", token.expose()), true)
+            .map_err(|_| Error::Other("the access token cannot be sent in a header".into()))
+    }
+}
+
+/// A boxed future, as [`Transport`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends a fully built [`HttpRequest`] and reads the whole response (at most
+/// [`HttpRequest::limit`] bytes). Transport failures are [`Error::Unreachable`]; statuses are
+/// the caller's business. Implementations: [`ReqwestTransport`], and
+/// [`testing::ScriptedTransport`] for tests.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends the request.
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<Response>>;
+}
+
+/// The production transport: `reqwest` with rustls. The client (TLS set-up, certificate store)
+/// is built on first use, so commands that never touch the network (`latchkey token` with a
+/// fresh token) do not pay for it.
 #[derive(Debug)]
-struct LazyClient {
+pub struct ReqwestTransport {
     timeout: Duration,
     client: OnceLock<std::result::Result<reqwest::Client, String>>,
+}
+
+impl ReqwestTransport {
+    /// A transport whose requests time out after `timeout` in all.
+    pub fn new(timeout: Duration) -> Self {
+        ReqwestTransport {
+            timeout,
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client> {
+        self.client
+            .get_or_init(|| build_client(self.timeout))
+            .as_ref()
+            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))
+    }
+
+    async fn send_inner(&self, request: HttpRequest) -> Result<Response> {
+        let shown = display_url(&request.url);
+        let limit = request.limit;
+        let mut req = self
+            .client()?
+            .request(request.method, request.url)
+            .headers(request.headers);
+        if let Some(body) = request.body {
+            req = req.body(body);
+        }
+        let resp = req.send().await.map_err(|e| Error::Unreachable {
+            url: shown.clone(),
+            detail: describe_transport_error(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(Error::BadResponse {
+                            url: shown,
+                            status,
+                            detail: format!("response larger than {limit} bytes"),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Error::Unreachable {
+                        url: shown,
+                        detail: describe_transport_error(&e),
+                    });
+                }
+            }
+        }
+        Ok(Response {
+            url: shown,
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Transport for ReqwestTransport {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<Response>> {
+        Box::pin(self.send_inner(request))
+    }
+}
+
+/// The core's HTTP client. Cheap to clone. It builds requests (client authentication, DPoP
+/// proofs, the nonce retry) and hands them to its [`Transport`].
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    transport: Arc<dyn Transport>,
     /// The latest `DPoP-Nonce` per origin (RFC 9449 §8/§9), for this process.
     nonces: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
 }
 
 /// A request to a resource server made with an account's access token (`latchkey request`).
@@ -172,10 +349,8 @@ fn asks_for_nonce(resp: &Response) -> bool {
         .any(|v| v.contains("use_dpop_nonce"));
     in_header
         || (resp.looks_like_json()
-            && serde_json::from_slice::<serde_json::Value>(&resp.body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                .is_some_and(|e| e == "use_dpop_nonce"))
+            && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
+                .is_ok_and(|b| b.error == crate::oauth_error::OAuthErrorCode::UseDpopNonce))
 }
 
 /// Timeout for a whole request.
@@ -189,25 +364,23 @@ impl HttpClient {
 
     /// Builds the client with a custom overall timeout.
     pub fn with_timeout(timeout: Duration) -> Result<Self> {
-        Ok(HttpClient {
-            inner: Arc::new(LazyClient {
-                timeout,
-                client: OnceLock::new(),
+        Ok(Self::with_transport(Arc::new(ReqwestTransport::new(
+            timeout,
+        ))))
+    }
+
+    /// A client over any transport (tests: [`testing::ScriptedTransport`]).
+    pub fn with_transport(transport: Arc<dyn Transport>) -> Self {
+        HttpClient {
+            inner: Arc::new(Shared {
+                transport,
                 nonces: Mutex::new(HashMap::new()),
             }),
-        })
+        }
     }
 
-    fn client(&self) -> Result<&reqwest::Client> {
-        self.inner
-            .client
-            .get_or_init(|| build_client(self.inner.timeout))
-            .as_ref()
-            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))
-    }
-
-    async fn send(&self, url: &Url, req: reqwest::RequestBuilder) -> Result<Response> {
-        self.send_limited(url, req, MAX_BODY).await
+    async fn send(&self, request: HttpRequest) -> Result<Response> {
+        self.inner.transport.send(request).await
     }
 
     /// The latest `DPoP-Nonce` this process saw from the URL's origin.
@@ -234,60 +407,10 @@ impl HttpClient {
         Some(nonce)
     }
 
-    async fn send_limited(
-        &self,
-        url: &Url,
-        req: reqwest::RequestBuilder,
-        limit: usize,
-    ) -> Result<Response> {
-        let shown = display_url(url);
-        let resp = req.send().await.map_err(|e| Error::Unreachable {
-            url: shown.clone(),
-            detail: describe_transport_error(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let mut body = Vec::new();
-        let mut resp = resp;
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > limit {
-                        return Err(Error::BadResponse {
-                            url: shown,
-                            status,
-                            detail: format!("response larger than {limit} bytes"),
-                        });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(Error::Unreachable {
-                        url: shown,
-                        detail: describe_transport_error(&e),
-                    });
-                }
-            }
-        }
-        Ok(Response {
-            url: shown,
-            status,
-            headers,
-            body,
-        })
-    }
-
     /// GET, optionally with a bearer token, accepting JSON.
     pub async fn get(&self, url: &Url, bearer: Option<&Secret>) -> Result<Response> {
-        let mut req = self
-            .client()?
-            .get(url.clone())
-            .header(ACCEPT, "application/json");
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token.expose());
-        }
-        self.send(url, req).await
+        self.get_with(url, bearer, &[("accept", "application/json")])
+            .await
     }
 
     /// GET with extra headers.
@@ -297,14 +420,16 @@ impl HttpClient {
         bearer: Option<&Secret>,
         extra: &[(&str, &str)],
     ) -> Result<Response> {
-        let mut req = self.client()?.get(url.clone());
+        let mut req = HttpRequest::new(Method::GET, url, MAX_BODY);
         for (k, v) in extra {
-            req = req.header(*k, *v);
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| Error::InvalidInput(format!("`{k}` is not a header name")))?;
+            req.set_header(name, v, false)?;
         }
         if let Some(token) = bearer {
-            req = req.bearer_auth(token.expose());
+            req.bearer("Bearer", token)?;
         }
-        self.send(url, req).await
+        self.send(req).await
     }
 
     /// POST a form with client authentication, accepting JSON.
@@ -366,12 +491,10 @@ impl HttpClient {
         proof: Option<&str>,
     ) -> Result<Response> {
         let mut form: Vec<(&str, &str)> = params.to_vec();
-        let mut req = self
-            .client()?
-            .post(url.clone())
-            .header(ACCEPT, "application/json");
+        let mut req = HttpRequest::new(Method::POST, url, MAX_BODY);
+        req.set_header(ACCEPT, "application/json", false)?;
         if let Some(p) = proof {
-            req = req.header("DPoP", p);
+            req.set_header(HeaderName::from_static("dpop"), p, true)?;
         }
         match auth {
             ClientAuth::None { client_id } => form.push(("client_id", client_id)),
@@ -379,15 +502,26 @@ impl HttpClient {
                 // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
                 let id = form_urlencode(client_id);
                 let pw = form_urlencode(secret.expose());
-                req = req.basic_auth(id, Some(pw));
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{pw}"));
+                req.set_header(AUTHORIZATION, &format!("Basic {encoded}"), true)
+                    .map_err(|_| {
+                        Error::Other("the client credentials cannot be sent in a header".into())
+                    })?;
             }
             ClientAuth::Post { client_id, secret } => {
                 form.push(("client_id", client_id));
                 form.push(("client_secret", secret.expose()));
             }
         }
-        let req = req.form(&form);
-        self.send(url, req).await
+        req.set_header(CONTENT_TYPE, "application/x-www-form-urlencoded", false)?;
+        req.body = Some(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish()
+                .into_bytes(),
+        );
+        self.send(req).await
     }
 
     /// Makes a request to a resource server with an access token: `Authorization: Bearer`, or
@@ -399,8 +533,8 @@ impl HttpClient {
         request: &ResourceRequest,
         presented: Presented<'_>,
     ) -> Result<Response> {
-        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| {
+        let method =
+            Method::from_bytes(request.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
                 Error::InvalidInput(format!("`{}` is not an HTTP method", request.method))
             })?;
         let dpop_bound = presented.token_type.eq_ignore_ascii_case("dpop");
@@ -416,19 +550,19 @@ impl HttpClient {
         let url = &request.url;
         let mut retried = false;
         loop {
-            let mut req = self.client()?.request(method.clone(), url.clone());
+            let mut req = HttpRequest::new(method.clone(), url, MAX_RESOURCE_BODY);
             for (k, v) in &request.headers {
                 if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("dpop") {
                     return Err(Error::InvalidInput(format!(
                         "`latchkey request` sets the `{k}` header itself; leave it out"
                     )));
                 }
-                let name = reqwest::header::HeaderName::from_bytes(k.trim().as_bytes())
+                let name = HeaderName::from_bytes(k.trim().as_bytes())
                     .map_err(|_| Error::InvalidInput(format!("`{k}` is not a header name")))?;
                 let value = HeaderValue::from_str(v.trim()).map_err(|_| {
                     Error::InvalidInput(format!("the value of header `{k}` is not valid"))
                 })?;
-                req = req.header(name, value);
+                req.headers.append(name, value);
             }
             let nonce = key.and_then(|_| self.dpop_nonce(url));
             match key {
@@ -440,19 +574,13 @@ impl HttpClient {
                         access_token: Some(presented.token),
                         now: unix_now(),
                     })?;
-                    req = req
-                        .header(
-                            reqwest::header::AUTHORIZATION,
-                            format!("DPoP {}", presented.token.expose()),
-                        )
-                        .header("DPoP", proof);
+                    req.bearer("DPoP", presented.token)?;
+                    req.set_header(HeaderName::from_static("dpop"), &proof, true)?;
                 }
-                None => req = req.bearer_auth(presented.token.expose()),
+                None => req.bearer("Bearer", presented.token)?,
             }
-            if let Some(body) = &request.body {
-                req = req.body(body.clone());
-            }
-            let resp = self.send_limited(url, req, MAX_RESOURCE_BODY).await?;
+            req.body = request.body.clone();
+            let resp = self.send(req).await?;
             let fresh = self.remember_nonce(url, &resp);
             if key.is_some()
                 && !retried
@@ -512,6 +640,95 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
         text.push_str(&format!(" ({last})"));
     }
     text
+}
+
+/// A scripted [`Transport`] for tests (feature `test-support`): records every request and
+/// answers it from a function, in-process.
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing {
+    use super::*;
+
+    type Handler = dyn Fn(&HttpRequest) -> Result<Response> + Send + Sync;
+
+    /// See the module docs. `handler` sees each request in order and returns the answer (or a
+    /// transport error such as [`unreachable`]).
+    pub struct ScriptedTransport {
+        handler: Box<Handler>,
+        requests: Mutex<Vec<HttpRequest>>,
+    }
+
+    impl ScriptedTransport {
+        /// A transport answering with `handler`.
+        pub fn new(
+            handler: impl Fn(&HttpRequest) -> Result<Response> + Send + Sync + 'static,
+        ) -> Arc<Self> {
+            Arc::new(ScriptedTransport {
+                handler: Box::new(handler),
+                requests: Mutex::new(Vec::new()),
+            })
+        }
+
+        /// An [`HttpClient`] over this transport.
+        pub fn client(self: &Arc<Self>) -> HttpClient {
+            HttpClient::with_transport(self.clone())
+        }
+
+        /// Every request sent so far, in order.
+        pub fn requests(&self) -> Vec<HttpRequest> {
+            match self.requests.lock() {
+                Ok(r) => r.clone(),
+                Err(p) => p.into_inner().clone(),
+            }
+        }
+
+        /// How many requests went to this URL (ignoring the query).
+        pub fn count_to(&self, url: &str) -> usize {
+            self.requests()
+                .iter()
+                .filter(|r| display_url(&r.url) == url)
+                .count()
+        }
+    }
+
+    impl Transport for ScriptedTransport {
+        fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<Response>> {
+            Box::pin(async move {
+                // Let other tasks run first, so concurrent callers really overlap.
+                tokio::task::yield_now().await;
+                let answer = (self.handler)(&request);
+                match self.requests.lock() {
+                    Ok(mut r) => r.push(request),
+                    Err(p) => p.into_inner().push(request),
+                }
+                answer
+            })
+        }
+    }
+
+    /// A JSON response.
+    pub fn json(status: u16, body: serde_json::Value) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Response {
+            url: String::new(),
+            status,
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// An OAuth error response (`{"error": code}`) with this status.
+    pub fn oauth_error(status: u16, code: &str) -> Response {
+        json(status, serde_json::json!({ "error": code }))
+    }
+
+    /// A transport failure, as when the provider cannot be reached.
+    pub fn unreachable(request: &HttpRequest) -> Error {
+        Error::Unreachable {
+            url: display_url(&request.url),
+            detail: "could not connect (scripted)".into(),
+        }
+    }
 }
 
 #[cfg(test)]

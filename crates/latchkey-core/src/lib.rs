@@ -11,7 +11,11 @@
 //! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
 //!   cross-process locks; [`config`]: where things live; [`http`]: the one HTTP client.
-//! - [`error`]: the one error type with stable kinds; [`secret`]: redacting secret strings.
+//! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
+//!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings.
+//! - Seams for tests: [`http::Transport`] (tests: `http::testing::ScriptedTransport`) and
+//!   [`clock::Clock`] (tests: [`clock::ManualClock`]). `ARCHITECTURE.md` at the repository root
+//!   maps every concern to its file.
 
 pub mod accounts;
 pub mod browser;
@@ -22,8 +26,10 @@ pub mod error;
 pub mod flow;
 pub mod headless;
 pub mod http;
+pub mod issuer;
 pub mod lock;
 pub mod manager;
+pub mod oauth_error;
 pub mod oidc;
 pub mod provider;
 pub mod secret;
@@ -36,7 +42,7 @@ pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode}
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
 pub use manager::{
     AccessToken, AccountEdit, AccountSummary, DeviceSignIn, Introspection, LoginManager,
-    ManagerOptions, NewAccount, SignInOptions, SignedIn, TokenOptions, TokenStatus,
+    ManagerOptions, NewAccount, SignInMethod, SignInOptions, SignedIn, TokenOptions, TokenStatus,
 };
 pub use provider::{Preset, ProviderSpec};
 pub use secret::Secret;

@@ -39,29 +39,36 @@ fn open(path: &Path) -> Result<File> {
         .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))
 }
 
+/// One attempt: `true` if the lock is now held, `false` while another process holds it and
+/// time is left.
+fn try_acquire(file: &File, path: &Path, start: Instant, timeout: Duration) -> Result<bool> {
+    match file.try_lock() {
+        Ok(()) => return Ok(true),
+        Err(TryLockError::WouldBlock) => {}
+        Err(TryLockError::Error(e)) => {
+            return Err(Error::io(format!("locking {}", path.display()), e));
+        }
+    }
+    if start.elapsed() >= timeout {
+        return Err(Error::Timeout(format!(
+            "waiting for another Latchkey process to release {}",
+            path.display()
+        )));
+    }
+    Ok(false)
+}
+
 /// Takes the lock at `path`, waiting at most `timeout`.
 pub async fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
     let file = open(path)?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        match file.try_lock() {
-            Ok(()) => {
-                return Ok(FileLock {
-                    file,
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(TryLockError::WouldBlock) => {}
-            Err(TryLockError::Error(e)) => {
-                return Err(Error::io(format!("locking {}", path.display()), e));
-            }
-        }
-        if start.elapsed() >= timeout {
-            return Err(Error::Timeout(format!(
-                "waiting for another Latchkey process to release {}",
-                path.display()
-            )));
+        if try_acquire(&file, path, start, timeout)? {
+            return Ok(FileLock {
+                file,
+                path: path.to_path_buf(),
+            });
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(20));
@@ -73,23 +80,11 @@ pub fn acquire_blocking(path: &Path, timeout: Duration) -> Result<FileLock> {
     let file = open(path)?;
     let start = Instant::now();
     loop {
-        match file.try_lock() {
-            Ok(()) => {
-                return Ok(FileLock {
-                    file,
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(TryLockError::WouldBlock) => {}
-            Err(TryLockError::Error(e)) => {
-                return Err(Error::io(format!("locking {}", path.display()), e));
-            }
-        }
-        if start.elapsed() >= timeout {
-            return Err(Error::Timeout(format!(
-                "waiting for another Latchkey process to release {}",
-                path.display()
-            )));
+        if try_acquire(&file, path, start, timeout)? {
+            return Ok(FileLock {
+                file,
+                path: path.to_path_buf(),
+            });
         }
         std::thread::sleep(Duration::from_millis(5));
     }

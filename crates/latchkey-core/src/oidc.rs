@@ -40,7 +40,7 @@ pub struct IdTokenCheck<'a> {
     pub nonce: Option<&'a Secret>,
     /// The subject the token must be about (on refresh), if known.
     pub expected_sub: Option<&'a str>,
-    /// Now.
+    /// The time `exp` and `iat` are checked against (the manager's clock).
     pub now: OffsetDateTime,
 }
 
@@ -48,22 +48,7 @@ fn to_chrono(t: OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(t.unix_timestamp(), 0).unwrap_or_default()
 }
 
-/// True if `iss` matches `template`, where `{tenantid}` stands for one path segment of
-/// hex digits and dashes (a tenant GUID).
-pub fn matches_template(iss: &str, template: &str) -> bool {
-    let Some((prefix, suffix)) = template.split_once("{tenantid}") else {
-        return iss == template;
-    };
-    let Some(rest) = iss.strip_prefix(prefix) else {
-        return false;
-    };
-    let Some(tenant) = rest.strip_suffix(suffix) else {
-        return false;
-    };
-    !tenant.is_empty()
-        && tenant.len() <= 64
-        && tenant.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
+pub use crate::issuer::matches_template;
 
 /// The `tid` (tenant) claim of a JWT whose signature has already been verified.
 fn tenant_claim(raw: &Secret) -> Option<String> {
@@ -133,12 +118,13 @@ pub fn validate_id_token(raw: &Secret, check: &IdTokenCheck<'_>) -> Result<Ident
     let want = check.issuer.as_str();
     // A templated issuer (Entra `{tenantid}`) must name the token's own tenant (`tid`),
     // not just any tenant.
-    let iss_ok = iss == want
-        || iss.trim_end_matches('/') == want.trim_end_matches('/')
-        || check.issuer_template.is_some_and(|t| {
-            matches_template(iss, t)
-                && tenant_claim(raw).is_some_and(|tid| iss == t.replace("{tenantid}", &tid))
-        });
+    let tid = tenant_claim(raw);
+    let iss_ok = crate::issuer::issuer_matches(
+        iss,
+        want,
+        check.issuer_template,
+        crate::issuer::Tenant::Claimed(tid.as_deref()),
+    );
     if !iss_ok {
         return Err(Error::InvalidIdToken(format!(
             "it was issued by `{iss}`, expected `{want}`"

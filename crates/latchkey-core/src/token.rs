@@ -177,7 +177,7 @@ pub(crate) fn de_opt_u64<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Clone, Deserialize)]
 pub struct OAuthErrorBody {
     /// The error code.
-    pub error: String,
+    pub error: crate::oauth_error::OAuthErrorCode,
     /// Human description.
     #[serde(default)]
     pub error_description: Option<String>,
@@ -198,7 +198,7 @@ pub struct ErrorContext<'a> {
 /// Turns an OAuth error body into an [`Error::ProviderError`] with a hint.
 pub fn provider_error(body: OAuthErrorBody, ctx: &ErrorContext<'_>) -> Error {
     let desc = body.error_description.clone().unwrap_or_default();
-    let mentions_redirect = body.error.contains("redirect_uri")
+    let mentions_redirect = body.error.as_str().contains("redirect_uri")
         || desc.to_ascii_lowercase().contains("redirect_uri")
         || desc.to_ascii_lowercase().contains("redirect uri");
     let hint = if mentions_redirect {
@@ -209,19 +209,20 @@ pub fn provider_error(body: OAuthErrorBody, ctx: &ErrorContext<'_>) -> Error {
             None => "The provider does not accept the redirect URI; check the client's registered redirect URIs".to_string(),
         })
     } else {
-        match body.error.as_str() {
-            "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => Some(
+        use crate::oauth_error::OAuthErrorCode as C;
+        match &body.error {
+            c if c.is_client_rejected() => Some(
                 "Check the client id and client secret (`latchkey edit NAME --client-id … --client-secret-stdin`)".to_string(),
             ),
-            "invalid_scope" => Some("Ask for scopes this client is allowed (`latchkey edit NAME --scope …`)".to_string()),
-            "access_denied" => Some("The sign-in was declined at the provider".to_string()),
-            "expired_token" => Some(
+            C::InvalidScope => Some("Ask for scopes this client is allowed (`latchkey edit NAME --scope …`)".to_string()),
+            C::AccessDenied => Some("The sign-in was declined at the provider".to_string()),
+            C::ExpiredToken => Some(
                 "The device code expired before the sign-in was approved; run `latchkey login` again and approve it sooner".to_string(),
             ),
-            "unsupported_grant_type" => Some(
+            C::UnsupportedGrantType => Some(
                 "This client or provider does not allow this grant; check the client's registration (allowed grant types)".to_string(),
             ),
-            "temporarily_unavailable" | "server_error" => {
+            C::TemporarilyUnavailable | C::ServerError => {
                 Some("The provider has a problem; try again later".to_string())
             }
             _ => None,

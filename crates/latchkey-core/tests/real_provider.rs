@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_core::clock::SystemClock;
+use latchkey_core::clock::{Clock, OffsetClock, SystemClock};
 use latchkey_core::config::Paths;
 use latchkey_core::http::HttpClient;
 use latchkey_core::manager::{DEFAULT_MIN_TTL, RetryPolicy};
@@ -20,11 +20,15 @@ use latchkey_testkit::{Provider, repo_root, require_secret_service};
 use serde_json::json;
 
 fn manager(dir: &std::path::Path) -> LoginManager {
+    manager_with_clock(dir, Arc::new(SystemClock))
+}
+
+fn manager_with_clock(dir: &std::path::Path, clock: Arc<dyn Clock>) -> LoginManager {
     LoginManager::new(ManagerOptions {
         paths: Paths::new(dir),
         keychain: Keychain::platform(CLI_DEADLINE),
         http: HttpClient::new().unwrap(),
-        clock: Arc::new(SystemClock),
+        clock,
         min_ttl: DEFAULT_MIN_TTL,
         lock_timeout: Duration::from_secs(30),
         retry: RetryPolicy::default(),
@@ -61,7 +65,9 @@ async fn twenty_tasks_on_an_expired_token_cause_one_refresh() {
     require_secret_service();
     let p = Provider::start(json!({"accessTokenTtl": 2}));
     let dir = tempfile::tempdir().unwrap();
-    let m = Arc::new(manager(dir.path()));
+    // The expiry is the client's view: move its clock instead of waiting for real time.
+    let clock = OffsetClock::default();
+    let m = Arc::new(manager_with_clock(dir.path(), Arc::new(clock.clone())));
     add(&m, &p, "st", RedirectMode::Loopback).await;
     let done = m
         .sign_in_loopback(
@@ -77,7 +83,7 @@ async fn twenty_tasks_on_an_expired_token_cause_one_refresh() {
         .await
         .unwrap();
     assert_eq!(done.identity.unwrap().sub, "alice");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    clock.advance(time::Duration::seconds(3));
 
     let barrier = Arc::new(tokio::sync::Barrier::new(20));
     let tasks: Vec<_> = (0..20)

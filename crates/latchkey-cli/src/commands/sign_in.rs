@@ -15,7 +15,8 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
         redirect: None,
     };
     let timeout = Duration::from_secs(l.timeout);
-    if account.flow == GrantFlow::ClientCredentials {
+    let method = SignInMethod::for_account(&account, l.device);
+    if method == SignInMethod::ClientCredentials {
         let done = m.sign_in_client_credentials(&l.name).await?;
         output::signed_in(&done, json || l.json);
         return Ok(0);
@@ -26,27 +27,30 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
         headless::detect()
     };
     if let Some(reason) = no_browser {
-        let done = login_without_browser(&m, &account, &l, opts, reason, interrupt).await?;
+        let done = login_without_browser(&m, &account, method, &l, opts, reason, interrupt).await?;
         output::signed_in(&done, json || l.json);
         return Ok(0);
     }
-    if l.device || account.flow == GrantFlow::Device {
+    if method == SignInMethod::Device {
         let done = device_login(&m, &l.name, opts, true, interrupt).await?;
         output::signed_in(&done, json || l.json);
         return Ok(0);
     }
-    let done = match account.redirect {
-        RedirectMode::Loopback => {
+    let done = match method {
+        SignInMethod::Loopback => {
             m.sign_in_loopback(
                 &l.name,
-                opts,
+                SignInOptions {
+                    redirect: Some(RedirectMode::Loopback),
+                    ..opts
+                },
                 timeout,
                 |start| browser::present(&start.url, false),
                 interrupted(interrupt.clone()),
             )
             .await?
         }
-        RedirectMode::Scheme => {
+        SignInMethod::ClientCredentials | SignInMethod::Device | SignInMethod::Scheme => {
             let started = time::OffsetDateTime::now_utc();
             let start = m.start_sign_in(&l.name, opts).await?;
             browser::present(&start.url, false);
@@ -58,8 +62,10 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
                 r = m.wait_for_completion(&l.name, &start.digest, started, timeout) => r,
                 () = interrupted(interrupt.clone()) => Err(Error::Interrupted),
             };
-            if waited.is_err() {
-                let _ = m.cancel_sign_in(&start.digest).await;
+            if waited.is_err()
+                && let Err(e) = m.cancel_sign_in(&start.digest).await
+            {
+                tracing::warn!(error = %e, "could not remove the abandoned sign-in");
             }
             waited?
         }
@@ -99,6 +105,7 @@ async fn device_login(
 async fn login_without_browser(
     m: &LoginManager,
     account: &latchkey_core::Account,
+    method: SignInMethod,
     l: &LoginArgs,
     opts: SignInOptions,
     reason: NoBrowserReason,
@@ -106,9 +113,18 @@ async fn login_without_browser(
 ) -> Result<SignedIn, Error> {
     eprintln!("{}", reason.explain());
     let device_capable = account.provider.endpoints.device_authorization.is_some();
-    if l.device || account.flow == GrantFlow::Device || (l.auto && device_capable) {
+    let method = headless::method_without_browser(method, device_capable, l.auto);
+    if method == SignInMethod::Device {
         return device_login(m, &l.name, opts, false, interrupt).await;
     }
+    let opts = SignInOptions {
+        redirect: Some(if method == SignInMethod::Loopback {
+            RedirectMode::Loopback
+        } else {
+            RedirectMode::Scheme
+        }),
+        ..opts
+    };
     if device_capable {
         eprintln!(
             "This provider can also sign in on another device (any phone or computer): \

@@ -85,7 +85,11 @@ pub async fn request(r: RequestArgs) -> Result<u8, Error> {
         )
         .await?;
     output::response(&resp, r.include);
-    Ok(if resp.status >= 400 { 6 } else { 0 })
+    Ok(if resp.status >= 400 {
+        latchkey_core::error::EXIT_HTTP_ERROR_STATUS
+    } else {
+        0
+    })
 }
 
 /// `latchkey introspect`.

@@ -8,7 +8,7 @@
 //!    interval ([`DEFAULT_INTERVAL`] when the provider gives none), keeps going on
 //!    `authorization_pending`, adds [`SLOW_DOWN_STEP`] on `slow_down` and keeps the larger
 //!    interval, and stops with a clear error on `access_denied`, `expired_token` or anything
-//!    else. Waiting uses `tokio::time`, so tests drive it with a paused clock.
+//!    else. Waiting goes through a [`Clock`], so tests drive it with a [`crate::clock::ManualClock`].
 //!
 //! The manager ([`crate::manager::LoginManager::start_device_sign_in`]) stores the result like
 //! any other sign-in.
@@ -19,8 +19,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{ClientAuth, HttpClient};
+use crate::oauth_error::OAuthErrorCode;
 use crate::secret::Secret;
 use crate::token::{ErrorContext, TokenResponse, interpret_json};
 
@@ -158,7 +160,8 @@ impl PollSchedule {
 /// (plus one interval of grace) ends in [`Error::Timeout`].
 pub async fn poll_until<F, Fut>(
     schedule: &mut PollSchedule,
-    expires: tokio::time::Instant,
+    clock: &dyn Clock,
+    expires: time::OffsetDateTime,
     mut poll: F,
 ) -> Result<TokenResponse>
 where
@@ -167,18 +170,24 @@ where
 {
     let mut transient = 0u32;
     loop {
-        if tokio::time::Instant::now() > expires + schedule.interval() {
+        if clock.now() > expires + schedule.interval() {
             return Err(Error::Timeout(
                 "waiting for the device sign-in to be approved: the code expired; start the sign-in again".into(),
             ));
         }
-        tokio::time::sleep(schedule.interval()).await;
+        clock.sleep(schedule.interval()).await;
         match poll().await {
             Ok(tokens) => return Ok(tokens),
-            Err(Error::ProviderError { error, .. }) if error == "authorization_pending" => {
+            Err(Error::ProviderError {
+                error: OAuthErrorCode::AuthorizationPending,
+                ..
+            }) => {
                 transient = 0;
             }
-            Err(Error::ProviderError { error, .. }) if error == "slow_down" => {
+            Err(Error::ProviderError {
+                error: OAuthErrorCode::SlowDown,
+                ..
+            }) => {
                 transient = 0;
                 schedule.slow_down();
                 tracing::info!(
@@ -201,8 +210,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use std::sync::{Arc, Mutex};
-    use tokio::time::Instant;
 
     fn pe(code: &str) -> Error {
         Error::ProviderError {
@@ -223,15 +232,15 @@ mod tests {
         script: Vec<Result<TokenResponse>>,
         expires_in: Duration,
     ) -> (Vec<f64>, Result<TokenResponse>) {
-        let start = Instant::now();
+        let clock = ManualClock::new(time::OffsetDateTime::UNIX_EPOCH);
+        let start = clock.now();
         let times = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script.into_iter()));
         let mut schedule = PollSchedule::new(interval);
         let t = times.clone();
-        let result = poll_until(&mut schedule, start + expires_in, move || {
-            t.lock()
-                .unwrap()
-                .push((Instant::now() - start).as_secs_f64());
+        let c = clock.clone();
+        let result = poll_until(&mut schedule, &clock, start + expires_in, move || {
+            t.lock().unwrap().push((c.now() - start).as_seconds_f64());
             let next = script.lock().unwrap().next();
             async move { next.unwrap_or_else(|| Err(pe("authorization_pending"))) }
         })
@@ -240,7 +249,7 @@ mod tests {
         (times, result)
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn waits_the_interval_and_keeps_polling_while_pending() {
         let (times, r) = run(
             Some(Duration::from_secs(2)),
@@ -256,13 +265,13 @@ mod tests {
         assert_eq!(times, vec![2.0, 4.0, 6.0]);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn default_interval_is_five_seconds() {
         let (times, _) = run(None, vec![Ok(tokens())], Duration::from_secs(600)).await;
         assert_eq!(times, vec![5.0]);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn slow_down_adds_five_seconds_and_keeps_it() {
         let (times, r) = run(
             Some(Duration::from_secs(1)),
@@ -282,7 +291,7 @@ mod tests {
         assert_eq!(times, vec![1.0, 2.0, 8.0, 14.0, 25.0, 36.0]);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn denial_and_expiry_are_final_and_unknown_errors_stop() {
         for code in ["access_denied", "expired_token", "weird_new_error"] {
             let (times, r) = run(
@@ -298,14 +307,14 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn gives_up_after_the_codes_expire() {
         let (times, r) = run(Some(Duration::from_secs(2)), vec![], Duration::from_secs(7)).await;
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Timeout);
         assert_eq!(times, vec![2.0, 4.0, 6.0, 8.0, 10.0]);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn transient_failures_are_retried_a_few_times() {
         let down = || Error::Unreachable {
             url: "u".into(),

@@ -45,7 +45,7 @@ impl LoopbackListener {
         Ok(LoopbackListener { listener, port })
     }
 
-    /// The port.
+    /// The port bound (ephemeral unless the account fixes one).
     pub fn port(&self) -> u16 {
         self.port
     }

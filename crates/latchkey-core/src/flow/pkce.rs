@@ -131,7 +131,7 @@ impl PendingFlow {
 pub struct AuthRequest<'a> {
     /// The authorization endpoint.
     pub endpoint: &'a Url,
-    /// Client id.
+    /// The OAuth client id sent as `client_id`.
     pub client_id: &'a str,
     /// Scopes (space-joined).
     pub scopes: &'a [String],

@@ -124,10 +124,18 @@ impl LoginManager {
             .await;
         if let Err(e) = result {
             if added.has_client_secret {
-                let _ = self.opts.keychain.delete(&added.client_secret_key()).await;
+                log_cleanup_failure(
+                    &added.name,
+                    "removing the client secret of an account that was not added",
+                    self.opts.keychain.delete(&added.client_secret_key()).await,
+                );
             }
             if added.dpop {
-                let _ = self.opts.keychain.delete(&added.dpop_key_key()).await;
+                log_cleanup_failure(
+                    &added.name,
+                    "removing the DPoP key of an account that was not added",
+                    self.opts.keychain.delete(&added.dpop_key_key()).await,
+                );
             }
             return Err(e);
         }
@@ -412,7 +420,7 @@ impl LoginManager {
                                 r.status,
                                 if r.looks_like_json() {
                                     serde_json::from_slice::<crate::token::OAuthErrorBody>(&r.body)
-                                        .map(|b| b.error)
+                                        .map(|b| b.error.to_string())
                                         .unwrap_or_else(|_| "unreadable error".into())
                                 } else {
                                     r.error_page_summary()
@@ -458,7 +466,12 @@ impl LoginManager {
                 Ok(())
             })
             .await?;
-        let _ = std::fs::remove_file(self.opts.paths.account_lock(&id));
+        match std::fs::remove_file(self.opts.paths.account_lock(&id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(account = %name, error = %e, "could not remove the account's lock file");
+            }
+            _ => {}
+        }
         Ok(report)
     }
 }

@@ -12,15 +12,7 @@ impl LoginManager {
                 "`{name}` does not use the client credentials grant"
             )));
         }
-        let token = self
-            .access_token(
-                name,
-                TokenOptions {
-                    min_ttl: None,
-                    force: true,
-                },
-            )
-            .await?;
+        let token = self.force_refresh(name).await?;
         if let Some(why) = token.degraded {
             return Err(Error::Unreachable {
                 url: display_endpoint(&account.provider.endpoints.token),

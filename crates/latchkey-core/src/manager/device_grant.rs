@@ -99,9 +99,6 @@ impl LoginManager {
             ("grant_type", DEVICE_CODE_GRANT),
             ("device_code", started.device_code.expose()),
         ];
-        let left = started.expires_at - self.now();
-        let expires =
-            tokio::time::Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
         let mut schedule = PollSchedule::new(started.interval);
         let (http, url, auth_ref, params_ref, ctx_ref, key) = (
             &self.opts.http,
@@ -111,7 +108,8 @@ impl LoginManager {
             &ctx,
             dpop.as_ref(),
         );
-        let poll = device::poll_until(&mut schedule, expires, move || {
+        let clock = self.opts.clock.as_ref();
+        let poll = device::poll_until(&mut schedule, clock, started.expires_at, move || {
             request_token(http, url, auth_ref, params_ref, ctx_ref, key)
         });
         let response = tokio::select! {

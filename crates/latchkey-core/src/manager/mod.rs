@@ -62,9 +62,12 @@ mod device_grant;
 mod refresh;
 mod resource;
 mod sign_in;
+#[cfg(test)]
+mod tests;
 
 pub use device_grant::DeviceSignIn;
 pub use resource::Introspection;
+pub use sign_in::SignInMethod;
 
 /// Default minimum remaining validity before a token is refreshed.
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);
@@ -92,11 +95,11 @@ impl Default for RetryPolicy {
 pub struct ManagerOptions {
     /// Config dir layout.
     pub paths: Paths,
-    /// The keychain.
+    /// Where tokens, client secrets, DPoP keys and pending sign-ins are kept (deadline-bound).
     pub keychain: Keychain,
     /// HTTP client.
     pub http: HttpClient,
-    /// Clock.
+    /// "Now" for expiry checks and the waits of backoff and polling (tests: [`crate::clock::ManualClock`]).
     pub clock: Arc<dyn Clock>,
     /// Refresh when less than this is left.
     pub min_ttl: Duration,
@@ -135,7 +138,7 @@ pub struct NewAccount {
     pub client_secret: Option<Secret>,
     /// Scopes; empty → the preset's defaults.
     pub scopes: Vec<String>,
-    /// Redirect mode.
+    /// Loopback (`http://127.0.0.1`) or the desktop app's URL scheme.
     pub redirect: RedirectMode,
     /// Fixed loopback port.
     pub port: Option<u16>,
@@ -228,10 +231,10 @@ impl TokenStatus {
 /// An account with its token state: what `list`/`status` and the UI show. Never a token.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountSummary {
-    /// Metadata.
+    /// The account's metadata (flattened into the JSON).
     #[serde(flatten)]
     pub account: Account,
-    /// Token state.
+    /// Whether it can hand out a token now, and if not why.
     pub status: TokenStatus,
     /// Access token expiry.
     #[serde(with = "time::serde::rfc3339::option")]
@@ -249,13 +252,13 @@ pub struct AccountSummary {
 /// An access token handed to a caller.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
-    /// The token.
+    /// The access token (never logged; redacted in `Debug`).
     pub token: Secret,
     /// `Bearer` or `DPoP`.
     pub token_type: String,
-    /// Expiry.
+    /// When it expires (`None`: the provider gave no lifetime).
     pub expires_at: Option<OffsetDateTime>,
-    /// Scope.
+    /// The scopes it carries, space-separated, as granted.
     pub scope: Option<String>,
     /// Set when the provider could not be reached and a still-valid token is served anyway.
     pub degraded: Option<String>,
@@ -292,14 +295,14 @@ pub struct SignInStart {
 /// A finished sign-in.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignedIn {
-    /// Account name.
+    /// The account signed in.
     pub account: String,
-    /// Who.
+    /// The user it is signed in as (`None` for plain OAuth without a userinfo endpoint).
     pub identity: Option<Identity>,
     /// Access token expiry.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    /// Granted scope.
+    /// The scopes granted, space-separated.
     pub scope: Option<String>,
     /// A refresh token was issued.
     pub has_refresh_token: bool,
@@ -317,7 +320,7 @@ pub struct SignInOptions {
 /// What sign-out did.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct LogoutReport {
-    /// Account name.
+    /// The account signed out.
     pub account: String,
     /// There were tokens to remove.
     pub had_tokens: bool,
@@ -341,15 +344,6 @@ impl std::fmt::Debug for LoginManager {
         f.debug_struct("LoginManager")
             .field("config_dir", &self.opts.paths.dir())
             .finish_non_exhaustive()
-    }
-}
-
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
@@ -462,15 +456,30 @@ impl LoginManager {
                 Err(e) => {
                     tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
                     last = Some(e);
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    self.opts
+                        .clock
+                        .sleep(Duration::from_millis(100 << attempt))
+                        .await;
                 }
             }
         }
-        let e = last.unwrap_or_else(|| Error::Other("could not store tokens".into()));
-        Err(Error::Other(format!(
-            "new tokens for `{}` could not be saved to the keychain ({e}); the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
+        let consequence = format!(
+            "new tokens for `{}` could not be saved; the previous refresh token may no longer be valid at the provider, so you may need to sign in again",
             account.name
-        )))
+        );
+        // Stays a keychain error (exit code 5), with what it means for the account.
+        Err(match last {
+            Some(Error::Keychain { problem, detail }) => Error::Keychain {
+                problem,
+                detail: if detail.is_empty() {
+                    consequence
+                } else {
+                    format!("{detail}; {consequence}")
+                },
+            },
+            Some(e) => Error::Other(format!("{consequence} ({e})")),
+            None => Error::Other(consequence),
+        })
     }
 
     async fn delete_tokens(&self, account: &Account) -> Result<()> {
@@ -536,6 +545,14 @@ impl LoginManager {
     }
 }
 
+/// A clean-up (rollback) step runs while another error is being returned: its own failure must
+/// not replace that error, and must not vanish either. It is logged.
+fn log_cleanup_failure<T>(account: &str, what: &str, result: Result<T>) {
+    if let Err(e) = result {
+        tracing::error!(account = %account, error = %e, "{what} failed; remove it by hand if it stays");
+    }
+}
+
 fn display_endpoint(url: &Url) -> String {
     crate::http::display_url(url)
 }
@@ -559,5 +576,5 @@ fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessTok
 
 /// True if the URL may be used as an endpoint: https, or http on a loopback host.
 pub fn endpoint_allowed(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(url))
+    url.scheme() == "https" || (url.scheme() == "http" && crate::provider::is_loopback(url))
 }

@@ -1,6 +1,7 @@
 //! The refresh protocol: `access_token` (hot path, then single-flight renewal under the account locks).
 
 use super::*;
+use crate::oauth_error::OAuthErrorCode;
 
 /// How [`LoginManager`] renews a token under the account locks.
 pub(super) enum Renewal {
@@ -69,6 +70,18 @@ impl LoginManager {
         .await
     }
 
+    /// [`Self::access_token`] with `force`: a new token even if the stored one is fresh.
+    pub(super) async fn force_refresh(&self, name: &str) -> Result<AccessToken> {
+        self.access_token(
+            name,
+            TokenOptions {
+                min_ttl: None,
+                force: true,
+            },
+        )
+        .await
+    }
+
     pub(super) fn needs_sign_in_error(&self, account: &Account) -> Error {
         Error::NeedsSignIn {
             account: account.name.clone(),
@@ -125,7 +138,10 @@ impl LoginManager {
                 Err(Error::ProviderError {
                     error, description, ..
                 }) if client_credentials
-                    && matches!(error.as_str(), "invalid_client" | "unauthorized_client") =>
+                    && matches!(
+                        error,
+                        OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient
+                    ) =>
                 {
                     return Err(Error::ProviderError {
                         hint: Some(format!(
@@ -143,7 +159,7 @@ impl LoginManager {
                 }
                 Err(Error::ProviderError {
                     error, description, ..
-                }) if error == "invalid_grant" && !client_credentials => {
+                }) if error == OAuthErrorCode::InvalidGrant && !client_credentials => {
                     tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
                     let reason = format!(
                         "the provider no longer accepts its refresh token (invalid_grant{})",
@@ -184,7 +200,7 @@ impl LoginManager {
                     let jitter = rand::rng().random_range(0.5..1.5);
                     let pause = base.mul_f64(jitter);
                     tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
-                    tokio::time::sleep(pause).await;
+                    self.opts.clock.sleep(pause).await;
                 }
                 Err(e) => return Err(e),
             }

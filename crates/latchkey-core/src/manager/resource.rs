@@ -70,20 +70,14 @@ impl LoginManager {
                 .any(|v| v.contains("invalid_token"))
                 || (resp.looks_like_json()
                     && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
-                        .is_ok_and(|b| b.error == "invalid_token")));
+                        .is_ok_and(|b| {
+                            b.error == crate::oauth_error::OAuthErrorCode::InvalidToken
+                        })));
         if !invalid_token {
             return Ok(resp);
         }
         tracing::info!(account = %name, "the resource server rejected the token (invalid_token); refreshing once");
-        let fresh = self
-            .access_token(
-                name,
-                TokenOptions {
-                    min_ttl: None,
-                    force: true,
-                },
-            )
-            .await?;
+        let fresh = self.force_refresh(name).await?;
         self.opts
             .http
             .resource_request(

@@ -8,6 +8,41 @@ pub(super) struct PushedRequest {
     request_uri: String,
 }
 
+/// How an account signs in. Decided here, once, for the CLI and the desktop app (both only
+/// present the chosen method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignInMethod {
+    /// A client credentials grant; no user, no browser.
+    ClientCredentials,
+    /// The device authorization grant (RFC 8628): show a code, poll.
+    Device,
+    /// Browser with a loopback redirect (`http://127.0.0.1:<port>/callback`).
+    Loopback,
+    /// Browser with the app's URL scheme; the desktop app receives the callback.
+    Scheme,
+}
+
+impl SignInMethod {
+    /// The method for `account`; `device` asks for the device grant (`latchkey login
+    /// --device`). A provider that accepts only loopback redirects always gets
+    /// [`SignInMethod::Loopback`] for a browser sign-in.
+    pub fn for_account(account: &Account, device: bool) -> Self {
+        match account.flow {
+            GrantFlow::ClientCredentials => SignInMethod::ClientCredentials,
+            GrantFlow::Device => SignInMethod::Device,
+            GrantFlow::AuthorizationCode if device => SignInMethod::Device,
+            GrantFlow::AuthorizationCode if account.provider.quirks().loopback_only => {
+                SignInMethod::Loopback
+            }
+            GrantFlow::AuthorizationCode => match account.redirect {
+                RedirectMode::Loopback => SignInMethod::Loopback,
+                RedirectMode::Scheme => SignInMethod::Scheme,
+            },
+        }
+    }
+}
+
 impl LoginManager {
     pub(super) async fn validate_id_token(
         &self,
@@ -222,7 +257,11 @@ impl LoginManager {
         };
         if result.is_err() {
             // Consumed already if the callback arrived; otherwise clean up.
-            let _ = self.cancel_sign_in(&start.digest).await;
+            log_cleanup_failure(
+                name,
+                "removing an abandoned sign-in",
+                self.cancel_sign_in(&start.digest).await,
+            );
         }
         result
     }
@@ -263,7 +302,11 @@ impl LoginManager {
                 };
             }
             if tokio::time::Instant::now() >= deadline {
-                let _ = self.cancel_sign_in(digest).await;
+                log_cleanup_failure(
+                    name,
+                    "removing a timed-out sign-in",
+                    self.cancel_sign_in(digest).await,
+                );
                 return Err(Error::Timeout(format!(
                     "after {} s waiting for the Latchkey app to receive the sign-in callback",
                     timeout.as_secs()
@@ -294,7 +337,11 @@ impl LoginManager {
         }
         let file = self.registry.load()?;
         let Some(account) = file.by_id(&flow.account_id).cloned() else {
-            let _ = self.cancel_sign_in(&digest).await;
+            log_cleanup_failure(
+                "(removed)",
+                "removing the sign-in of a removed account",
+                self.cancel_sign_in(&digest).await,
+            );
             return Err(Error::Callback(
                 "the account of this sign-in was removed".into(),
             ));
@@ -321,13 +368,13 @@ impl LoginManager {
         let endpoints = &account.provider.endpoints;
         match (&cb.iss, &endpoints.issuer) {
             (Some(iss), Some(expected)) => {
-                let ok = iss == expected.as_str()
-                    || iss.trim_end_matches('/') == expected.as_str().trim_end_matches('/')
-                    || account
-                        .provider
-                        .quirks()
-                        .issuer_template
-                        .is_some_and(|t| oidc::matches_template(iss, t));
+                // No tenant is named yet: the id_token check binds it.
+                let ok = crate::issuer::issuer_matches(
+                    iss,
+                    expected.as_str(),
+                    account.provider.quirks().issuer_template,
+                    crate::issuer::Tenant::Unknown,
+                );
                 if !ok {
                     return Err(Error::Callback(format!(
                         "the response came from issuer `{iss}`, not `{expected}` (possible mix-up attack; RFC 9207)"
@@ -344,7 +391,7 @@ impl LoginManager {
         if let Some(error) = &cb.error {
             return Err(crate::token::provider_error(
                 crate::token::OAuthErrorBody {
-                    error: error.clone(),
+                    error: error.as_str().into(),
                     error_description: cb.error_description.clone(),
                     error_uri: None,
                 },

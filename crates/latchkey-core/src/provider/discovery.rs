@@ -70,7 +70,7 @@ pub(super) fn check_transport(url: &Url) -> Result<(), String> {
 /// must match a document that spells it either way; the document's exact spelling is what is
 /// stored and later compared with id_token `iss` claims.)
 pub(super) fn same_issuer(a: &str, b: &str) -> bool {
-    a.strip_suffix('/').unwrap_or(a) == b.strip_suffix('/').unwrap_or(b)
+    crate::issuer::issuer_matches(a, b, None, crate::issuer::Tenant::Unknown)
 }
 
 /// A discovery document that passed the checks that do not depend on the preset.

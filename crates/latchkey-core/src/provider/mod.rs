@@ -20,6 +20,7 @@
 //! optionally picks which of the pool's domains to use.
 
 mod discovery;
+mod fields;
 mod presets;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use url::Url;
 use crate::error::{Error, Result};
 
 pub use discovery::{MAX_DOCUMENT_BYTES, is_loopback, oauth_metadata_url, oidc_discovery_url};
+pub use fields::{PresetField, PresetView, preset_views};
 pub use presets::{
     DEFAULT_ENTRA_TENANT, DEFAULT_GITLAB_URL, ENTRA_CONSUMERS_TENANT_ID, ENTRA_ISSUER_TEMPLATE,
 };
