@@ -20,7 +20,8 @@
 # "Launch" = $EPOCHREALTIME taken in the subshell that then `exec`s the binary.
 # "Painted" = the page's mark: in the second requestAnimationFrame callback after its first
 # render (Latchkey: after the account list — or the empty-state panel — has been rendered from
-# the first `list_accounts`; blank: the empty page), the page invokes the `bench_painted`
+# the metadata, `list_accounts_metadata`, before the keychain is read for the token status;
+# blank: the empty page), the page invokes the `bench_painted`
 # command, which prints `latchkey-bench: painted <unix ns>` when LATCHKEY_BENCH_MARKS is set.
 # A second rAF callback runs once the frame holding the first render has been produced, so the
 # mark is "a frame with the list exists", plus one IPC hop (~1 ms). Both apps use identical

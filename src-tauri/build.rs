@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "app_info",
     "list_presets",
     "list_accounts",
+    "list_accounts_metadata",
     "add_account",
     "edit_account",
     "remove_account",

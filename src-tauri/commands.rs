@@ -21,6 +21,7 @@ pub const NAMES: &[&str] = &[
     "app_info",
     "list_presets",
     "list_accounts",
+    "list_accounts_metadata",
     "add_account",
     "edit_account",
     "remove_account",
@@ -162,6 +163,23 @@ pub fn list_presets() -> Vec<PresetView> {
 #[tauri::command]
 pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView>, IpcError> {
     let summaries = state.manager.summaries().await?;
+    let busy = state.signing_in();
+    Ok(summaries
+        .into_iter()
+        .map(|s| {
+            let signing_in = busy.contains(&s.account.name);
+            AccountView::new(s, signing_in)
+        })
+        .collect())
+}
+
+/// Every account from the metadata file only (status `checking`): the window paints this
+/// first and fills in the token status with `list_accounts`, which reads the keychain.
+#[tauri::command]
+pub async fn list_accounts_metadata(
+    state: State<'_, AppState>,
+) -> Result<Vec<AccountView>, IpcError> {
+    let summaries = state.manager.summaries_from_metadata()?;
     let busy = state.signing_in();
     Ok(summaries
         .into_iter()

@@ -297,6 +297,13 @@ fn scheme_sign_in_refresh_copy_sign_out_never_send_a_token() {
     assert_eq!(work["status"], "signed_in", "{work}");
     assert_eq!(work["signing_in"], false);
     assert_eq!(work["identity"]["email"], "alice@example.test");
+    // The first paint's list: metadata only (identity, scopes), token status still to come.
+    let first = t.ok("list_accounts_metadata", json!({}));
+    assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first[0]["name"], "work");
+    assert_eq!(first[0]["status"], "checking");
+    assert_eq!(first[0]["expires_at"], Value::Null);
+    assert_eq!(first[0]["identity"]["email"], "alice@example.test");
     let mut tokens = t.tokens();
 
     // The same callback again (a double click, a stale tab): calmly refused, nothing changes.

@@ -62,6 +62,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::app_info,
             commands::list_presets,
             commands::list_accounts,
+            commands::list_accounts_metadata,
             commands::add_account,
             commands::edit_account,
             commands::remove_account,

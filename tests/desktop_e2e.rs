@@ -763,6 +763,259 @@ fn locked_keychain_shows_a_banner_and_recovers_without_a_restart() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let p = provider();
     let d = Desktop::start_with(&[], false);
+// ---- dialogs, keyboard and accessibility (issue 12, points 4 and 6) --------------------------
+
+/// Serious or critical axe-core violations, as `id (impact): help — nodes` lines.
+type Violations = Vec<String>;
+
+impl Session<'_> {
+    /// Presses keys (WebDriver key codes, e.g. "\u{E004}" = Tab) one after the other; `shift`
+    /// holds Shift around each.
+    fn press(&self, key: &str, shift: bool) {
+        let mut actions = Vec::new();
+        if shift {
+            actions.push(json!({"type": "keyDown", "value": "\u{E008}"}));
+        }
+        actions.push(json!({"type": "keyDown", "value": key}));
+        actions.push(json!({"type": "keyUp", "value": key}));
+        if shift {
+            actions.push(json!({"type": "keyUp", "value": "\u{E008}"}));
+        }
+        self.wd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    fn tab(&self) {
+        self.press("\u{E004}", false);
+    }
+
+    /// What has the keyboard focus: `tag#id[data-action]@account`, and whether a focus
+    /// indicator is drawn (an outline or a box shadow).
+    fn focused(&self) -> (String, bool) {
+        let v = self.js(
+            "const e = document.activeElement; if (!e || e === document.body) return ['body', false];
+             const s = getComputedStyle(e);
+             const li = e.closest('li.account');
+             const d = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+               + (e.dataset.action ? '[' + e.dataset.action + ']' : '')
+               + (e.name ? '[name=' + e.name + ']' : '')
+               + (li ? '@' + li.dataset.name : '')
+               + (e.closest('dialog') ? ' in ' + e.closest('dialog').id : '');
+             const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+             return [d, ring];",
+        );
+        (
+            v[0].as_str().unwrap_or("").to_string(),
+            v[1].as_bool().unwrap_or(false),
+        )
+    }
+
+    /// Runs axe-core (`tests/provider/node_modules/axe-core`, injected through WebDriver: the
+    /// app's CSP allows no injected script tag) on the whole document.
+    fn axe(&self) -> Violations {
+        if self.js("return typeof window.axe;") != json!("object") {
+            let path = repo_root().join("tests/provider/node_modules/axe-core/axe.min.js");
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+                panic!(
+                    "{} is missing: npm ci --prefix tests/provider",
+                    path.display()
+                )
+            });
+            let t = self.js(&format!("{source}\n;return typeof window.axe;"));
+            assert_eq!(t, json!("object"), "axe-core did not load");
+        }
+        let v = self.wd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1];
+                axe.run(document, {resultTypes: ['violations']}).then((r) => done({
+                  passes: r.passes.length,
+                  bad: r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                    .map((v) => `${v.id} (${v.impact}): ${v.help} — ` + v.nodes.map((n) => n.target.join(' ')).join(', ')),
+                })).catch((e) => done({passes: 0, bad: ['axe failed: ' + e]}));", "args": []})),
+        );
+        // A check that ran no rule proves nothing.
+        assert!(
+            v["passes"].as_u64().unwrap_or(0) > 10,
+            "axe-core ran no checks: {v}"
+        );
+        v["bad"]
+            .as_array()
+            .unwrap_or_else(|| panic!("axe answered {v}"))
+            .iter()
+            .map(|x| x.as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    fn assert_accessible(&self, what: &str) {
+        let violations = self.axe();
+        assert!(
+            violations.is_empty(),
+            "axe-core: serious/critical violations in {what}:\n{}",
+            violations.join("\n")
+        );
+    }
+
+    fn dialog_open(&self, id: &str) -> bool {
+        self.js(&format!("return document.querySelector('#{id}').open;")) == json!(true)
+    }
+
+    /// Labels of the visible `[data-field]` rows of the account form.
+    fn visible_fields(&self) -> Vec<String> {
+        let v = self.js(
+            "return [...document.querySelectorAll('#account-form [data-field]')]
+               .filter((l) => !l.hidden).map((l) => l.dataset.field);",
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// The id of account `name` in accounts.toml.
+fn account_id(d: &Desktop, name: &str) -> String {
+    let text = std::fs::read_to_string(d.config_dir().join("accounts.toml")).unwrap();
+    let mut id = None;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("id = ") {
+            id = Some(v.trim_matches('"').to_string());
+        }
+        if line.trim() == format!("name = \"{name}\"")
+            && let Some(id) = id.take()
+        {
+            return id;
+        }
+    }
+    panic!("no account {name} in accounts.toml:\n{text}");
+}
+
+/// The `[[accounts]]` table of `name` in accounts.toml, as text.
+fn account_toml(d: &Desktop, name: &str) -> String {
+    let text = std::fs::read_to_string(d.config_dir().join("accounts.toml")).unwrap();
+    // Tables: `[[account]]` and its sub-tables `[account.provider]`, … up to the next one.
+    let start = text
+        .find(&format!("name = \"{name}\""))
+        .unwrap_or_else(|| panic!("no account {name} in accounts.toml:\n{text}"));
+    let start = text[..start].rfind("[[").unwrap_or(0);
+    let rest = &text[start + 2..];
+    let end = rest
+        .find("\n[[")
+        .map(|e| start + 2 + e)
+        .unwrap_or(text.len());
+    text[start..end].to_string()
+}
+
+#[test]
+fn add_form_shows_each_presets_fields_and_the_redirect_uri_to_register() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    assert!(std::env::var_os("DISPLAY").is_some(), "needs a display");
+    let d = Desktop::start(&[]);
+    let s = d.session(&[]);
+    s.wait_for(
+        "the empty state",
+        "!document.querySelector('#empty').hidden && document.querySelectorAll('#preset option').length > 5",
+        Duration::from_secs(20),
+    );
+    s.assert_accessible("the empty window");
+    s.click("#add-account");
+    s.wait_for(
+        "the form",
+        "document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    // Provider fields per preset: the core's table (the CLI's flags take the same).
+    let views = latchkey_core::provider::preset_views();
+    let expected: Vec<(&str, Vec<&str>, bool)> = views
+        .iter()
+        .map(|v| {
+            (
+                v.id,
+                v.fields.iter().map(|f| f.name).collect(),
+                v.loopback_only,
+            )
+        })
+        .collect();
+    assert!(expected.len() >= 12, "every preset: {expected:?}");
+    let presets =
+        s.js("return [...document.querySelectorAll('#preset option')].map((o) => o.value);");
+    let presets: Vec<&str> = presets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        presets,
+        expected.iter().map(|(p, _, _)| *p).collect::<Vec<_>>(),
+        "the form offers every preset"
+    );
+    let always = ["flow", "redirect"];
+    for (preset, fields, core_loopback_only) in &expected {
+        s.js(&format!(
+            "const f = document.querySelector('#account-form'); f.preset.value = '{preset}';
+             f.redirect.value = 'scheme'; f.preset.dispatchEvent(new Event('change'));"
+        ));
+        let shown = s.visible_fields();
+        let provider_fields: Vec<&str> = shown
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !always.contains(f) && *f != "port")
+            .collect();
+        let mut want = fields.to_vec();
+        want.sort_unstable();
+        let mut got = provider_fields.clone();
+        got.sort_unstable();
+        assert_eq!(got, want, "fields shown for {preset}");
+        let loopback_only =
+            s.js("return document.querySelector(\"#redirect option[value='scheme']\").disabled;");
+        assert_eq!(
+            loopback_only,
+            json!(*core_loopback_only),
+            "{preset}: loopback only"
+        );
+        let uri = s.text("#redirect-uri");
+        if *core_loopback_only {
+            assert_eq!(
+                uri, "http://127.0.0.1:<any port>/callback",
+                "{preset} accepts only loopback redirects"
+            );
+            assert!(
+                shown.iter().any(|f| f == "port"),
+                "{preset}: the port field"
+            );
+        } else {
+            assert_eq!(uri, "dev.latchkey.app:/callback", "{preset}");
+        }
+        s.screenshot(&format!("dialog-add-{preset}"));
+    }
+    // Loopback with a fixed port: the exact URI to register.
+    s.js("const f = document.querySelector('#account-form'); f.preset.value = 'oidc'; f.redirect.value = 'loopback'; f.redirect.dispatchEvent(new Event('change'));");
+    s.type_into("#account-form [name=port]", "8765");
+    assert_eq!(s.text("#redirect-uri"), "http://127.0.0.1:8765/callback");
+    // Device and client-credentials flows need no redirect URI.
+    s.js("const f = document.querySelector('#account-form'); f.flow.value = 'device'; f.flow.dispatchEvent(new Event('change'));");
+    assert!(!s.visible_fields().iter().any(|f| f == "redirect"));
+    assert_eq!(
+        s.js("return document.querySelector('.redirect-box').hidden;"),
+        json!(true)
+    );
+    s.assert_accessible("the add form");
+    s.end();
+}
+
+#[test]
+fn device_panel_and_edit_form_through_the_window() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    assert!(std::env::var_os("DISPLAY").is_some(), "needs a display");
+    let p = Provider::start(json!({"accessTokenTtl": 300, "deviceInterval": 1}));
+    // The "browser" opens nothing: the person reads the code off the panel and approves on
+    // another device (approve-device.mjs), with the URI and code the panel shows.
+    let d = Desktop::start(&[("LATCHKEY_BROWSER", "true".to_string())]);
     let s = d.session(&[]);
     s.wait_for(
         "the empty state",
@@ -808,5 +1061,213 @@ fn locked_keychain_shows_a_banner_and_recovers_without_a_restart() {
     assert!(identity.contains("alice@example.test"), "{identity}");
     assert!(d.app_running(), "the same app, not a restart");
     s.screenshot("keychain-04-unlocked");
+    s.click("#add-account");
+    s.wait_for(
+        "the form",
+        "document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    s.type_into("#account-form [name=name]", "tv");
+    s.type_into("#account-form [name=issuer]", &p.issuer);
+    s.type_into("#account-form [name=client_id]", "latchkey-public");
+    s.js("const f = document.querySelector('#account-form'); f.flow.value = 'device'; f.flow.dispatchEvent(new Event('change'));");
+    s.click("#account-submit");
+    s.wait_status("tv", "signed_out");
+
+    // The device panel: user code, where to enter it, a running countdown.
+    s.action("tv", "sign-in");
+    s.wait_for(
+        "the device panel",
+        "document.querySelector('#device-dialog').open && document.querySelector('#device-code').innerText.length > 0",
+        Duration::from_secs(20),
+    );
+    let code = s.text("#device-code");
+    let uri = s.text("#device-uri");
+    assert!(uri.starts_with(&p.issuer), "{uri}");
+    assert!(code.len() >= 8, "{code}");
+    let first = s.text("#device-countdown");
+    assert!(first.ends_with(" s"), "countdown {first:?}");
+    s.wait_for(
+        "the countdown to move",
+        &format!("document.querySelector('#device-countdown').innerText !== '{first}'"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        s.focused().0,
+        "p#device-code in device-dialog",
+        "the panel takes the focus"
+    );
+    s.screenshot("dialog-device");
+    s.assert_accessible("the device panel");
+    assert!(d.tokens().is_empty(), "nothing stored before approval");
+    let st = Command::new("node")
+        .arg(repo_root().join("tests/provider/approve-device.mjs"))
+        .arg(&uri)
+        .arg(&code)
+        .status()
+        .unwrap();
+    assert!(st.success(), "approving the code shown on the panel");
+    s.wait_status("tv", "signed_in");
+    assert!(!s.dialog_open("device-dialog"), "approval closed the panel");
+    assert_eq!(d.tokens().len(), 3);
+
+    // The edit form: scopes, client secret, keep signed in.
+    let id = account_id(&d, "tv");
+    assert!(!account_toml(&d, "tv").contains("keep_signed_in = true"));
+    s.action("tv", "edit");
+    s.wait_for(
+        "the edit form",
+        "document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    assert_eq!(s.text("#dialog-title"), "Edit tv");
+    assert_eq!(
+        s.js("return document.querySelector('#account-form').name.disabled;"),
+        json!(true),
+        "the name cannot change"
+    );
+    s.type_into("#account-form [name=scopes]", "openid email offline_access");
+    s.type_into("#account-form [name=client_secret]", "edited-secret-7f3a");
+    s.click("#account-form [name=keep_signed_in]");
+    s.screenshot("dialog-edit");
+    s.assert_accessible("the edit form");
+    s.click("#account-submit");
+    s.wait_for(
+        "the form to close",
+        "!document.querySelector('#account-dialog').open",
+        Duration::from_secs(15),
+    );
+    let table = account_toml(&d, "tv");
+    let compact: String = table.split_whitespace().collect();
+    assert!(
+        compact.contains(r#"scopes=["openid","email","offline_access",]"#)
+            || compact.contains(r#"scopes=["openid","email","offline_access"]"#),
+        "{table}"
+    );
+    assert!(table.contains("keep_signed_in = true"), "{table}");
+    assert!(
+        !table.contains("edited-secret"),
+        "no secret in the metadata"
+    );
+    let secret = d.secret_tool(&[
+        "lookup",
+        "service",
+        "latchkey",
+        "username",
+        &format!("{id}/client-secret"),
+    ]);
+    assert_eq!(secret.trim(), "edited-secret-7f3a");
+    let scopes = s.text("li.account[data-name=\"tv\"] .scopes");
+    assert!(scopes.contains("openid"), "{scopes}");
+    assert!(
+        !s.dom().contains("edited-secret-7f3a"),
+        "the secret is not in the page"
+    );
+    s.end();
+}
+
+#[test]
+fn keyboard_reaches_every_action_and_dialogs_trap_and_restore_focus() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let p = provider();
+    let d = Desktop::start(&[]);
+    let s = d.session(&[]);
+    s.wait_for(
+        "the empty state",
+        "!document.querySelector('#empty').hidden",
+        Duration::from_secs(20),
+    );
+    s.add_account("kb", &p.issuer, "loopback", "keyboard-01-add-form");
+    s.action("kb", "sign-in");
+    s.wait_status("kb", "signed_in");
+    s.assert_accessible("the list with a signed-in account");
+
+    // Tab from the top of the page: every visible action, each with a visible focus ring.
+    s.js("document.activeElement?.blur(); window.focus();");
+    let visible = s.js(
+        "return [...document.querySelectorAll('button, input, select')]
+           .filter((e) => !e.disabled && e.getClientRects().length > 0 && !e.closest('dialog')).length;",
+    );
+    let visible = visible.as_u64().unwrap() as usize;
+    let mut seen = Vec::new();
+    for _ in 0..visible + 2 {
+        s.tab();
+        let (what, ring) = s.focused();
+        assert!(ring, "no visible focus on {what}");
+        seen.push(what);
+    }
+    for want in [
+        "button#add-account",
+        "button[sign-in]@kb",
+        "button[refresh]@kb",
+        "button[copy]@kb",
+        "button[sign-out]@kb",
+        "button[edit]@kb",
+        "button[remove]@kb",
+    ] {
+        assert!(
+            seen.iter().any(|w| w == want),
+            "Tab never reached {want}: {seen:?}"
+        );
+    }
+    if s.js("return document.querySelector('#autostart').disabled;") == json!(false) {
+        assert!(seen.iter().any(|w| w == "input#autostart"), "{seen:?}");
+    }
+    s.screenshot("keyboard-02-focus");
+
+    // Enter on Edit opens the form; Tab stays inside it; Escape closes it; focus returns.
+    s.js("document.querySelector('li.account[data-name=\"kb\"] button[data-action=\"edit\"]').focus();");
+    s.press("\u{E007}", false); // Enter
+    s.wait_for(
+        "the edit form",
+        "document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    let fields = s.js(
+        "return [...document.querySelectorAll('#account-dialog button, #account-dialog input, #account-dialog select')]
+           .filter((e) => !e.disabled && e.getClientRects().length > 0).length;",
+    );
+    for i in 0..fields.as_u64().unwrap() + 3 {
+        s.tab();
+        let (what, ring) = s.focused();
+        assert!(
+            what.ends_with(" in account-dialog"),
+            "Tab {i} left the dialog: {what}"
+        );
+        assert!(ring, "no visible focus on {what}");
+    }
+    for _ in 0..3 {
+        s.press("\u{E004}", true); // Shift+Tab
+        let (what, _) = s.focused();
+        assert!(
+            what.ends_with(" in account-dialog"),
+            "Shift+Tab left the dialog: {what}"
+        );
+    }
+    s.screenshot("keyboard-03-dialog-focus");
+    s.press("\u{E00C}", false); // Escape
+    s.wait_for(
+        "the form to close",
+        "!document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    assert_eq!(s.focused().0, "button[edit]@kb", "focus went back to Edit");
+
+    // The same for "Add account", opened with the keyboard.
+    s.js("document.querySelector('#add-account').focus();");
+    s.press("\u{E007}", false);
+    s.wait_for(
+        "the add form",
+        "document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    assert_eq!(s.focused().0, "input[name=name] in account-dialog");
+    s.press("\u{E00C}", false);
+    s.wait_for(
+        "the form to close",
+        "!document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    assert_eq!(s.focused().0, "button#add-account");
     s.end();
 }

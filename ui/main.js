@@ -13,6 +13,7 @@ const STATUS_TEXT = {
   signed_out: "Signed out",
   unknown: "Keychain unreadable",
   signing_in: "Signing in…",
+  checking: "Checking…",
 };
 
 // The provider fields of the add form come from the core (`list_presets`: each preset's
@@ -146,11 +147,13 @@ function render() {
     const badge = $(".badge", li);
     badge.textContent = a.provider_name.slice(0, 1).toUpperCase();
     badge.dataset.preset = preset;
+    badge.setAttribute("aria-label", `${a.provider_name} account`);
     $(".name", li).textContent = a.name;
     $(".label", li).textContent = a.label ?? "";
     const status = $(".status", li);
     status.textContent = STATUS_TEXT[statusOf(a)] ?? a.status;
     status.dataset.status = statusOf(a);
+    status.setAttribute("aria-label", `Status: ${status.textContent}`);
     const id = a.identity;
     const who = $(".identity", li);
     if (id) {
@@ -176,7 +179,7 @@ function render() {
     }
     const hasTokens = ["signed_in", "expires_soon", "expired_refreshable"].includes(a.status);
     const show = {
-      "sign-in": !a.signing_in && !["signed_in", "expires_soon"].includes(a.status),
+      "sign-in": !a.signing_in && !["signed_in", "expires_soon", "checking"].includes(a.status),
       cancel: a.signing_in,
       refresh: hasTokens && a.has_refresh_token,
       copy: hasTokens,
@@ -194,6 +197,10 @@ function render() {
       again.hidden = a.signing_in;
       again.textContent = "Sign in again";
       again.classList.remove("primary");
+    }
+    // Screen readers hear which account a button acts on ("Edit, work").
+    for (const b of li.querySelectorAll("button[data-action]")) {
+      b.setAttribute("aria-label", `${b.textContent}, ${a.name}`);
     }
     return li;
   });
@@ -315,6 +322,48 @@ function onSignInFinished(ev) {
   reload();
 }
 
+// ---- dialogs: focus trap and restore ---------------------------------------------------------
+
+// Where focus was when a dialog opened; it goes back there when the dialog closes.
+const openers = new WeakMap();
+
+function showDialog(dlg) {
+  if (dlg.open) return;
+  const active = document.activeElement;
+  openers.set(dlg, active && active !== document.body ? active : null);
+  dlg.showModal();
+}
+
+function focusables(root) {
+  return [...root.querySelectorAll("button, input, select, textarea, a[href], [tabindex]:not([tabindex='-1'])")]
+    .filter((el) => !el.disabled && !el.closest("[hidden]") && el.getClientRects().length > 0);
+}
+
+// Tab and Shift+Tab cycle inside an open dialog; focus returns to the opener on close (Escape,
+// Cancel, Save). A removed opener (e.g. the list re-rendered) falls back to "Add account".
+function manageDialog(dlg) {
+  dlg.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Tab") return;
+    const items = focusables(dlg);
+    if (items.length === 0) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (ev.shiftKey && (document.activeElement === first || !dlg.contains(document.activeElement))) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (document.activeElement === last || !dlg.contains(document.activeElement))) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
+  dlg.addEventListener("close", () => {
+    const opener = openers.get(dlg);
+    openers.delete(dlg);
+    const target = opener && opener.isConnected && !opener.closest("[hidden]") ? opener : $("#add-account");
+    target.focus();
+  });
+}
+
 // ---- device sign-in panel ------------------------------------------------------------------
 
 let device = null; // the device-code event payload on screen
@@ -324,8 +373,7 @@ function showDevice(ev) {
   $("#device-uri").textContent = device.verification_uri;
   $("#device-code").textContent = device.user_code;
   tickDevice();
-  const dlg = $("#device-dialog");
-  if (!dlg.open) dlg.showModal();
+  showDialog($("#device-dialog"));
   $("#device-code").focus();
 }
 function tickDevice() {
@@ -429,7 +477,7 @@ function openDialog(a = null) {
     form.flow.value = "authorization-code";
   }
   updateForm();
-  $("#account-dialog").showModal();
+  showDialog($("#account-dialog"));
   (a ? form.client_id : form.name).focus();
 }
 
@@ -540,7 +588,19 @@ async function start() {
     }
   });
 
-  // All listeners are in place before the first reload (a cold start by URL may finish a
+  // First paint from the metadata file alone (no keychain: status "checking"), then the
+  // token status from the keychain (`list_accounts`, the reload below).
+  try {
+    accounts = await call("list_accounts_metadata");
+    render();
+  } catch {
+    // The full reload below reports it.
+  }
+  // Benchmark mark (bench/desktop.sh): the second animation frame after the list's first render
+  // runs once a frame showing it has been drawn. Prints only with LATCHKEY_BENCH_MARKS set.
+  requestAnimationFrame(() => requestAnimationFrame(() => tauri.core.invoke("bench_painted").catch(() => {})));
+
+  // All listeners are in place before the first full reload (a cold start by URL may finish a
   // sign-in right away); registering them at once saves four IPC round trips at start-up.
   await Promise.all([
     tauri.event.listen("accounts-changed", scheduleReload),
@@ -549,10 +609,15 @@ async function start() {
     tauri.event.listen("open-add-account", () => openDialog()),
     tauri.event.listen("device-code", showDevice),
   ]);
-  $("#device-cancel").addEventListener("click", async () => {
+  const cancelDevice = async () => {
     if (device) await call("cancel_sign_in", { name: device.account }).catch((e) => notice("error", explain(e)));
     closeDevice();
-  });
+  };
+  $("#device-cancel").addEventListener("click", cancelDevice);
+  // Escape on the device panel cancels the sign-in, like its Cancel button.
+  $("#device-dialog").addEventListener("cancel", (ev) => { ev.preventDefault(); cancelDevice(); });
+  manageDialog($("#device-dialog"));
+  manageDialog($("#account-dialog"));
   $("#device-copy").addEventListener("click", async () => {
     if (!device) return;
     try { await navigator.clipboard.writeText(device.user_code); $("#device-copy").textContent = "Copied"; } catch { $("#device-copy").textContent = "Select the code to copy"; }
@@ -561,9 +626,6 @@ async function start() {
   setInterval(tickDevice, 1000);
 
   await reload();
-  // Benchmark mark (bench/desktop.sh): the second animation frame after the list's first render
-  // runs once a frame showing it has been drawn. Prints only with LATCHKEY_BENCH_MARKS set.
-  requestAnimationFrame(() => requestAnimationFrame(() => tauri.core.invoke("bench_painted").catch(() => {})));
   setInterval(tick, 1000);
   setInterval(reload, 30000);
 

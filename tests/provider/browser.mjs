@@ -6,6 +6,8 @@
 //   LATCHKEY_TEST_BROWSER_MODE   approve (default) | deny | ignore
 //   LATCHKEY_TEST_DEEP_LINK_CMD  command (split on whitespace) run with a custom-scheme
 //                                callback URL appended; if unset the URL is printed on stdout
+//   LATCHKEY_TEST_BROWSER_DELIVER print: print every callback URL on stdout instead of
+//                                delivering it (a person copying the address bar)
 //   LATCHKEY_TEST_BROWSER_LOG    append the log here (default: stderr)
 //   LATCHKEY_TEST_BROWSER_RESULT write a JSON summary of the outcome here (optional)
 // Exit: 0 = callback delivered (or ignore mode), 1 = unexpected page / failure, 2 = usage.
@@ -30,6 +32,12 @@ async function deliver(browser, callbackUrl, { method = 'GET', form } = {}) {
   const outcome = params.has('error') ? `error=${params.get('error')}` : (params.has('code') ? 'code' : 'no code/error');
   log(`provider redirected to the client: ${bare(callbackUrl)} (${outcome})`);
 
+  if (process.env.LATCHKEY_TEST_BROWSER_DELIVER === 'print' && method === 'GET') {
+    log('printing the callback URL on stdout (deliver=print)');
+    process.stdout.write(`${callbackUrl}\n`);
+    writeResult({ ok: true, stage: 'printed', outcome });
+    return 0;
+  }
   if (u.protocol === 'http:' || u.protocol === 'https:') {
     let res;
     try {

@@ -289,6 +289,10 @@ pub struct LoginArgs {
     /// Use the device flow (RFC 8628) even if the account signs in with the browser.
     #[arg(long)]
     pub device: bool,
+    /// Where no browser can be opened (SSH session, no display, `LATCHKEY_BROWSER=none`), use
+    /// the device flow by itself when the provider has one.
+    #[arg(long)]
+    pub auto: bool,
     /// JSON output.
     #[arg(long)]
     pub json: bool,

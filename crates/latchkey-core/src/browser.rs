@@ -1,6 +1,7 @@
 //! Opening the system browser, shared by the CLI and the desktop app.
 //!
-//! `LATCHKEY_BROWSER` (a command line; the URL is appended as the last argument) wins; else the
+//! `LATCHKEY_BROWSER` (a command line; the URL is appended as the last argument; `none`: no
+//! browser at all, see [`crate::headless`]) wins; else the
 //! platform opener (`xdg-open`, `open`, or the Windows URL handler — never `cmd /c start`, which
 //! splits URLs at `&`). The browser is started detached: nobody waits for it.
 
@@ -31,6 +32,15 @@ pub fn open(url: &Url) -> Result<()> {
 /// The program and leading arguments that open a URL here.
 pub fn command() -> Result<(String, Vec<String>)> {
     match std::env::var(BROWSER_ENV) {
+        Ok(cmd)
+            if cmd
+                .trim()
+                .eq_ignore_ascii_case(crate::headless::BROWSER_NONE) =>
+        {
+            Err(Error::InvalidInput(format!(
+                "{BROWSER_ENV}=none: no browser is opened; open the sign-in URL yourself"
+            )))
+        }
         Ok(cmd) if !cmd.trim().is_empty() => {
             let mut words = shell_words::split(&cmd).map_err(|e| {
                 Error::InvalidInput(format!("{BROWSER_ENV} is not a valid command line: {e}"))

@@ -6,6 +6,7 @@
 //! - [`manager`]: the façade, and the refresh and sign-in protocols.
 //! - [`provider`]: presets, the quirk table and discovery (pure: no I/O).
 //! - [`flow`]: PKCE pieces, the loopback listener and the device authorization grant.
+//! - [`headless`]: signing in where no browser can be opened (SSH, no display).
 //! - [`dpop`]: DPoP proofs (RFC 9449) with a per-account ES256 key.
 //! - [`token`]: token sets and the token endpoint protocol; [`oidc`]: id_token and userinfo.
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
@@ -27,6 +28,7 @@ pub mod config;
 pub mod dpop;
 pub mod error;
 pub mod flow;
+pub mod headless;
 pub mod http;
 pub mod issuer;
 pub mod lock;

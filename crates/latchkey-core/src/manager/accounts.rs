@@ -357,6 +357,32 @@ impl LoginManager {
         }
     }
 
+    /// Every account from the metadata file alone, without touching the keychain: status
+    /// [`TokenStatus::Checking`], no expiry. For a first paint; [`Self::summaries`] gives the
+    /// token state.
+    pub fn summaries_from_metadata(&self) -> Result<Vec<AccountSummary>> {
+        Ok(self
+            .accounts()?
+            .into_iter()
+            .map(|account| {
+                let mut problems = Vec::new();
+                if let Some(reason) = &account.needs_sign_in {
+                    problems.push(format!("needs sign-in: {reason}"));
+                }
+                problems.extend(account.warnings());
+                AccountSummary {
+                    status: TokenStatus::Checking,
+                    expires_at: None,
+                    expires_in: None,
+                    has_refresh_token: false,
+                    token_scope: None,
+                    problems,
+                    account,
+                }
+            })
+            .collect())
+    }
+
     /// Every account with its token state (one keychain read per account).
     pub async fn summaries(&self) -> Result<Vec<AccountSummary>> {
         let mut out = Vec::new();

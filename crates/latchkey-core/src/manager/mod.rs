@@ -220,6 +220,9 @@ pub enum TokenStatus {
     SignedOut,
     /// The keychain could not be read.
     Unknown,
+    /// Not read yet: the summary was made from the metadata alone
+    /// ([`LoginManager::summaries_from_metadata`]), to show a list before the keychain answers.
+    Checking,
 }
 
 impl TokenStatus {
@@ -232,6 +235,7 @@ impl TokenStatus {
             TokenStatus::NeedsSignIn => "needs sign-in",
             TokenStatus::SignedOut => "signed out",
             TokenStatus::Unknown => "unknown",
+            TokenStatus::Checking => "checking",
         }
     }
 }
