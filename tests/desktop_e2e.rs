@@ -763,6 +763,54 @@ fn locked_keychain_shows_a_banner_and_recovers_without_a_restart() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let p = provider();
     let d = Desktop::start_with(&[], false);
+    let s = d.session(&[]);
+    s.wait_for(
+        "the empty state",
+        "!document.querySelector('#empty').hidden",
+        Duration::from_secs(20),
+    );
+    s.add_account("vault", &p.issuer, "loopback", "keychain-01-add-form");
+    s.action("vault", "sign-in");
+    s.wait_status("vault", "signed_in");
+    assert_eq!(
+        s.js("return document.querySelector('#keychain-locked').hidden;"),
+        json!(true),
+        "no banner while the keychain is readable"
+    );
+    s.screenshot("keychain-02-signed-in");
+
+    let bus = keyring_bus::connect(&d.bus);
+    keyring_bus::lock(&bus);
+    assert!(keyring_bus::locked(&bus));
+    // The app notices at its next sweep, without any action in the window.
+    s.wait_for(
+        "the locked-keychain banner",
+        "!document.querySelector('#keychain-locked').hidden",
+        Duration::from_secs(60),
+    );
+    s.wait_status("vault", "unknown");
+    let banner = s.text("#keychain-locked");
+    assert!(banner.contains("keychain is locked"), "{banner}");
+    s.screenshot("keychain-03-locked-banner");
+
+    let password = std::env::var("LATCHKEY_TEST_KEYRING_PASSWORD")
+        .unwrap_or_else(|_| "latchkey-test".to_string());
+    keyring_bus::unlock(&bus, &password);
+    assert!(!keyring_bus::locked(&bus));
+    // Recovery without a restart: the banner goes and the list is filled again.
+    s.wait_for(
+        "the banner to go",
+        "document.querySelector('#keychain-locked').hidden",
+        Duration::from_secs(60),
+    );
+    s.wait_status("vault", "signed_in");
+    let identity = s.text("li.account[data-name=\"vault\"] .identity");
+    assert!(identity.contains("alice@example.test"), "{identity}");
+    assert!(d.app_running(), "the same app, not a restart");
+    s.screenshot("keychain-04-unlocked");
+    s.end();
+}
+
 // ---- dialogs, keyboard and accessibility (issue 12, points 4 and 6) --------------------------
 
 /// Serious or critical axe-core violations, as `id (impact): help — nodes` lines.
@@ -1022,45 +1070,6 @@ fn device_panel_and_edit_form_through_the_window() {
         "!document.querySelector('#empty').hidden",
         Duration::from_secs(20),
     );
-    s.add_account("vault", &p.issuer, "loopback", "keychain-01-add-form");
-    s.action("vault", "sign-in");
-    s.wait_status("vault", "signed_in");
-    assert_eq!(
-        s.js("return document.querySelector('#keychain-locked').hidden;"),
-        json!(true),
-        "no banner while the keychain is readable"
-    );
-    s.screenshot("keychain-02-signed-in");
-
-    let bus = keyring_bus::connect(&d.bus);
-    keyring_bus::lock(&bus);
-    assert!(keyring_bus::locked(&bus));
-    // The app notices at its next sweep, without any action in the window.
-    s.wait_for(
-        "the locked-keychain banner",
-        "!document.querySelector('#keychain-locked').hidden",
-        Duration::from_secs(60),
-    );
-    s.wait_status("vault", "unknown");
-    let banner = s.text("#keychain-locked");
-    assert!(banner.contains("keychain is locked"), "{banner}");
-    s.screenshot("keychain-03-locked-banner");
-
-    let password = std::env::var("LATCHKEY_TEST_KEYRING_PASSWORD")
-        .unwrap_or_else(|_| "latchkey-test".to_string());
-    keyring_bus::unlock(&bus, &password);
-    assert!(!keyring_bus::locked(&bus));
-    // Recovery without a restart: the banner goes and the list is filled again.
-    s.wait_for(
-        "the banner to go",
-        "document.querySelector('#keychain-locked').hidden",
-        Duration::from_secs(60),
-    );
-    s.wait_status("vault", "signed_in");
-    let identity = s.text("li.account[data-name=\"vault\"] .identity");
-    assert!(identity.contains("alice@example.test"), "{identity}");
-    assert!(d.app_running(), "the same app, not a restart");
-    s.screenshot("keychain-04-unlocked");
     s.click("#add-account");
     s.wait_for(
         "the form",

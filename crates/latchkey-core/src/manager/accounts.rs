@@ -375,7 +375,10 @@ impl LoginManager {
                     expires_at: None,
                     expires_in: None,
                     has_refresh_token: false,
+                    token_lifetime: None,
                     token_scope: None,
+                    session_ends_at: None,
+                    session_ends_in: None,
                     problems,
                     account,
                 }

@@ -613,6 +613,7 @@ mod session_warning_tests {
             expires_at: None,
             expires_in: None,
             has_refresh_token: true,
+            token_lifetime: None,
             token_scope: None,
             problems: vec![],
             session_ends_at: ends_in.map(|s| now + time::Duration::seconds(s)),
