@@ -120,7 +120,14 @@ fn device_flow_end_to_end_with_the_headless_approver() {
     // The device sign-in is refreshable like any other.
     let out = sb.ok(&["refresh", "work", "--force"]);
     assert!(out.contains("Refreshed"), "{out}");
-    assert_eq!(p.grant_errors().len(), 0, "{:?}", p.grant_errors());
+    // `authorization_pending` is the normal answer while the approver is still at work (a
+    // slow machine sees some); every other grant error is a failure.
+    let errors: Vec<_> = p
+        .grant_errors()
+        .into_iter()
+        .filter(|e| !e.to_string().contains("authorization_pending"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 #[test]
