@@ -216,7 +216,11 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
                 } => match base64::engine::general_purpose::STANDARD.decode(body_b64) {
                     Ok(bytes) => {
                         output::response_parts(status, &headers, &bytes, r.include);
-                        return Some(ExitCode::from(if status >= 400 { 6 } else { 0 }));
+                        return Some(ExitCode::from(if status >= 400 {
+                            latchkey_core::error::EXIT_HTTP_ERROR_STATUS
+                        } else {
+                            0
+                        }));
                     }
                     Err(_) => client::unexpected(pid, "request"),
                 },

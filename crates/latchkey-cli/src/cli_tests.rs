@@ -254,3 +254,30 @@ fn one_account_commands_list_and_status() {
         clap::error::ErrorKind::InvalidSubcommand
     );
 }
+
+#[test]
+fn agent() {
+    let Command::Agent(a) = parse(&["agent"]) else {
+        panic!("agent")
+    };
+    assert!(a.socket.is_none() && !a.install && !a.uninstall);
+    let Command::Agent(a) = parse(&["agent", "--socket", "/run/x.sock"]) else {
+        panic!("agent --socket")
+    };
+    assert_eq!(
+        a.socket.as_deref(),
+        Some(std::path::Path::new("/run/x.sock"))
+    );
+    let Command::Agent(a) = parse(&["agent", "--install"]) else {
+        panic!("agent --install")
+    };
+    assert!(a.install);
+    assert_eq!(
+        refused(&["agent", "--install", "--uninstall"]),
+        clap::error::ErrorKind::ArgumentConflict
+    );
+    assert_eq!(
+        refused(&["agent", "--socket", "/x", "--install"]),
+        clap::error::ErrorKind::ArgumentConflict
+    );
+}

@@ -597,7 +597,7 @@ async fn the_sign_in_method_is_decided_by_the_core() {
 
 /// The fixture's manager with token memory (the agent's, the app's).
 fn with_memory(mut f: Fixture) -> Fixture {
-    let m = Arc::try_unwrap(f.m).ok().expect("no other owner yet");
+    let m = Arc::try_unwrap(f.m).expect("no other owner yet");
     f.m = Arc::new(m.with_token_memory());
     f
 }
