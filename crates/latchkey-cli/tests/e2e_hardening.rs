@@ -579,3 +579,50 @@ fn a_sign_in_without_identity_does_not_keep_the_old_one() {
     let list: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
     assert!(list[0]["identity"].is_null(), "{}", list[0]);
 }
+
+/// Point 9 (DPoP): the authorization request names the account's key (`dpop_jkt`), and a
+/// sign-in answered with a Bearer token although DPoP was asked for is refused, storing nothing.
+#[test]
+fn dpop_sign_in_sends_dpop_jkt_and_refuses_a_bearer_answer() {
+    // A provider with DPoP on: the browser URL carries dpop_jkt.
+    let p = provider(json!({"dpop": true}));
+    let (sb, urls) = recording_sandbox();
+    sb.ok(&[
+        "add",
+        "d",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--dpop",
+    ]);
+    let mut login = sb
+        .cmd(&["login", "d", "--timeout", "60"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = wait_for_url(&urls);
+    let _ = login.kill();
+    let _ = login.wait();
+    let jkt = param(&url, "dpop_jkt");
+    assert_eq!(jkt.len(), 43, "a base64url SHA-256 thumbprint: {jkt}");
+
+    // A provider without DPoP issues Bearer tokens: the sign-in is refused.
+    let plain = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    sb.ok(&[
+        "add",
+        "b",
+        "--issuer",
+        &plain.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--dpop",
+    ]);
+    let out = sb.run(&["login", "b", "--timeout", "60"]);
+    assert_ne!(code(&out), 0, "{}", stdout(&out));
+    assert!(stderr(&out).contains("Bearer"), "{}", stderr(&out));
+    let id = sb.account_id("b");
+    assert!(Keyring::lookup(&format!("{id}/tokens")).is_none());
+}

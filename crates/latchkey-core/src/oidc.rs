@@ -86,12 +86,16 @@ fn check_hmac_signature_length(raw: &str) -> Result<()> {
         "HS512" => 64,
         _ => return Ok(()),
     };
+    // Strict base64url: a lenient decoder elsewhere must never see what this one refuses.
     match b64.decode(signature) {
-        Ok(sig) if sig.len() != want => Err(Error::InvalidIdToken(format!(
+        Ok(sig) if sig.len() == want => Ok(()),
+        Ok(sig) => Err(Error::InvalidIdToken(format!(
             "its {alg} signature is {} bytes long, not {want}",
             sig.len()
         ))),
-        _ => Ok(()),
+        Err(_) => Err(Error::InvalidIdToken(format!(
+            "its {alg} signature is not base64url"
+        ))),
     }
 }
 
