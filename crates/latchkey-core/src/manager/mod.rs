@@ -59,8 +59,8 @@ use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, reques
 mod accounts;
 mod client_credentials;
 mod device_grant;
-mod memory;
 mod integrations;
+mod memory;
 mod refresh;
 mod resource;
 mod sign_in;
@@ -68,9 +68,9 @@ mod sign_in;
 mod tests;
 
 pub use device_grant::DeviceSignIn;
-pub use memory::KeychainState;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
+pub use memory::KeychainState;
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 
