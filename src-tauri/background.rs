@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use latchkey_core::manager::KeychainState;
 use latchkey_core::{AccountSummary, ErrorKind, TokenOptions, TokenStatus};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -88,15 +89,24 @@ async fn watch<R: Runtime>(app: AppHandle<R>) {
 /// keychain), sooner, with backoff from [`UNREADABLE_RETRY`], so that unlocking the keychain
 /// fills the window in without a restart. When the statuses change, the window reloads.
 async fn sweep_forever<R: Runtime>(app: AppHandle<R>) {
-    let mut last: Option<Vec<(String, TokenStatus)>> = None;
+    let mut last: Option<(KeychainState, Vec<(String, TokenStatus)>)> = None;
     let mut unreadable_streak = 0;
     loop {
-        if let Some(now) = sweep(&app, true).await {
+        // Tokens held in memory are served without the keychain, so the account statuses alone
+        // would not show that it was locked: ask it once per sweep (one read).
+        let keychain = match app.try_state::<AppState>() {
+            Some(state) => state.manager.probe_keychain().await,
+            None => KeychainState::Unknown,
+        };
+        if let Some(statuses) = sweep(&app, true).await {
+            let now = (keychain, statuses);
             if last.as_ref().is_some_and(|l| *l != now) {
-                tracing::debug!("account statuses changed");
+                tracing::debug!("account statuses or the keychain state changed");
                 let _ = app.emit(ACCOUNTS_CHANGED, ());
             }
-            if now.iter().any(|(_, s)| *s == TokenStatus::Unknown) {
+            let unreadable = !matches!(keychain, KeychainState::Available | KeychainState::Unknown)
+                || now.1.iter().any(|(_, s)| *s == TokenStatus::Unknown);
+            if unreadable {
                 unreadable_streak += 1;
             } else {
                 unreadable_streak = 0;

@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "autostart_enabled",
     "set_autostart",
     "bench_painted",
+    "keychain_state",
 ];
 
 fn main() {

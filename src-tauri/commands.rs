@@ -33,6 +33,7 @@ pub const NAMES: &[&str] = &[
     "autostart_enabled",
     "set_autostart",
     "bench_painted",
+    "keychain_state",
 ];
 
 /// The "Add account" form.
@@ -157,6 +158,14 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 #[tauri::command]
 pub fn list_presets() -> Vec<PresetView> {
     crate::views::presets()
+}
+
+/// What the app's last keychain call found (`available`, `locked`, `unavailable`, `timed_out`,
+/// `failed`, or `unknown` before the first call). The app serves tokens it holds while the
+/// keychain is locked, so the window asks for this as well as for the account statuses.
+#[tauri::command]
+pub fn keychain_state(state: State<'_, AppState>) -> latchkey_core::manager::KeychainState {
+    state.manager.keychain_state()
 }
 
 /// Every account with its state.

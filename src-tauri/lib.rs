@@ -74,6 +74,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::autostart_enabled,
             commands::set_autostart,
             commands::bench_painted,
+            commands::keychain_state,
         ])
 }
 

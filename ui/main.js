@@ -128,16 +128,24 @@ function expiresText(a) {
 }
 
 let rendered = "";
+let keychain = "unknown";
+const KEYCHAIN_UNUSABLE = ["locked", "unavailable", "timed_out", "failed"];
 function render() {
   $("#loading").hidden = true;
   // Re-render only on change: keeps keyboard focus and avoids needless work on each poll.
-  const key = JSON.stringify([accounts.map((a) => ({ ...a, expires_in: null })), [...accountErrors]]);
+  const key = JSON.stringify([
+    accounts.map((a) => ({ ...a, expires_in: null })),
+    [...accountErrors],
+    keychain,
+  ]);
   if (key === rendered) return;
   rendered = key;
   const list = $("#accounts");
   $("#empty").hidden = accounts.length > 0;
-  // "unknown": the account's tokens could not be read from the keychain (locked, no service).
-  $("#keychain-locked").hidden = !accounts.some((a) => a.status === "unknown");
+  // "unknown": the account's tokens could not be read from the keychain (locked, no service);
+  // or the keychain refused the app's last call although tokens held in memory are served.
+  $("#keychain-locked").hidden =
+    !accounts.some((a) => a.status === "unknown") && !KEYCHAIN_UNUSABLE.includes(keychain);
   const tpl = $("#account-template");
   const items = accounts.map((a) => {
     const li = tpl.content.firstElementChild.cloneNode(true);
@@ -233,6 +241,9 @@ function scheduleReload() {
 async function reload() {
   try {
     accounts = await call("list_accounts");
+    // Tokens held in memory are still served while the keychain is locked, so the statuses
+    // alone would not show it: the app's last keychain call says.
+    keychain = await call("keychain_state").catch(() => "unknown");
     render();
   } catch (err) {
     $("#loading").hidden = true;

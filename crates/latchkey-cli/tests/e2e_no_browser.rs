@@ -296,7 +296,7 @@ fn a_pasted_redirect_url_completes_the_sign_in_and_a_wrong_state_is_refused() {
     // The person signs in elsewhere and copies the address the provider redirected to.
     let callback = browse(&auth, false);
     assert!(
-        callback.starts_with("dev.latchkey.app:/callback?"),
+        callback.starts_with("dev.latchkey.app:/callback/paste?"),
         "{callback}"
     );
     assert!(callback.contains("code="));
