@@ -69,7 +69,7 @@ fi
 "$bin" agent 2>"$work/agent.log" &
 agent_pid=$!
 for _ in $(seq 100); do [[ -S "$LATCHKEY_AGENT_SOCK" ]] && break; sleep 0.05; done
-"$bin" status bench | head -n1
+"$bin" status bench >"$work/status" && head -n1 "$work/status"
 
 mkdir -p bench/results
 hyperfine --warmup 20 --runs 300 -N \
@@ -100,7 +100,8 @@ done
 "$bin" list >/dev/null
 for i in $(seq 2 100); do "$bin" token "acct$i" >/dev/null; done
 signed_in=$("$bin" list --json | grep -c '"status": "signed_in"' || true)
-sleep 2
+# Let the blocking-pool threads of the last calls retire (10 s keep-alive) before counting.
+sleep 15
 switches() {
   local total=0 t
   for t in /proc/"$agent_pid"/task/*; do
