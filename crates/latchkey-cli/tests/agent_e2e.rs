@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use latchkey_testkit::{Keyring, Provider, Sandbox, code, stderr, stdout};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
@@ -27,31 +27,11 @@ fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
 }
 
 fn provider(extra: Value) -> Provider {
-    require_secret_service();
-    let mut cfg = json!({"accessTokenTtl": 60});
-    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            base.insert(k.clone(), v.clone());
-        }
-    }
-    Provider::start(cfg)
-}
-
-fn add_and_login(sb: &Sandbox, p: &Provider, name: &str) -> String {
-    sb.ok(&[
-        "add",
-        name,
-        "--issuer",
-        &p.issuer,
-        "--client-id",
-        "latchkey-public",
-    ]);
-    sb.ok(&["login", name, "--timeout", "60"]);
-    sb.account_id(name)
+    Provider::start_merged(json!({"accessTokenTtl": 60}), extra)
 }
 
 fn tokens_in_keychain(id: &str) -> Value {
-    serde_json::from_str(&Keyring::lookup(&format!("{id}/tokens")).expect("tokens stored")).unwrap()
+    Keyring::tokens(id).expect("tokens are in the keychain")
 }
 
 /// A running `latchkey agent`; killed on drop. Its stderr lines are collected.
@@ -190,7 +170,7 @@ fn the_agent_serves_tokens_from_memory_while_the_keyring_daemon_is_stopped() {
     let _exclusive = KEYRING_DAEMON.write().unwrap_or_else(|p| p.into_inner());
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "mem");
+    let id = sb.add_and_login(&p, "mem");
     let stored = tokens_in_keychain(&id)["access_token"]
         .as_str()
         .unwrap()
@@ -283,7 +263,7 @@ fn twenty_callers_and_the_agent_on_an_expired_token_refresh_once() {
     let _shared = shared();
     let p = provider(json!({"accessTokenTtl": 3}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "conc");
+    let id = sb.add_and_login(&p, "conc");
     let agent = Agent::start(&sb, &sb.agent_socket());
     // The agent holds the (soon expired) token in memory.
     sb.ok(&["token", "conc", "--min-ttl", "0"]);
@@ -322,7 +302,7 @@ fn sigkill_of_the_agent_during_refreshes_callers_fall_back_and_nothing_is_lost()
     let _shared = shared();
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "kill");
+    let id = sb.add_and_login(&p, "kill");
     let mut agent = Agent::start(&sb, &sb.agent_socket());
     sb.ok(&["refresh", "kill", "--force"]);
     assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
@@ -409,7 +389,7 @@ fn another_uid_is_refused_even_with_open_file_modes() {
     let _shared = shared();
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
-    add_and_login(&sb, &p, "uid");
+    sb.add_and_login(&p, "uid");
     // A socket anyone may reach: world-traversable dir, socket 0666.
     let open_dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -448,7 +428,7 @@ fn garbage_oversized_truncated_silent_and_many_connections_are_survived() {
     let _shared = shared();
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
-    add_and_login(&sb, &p, "bad");
+    sb.add_and_login(&p, "bad");
     let agent = Agent::start(&sb, &sb.agent_socket());
     let sock = sb.agent_socket();
 
@@ -534,7 +514,7 @@ fn a_forwarded_socket_serves_a_remote_client_and_fallbacks_are_silent() {
     let _shared = shared();
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "fwd");
+    let id = sb.add_and_login(&p, "fwd");
     let stored = tokens_in_keychain(&id)["access_token"]
         .as_str()
         .unwrap()
@@ -651,7 +631,7 @@ fn a_rotated_token_the_keychain_refused_is_stored_when_it_answers_again_before_i
     let _exclusive = KEYRING_DAEMON.write().unwrap_or_else(|p| p.into_inner());
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "locked");
+    let id = sb.add_and_login(&p, "locked");
     let agent = Agent::start(&sb, &sb.agent_socket());
     let t1 = sb.ok(&["token", "locked"]).trim().to_string();
 

@@ -14,33 +14,11 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
 fn provider(extra: Value) -> Provider {
-    require_secret_service();
-    let mut cfg = json!({"accessTokenTtl": 60});
-    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            base.insert(k.clone(), v.clone());
-        }
-    }
-    Provider::start(cfg)
-}
-
-/// Adds `name` for the public test client and signs it in through the headless browser.
-fn add_and_login(sb: &Sandbox, p: &Provider, name: &str) -> String {
-    sb.ok(&[
-        "add",
-        name,
-        "--issuer",
-        &p.issuer,
-        "--client-id",
-        "latchkey-public",
-    ]);
-    sb.ok(&["login", name, "--timeout", "60"]);
-    sb.account_id(name)
+    Provider::start_merged(json!({"accessTokenTtl": 60}), extra)
 }
 
 fn tokens_in_keychain(id: &str) -> Value {
-    let raw = Keyring::lookup(&format!("{id}/tokens")).expect("tokens are in the keychain");
-    serde_json::from_str(&raw).unwrap()
+    Keyring::tokens(id).expect("tokens are in the keychain")
 }
 
 fn list_json(sb: &Sandbox) -> Vec<Value> {
@@ -171,7 +149,7 @@ fn ten_processes_on_an_expired_token_cause_one_refresh() {
     // refreshed one (3600 s) is not, so the re-read under the lock finds it fresh. No waiting.
     let p = provider(json!({"accessTokenTtl": 30, "refreshedAccessTokenTtl": 3600}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "conc");
+    let id = sb.add_and_login(&p, "conc");
     // A gate: every process waits on its stdin until all are started.
     let outs = sb.run_gated(10, &["token", "conc", "--min-ttl", "600"]);
     for o in &outs {
@@ -517,7 +495,7 @@ fn id_token_alg_none_is_rejected() {
 fn refresh_failures_degraded_retry_and_invalid_grant() {
     let p = provider(json!({"accessTokenTtl": 3}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "r");
+    let id = sb.add_and_login(&p, "r");
     let at = tokens_in_keychain(&id)["access_token"]
         .as_str()
         .unwrap()
@@ -720,7 +698,7 @@ fn usage_errors_exit_2() {
 fn identity_switch_is_refused_unless_replace() {
     let p = provider(json!({}));
     let mut sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "me");
+    let id = sb.add_and_login(&p, "me");
     let before = snapshot(&sb, &id);
     sb.env.push(("LATCHKEY_TEST_LOGIN".into(), "bob".into()));
     let out = sb.run(&["login", "me", "--timeout", "60"]);
@@ -736,7 +714,7 @@ fn identity_switch_is_refused_unless_replace() {
 fn edit_changes_scopes_without_signing_out_and_client_id_with() {
     let p = provider(json!({}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "e");
+    let id = sb.add_and_login(&p, "e");
     let out = sb.ok(&[
         "edit",
         "e",
@@ -936,7 +914,7 @@ fn https_uses_the_os_trust_store_and_refuses_unknown_cas() {
 fn edit_flow_auth_and_dpop() {
     let p = provider(json!({}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "fx");
+    let id = sb.add_and_login(&p, "fx");
     // The device flow signs in the same user with the same client: still signed in.
     sb.ok(&["edit", "fx", "--flow", "device"]);
     assert_eq!(list_json(&sb)[0]["flow"], "device");
@@ -969,7 +947,7 @@ fn edit_flow_auth_and_dpop() {
 fn edit_session_max_tells_when_the_session_ends() {
     let p = provider(json!({}));
     let sb = Sandbox::new(BIN);
-    add_and_login(&sb, &p, "sx");
+    sb.add_and_login(&p, "sx");
     // The test provider's refresh tokens are opaque and it sends no refresh_expires_in: the
     // end of the session is unknown until the account says it.
     assert_eq!(list_json(&sb)[0]["session_ends_at"], Value::Null);

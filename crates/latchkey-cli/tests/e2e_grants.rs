@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use latchkey_core::Secret;
 use latchkey_core::dpop::{DpopKey, ProofInput};
-use latchkey_testkit::{
-    Keyring, Provider, Sandbox, code, http, repo_root, require_secret_service, stderr, stdout,
-};
+use latchkey_testkit::{Keyring, Provider, Sandbox, code, http, repo_root, stderr, stdout};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
@@ -22,14 +20,7 @@ const SVC_SECRET: &str = "svc-secret-0123456789abcdef";
 const SVC_POST_SECRET: &str = "svc-post-secret-0123456789abcdef";
 
 fn provider(extra: Value) -> Provider {
-    require_secret_service();
-    let mut cfg = json!({"accessTokenTtl": 300, "deviceInterval": 1});
-    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            base.insert(k.clone(), v.clone());
-        }
-    }
-    Provider::start(cfg)
+    Provider::start_merged(json!({"accessTokenTtl": 300, "deviceInterval": 1}), extra)
 }
 
 fn approver() -> String {
@@ -49,8 +40,7 @@ fn device_sandbox() -> Sandbox {
 }
 
 fn tokens_in_keychain(id: &str) -> Value {
-    let raw = Keyring::lookup(&format!("{id}/tokens")).expect("tokens are in the keychain");
-    serde_json::from_str(&raw).unwrap()
+    Keyring::tokens(id).expect("tokens are in the keychain")
 }
 
 /// `t` (ms) of every device-code poll that reached the provider.

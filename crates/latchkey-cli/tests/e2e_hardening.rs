@@ -5,38 +5,17 @@
 
 use std::time::Duration;
 
-use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use latchkey_testkit::{Keyring, Provider, Sandbox, code, stderr, stdout};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
 fn provider(extra: Value) -> Provider {
-    require_secret_service();
-    let mut cfg = json!({"accessTokenTtl": 300});
-    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            base.insert(k.clone(), v.clone());
-        }
-    }
-    Provider::start(cfg)
-}
-
-fn add_and_login(sb: &Sandbox, p: &Provider, name: &str) -> String {
-    sb.ok(&[
-        "add",
-        name,
-        "--issuer",
-        &p.issuer,
-        "--client-id",
-        "latchkey-public",
-    ]);
-    sb.ok(&["login", name, "--timeout", "60"]);
-    sb.account_id(name)
+    Provider::start_merged(json!({"accessTokenTtl": 300}), extra)
 }
 
 fn tokens_in_keychain(id: &str) -> Value {
-    let raw = Keyring::lookup(&format!("{id}/tokens")).expect("tokens are in the keychain");
-    serde_json::from_str(&raw).unwrap()
+    Keyring::tokens(id).expect("tokens are in the keychain")
 }
 
 fn expires_at(tokens: &Value) -> time::OffsetDateTime {
@@ -54,7 +33,7 @@ fn expires_at(tokens: &Value) -> time::OffsetDateTime {
 fn hostile_expires_in_on_refresh_keeps_the_rotated_refresh_token() {
     let p = provider(json!({}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "n");
+    let id = sb.add_and_login(&p, "n");
     let cases: [(&str, bool); 6] = [
         (r#""expires_in":1e300"#, true),
         (r#""expires_in":18446744073709551615"#, true),
@@ -485,7 +464,7 @@ fn mix_up_callback_for_another_account_is_refused_before_any_token_request() {
 fn proactive_refresh_faults_serve_the_current_token() {
     let p = provider(json!({}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "g");
+    let id = sb.add_and_login(&p, "g");
     let current = tokens_in_keychain(&id)["access_token"]
         .as_str()
         .unwrap()
@@ -563,7 +542,7 @@ fn remove_deletes_pending_sign_in_items() {
 fn a_sign_in_without_identity_does_not_keep_the_old_one() {
     let p = provider(json!({}));
     let sb = Sandbox::new(BIN);
-    let id = add_and_login(&sb, &p, "who");
+    let id = sb.add_and_login(&p, "who");
     let before = tokens_in_keychain(&id);
     sb.ok(&["edit", "who", "--scope", "profile email"]);
     let out = sb.run(&["login", "who", "--timeout", "60"]);

@@ -190,7 +190,7 @@ fn browse(url: &str, print: bool) -> String {
 }
 
 fn tokens(id: &str) -> Option<Value> {
-    Keyring::lookup(&format!("{id}/tokens")).map(|raw| serde_json::from_str(&raw).unwrap())
+    Keyring::tokens(id)
 }
 
 fn with_state(url: &str, state: &str) -> String {

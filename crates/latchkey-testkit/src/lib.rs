@@ -44,6 +44,19 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// A test file's provider: checks the Secret Service is there, then starts the provider
+    /// with `defaults` overlaid by `extra` (the keys of `extra` win).
+    pub fn start_merged(defaults: Value, extra: Value) -> Provider {
+        require_secret_service();
+        let mut cfg = defaults;
+        if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        Provider::start(cfg)
+    }
+
     /// Starts `node tests/provider/server.mjs` with `PROVIDER_CONFIG` = `config`.
     pub fn start(config: Value) -> Provider {
         let dir = tempfile::tempdir().unwrap();
@@ -273,6 +286,12 @@ impl Keyring {
         users
     }
 
+    /// The token set stored for an account (its `<id>/tokens` item), parsed.
+    pub fn tokens(account_id: &str) -> Option<Value> {
+        Self::lookup(&format!("{account_id}/tokens"))
+            .map(|raw| serde_json::from_str(&raw).expect("the tokens item is JSON"))
+    }
+
     /// The value of one item.
     pub fn lookup(user: &str) -> Option<String> {
         let out = Command::new("secret-tool")
@@ -295,6 +314,21 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Adds `name` for the public test client of `p`, signs it in through the headless browser,
+    /// and returns its account id.
+    pub fn add_and_login(&self, p: &Provider, name: &str) -> String {
+        self.ok(&[
+            "add",
+            name,
+            "--issuer",
+            &p.issuer,
+            "--client-id",
+            "latchkey-public",
+        ]);
+        self.ok(&["login", name, "--timeout", "60"]);
+        self.account_id(name)
+    }
+
     pub fn new(bin: impl Into<PathBuf>) -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         // Every sandbox has its own agent socket (absent unless a test starts an agent): a
