@@ -195,6 +195,29 @@ fn the_agent_serves_tokens_from_memory_while_the_keyring_daemon_is_stopped() {
     let out = sb.run(&["token", "mem", "--json"]);
     let tj: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(tj["access_token"], stored.as_str());
+    // The integrations (git, kubectl, Docker, exec) take the same agent-first path: `exec`
+    // hands the command the token from the agent's memory.
+    let print_token = [
+        "exec",
+        "mem",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$LATCHKEY_ACCESS_TOKEN\"",
+    ];
+    let out = sb.run(&print_token);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), stored);
+    let mut direct = sb.cmd(&print_token);
+    direct.env("LATCHKEY_NO_AGENT", "1");
+    let out = direct.output().unwrap();
+    assert_eq!(
+        code(&out),
+        5,
+        "without the agent there is no keychain to read: {}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "", "nothing a tool could take for a token");
 
     // `status` through the agent reports that the keychain does not answer.
     let st = status_json(&sb, "mem");
