@@ -489,7 +489,7 @@ function validMode(route, mode) {
   if (SIMPLE_MODES.has(mode)) return true;
   if (/^delay:\d{1,7}$/.test(mode)) return true;
   if (/^json:\d{3}:/.test(mode)) return true;
-  if (mode.startsWith('patch:')) return route === 'token' || route === 'device';
+  if (mode.startsWith('patch:')) return route === 'token' || route === 'device' || route === 'introspection';
   if (mode === 'slow_down') return route === 'token';
   if (isIdTokenMode(mode)) return route === 'token';
   return false;

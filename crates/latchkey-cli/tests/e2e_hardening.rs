@@ -238,6 +238,27 @@ fn hostile_text_from_the_provider_is_stripped_and_capped() {
 }
 
 #[test]
+fn hostile_introspection_text_is_stripped_and_capped() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    sb.add_and_login(&p, "intro");
+    let long = "s".repeat(20_000);
+    p.fault(
+        "introspection",
+        &format!(
+            r#"patch:{{"sub":"{HOSTILE_JSON}alice","username":"{HOSTILE_JSON}","scope":"{long}"}}"#
+        ),
+        1,
+    );
+    let out = sb.run(&["introspect", "intro"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!has_escapes(&text), "{text:?}");
+    assert!(text.contains("pwned") && text.contains("alice"), "{text}");
+    assert!(text.len() < 4_000, "capped: {} bytes", text.len());
+}
+
+#[test]
 fn hostile_device_user_code_is_stripped() {
     let p = provider(json!({"deviceInterval": 1}));
     let mut sb = Sandbox::new(BIN);

@@ -117,6 +117,25 @@ impl LoginManager {
                 ],
             )
             .await?;
-        interpret_json(&resp, &ErrorContext::default())
+        let mut info: Introspection = interpret_json(&resp, &ErrorContext::default())?;
+        // Provider text reaches the terminal: no control characters, bounded length.
+        let clean = |v: &mut Option<String>, max: usize| {
+            if let Some(s) = v.as_mut() {
+                *s = crate::text::clean(s, max);
+            }
+        };
+        clean(&mut info.scope, MAX_INTROSPECTED_SCOPE);
+        for v in [
+            &mut info.sub,
+            &mut info.client_id,
+            &mut info.token_type,
+            &mut info.username,
+        ] {
+            clean(v, crate::text::MAX_IDENTITY);
+        }
+        Ok(info)
     }
 }
+
+/// The longest `scope` of an introspection answer that is shown (scopes can be many).
+const MAX_INTROSPECTED_SCOPE: usize = 2000;
