@@ -1,6 +1,7 @@
 //! The Debian package must install what the integrations call: `/usr/bin/latchkey` (git's
 //! credential helper, kubectl's exec plugin, `latchkey exec`) and
-//! `/usr/bin/docker-credential-latchkey` (Docker's `credHelpers` value `latchkey`).
+//! `/usr/bin/docker-credential-latchkey` (Docker's `credHelpers` value `latchkey`), and the agent's
+//! systemd user unit `/usr/lib/systemd/user/latchkey-agent.service`.
 //!
 //! Two checks, as in `tests/deb_desktop_entry.rs`: the bundler configuration (tauri.conf.json
 //! `bundle.linux.deb.files`, and the `beforeBundleCommand` that builds the CLI the package
@@ -43,6 +44,16 @@ fn package_config_ships_the_cli_and_the_docker_helper() {
         text.contains("exec /usr/bin/latchkey docker-credential \"$@\""),
         "{text}"
     );
+    // The agent's systemd user unit starts the packaged CLI.
+    let unit = files["/usr/lib/systemd/user/latchkey-agent.service"]
+        .as_str()
+        .expect("bundle.linux.deb.files has the agent's user unit");
+    let unit = std::fs::read_to_string(root().join(unit)).unwrap();
+    assert!(
+        unit.contains("\nExecStart=/usr/bin/latchkey agent\n"),
+        "{unit}"
+    );
+    assert!(unit.contains("\nWantedBy=default.target\n"), "{unit}");
     let before = c["build"]["beforeBundleCommand"].as_str().unwrap_or("");
     assert!(
         before.contains("cargo build --release -p latchkey-cli"),
@@ -103,6 +114,15 @@ fn built_package_installs_latchkey_and_docker_credential_latchkey() {
             deb.display()
         );
     }
+    let unit = dir
+        .path()
+        .join("usr/lib/systemd/user/latchkey-agent.service");
+    let unit = std::fs::read_to_string(&unit)
+        .unwrap_or_else(|e| panic!("{} has the agent's user unit: {e}", deb.display()));
+    assert!(
+        unit.contains("\nExecStart=/usr/bin/latchkey agent\n"),
+        "{unit}"
+    );
     let out = Command::new(dir.path().join("usr/bin/latchkey"))
         .arg("--version")
         .output()
@@ -112,7 +132,7 @@ fn built_package_installs_latchkey_and_docker_credential_latchkey() {
         "{out:?}"
     );
     eprintln!(
-        "checked /usr/bin/latchkey and /usr/bin/docker-credential-latchkey in {}",
+        "checked /usr/bin/latchkey, /usr/bin/docker-credential-latchkey and the agent's user unit in {}",
         deb.display()
     );
 }
