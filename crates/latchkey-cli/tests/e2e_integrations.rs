@@ -12,7 +12,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use latchkey_testkit::{Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use latchkey_testkit::{
+    Provider, Sandbox, code, output_with_stdin, require_secret_service, stderr, stdout,
+};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
@@ -509,19 +511,7 @@ fn git_credential_protocol_edges() {
     let helper = |input: &str, action: &str| {
         let mut c = sb.cmd(&["git-credential", action]);
         home.apply(&mut c);
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        output_with_stdin(&mut c, input)
     };
     // A full answer: username, password (the access token), expiry; never a refresh token.
     let out = helper(
@@ -581,19 +571,7 @@ fn git_credential_protocol_edges() {
     // LATCHKEY_ACCOUNT naming an unknown account: a clear error.
     let mut c = sb.cmd(&["git-credential", "get"]);
     home.apply(&mut c).env("LATCHKEY_ACCOUNT", "nobody");
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"protocol=https\nhost=git.example.test\n\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(&mut c, "protocol=https\nhost=git.example.test\n\n");
     assert_ne!(code(&out), 0);
     assert_eq!(stdout(&out), "");
     assert!(
@@ -712,20 +690,9 @@ fn docker_credential_helper_speaks_the_protocol() {
     // As the Docker CLI drives a helper: the action as argument, the server URL on stdin.
     let run = |action: &str, input: &str| {
         let mut c = Command::new(&helper_path);
-        c.arg(action)
-            .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.arg(action).env("LATCHKEY_CONFIG_DIR", sb.config_dir());
         home.apply(&mut c);
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        output_with_stdin(&mut c, input)
     };
     let out = run("get", "registry.example.test:5000\n");
     assert_eq!(code(&out), 0, "{}", stderr(&out));

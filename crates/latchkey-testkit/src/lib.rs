@@ -383,20 +383,7 @@ impl Sandbox {
 
     /// Runs with stdin.
     pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        output_with_stdin(&mut self.cmd(args), input)
     }
 
     /// Runs and asserts success; returns stdout.
@@ -566,4 +553,21 @@ fn proxy_one(mut client: TcpStream, log: &std::sync::Mutex<Vec<String>>) -> std:
     upstream.read_to_end(&mut response)?;
     client.write_all(&response)?;
     client.shutdown(std::net::Shutdown::Both)
+}
+
+/// Runs `cmd` with `input` on its standard input; its output and status.
+pub fn output_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
