@@ -308,19 +308,28 @@ pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<boo
     launcher.is_enabled().map_err(autostart_error)
 }
 
-/// Benchmark mark (`bench/desktop.sh`, BENCHMARKS.md "Desktop app"): the page calls this once,
-/// in the second animation frame after the account list's first render, i.e. once a frame
-/// with the list has been drawn. With `LATCHKEY_BENCH_MARKS` set it prints
-/// `latchkey-bench: painted <unix time in ns>` on stdout; otherwise it does nothing. The blank
-/// baseline app (`bench/blank-tauri`) has the same command.
+/// Benchmark mark (`bench/desktop.sh`, `bench/scale.sh`, BENCHMARKS.md "Desktop app"): the
+/// page calls this in the second animation frame after the account list's first render
+/// (`what` = `painted`, from the metadata) and after its first full reload (`statuses`), i.e.
+/// once a frame with the list has been drawn; `list_ms` is the page's own time from asking for
+/// the list to that frame. With `LATCHKEY_BENCH_MARKS` set it prints
+/// `latchkey-bench: <what> <unix time in ns> list_ms=<ms>` on stdout; otherwise it does
+/// nothing. The blank baseline app (`bench/blank-tauri`) has the same command (no arguments).
 #[tauri::command]
-pub fn bench_painted() {
+pub fn bench_painted(what: Option<String>, list_ms: Option<f64>) {
     if std::env::var_os("LATCHKEY_BENCH_MARKS").is_some() {
         let ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        println!("latchkey-bench: painted {ns}");
+        let what = match what.as_deref() {
+            Some("statuses") => "statuses",
+            _ => "painted",
+        };
+        match list_ms.filter(|ms| ms.is_finite()) {
+            Some(ms) => println!("latchkey-bench: {what} {ns} list_ms={ms:.1}"),
+            None => println!("latchkey-bench: {what} {ns}"),
+        }
     }
 }
 

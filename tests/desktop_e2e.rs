@@ -813,6 +813,148 @@ fn locked_keychain_shows_a_banner_and_recovers_without_a_restart() {
     s.end();
 }
 
+// ---- the app among the agent's callers (issue 8) --------------------------------------------
+
+/// The `latchkey` CLI built beside the app (`cargo build -p latchkey-cli` first).
+fn cli_bin() -> PathBuf {
+    let cli = PathBuf::from(APP).with_file_name("latchkey");
+    assert!(
+        cli.exists(),
+        "{} is missing: build the CLI first (cargo build -p latchkey-cli)",
+        cli.display()
+    );
+    cli
+}
+
+/// 20 concurrent CLI callers (14 through the agent, 6 on the direct path beside it), a
+/// standalone `latchkey agent`, and the desktop app (its client: the agent holds the socket)
+/// asking for the same expired token at once: exactly one refresh at the provider, no
+/// `invalid_grant`, everyone gets the same new token.
+#[test]
+fn twenty_cli_callers_the_agent_and_the_app_on_an_expired_token_refresh_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = provider();
+    // A short first token (expired when the callers come) and a long refreshed one (so no
+    // caller, the app with its default minimum validity included, wants a second refresh).
+    let p = Provider::start(json!({"accessTokenTtl": 3, "refreshedAccessTokenTtl": 3600}));
+    let mut sb = latchkey_testkit::Sandbox::new(cli_bin());
+    let sock = sb.agent_socket().to_string_lossy().into_owned();
+    let d = Desktop::start(&[
+        ("LATCHKEY_CONFIG_DIR", sb.config_dir().display().to_string()),
+        ("LATCHKEY_AGENT_SOCK", sock.clone()),
+    ]);
+    sb.set_env("DBUS_SESSION_BUS_ADDRESS", d.bus.clone());
+    let id = sb.add_and_login(&p, "conc");
+
+    // The standalone agent takes the socket first; the app then becomes its client.
+    let mut agent = sb
+        .cmd(&["agent"])
+        .env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(d.dir.path().join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let agent_pid = agent.id();
+    let agent = Kill(&mut agent);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::path::Path::new(&sock).exists() {
+        assert!(Instant::now() < deadline, "the agent did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = d.session(&[]);
+    s.wait_for(
+        "the account in the list",
+        &Session::account_js("conc"),
+        Duration::from_secs(30),
+    );
+    let status: Value = serde_json::from_str(&sb.ok(&["status", "conc", "--json"])).unwrap();
+    assert_eq!(status[0]["agent"]["pid"], agent_pid, "{status}");
+    // Wait out the first token, then everyone at once.
+    std::thread::sleep(Duration::from_secs(4));
+    let before = p.count("grant.success", Some("refresh_token"));
+    let mut callers: Vec<Child> = (0..20)
+        .map(|i| {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg("read _go && exec \"$0\" \"$@\"")
+                .arg(cli_bin())
+                .args(["token", "conc"])
+                .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+                .env_remove("LATCHKEY_LOG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            for (k, v) in &sb.env {
+                c.env(k, v);
+            }
+            if i >= 14 {
+                c.env("LATCHKEY_NO_AGENT", "1");
+            }
+            c.spawn().unwrap()
+        })
+        .collect();
+    // The app asks (as its "Copy" button does) right when the gate opens.
+    s.js("window.__copied = null; window.__TAURI__.core.invoke('copy_access_token', {name: 'conc'}).then(() => { window.__copied = 'ok'; }, (e) => { window.__copied = JSON.stringify(e); }); return true;");
+    for c in &mut callers {
+        c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+    let outs: Vec<std::process::Output> = callers
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    s.wait_for(
+        "the app's token request to finish",
+        "window.__copied !== null",
+        Duration::from_secs(60),
+    );
+    assert_eq!(s.js("return window.__copied;"), json!("ok"), "the app got a token");
+    for o in &outs {
+        assert!(
+            o.status.success(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let tokens: std::collections::HashSet<String> = outs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .collect();
+    assert_eq!(tokens.len(), 1, "every caller got the same refreshed token");
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")) - before,
+        1,
+        "exactly one refresh"
+    );
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    let raw = d.secret_tool(&["lookup", "service", "latchkey", "username", &format!("{id}/tokens")]);
+    let stored: Value = serde_json::from_str(raw.trim()).unwrap();
+    assert_eq!(
+        stored["access_token"].as_str(),
+        tokens.iter().next().map(String::as_str),
+        "the rotated set is in the keychain"
+    );
+    let agent_log = std::fs::read_to_string(d.dir.path().join("agent.log")).unwrap();
+    assert!(
+        agent_log.matches("token request").count() >= 15,
+        "the agent served the 14 agent callers and the app:\n{agent_log}"
+    );
+    let app_log = d.logs()
+        + &std::fs::read_to_string(sb.config_dir().join("latchkey.log")).unwrap_or_default();
+    assert!(
+        app_log.contains("asking the agent that serves it"),
+        "the app is the agent's client:\n{app_log}"
+    );
+    drop(agent);
+    s.end();
+}
+
 // ---- dialogs, keyboard and accessibility (issue 12, points 4 and 6) --------------------------
 
 /// Serious or critical axe-core violations, as `id (impact): help — nodes` lines.

@@ -601,15 +601,19 @@ async function start() {
 
   // First paint from the metadata file alone (no keychain: status "checking"), then the
   // token status from the keychain (`list_accounts`, the reload below).
+  const listStart = performance.now();
   try {
     accounts = await call("list_accounts_metadata");
     render();
   } catch {
     // The full reload below reports it.
   }
-  // Benchmark mark (bench/desktop.sh): the second animation frame after the list's first render
-  // runs once a frame showing it has been drawn. Prints only with LATCHKEY_BENCH_MARKS set.
-  requestAnimationFrame(() => requestAnimationFrame(() => tauri.core.invoke("bench_painted").catch(() => {})));
+  // Benchmark marks (bench/desktop.sh, bench/scale.sh): the second animation frame after a
+  // render runs once a frame showing it has been drawn; listMs is the time from asking for the
+  // list to that frame. Print only with LATCHKEY_BENCH_MARKS set.
+  const mark = (what, since) => requestAnimationFrame(() => requestAnimationFrame(() =>
+    tauri.core.invoke("bench_painted", { what, listMs: performance.now() - since }).catch(() => {})));
+  mark("painted", listStart);
 
   // All listeners are in place before the first full reload (a cold start by URL may finish a
   // sign-in right away); registering them at once saves four IPC round trips at start-up.
@@ -636,7 +640,9 @@ async function start() {
   });
   setInterval(tickDevice, 1000);
 
+  const reloadStart = performance.now();
   await reload();
+  mark("statuses", reloadStart);
   setInterval(tick, 1000);
   setInterval(reload, 30000);
 

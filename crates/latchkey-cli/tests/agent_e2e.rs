@@ -1,6 +1,7 @@
 //! End-to-end tests of `latchkey agent` (issue 8): the real agent process, the real
 //! Secret Service (gnome-keyring of the test session), the test provider, and the `latchkey`
 //! CLI as its client. Faults are real too: the keyring daemon is stopped with SIGSTOP, the
+//! login collection of a private keyring is locked over D-Bus, the
 //! agent is killed with SIGKILL, another uid connects through `setpriv`, and raw sockets send
 //! garbage.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -649,20 +650,44 @@ fn install_writes_the_user_unit_and_says_when_systemd_is_missing() {
     assert!(!unit.exists());
 }
 
+/// The keychain really locked (the login collection locked over D-Bus, as a desktop's "lock"
+/// does; its own private bus without a display, so no unlock prompt can open): the agent serves
+/// the tokens it holds, `status` says the keychain is locked, a rotated set that cannot be
+/// written is never handed out, and after the unlock the agent writes it by itself, without a
+/// restart.
 #[test]
-fn a_rotated_token_the_keychain_refused_is_stored_when_it_answers_again_before_it_is_served() {
-    let _exclusive = KEYRING_DAEMON.write().unwrap_or_else(|p| p.into_inner());
+fn a_really_locked_keychain_keeps_held_tokens_served_and_a_rotated_set_waits_for_the_unlock() {
+    let _shared = shared();
     let p = provider(json!({"accessTokenTtl": 600}));
-    let sb = Sandbox::new(BIN);
+    let keyring = latchkey_testkit::LockableKeyring::start();
+    let mut sb = Sandbox::new(BIN);
+    sb.set_env("DBUS_SESSION_BUS_ADDRESS", keyring.bus());
     let id = sb.add_and_login(&p, "locked");
+    let tokens = || -> Value {
+        serde_json::from_str(&keyring.lookup(&format!("{id}/tokens")).unwrap()).unwrap()
+    };
     let agent = Agent::start(&sb, &sb.agent_socket());
     let t1 = sb.ok(&["token", "locked"]).trim().to_string();
+    assert_eq!(tokens()["access_token"], t1.as_str());
 
-    // A forced refresh through the agent; while the provider holds the request, the keyring
-    // daemon is stopped, so the rotated set cannot be stored. (A locked collection would do
-    // the same, but under Xvfb gnome-keyring then opens unlock prompts that hang, and many of
-    // them crash the daemon that all tests share.)
-    p.fault("token", "delay:1000", 1);
+    // Locked: the token the agent holds is still served; status says "locked".
+    keyring.lock();
+    assert_eq!(sb.ok(&["token", "locked"]).trim(), t1);
+    let st = status_json(&sb, "locked");
+    assert_eq!(st["agent"]["keychain"], "locked", "{st}");
+    let human = sb.ok(&["status", "locked"]);
+    assert!(human.contains("keychain: locked"), "{human}");
+    // Without the agent there is nothing to read it from: a keychain error (exit 5), no token.
+    let mut direct = sb.cmd(&["token", "locked"]);
+    direct.env("LATCHKEY_NO_AGENT", "1");
+    let out = direct.output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+
+    // A forced refresh whose rotated set cannot be written: unlocked for the refresh's own
+    // read, locked again while the provider holds the token request.
+    keyring.unlock();
+    p.fault("token", "delay:1500", 1);
     let refresh = sb
         .cmd(&["refresh", "locked", "--force"])
         .stdout(Stdio::piped())
@@ -676,47 +701,34 @@ fn a_rotated_token_the_keychain_refused_is_stored_when_it_answers_again_before_i
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(p.count("fault.applied", None), 1);
-    let daemon = keyring_daemon_pid();
-    signal(daemon, "STOP");
-    let unlock = Resume(daemon);
+    keyring.lock();
     let out = refresh.wait_with_output().unwrap();
-    assert_ne!(code(&out), 0, "not handed out: {}", stdout(&out));
+    assert_eq!(code(&out), 5, "not handed out: {}", stdout(&out));
     assert!(stdout(&out).is_empty());
-    // The agent's answer, or (if it came after the client's deadline) the direct path's
-    // keychain error: either way no token.
     assert!(
-        stderr(&out).contains("could not be saved to the keychain yet")
-            || stderr(&out).contains("keychain"),
+        stderr(&out).contains("could not be saved to the keychain yet"),
         "{}",
         stderr(&out)
     );
     assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
-
-    // Keychain unusable: the agent still serves the token it held (the old, still valid one), never the
-    // unsaved one; status says the keychain is not usable and one set waits.
+    // Still locked: the old, still valid token is served, never the unsaved one; one set waits.
     assert_eq!(sb.ok(&["token", "locked"]).trim(), t1);
     let st = status_json(&sb, "locked");
+    assert_eq!(st["agent"]["keychain"], "locked", "{st}");
     assert_eq!(st["agent"]["unsaved_token_sets"], 1, "{st}");
-    assert_ne!(st["agent"]["keychain"], "available", "{st}");
-    let human = sb.ok(&["status", "locked"]);
-    assert!(
-        human.contains("1 refreshed token set(s) wait for the keychain"),
-        "{human}"
-    );
 
-    // The keychain answers again: the agent stores the rotated set by itself (retry with backoff), then serves it.
-    drop(unlock);
+    // Unlocked: the agent (same process) writes the rotated set by itself, then serves it.
+    keyring.unlock();
     let mut stored = false;
-    for _ in 0..120 {
-        let st = status_json(&sb, "locked");
-        if st["agent"]["unsaved_token_sets"] == 0 {
+    for _ in 0..240 {
+        if status_json(&sb, "locked")["agent"]["unsaved_token_sets"] == 0 {
             stored = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(250));
     }
     assert!(stored, "stored after unlock; agent log:\n{}", agent.log());
-    let in_keychain = tokens_in_keychain(&id);
+    let in_keychain = tokens();
     let t2 = sb.ok(&["token", "locked"]).trim().to_string();
     assert_ne!(t2, t1);
     assert_eq!(in_keychain["access_token"], t2.as_str());
@@ -725,8 +737,12 @@ fn a_rotated_token_the_keychain_refused_is_stored_when_it_answers_again_before_i
         true,
         "the stored refresh token is the rotated, live one"
     );
+    let st = status_json(&sb, "locked");
+    assert_eq!(st["agent"]["keychain"], "available", "{st}");
+    assert_eq!(st["agent"]["pid"], agent.pid(), "no restart");
     // And it refreshes again without invalid_grant.
     sb.ok(&["refresh", "locked", "--force"]);
     assert_eq!(p.count("grant.success", Some("refresh_token")), 2);
     assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    assert!(!agent.log().contains(&t1) && !agent.log().contains(&t2));
 }

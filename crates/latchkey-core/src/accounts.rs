@@ -7,12 +7,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::accounts_index::{self, Lookup, Stamp};
 use crate::config::Paths;
 use crate::error::{Error, Result};
 use crate::lock;
@@ -408,17 +410,27 @@ impl AccountsFile {
 }
 
 /// Reads and writes the metadata file.
+///
+/// Reads are cheap when nothing changed: the last parse is kept with the file's
+/// [`Stamp`](crate::accounts_index::Stamp) (device, inode, length, mtime, ctime of the open
+/// file) and reused while the stamp is the same, and [`Registry::account`] reads one account's
+/// bytes through the index (`accounts.index`) instead of parsing the whole file.
 #[derive(Debug, Clone)]
 pub struct Registry {
     paths: Paths,
+    cache: Arc<Mutex<Option<(Stamp, Arc<AccountsFile>)>>>,
 }
 
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER: &str = "# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n";
 
 impl Registry {
     /// A registry over a config dir.
     pub fn new(paths: Paths) -> Self {
-        Registry { paths }
+        Registry {
+            paths,
+            cache: Arc::default(),
+        }
     }
 
     /// The file layout.
@@ -430,17 +442,41 @@ impl Registry {
         self.paths.accounts_file()
     }
 
+    fn cached(&self, stamp: Option<Stamp>) -> Option<Arc<AccountsFile>> {
+        let stamp = stamp?;
+        let guard = match self.cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        guard
+            .as_ref()
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, f)| f.clone())
+    }
+
     /// Reads the file (an absent file is an empty registry). Writers replace it atomically,
     /// so no lock is needed to read.
     pub fn load(&self) -> Result<AccountsFile> {
+        Ok(self.load_shared(false)?.as_ref().clone())
+    }
+
+    /// [`Self::load`] without copying; `index` also writes `accounts.index` when it is stale.
+    fn load_shared(&self, index: bool) -> Result<Arc<AccountsFile>> {
         let path = self.path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let mut f = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(AccountsFile::default());
+                return Ok(Arc::new(AccountsFile::default()));
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
+        let stamp = f.metadata().ok().as_ref().and_then(Stamp::of);
+        if let Some(file) = self.cached(stamp) {
+            return Ok(file);
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut f, &mut text)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let file: AccountsFile = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.display().to_string(),
             detail: format!("{e}; fix or move the file aside"),
@@ -454,7 +490,35 @@ impl Registry {
                 ),
             });
         }
+        let file = Arc::new(file);
+        if let Some(stamp) = stamp {
+            if index && !accounts_index::is_current(&self.paths.accounts_index(), stamp) {
+                if let Some(entries) = accounts_index::build(&text, &file.accounts) {
+                    accounts_index::write(&self.paths, stamp, &entries);
+                }
+            }
+            let mut guard = match self.cache.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            *guard = Some((stamp, file.clone()));
+        }
         Ok(file)
+    }
+
+    /// One account by name, without parsing the whole file when the index or the last parse
+    /// is current (see the type's docs). Same answer as `load()?.by_name(name)`.
+    pub fn account(&self, name: &str) -> Result<Option<Account>> {
+        let path = self.path();
+        let stamp = std::fs::metadata(&path).ok().as_ref().and_then(Stamp::of);
+        if let Some(file) = self.cached(stamp) {
+            return Ok(file.by_name(name).cloned());
+        }
+        match accounts_index::lookup(&self.paths, name) {
+            Lookup::Found(a) => Ok(Some(*a)),
+            Lookup::Absent => Ok(None),
+            Lookup::Miss => Ok(self.load_shared(true)?.by_name(name).cloned()),
+        }
     }
 
     /// Locked read-modify-write. `change` sees the current file; its changes are written
@@ -485,9 +549,7 @@ impl Registry {
         let tmp = dir.join(format!(".accounts.toml.{}.tmp", std::process::id()));
         let result = (|| -> std::io::Result<()> {
             let mut f = crate::private::create_file(&tmp)?;
-            f.write_all(
-                b"# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n",
-            )?;
+            f.write_all(HEADER.as_bytes())?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -496,6 +558,16 @@ impl Registry {
             }
             Ok(())
         })();
+        if result.is_ok() {
+            // Writers hold `accounts.lock`: nobody replaced the file since the rename.
+            let whole = format!("{HEADER}{text}");
+            if let (Some(stamp), Some(entries)) = (
+                std::fs::metadata(&path).ok().as_ref().and_then(Stamp::of),
+                accounts_index::build(&whole, &file.accounts),
+            ) {
+                accounts_index::write(&self.paths, stamp, &entries);
+            }
+        }
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
             return Err(Error::io(format!("writing {}", path.display()), e));
@@ -550,6 +622,126 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "no");
         assert!(!dir.path().join("accounts.toml").exists());
+    }
+
+    fn account(name: &str, label: &str) -> Account {
+        serde_json::from_value(serde_json::json!({
+            "id": Uuid::new_v4(),
+            "name": name,
+            "label": label,
+            "client_id": "cid",
+            "scopes": ["openid", "profile"],
+            "created_at": "2026-01-01T00:00:00Z",
+            "provider": {
+                "spec": {"preset": "oidc", "issuer": "https://id.example.com"},
+                "endpoints": {"token": "https://id.example.com/token"}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn index_text(dir: &std::path::Path) -> Option<String> {
+        std::fs::read_to_string(dir.join("accounts.index")).ok()
+    }
+
+    #[tokio::test]
+    async fn lookup_by_name_reads_one_account_and_follows_rewrites_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(Paths::new(dir.path()));
+        reg.update(|f| {
+            for i in 0..50 {
+                f.accounts.push(account(&format!("a{i}"), "old"));
+            }
+            f.rules.push(
+                toml::from_str("host = \"example.com\"\naccount = \"a1\"\n").unwrap(),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // The writer indexed the file; every lookup agrees with a full parse.
+        assert!(index_text(dir.path()).unwrap().lines().count() == 52);
+        let full = reg.load().unwrap();
+        for a in &full.accounts {
+            // A fresh registry (another process): through the index, not the cache.
+            let other = Registry::new(Paths::new(dir.path()));
+            assert!(matches!(
+                accounts_index::lookup(other.paths(), &a.name),
+                Lookup::Found(ref f) if **f == *a
+            ));
+            assert_eq!(other.account(&a.name).unwrap().as_ref(), Some(a));
+        }
+        assert_eq!(reg.account("nope").unwrap(), None);
+
+        // Another process rewrites the file (same length, other label): the stale index and
+        // the stale cache are not used.
+        let path = dir.path().join("accounts.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let changed = text.replacen("label = \"old\"", "label = \"new\"", 1);
+        assert_eq!(text.len(), changed.len());
+        let tmp = dir.path().join("other.tmp");
+        std::fs::write(&tmp, &changed).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        let first = full.accounts[0].name.clone();
+        assert_eq!(
+            reg.account(&first).unwrap().unwrap().label.as_deref(),
+            Some("new")
+        );
+        let other = Registry::new(Paths::new(dir.path()));
+        assert_eq!(
+            other.account(&first).unwrap().unwrap().label.as_deref(),
+            Some("new")
+        );
+        // … and the reader that parsed the whole file wrote a fresh index.
+        assert!(matches!(
+            accounts_index::lookup(other.paths(), &first),
+            Lookup::Found(ref f) if f.label.as_deref() == Some("new")
+        ));
+
+        // Edited in place (same inode): still seen.
+        let edited = changed.replacen("label = \"new\"", "label = \"ed!\"", 1);
+        std::fs::write(&path, &edited).unwrap();
+        assert_eq!(
+            Registry::new(Paths::new(dir.path()))
+                .account(&first)
+                .unwrap()
+                .unwrap()
+                .label
+                .as_deref(),
+            Some("ed!")
+        );
+    }
+
+    #[test]
+    fn a_hand_written_file_of_odd_layout_is_read_correctly_without_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = account("a", "x");
+        let b = account("b", "y");
+        let one = |acc: &Account| {
+            toml::to_string_pretty(&AccountsFile {
+                accounts: vec![acc.clone()],
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        // A multi-line label holding a line that looks like an account header: slices would
+        // cut it there, so the file gets no index, and lookups parse it whole.
+        let b_text = one(&b).replace(
+            "label = \"y\"",
+            "label = \"\"\"\nline\n[[account]]\nname = \"evil\"\n\"\"\"",
+        );
+        let b_text = b_text.trim_start_matches("version = 1\n");
+        let text = format!("{}{b_text}", one(&a));
+        let path = dir.path().join("accounts.toml");
+        std::fs::write(&path, &text).unwrap();
+        let reg = Registry::new(Paths::new(dir.path()));
+        assert_eq!(reg.load().unwrap().accounts.len(), 2, "{text}");
+        let label = "line\n[[account]]\nname = \"evil\"\n";
+        assert_eq!(reg.account("b").unwrap().unwrap().label.as_deref(), Some(label));
+        let other = Registry::new(Paths::new(dir.path()));
+        assert_eq!(other.account("evil").unwrap(), None);
+        assert_eq!(other.account("a").unwrap(), Some(a));
+        assert!(index_text(dir.path()).is_none(), "{text}");
     }
 
     #[test]

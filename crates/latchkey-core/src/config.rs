@@ -3,7 +3,9 @@
 //!
 //! - Non-secret files live in the config dir: `$LATCHKEY_CONFIG_DIR`, else the platform config
 //!   dir (`~/.config/latchkey` on Linux). It holds `accounts.toml` (metadata, no secrets),
-//!   `accounts.lock` and `locks/<account id>.lock` (cross-process locks) and `latchkey.log`.
+//!   `accounts.lock` and `locks/<account id>.lock` (cross-process locks), `latchkey.log`,
+//!   `accounts.index` (a byte-range cache of `accounts.toml`) and `token-state/<account id>.json`
+//!   (non-secret token expiry and status).
 //! - Secrets live in the OS keychain under service [`KEYCHAIN_SERVICE`], keyed by account id.
 
 use std::path::{Path, PathBuf};
@@ -56,6 +58,22 @@ impl Paths {
     /// The metadata file.
     pub fn accounts_file(&self) -> PathBuf {
         self.dir.join("accounts.toml")
+    }
+
+    /// The byte-range index of the metadata file (a cache; see [`crate::accounts_index`]).
+    pub fn accounts_index(&self) -> PathBuf {
+        self.dir.join("accounts.index")
+    }
+
+    /// Non-secret token state of one account (expiry, scope, refresh token present; see
+    /// [`crate::token_state`]), so `list` needs no keychain read.
+    pub fn token_state(&self, id: &uuid::Uuid) -> PathBuf {
+        self.token_state_dir().join(format!("{id}.json"))
+    }
+
+    /// The folder of [`Self::token_state`] files.
+    pub fn token_state_dir(&self) -> PathBuf {
+        self.dir.join("token-state")
     }
 
     /// The lock guarding read-modify-write of the metadata file.

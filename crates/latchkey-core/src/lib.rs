@@ -21,6 +21,7 @@
 //!   maps every concern to its file.
 
 pub mod accounts;
+pub(crate) mod accounts_index;
 pub mod agent;
 pub mod browser;
 pub mod clock;
@@ -43,6 +44,7 @@ pub mod store;
 pub mod text;
 pub mod tls;
 pub mod token;
+pub mod token_state;
 pub mod watch;
 
 pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode};

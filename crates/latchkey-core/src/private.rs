@@ -96,13 +96,14 @@ pub fn tighten(paths: &Paths) {
     for file in [
         paths.accounts_file(),
         paths.accounts_lock(),
+        paths.accounts_index(),
         paths.tokens_changed_marker(),
         log.with_extension("log.1"),
         log,
     ] {
         set_mode(&file, FILE_MODE);
     }
-    for sub in ["locks", "cache"] {
+    for sub in ["locks", "cache", "token-state"] {
         let sub = dir.join(sub);
         if !std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir()) {
             continue;

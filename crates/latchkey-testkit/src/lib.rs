@@ -571,3 +571,171 @@ pub fn output_with_stdin(cmd: &mut Command, input: &str) -> Output {
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// A private D-Bus session with its own throwaway, unlocked gnome-keyring
+/// (`dbus-run-session -- scripts/with-keyring.sh`), whose bus daemon has no `DISPLAY`: the
+/// bus-activated `gcr-prompter` cannot show an unlock prompt, so once [`Self::lock`] locks the
+/// login collection (`org.freedesktop.Secret.Service.Lock`, as a desktop's "lock keyring"
+/// does) every read or write fails at once as *locked* instead of waiting for a person. Point a
+/// command at it with `DBUS_SESSION_BUS_ADDRESS` = [`Self::bus`]. Stopped on drop.
+pub struct LockableKeyring {
+    child: Child,
+    pid: i32,
+    bus: String,
+    _dir: tempfile::TempDir,
+}
+
+const SECRETS: &str = "org.freedesktop.secrets";
+const SECRETS_PATH: &str = "/org/freedesktop/secrets";
+const LOGIN: &str = "/org/freedesktop/secrets/collection/login";
+
+impl LockableKeyring {
+    /// Starts the session (waits until its keyring serves).
+    pub fn start() -> LockableKeyring {
+        let dir = tempfile::tempdir().unwrap();
+        let info = dir.path().join("session.info");
+        let child = Command::new("dbus-run-session")
+            .arg("--")
+            .arg(repo_root().join("scripts/with-keyring.sh"))
+            .arg(repo_root().join("tests/desktop/session.sh"))
+            .arg(&info)
+            .args(["sleep", "3600"])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-run-session (package dbus) is needed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let text = loop {
+            if let Ok(t) = std::fs::read_to_string(&info) {
+                break t;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the private D-Bus session did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut lines = text.lines();
+        let pid = lines.next().unwrap().parse().unwrap();
+        let bus = lines.next().unwrap().to_string();
+        let k = LockableKeyring {
+            child,
+            pid,
+            bus,
+            _dir: dir,
+        };
+        assert!(!k.locked(), "the keyring starts unlocked");
+        k
+    }
+
+    /// The session bus address.
+    pub fn bus(&self) -> &str {
+        &self.bus
+    }
+
+    fn conn(&self) -> zbus::blocking::Connection {
+        zbus::blocking::connection::Builder::address(self.bus.as_str())
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    /// The login collection's `Locked` property.
+    pub fn locked(&self) -> bool {
+        let reply = self
+            .conn()
+            .call_method(
+                Some(SECRETS),
+                LOGIN,
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &("org.freedesktop.Secret.Collection", "Locked"),
+            )
+            .unwrap();
+        bool::try_from(
+            reply
+                .body()
+                .deserialize::<zbus::zvariant::OwnedValue>()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Locks the login collection (`org.freedesktop.Secret.Service.Lock`).
+    pub fn lock(&self) {
+        let login = zbus::zvariant::ObjectPath::try_from(LOGIN).unwrap();
+        let reply = self
+            .conn()
+            .call_method(
+                Some(SECRETS),
+                SECRETS_PATH,
+                Some("org.freedesktop.Secret.Service"),
+                "Lock",
+                &(vec![login],),
+            )
+            .unwrap();
+        let (done, _prompt): (
+            Vec<zbus::zvariant::OwnedObjectPath>,
+            zbus::zvariant::OwnedObjectPath,
+        ) = reply.body().deserialize().unwrap();
+        assert_eq!(done.len(), 1, "the login collection was locked");
+        assert!(self.locked());
+    }
+
+    /// Unlocks it with the test password through gnome-keyring's own
+    /// `UnlockWithMasterPassword` (what its unlock dialog does; no prompt).
+    pub fn unlock(&self) {
+        let password = std::env::var("LATCHKEY_TEST_KEYRING_PASSWORD")
+            .unwrap_or_else(|_| "latchkey-test".to_string());
+        let conn = self.conn();
+        let reply = conn
+            .call_method(
+                Some(SECRETS),
+                SECRETS_PATH,
+                Some("org.freedesktop.Secret.Service"),
+                "OpenSession",
+                &("plain", zbus::zvariant::Value::from("")),
+            )
+            .unwrap();
+        let (_out, session): (zbus::zvariant::OwnedValue, zbus::zvariant::OwnedObjectPath) =
+            reply.body().deserialize().unwrap();
+        let secret = (
+            session,
+            Vec::<u8>::new(),
+            password.as_bytes().to_vec(),
+            "text/plain",
+        );
+        conn.call_method(
+            Some(SECRETS),
+            SECRETS_PATH,
+            Some("org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"),
+            "UnlockWithMasterPassword",
+            &(zbus::zvariant::ObjectPath::try_from(LOGIN).unwrap(), secret),
+        )
+        .unwrap();
+        assert!(!self.locked(), "unlocked");
+    }
+
+    /// The value of one Latchkey item in this keyring (`secret-tool lookup`), if readable.
+    pub fn lookup(&self, user: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", "latchkey", "username", user])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !text.is_empty()).then_some(text)
+    }
+}
+
+impl Drop for LockableKeyring {
+    fn drop(&mut self) {
+        // Ending the session's command lets with-keyring.sh clean up and the session end.
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        let _ = self.child.wait();
+    }
+}

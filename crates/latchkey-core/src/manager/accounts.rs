@@ -304,9 +304,18 @@ impl LoginManager {
         }
     }
 
-    pub(super) async fn summarize(&self, mut account: Account) -> AccountSummary {
+    pub(super) async fn summarize(&self, account: Account) -> AccountSummary {
+        let tokens = self.read_tokens(&account).await;
+        self.summarize_with(account, tokens)
+    }
+
+    fn summarize_with(
+        &self,
+        mut account: Account,
+        tokens: Result<Option<TokenSet>>,
+    ) -> AccountSummary {
         let mut problems = Vec::new();
-        let (tokens, status) = match self.read_tokens(&account).await {
+        let (tokens, status) = match tokens {
             Ok(t) => {
                 let s = self.status_of(&account, t.as_ref());
                 (t, s)
@@ -386,11 +395,15 @@ impl LoginManager {
             .collect())
     }
 
-    /// Every account with its token state (one keychain read per account).
+    /// Every account with its token state, without a keychain read per account: from the
+    /// tokens held in memory, else the non-secret state recorded beside the metadata
+    /// ([`crate::token_state`]), else (no record yet) the keychain. [`Self::summary`] always
+    /// reads the keychain.
     pub async fn summaries(&self) -> Result<Vec<AccountSummary>> {
         let mut out = Vec::new();
         for a in self.accounts()? {
-            out.push(self.summarize(a).await);
+            let tokens = self.listed_tokens(&a).await;
+            out.push(self.summarize_with(a, tokens));
         }
         Ok(out)
     }
@@ -514,6 +527,7 @@ impl LoginManager {
                 Ok(())
             })
             .await?;
+        crate::token_state::remove(&self.opts.paths, &id);
         match std::fs::remove_file(self.opts.paths.account_lock(&id)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(account = %name, error = %e, "could not remove the account's lock file");

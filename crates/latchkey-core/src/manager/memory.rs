@@ -195,6 +195,7 @@ impl LoginManager {
             .await;
         self.note_keychain(&r);
         r?;
+        crate::token_state::write(&self.opts.paths, &account.id, Some(&set));
         crate::watch::note_tokens_changed(&self.opts.paths);
         tracing::warn!(account = %account.name, "rotated tokens stored in the keychain after a retry");
         m.with(|s| {
@@ -235,6 +236,26 @@ impl LoginManager {
         }
     }
 
+    /// The account's tokens for a list: held in memory and current, else the recorded
+    /// non-secret state ([`crate::token_state`]; a set with empty secrets, for status only),
+    /// else the keychain (which records the state for the next list).
+    pub(super) async fn listed_tokens(&self, account: &Account) -> Result<Option<TokenSet>> {
+        if let Some(m) = &self.memory
+            && let Some(set) = m.with(|s| {
+                s.sets
+                    .get(&account.id)
+                    .filter(|e| e.generation == s.generation)
+                    .map(|e| e.set.clone())
+            })
+        {
+            return Ok(Some(set));
+        }
+        if let Some(state) = crate::token_state::read(&self.opts.paths, &account.id) {
+            return Ok(state.shadow());
+        }
+        self.read_tokens(account).await
+    }
+
     /// The account's tokens from the keychain (never from memory; a put-aside rotated set is
     /// written first). For reads under the account locks.
     pub(super) async fn read_tokens_locked(&self, account: &Account) -> Result<Option<TokenSet>> {
@@ -251,6 +272,7 @@ impl LoginManager {
             Some(s) => Some(TokenSet::from_secret(&s)?),
             None => None,
         };
+        crate::token_state::sync(&self.opts.paths, &account.id, set.as_ref());
         if let Some(m) = &self.memory {
             m.with(|s| {
                 let generation = s.generation;
@@ -284,6 +306,7 @@ impl LoginManager {
             self.note_keychain(&r);
             match r {
                 Ok(()) => {
+                    crate::token_state::write(&self.opts.paths, &account.id, Some(set));
                     crate::watch::note_tokens_changed(&self.opts.paths);
                     if let Some(m) = &self.memory {
                         m.with(|s| {
@@ -355,6 +378,7 @@ impl LoginManager {
                 s.unwritten.remove(&account.id);
             });
         }
+        crate::token_state::write(&self.opts.paths, &account.id, None);
         crate::watch::note_tokens_changed(&self.opts.paths);
         Ok(())
     }

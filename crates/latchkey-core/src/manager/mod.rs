@@ -454,9 +454,7 @@ impl LoginManager {
     /// One account by name.
     pub fn account(&self, name: &str) -> Result<Account> {
         self.registry
-            .load()?
-            .by_name(name)
-            .cloned()
+            .account(name)?
             .ok_or_else(|| Error::UnknownAccount(name.to_string()))
     }
 
