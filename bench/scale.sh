@@ -100,7 +100,7 @@ if [[ -x "$app" ]] && command -v Xvfb >/dev/null; then
     echo "desktop app ($app), 1,000 accounts ($n signed in), ${RUNS_APP:-5} launches"
     cat "$work/app-marks"
     for what in painted statuses; do
-      grep " $what " "$work/app-marks" | sed 's/.*list_ms=//' | sort -n |
+      grep " $what " "$work/app-marks" | sed 's/.*list_ms=//; s/ .*//' | sort -n |
         awk -v w="$what" '{ v[NR] = $1 } END { if (NR) printf "%s: median %.1f ms (min %.1f, max %.1f)\n", w, v[int((NR + 1) / 2)], v[1], v[NR] }'
     done
   } | tee bench/results/scale-app.txt

@@ -312,11 +312,17 @@ pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<boo
 /// page calls this in the second animation frame after the account list's first render
 /// (`what` = `painted`, from the metadata) and after its first full reload (`statuses`), i.e.
 /// once a frame with the list has been drawn; `list_ms` is the page's own time from asking for
-/// the list to that frame. With `LATCHKEY_BENCH_MARKS` set it prints
-/// `latchkey-bench: <what> <unix time in ns> list_ms=<ms>` on stdout; otherwise it does
+/// the list to that frame (of which `ipc_ms` waiting for the list and `render_ms` building the
+/// rows). With `LATCHKEY_BENCH_MARKS` set it prints
+/// `latchkey-bench: <what> <unix time in ns> list_ms=<ms> …` on stdout; otherwise it does
 /// nothing. The blank baseline app (`bench/blank-tauri`) has the same command (no arguments).
 #[tauri::command]
-pub fn bench_painted(what: Option<String>, list_ms: Option<f64>) {
+pub fn bench_painted(
+    what: Option<String>,
+    list_ms: Option<f64>,
+    ipc_ms: Option<f64>,
+    render_ms: Option<f64>,
+) {
     if std::env::var_os("LATCHKEY_BENCH_MARKS").is_some() {
         let ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -326,10 +332,17 @@ pub fn bench_painted(what: Option<String>, list_ms: Option<f64>) {
             Some("statuses") => "statuses",
             _ => "painted",
         };
-        match list_ms.filter(|ms| ms.is_finite()) {
-            Some(ms) => println!("latchkey-bench: {what} {ns} list_ms={ms:.1}"),
-            None => println!("latchkey-bench: {what} {ns}"),
+        let mut line = format!("latchkey-bench: {what} {ns}");
+        for (name, v) in [
+            ("list_ms", list_ms),
+            ("ipc_ms", ipc_ms),
+            ("render_ms", render_ms),
+        ] {
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                line.push_str(&format!(" {name}={v:.1}"));
+            }
         }
+        println!("{line}");
     }
 }
 

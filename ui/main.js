@@ -147,7 +147,7 @@ function render() {
   $("#keychain-locked").hidden =
     !accounts.some((a) => a.status === "unknown") && !KEYCHAIN_UNUSABLE.includes(keychain);
   const tpl = $("#account-template");
-  const items = accounts.map((a) => {
+  const row = (a) => {
     const li = tpl.content.firstElementChild.cloneNode(true);
     li.dataset.name = a.name;
     li.dataset.status = statusOf(a);
@@ -195,9 +195,9 @@ function render() {
       edit: true,
       remove: true,
     };
+    // Clicks are handled once for the whole list (see `onListClick`).
     for (const b of li.querySelectorAll("button[data-action]")) {
       b.hidden = !show[b.dataset.action];
-      b.addEventListener("click", () => act(b.dataset.action, a, b));
     }
     if (a.status === "signed_in" || a.status === "expires_soon") {
       // Offer "sign in again" quietly (e.g. new scopes).
@@ -211,15 +211,42 @@ function render() {
       b.setAttribute("aria-label", `${b.textContent}, ${a.name}`);
     }
     return li;
-  });
-  list.replaceChildren(...items);
+  };
+  // The first screenful at once; the rest in chunks after it has been painted, so a long list
+  // (hundreds of accounts) shows without waiting for every row. A newer render stops an older
+  // one's chunks.
+  const gen = ++renderGeneration;
+  let at = Math.min(FIRST_ROWS, accounts.length);
+  list.replaceChildren(...accounts.slice(0, at).map(row));
+  const more = () => {
+    if (gen !== renderGeneration || at >= accounts.length) return;
+    const end = Math.min(at + CHUNK_ROWS, accounts.length);
+    list.append(...accounts.slice(at, end).map(row));
+    at = end;
+    setTimeout(more, 0);
+  };
+  setTimeout(more, 0);
+}
+
+const FIRST_ROWS = 40;
+const CHUNK_ROWS = 200;
+let renderGeneration = 0;
+
+// One click handler for every row's buttons.
+function onListClick(ev) {
+  const b = ev.target.closest("button[data-action]");
+  const li = b?.closest("li.account");
+  if (!b || !li || b.disabled) return;
+  const a = accounts.find((x) => x.name === li.dataset.name);
+  if (a) act(b.dataset.action, a, b);
 }
 
 // Live countdowns, without re-rendering the whole list.
 function tick() {
   let expiredNow = false;
+  const rows = new Map([...$("#accounts").children].map((li) => [li.dataset.name, li]));
   for (const a of accounts) {
-    const li = $(`li.account[data-name="${CSS.escape(a.name)}"]`);
+    const li = rows.get(a.name);
     if (!li) continue;
     $(".expires", li).textContent = expiresText(a);
     if (a.expires_at && a.status === "signed_in" && new Date(a.expires_at).getTime() - Date.now() < 60000) {
@@ -601,19 +628,23 @@ async function start() {
 
   // First paint from the metadata file alone (no keychain: status "checking"), then the
   // token status from the keychain (`list_accounts`, the reload below).
+  $("#accounts").addEventListener("click", onListClick);
   const listStart = performance.now();
+  const phases = {};
   try {
     accounts = await call("list_accounts_metadata");
+    phases.ipcMs = performance.now() - listStart;
     render();
+    phases.renderMs = performance.now() - listStart - phases.ipcMs;
   } catch {
     // The full reload below reports it.
   }
   // Benchmark marks (bench/desktop.sh, bench/scale.sh): the second animation frame after a
   // render runs once a frame showing it has been drawn; listMs is the time from asking for the
   // list to that frame. Print only with LATCHKEY_BENCH_MARKS set.
-  const mark = (what, since) => requestAnimationFrame(() => requestAnimationFrame(() =>
-    tauri.core.invoke("bench_painted", { what, listMs: performance.now() - since }).catch(() => {})));
-  mark("painted", listStart);
+  const mark = (what, since, more = {}) => requestAnimationFrame(() => requestAnimationFrame(() =>
+    tauri.core.invoke("bench_painted", { what, listMs: performance.now() - since, ...more }).catch(() => {})));
+  mark("painted", listStart, phases);
 
   // All listeners are in place before the first full reload (a cold start by URL may finish a
   // sign-in right away); registering them at once saves four IPC round trips at start-up.
