@@ -83,8 +83,9 @@ pub fn open_log(path: &Path) -> io::Result<File> {
 }
 
 /// Tightens the config dir and the files and folders Latchkey keeps there (start-up): the
-/// metadata file, its lock, the log (and its rotated copy), the change marker, and everything in
-/// `locks/` and `cache/`. Anything else a person put in the directory is left alone. Best
+/// metadata file, its index and lock, the log (and its rotated copy), the change marker, and
+/// everything in `locks/`, `cache/` and `token-state/` (looked at file by file only when the
+/// folder itself was not private: one stat per start, not one per account). Anything else a person put in the directory is left alone. Best
 /// effort: a file that cannot be changed is logged, never fatal. Symlinks are not followed.
 pub fn tighten(paths: &Paths) {
     let dir = paths.dir();
@@ -108,7 +109,12 @@ pub fn tighten(paths: &Paths) {
         if !std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir()) {
             continue;
         }
-        set_mode(&sub, DIR_MODE);
+        // A folder already private was made (or tightened) by this version, which creates
+        // every file in it 0600: no need to look at each of its files (there is one per
+        // account) on every start.
+        if !set_mode(&sub, DIR_MODE) {
+            continue;
+        }
         if let Ok(entries) = std::fs::read_dir(&sub) {
             for entry in entries.flatten() {
                 if entry.file_type().is_ok_and(|t| t.is_file()) {
@@ -119,23 +125,27 @@ pub fn tighten(paths: &Paths) {
     }
 }
 
-/// Sets the mode of `path` if it differs (Unix; no-op elsewhere).
-fn set_mode(path: &Path, mode: u32) {
+/// Sets the mode of `path` if it differs (Unix; no-op elsewhere); true if it differed.
+fn set_mode(path: &Path, mode: u32) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let Ok(meta) = std::fs::symlink_metadata(path) else {
-            return;
+            return false;
         };
         if meta.file_type().is_symlink() || meta.permissions().mode() & 0o777 == mode {
-            return;
+            return false;
         }
         if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
             tracing::warn!(path = %path.display(), error = %e, "could not make a Latchkey file private");
         }
+        true
     }
     #[cfg(not(unix))]
-    let _ = (path, mode);
+    {
+        let _ = (path, mode);
+        false
+    }
 }
 
 #[cfg(all(test, unix))]
