@@ -506,6 +506,13 @@ impl Registry {
         Ok(file)
     }
 
+    /// The id of the first account, if any (without copying the file's accounts).
+    pub fn first_account_id(&self) -> Option<Uuid> {
+        self.load_shared(false)
+            .ok()
+            .and_then(|f| f.accounts.first().map(|a| a.id))
+    }
+
     /// One account by name, without parsing the whole file when the index or the last parse
     /// is current (see the type's docs). Same answer as `load()?.by_name(name)`.
     pub fn account(&self, name: &str) -> Result<Option<Account>> {

@@ -79,6 +79,8 @@ struct State {
     /// Rotated sets the keychain did not accept: never served, written first.
     unwritten: HashMap<Uuid, (Account, TokenSet)>,
     keychain: KeychainState,
+    /// Recorded token states ([`crate::token_state`]) read for lists, valid for one generation.
+    listed: HashMap<Uuid, (u64, Option<TokenSet>)>,
 }
 
 /// See the module docs.
@@ -124,13 +126,11 @@ impl LoginManager {
 
     /// Asks the keychain now (one read of an account's tokens) and returns its state.
     pub async fn probe_keychain(&self) -> KeychainState {
-        let key = match self.accounts() {
-            Ok(accounts) => accounts
-                .first()
-                .map(|a| a.tokens_key())
-                .unwrap_or_else(|| "latchkey-agent/probe".into()),
-            Err(_) => "latchkey-agent/probe".into(),
-        };
+        let key = self
+            .registry
+            .first_account_id()
+            .map(|id| format!("{id}/tokens"))
+            .unwrap_or_else(|| "latchkey-agent/probe".into());
         let r = self.opts.keychain.get(&key).await;
         self.note_keychain(&r);
         KeychainState::of(&r).unwrap_or(KeychainState::Failed)
@@ -250,8 +250,23 @@ impl LoginManager {
         {
             return Ok(Some(set));
         }
+        if let Some(m) = &self.memory
+            && let Some(shadow) = m.with(|s| {
+                s.listed
+                    .get(&account.id)
+                    .filter(|(g, _)| *g == s.generation)
+                    .map(|(_, t)| t.clone())
+            })
+        {
+            return Ok(shadow);
+        }
+        let generation = self.memory.as_ref().map(|m| m.with(|s| s.generation));
         if let Some(state) = crate::token_state::read(&self.opts.paths, &account.id) {
-            return Ok(state.shadow());
+            let shadow = state.shadow();
+            if let (Some(m), Some(g)) = (&self.memory, generation) {
+                m.with(|s| s.listed.insert(account.id, (g, shadow.clone())));
+            }
+            return Ok(shadow);
         }
         self.read_tokens(account).await
     }
