@@ -2,7 +2,9 @@
 # Scale benchmarks of issue 8 ("Scale"): the same commands with 1 and with 1,000 accounts.
 #  - `latchkey token bench` (a valid token) through the agent and on the direct path
 #    (LATCHKEY_NO_AGENT=1);
-#  - `latchkey list` through the agent and on the direct path.
+#  - `latchkey list` through the agent and on the direct path;
+#  - `secret-tool lookup` of bench's token item: the keychain's own cost of one read, which
+#    grows with the number of items in the keyring (the direct path pays it once per call).
 # Set-up: one account `bench` signed in at the test provider; for the 1,000 case, 999 more added
 # with `--provider manual` (like the issue's measurement), each with a copy of bench's token set
 # in the keychain (so they list as signed in), then one untimed `list` (which records the
@@ -57,7 +59,9 @@ run() { # run N
     --command-name "token, agent ($1 accounts)" "$bin token bench" \
     --command-name "token, direct ($1 accounts)" "env LATCHKEY_NO_AGENT=1 $bin token bench" \
     --command-name "list, agent ($1 accounts)" "$bin list" \
-    --command-name "list, direct ($1 accounts)" "env LATCHKEY_NO_AGENT=1 $bin list"
+    --command-name "list, direct ($1 accounts)" "env LATCHKEY_NO_AGENT=1 $bin list" \
+    --command-name "secret-tool lookup, keychain floor ($1 accounts)" \
+    "secret-tool lookup service latchkey username $id/tokens"
 }
 run 1
 

@@ -25,6 +25,27 @@ impl Secret {
         self.0.as_str()
     }
 
+    /// Asks the OS to keep the memory holding this value in RAM, never written to swap
+    /// (`mlock`; `VirtualLock` on Windows), for values a long-lived process holds (the agent's
+    /// token memory). Best effort, within the OS's locked-memory limit (`RLIMIT_MEMLOCK`, often
+    /// 8 MiB); returns whether it worked. The pages stay locked until the process exits (another
+    /// value may share a page, and unlocking one would unlock both); the value is still zeroed
+    /// on drop. Copies made later (a clone handed to a caller) are not locked.
+    pub fn keep_in_ram(&self) -> bool {
+        let capacity = self.0.capacity();
+        if capacity == 0 {
+            return true;
+        }
+        match region::lock(self.0.as_ptr(), capacity) {
+            Ok(guard) => {
+                // Unlocking on drop could unlock a page another held value shares.
+                std::mem::forget(guard);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// True if the value is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -78,6 +99,31 @@ impl<'de> Deserialize<'de> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pages of a value kept in RAM are locked (Linux: they count in `VmLck`).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn keep_in_ram_locks_the_pages_of_the_value() {
+        use nix::sys::resource::{Resource, getrlimit};
+        let locked_kb = || -> u64 {
+            std::fs::read_to_string("/proc/self/status")
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmLck:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap()
+        };
+        let (soft, _) = getrlimit(Resource::RLIMIT_MEMLOCK).unwrap();
+        let s = Secret::new("x".repeat(6000));
+        let ok = s.keep_in_ram();
+        if soft >= 64 * 1024 {
+            assert!(ok, "mlock within a {soft} byte limit");
+            // 6,000 bytes span at least two 4 KiB pages.
+            assert!(locked_kb() >= 8, "VmLck {} kB", locked_kb());
+        }
+        assert!(Secret::new("").keep_in_ram(), "nothing to lock");
+        assert_eq!(s.expose().len(), 6000, "the value is untouched");
+    }
 
     #[test]
     fn never_prints_its_value() {

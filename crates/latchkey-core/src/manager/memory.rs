@@ -72,6 +72,27 @@ struct Entry {
     generation: u64,
 }
 
+impl Entry {
+    /// An entry whose secrets are kept out of swap where the OS allows ([`pin`]).
+    fn new(set: TokenSet, generation: u64) -> Entry {
+        pin(&set);
+        Entry { set, generation }
+    }
+}
+
+/// Asks the OS to keep the buffers of a held set's secrets in RAM
+/// ([`crate::secret::Secret::keep_in_ram`]); best effort, logged once when refused.
+fn pin(set: &TokenSet) {
+    static REFUSED: std::sync::Once = std::sync::Once::new();
+    let all = [Some(&set.access_token), set.refresh_token.as_ref(), set.id_token.as_ref()];
+    let locked = all.into_iter().flatten().all(|s| s.keep_in_ram());
+    if !locked {
+        REFUSED.call_once(|| {
+            tracing::info!("the OS refused to lock more token memory (RLIMIT_MEMLOCK); tokens held from now on may be swapped")
+        });
+    }
+}
+
 #[derive(Default)]
 struct State {
     generation: u64,
@@ -203,10 +224,7 @@ impl LoginManager {
             let generation = s.generation;
             s.sets.insert(
                 id,
-                Entry {
-                    set: set.clone(),
-                    generation,
-                },
+                Entry::new(set.clone(), generation),
             );
         });
         Ok(Some(set))
@@ -295,10 +313,7 @@ impl LoginManager {
                     Some(t) => {
                         s.sets.insert(
                             account.id,
-                            Entry {
-                                set: t.clone(),
-                                generation,
-                            },
+                            Entry::new(t.clone(), generation),
                         );
                     }
                     None => {
@@ -329,10 +344,7 @@ impl LoginManager {
                             let generation = s.generation;
                             s.sets.insert(
                                 account.id,
-                                Entry {
-                                    set: set.clone(),
-                                    generation,
-                                },
+                                Entry::new(set.clone(), generation),
                             );
                         });
                     }
@@ -354,8 +366,9 @@ impl LoginManager {
             // Keep the rotated set (its refresh token may be the only valid one now) and
             // retry later; it is not handed out before it is stored.
             m.with(|s| {
-                s.unwritten
-                    .insert(account.id, (account.clone(), set.clone()));
+                let set = set.clone();
+                pin(&set);
+                s.unwritten.insert(account.id, (account.clone(), set));
             });
             m.unwritten_added.notify_one();
             format!(
