@@ -914,13 +914,13 @@ fn twenty_cli_callers_the_agent_and_the_app_on_an_expired_token_refresh_once() {
         "window.__copied !== null",
         Duration::from_secs(60),
     );
-    assert_eq!(s.js("return window.__copied;"), json!("ok"), "the app got a token");
+    assert_eq!(
+        s.js("return window.__copied;"),
+        json!("ok"),
+        "the app got a token"
+    );
     for o in &outs {
-        assert!(
-            o.status.success(),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let tokens: std::collections::HashSet<String> = outs
         .iter()
@@ -933,7 +933,13 @@ fn twenty_cli_callers_the_agent_and_the_app_on_an_expired_token_refresh_once() {
         "exactly one refresh"
     );
     assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
-    let raw = d.secret_tool(&["lookup", "service", "latchkey", "username", &format!("{id}/tokens")]);
+    let raw = d.secret_tool(&[
+        "lookup",
+        "service",
+        "latchkey",
+        "username",
+        &format!("{id}/tokens"),
+    ]);
     let stored: Value = serde_json::from_str(raw.trim()).unwrap();
     assert_eq!(
         stored["access_token"].as_str(),

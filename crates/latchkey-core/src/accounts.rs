@@ -659,9 +659,8 @@ mod tests {
             for i in 0..50 {
                 f.accounts.push(account(&format!("a{i}"), "old"));
             }
-            f.rules.push(
-                toml::from_str("host = \"example.com\"\naccount = \"a1\"\n").unwrap(),
-            );
+            f.rules
+                .push(toml::from_str("host = \"example.com\"\naccount = \"a1\"\n").unwrap());
             Ok(())
         })
         .await
@@ -744,7 +743,10 @@ mod tests {
         let reg = Registry::new(Paths::new(dir.path()));
         assert_eq!(reg.load().unwrap().accounts.len(), 2, "{text}");
         let label = "line\n[[account]]\nname = \"evil\"\n";
-        assert_eq!(reg.account("b").unwrap().unwrap().label.as_deref(), Some(label));
+        assert_eq!(
+            reg.account("b").unwrap().unwrap().label.as_deref(),
+            Some(label)
+        );
         let other = Registry::new(Paths::new(dir.path()));
         assert_eq!(other.account("evil").unwrap(), None);
         assert_eq!(other.account("a").unwrap(), Some(a));

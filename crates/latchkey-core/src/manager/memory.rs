@@ -84,7 +84,11 @@ impl Entry {
 /// ([`crate::secret::Secret::keep_in_ram`]); best effort, logged once when refused.
 fn pin(set: &TokenSet) {
     static REFUSED: std::sync::Once = std::sync::Once::new();
-    let all = [Some(&set.access_token), set.refresh_token.as_ref(), set.id_token.as_ref()];
+    let all = [
+        Some(&set.access_token),
+        set.refresh_token.as_ref(),
+        set.id_token.as_ref(),
+    ];
     let locked = all.into_iter().flatten().all(|s| s.keep_in_ram());
     if !locked {
         REFUSED.call_once(|| {
@@ -222,10 +226,7 @@ impl LoginManager {
         m.with(|s| {
             s.unwritten.remove(&id);
             let generation = s.generation;
-            s.sets.insert(
-                id,
-                Entry::new(set.clone(), generation),
-            );
+            s.sets.insert(id, Entry::new(set.clone(), generation));
         });
         Ok(Some(set))
     }
@@ -311,10 +312,7 @@ impl LoginManager {
                 let generation = s.generation;
                 match &set {
                     Some(t) => {
-                        s.sets.insert(
-                            account.id,
-                            Entry::new(t.clone(), generation),
-                        );
+                        s.sets.insert(account.id, Entry::new(t.clone(), generation));
                     }
                     None => {
                         s.sets.remove(&account.id);
@@ -342,10 +340,8 @@ impl LoginManager {
                         m.with(|s| {
                             s.unwritten.remove(&account.id);
                             let generation = s.generation;
-                            s.sets.insert(
-                                account.id,
-                                Entry::new(set.clone(), generation),
-                            );
+                            s.sets
+                                .insert(account.id, Entry::new(set.clone(), generation));
                         });
                     }
                     return Ok(());
