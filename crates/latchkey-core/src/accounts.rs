@@ -418,8 +418,11 @@ impl AccountsFile {
 #[derive(Debug, Clone)]
 pub struct Registry {
     paths: Paths,
-    cache: Arc<Mutex<Option<(Stamp, Arc<AccountsFile>)>>>,
+    cache: Arc<Mutex<Option<Parsed>>>,
 }
+
+/// The last parse of the file, with the stamp of the file it came from.
+type Parsed = (Stamp, Arc<AccountsFile>);
 
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER: &str = "# Latchkey accounts (no secrets here: tokens live in the OS keychain).\n";
@@ -492,10 +495,11 @@ impl Registry {
         }
         let file = Arc::new(file);
         if let Some(stamp) = stamp {
-            if index && !accounts_index::is_current(&self.paths.accounts_index(), stamp) {
-                if let Some(entries) = accounts_index::build(&text, &file.accounts) {
-                    accounts_index::write(&self.paths, stamp, &entries);
-                }
+            if index
+                && !accounts_index::is_current(&self.paths.accounts_index(), stamp)
+                && let Some(entries) = accounts_index::build(&text, &file.accounts)
+            {
+                accounts_index::write(&self.paths, stamp, &entries);
             }
             let mut guard = match self.cache.lock() {
                 Ok(g) => g,
