@@ -212,9 +212,9 @@ function render() {
     }
     return li;
   };
-  // The first screenful at once; the rest in chunks after it has been painted, so a long list
-  // (hundreds of accounts) shows without waiting for every row. A newer render stops an older
-  // one's chunks.
+  // The first screenful at once; the rest in chunks, each after a frame has been drawn
+  // (requestAnimationFrame runs before a frame, the timeout after it), so a long list (hundreds
+  // of accounts) shows without waiting for every row. A newer render stops an older one's.
   const gen = ++renderGeneration;
   let at = Math.min(FIRST_ROWS, accounts.length);
   list.replaceChildren(...accounts.slice(0, at).map(row));
@@ -223,10 +223,12 @@ function render() {
     const end = Math.min(at + CHUNK_ROWS, accounts.length);
     list.append(...accounts.slice(at, end).map(row));
     at = end;
-    setTimeout(more, 0);
+    afterFrame(more);
   };
-  setTimeout(more, 0);
+  afterFrame(more);
 }
+
+const afterFrame = (f) => requestAnimationFrame(() => setTimeout(f, 0));
 
 const FIRST_ROWS = 40;
 const CHUNK_ROWS = 200;
