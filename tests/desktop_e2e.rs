@@ -9,7 +9,9 @@
 //! address `tests/desktop/session.sh` records.
 //!
 //! Scenarios: the keychain banner against a really locked gnome-keyring (locked over D-Bus,
-//! no prompter able to show) and its recovery without a restart once unlocked; custom-scheme
+//! no prompter able to show) and its recovery without a restart once unlocked; the app as the
+//! client of a standalone `latchkey agent` (the CLI built beside the app), asking for an expired
+//! token at the same moment as 20 CLI callers: one refresh in all; custom-scheme
 //! sign-in with the callback handed to a second launch of the app
 //! binary (as the OS does; single-instance forwards it), loopback sign-in, and a cold start by
 //! URL. Each: empty config → add the account through the UI → Sign in → identity in the DOM →
