@@ -193,9 +193,9 @@ fn lookup_inner(paths: &Paths, name: &str) -> Option<Lookup> {
     Some(Lookup::Absent)
 }
 
-/// True if the index on disk describes the file with `stamp`.
-pub(crate) fn is_current(paths: &Path, stamp: Stamp) -> bool {
-    let Ok(f) = std::fs::File::open(paths) else {
+/// True if the index file at `index` describes the accounts file with `stamp`.
+pub(crate) fn is_current(index: &Path, stamp: Stamp) -> bool {
+    let Ok(f) = std::fs::File::open(index) else {
         return false;
     };
     let mut head = String::new();
