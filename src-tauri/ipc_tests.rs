@@ -32,6 +32,8 @@ struct TestApp {
     /// Every IPC response body and event payload, as sent.
     wire: Arc<Mutex<Vec<String>>>,
     events: mpsc::Receiver<Value>,
+    /// `notice` events.
+    notices: mpsc::Receiver<Value>,
     _dir: tempfile::TempDir,
 }
 
@@ -62,6 +64,7 @@ fn test_app(opener: Opener) -> TestApp {
         .expect("the main window opens on the mock runtime");
     let wire = Arc::new(Mutex::new(Vec::new()));
     let (tx, events) = mpsc::channel();
+    let (notice_tx, notices) = mpsc::channel();
     for name in [
         crate::SIGN_IN_FINISHED,
         crate::ACCOUNTS_CHANGED,
@@ -69,10 +72,14 @@ fn test_app(opener: Opener) -> TestApp {
     ] {
         let wire = wire.clone();
         let tx = tx.clone();
+        let notice_tx = notice_tx.clone();
         app.listen_any(name, move |event| {
             wire.lock().unwrap().push(event.payload().to_string());
             if name == crate::SIGN_IN_FINISHED {
                 let _ = tx.send(serde_json::from_str(event.payload()).unwrap());
+            }
+            if name == crate::NOTICE {
+                let _ = notice_tx.send(serde_json::from_str(event.payload()).unwrap());
             }
         });
     }
@@ -82,6 +89,7 @@ fn test_app(opener: Opener) -> TestApp {
         store,
         wire,
         events,
+        notices,
         _dir: dir,
     }
 }
@@ -121,6 +129,13 @@ impl TestApp {
             .find(|a| a["name"] == name)
             .cloned()
             .unwrap_or_else(|| panic!("no account {name} in {list}"))
+    }
+
+    /// The next `notice` event.
+    fn notice(&self) -> Value {
+        self.notices
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a notice event")
     }
 
     /// The next `sign-in-finished` event.
@@ -306,10 +321,22 @@ fn scheme_sign_in_refresh_copy_sign_out_never_send_a_token() {
     assert_eq!(first[0]["identity"]["email"], "alice@example.test");
     let mut tokens = t.tokens();
 
-    // The same callback again (a double click, a stale tab): calmly refused, nothing changes.
-    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
-    let replay = t.finished();
-    assert_eq!(replay["error"]["kind"], "callback", "{replay}");
+    // The same callback again (a double click, a stale tab): it matches no sign-in in
+    // progress, so the page gets a short notice (no `sign-in-finished`, which raises the
+    // window), and nothing changes. A forged state likewise.
+    for link in [
+        callback.clone(),
+        "dev.latchkey.app:/callback/work?code=forged&state=forged".to_string(),
+    ] {
+        crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&link).unwrap()]);
+        let ignored = t.notice();
+        assert_eq!(ignored["level"], "info", "{ignored}");
+        assert_eq!(ignored["message"], crate::deep_link::IGNORED_CALLBACK);
+        assert!(
+            t.events.try_recv().is_err(),
+            "an ignored link ends no sign-in (and raises no window)"
+        );
+    }
     assert_eq!(t.account("work")["status"], "signed_in");
 
     let refreshed = t.ok("refresh_account", json!({"name": "work"}));

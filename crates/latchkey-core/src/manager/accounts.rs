@@ -498,9 +498,10 @@ impl LoginManager {
             .filter(|p| p.account_id == account.id)
             .map(|p| p.digest.clone())
             .collect();
-        for digest in pending {
-            self.opts.keychain.delete(&pending_key(&digest)).await?;
+        for digest in &pending {
+            self.opts.keychain.delete(&pending_key(digest)).await?;
         }
+        self.sweep_pending_items(&account).await?;
         self.opts
             .keychain
             .delete(&account.client_secret_key())
@@ -521,6 +522,40 @@ impl LoginManager {
             _ => {}
         }
         Ok(report)
+    }
+}
+
+impl LoginManager {
+    /// Deletes the pending sign-ins of `account` that the index does not list (a crash between
+    /// writing the item and the index, an older version): the keychain is searched for
+    /// `pending/…` items, and those of this account, or of no account any more, are deleted.
+    /// Stores that cannot search are left to the index.
+    async fn sweep_pending_items(&self, account: &Account) -> Result<()> {
+        let Some(keys) = self.opts.keychain.keys_with_prefix(&pending_key("")).await? else {
+            return Ok(());
+        };
+        let others: Vec<Uuid> = self
+            .registry
+            .load()?
+            .accounts
+            .iter()
+            .map(|a| a.id)
+            .filter(|id| *id != account.id)
+            .collect();
+        for key in keys {
+            let owner = match self.opts.keychain.get(&key).await? {
+                Some(value) => serde_json::from_str::<PendingFlow>(value.expose())
+                    .ok()
+                    .map(|flow| flow.account_id),
+                None => continue,
+            };
+            // An unreadable item is left alone: it may be another version's.
+            if owner.is_some_and(|id| !others.contains(&id)) {
+                self.opts.keychain.delete(&key).await?;
+                tracing::info!(account = %account.name, "deleted a pending sign-in left out of the index");
+            }
+        }
+        Ok(())
     }
 }
 

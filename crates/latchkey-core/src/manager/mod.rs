@@ -71,6 +71,7 @@ pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
 pub use memory::KeychainState;
+pub use refresh::{PROACTIVE_REFRESH_DEADLINE, background_refreshes, background_refreshes_finished};
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 
@@ -392,7 +393,7 @@ pub struct LogoutReport {
 pub struct LoginManager {
     opts: ManagerOptions,
     registry: Registry,
-    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
     memory: Option<Arc<memory::TokenMemory>>,
 }
 
@@ -413,8 +414,19 @@ impl LoginManager {
         LoginManager {
             opts,
             registry,
-            locks: Mutex::new(HashMap::new()),
+            locks: Arc::default(),
             memory: None,
+        }
+    }
+
+    /// A second handle on the same keychain, files, account locks and token memory, for a task
+    /// that outlives its caller (a refresh finishing in the background).
+    fn detached(&self) -> LoginManager {
+        LoginManager {
+            opts: self.opts.clone(),
+            registry: self.registry.clone(),
+            locks: self.locks.clone(),
+            memory: self.memory.clone(),
         }
     }
 

@@ -327,6 +327,21 @@ impl LoginManager {
         }
     }
 
+    /// Whether a callback URL belongs to a sign-in in progress (its `state` is that of a pending
+    /// flow, from this process or another). Consumes nothing; for a shell that wants to tell an
+    /// ignored link (forged, stale, replayed) from a real callback before completing it.
+    pub async fn callback_matches_sign_in(&self, callback_url: &str) -> Result<bool> {
+        let Some(state) = Callback::parse(callback_url).ok().and_then(|cb| cb.state) else {
+            return Ok(false);
+        };
+        let key = pending_key(&state_digest(state.expose()));
+        let Some(stored) = self.opts.keychain.get(&key).await? else {
+            return Ok(false);
+        };
+        Ok(PendingFlow::from_secret(&stored)
+            .is_ok_and(|flow| ct_eq(flow.state.expose(), state.expose())))
+    }
+
     /// Completes a sign-in from its callback URL (loopback request or deep link).
     pub async fn complete_sign_in(&self, callback_url: &str) -> Result<SignedIn> {
         let cb = Callback::parse(callback_url)?;

@@ -105,6 +105,33 @@ impl SecretStore for KeyringStore {
     fn max_value_len(&self) -> usize {
         self.max_len
     }
+
+    /// Secret Service: a search by the `service` attribute, then the `username` attribute
+    /// (our key) of each item. Elsewhere no search (the stores' search specs differ).
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Option<Vec<String>>> {
+        if !cfg!(any(
+            target_os = "linux",
+            target_os = "freebsd",
+            target_os = "openbsd"
+        )) {
+            return Ok(None);
+        }
+        let spec = HashMap::from([("service", self.service.as_str())]);
+        let entries = self.store.search(&spec).map_err(map_error)?;
+        let mut keys = Vec::new();
+        for entry in entries {
+            let attributes = entry.get_attributes().map_err(map_error)?;
+            if attributes.get("service").map(String::as_str) != Some(self.service.as_str()) {
+                continue;
+            }
+            if let Some(user) = attributes.get("username")
+                && user.starts_with(prefix)
+            {
+                keys.push(user.clone());
+            }
+        }
+        Ok(Some(keys))
+    }
 }
 
 /// Opens the platform's keychain (blocking; [`super::Keychain`] calls it under its deadline).

@@ -35,6 +35,11 @@ pub trait SecretStore: Send + Sync + 'static {
     fn max_value_len(&self) -> usize {
         usize::MAX
     }
+    /// Keys of this service's items that start with `prefix`, found by searching the store
+    /// (not through an index); `Ok(None)` where the store cannot search.
+    fn keys_with_prefix(&self, _prefix: &str) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
 }
 
 /// Creates a connection to a store (called again after a timeout).
@@ -170,6 +175,21 @@ impl Keychain {
         let key = key.to_string();
         self.run("delete", move |store| delete_chunked(store, &key))
             .await
+    }
+
+    /// Keys of the items that start with `prefix`, by a search of the store (the parts of a
+    /// split value are not listed); `Ok(None)` where the store cannot search.
+    pub async fn keys_with_prefix(&self, prefix: &str) -> Result<Option<Vec<String>>> {
+        let prefix = prefix.to_string();
+        self.run("search", move |store| {
+            Ok(store.keys_with_prefix(&prefix)?.map(|keys| {
+                let mut keys: Vec<String> = keys.into_iter().filter(|k| !k.contains('#')).collect();
+                keys.sort();
+                keys.dedup();
+                keys
+            }))
+        })
+        .await
     }
 }
 
