@@ -15,10 +15,10 @@ use latchkey_core::flow::pkce::state_digest;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use url::Url;
 
+use crate::NOTICE;
 use crate::background::Notice;
 use crate::signin;
 use crate::state::AppState;
-use crate::NOTICE;
 
 /// What the page shows for a sign-in link that matches no sign-in in progress.
 pub const IGNORED_CALLBACK: &str = "A sign-in link arrived that belongs to no sign-in in progress (forged, old or already used); it was ignored. A sign-in in progress keeps waiting.";
@@ -62,7 +62,12 @@ fn handle_url<R: Runtime>(app: &AppHandle<R>, url: Url) {
     tauri::async_runtime::spawn(async move {
         // Not a sign-in started here: if it matches no sign-in in progress anywhere (forged,
         // stale, replayed), the page is told quietly and the window is not raised.
-        if account.is_none() && !manager.callback_matches_sign_in(url.as_str()).await.unwrap_or(true) {
+        if account.is_none()
+            && !manager
+                .callback_matches_sign_in(url.as_str())
+                .await
+                .unwrap_or(true)
+        {
             tracing::warn!("ignored a sign-in link that belongs to no sign-in in progress");
             let _ = app.emit(
                 NOTICE,

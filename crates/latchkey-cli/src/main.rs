@@ -99,8 +99,9 @@ fn finish_background_refreshes(runtime: &tokio::runtime::Runtime) {
         "waiting for a refresh finishing in the background before exiting"
     );
     release_std_streams();
-    let finished =
-        runtime.block_on(tokio::time::timeout(BACKGROUND_REFRESH_LIMIT, background_refreshes_finished()));
+    let finished = runtime.block_on(async {
+        tokio::time::timeout(BACKGROUND_REFRESH_LIMIT, background_refreshes_finished()).await
+    });
     if finished.is_err() {
         tracing::error!("a refresh still running in the background was abandoned at exit");
     }

@@ -531,7 +531,12 @@ impl LoginManager {
     /// `pending/…` items, and those of this account, or of no account any more, are deleted.
     /// Stores that cannot search are left to the index.
     async fn sweep_pending_items(&self, account: &Account) -> Result<()> {
-        let Some(keys) = self.opts.keychain.keys_with_prefix(&pending_key("")).await? else {
+        let Some(keys) = self
+            .opts
+            .keychain
+            .keys_with_prefix(&pending_key(""))
+            .await?
+        else {
             return Ok(());
         };
         let others: Vec<Uuid> = self

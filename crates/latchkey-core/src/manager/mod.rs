@@ -71,7 +71,9 @@ pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
 pub use memory::KeychainState;
-pub use refresh::{PROACTIVE_REFRESH_DEADLINE, background_refreshes, background_refreshes_finished};
+pub use refresh::{
+    PROACTIVE_REFRESH_DEADLINE, background_refreshes, background_refreshes_finished,
+};
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 

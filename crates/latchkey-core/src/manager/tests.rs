@@ -262,7 +262,11 @@ async fn a_slow_rotating_answer_after_the_proactive_deadline_is_still_stored() {
         f.m.access_token("work", TokenOptions::default())
             .await
             .unwrap();
-    assert_eq!(t.token.expose(), "at-1", "the current token, without waiting");
+    assert_eq!(
+        t.token.expose(),
+        "at-1",
+        "the current token, without waiting"
+    );
     assert!(!t.refreshed);
     assert!(
         t.degraded.as_deref().unwrap().contains("in the background"),
@@ -352,7 +356,11 @@ async fn edit_waits_for_a_refresh_in_flight_and_leaves_no_tokens_of_the_old_clie
     assert_eq!(f.m.account("work").unwrap().client_id, "cli-app");
     f.http.release();
     let t = refresh.await.unwrap().unwrap();
-    assert_eq!(t.token.expose(), "at-2", "the refresh of the old client ends");
+    assert_eq!(
+        t.token.expose(),
+        "at-2",
+        "the refresh of the old client ends"
+    );
     let outcome = edit.await.unwrap().unwrap();
     assert!(outcome.signed_out);
     assert_eq!(f.m.account("work").unwrap().client_id, "new-client");
