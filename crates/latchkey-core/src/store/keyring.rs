@@ -162,6 +162,54 @@ fn open_platform() -> Result<(Arc<CredentialStore>, usize)> {
     Ok((store as Arc<CredentialStore>, 1024 * 1024))
 }
 
+/// A keychain service that started less than this long ago is reported as restarted.
+const RECENT_START_SECS: u64 = 120;
+
+/// After a failed call: whether the Secret Service daemon (the owner of
+/// `org.freedesktop.secrets`) is missing, or started recently or after this process — a
+/// restarted daemon (it crashed, or D-Bus activated a new one), which may be locked and then
+/// refuses or prompts. `None` when nothing points that way or it cannot be told.
+pub fn service_restart_note() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use zbus::blocking::{Connection, fdo::DBusProxy};
+        use zbus::names::BusName;
+        let conn = Connection::session().ok()?;
+        let bus = DBusProxy::new(&conn).ok()?;
+        let name = BusName::try_from("org.freedesktop.secrets").ok()?;
+        let Ok(owner) = bus.get_name_owner(name.clone()) else {
+            return Some(
+                "no keychain service owns org.freedesktop.secrets on the session bus now (the daemon stopped?)"
+                    .into(),
+            );
+        };
+        let pid = bus.get_connection_unix_process_id(name).ok()?;
+        let age = process_age_secs(pid)?;
+        let ours = process_age_secs(std::process::id())?;
+        if age < ours || age < RECENT_START_SECS {
+            return Some(format!(
+                "the keychain service (pid {pid}, bus name {owner}) started {age} s ago{}: it restarted, and a new one may be locked; unlock the keyring if asked",
+                if age < ours { ", after this process" } else { "" }
+            ));
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Seconds since process `pid` started (`/proc/<pid>/stat` field 22, in USER_HZ = 100 ticks).
+#[cfg(target_os = "linux")]
+fn process_age_secs(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and parentheses) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let start_ticks: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let up: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    Some((up as u64).saturating_sub(start_ticks / 100))
+}
+
 #[cfg(target_os = "macos")]
 fn open_platform() -> Result<(Arc<CredentialStore>, usize)> {
     let store = apple_native_keyring_store::keychain::Store::new().map_err(map_error)?;
@@ -195,6 +243,15 @@ mod tests {
             classify_platform_failure("something odd"),
             KeychainProblem::Failed
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_age_of_this_process_is_known_and_small() {
+        let age = process_age_secs(std::process::id()).expect("/proc is readable");
+        // This test process started at most a few minutes ago.
+        assert!(age < 3600, "{age}");
+        assert!(process_age_secs(u32::MAX).is_none());
     }
 
     #[test]
