@@ -57,7 +57,7 @@ const DIAGNOSIS_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Whether a keychain failure is one a new connection can cure: the daemon dropped the call
 /// ("Message recipient disconnected", no reply) or no longer knows our session or item object
-/// (it restarted). A locked keychain, a missing service (`ServiceUnknown`), a timeout and bad
+/// (`NoSession`, "Object does not exist": it restarted). A locked keychain, a missing service (`ServiceUnknown`), a timeout and bad
 /// items are not.
 pub fn is_transient(e: &Error) -> bool {
     // Unavailable too: a daemon that goes away while the session is opened fails the store's
@@ -79,6 +79,8 @@ pub fn is_transient(e: &Error) -> bool {
         "unknown object",
         "no such object",
         "object does not exist",
+        "nosession",
+        "session does not exist",
         "broken pipe",
         "connection reset",
     ]
@@ -533,6 +535,14 @@ mod tests {
         let e = |p, d: &str| Error::keychain(p, d);
         assert!(is_transient(&e(KeychainProblem::Failed, DROPPED)));
         assert!(is_transient(&e(KeychainProblem::Unavailable, DROPPED)));
+        assert!(is_transient(&e(
+            KeychainProblem::Failed,
+            "zbus error: org.freedesktop.Secret.Error.NoSession: The session does not exist"
+        )));
+        assert!(is_transient(&e(
+            KeychainProblem::Failed,
+            "zbus error: org.freedesktop.DBus.Error.UnknownMethod: Object does not exist at path “/org/freedesktop/secrets/collection/login/2”"
+        )));
         assert!(!is_transient(&e(
             KeychainProblem::Unavailable,
             "org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files"
