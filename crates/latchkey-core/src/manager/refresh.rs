@@ -450,7 +450,7 @@ impl LoginManager {
 
 /// One token request with everything it needs owned, so it can outlive its caller (see
 /// [`LoginManager::finish_in_background`]).
-fn token_request(
+async fn token_request(
     http: HttpClient,
     token_url: Url,
     auth: ClientAuth,
@@ -458,24 +458,22 @@ fn token_request(
     renewal: Renewal,
     scope: String,
     errors_with_200: bool,
-) -> impl Future<Output = Result<TokenResponse>> + Send + 'static {
-    async move {
-        let ctx = ErrorContext {
-            redirect_uri: None,
-            errors_with_200,
-        };
-        let params: Vec<(&str, &str)> = match &renewal {
-            Renewal::RefreshToken(rt) => vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt.expose()),
-            ],
-            Renewal::ClientCredentials if scope.is_empty() => {
-                vec![("grant_type", "client_credentials")]
-            }
-            Renewal::ClientCredentials => {
-                vec![("grant_type", "client_credentials"), ("scope", &scope)]
-            }
-        };
-        request_token(&http, &token_url, &auth, &params, &ctx, dpop.as_ref()).await
-    }
+) -> Result<TokenResponse> {
+    let ctx = ErrorContext {
+        redirect_uri: None,
+        errors_with_200,
+    };
+    let params: Vec<(&str, &str)> = match &renewal {
+        Renewal::RefreshToken(rt) => vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.expose()),
+        ],
+        Renewal::ClientCredentials if scope.is_empty() => {
+            vec![("grant_type", "client_credentials")]
+        }
+        Renewal::ClientCredentials => {
+            vec![("grant_type", "client_credentials"), ("scope", &scope)]
+        }
+    };
+    request_token(&http, &token_url, &auth, &params, &ctx, dpop.as_ref()).await
 }

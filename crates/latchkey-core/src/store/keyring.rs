@@ -189,7 +189,11 @@ pub fn service_restart_note() -> Option<String> {
         if age < ours || age < RECENT_START_SECS {
             return Some(format!(
                 "the keychain service (pid {pid}, bus name {owner}) started {age} s ago{}: it restarted, and a new one may be locked; unlock the keyring if asked",
-                if age < ours { ", after this process" } else { "" }
+                if age < ours {
+                    ", after this process"
+                } else {
+                    ""
+                }
             ));
         }
         None

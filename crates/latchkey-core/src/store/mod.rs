@@ -508,8 +508,7 @@ mod tests {
         (kc, connections)
     }
 
-    const DROPPED: &str =
-        "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected from message bus without replying";
+    const DROPPED: &str = "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected from message bus without replying";
 
     #[tokio::test(start_paused = true)]
     async fn a_dropped_call_is_retried_on_a_new_connection() {
@@ -547,8 +546,14 @@ mod tests {
             KeychainProblem::Unavailable,
             "org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files"
         )));
-        assert!(!is_transient(&e(KeychainProblem::Locked, "prompt dismissed")));
-        assert!(!is_transient(&e(KeychainProblem::TimedOut, "no answer within 8 s")));
+        assert!(!is_transient(&e(
+            KeychainProblem::Locked,
+            "prompt dismissed"
+        )));
+        assert!(!is_transient(&e(
+            KeychainProblem::TimedOut,
+            "no answer within 8 s"
+        )));
         assert!(!is_transient(&e(KeychainProblem::Failed, "something odd")));
     }
 
