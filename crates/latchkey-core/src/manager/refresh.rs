@@ -80,17 +80,45 @@ impl LoginManager {
             time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
         // Client credentials: "refresh" is a new grant, through the same single-flight path.
         let client_credentials = account.flow == GrantFlow::ClientCredentials;
+        let mut in_hand = None;
         if !opts.force {
             match self.read_tokens(&account).await? {
                 Some(t) if t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, &t) => {
                     return Ok(hand_out(t, None, false));
+                }
+                Some(t) if t.is_unexpired(self.now()) && !token_rejected(&account, &t) => {
+                    in_hand = Some(t);
                 }
                 Some(_) => {}
                 None if client_credentials => {}
                 None => return Err(self.needs_sign_in_error(&account)),
             }
         }
-        let locks = self.lock_account(account.id).await?;
+        // With a usable token in hand, the wait for a refresh someone else is running (a slow
+        // provider, a refresh finishing in the background) is bounded like the refresh itself.
+        let locks = match in_hand {
+            Some(t) => {
+                match tokio::time::timeout(
+                    PROACTIVE_REFRESH_DEADLINE,
+                    self.lock_account(account.id),
+                )
+                .await
+                {
+                    Ok(locks) => locks?,
+                    Err(_) => {
+                        return Ok(hand_out(
+                            t,
+                            Some(format!(
+                                "another refresh of this account has been running for over {} s; serving the current token (still valid)",
+                                PROACTIVE_REFRESH_DEADLINE.as_secs()
+                            )),
+                            false,
+                        ));
+                    }
+                }
+            }
+            None => self.lock_account(account.id).await?,
+        };
         // Re-read: another task or process may have refreshed while we waited.
         let account = self.account(name)?;
         let current = self.read_tokens_locked(&account).await?;

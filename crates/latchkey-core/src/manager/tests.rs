@@ -284,6 +284,23 @@ async fn a_slow_rotating_answer_after_the_proactive_deadline_is_still_stored() {
             .expose(),
         "rt-1"
     );
+    // Meanwhile another caller is not held either: the account lock is busy for longer than
+    // the deadline, so it gets the current token too, and sends no second request.
+    let meanwhile =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(meanwhile.token.expose(), "at-1");
+    assert!(
+        meanwhile
+            .degraded
+            .as_deref()
+            .unwrap()
+            .contains("another refresh"),
+        "{:?}",
+        meanwhile.degraded
+    );
+    assert_eq!(f.http.waiting(), 1);
     // The provider answers late; the next caller waits for the background refresh's locks and
     // is served the rotated set, with no second token request.
     f.http.release();
