@@ -505,13 +505,13 @@ fn proactive_refresh_faults_serve_the_current_token() {
         "the body is never echoed"
     );
 
-    // A slow endpoint (it answers after 15 s, and rotates the refresh token): the current token
+    // A slow endpoint (it answers after 20 s, and rotates the refresh token): the current token
     // is printed after the short deadline and standard output ends there, while the process
     // stays to store the late answer. The full request timeout is 30 s, so without the
     // deadline this call would have waited for the refresh.
     let before = tokens_in_keychain(&id);
     let old_rt = before["refresh_token"].as_str().unwrap().to_string();
-    p.fault("token", "delay:15000", 1);
+    p.fault("token", "delay:20000", 1);
     let mut child = sb
         .cmd(&["token", "g", "--min-ttl", "400", "--json"])
         .stdout(std::process::Stdio::piped())
@@ -527,8 +527,29 @@ fn proactive_refresh_faults_serve_the_current_token() {
         child.try_wait().unwrap().is_none(),
         "standard output ends before the late answer is stored"
     );
+    // Another process meanwhile: the account lock is held by the background refresh, and with
+    // a valid token in hand it waits no longer than the same deadline; no second request.
+    let refreshes = p.count("grant.success", Some("refresh_token"));
+    let other = sb.run(&["token", "g", "--min-ttl", "400"]);
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        refreshes,
+        "no second refresh while the first is in flight"
+    );
+    assert_eq!(code(&other), 0, "{}", stderr(&other));
+    assert_eq!(stdout(&other).trim(), current);
+    assert!(
+        stderr(&other).contains("another refresh"),
+        "{}",
+        stderr(&other)
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        refreshes + 1,
+        "the slow refresh completed at the provider"
+    );
     assert!(
         stderr(&out).contains("did not answer within 5 s"),
         "{}",
