@@ -89,6 +89,6 @@ if [[ "${WRITERS:-0}" -gt 0 ]]; then
 fi
 echo "failures by kind:"
 cat "$work"/err.* "$work"/werr.* 2>/dev/null | grep '^latchkey:' | sed -E 's/^latchkey: (the OS keychain [a-z ]*|[^(;]*).*/\1/' | sort | uniq -c | sort -rn
-echo "restart noticed in: $(cat "$work"/err.* "$work"/werr.* 2>/dev/null | grep -c 'it restarted\|daemon stopped') failure messages"
+echo "restart noticed in: $(cat "$work"/err.* "$work"/werr.* 2>/dev/null | grep -c 'restarted\|started only\|daemon stopped') failure messages"
 echo "failures by message:"
 cat "$work"/err.* "$work"/werr.* 2>/dev/null | sed 's/[0-9]\+ ms/N ms/g' | sort | uniq -c | sort -rn | head -10

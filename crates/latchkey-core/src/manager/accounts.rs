@@ -501,7 +501,13 @@ impl LoginManager {
         for digest in &pending {
             self.opts.keychain.delete(&pending_key(digest)).await?;
         }
-        self.sweep_pending_items(&account).await?;
+        // Best effort: the index's items are gone already; a failed search must not keep the
+        // account (it is logged).
+        log_cleanup_failure(
+            &account.name,
+            "searching the keychain for pending sign-ins",
+            self.sweep_pending_items(&account).await,
+        );
         self.opts
             .keychain
             .delete(&account.client_secret_key())
@@ -528,8 +534,10 @@ impl LoginManager {
 impl LoginManager {
     /// Deletes the pending sign-ins of `account` that the index does not list (a crash between
     /// writing the item and the index, an older version): the keychain is searched for
-    /// `pending/…` items, and those of this account, or of no account any more, are deleted.
-    /// Stores that cannot search are left to the index.
+    /// `pending/…` items and those whose flow names this account are deleted. Items of other
+    /// accounts stay, also of accounts this config dir does not know (another
+    /// `LATCHKEY_CONFIG_DIR` shares the keychain). Stores that cannot search are left to the
+    /// index.
     async fn sweep_pending_items(&self, account: &Account) -> Result<()> {
         let Some(keys) = self
             .opts
@@ -539,23 +547,15 @@ impl LoginManager {
         else {
             return Ok(());
         };
-        let others: Vec<Uuid> = self
-            .registry
-            .load()?
-            .accounts
-            .iter()
-            .map(|a| a.id)
-            .filter(|id| *id != account.id)
-            .collect();
         for key in keys {
-            let owner = match self.opts.keychain.get(&key).await? {
+            // Read failures are skipped: the item may be gone since the search.
+            let owner = match self.opts.keychain.get(&key).await.ok().flatten() {
                 Some(value) => serde_json::from_str::<PendingFlow>(value.expose())
                     .ok()
                     .map(|flow| flow.account_id),
                 None => continue,
             };
-            // An unreadable item is left alone: it may be another version's.
-            if owner.is_some_and(|id| !others.contains(&id)) {
+            if owner == Some(account.id) {
                 self.opts.keychain.delete(&key).await?;
                 tracing::info!(account = %account.name, "deleted a pending sign-in left out of the index");
             }

@@ -120,7 +120,10 @@ impl SecretStore for KeyringStore {
         let entries = self.store.search(&spec).map_err(map_error)?;
         let mut keys = Vec::new();
         for entry in entries {
-            let attributes = entry.get_attributes().map_err(map_error)?;
+            // An item deleted since the search (another process finishing a sign-in) is gone.
+            let Ok(attributes) = entry.get_attributes() else {
+                continue;
+            };
             if attributes.get("service").map(String::as_str) != Some(self.service.as_str()) {
                 continue;
             }
@@ -186,14 +189,14 @@ pub fn service_restart_note() -> Option<String> {
         let pid = bus.get_connection_unix_process_id(name).ok()?;
         let age = process_age_secs(pid)?;
         let ours = process_age_secs(std::process::id())?;
-        if age < ours || age < RECENT_START_SECS {
+        if age < ours {
             return Some(format!(
-                "the keychain service (pid {pid}, bus name {owner}) started {age} s ago{}: it restarted, and a new one may be locked; unlock the keyring if asked",
-                if age < ours {
-                    ", after this process"
-                } else {
-                    ""
-                }
+                "the keychain service restarted while Latchkey was running (pid {pid}, bus name {owner}, started {age} s ago); the new one may be locked: unlock the keyring if asked"
+            ));
+        }
+        if age < RECENT_START_SECS {
+            return Some(format!(
+                "the keychain service (pid {pid}, bus name {owner}) started only {age} s ago; if it restarted, the new one may be locked: unlock the keyring if asked"
             ));
         }
         None
