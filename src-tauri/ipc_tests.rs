@@ -437,7 +437,32 @@ fn a_cancelled_loopback_sign_in_ends_quietly() {
     let t = test_app(opener);
     add(&t, &p, "slow", "loopback");
     t.ok("sign_in", json!({"name": "slow"}));
-    urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(t.account("slow")["signing_in"], true);
+    // A callback with another state reaches the listener: answered, ignored, and shown in the
+    // window as a notice (the terminal says the same for a CLI sign-in); still waiting.
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| Url::parse(&v).unwrap())
+        .unwrap();
+    let (status, _) = latchkey_testkit::http(
+        redirect.port().unwrap(),
+        "GET",
+        &format!("{}?code=x&state=forged", redirect.path()),
+        &[],
+        "",
+    );
+    assert_eq!(status, 400);
+    let ignored = t.notice();
+    assert_eq!(ignored["level"], "info", "{ignored}");
+    assert!(
+        ignored["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong to this sign-in"),
+        "{ignored}"
+    );
     assert_eq!(t.account("slow")["signing_in"], true);
     assert_eq!(t.ok("cancel_sign_in", json!({"name": "slow"})), json!(true));
     let done = t.finished();

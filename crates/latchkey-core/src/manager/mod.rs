@@ -397,6 +397,7 @@ pub struct LoginManager {
     registry: Registry,
     locks: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
     memory: Option<Arc<memory::TokenMemory>>,
+    ignored: tokio::sync::broadcast::Sender<crate::flow::loopback::IgnoredCallback>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -418,6 +419,7 @@ impl LoginManager {
             registry,
             locks: Arc::default(),
             memory: None,
+            ignored: tokio::sync::broadcast::Sender::new(16),
         }
     }
 
@@ -429,7 +431,16 @@ impl LoginManager {
             registry: self.registry.clone(),
             locks: self.locks.clone(),
             memory: self.memory.clone(),
+            ignored: self.ignored.clone(),
         }
+    }
+
+    /// Callbacks that loopback sign-ins of this manager answered and ignored (another state,
+    /// another account's path): the sign-in keeps waiting; a shell may tell the user.
+    pub fn ignored_callbacks(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::flow::loopback::IgnoredCallback> {
+        self.ignored.subscribe()
     }
 
     /// The config dir layout.

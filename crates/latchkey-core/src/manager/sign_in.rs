@@ -243,6 +243,7 @@ impl LoginManager {
         let Some(listener) = start.listener.take() else {
             return Err(Error::Other("no loopback listener".into()));
         };
+        let listener = listener.report_ignored_to(name, self.ignored.clone());
         open(&start);
         let wait = listener.wait(&start.state, timeout, |url| async move {
             let done = self.complete_sign_in(&url).await?;
