@@ -90,6 +90,9 @@ pub struct EditAccountInput {
     pub ephemeral_port: bool,
     /// Keep signed in.
     pub keep_signed_in: Option<bool>,
+    /// Switch an account from before the mix-up defence to its own redirect URI
+    /// (`…/callback/<name>`), after the person registered that URI at the provider.
+    pub per_account_redirect: Option<bool>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -137,6 +140,7 @@ impl From<EditAccountInput> for AccountEdit {
                 i.port.map(Some)
             },
             keep_signed_in: i.keep_signed_in,
+            per_account_redirect: i.per_account_redirect,
             // Flow, client authentication and DPoP are set when the account is added; the
             // edit form does not change them (the CLI's `latchkey edit` does).
             ..Default::default()

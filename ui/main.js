@@ -437,7 +437,7 @@ function updateForm() {
   const fields = (presetInfo(preset)?.fields ?? []).map((f) => f.name);
   for (const label of form.querySelectorAll("[data-field]")) {
     const f = label.dataset.field;
-    if (f === "port" || f === "flow" || f === "redirect") continue;
+    if (f === "port" || f === "flow" || f === "redirect" || f === "own_redirect") continue;
     label.hidden = !fields.includes(f) || editing !== null;
   }
   const info = presetInfo(preset);
@@ -453,7 +453,9 @@ function updateForm() {
   $(".redirect-box", form).hidden = flow !== "authorization-code";
   // Every account added now has its own redirect URI (…/callback/<name>: the mix-up defence);
   // accounts from before keep the shared one until switched.
-  const perAccount = editing === null || !!editingAccount?.per_account_redirect;
+  const hasOwn = editing === null || !!editingAccount?.per_account_redirect;
+  $("[data-field='own_redirect']", form).hidden = hasOwn || flow !== "authorization-code";
+  const perAccount = hasOwn || form.per_account_redirect.checked;
   const suffix = perAccount ? `/${form.name.value.trim() || "<name>"}` : "";
   $("#redirect-uri").textContent = loopback
     ? `http://127.0.0.1:${port || "<any port>"}/callback${suffix}`
@@ -540,6 +542,7 @@ async function submitForm(ev) {
       }
       if (v("label") !== (a.label ?? "")) changes.label = v("label");
       if (form.keep_signed_in.checked !== !!a.keep_signed_in) changes.keep_signed_in = form.keep_signed_in.checked;
+      if (form.per_account_redirect.checked && !a.per_account_redirect) changes.per_account_redirect = true;
       const r = await call("edit_account", { name: editing, changes });
       for (const n of r.notes) notice("info", n);
     }
@@ -581,6 +584,7 @@ async function start() {
   form.flow.addEventListener("change", updateForm);
   form.port.addEventListener("input", updateForm);
   form.name.addEventListener("input", updateForm);
+  form.per_account_redirect.addEventListener("change", updateForm);
   $("#account-cancel").addEventListener("click", () => $("#account-dialog").close());
   $("#add-account").addEventListener("click", () => openDialog());
   for (const b of document.querySelectorAll("[data-open-add]")) b.addEventListener("click", () => openDialog());

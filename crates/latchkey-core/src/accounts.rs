@@ -297,7 +297,7 @@ impl Account {
         let mut out = Vec::new();
         if !self.per_account_redirect && self.flow == GrantFlow::AuthorizationCode {
             out.push(format!(
-                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect`",
+                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect` (or tick \"Use this account's own redirect URI\" in the app's Edit form)",
                 redirect_uri_to_register(&self.name, false, self.redirect, self.port),
                 redirect_uri_to_register(&self.name, true, self.redirect, self.port),
                 self.name
