@@ -31,7 +31,7 @@ pub async fn begin<R: Runtime>(
     let account = state.manager.account(name)?;
     let opts = SignInOptions {
         replace_identity,
-        redirect: None,
+        ..Default::default()
     };
     let mode = match SignInMethod::for_account(&account, false) {
         SignInMethod::Loopback => RedirectMode::Loopback,

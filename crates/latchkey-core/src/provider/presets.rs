@@ -59,7 +59,7 @@ use url::Url;
 use super::discovery::{self, same_issuer};
 use super::fields::Field;
 pub(super) use super::fields::check_fields;
-use super::{Endpoints, IdentitySource, Preset, ProviderSpec, Quirks};
+use super::{Endpoints, IdentitySource, Preset, ProviderSpec, Quirks, TargetStyle};
 
 /// Google's issuer.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -82,6 +82,11 @@ const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 // The quirk table
 // ---------------------------------------------------------------------------------------------
 
+const GITHUB_NO_TARGET: &str = "GitHub tokens cannot be asked for a resource, an audience or fewer scopes: use the account's token as it is";
+const GOOGLE_NO_TARGET: &str = "Google has no resource indicators or audiences: a Google token works for every Google API its scopes allow, so ask for the API's scope with --scope (and add it to the sign-in with `latchkey login NAME --add-scope SCOPE`)";
+const OKTA_NO_TARGET: &str = "Okta issues one audience per authorization server: add an account for the authorization server of that API (`latchkey add NAME --provider okta --issuer https://<domain>/oauth2/<server id>`) instead of --resource/--audience";
+const KEYCLOAK_NO_TARGET: &str = "Keycloak sets a token's audience through client scopes (an audience mapper), not with resource or audience parameters: ask for that client scope with --scope";
+
 /// The quirks of `preset`: one row per preset, written as overrides of the standard OIDC row.
 pub(super) fn quirks(preset: Preset) -> Quirks {
     let standard = Quirks {
@@ -101,6 +106,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         issuer_template: None,
         identity: IdentitySource::IdToken,
         token_username: None,
+        target_style: TargetStyle::Rfc8707,
+        include_granted_scopes: false,
         notes: &[],
     };
     let plain_oauth = Quirks {
@@ -119,6 +126,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         refresh_id_token_has_no_nonce: false,
         identity: IdentitySource::GithubUser,
         token_username: Some("x-access-token"),
+        target_style: TargetStyle::Unsupported(GITHUB_NO_TARGET),
         ..standard.clone()
     };
     match preset {
@@ -146,6 +154,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             client_secret_post: true,
             loopback_only: true,
             extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
+            target_style: TargetStyle::Unsupported(GOOGLE_NO_TARGET),
+            include_granted_scopes: true,
             notes: &[
                 "Google desktop-app clients need their client secret (Google documents it as not confidential for installed apps).",
                 "Only loopback redirect URIs (http://127.0.0.1:<port>) are accepted; custom URL schemes are refused.",
@@ -177,6 +187,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             offline_scope: Some("offline_access"),
             rfc7009_revocation: false,
             issuer_template: Some(ENTRA_ISSUER_TEMPLATE),
+            target_style: TargetStyle::EntraDefaultScope,
             notes: &[
                 "With --tenant common, organizations or consumers the issuer is the template https://login.microsoftonline.com/{tenantid}/v2.0; each id_token's iss is checked against its own tid claim.",
                 "Entra publishes no revocation endpoint: signing out forgets the tokens here.",
@@ -193,6 +204,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         },
         Preset::Auth0 => Quirks {
             offline_scope: Some("offline_access"),
+            target_style: TargetStyle::Auth0Audience,
             notes: &[
                 "The issuer ends with a slash: https://<domain>/.",
                 "A refresh token needs offline_access and \"Allow Offline Access\" on the Auth0 API.",
@@ -201,6 +213,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         },
         Preset::Okta => Quirks {
             offline_scope: Some("offline_access"),
+            target_style: TargetStyle::Unsupported(OKTA_NO_TARGET),
             notes: &[
                 "--domain selects the org authorization server (issuer https://<domain>); for a custom authorization server pass --issuer https://<domain>/oauth2/default (or /oauth2/<id>).",
                 "A refresh token needs offline_access and the Refresh Token grant enabled on the Okta app.",
@@ -216,6 +229,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             ..standard
         },
         Preset::Keycloak => Quirks {
+            target_style: TargetStyle::Unsupported(KEYCLOAK_NO_TARGET),
             notes: &[
                 "Keycloak returns a refresh token with every authorization-code grant; offline_access (an offline session) is not requested.",
             ],
