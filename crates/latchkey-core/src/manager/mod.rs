@@ -70,6 +70,8 @@ mod refresh;
 mod resource;
 mod sign_in;
 #[cfg(test)]
+mod derived_tests;
+#[cfg(test)]
 mod tests;
 
 pub use derived::CachedToken;
