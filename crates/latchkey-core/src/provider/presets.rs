@@ -742,6 +742,7 @@ mod tests {
     use super::*;
     use crate::error::{Error, ErrorKind};
     use crate::provider::{ProviderConfig, Resolution};
+    use crate::target::{TokenSpec, authorization_params};
 
     const GOOGLE: &str = include_str!("fixtures/google.json");
     const ENTRA_COMMON: &str = include_str!("fixtures/entra-common.json");
@@ -1839,6 +1840,147 @@ mod tests {
                 .notes
                 .iter()
                 .any(|n| n.contains("/oauth2/default"))
+        );
+    }
+
+    // ---- Tokens for other APIs (TargetStyle) --------------------------------------------------
+
+    fn target(scopes: &[&str], resources: &[&str], audience: Option<&str>) -> TokenSpec {
+        TokenSpec::new(&s(scopes), &s(resources), audience).unwrap()
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn entra_asks_for_a_resource_as_its_default_scope_one_at_a_time() {
+        let config = resolve(&entra(None), ENTRA_COMMON).unwrap();
+        let style = config.quirks().target_style;
+        assert_eq!(style, TargetStyle::EntraDefaultScope);
+        assert_eq!(
+            target(&[], &["https://graph.microsoft.com/"], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[("scope", "https://graph.microsoft.com/.default offline_access")])
+        );
+        assert_eq!(
+            target(&[], &["api://6f1c8a52-0000-4a55-8a9b-0d5f3c8e8b11"], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[(
+                "scope",
+                "api://6f1c8a52-0000-4a55-8a9b-0d5f3c8e8b11/.default offline_access"
+            )])
+        );
+        // Narrower scopes by full name; no resource parameter is ever sent.
+        assert_eq!(
+            target(&["https://graph.microsoft.com/Mail.Read"], &[], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[("scope", "https://graph.microsoft.com/Mail.Read offline_access")])
+        );
+        assert!(target(&[], &["https://a.example", "https://b.example"], None)
+            .token_params(style)
+            .is_err());
+        assert!(target(&[], &[], Some("x")).token_params(style).is_err());
+        // One refresh token serves every consented resource: nothing at sign-in.
+        assert!(
+            authorization_params(&s(&["https://graph.microsoft.com"]), style)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn auth0_asks_for_an_api_by_audience() {
+        let spec = ProviderSpec {
+            domain: Some("example.us.auth0.com".into()),
+            ..spec(Preset::Auth0)
+        };
+        let style = resolve(&spec, AUTH0).unwrap().quirks().target_style;
+        assert_eq!(style, TargetStyle::Auth0Audience);
+        assert_eq!(
+            target(&["read:mail"], &[], Some("https://api.example.com"))
+                .token_params(style)
+                .unwrap(),
+            pairs(&[("scope", "read:mail"), ("audience", "https://api.example.com")])
+        );
+        // A resource is the API identifier.
+        assert_eq!(
+            target(&[], &["https://api.example.com"], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[("audience", "https://api.example.com")])
+        );
+        assert!(target(&[], &["https://a.example"], Some("b"))
+            .token_params(style)
+            .is_err());
+        assert_eq!(
+            authorization_params(&s(&["https://api.example.com"]), style).unwrap(),
+            pairs(&[("audience", "https://api.example.com")])
+        );
+        assert!(authorization_params(&s(&["https://a.example", "https://b.example"]), style).is_err());
+    }
+
+    #[test]
+    fn google_grants_scopes_incrementally_and_has_no_resources() {
+        let q = resolve(&spec(Preset::Google), GOOGLE).unwrap().quirks();
+        assert!(q.include_granted_scopes);
+        let message = invalid(
+            target(&[], &["https://www.googleapis.com"], None).token_params(q.target_style),
+        );
+        assert!(message.contains("--scope"), "{message}");
+        assert_eq!(
+            target(&["https://www.googleapis.com/auth/drive.readonly"], &[], None)
+                .token_params(q.target_style)
+                .unwrap(),
+            pairs(&[("scope", "https://www.googleapis.com/auth/drive.readonly")])
+        );
+        assert!(
+            presets_where(|q| q.include_granted_scopes) == [Preset::Google],
+            "only Google knows include_granted_scopes"
+        );
+    }
+
+    #[test]
+    fn keycloak_and_okta_explain_how_they_set_audiences() {
+        let kc = resolve(&keycloak("https://keycloak.example.com", Some("master")), KEYCLOAK)
+            .unwrap()
+            .quirks();
+        let message = invalid(target(&[], &[], Some("account")).token_params(kc.target_style));
+        assert!(message.contains("client scope"), "{message}");
+        assert!(invalid(authorization_params(&s(&["https://a.example"]), kc.target_style)).contains("client scope"));
+        // Down-scoping still works.
+        assert_eq!(
+            target(&["profile"], &[], None)
+                .token_params(kc.target_style)
+                .unwrap(),
+            pairs(&[("scope", "profile")])
+        );
+        let okta = resolve(
+            &ProviderSpec {
+                issuer: Some(url("https://integrator-7886904.okta.com/oauth2/default")),
+                ..spec(Preset::Okta)
+            },
+            OKTA_DEFAULT,
+        )
+        .unwrap()
+        .quirks();
+        let message = invalid(
+            target(&[], &["https://api.example.com"], None).token_params(okta.target_style),
+        );
+        assert!(message.contains("/oauth2/"), "{message}");
+    }
+
+    #[test]
+    fn generic_servers_get_rfc8707_resources() {
+        assert_eq!(Preset::Oidc.quirks().target_style, TargetStyle::Rfc8707);
+        assert_eq!(
+            authorization_params(&s(&["https://a.example", "https://b.example"]), TargetStyle::Rfc8707).unwrap(),
+            pairs(&[("resource", "https://a.example"), ("resource", "https://b.example")])
         );
     }
 }
