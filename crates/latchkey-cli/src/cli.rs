@@ -276,7 +276,11 @@ pub struct EditArgs {
     pub remove_label: bool,
     /// Resources (RFC 8707) to ask for at sign-in (replace the old ones; repeatable; take
     /// effect at the next sign-in).
-    #[arg(long = "resource", value_name = "URI", conflicts_with = "remove_resources")]
+    #[arg(
+        long = "resource",
+        value_name = "URI",
+        conflicts_with = "remove_resources"
+    )]
     pub resource: Vec<String>,
     /// Ask for no resources at sign-in any more.
     #[arg(long)]

@@ -343,7 +343,10 @@ pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
             if scopes.is_empty() { "-" } else { &scopes }
         );
         if !a.resources.is_empty() {
-            println!("  - Resources asked for at sign-in: {}", a.resources.join(" "));
+            println!(
+                "  - Resources asked for at sign-in: {}",
+                a.resources.join(" ")
+            );
         }
         for c in &s.cached_tokens {
             let expiry = match c.expires_in {

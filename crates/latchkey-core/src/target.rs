@@ -51,7 +51,9 @@ pub fn check_resource(r: &str) -> Result<String> {
         )));
     }
     if r.len() > crate::text::MAX_URI || r.chars().any(char::is_control) {
-        return Err(Error::InvalidInput("--resource is too long or has control characters".into()));
+        return Err(Error::InvalidInput(
+            "--resource is too long or has control characters".into(),
+        ));
     }
     Ok(r.to_string())
 }
@@ -293,7 +295,11 @@ mod tests {
         .unwrap();
         let b = TokenSpec::new(
             &s(&["a,b"]),
-            &s(&["https://x.example", "https://y.example", "https://x.example"]),
+            &s(&[
+                "https://x.example",
+                "https://y.example",
+                "https://x.example",
+            ]),
             None,
         )
         .unwrap();

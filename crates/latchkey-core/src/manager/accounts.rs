@@ -498,10 +498,7 @@ impl LoginManager {
             && !account.derived_tokens.is_empty()
         {
             match self.client_auth(&account).await {
-                Ok(auth) => {
-                    self.revoke_derived(&account, url, &auth, &mut report)
-                        .await
-                }
+                Ok(auth) => self.revoke_derived(&account, url, &auth, &mut report).await,
                 Err(e) => report.revocation_errors.push(e.to_string()),
             }
         }

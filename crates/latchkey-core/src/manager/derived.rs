@@ -178,7 +178,9 @@ impl LoginManager {
                     tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
                 }
             }
-            Err(e) => tracing::warn!(account = %account.name, error = %e, "could not cache a token"),
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not cache a token")
+            }
         }
         if !account.derived_tokens.contains(spec) {
             let id = account.id;
@@ -276,7 +278,11 @@ impl LoginManager {
         }
     }
 
-    async fn read_derived(&self, account: &Account, spec: &TokenSpec) -> Result<Option<DerivedEntry>> {
+    async fn read_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+    ) -> Result<Option<DerivedEntry>> {
         let Some(stored) = self.opts.keychain.get(&account.derived_key(spec)).await? else {
             return Ok(None);
         };
@@ -328,7 +334,10 @@ impl LoginManager {
             return Ok(());
         }
         for spec in &specs {
-            self.opts.keychain.delete(&account.derived_key(spec)).await?;
+            self.opts
+                .keychain
+                .delete(&account.derived_key(spec))
+                .await?;
         }
         let id = account.id;
         self.registry

@@ -135,7 +135,10 @@ async fn a_derived_token_is_one_exact_refresh_request_then_served_from_its_cache
     );
     // Cached under its own key, without a refresh token; the account's set is untouched.
     let cached = f.store.get(&account.derived_key(&s)).unwrap().unwrap();
-    assert!(cached.contains("d-1") && !cached.contains("rt-1"), "{cached}");
+    assert!(
+        cached.contains("d-1") && !cached.contains("rt-1"),
+        "{cached}"
+    );
     assert_eq!(main_set(&f, &account).access_token.expose(), "at-1");
     assert_eq!(f.m.account("work").unwrap().derived_tokens, vec![s.clone()]);
     // The same spec in another order is the same entry: no request.
@@ -159,7 +162,10 @@ async fn a_derived_token_is_one_exact_refresh_request_then_served_from_its_cache
     // status shows the entry (never the token).
     let summary = f.m.summary("work").await.unwrap();
     assert_eq!(summary.cached_tokens.len(), 1);
-    assert_eq!(summary.cached_tokens[0].granted_scope.as_deref(), Some("read"));
+    assert_eq!(
+        summary.cached_tokens[0].granted_scope.as_deref(),
+        Some("read")
+    );
     assert_eq!(summary.cached_tokens[0].expires_in, Some(600));
     assert!(!serde_json::to_string(&summary).unwrap().contains("d-1"));
 }
@@ -254,15 +260,12 @@ async fn refusals_are_explained_and_never_touch_the_account_tokens() {
 
     *answer.lock().unwrap() = "invalid_scope";
     let e =
-        f.m.token_for(
-            "work",
-            &spec(&["admin"], &[]),
-            TokenOptions::default(),
-        )
-        .await
-        .unwrap_err();
+        f.m.token_for("work", &spec(&["admin"], &[]), TokenOptions::default())
+            .await
+            .unwrap_err();
     assert!(
-        e.to_string().contains("latchkey login work --add-scope admin"),
+        e.to_string()
+            .contains("latchkey login work --add-scope admin"),
         "{e}"
     );
 
@@ -308,7 +311,10 @@ async fn the_cache_records_what_was_granted_and_sign_out_deletes_every_entry() {
     let key = account.derived_key(&s);
     assert!(f.store.get(&key).unwrap().is_some());
     f.m.logout("work").await.unwrap();
-    assert!(f.store.get(&key).unwrap().is_none(), "derived entry deleted");
+    assert!(
+        f.store.get(&key).unwrap().is_none(),
+        "derived entry deleted"
+    );
     assert!(f.store.get(&account.tokens_key()).unwrap().is_none());
     assert!(f.m.account("work").unwrap().derived_tokens.is_empty());
 }

@@ -63,6 +63,8 @@ use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, reques
 mod accounts;
 mod client_credentials;
 mod derived;
+#[cfg(test)]
+mod derived_tests;
 mod device_grant;
 mod integrations;
 mod memory;
@@ -70,10 +72,9 @@ mod refresh;
 mod resource;
 mod sign_in;
 #[cfg(test)]
-mod derived_tests;
-#[cfg(test)]
 mod tests;
 
+pub use crate::target::TokenSpec;
 pub use derived::CachedToken;
 pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
@@ -81,7 +82,6 @@ pub(crate) use integrations::token_rejected;
 pub use memory::KeychainState;
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
-pub use crate::target::TokenSpec;
 
 /// Default minimum remaining validity before a token is refreshed.
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);

@@ -1864,7 +1864,10 @@ mod tests {
             target(&[], &["https://graph.microsoft.com/"], None)
                 .token_params(style)
                 .unwrap(),
-            pairs(&[("scope", "https://graph.microsoft.com/.default offline_access")])
+            pairs(&[(
+                "scope",
+                "https://graph.microsoft.com/.default offline_access"
+            )])
         );
         assert_eq!(
             target(&[], &["api://6f1c8a52-0000-4a55-8a9b-0d5f3c8e8b11"], None)
@@ -1880,11 +1883,16 @@ mod tests {
             target(&["https://graph.microsoft.com/Mail.Read"], &[], None)
                 .token_params(style)
                 .unwrap(),
-            pairs(&[("scope", "https://graph.microsoft.com/Mail.Read offline_access")])
+            pairs(&[(
+                "scope",
+                "https://graph.microsoft.com/Mail.Read offline_access"
+            )])
         );
-        assert!(target(&[], &["https://a.example", "https://b.example"], None)
-            .token_params(style)
-            .is_err());
+        assert!(
+            target(&[], &["https://a.example", "https://b.example"], None)
+                .token_params(style)
+                .is_err()
+        );
         assert!(target(&[], &[], Some("x")).token_params(style).is_err());
         // One refresh token serves every consented resource: nothing at sign-in.
         assert!(
@@ -1906,7 +1914,10 @@ mod tests {
             target(&["read:mail"], &[], Some("https://api.example.com"))
                 .token_params(style)
                 .unwrap(),
-            pairs(&[("scope", "read:mail"), ("audience", "https://api.example.com")])
+            pairs(&[
+                ("scope", "read:mail"),
+                ("audience", "https://api.example.com")
+            ])
         );
         // A resource is the API identifier.
         assert_eq!(
@@ -1915,14 +1926,18 @@ mod tests {
                 .unwrap(),
             pairs(&[("audience", "https://api.example.com")])
         );
-        assert!(target(&[], &["https://a.example"], Some("b"))
-            .token_params(style)
-            .is_err());
+        assert!(
+            target(&[], &["https://a.example"], Some("b"))
+                .token_params(style)
+                .is_err()
+        );
         assert_eq!(
             authorization_params(&s(&["https://api.example.com"]), style).unwrap(),
             pairs(&[("audience", "https://api.example.com")])
         );
-        assert!(authorization_params(&s(&["https://a.example", "https://b.example"]), style).is_err());
+        assert!(
+            authorization_params(&s(&["https://a.example", "https://b.example"]), style).is_err()
+        );
     }
 
     #[test]
@@ -1934,9 +1949,13 @@ mod tests {
         );
         assert!(message.contains("--scope"), "{message}");
         assert_eq!(
-            target(&["https://www.googleapis.com/auth/drive.readonly"], &[], None)
-                .token_params(q.target_style)
-                .unwrap(),
+            target(
+                &["https://www.googleapis.com/auth/drive.readonly"],
+                &[],
+                None
+            )
+            .token_params(q.target_style)
+            .unwrap(),
             pairs(&[("scope", "https://www.googleapis.com/auth/drive.readonly")])
         );
         assert!(
@@ -1947,12 +1966,21 @@ mod tests {
 
     #[test]
     fn keycloak_and_okta_explain_how_they_set_audiences() {
-        let kc = resolve(&keycloak("https://keycloak.example.com", Some("master")), KEYCLOAK)
-            .unwrap()
-            .quirks();
+        let kc = resolve(
+            &keycloak("https://keycloak.example.com", Some("master")),
+            KEYCLOAK,
+        )
+        .unwrap()
+        .quirks();
         let message = invalid(target(&[], &[], Some("account")).token_params(kc.target_style));
         assert!(message.contains("client scope"), "{message}");
-        assert!(invalid(authorization_params(&s(&["https://a.example"]), kc.target_style)).contains("client scope"));
+        assert!(
+            invalid(authorization_params(
+                &s(&["https://a.example"]),
+                kc.target_style
+            ))
+            .contains("client scope")
+        );
         // Down-scoping still works.
         assert_eq!(
             target(&["profile"], &[], None)
@@ -1979,8 +2007,15 @@ mod tests {
     fn generic_servers_get_rfc8707_resources() {
         assert_eq!(Preset::Oidc.quirks().target_style, TargetStyle::Rfc8707);
         assert_eq!(
-            authorization_params(&s(&["https://a.example", "https://b.example"]), TargetStyle::Rfc8707).unwrap(),
-            pairs(&[("resource", "https://a.example"), ("resource", "https://b.example")])
+            authorization_params(
+                &s(&["https://a.example", "https://b.example"]),
+                TargetStyle::Rfc8707
+            )
+            .unwrap(),
+            pairs(&[
+                ("resource", "https://a.example"),
+                ("resource", "https://b.example")
+            ])
         );
     }
 }
