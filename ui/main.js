@@ -134,7 +134,11 @@ function render() {
   $("#loading").hidden = true;
   // Re-render only on change: keeps keyboard focus and avoids needless work on each poll.
   const key = JSON.stringify([
-    accounts.map((a) => ({ ...a, expires_in: null })),
+    accounts.map((a) => ({
+      ...a,
+      expires_in: null,
+      cached_tokens: (a.cached_tokens ?? []).map((c) => ({ ...c, expires_in: null })),
+    })),
     [...accountErrors],
     keychain,
   ]);
