@@ -379,3 +379,72 @@ fn insufficient_scope_and_step_up_are_explained_with_the_command() {
     assert_eq!(account_json(&sb, "api")["identity"]["sub"], "alice");
     assert_eq!(p.count("authorization.success", None), 2);
 }
+
+#[test]
+fn broader_grants_and_an_ignored_resource_are_said_under_verbose_and_recorded_as_granted() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    add_and_login(
+        &sb,
+        &p,
+        "loose",
+        "openid offline_access api:read api:write",
+        &[A],
+    );
+    // The provider answers with more scopes than asked.
+    p.fault("token", r#"patch:{"scope":"api:read api:write"}"#, 1);
+    let out = sb.run(&[
+        "token",
+        "loose",
+        "--resource",
+        A,
+        "--scope",
+        "api:read",
+        "-v",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("granted more than asked: api:write"),
+        "{}",
+        stderr(&out)
+    );
+    let a = account_json(&sb, "loose");
+    let entry = a["cached_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["scopes"] == json!(["api:read"]))
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["granted_scope"], "api:read api:write", "{a}");
+    // A provider that ignores `resource`: a JWT access token for another audience.
+    let jwt = format!(
+        "eyJhbGciOiJub25lIn0.{}.x",
+        base64_url(r#"{"aud":"https://elsewhere.test","sub":"alice"}"#)
+    );
+    p.fault("token", &format!(r#"patch:{{"access_token":"{jwt}"}}"#), 1);
+    let out = sb.run(&[
+        "token",
+        "loose",
+        "--resource",
+        A,
+        "--scope",
+        "api:write",
+        "-v",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("seems to have ignored `resource`"),
+        "{}",
+        stderr(&out)
+    );
+    // Without -v nothing is said.
+    let quiet = sb.run(&["token", "loose", "--resource", A, "--scope", "api:write"]);
+    assert_eq!(code(&quiet), 0);
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+}
+
+fn base64_url(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
