@@ -528,3 +528,65 @@ fn device_sign_in_shows_the_user_code_and_completes() {
     let tokens = t.tokens();
     t.assert_no_token_on_the_wire(&tokens);
 }
+
+#[test]
+fn add_permissions_asks_for_the_union_keeps_the_user_and_shows_no_token() {
+    let p = provider();
+    let (opener, urls) = capturing_opener();
+    let t = test_app(opener);
+    add(&t, &p, "work", "scheme");
+    t.ok("sign_in", json!({"name": "work"}));
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let callback = browse_to_callback(&url, "alice");
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    assert_eq!(t.finished()["error"], Value::Null);
+    let before = t.account("work")["scopes"].clone();
+    assert!(!before.to_string().contains("api:read"), "{before}");
+
+    // "Add permissions": the browser is asked for the account's scopes and the new one.
+    let started = t.ok(
+        "add_permissions",
+        json!({"name": "work", "scopes": ["api:read"]}),
+    );
+    assert_eq!(started["mode"], "scheme");
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let scope = url
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert!(
+        scope.ends_with(" api:read") && scope.contains("openid"),
+        "{scope}"
+    );
+    // Another user is refused; nothing changes.
+    let callback = browse_to_callback(&url, "bob");
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    let refused = t.finished();
+    assert_eq!(refused["error"]["kind"], "identity_mismatch", "{refused}");
+    assert_eq!(t.account("work")["scopes"], before);
+    // The same user: the account asks for the union from now on.
+    t.ok(
+        "add_permissions",
+        json!({"name": "work", "scopes": ["api:read"]}),
+    );
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let callback = browse_to_callback(&url, "alice");
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    assert_eq!(t.finished()["error"], Value::Null);
+    let work = t.account("work");
+    assert!(work["scopes"].to_string().contains("api:read"), "{work}");
+    assert_eq!(work["identity"]["sub"], "alice");
+    assert_eq!(work["cached_tokens"], json!([]));
+    for token in t.tokens() {
+        assert!(!work.to_string().contains(&token));
+    }
+    // Bad input is an IPC error with a kind.
+    let err = t
+        .invoke(
+            "add_permissions",
+            json!({"name": "work", "scopes": ["bad\"scope"]}),
+        )
+        .expect_err("a malformed scope");
+    assert_eq!(err["kind"], "invalid_input", "{err}");
+}

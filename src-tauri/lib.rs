@@ -75,6 +75,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::set_autostart,
             commands::bench_painted,
             commands::keychain_state,
+            commands::add_permissions,
         ])
 }
 

@@ -36,11 +36,22 @@ pub async fn begin<R: Runtime>(
     name: &str,
     replace_identity: bool,
 ) -> Result<SignInStartedView> {
-    let account = state.manager.account(name)?;
     let opts = SignInOptions {
         replace_identity,
-        redirect: None,
+        ..Default::default()
     };
+    begin_with(app, state, name, opts).await
+}
+
+/// [`begin`] with any sign-in options (the "Add permissions" action: scopes and resources to
+/// add).
+pub async fn begin_with<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    name: &str,
+    opts: SignInOptions,
+) -> Result<SignInStartedView> {
+    let account = state.manager.account(name)?;
     let mode = match SignInMethod::for_account(&account, false) {
         SignInMethod::Loopback => RedirectMode::Loopback,
         SignInMethod::Scheme => RedirectMode::Scheme,

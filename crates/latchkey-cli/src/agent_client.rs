@@ -95,6 +95,11 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
     };
     let agent = Client::from_env();
     match &mut cli.command {
+        // A token for other APIs (`--scope/--resource/--audience`): the agent protocol carries
+        // no token spec, so these go the direct path (`LoginManager::token_for`), which has the
+        // same locks and single flight.
+        Command::Token(t) if !t.target.is_empty() => None,
+        Command::Request(r) if !r.target.is_empty() => None,
         Command::Token(t) => {
             let opts = TokenOptions {
                 min_ttl: t.min_ttl.map(Duration::from_secs),
@@ -216,6 +221,14 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
                 } => match base64::engine::general_purpose::STANDARD.decode(body_b64) {
                     Ok(bytes) => {
                         output::response_parts(status, &headers, &bytes, r.include);
+                        crate::commands::tokens::explain_challenge(
+                            &r.name,
+                            status,
+                            headers
+                                .iter()
+                                .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+                                .map(|(_, v)| v.as_str()),
+                        );
                         return Some(ExitCode::from(if status >= 400 {
                             latchkey_core::error::EXIT_HTTP_ERROR_STATUS
                         } else {

@@ -124,14 +124,18 @@ impl LoginManager {
             }
         };
         let now = self.now();
+        // Incremental authorization and step-up (manager/derived.rs has the checks).
+        let more = self.sign_in_additions(&account, &opts)?;
         // A nonce only with `openid` (providers refuse one in a plain OAuth request).
-        let new = PendingFlow::start(
+        let mut new = PendingFlow::start(
             account.id,
             redirect_uri.clone(),
             provider.is_oidc() && account.scopes.iter().any(|s| s == "openid"),
             opts.replace_identity,
             now,
         )?;
+        new.flow.add_scopes = more.add_scopes.clone();
+        new.flow.add_resources = more.add_resources.clone();
         let digest = new.flow.digest();
         let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
         // RFC 9449 §10: bind the authorization code to the account's DPoP key.
@@ -139,10 +143,11 @@ impl LoginManager {
         if let Some(jkt) = &jkt {
             extra.push(("dpop_jkt", jkt.as_str()));
         }
+        extra.extend(more.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let request = AuthRequest {
             endpoint: &auth_endpoint,
             client_id: &account.client_id,
-            scopes: &account.scopes,
+            scopes: &more.scopes,
             flow: &new.flow,
             challenge: &new.challenge,
             extra: &extra,
@@ -453,13 +458,19 @@ impl LoginManager {
             dpop.as_ref(),
         )
         .await?;
-        self.store_sign_in(
-            &account,
-            response,
-            flow.nonce.as_ref(),
-            flow.replace_identity,
-        )
-        .await
+        let done = self
+            .store_sign_in(
+                &account,
+                response,
+                flow.nonce.as_ref(),
+                flow.replace_identity,
+            )
+            .await?;
+        // Only now, with the new tokens stored, does the account ask for the added scopes
+        // and resources at every sign-in.
+        self.note_added_permissions(&account, &flow.add_scopes, &flow.add_resources)
+            .await?;
+        Ok(done)
     }
 
     /// The shared tail of every interactive sign-in (authorization code, device): tokens
@@ -498,7 +509,13 @@ impl LoginManager {
         }
         let now = self.now();
         let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
+        let other_user = matches!((&account.identity, &identity), (Some(old), Some(new)) if old.sub != new.sub)
+            || (account.identity.is_some() && identity.is_none());
         self.write_tokens(account, &set).await?;
+        if other_user {
+            // The cached tokens for other APIs belong to the identity just replaced.
+            self.delete_derived(account).await?;
+        }
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
         let ident = identity.clone();

@@ -542,7 +542,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     let opts = SignInOptions::default();
 
     // Unknown state.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let e =
         f.m.complete_sign_in(&format!(
             "{SCHEME_REDIRECT_URI}?state=forged&code=c&iss={ISSUER}"
@@ -568,7 +568,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     );
 
     // Missing iss when the provider announces RFC 9207.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let e =
         f.m.complete_sign_in(&callback(&start, "code=c"))
             .await
@@ -576,7 +576,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     assert!(e.to_string().contains("no `iss`"), "{e}");
 
     // error= from the provider.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let e =
         f.m.complete_sign_in(&callback(
             &start,
@@ -589,7 +589,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     assert_eq!(f.http.count_to(TOKEN_URL), 0, "nothing exchanged so far");
 
     // Success: the code is exchanged with the verifier and the tokens stored.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let challenge = start
         .url
         .query_pairs()

@@ -9,7 +9,8 @@
 //!
 //! Item layout (service [`crate::config::KEYCHAIN_SERVICE`]), all keyed by the account's
 //! stable id, never its user-facing name: `<id>/tokens` (the token set as JSON),
-//! `<id>/client-secret`, `<id>/dpop-key` (the account's DPoP private key, RFC 9449), and
+//! `<id>/client-secret`, `<id>/dpop-key` (the account's DPoP private key, RFC 9449),
+//! `<id>/derived/<digest>` (a cached token for another API, `manager/derived.rs`), and
 //! `pending/<sha256(state)>` (a sign-in in progress, 10 minutes). A value over the store's item
 //! limit is kept as `<key>#1`, `<key>#2`, … with the count in `<key>`.
 
