@@ -14,6 +14,10 @@
 //! - **The account's own tokens are never lost** because a derived request failed: no error
 //!   of a derived request deletes or changes them (an `invalid_grant` here is reported, not
 //!   acted on: the account's own refresh decides that).
+//! - **A slow answer is not dropped.** With a valid cached token in hand a request gets
+//!   [`PROACTIVE_REFRESH_DEADLINE`]; after it the cached token is served and the request
+//!   finishes in the background under the account locks, storing a rotated refresh token as
+//!   above (as the account's own refresh does: `refresh.rs`).
 //! - The cache entry records what the provider granted (`scope` of the answer), not what was
 //!   asked; broader grants and a `resource` the provider seems to ignore are logged (`-v`).
 //!
@@ -65,9 +69,15 @@ pub(super) struct SignInAdditions {
     pub params: Vec<(String, String)>,
 }
 
+/// A token request that outlives its caller (see [`LoginManager::send_derived`]).
+type OwnedRequest = std::pin::Pin<Box<dyn Future<Output = Result<TokenResponse>> + Send>>;
+
 enum Sent {
     Answer(TokenResponse),
     Degraded(AccessToken),
+    /// No answer within [`PROACTIVE_REFRESH_DEADLINE`] with a valid cached token in hand: the
+    /// request goes on (its answer may rotate the account's refresh token).
+    Late(OwnedRequest, TokenSet),
 }
 
 impl LoginManager {
@@ -96,7 +106,7 @@ impl LoginManager {
         {
             return Ok(hand_out(e.set, None, false));
         }
-        let (_local, _file) = self.lock_account(account.id).await?;
+        let locks = self.lock_account(account.id).await?;
         // Re-read: another task or process may have obtained it while we waited.
         let account = self.account(name)?;
         let cached = self.read_derived(&account, spec).await?.map(|e| e.set);
@@ -122,21 +132,90 @@ impl LoginManager {
                 reason: "the provider issued no refresh token, and a token for another API or with fewer scopes is obtained with it".into(),
             })?),
         };
-        let mut form: Vec<(&str, &str)> = match &refresh_token {
+        let mut form: Vec<(String, Secret)> = match refresh_token {
             Some(rt) => vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt.expose()),
+                ("grant_type".into(), Secret::new("refresh_token")),
+                ("refresh_token".into(), rt),
             ],
-            None => vec![("grant_type", "client_credentials")],
+            None => vec![("grant_type".into(), Secret::new("client_credentials"))],
         };
-        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        form.extend(
+            params
+                .iter()
+                .map(|(k, v)| (k.clone(), Secret::new(v.clone()))),
+        );
         let response = match self
-            .send_derived(&account, spec, &form, cached.as_ref())
+            .send_derived(&account, spec, form, cached.as_ref())
             .await?
         {
             Sent::Answer(r) => r,
             Sent::Degraded(t) => return Ok(t),
+            Sent::Late(request, in_hand) => {
+                return Ok(self
+                    .finish_derived_in_background(&account, spec, main, request, in_hand, locks));
+            }
         };
+        let stored = self.store_derived(&account, spec, main, response).await;
+        drop(locks);
+        stored
+    }
+
+    /// The caller gets the cached token (degraded) now; `request` goes on in a background task
+    /// that keeps the account locks and stores its answer, the rotated refresh token first
+    /// (the same as the account's own refresh: `refresh.rs`).
+    fn finish_derived_in_background(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+        main: Option<TokenSet>,
+        request: OwnedRequest,
+        in_hand: TokenSet,
+        locks: super::refresh::AccountLocks,
+    ) -> AccessToken {
+        let counted = super::refresh::InBackground::start();
+        let manager = self.detached();
+        let account = account.clone();
+        let spec = spec.clone();
+        tracing::warn!(account = %account.name, "the token endpoint did not answer within {} s; serving the cached token for {} and finishing the request in the background", PROACTIVE_REFRESH_DEADLINE.as_secs(), spec.describe());
+        tokio::spawn(async move {
+            let _counted = counted;
+            let _locks = locks;
+            let outcome = match request.await {
+                Ok(response) => manager
+                    .store_derived(&account, &spec, main, response)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(account = %account.name, "late answer for {} stored", spec.describe())
+                }
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "a request for {} finished in the background failed", spec.describe())
+                }
+            }
+        });
+        hand_out(
+            in_hand,
+            Some(format!(
+                "the provider did not answer within {} s; serving the cached token (still valid) while the request finishes in the background",
+                PROACTIVE_REFRESH_DEADLINE.as_secs()
+            )),
+            false,
+        )
+    }
+
+    /// Stores a derived answer under the account locks: a rotated refresh token into the
+    /// account's set first, then the cache entry and the metadata.
+    async fn store_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+        main: Option<TokenSet>,
+        response: TokenResponse,
+    ) -> Result<AccessToken> {
+        let account = account.clone();
         let now = self.now();
         let delimiter = account.provider.quirks().scope_delimiter;
         // One refresh token per account: a rotated one replaces the account's, stored
@@ -206,39 +285,30 @@ impl LoginManager {
         &self,
         account: &Account,
         spec: &TokenSpec,
-        form: &[(&str, &str)],
+        form: Vec<(String, Secret)>,
         cached: Option<&TokenSet>,
     ) -> Result<Sent> {
         let auth = self.client_auth(account).await?;
         let dpop = self.dpop_key(account).await?;
         let quirks = account.provider.quirks();
         let token_url = account.provider.endpoints.token.clone();
-        let ctx = ErrorContext {
-            redirect_uri: None,
-            errors_with_200: quirks.token_errors_with_http_200,
-        };
+        let form = Arc::new(form);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let in_hand = cached.filter(|c| c.is_unexpired(self.now()));
-            let request = request_token(
-                &self.opts.http,
-                &token_url,
-                &auth,
-                form,
-                &ctx,
-                dpop.as_ref(),
-            );
-            let result = if in_hand.is_some() {
-                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, request).await {
+            let mut request: OwnedRequest = Box::pin(derived_request(
+                self.opts.http.clone(),
+                token_url.clone(),
+                auth.clone(),
+                dpop.clone(),
+                form.clone(),
+                quirks.token_errors_with_http_200,
+            ));
+            let result = if let Some(c) = in_hand {
+                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, &mut request).await {
                     Ok(r) => r,
-                    Err(_) => Err(Error::Unreachable {
-                        url: display_endpoint(&token_url),
-                        detail: format!(
-                            "no answer within {} s (the cached token is still valid, so Latchkey did not wait longer)",
-                            PROACTIVE_REFRESH_DEADLINE.as_secs()
-                        ),
-                    }),
+                    Err(_) => return Ok(Sent::Late(request, c.clone())),
                 }
             } else {
                 request.await
@@ -593,4 +663,21 @@ fn note_what_was_granted(account: &Account, spec: &TokenSpec, set: &TokenSet) {
     {
         tracing::info!(account = %account.name, "the provider seems to have ignored `resource`: the token's audience is {} (asked: {})", crate::text::clean(&auds.join(" "), crate::text::MAX_URI), spec.resources.join(" "));
     }
+}
+
+/// One derived token request with everything it needs owned, so it can outlive its caller.
+async fn derived_request(
+    http: HttpClient,
+    token_url: Url,
+    auth: ClientAuth,
+    dpop: Option<DpopKey>,
+    form: Arc<Vec<(String, Secret)>>,
+    errors_with_200: bool,
+) -> Result<TokenResponse> {
+    let ctx = ErrorContext {
+        redirect_uri: None,
+        errors_with_200,
+    };
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+    request_token(&http, &token_url, &auth, &form, &ctx, dpop.as_ref()).await
 }

@@ -435,3 +435,64 @@ async fn incremental_sign_in_asks_for_the_union_and_step_up_parameters() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+/// A derived request that outlives the proactive deadline with a valid cached token in hand:
+/// the cached token is served at once, and the late answer, which rotates the account's
+/// refresh token, is still stored (the account's set first) for the next caller.
+#[tokio::test(start_paused = true)]
+async fn a_slow_rotating_derived_answer_after_the_deadline_is_still_stored() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let c = n.clone();
+    let f = fixture(move |_| {
+        let i = c.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(json(
+            200,
+            json!({"access_token": format!("x-{i}"), "token_type": "Bearer", "expires_in": 600, "refresh_token": format!("rt-{}", i + 1)}),
+        ))
+    });
+    let account = signed_in(&f).await;
+    let a = spec(&[], &["https://a.example"]);
+    let first =
+        f.m.token_for("work", &a, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(first.token.expose(), "x-1");
+    f.clock.advance(Duration::from_secs(570)); // 30 s left: a proactive renewal
+    f.http.hold();
+    let served =
+        f.m.token_for("work", &a, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(
+        served.token.expose(),
+        "x-1",
+        "the cached token, without waiting"
+    );
+    assert!(
+        served
+            .degraded
+            .as_deref()
+            .unwrap()
+            .contains("in the background"),
+        "{:?}",
+        served.degraded
+    );
+    assert_eq!(f.http.waiting(), 1, "the request is still in flight");
+    f.http.release();
+    // The next caller waits for the background request's locks and finds its answer.
+    let next =
+        f.m.token_for("work", &a, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(next.token.expose(), "x-2");
+    assert_eq!(
+        main_set(&f, &account)
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "rt-3",
+        "the late answer's rotated refresh token is the account's"
+    );
+    assert_eq!(f.http.requests().len(), 2);
+}

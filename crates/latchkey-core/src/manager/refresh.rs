@@ -25,10 +25,10 @@ static IN_BACKGROUND: AtomicUsize = AtomicUsize::new(0);
 static BACKGROUND_DONE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Counts a background refresh while it lives (also when its task is aborted).
-struct InBackground;
+pub(super) struct InBackground;
 
 impl InBackground {
-    fn start() -> Self {
+    pub(super) fn start() -> Self {
         IN_BACKGROUND.fetch_add(1, Ordering::SeqCst);
         InBackground
     }
