@@ -153,7 +153,8 @@ pub async fn fresh_token(
     crate::agent_client::access_token_or(m, name, opts).await
 }
 
-/// [`fresh_token`] for exactly `spec` (`exec --scope/--resource/--audience`). A non-empty spec
+/// [`fresh_token`] for exactly `spec` (`exec --scope/--resource/--audience`, a selection rule's
+/// spec, `kubectl-credential --resource`). A non-empty spec
 /// goes the direct path ([`LoginManager::token_for`]): the agent protocol carries no spec.
 pub async fn fresh_token_for(
     m: &LoginManager,
