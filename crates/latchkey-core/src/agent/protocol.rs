@@ -94,6 +94,75 @@ pub enum Op {
         /// Account name.
         account: String,
     },
+    /// A token for exactly these scopes, resources and audience (`latchkey token NAME
+    /// --resource URI`, the integrations' rules): [`crate::LoginManager::token_for`]. An
+    /// operation of its own rather than new fields on `token`: an agent that does not know it
+    /// answers `bad_request` and the client falls back, where fields it did not know would be
+    /// ignored and the account's own token served.
+    TokenFor {
+        /// Account name.
+        account: String,
+        /// Minimum remaining validity in seconds.
+        #[serde(default)]
+        min_ttl: Option<u64>,
+        /// Obtain a new one even if the cached one is fresh.
+        #[serde(default)]
+        force: bool,
+        /// What the token is for.
+        #[serde(flatten)]
+        spec: TokenSpecWire,
+    },
+    /// An HTTP request with the token for a spec (`latchkey request NAME --resource URI`):
+    /// [`crate::LoginManager::request_with`]. Its own operation for the same reason as
+    /// [`Op::TokenFor`].
+    RequestFor {
+        /// Account name.
+        account: String,
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: url::Url,
+        /// Extra headers.
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// Body, base64.
+        #[serde(default)]
+        body_b64: Option<String>,
+        /// What the token is for.
+        #[serde(flatten)]
+        spec: TokenSpecWire,
+    },
+}
+
+/// A token spec as sent: checked by the agent ([`crate::target::TokenSpec::new`]) before use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenSpecWire {
+    /// Scopes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Resources (RFC 8707).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+impl From<&crate::target::TokenSpec> for TokenSpecWire {
+    fn from(s: &crate::target::TokenSpec) -> Self {
+        TokenSpecWire {
+            scopes: s.scopes.clone(),
+            resources: s.resources.clone(),
+            audience: s.audience.clone(),
+        }
+    }
+}
+
+impl TokenSpecWire {
+    /// The checked, sorted spec.
+    pub fn check(&self) -> crate::error::Result<crate::target::TokenSpec> {
+        crate::target::TokenSpec::new(&self.scopes, &self.resources, self.audience.as_deref())
+    }
 }
 
 /// A response frame.
