@@ -389,6 +389,47 @@ mod tests {
     }
 
     #[test]
+    fn token_for_is_its_own_operation_with_a_flat_spec() {
+        let spec =
+            crate::target::TokenSpec::new(&["b a".into()], &["https://api.test".into()], Some("x"))
+                .unwrap();
+        let req = Request {
+            v: PROTOCOL_VERSION,
+            config_dir: None,
+            op: Op::TokenFor {
+                account: "work".into(),
+                min_ttl: None,
+                force: false,
+                spec: (&spec).into(),
+            },
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"op":"token_for","account":"work","min_ttl":null,"force":false,"scopes":["a","b"],"resources":["https://api.test"],"audience":"x"}"#
+        );
+        let back: Request = serde_json::from_str(&json).unwrap();
+        let Op::TokenFor { spec: wire, .. } = back.op else {
+            panic!("not token_for: {json}")
+        };
+        assert_eq!(wire.check().unwrap(), spec);
+        // Fields left out are an empty spec; a bad one is refused by the check.
+        let back: Request =
+            serde_json::from_str(r#"{"v":1,"op":"request_for","account":"w","method":"GET","url":"https://r.test/","resources":["no uri"]}"#).unwrap();
+        let Op::RequestFor { spec: wire, .. } = back.op else {
+            panic!("not request_for")
+        };
+        assert!(wire.check().is_err());
+        // The fields on the old `token` operation would be ignored: that is why the spec has
+        // its own operations.
+        let old: Request = serde_json::from_str(
+            r#"{"v":1,"op":"token","account":"w","resources":["https://api.test"]}"#,
+        )
+        .unwrap();
+        assert!(matches!(old.op, Op::Token { .. }));
+    }
+
+    #[test]
     fn a_token_answer_keeps_the_token_out_of_debug() {
         let r = Response {
             v: 1,
