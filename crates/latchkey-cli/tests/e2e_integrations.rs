@@ -1374,6 +1374,42 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
         stderr(&out)
     );
 
+    // Docker: the credential helper (the same binary under its name) answers with the token
+    // the registry's rule names.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let helper_path = bin_dir.path().join("docker-credential-latchkey");
+    std::os::unix::fs::symlink(BIN, &helper_path).unwrap();
+    std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "docker",
+            "api",
+            "--registry",
+            "registry.example.test:5000",
+            "--resource",
+            RES_A,
+        ],
+    );
+    assert!(
+        out.contains(&format!(
+            "+ rule registry.example.test:5000 → api (the token for resource {RES_A})"
+        )),
+        "{out}"
+    );
+    let mut c = Command::new(&helper_path);
+    c.arg("get").env("LATCHKEY_CONFIG_DIR", sb.config_dir());
+    home.apply(&mut c);
+    let out = output_with_stdin(&mut c, "registry.example.test:5000\n");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let creds: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        creds["Secret"],
+        team.as_str(),
+        "the cached token for resource A"
+    );
+
     // kubectl: the exec plugin's args carry the resource; real kubectl sends that token.
     let Some(kubectl) = kubectl_path() else {
         eprintln!("SKIPPED (kubectl part): kubectl is not installed");
