@@ -1332,7 +1332,9 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
         ],
     );
     assert!(
-        out.contains(&format!("(the token for resource {RES_B})")),
+        out.contains(&format!(
+            "~ rule git.example.test/team → api (the token for resource {RES_B}) (was git.example.test/team → api (the token for resource {RES_A}))"
+        )),
         "{out}"
     );
     let b = git_password("team/x.git");

@@ -229,10 +229,18 @@ async fn apply_rule(
             plan.changes.push(format!("- {line}"));
         }
     } else if !present {
+        // The same host, path and username with another account or token spec is replaced.
+        let replaced = m
+            .rules()?
+            .into_iter()
+            .find(|r| r.host == rule.host && r.path == rule.path && r.username == rule.username);
         if !mode.dry_run && m.add_rule(rule).await? == RuleChange::Unchanged {
             return Ok(());
         }
-        plan.changes.push(format!("+ {line}"));
+        plan.changes.push(match replaced {
+            Some(old) => format!("~ {line} (was {})", old.describe()),
+            None => format!("+ {line}"),
+        });
     }
     Ok(())
 }
