@@ -353,7 +353,8 @@ pub struct RequestArgs {
     pub preread_body: Option<Option<Vec<u8>>>,
 }
 
-/// What a token is for (`token`, `request`, `exec`): without these, the account's own token.
+/// What a token is for (`token`, `request`, `exec`, `kubectl-credential`, the rules `setup`
+/// writes): without these, the account's own token.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetArgs {
     /// Ask for a token with only these scopes (repeatable or space-separated; a subset of the

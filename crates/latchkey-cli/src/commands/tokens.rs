@@ -142,30 +142,19 @@ pub async fn introspect(n: NameArg, json: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// The one way the integrations (git, Docker, kubectl, `exec`) get a token: from the agent when
-/// one answers ([`crate::agent_client::access_token_or`]), else [`LoginManager::access_token`]
-/// (keychain hot path, single-flight refresh) — the same refresh protocol either way.
-pub async fn fresh_token(
-    m: &LoginManager,
-    name: &str,
-    opts: TokenOptions,
-) -> Result<latchkey_core::AccessToken, Error> {
-    crate::agent_client::access_token_or(m, name, opts).await
-}
-
-/// [`fresh_token`] for exactly `spec` (`exec --scope/--resource/--audience`). A non-empty spec
-/// goes the direct path ([`LoginManager::token_for`]): the agent protocol carries no spec.
+/// The one way the integrations (git, Docker, kubectl, `exec`) get a token, for exactly `spec`
+/// (empty: the account's own token; else `exec --scope/--resource/--audience`, a selection
+/// rule's spec, `kubectl-credential --resource`): from the agent when one answers
+/// ([`crate::agent_client::token_for_or`]), else [`LoginManager::access_token`] /
+/// [`LoginManager::token_for`] (keychain hot path, single-flight refresh, rotation into the
+/// account's set) — the same protocol either way.
 pub async fn fresh_token_for(
     m: &LoginManager,
     name: &str,
     spec: &TokenSpec,
     opts: TokenOptions,
 ) -> Result<latchkey_core::AccessToken, Error> {
-    if spec.is_empty() {
-        fresh_token(m, name, opts).await
-    } else {
-        m.token_for(name, spec, opts).await
-    }
+    crate::agent_client::token_for_or(m, name, spec, opts).await
 }
 
 /// `LATCHKEY_ACCOUNT`, the override of the selection rules.
