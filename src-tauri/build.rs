@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "set_autostart",
     "bench_painted",
     "keychain_state",
+    "add_permissions",
 ];
 
 fn main() {

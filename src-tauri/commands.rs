@@ -4,7 +4,7 @@
 //! token: see [`crate::views`].
 
 use latchkey_core::manager::{AccountEdit, NewAccount};
-use latchkey_core::{GrantFlow, ProviderSpec, RedirectMode, Secret, TokenOptions};
+use latchkey_core::{GrantFlow, ProviderSpec, RedirectMode, Secret, SignInOptions, TokenOptions};
 use serde::Deserialize;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -34,6 +34,7 @@ pub const NAMES: &[&str] = &[
     "set_autostart",
     "bench_painted",
     "keychain_state",
+    "add_permissions",
 ];
 
 /// The "Add account" form.
@@ -90,6 +91,9 @@ pub struct EditAccountInput {
     pub ephemeral_port: bool,
     /// Keep signed in.
     pub keep_signed_in: Option<bool>,
+    /// Switch an account from before the mix-up defence to its own redirect URI
+    /// (`…/callback/<name>`), after the person registered that URI at the provider.
+    pub per_account_redirect: Option<bool>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -137,6 +141,7 @@ impl From<EditAccountInput> for AccountEdit {
                 i.port.map(Some)
             },
             keep_signed_in: i.keep_signed_in,
+            per_account_redirect: i.per_account_redirect,
             // Flow, client authentication and DPoP are set when the account is added; the
             // edit form does not change them (the CLI's `latchkey edit` does).
             ..Default::default()
@@ -237,6 +242,25 @@ pub async fn sign_in<R: Runtime>(
 ) -> Result<SignInStartedView, IpcError> {
     let replace = replace_identity.unwrap_or(false);
     Ok(crate::signin::begin(&app, &state, &name, replace).await?)
+}
+
+/// "Add permissions": a sign-in in the system browser asking for the account's scopes and
+/// these (incremental authorization; the user must stay the same, the old tokens stay until
+/// the new ones are stored); `sign-in-finished` reports the outcome.
+#[tauri::command]
+pub async fn add_permissions<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    scopes: Vec<String>,
+    resources: Option<Vec<String>>,
+) -> Result<SignInStartedView, IpcError> {
+    let opts = SignInOptions {
+        add_scopes: scopes,
+        add_resources: resources.unwrap_or_default(),
+        ..Default::default()
+    };
+    Ok(crate::signin::begin_with(&app, &state, &name, opts).await?)
 }
 
 /// Cancels a sign-in started from the app. True if one was in progress.

@@ -5,16 +5,23 @@
 //! id_token.
 //!
 //! The URL carries a code and the state: it is never logged, shown or sent to the page. A link
-//! that is not a Latchkey callback, or one the core rejects (unknown, replayed, stale,
-//! malformed), ends as a `sign-in-finished` event with a calm message and a log line.
+//! that is not a Latchkey callback is logged and dropped. One whose `state` matches no sign-in in
+//! progress (forged, replayed, stale) becomes a `notice` event with a short message
+//! ([`IGNORED_CALLBACK`]) and never raises the window; one the core rejects otherwise ends as a
+//! `sign-in-finished` event with a calm message and a log line.
 
 use latchkey_core::config::URI_SCHEME;
 use latchkey_core::flow::pkce::state_digest;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use url::Url;
 
+use crate::NOTICE;
+use crate::background::Notice;
 use crate::signin;
 use crate::state::AppState;
+
+/// What the page shows for a sign-in link that matches no sign-in in progress.
+pub const IGNORED_CALLBACK: &str = "A sign-in link arrived that belongs to no sign-in in progress (forged, old or already used); it was ignored. A sign-in in progress keeps waiting.";
 
 /// True if `url` is addressed to Latchkey's private-use scheme.
 pub fn is_ours(url: &Url) -> bool {
@@ -53,6 +60,24 @@ fn handle_url<R: Runtime>(app: &AppHandle<R>, url: Url) {
     let manager = state.manager.clone();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
+        // Not a sign-in started here: if it matches no sign-in in progress anywhere (forged,
+        // stale, replayed), the page is told quietly and the window is not raised.
+        if account.is_none()
+            && !manager
+                .callback_matches_sign_in(url.as_str())
+                .await
+                .unwrap_or(true)
+        {
+            tracing::warn!("ignored a sign-in link that belongs to no sign-in in progress");
+            let _ = app.emit(
+                NOTICE,
+                Notice {
+                    level: "info",
+                    message: IGNORED_CALLBACK.into(),
+                },
+            );
+            return;
+        }
         let result = manager.complete_sign_in(url.as_str()).await;
         if let Some(state) = app.try_state::<AppState>() {
             let name = match &result {

@@ -32,6 +32,8 @@ struct TestApp {
     /// Every IPC response body and event payload, as sent.
     wire: Arc<Mutex<Vec<String>>>,
     events: mpsc::Receiver<Value>,
+    /// `notice` events.
+    notices: mpsc::Receiver<Value>,
     _dir: tempfile::TempDir,
 }
 
@@ -62,6 +64,7 @@ fn test_app(opener: Opener) -> TestApp {
         .expect("the main window opens on the mock runtime");
     let wire = Arc::new(Mutex::new(Vec::new()));
     let (tx, events) = mpsc::channel();
+    let (notice_tx, notices) = mpsc::channel();
     for name in [
         crate::SIGN_IN_FINISHED,
         crate::ACCOUNTS_CHANGED,
@@ -69,10 +72,14 @@ fn test_app(opener: Opener) -> TestApp {
     ] {
         let wire = wire.clone();
         let tx = tx.clone();
+        let notice_tx = notice_tx.clone();
         app.listen_any(name, move |event| {
             wire.lock().unwrap().push(event.payload().to_string());
             if name == crate::SIGN_IN_FINISHED {
                 let _ = tx.send(serde_json::from_str(event.payload()).unwrap());
+            }
+            if name == crate::NOTICE {
+                let _ = notice_tx.send(serde_json::from_str(event.payload()).unwrap());
             }
         });
     }
@@ -82,6 +89,7 @@ fn test_app(opener: Opener) -> TestApp {
         store,
         wire,
         events,
+        notices,
         _dir: dir,
     }
 }
@@ -121,6 +129,13 @@ impl TestApp {
             .find(|a| a["name"] == name)
             .cloned()
             .unwrap_or_else(|| panic!("no account {name} in {list}"))
+    }
+
+    /// The next `notice` event.
+    fn notice(&self) -> Value {
+        self.notices
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a notice event")
     }
 
     /// The next `sign-in-finished` event.
@@ -306,10 +321,22 @@ fn scheme_sign_in_refresh_copy_sign_out_never_send_a_token() {
     assert_eq!(first[0]["identity"]["email"], "alice@example.test");
     let mut tokens = t.tokens();
 
-    // The same callback again (a double click, a stale tab): calmly refused, nothing changes.
-    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
-    let replay = t.finished();
-    assert_eq!(replay["error"]["kind"], "callback", "{replay}");
+    // The same callback again (a double click, a stale tab): it matches no sign-in in
+    // progress, so the page gets a short notice (no `sign-in-finished`, which raises the
+    // window), and nothing changes. A forged state likewise.
+    for link in [
+        callback.clone(),
+        "dev.latchkey.app:/callback/work?code=forged&state=forged".to_string(),
+    ] {
+        crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&link).unwrap()]);
+        let ignored = t.notice();
+        assert_eq!(ignored["level"], "info", "{ignored}");
+        assert_eq!(ignored["message"], crate::deep_link::IGNORED_CALLBACK);
+        assert!(
+            t.events.try_recv().is_err(),
+            "an ignored link ends no sign-in (and raises no window)"
+        );
+    }
     assert_eq!(t.account("work")["status"], "signed_in");
 
     let refreshed = t.ok("refresh_account", json!({"name": "work"}));
@@ -410,7 +437,32 @@ fn a_cancelled_loopback_sign_in_ends_quietly() {
     let t = test_app(opener);
     add(&t, &p, "slow", "loopback");
     t.ok("sign_in", json!({"name": "slow"}));
-    urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(t.account("slow")["signing_in"], true);
+    // A callback with another state reaches the listener: answered, ignored, and shown in the
+    // window as a notice (the terminal says the same for a CLI sign-in); still waiting.
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| Url::parse(&v).unwrap())
+        .unwrap();
+    let (status, _) = latchkey_testkit::http(
+        redirect.port().unwrap(),
+        "GET",
+        &format!("{}?code=x&state=forged", redirect.path()),
+        &[],
+        "",
+    );
+    assert_eq!(status, 400);
+    let ignored = t.notice();
+    assert_eq!(ignored["level"], "info", "{ignored}");
+    assert!(
+        ignored["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong to this sign-in"),
+        "{ignored}"
+    );
     assert_eq!(t.account("slow")["signing_in"], true);
     assert_eq!(t.ok("cancel_sign_in", json!({"name": "slow"})), json!(true));
     let done = t.finished();
@@ -475,4 +527,66 @@ fn device_sign_in_shows_the_user_code_and_completes() {
     assert_eq!(t.account("tv")["status"], "signed_in");
     let tokens = t.tokens();
     t.assert_no_token_on_the_wire(&tokens);
+}
+
+#[test]
+fn add_permissions_asks_for_the_union_keeps_the_user_and_shows_no_token() {
+    let p = provider();
+    let (opener, urls) = capturing_opener();
+    let t = test_app(opener);
+    add(&t, &p, "work", "scheme");
+    t.ok("sign_in", json!({"name": "work"}));
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let callback = browse_to_callback(&url, "alice");
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    assert_eq!(t.finished()["error"], Value::Null);
+    let before = t.account("work")["scopes"].clone();
+    assert!(!before.to_string().contains("api:read"), "{before}");
+
+    // "Add permissions": the browser is asked for the account's scopes and the new one.
+    let started = t.ok(
+        "add_permissions",
+        json!({"name": "work", "scopes": ["api:read"]}),
+    );
+    assert_eq!(started["mode"], "scheme");
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let scope = url
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert!(
+        scope.ends_with(" api:read") && scope.contains("openid"),
+        "{scope}"
+    );
+    // Another user is refused; nothing changes.
+    let callback = browse_to_callback(&url, "bob");
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    let refused = t.finished();
+    assert_eq!(refused["error"]["kind"], "identity_mismatch", "{refused}");
+    assert_eq!(t.account("work")["scopes"], before);
+    // The same user: the account asks for the union from now on.
+    t.ok(
+        "add_permissions",
+        json!({"name": "work", "scopes": ["api:read"]}),
+    );
+    let url = urls.recv_timeout(Duration::from_secs(10)).unwrap();
+    let callback = browse_to_callback(&url, "alice");
+    crate::deep_link::handle_urls(t.app.handle(), vec![Url::parse(&callback).unwrap()]);
+    assert_eq!(t.finished()["error"], Value::Null);
+    let work = t.account("work");
+    assert!(work["scopes"].to_string().contains("api:read"), "{work}");
+    assert_eq!(work["identity"]["sub"], "alice");
+    assert_eq!(work["cached_tokens"], json!([]));
+    for token in t.tokens() {
+        assert!(!work.to_string().contains(&token));
+    }
+    // Bad input is an IPC error with a kind.
+    let err = t
+        .invoke(
+            "add_permissions",
+            json!({"name": "work", "scopes": ["bad\"scope"]}),
+        )
+        .expect_err("a malformed scope");
+    assert_eq!(err["kind"], "invalid_input", "{err}");
 }

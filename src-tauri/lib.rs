@@ -75,6 +75,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::set_autostart,
             commands::bench_painted,
             commands::keychain_state,
+            commands::add_permissions,
         ])
 }
 
@@ -140,6 +141,18 @@ pub fn run() {
         Ok(app) => app.run(|_app, event| {
             if let RunEvent::Exit = event {
                 tracing::info!("quitting");
+                // A refresh that outlived its short deadline may carry the only valid (rotated)
+                // refresh token: let it be stored first (bounded).
+                if latchkey_core::manager::background_refreshes() > 0 {
+                    tracing::info!("waiting for a refresh finishing in the background");
+                    let _ = tauri::async_runtime::block_on(async {
+                        tokio::time::timeout(
+                            std::time::Duration::from_secs(60),
+                            latchkey_core::manager::background_refreshes_finished(),
+                        )
+                        .await
+                    });
+                }
             }
         }),
         Err(err) => {

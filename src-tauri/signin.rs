@@ -13,10 +13,18 @@ use latchkey_core::{Error, RedirectMode, Result, SignInMethod, SignInOptions, Si
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::oneshot;
 
+use crate::background::Notice;
 use crate::ipc_error::IpcError;
 use crate::state::AppState;
 use crate::views::{DeviceCodeView, SignInFinished, SignInStartedView, redirect_uri_to_register};
-use crate::{ACCOUNTS_CHANGED, DEVICE_CODE, SIGN_IN_FINISHED, show_main_window};
+use crate::{ACCOUNTS_CHANGED, DEVICE_CODE, NOTICE, SIGN_IN_FINISHED, show_main_window};
+
+/// The window's words for a callback the loopback listener ignored (`core`: the core's log text).
+pub fn ignored_message(core: &str) -> String {
+    let mut chars = core.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+}
 
 /// How long a loopback sign-in waits for the browser (the pending flow lives 10 minutes).
 pub const LOOPBACK_TIMEOUT: Duration = Duration::from_secs(600);
@@ -28,11 +36,22 @@ pub async fn begin<R: Runtime>(
     name: &str,
     replace_identity: bool,
 ) -> Result<SignInStartedView> {
-    let account = state.manager.account(name)?;
     let opts = SignInOptions {
         replace_identity,
-        redirect: None,
+        ..Default::default()
     };
+    begin_with(app, state, name, opts).await
+}
+
+/// [`begin`] with any sign-in options (the "Add permissions" action: scopes and resources to
+/// add).
+pub async fn begin_with<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    name: &str,
+    opts: SignInOptions,
+) -> Result<SignInStartedView> {
+    let account = state.manager.account(name)?;
     let mode = match SignInMethod::for_account(&account, false) {
         SignInMethod::Loopback => RedirectMode::Loopback,
         SignInMethod::Scheme => RedirectMode::Scheme,
@@ -68,8 +87,9 @@ pub async fn begin<R: Runtime>(
             let account_name = name.to_string();
             tauri::async_runtime::spawn(async move {
                 let cancelled = cancelled(rx);
-                let result = manager
-                    .sign_in_loopback(
+                let mut ignored = manager.ignored_callbacks();
+                let result = {
+                    let sign_in = manager.sign_in_loopback(
                         &account_name,
                         SignInOptions {
                             redirect: Some(RedirectMode::Loopback),
@@ -82,8 +102,27 @@ pub async fn begin<R: Runtime>(
                             }
                         },
                         cancelled,
-                    )
-                    .await;
+                    );
+                    tokio::pin!(sign_in);
+                    // A callback the listener ignored (another state, another account's path) is
+                    // shown in the window's notice area; the sign-in keeps waiting.
+                    loop {
+                        tokio::select! {
+                            r = &mut sign_in => break r,
+                            Ok(note) = ignored.recv() => {
+                                if note.account == account_name {
+                                    let _ = app.emit(
+                                        NOTICE,
+                                        Notice {
+                                            level: "info",
+                                            message: ignored_message(&note.message),
+                                        },
+                                    );
+                                }
+                            }
+                        }
+                    }
+                };
                 if let Some(state) = app.try_state::<AppState>() {
                     state.end_sign_in(&account_name, Some(generation));
                 }

@@ -347,6 +347,7 @@ mod tests {
             problems: vec![],
             session_ends_at: None,
             session_ends_in: None,
+            cached_tokens: vec![],
         }
     }
 

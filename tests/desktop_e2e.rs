@@ -617,6 +617,46 @@ fn loopback_sign_in_from_the_window() {
     s.screenshot("loopback-01-empty");
     s.add_account("home", &p.issuer, "loopback", "loopback-02-add-form");
     s.screenshot("loopback-03-added");
+
+    // An account from before the mix-up defence (shared redirect URI) is told so, and the edit
+    // form switches it to its own URI.
+    let toml = d.config_dir().join("accounts.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("per_account_redirect = true"), "{text}");
+    std::fs::write(&toml, text.replace("per_account_redirect = true\n", "")).unwrap();
+    s.wait_for(
+        "the shared-redirect warning",
+        "[...document.querySelectorAll('li.account[data-name=\"home\"] .problem')].some((p) => p.textContent.includes('shared by all accounts'))",
+        Duration::from_secs(10),
+    );
+    s.action("home", "edit");
+    s.wait_for(
+        "the edit form",
+        "document.querySelector('#account-dialog').open",
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        s.js("return document.querySelector(\"[data-field='own_redirect']\").hidden;"),
+        json!(false),
+        "the switch is offered to an account without its own redirect URI"
+    );
+    let shared = s.text("#redirect-uri");
+    assert!(shared.ends_with("/callback"), "{shared}");
+    s.click("#account-form [name=per_account_redirect]");
+    let own = s.text("#redirect-uri");
+    assert!(own.ends_with("/callback/home"), "{own}");
+    s.click("#account-submit");
+    s.wait_for(
+        "the form to close",
+        "!document.querySelector('#account-dialog').open",
+        Duration::from_secs(15),
+    );
+    assert!(account_toml(&d, "home").contains("per_account_redirect = true"));
+    s.wait_for(
+        "the warning to go",
+        "![...document.querySelectorAll('li.account[data-name=\"home\"] .problem')].some((p) => p.textContent.includes('shared by all accounts'))",
+        Duration::from_secs(10),
+    );
     s.action("home", "sign-in");
     let tokens = signed_in_refresh_sign_out(&d, &s, "home", "loopback");
     assert_no_token_leaked(&d, &s, &tokens);

@@ -482,6 +482,7 @@ fn add_accounts(config_dir: &Path, issuer: &str, names: &[&str]) -> HashMap<Stri
                 flow: Default::default(),
                 client_auth: None,
                 dpop: false,
+                resources: vec![],
             }))
             .unwrap();
         ids.insert(name.to_string(), account.id.to_string());

@@ -134,7 +134,11 @@ function render() {
   $("#loading").hidden = true;
   // Re-render only on change: keeps keyboard focus and avoids needless work on each poll.
   const key = JSON.stringify([
-    accounts.map((a) => ({ ...a, expires_in: null })),
+    accounts.map((a) => ({
+      ...a,
+      expires_in: null,
+      cached_tokens: (a.cached_tokens ?? []).map((c) => ({ ...c, expires_in: null })),
+    })),
     [...accountErrors],
     keychain,
   ]);
@@ -177,6 +181,20 @@ function render() {
     $(".refreshed", li).textContent = a.last_refresh_at ? `last refresh ${fmtTime(a.last_refresh_at)}` : "";
     const scopes = a.granted_scopes?.length ? a.granted_scopes : a.scopes;
     $(".scopes", li).textContent = scopes?.length ? `scopes: ${scopes.join(" ")}` : "";
+    // Tokens for other APIs (never the token: scopes, resources, audience, expiry).
+    const cached = $(".cached", li);
+    for (const c of a.cached_tokens ?? []) {
+      const item = document.createElement("li");
+      const what = [
+        c.scopes?.length ? `scope ${c.scopes.join(" ")}` : "",
+        ...(c.resources ?? []).map((r) => `resource ${r}`),
+        c.audience ? `audience ${c.audience}` : "",
+      ].filter(Boolean).join(", ");
+      const left = c.expires_at ? (new Date(c.expires_at).getTime() - Date.now()) / 1000 : null;
+      const when = left === null ? "" : left > 0 ? ` · expires in ${fmtDuration(left)}` : " · expired (renewed on next use)";
+      item.textContent = `token for ${what}${when}`;
+      cached.append(item);
+    }
     const problems = $(".problems", li);
     const err = accountErrors.get(a.name);
     for (const p of [...(a.problems ?? []), ...(err ? [errorText(err)] : [])]) {
@@ -191,6 +209,7 @@ function render() {
       cancel: a.signing_in,
       refresh: hasTokens && a.has_refresh_token,
       copy: hasTokens,
+      "add-permissions": hasTokens && a.flow !== "client-credentials" && !a.signing_in,
       "sign-out": hasTokens || a.status === "unknown",
       edit: true,
       remove: true,
@@ -311,6 +330,9 @@ async function act(action, a, button) {
         for (const e of r.revocation_errors ?? []) notice("warning", `Revocation: ${e}`);
         break;
       }
+      case "add-permissions":
+        openPermissions(a);
+        break;
       case "edit":
         openDialog(a);
         break;
@@ -466,7 +488,7 @@ function updateForm() {
   const fields = (presetInfo(preset)?.fields ?? []).map((f) => f.name);
   for (const label of form.querySelectorAll("[data-field]")) {
     const f = label.dataset.field;
-    if (f === "port" || f === "flow" || f === "redirect") continue;
+    if (f === "port" || f === "flow" || f === "redirect" || f === "own_redirect") continue;
     label.hidden = !fields.includes(f) || editing !== null;
   }
   const info = presetInfo(preset);
@@ -482,7 +504,9 @@ function updateForm() {
   $(".redirect-box", form).hidden = flow !== "authorization-code";
   // Every account added now has its own redirect URI (…/callback/<name>: the mix-up defence);
   // accounts from before keep the shared one until switched.
-  const perAccount = editing === null || !!editingAccount?.per_account_redirect;
+  const hasOwn = editing === null || !!editingAccount?.per_account_redirect;
+  $("[data-field='own_redirect']", form).hidden = hasOwn || flow !== "authorization-code";
+  const perAccount = hasOwn || form.per_account_redirect.checked;
   const suffix = perAccount ? `/${form.name.value.trim() || "<name>"}` : "";
   $("#redirect-uri").textContent = loopback
     ? `http://127.0.0.1:${port || "<any port>"}/callback${suffix}`
@@ -519,6 +543,40 @@ function openDialog(a = null) {
   updateForm();
   showDialog($("#account-dialog"));
   (a ? form.client_id : form.name).focus();
+}
+
+// ---- "Add permissions" (incremental authorization) -------------------------------------------
+
+let permissionsFor = null;
+function openPermissions(a) {
+  permissionsFor = a.name;
+  const form = $("#permissions-form");
+  form.reset();
+  $("#permissions-error").hidden = true;
+  $("#permissions-account").textContent = a.name;
+  showDialog($("#permissions-dialog"));
+  form.scopes.focus();
+}
+
+async function submitPermissions(ev) {
+  ev.preventDefault();
+  const form = $("#permissions-form");
+  const scopes = scopesOf(form.scopes.value);
+  const resources = scopesOf(form.resources.value);
+  if (!scopes.length && !resources.length) {
+    $("#permissions-error").textContent = "Give at least one scope or resource to add.";
+    $("#permissions-error").hidden = false;
+    return;
+  }
+  try {
+    await call("add_permissions", { name: permissionsFor, scopes, resources }, NETWORK_WAIT);
+    $("#permissions-dialog").close();
+    notice("info", `${permissionsFor}: continue in the browser to add the permissions.`);
+    reload();
+  } catch (err) {
+    $("#permissions-error").textContent = explain(err);
+    $("#permissions-error").hidden = false;
+  }
 }
 
 function scopesOf(text) {
@@ -569,6 +627,7 @@ async function submitForm(ev) {
       }
       if (v("label") !== (a.label ?? "")) changes.label = v("label");
       if (form.keep_signed_in.checked !== !!a.keep_signed_in) changes.keep_signed_in = form.keep_signed_in.checked;
+      if (form.per_account_redirect.checked && !a.per_account_redirect) changes.per_account_redirect = true;
       const r = await call("edit_account", { name: editing, changes });
       for (const n of r.notes) notice("info", n);
     }
@@ -610,6 +669,7 @@ async function start() {
   form.flow.addEventListener("change", updateForm);
   form.port.addEventListener("input", updateForm);
   form.name.addEventListener("input", updateForm);
+  form.per_account_redirect.addEventListener("change", updateForm);
   $("#account-cancel").addEventListener("click", () => $("#account-dialog").close());
   $("#add-account").addEventListener("click", () => openDialog());
   for (const b of document.querySelectorAll("[data-open-add]")) b.addEventListener("click", () => openDialog());
@@ -666,6 +726,9 @@ async function start() {
   $("#device-dialog").addEventListener("cancel", (ev) => { ev.preventDefault(); cancelDevice(); });
   manageDialog($("#device-dialog"));
   manageDialog($("#account-dialog"));
+  manageDialog($("#permissions-dialog"));
+  $("#permissions-form").addEventListener("submit", submitPermissions);
+  $("#permissions-cancel").addEventListener("click", () => $("#permissions-dialog").close());
   $("#device-copy").addEventListener("click", async () => {
     if (!device) return;
     try { await navigator.clipboard.writeText(device.user_code); $("#device-copy").textContent = "Copied"; } catch { $("#device-copy").textContent = "Select the code to copy"; }

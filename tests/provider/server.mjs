@@ -65,6 +65,7 @@ const DEFAULTS = {
   rotateRefreshToken: true,
   strictClientAuthMethod: true,
   acceptOfflineAccessOnRefresh: false,
+  resourceIndicators: false,
 };
 
 let cfg;
@@ -251,6 +252,12 @@ const clients = [
   },
 ];
 
+// Resource servers of the `resourceIndicators` feature (RFC 8707).
+const RESOURCE_SERVERS = {
+  'https://a.api.test': { scope: 'api:read api:write' },
+  'https://b.api.test': { scope: 'api:read api:write' },
+};
+
 // ---------------------------------------------------------------------------
 // Provider
 // ---------------------------------------------------------------------------
@@ -321,8 +328,20 @@ const configuration = {
       allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none'
         || token.clientId === client.clientId,
     },
-    // plain opaque access tokens for userinfo; no resource-indicator audience games
-    resourceIndicators: { enabled: false },
+    // RFC 8707 (off by default: plain opaque access tokens for userinfo). On, the resource
+    // servers RESOURCE_SERVERS mint opaque tokens whose `aud` is the resource; a token for a
+    // resource is issued only when it was named at authorization (the refresh token's grant),
+    // and a request without `resource` gets a userinfo token as before.
+    resourceIndicators: {
+      enabled: cfg.resourceIndicators,
+      defaultResource: async () => undefined,
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async (_ctx, indicator) => {
+        const rs = RESOURCE_SERVERS[indicator];
+        if (!rs) throw new oidcErrors.InvalidTarget();
+        return { scope: rs.scope, audience: indicator, accessTokenFormat: 'opaque' };
+      },
+    },
     pushedAuthorizationRequests: {
       enabled: cfg.par,
       requirePushedAuthorizationRequests: cfg.requirePar,
@@ -392,11 +411,14 @@ provider.on('grant.success', safe((ctx) => {
     dpop_bound: body?.token_type === 'DPoP' ? true : undefined,
     presented_refresh_token_ref: params?.grant_type === 'refresh_token' ? ref(params.refresh_token) : undefined,
     refresh_token_ref: ref(body?.refresh_token),
+    resource: params?.resource,
+    requested_scope: params?.scope,
   });
 }));
 provider.on('grant.error', safe((ctx, err) => {
   logEvent('grant.error', {
     grant_type: ctx.oidc?.params?.grant_type ?? ctx.state?.latchkey?.grant_type,
+    resource: ctx.oidc?.params?.resource,
     client_id: clientIdOf(ctx),
     ...errFields(err),
   });

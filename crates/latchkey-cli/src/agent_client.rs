@@ -14,6 +14,7 @@ use std::time::Duration;
 use base64::Engine;
 use latchkey_core::agent::client::{self, ANSWER_DEADLINE, Client, Outcome, REQUEST_DEADLINE};
 use latchkey_core::agent::protocol::{Answer, Op};
+use latchkey_core::target::TokenSpec;
 use latchkey_core::{AccessToken, Error, TokenOptions};
 
 use crate::cli::{Cli, Command};
@@ -22,7 +23,7 @@ use crate::output;
 /// A valid access token for `name`: from the agent when one answers, else from the keychain
 /// and the provider directly through `direct` (the same refresh protocol either way). The
 /// fallback reason is logged at `info` (shown with `-v`). The integrations (git, kubectl,
-/// Docker, `exec`) call it through `commands::tokens::fresh_token`.
+/// Docker, `exec`) call it through `commands::tokens::fresh_token_for`.
 pub async fn access_token_or(
     direct: &latchkey_core::LoginManager,
     name: &str,
@@ -39,6 +40,62 @@ pub async fn access_token_or(
             tracing::info!("agent not used ({reason}); using the direct path");
             direct.access_token(name, opts).await
         }
+    }
+}
+
+/// [`access_token_or`] for exactly `spec` (scopes, resources, audience): the agent's
+/// `token_for` operation when one answers, else [`LoginManager::token_for`]
+/// (latchkey_core::LoginManager::token_for) — same keychain cache, locks and rotation. An agent
+/// that does not know the operation answers `bad_request`, and the direct path serves.
+pub async fn token_for_or(
+    direct: &latchkey_core::LoginManager,
+    name: &str,
+    spec: &TokenSpec,
+    opts: TokenOptions,
+) -> Result<AccessToken, Error> {
+    if spec.is_empty() {
+        return access_token_or(direct, name, opts).await;
+    }
+    let asked = if no_agent() {
+        Outcome::Fallback("LATCHKEY_NO_AGENT is set".into())
+    } else {
+        ask_token_for(name, spec, opts)
+    };
+    match asked {
+        Outcome::Served { result, .. } => result,
+        Outcome::Fallback(reason) | Outcome::Lost(reason) => {
+            tracing::info!("agent not used ({reason}); using the direct path");
+            direct.token_for(name, spec, opts).await
+        }
+    }
+}
+
+fn ask_token_for(name: &str, spec: &TokenSpec, opts: TokenOptions) -> Outcome<AccessToken> {
+    let op = Op::TokenFor {
+        account: name.to_string(),
+        min_ttl: opts.min_ttl.map(|d| d.as_secs()),
+        force: opts.force,
+        spec: spec.into(),
+    };
+    match Client::from_env().call(op, ANSWER_DEADLINE) {
+        Outcome::Served {
+            pid,
+            result: Ok(Answer::Token(t)),
+        } => Outcome::Served {
+            pid,
+            result: Ok(t.into()),
+        },
+        Outcome::Served { pid, result: Ok(_) } => {
+            Outcome::Fallback(client::unexpected(pid, "token_for"))
+        }
+        Outcome::Served {
+            pid,
+            result: Err(e),
+        } => Outcome::Served {
+            pid,
+            result: Err(e),
+        },
+        Outcome::Fallback(r) | Outcome::Lost(r) => Outcome::Fallback(r),
     }
 }
 
@@ -95,6 +152,26 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
     };
     let agent = Client::from_env();
     match &mut cli.command {
+        // A token for other APIs (`--scope/--resource/--audience`): the agent's `token_for`
+        // (an older agent answers `bad_request`, and the direct path serves).
+        Command::Token(t) if !t.target.is_empty() => {
+            // A bad spec: the direct path says what is wrong.
+            let spec = crate::commands::tokens::token_spec(&t.target).ok()?;
+            let opts = TokenOptions {
+                min_ttl: t.min_ttl.map(Duration::from_secs),
+                force: false,
+            };
+            match ask_token_for(&t.name, &spec, opts) {
+                Outcome::Served {
+                    result: Ok(tok), ..
+                } => {
+                    output::token(&tok, json || t.json);
+                    Some(ExitCode::SUCCESS)
+                }
+                Outcome::Served { result: Err(e), .. } => Some(exit_for(&e)),
+                Outcome::Fallback(r) | Outcome::Lost(r) => fallback(r),
+            }
+        }
         Command::Token(t) => {
             let opts = TokenOptions {
                 min_ttl: t.min_ttl.map(Duration::from_secs),
@@ -194,14 +271,32 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
                 Ok(h) => h,
                 Err(e) => return Some(exit_for(&e)),
             };
-            let op = Op::Request {
-                account: r.name.clone(),
-                method,
-                url: r.url.clone(),
-                headers,
-                body_b64: body
-                    .as_ref()
-                    .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+            let body_b64 = body
+                .as_ref()
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+            let op = if r.target.is_empty() {
+                Op::Request {
+                    account: r.name.clone(),
+                    method,
+                    url: r.url.clone(),
+                    headers,
+                    body_b64,
+                }
+            } else {
+                // With `--scope/--resource/--audience`: `request_for` (an older agent answers
+                // `bad_request` without sending anything, and the direct path serves).
+                let spec = match crate::commands::tokens::token_spec(&r.target) {
+                    Ok(s) => s,
+                    Err(e) => return Some(exit_for(&e)),
+                };
+                Op::RequestFor {
+                    account: r.name.clone(),
+                    method,
+                    url: r.url.clone(),
+                    headers,
+                    body_b64,
+                    spec: (&spec).into(),
+                }
             };
             let outcome = agent.call(op, REQUEST_DEADLINE);
             let reason = match outcome {
@@ -216,6 +311,14 @@ pub fn fast_path(cli: &mut Cli) -> Option<ExitCode> {
                 } => match base64::engine::general_purpose::STANDARD.decode(body_b64) {
                     Ok(bytes) => {
                         output::response_parts(status, &headers, &bytes, r.include);
+                        crate::commands::tokens::explain_challenge(
+                            &r.name,
+                            status,
+                            headers
+                                .iter()
+                                .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+                                .map(|(_, v)| v.as_str()),
+                        );
                         return Some(ExitCode::from(if status >= 400 {
                             latchkey_core::error::EXIT_HTTP_ERROR_STATUS
                         } else {

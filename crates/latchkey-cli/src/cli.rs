@@ -212,6 +212,10 @@ pub struct AddArgs {
     /// request and `latchkey request` carries a proof.
     #[arg(long)]
     pub dpop: bool,
+    /// A resource (RFC 8707) to ask for at sign-in (repeatable), so that tokens for it can be
+    /// had later with `latchkey token NAME --resource URI`.
+    #[arg(long = "resource", value_name = "URI")]
+    pub resource: Vec<String>,
 }
 
 /// `latchkey edit`.
@@ -270,6 +274,17 @@ pub struct EditArgs {
     /// Remove the label.
     #[arg(long)]
     pub remove_label: bool,
+    /// Resources (RFC 8707) to ask for at sign-in (replace the old ones; repeatable; take
+    /// effect at the next sign-in).
+    #[arg(
+        long = "resource",
+        value_name = "URI",
+        conflicts_with = "remove_resources"
+    )]
+    pub resource: Vec<String>,
+    /// Ask for no resources at sign-in any more.
+    #[arg(long)]
+    pub remove_resources: bool,
 }
 
 /// `latchkey login`.
@@ -293,6 +308,20 @@ pub struct LoginArgs {
     /// the device flow by itself when the provider has one.
     #[arg(long)]
     pub auto: bool,
+    /// Incremental authorization: consent to these scopes too (repeatable or space-separated).
+    /// The user must stay the same; the old tokens stay until the new ones are stored.
+    #[arg(long = "add-scope", value_name = "SCOPE", conflicts_with = "replace")]
+    pub add_scope: Vec<String>,
+    /// Incremental authorization: ask for this resource (RFC 8707) too (repeatable).
+    #[arg(long = "add-resource", value_name = "URI", conflicts_with = "replace")]
+    pub add_resource: Vec<String>,
+    /// Step-up (RFC 9470): authentication context class references to ask for
+    /// (`acr_values`, space-separated).
+    #[arg(long, value_name = "VALUES")]
+    pub acr: Option<String>,
+    /// Step-up (RFC 9470): ask for a sign-in no older than this many seconds (`max_age`).
+    #[arg(long, value_name = "SECS")]
+    pub max_age: Option<u64>,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
@@ -317,9 +346,35 @@ pub struct RequestArgs {
     /// Print the response status line and headers (to stdout, before the body).
     #[arg(short = 'i', long)]
     pub include: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// The body, when the agent fast path already read it (standard input is read once).
     #[arg(skip)]
     pub preread_body: Option<Option<Vec<u8>>>,
+}
+
+/// What a token is for (`token`, `request`, `exec`, `kubectl-credential`, the rules `setup`
+/// writes): without these, the account's own token.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Ask for a token with only these scopes (repeatable or space-separated; a subset of the
+    /// account's, RFC 6749 §6).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scope: Vec<String>,
+    /// Ask for a token for this resource (RFC 8707; repeatable). Servers that mint tokens only
+    /// for resources named at sign-in need `latchkey edit NAME --resource URI` first.
+    #[arg(long = "resource", value_name = "URI")]
+    pub resource: Vec<String>,
+    /// Ask for a token for this audience (Auth0 API identifier; other servers get `audience`).
+    #[arg(long, value_name = "AUDIENCE")]
+    pub audience: Option<String>,
+}
+
+impl TargetArgs {
+    /// True if no option was given.
+    pub fn is_empty(&self) -> bool {
+        self.scope.is_empty() && self.resource.is_empty() && self.audience.is_none()
+    }
 }
 
 /// `latchkey complete`.
@@ -340,6 +395,8 @@ pub struct TokenArgs {
     /// Refresh if fewer than this many seconds are left (default 60).
     #[arg(long)]
     pub min_ttl: Option<u64>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// JSON output: access_token, token_type, expires_at (RFC 3339), scope, degraded.
     #[arg(long)]
     pub json: bool,

@@ -67,14 +67,54 @@ fn main() -> ExitCode {
             r
         }
     });
-    // A keychain call stuck on an unlock prompt must not keep the process alive.
-    runtime.shutdown_timeout(Duration::from_millis(300));
-    match result {
+    let code = match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::info!(kind = %e.kind(), "command failed: {e}");
             eprintln!("latchkey: {e}");
             ExitCode::from(e.kind().exit_status())
         }
+    };
+    finish_background_refreshes(&runtime);
+    // A keychain call stuck on an unlock prompt must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(300));
+    code
+}
+
+/// Longest wait at exit for a refresh that outlived its short deadline (the request timeout,
+/// the keychain write and the lock, with room to spare).
+const BACKGROUND_REFRESH_LIMIT: Duration = Duration::from_secs(90);
+
+/// A proactive refresh that outlived its deadline goes on after the current token was printed:
+/// its answer may carry the only valid (rotated) refresh token, so the process stays until it
+/// is stored. The output is complete, so standard output and error are let go first: a caller
+/// reading them to the end (`$(latchkey token)`) carries on with the token at once.
+fn finish_background_refreshes(runtime: &tokio::runtime::Runtime) {
+    use latchkey_core::manager::{background_refreshes, background_refreshes_finished};
+    if background_refreshes() == 0 {
+        return;
+    }
+    tracing::info!(
+        count = background_refreshes(),
+        "waiting for a refresh finishing in the background before exiting"
+    );
+    release_std_streams();
+    let finished = runtime.block_on(async {
+        tokio::time::timeout(BACKGROUND_REFRESH_LIMIT, background_refreshes_finished()).await
+    });
+    if finished.is_err() {
+        tracing::error!("a refresh still running in the background was abandoned at exit");
+    }
+}
+
+/// Points standard output and error at /dev/null, so whoever reads them sees their end.
+fn release_std_streams() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
 }

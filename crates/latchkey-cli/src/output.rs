@@ -102,6 +102,19 @@ struct AccountJson<'a> {
     last_refresh_at: Option<String>,
     problems: &'a [String],
     notes: Vec<&'static str>,
+    resources: &'a [String],
+    cached_tokens: Vec<CachedTokenJson<'a>>,
+}
+
+/// One extra cached token in `list --json` / `status --json` (never the token).
+#[derive(Serialize)]
+struct CachedTokenJson<'a> {
+    scopes: &'a [String],
+    resources: &'a [String],
+    audience: Option<&'a str>,
+    granted_scope: Option<&'a str>,
+    expires_at: Option<String>,
+    expires_in: Option<i64>,
 }
 
 fn account_json(s: &AccountSummary) -> AccountJson<'_> {
@@ -139,6 +152,19 @@ fn account_json(s: &AccountSummary) -> AccountJson<'_> {
         last_refresh_at: rfc3339(a.last_refresh_at),
         problems: &s.problems,
         notes: a.provider.quirks().notes.to_vec(),
+        resources: &a.resources,
+        cached_tokens: s
+            .cached_tokens
+            .iter()
+            .map(|c| CachedTokenJson {
+                scopes: &c.spec.scopes,
+                resources: &c.spec.resources,
+                audience: c.spec.audience.as_deref(),
+                granted_scope: c.granted_scope.as_deref(),
+                expires_at: rfc3339(c.expires_at),
+                expires_in: c.expires_in,
+            })
+            .collect(),
     }
 }
 
@@ -316,6 +342,29 @@ pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
             "  - Scopes: {}",
             if scopes.is_empty() { "-" } else { &scopes }
         );
+        if !a.resources.is_empty() {
+            println!(
+                "  - Resources asked for at sign-in: {}",
+                a.resources.join(" ")
+            );
+        }
+        for c in &s.cached_tokens {
+            let expiry = match c.expires_in {
+                Some(secs) if secs >= 0 => format!("expires in {}", human_duration(secs)),
+                Some(secs) => format!("expired {} (renewed on next use)", human_duration(secs)),
+                None if c.granted_scope.is_some() => "does not expire".into(),
+                None => "not read".into(),
+            };
+            println!(
+                "  - Cached token for {}: {}{}",
+                c.spec.describe(),
+                expiry,
+                c.granted_scope
+                    .as_deref()
+                    .map(|g| format!("; granted {g}"))
+                    .unwrap_or_default()
+            );
+        }
         if !matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
             println!(
                 "  - Refresh token: {}{}",

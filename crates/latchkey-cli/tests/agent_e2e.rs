@@ -746,3 +746,164 @@ fn a_really_locked_keychain_keeps_held_tokens_served_and_a_rotated_set_waits_for
     assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
     assert!(!agent.log().contains(&t1) && !agent.log().contains(&t2));
 }
+
+/// A one-request HTTP server answering 200 `ok`; the request's head as text.
+fn one_request_server() -> (u16, std::thread::JoinHandle<Option<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().ok()?;
+        let mut buf = [0u8; 8192];
+        let mut req = Vec::new();
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            req.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .ok()?;
+        Some(String::from_utf8_lossy(&req).to_string())
+    });
+    (port, handle)
+}
+
+/// An agent of the protocol's first release: it knows no `token_for`/`request_for` and answers
+/// every frame as it answers an unknown operation (`bad_request`).
+fn older_agent(path: PathBuf) -> std::thread::JoinHandle<usize> {
+    let listener = UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let mut asked = 0;
+        if let Ok((mut s, _)) = listener.accept() {
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).is_ok() {
+                let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+                if s.read_exact(&mut buf).is_ok() {
+                    asked += 1;
+                    let body = br#"{"v":1,"pid":1,"result":"error","kind":"bad_request","message":"unknown request: unknown variant `token_for`"}"#;
+                    let _ = s.write_all(&(body.len() as u32).to_be_bytes());
+                    let _ = s.write_all(body);
+                }
+            }
+        }
+        asked
+    })
+}
+
+#[test]
+fn the_agent_serves_tokens_for_other_apis_once_and_an_older_agent_leaves_them_to_the_direct_path() {
+    let _shared = shared();
+    const A: &str = "https://a.api.test";
+    let p = provider(json!({"accessTokenTtl": 600, "resourceIndicators": true}));
+    let sb = Sandbox::new(BIN);
+    sb.ok(&[
+        "add",
+        "res",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--scope",
+        "openid offline_access api:read api:write",
+        "--resource",
+        A,
+    ]);
+    sb.ok(&["login", "res", "--timeout", "60"]);
+    let own = sb.ok(&["token", "res"]).trim().to_string();
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    let before = p.count("token.request", None);
+
+    // Through the agent (`-v` would say "agent not used" otherwise).
+    let out = sb.run(&["-v", "token", "res", "--resource", A]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("agent not used"), "{}", stderr(&out));
+    let derived = stdout(&out).trim().to_string();
+    assert_ne!(derived, own);
+    let info = p.introspect(&derived);
+    assert_eq!(
+        (info["active"].clone(), info["aud"].clone()),
+        (json!(true), json!(A)),
+        "{info}"
+    );
+    // Repeated calls, the integrations' way (`exec --resource`) and the scopes in another
+    // spelling: the same token, no second token request.
+    for _ in 0..3 {
+        assert_eq!(sb.ok(&["token", "res", "--resource", A]).trim(), derived);
+    }
+    let print_token = [
+        "exec",
+        "res",
+        "--resource",
+        A,
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$LATCHKEY_ACCESS_TOKEN\"",
+    ];
+    assert_eq!(sb.ok(&print_token), derived);
+    // `request --resource`: the agent makes the request with the derived token.
+    let (port, server) = one_request_server();
+    let out = sb.run(&[
+        "-v",
+        "request",
+        "res",
+        &format!("http://127.0.0.1:{port}/x"),
+        "--resource",
+        A,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ok");
+    assert!(!stderr(&out).contains("agent not used"), "{}", stderr(&out));
+    let head = server.join().unwrap().unwrap();
+    assert!(
+        head.contains(&format!("Bearer {derived}")),
+        "the request carried the derived token"
+    );
+    assert_eq!(
+        p.count("token.request", None),
+        before + 1,
+        "one token request in all"
+    );
+    assert_eq!(
+        agent.count(|l| l.contains(&format!("token request for resource {A}"))),
+        5,
+        "token ×4 and exec were served by the agent:\n{}",
+        agent.log()
+    );
+    assert_eq!(
+        agent.count(|l| l.contains(&format!("request with the token for resource {A}"))),
+        1
+    );
+    // A bad spec is the agent's clear error, not a fallback.
+    let out = sb.run(&["token", "res", "--resource", "not a uri"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an absolute URI"),
+        "{}",
+        stderr(&out)
+    );
+
+    // An agent that does not know `token_for` answers `bad_request`: the client falls back to
+    // the direct path, which serves the same cached token — never the account's own.
+    let dir = tempfile::tempdir().unwrap();
+    let old_sock = dir.path().join("old.sock");
+    let old = older_agent(old_sock.clone());
+    let mut c = sb.cmd(&["-v", "token", "res", "--resource", A]);
+    c.env("LATCHKEY_AGENT_SOCK", &old_sock);
+    let out = c.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), derived);
+    assert!(
+        stderr(&out).contains("agent not used (the agent (pid 1) said bad_request"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(old.join().unwrap(), 1, "the older agent was asked once");
+    assert_eq!(p.count("token.request", None), before + 1);
+    assert!(
+        !agent.log().contains(&derived),
+        "no token in the agent's log"
+    );
+}

@@ -505,19 +505,66 @@ fn proactive_refresh_faults_serve_the_current_token() {
         "the body is never echoed"
     );
 
-    // A hanging endpoint: the degraded answer names the short deadline (the full request
-    // timeout is 30 s, and this delay 20 s would have let the refresh finish).
+    // A slow endpoint (it answers after 20 s, and rotates the refresh token): the current token
+    // is printed after the short deadline and standard output ends there, while the process
+    // stays to store the late answer. The full request timeout is 30 s, so without the
+    // deadline this call would have waited for the refresh.
+    let before = tokens_in_keychain(&id);
+    let old_rt = before["refresh_token"].as_str().unwrap().to_string();
     p.fault("token", "delay:20000", 1);
-    let out = sb.run(&["token", "g", "--min-ttl", "400", "--json"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let j: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut child = sb
+        .cmd(&["token", "g", "--min-ttl", "400", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut printed).unwrap();
+    let j: Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(j["access_token"], current.as_str());
     assert_eq!(j["degraded"], true, "{j}");
     assert!(
-        stderr(&out).contains("no answer within 5 s"),
+        child.try_wait().unwrap().is_none(),
+        "standard output ends before the late answer is stored"
+    );
+    // Another process meanwhile: the account lock is held by the background refresh, and with
+    // a valid token in hand it waits no longer than the same deadline; no second request.
+    let refreshes = p.count("grant.success", Some("refresh_token"));
+    let other = sb.run(&["token", "g", "--min-ttl", "400"]);
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        refreshes,
+        "no second refresh while the first is in flight"
+    );
+    assert_eq!(code(&other), 0, "{}", stderr(&other));
+    assert_eq!(stdout(&other).trim(), current);
+    assert!(
+        stderr(&other).contains("another refresh"),
+        "{}",
+        stderr(&other)
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        refreshes + 1,
+        "the slow refresh completed at the provider"
+    );
+    assert!(
+        stderr(&out).contains("did not answer within 5 s"),
         "{}",
         stderr(&out)
     );
+    // The late answer's rotated refresh token was stored, and it is the live one.
+    let after = tokens_in_keychain(&id);
+    let new_rt = after["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(new_rt, old_rt, "the rotated refresh token is stored");
+    assert_ne!(after["access_token"], current.as_str());
+    assert_eq!(p.introspect(&new_rt)["active"], true);
+    // The account goes on refreshing with it (a lost rotation would be `invalid_grant`).
+    let out = sb.run(&["refresh", "g", "--force"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
 }
 
 /// Point 5: `remove` deletes the keychain items of a sign-in in progress.
@@ -555,6 +602,68 @@ fn remove_deletes_pending_sign_in_items() {
         Keyring::lookup(&item).is_none(),
         "remove left the pending sign-in in the keychain"
     );
+}
+
+/// Point 5: `remove` also finds pending sign-ins the index does not list (a crash between the
+/// keychain write and the index, an older version) by searching the keychain for `pending/`
+/// items: the removed account's go, another account's stay.
+#[test]
+fn remove_sweeps_pending_items_left_out_of_the_index() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    for name in ["gone", "kept"] {
+        sb.ok(&[
+            "add",
+            name,
+            "--issuer",
+            &p.issuer,
+            "--client-id",
+            "latchkey-public",
+        ]);
+    }
+    let flow = |id: &str| {
+        json!({
+            "account_id": id,
+            "state": "s",
+            "verifier": "v",
+            "redirect_uri": "http://127.0.0.1/callback",
+            "created_at": "2030-01-01T00:00:00Z",
+            "expires_at": "2030-01-01T00:10:00Z",
+        })
+        .to_string()
+    };
+    let digest = |tag: &str| {
+        latchkey_core::flow::pkce::state_digest(&format!("{tag}-{}", sb.config_dir().display()))
+    };
+    let gone_item = format!("pending/{}", digest("gone"));
+    let kept_item = format!("pending/{}", digest("kept"));
+    for (item, owner) in [(&gone_item, "gone"), (&kept_item, "kept")] {
+        let out = latchkey_testkit::output_with_stdin(
+            std::process::Command::new("secret-tool").args([
+                "store",
+                "--label",
+                "Latchkey: leftover",
+                "service",
+                "latchkey",
+                "username",
+                item,
+            ]),
+            &flow(&sb.account_id(owner)),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(Keyring::lookup(item).is_some());
+    }
+    sb.ok(&["remove", "gone"]);
+    assert!(
+        Keyring::lookup(&gone_item).is_none(),
+        "remove left a pending sign-in of the account in the keychain"
+    );
+    assert!(
+        Keyring::lookup(&kept_item).is_some(),
+        "another account's pending sign-in stays"
+    );
+    sb.ok(&["remove", "kept"]);
+    assert!(Keyring::lookup(&kept_item).is_none());
 }
 
 /// Point 6: an account with an identity on record, signed in again by an answer that says

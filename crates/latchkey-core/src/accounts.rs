@@ -255,12 +255,26 @@ pub struct Account {
     /// --per-account-redirect` (after registering the new URI at the provider).
     #[serde(default, skip_serializing_if = "is_false")]
     pub per_account_redirect: bool,
+    /// Resources (RFC 8707) asked for at sign-in (`latchkey add/edit --resource`): servers
+    /// such as panva's oidc-provider mint tokens on a refresh only for these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// The specs of the account's extra cached tokens (`latchkey token NAME --scope/--resource/
+    /// --audience`), each kept in the keychain under [`Account::derived_key`]. Only the specs
+    /// are here; tokens and expiries are in the keychain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived_tokens: Vec<crate::target::TokenSpec>,
 }
 
 impl Account {
     /// The keychain key of this account's token set.
     pub fn tokens_key(&self) -> String {
         format!("{}/tokens", self.id)
+    }
+
+    /// The keychain key of the account's cached token for `spec` (see [`crate::target`]).
+    pub fn derived_key(&self, spec: &crate::target::TokenSpec) -> String {
+        format!("{}/derived/{}", self.id, spec.digest())
     }
 
     /// The keychain key of this account's client secret.
@@ -299,7 +313,7 @@ impl Account {
         let mut out = Vec::new();
         if !self.per_account_redirect && self.flow == GrantFlow::AuthorizationCode {
             out.push(format!(
-                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect`",
+                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect` (or tick \"Use this account's own redirect URI\" in the app's Edit form)",
                 redirect_uri_to_register(&self.name, false, self.redirect, self.port),
                 redirect_uri_to_register(&self.name, true, self.redirect, self.port),
                 self.name

@@ -654,10 +654,13 @@ pub mod testing {
     type Handler = dyn Fn(&HttpRequest) -> Result<Response> + Send + Sync;
 
     /// See the module docs. `handler` sees each request in order and returns the answer (or a
-    /// transport error such as [`unreachable`]).
+    /// transport error such as [`unreachable`]). [`ScriptedTransport::hold`] makes the answers
+    /// wait (a provider that is slow to answer) until [`ScriptedTransport::release`].
     pub struct ScriptedTransport {
         handler: Box<Handler>,
         requests: Mutex<Vec<HttpRequest>>,
+        held: tokio::sync::watch::Sender<bool>,
+        waiting: std::sync::atomic::AtomicUsize,
     }
 
     impl ScriptedTransport {
@@ -668,7 +671,24 @@ pub mod testing {
             Arc::new(ScriptedTransport {
                 handler: Box::new(handler),
                 requests: Mutex::new(Vec::new()),
+                held: tokio::sync::watch::Sender::new(false),
+                waiting: std::sync::atomic::AtomicUsize::new(0),
             })
+        }
+
+        /// From now on, requests wait unanswered until [`Self::release`].
+        pub fn hold(&self) {
+            self.held.send_replace(true);
+        }
+
+        /// Lets the held requests (and later ones) be answered.
+        pub fn release(&self) {
+            self.held.send_replace(false);
+        }
+
+        /// How many requests are waiting for [`Self::release`] now.
+        pub fn waiting(&self) -> usize {
+            self.waiting.load(std::sync::atomic::Ordering::SeqCst)
         }
 
         /// An [`HttpClient`] over this transport.
@@ -698,6 +718,13 @@ pub mod testing {
             Box::pin(async move {
                 // Let other tasks run first, so concurrent callers really overlap.
                 tokio::task::yield_now().await;
+                if *self.held.borrow() {
+                    use std::sync::atomic::Ordering;
+                    self.waiting.fetch_add(1, Ordering::SeqCst);
+                    let mut held = self.held.subscribe();
+                    let _ = held.wait_for(|h| !*h).await;
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                }
                 let answer = (self.handler)(&request);
                 match self.requests.lock() {
                     Ok(mut r) => r.push(request),

@@ -12,6 +12,10 @@
 //! - [`store`]: the keychain under deadlines; [`accounts`]: the metadata file; [`lock`]:
 //!   cross-process locks; [`config`]: where things live; [`private`]: modes of what is written
 //!   there; [`http`]: the one HTTP client.
+//! - [`challenge`]: a resource server's `WWW-Authenticate` (insufficient scope, step-up)
+//!   explained with the `latchkey login` command that fixes it.
+//! - [`target`]: what a token is for (scopes, resources, audience) and how each provider is
+//!   asked for it; the protocol is `manager/derived.rs`.
 //! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server.
 //! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
 //!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings; [`text`]:
@@ -24,6 +28,7 @@ pub mod accounts;
 pub(crate) mod accounts_index;
 pub mod agent;
 pub mod browser;
+pub mod challenge;
 pub mod clock;
 pub mod config;
 pub mod dpop;
@@ -41,6 +46,7 @@ pub mod provider;
 pub mod rules;
 pub mod secret;
 pub mod store;
+pub mod target;
 pub mod text;
 pub mod tls;
 pub mod token;
@@ -51,7 +57,8 @@ pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode}
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
 pub use manager::{
     AccessToken, AccountEdit, AccountSummary, DeviceSignIn, Introspection, LoginManager,
-    ManagerOptions, NewAccount, SignInMethod, SignInOptions, SignedIn, TokenOptions, TokenStatus,
+    ManagerOptions, NewAccount, SignInMethod, SignInOptions, SignedIn, TokenOptions, TokenSpec,
+    TokenStatus,
 };
 pub use provider::{Preset, ProviderSpec};
 pub use secret::Secret;

@@ -11,11 +11,18 @@
 //! (`[[rule]]`), changed only through [`crate::LoginManager::add_rule`] /
 //! [`crate::LoginManager::remove_rule`] under the registry lock. There is no "current
 //! account": nothing here changes when a tool asks, so concurrent processes never race on it.
+//!
+//! A rule may also say what the token is for ([`TokenSpec`]: `scopes`, `resources`,
+//! `audience`, flat in the `[[rule]]` table): the tool then gets the account's token for exactly
+//! that (`latchkey token NAME --resource URI`), not the account's own. The spec belongs to the
+//! server the rule names, so it is the winning rule's spec even when `LATCHKEY_ACCOUNT` chooses
+//! the account. A rule without these fields (every file written before them) is unchanged.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::target::TokenSpec;
 
 /// One selection rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +38,10 @@ pub struct Rule {
     pub username: Option<String>,
     /// The account that answers.
     pub account: String,
+    /// What the token is for (empty: the account's own token). Flat in the table:
+    /// `scopes = [...]`, `resources = [...]`, `audience = "..."`.
+    #[serde(flatten, default)]
+    pub spec: TokenSpec,
 }
 
 impl Rule {
@@ -53,6 +64,29 @@ impl Rule {
             path,
             username,
             account: account.to_string(),
+            spec: TokenSpec::default(),
+        })
+    }
+
+    /// The same rule, answering with the token for `spec` (see [`TokenSpec::new`]).
+    pub fn with_spec(mut self, spec: TokenSpec) -> Rule {
+        self.spec = spec;
+        self
+    }
+
+    /// The rule's spec, checked and sorted again (the file may have been edited by hand).
+    pub fn checked_spec(&self) -> Result<TokenSpec> {
+        TokenSpec::new(
+            &self.spec.scopes,
+            &self.spec.resources,
+            self.spec.audience.as_deref(),
+        )
+        .map_err(|e| {
+            Error::InvalidInput(format!(
+                "the rule {} → {} in accounts.toml: {e}",
+                self.pattern(),
+                self.account
+            ))
         })
     }
 
@@ -67,6 +101,15 @@ impl Rule {
             Some(p) => format!("{user}{}/{p}", self.host),
             None => format!("{user}{}", self.host),
         }
+    }
+
+    /// `pattern → account`, with the token spec when there is one, for people.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} → {}", self.pattern(), self.account);
+        if !self.spec.is_empty() {
+            s.push_str(&format!(" (the token for {})", self.spec.describe()));
+        }
+        s
     }
 
     fn matches(&self, t: &Target) -> bool {
@@ -196,11 +239,23 @@ pub struct Selection {
     pub account: String,
     /// Why.
     pub reason: Reason,
+    /// What the token is for: the most specific matching rule's spec (empty: the account's
+    /// own token), also when `LATCHKEY_ACCOUNT` chose the account.
+    #[serde(skip_serializing_if = "TokenSpec::is_empty")]
+    pub spec: TokenSpec,
 }
 
 impl Selection {
-    /// One line for people: why this account.
+    /// One line for people: why this account, and which token when a rule says.
     pub fn explain(&self) -> String {
+        let mut s = self.explain_account();
+        if !self.spec.is_empty() {
+            s.push_str(&format!("; the token for {}", self.spec.describe()));
+        }
+        s
+    }
+
+    fn explain_account(&self) -> String {
         match &self.reason {
             Reason::Environment => "LATCHKEY_ACCOUNT is set".to_string(),
             Reason::Rule { rule, candidates } => {
@@ -222,15 +277,6 @@ impl Selection {
 /// host a tool happens to ask about.
 pub fn select(rules: &[Rule], target: &Target, env_override: Option<&str>) -> Option<Selection> {
     let matching: Vec<&Rule> = rules.iter().filter(|r| r.matches(target)).collect();
-    if matching.is_empty() {
-        return None;
-    }
-    if let Some(name) = env_override.map(str::trim).filter(|n| !n.is_empty()) {
-        return Some(Selection {
-            account: name.to_string(),
-            reason: Reason::Environment,
-        });
-    }
     let mut best: Option<&Rule> = None;
     for r in &matching {
         // Strictly greater: at a tie the rule written first stays.
@@ -238,12 +284,21 @@ pub fn select(rules: &[Rule], target: &Target, env_override: Option<&str>) -> Op
             best = Some(r);
         }
     }
-    best.map(|r| Selection {
-        account: r.account.clone(),
+    let best = best?;
+    if let Some(name) = env_override.map(str::trim).filter(|n| !n.is_empty()) {
+        return Some(Selection {
+            account: name.to_string(),
+            reason: Reason::Environment,
+            spec: best.spec.clone(),
+        });
+    }
+    Some(Selection {
+        account: best.account.clone(),
         reason: Reason::Rule {
-            rule: r.clone(),
+            rule: best.clone(),
             candidates: matching.len(),
         },
+        spec: best.spec.clone(),
     })
 }
 
@@ -405,5 +460,84 @@ mod tests {
         let text = toml::to_string(&f).unwrap();
         let back: F = toml::from_str(&text).unwrap();
         assert_eq!(back.rule, f.rule);
+    }
+
+    #[test]
+    fn a_rule_with_a_token_spec_round_trips_flat_and_old_files_still_load() {
+        #[derive(Serialize, Deserialize)]
+        struct F {
+            rule: Vec<Rule>,
+        }
+        let spec = TokenSpec::new(
+            &["read write".into()],
+            &["https://api.test".into()],
+            Some("aud-1"),
+        )
+        .unwrap();
+        let f = F {
+            rule: vec![
+                rule("k.test:6443", None, None, "x").with_spec(spec.clone()),
+                rule("h.test", Some("a"), None, "y"),
+            ],
+        };
+        let text = toml::to_string(&f).unwrap();
+        assert!(
+            text.contains("resources = [\"https://api.test\"]")
+                && text.contains("audience = \"aud-1\"")
+                && !text.contains("[rule.spec]"),
+            "the spec is flat in the rule's table:\n{text}"
+        );
+        let back: F = toml::from_str(&text).unwrap();
+        assert_eq!(back.rule, f.rule);
+        assert_eq!(back.rule[0].spec, spec);
+        assert!(back.rule[1].spec.is_empty());
+        assert!(
+            !text[text.rfind("[[rule]]").unwrap()..].contains("scopes"),
+            "a rule without a spec writes no spec fields:\n{text}"
+        );
+        // A file written before the fields existed.
+        let old: F =
+            toml::from_str("[[rule]]\nhost = \"h.test\"\npath = \"a\"\naccount = \"x\"\n").unwrap();
+        assert_eq!(old.rule[0], rule("h.test", Some("a"), None, "x"));
+        assert!(old.rule[0].spec.is_empty());
+    }
+
+    #[test]
+    fn the_winning_rule_gives_its_spec_also_under_the_override() {
+        let api = TokenSpec::new(&[], &["https://api.test/".into()], None).unwrap();
+        let rules = vec![
+            rule("h.test", None, None, "a"),
+            rule("h.test", Some("team"), None, "a").with_spec(api.clone()),
+        ];
+        let s = select(&rules, &t("https://h.test/team/x"), None).unwrap();
+        assert_eq!(s.account, "a");
+        assert_eq!(s.spec, api);
+        assert_eq!(
+            s.explain(),
+            "rule h.test/team → a (the most specific of 2 matching rules); the token for resource https://api.test/"
+        );
+        let other = select(&rules, &t("https://h.test/other"), None).unwrap();
+        assert!(other.spec.is_empty(), "the less specific rule has no spec");
+        assert_eq!(other.explain(), "rule h.test → a");
+        let env = select(&rules, &t("https://h.test/team/x"), Some("b")).unwrap();
+        assert_eq!((env.account.as_str(), &env.spec), ("b", &api));
+        assert!(select(&rules, &t("https://nope.test/team"), Some("b")).is_none());
+        assert_eq!(
+            rules[1].describe(),
+            "h.test/team → a (the token for resource https://api.test/)"
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_spec_is_checked_and_sorted_again() {
+        let mut r = rule("h.test", None, None, "a");
+        r.spec.scopes = vec!["b".into(), "a".into(), "a".into()];
+        assert_eq!(r.checked_spec().unwrap().scopes, vec!["a", "b"]);
+        r.spec.resources = vec!["not a uri".into()];
+        let e = r.checked_spec().unwrap_err().to_string();
+        assert!(
+            e.contains("the rule h.test → a in accounts.toml") && e.contains("not an absolute URI"),
+            "{e}"
+        );
     }
 }

@@ -25,6 +25,7 @@ pub async fn add(a: Box<AddArgs>) -> Result<u8, Error> {
             flow: a.flow.unwrap_or_default(),
             client_auth: a.auth,
             dpop: a.dpop,
+            resources: a.resource.clone(),
         })
         .await?;
     output::added(&account);
@@ -73,6 +74,13 @@ pub async fn edit(e: EditArgs) -> Result<u8, Error> {
                 client_auth: e.auth.map(Some),
                 dpop: e.dpop,
                 per_account_redirect: e.per_account_redirect.then_some(true),
+                resources: if e.remove_resources {
+                    Some(Vec::new())
+                } else if e.resource.is_empty() {
+                    None
+                } else {
+                    Some(e.resource)
+                },
             },
         )
         .await?;

@@ -17,7 +17,7 @@ use latchkey_core::{Error, TokenOptions};
 use serde::{Deserialize, Serialize};
 
 use super::manager;
-use super::tokens::{account_override, fresh_token};
+use super::tokens::{account_override, fresh_token_for};
 
 /// The protocol's not-found message (docker-credential-helpers `credentials.ErrCredentialsNotFound`).
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -119,7 +119,8 @@ async fn run(action: &str) -> Result<Outcome, Error> {
                 return Ok(Outcome::NotFound);
             };
             let account = m.account(&sel.account)?;
-            let tok = fresh_token(&m, &account.name, TokenOptions::default()).await?;
+            let tok =
+                fresh_token_for(&m, &account.name, &sel.spec, TokenOptions::default()).await?;
             if let Some(w) = &tok.degraded {
                 eprintln!("{BINARY_NAME}: warning: {w}");
             }

@@ -1,4 +1,5 @@
-//! `latchkey exec ACCOUNT [--env VAR]... [--min-ttl SECS] -- CMD ARGS...`: runs CMD with a
+//! `latchkey exec ACCOUNT [--env VAR]... [--min-ttl SECS] [--scope S]... [--resource URI]...
+//! [--audience A] -- CMD ARGS...`: runs CMD with a
 //! fresh access token in its environment (never in any argv) and its expiry in
 //! `LATCHKEY_ACCESS_TOKEN_EXPIRES_AT` (RFC 3339).
 //!
@@ -16,7 +17,7 @@ use clap::Args;
 use latchkey_core::{Error, TokenOptions};
 
 use super::manager;
-use super::tokens::fresh_token;
+use super::tokens::fresh_token_for;
 
 /// The default variable for the token.
 pub const DEFAULT_VAR: &str = "LATCHKEY_ACCESS_TOKEN";
@@ -34,6 +35,8 @@ pub struct ExecArgs {
     /// Refresh first if fewer than this many seconds are left (default 60).
     #[arg(long)]
     pub min_ttl: Option<u64>,
+    #[command(flatten)]
+    pub target: crate::cli::TargetArgs,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -62,10 +65,12 @@ pub async fn exec(e: ExecArgs, interrupt: super::Interrupt) -> Result<u8, Error>
     let Some((program, args)) = e.command.split_first() else {
         return Err(Error::InvalidInput("no command after `--`".into()));
     };
+    let spec = super::tokens::token_spec(&e.target)?;
     let m = manager()?;
-    let tok = fresh_token(
+    let tok = fresh_token_for(
         &m,
         &e.name,
+        &spec,
         TokenOptions {
             min_ttl: e.min_ttl.map(Duration::from_secs),
             force: false,

@@ -16,7 +16,7 @@ use latchkey_core::rules::Target;
 use latchkey_core::{Error, TokenOptions};
 
 use super::manager;
-use super::tokens::{account_override, fresh_token};
+use super::tokens::{account_override, fresh_token_for};
 
 /// The helper's action (git appends it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -175,7 +175,9 @@ pub async fn credential(args: GitCredentialArgs) -> Result<u8, Error> {
         return Ok(0);
     }
     let account = m.account(&selection.account)?;
-    let tok = fresh_token(&m, &account.name, TokenOptions::default()).await?;
+    // A rule that names scopes, resources or an audience gets that token (same cache, locks
+    // and rotation as `latchkey token NAME --resource URI`).
+    let tok = fresh_token_for(&m, &account.name, &selection.spec, TokenOptions::default()).await?;
     if let Some(w) = &tok.degraded {
         eprintln!("latchkey: warning: {w}");
     }

@@ -7,6 +7,9 @@
 //! sign-in is signed in (`latchkey login`, its messages on stderr) only when kubectl says the
 //! session is interactive; otherwise a one-line reason on stderr, nothing on stdout, exit 3.
 //! Without ACCOUNT the selection rules pick one from the cluster's server URL.
+//! `--scope/--resource/--audience` (in the kubeconfig's exec args, written by `latchkey setup
+//! kubectl ... --resource URI`), or the spec of the rule that picked the account, ask for the
+//! token for exactly that (`latchkey token ACCOUNT --resource URI`), not the account's own.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -17,7 +20,7 @@ use latchkey_core::{Error, ErrorKind, TokenOptions};
 use serde::Deserialize;
 
 use super::manager;
-use super::tokens::{account_override, fresh_token};
+use super::tokens::{account_override, fresh_token_for, token_spec};
 
 /// The apiVersions this plugin speaks.
 pub const API_VERSIONS: [&str; 2] = [
@@ -30,6 +33,8 @@ pub const API_VERSIONS: [&str; 2] = [
 pub struct KubectlArgs {
     /// Account name (default: the selection rules, by the cluster's server URL).
     pub name: Option<String>,
+    #[command(flatten)]
+    pub target: crate::cli::TargetArgs,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -102,28 +107,31 @@ pub fn exec_credential(
 pub async fn credential(k: KubectlArgs) -> Result<u8, Error> {
     let raw = std::env::var("KUBERNETES_EXEC_INFO").ok();
     let (api_version, interactive, server) = exec_info(raw.as_deref())?;
+    let given = token_spec(&k.target)?;
     let m = manager()?;
-    let name = match (k.name, account_override()) {
-        (Some(n), _) | (None, Some(n)) => n,
+    let (name, rule_spec) = match (k.name, account_override()) {
+        (Some(n), _) | (None, Some(n)) => (n, Default::default()),
         (None, None) => {
             let server = server.ok_or_else(|| {
                 Error::InvalidInput("no account given: name one (`latchkey kubectl-credential ACCOUNT`), or set provideClusterInfo: true so the selection rules can use the cluster's server URL".into())
             })?;
-            m.select_account(&Target::parse(&server)?, None)?
+            let s = m.select_account(&Target::parse(&server)?, None)?
                 .ok_or_else(|| {
                     Error::InvalidInput(format!(
                         "no selection rule matches the cluster server {server}; name the account in the kubeconfig (`latchkey setup kubectl ACCOUNT --cluster NAME`)"
                     ))
-                })?
-                .account
+                })?;
+            (s.account, s.spec)
         }
     };
-    let tok = match fresh_token(&m, &name, TokenOptions::default()).await {
+    // Options given to the plugin win over the rule's.
+    let spec = if given.is_empty() { rule_spec } else { given };
+    let tok = match fresh_token_for(&m, &name, &spec, TokenOptions::default()).await {
         Err(e) if e.kind() == ErrorKind::NeedsSignIn && interactive => {
             eprintln!("latchkey: {e}");
             eprintln!("latchkey: kubectl runs interactively: signing in now");
             sign_in_on_stderr(&name)?;
-            fresh_token(&m, &name, TokenOptions::default()).await?
+            fresh_token_for(&m, &name, &spec, TokenOptions::default()).await?
         }
         r => r?,
     };

@@ -21,7 +21,9 @@ use std::time::Duration;
 use latchkey_core::http::ResourceRequest;
 use latchkey_core::manager::{AccountEdit, LoginManager, ManagerOptions, NewAccount};
 use latchkey_core::store::CLI_DEADLINE;
-use latchkey_core::{Error, RedirectMode, Secret, SignInMethod, SignInOptions, TokenOptions};
+use latchkey_core::{
+    Error, RedirectMode, Secret, SignInMethod, SignInOptions, TokenOptions, TokenSpec,
+};
 
 use crate::cli::*;
 use crate::{browser, output};

@@ -13,6 +13,11 @@
 //! - Docker: `credHelpers[REGISTRY] = "latchkey"` in `$DOCKER_CONFIG/config.json` (default
 //!   `~/.docker/config.json`), every other key kept; plus the rule REGISTRY → ACCOUNT.
 //!
+//! `--scope/--resource/--audience` say which token the tool gets (as `latchkey token ACCOUNT
+//! --resource URI` does): in the rule for git and Docker, in the exec plugin's args for kubectl.
+//! Setting up the same host again with another spec replaces the rule; `--undo` without them
+//! removes the rule whatever its spec.
+//!
 //! A file that is malformed or read-only is never rewritten: the command stops with an error
 //! that names it. Files are replaced atomically (temporary file, then rename) with their mode.
 
@@ -23,6 +28,9 @@ use clap::{Args, Subcommand};
 use latchkey_core::Error;
 use latchkey_core::manager::{LoginManager, RuleChange};
 use latchkey_core::rules::{Rule, Target};
+use latchkey_core::target::TokenSpec;
+
+use crate::cli::TargetArgs;
 
 use super::manager;
 
@@ -63,6 +71,8 @@ pub enum Tool {
         #[arg(long)]
         username: Option<String>,
         #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
         mode: Mode,
     },
     /// kubectl: a kubeconfig user (exec plugin) and a context for the cluster.
@@ -76,6 +86,8 @@ pub enum Tool {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
         #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
         mode: Mode,
     },
     /// Docker / OCI registries: credHelpers entry and the rule REGISTRY → ACCOUNT.
@@ -85,6 +97,8 @@ pub enum Tool {
         /// Registry host (`registry.example.com`, `host:port`).
         #[arg(long)]
         registry: String,
+        #[command(flatten)]
+        target: TargetArgs,
         #[command(flatten)]
         mode: Mode,
     },
@@ -105,19 +119,37 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
             host,
             path,
             username,
+            target,
             mode,
-        } => (git(&m, &account, host, path, username, mode).await?, mode),
+        } => {
+            let spec = spec_of(&target)?;
+            (
+                git(&m, &account, host, path, username, spec, mode).await?,
+                mode,
+            )
+        }
         Tool::Kubectl {
             account,
             cluster,
             kubeconfig,
+            target,
             mode,
-        } => (kubectl(&m, &account, &cluster, kubeconfig, mode)?, mode),
+        } => {
+            let spec = spec_of(&target)?;
+            (
+                kubectl(&m, &account, &cluster, kubeconfig, &spec, mode)?,
+                mode,
+            )
+        }
         Tool::Docker {
             account,
             registry,
+            target,
             mode,
-        } => (docker(&m, &account, &registry, mode).await?, mode),
+        } => {
+            let spec = spec_of(&target)?;
+            (docker(&m, &account, &registry, spec, mode).await?, mode)
+        }
     };
     if json {
         println!(
@@ -149,6 +181,10 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+fn spec_of(t: &TargetArgs) -> Result<TokenSpec, Error> {
+    super::tokens::token_spec(t)
+}
+
 fn exe() -> Result<String, Error> {
     let p = std::env::current_exe().map_err(|e| Error::io("finding the latchkey binary", e))?;
     p.to_str()
@@ -160,6 +196,23 @@ fn exe() -> Result<String, Error> {
 // Rules
 // ---------------------------------------------------------------------------------------------
 
+/// For `--undo` without `--scope/--resource/--audience`: the written rule for the same host,
+/// path, username and account whatever its spec (else `rule` itself).
+fn rule_to_undo(m: &LoginManager, rule: Rule) -> Result<Rule, Error> {
+    if !rule.spec.is_empty() {
+        return Ok(rule);
+    }
+    Ok(m.rules()?
+        .into_iter()
+        .find(|r| {
+            r.host == rule.host
+                && r.path == rule.path
+                && r.username == rule.username
+                && r.account == rule.account
+        })
+        .unwrap_or(rule))
+}
+
 async fn apply_rule(
     m: &LoginManager,
     rule: Rule,
@@ -167,7 +220,7 @@ async fn apply_rule(
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let present = m.rules()?.contains(&rule);
-    let line = format!("rule {} → {}", rule.pattern(), rule.account);
+    let line = format!("rule {}", rule.describe());
     if mode.undo {
         if present {
             if !mode.dry_run {
@@ -176,10 +229,18 @@ async fn apply_rule(
             plan.changes.push(format!("- {line}"));
         }
     } else if !present {
+        // The same host, path and username with another account or token spec is replaced.
+        let replaced = m
+            .rules()?
+            .into_iter()
+            .find(|r| r.host == rule.host && r.path == rule.path && r.username == rule.username);
         if !mode.dry_run && m.add_rule(rule).await? == RuleChange::Unchanged {
             return Ok(());
         }
-        plan.changes.push(format!("+ {line}"));
+        plan.changes.push(match replaced {
+            Some(old) => format!("~ {line} (was {})", old.describe()),
+            None => format!("+ {line}"),
+        });
     }
     Ok(())
 }
@@ -225,6 +286,7 @@ async fn git(
     host: Option<String>,
     path: Option<String>,
     username: Option<String>,
+    spec: TokenSpec,
     mode: Mode,
 ) -> Result<Plan, Error> {
     let account = m.account(account_name)?;
@@ -242,7 +304,11 @@ async fn git(
             "{protocol}:// would send tokens in clear text; use https (http only to 127.0.0.1/localhost)"
         )));
     }
-    let rule = Rule::new(&host, path.as_deref(), username.as_deref(), account_name)?;
+    let mut rule =
+        Rule::new(&host, path.as_deref(), username.as_deref(), account_name)?.with_spec(spec);
+    if mode.undo {
+        rule = rule_to_undo(m, rule)?;
+    }
     let section = format!("credential.{protocol}://{}", rule.host);
     let helper_key = format!("{section}.helper");
     let path_key = format!("{section}.useHttpPath");
@@ -396,6 +462,22 @@ pub fn kube_context(account: &str, cluster: &str) -> String {
     format!("latchkey-{account}@{cluster}")
 }
 
+/// `--scope S... --resource URI... --audience A` for the exec plugin's args (each value its
+/// own argument, so no quoting is involved).
+pub fn spec_args(spec: &TokenSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &spec.scopes {
+        out.extend(["--scope".to_string(), s.clone()]);
+    }
+    for r in &spec.resources {
+        out.extend(["--resource".to_string(), r.clone()]);
+    }
+    if let Some(a) = &spec.audience {
+        out.extend(["--audience".to_string(), a.clone()]);
+    }
+    out
+}
+
 /// Adds (or with `undo` removes) the user and context in a kubeconfig document. Returns the
 /// changes; `doc` is changed in place. Pure, for tests.
 pub fn edit_kubeconfig(
@@ -403,6 +485,7 @@ pub fn edit_kubeconfig(
     account: &str,
     cluster: &str,
     command: &str,
+    spec: &TokenSpec,
     undo: bool,
 ) -> Result<Vec<String>, String> {
     use serde_norway::{Mapping, Value};
@@ -423,13 +506,21 @@ pub fn edit_kubeconfig(
     }
     let user_name = kube_user(account);
     let context_name = kube_context(account, cluster);
-    let user: Value = serde_norway::from_str(&format!(
+    let mut user: Value = serde_norway::from_str(&format!(
         "name: {user}\nuser:\n  exec:\n    apiVersion: client.authentication.k8s.io/v1\n    command: {cmd}\n    args: [kubectl-credential, {acct}]\n    interactiveMode: IfAvailable\n    provideClusterInfo: false\n",
         user = serde_norway::to_string(&user_name).map_err(|e| e.to_string())?.trim(),
         cmd = serde_norway::to_string(command).map_err(|e| e.to_string())?.trim(),
         acct = serde_norway::to_string(account).map_err(|e| e.to_string())?.trim(),
     ))
     .map_err(|e| e.to_string())?;
+    if let Some(args) = user
+        .get_mut("user")
+        .and_then(|u| u.get_mut("exec"))
+        .and_then(|e| e.get_mut("args"))
+        .and_then(Value::as_sequence_mut)
+    {
+        args.extend(spec_args(spec).into_iter().map(Value::from));
+    }
     let mut context = Mapping::new();
     context.insert("name".into(), context_name.clone().into());
     let mut inner = Mapping::new();
@@ -478,6 +569,7 @@ fn kubectl(
     account: &str,
     cluster: &str,
     kubeconfig: Option<PathBuf>,
+    spec: &TokenSpec,
     mode: Mode,
 ) -> Result<Plan, Error> {
     m.account(account)?;
@@ -490,7 +582,7 @@ fn kubectl(
     })?;
     let mut doc: serde_norway::Value = serde_norway::from_str(&text)
         .map_err(|e| config_error(&path, format!("not valid YAML ({e}); nothing was changed")))?;
-    let changes = edit_kubeconfig(&mut doc, account, cluster, &exe()?, mode.undo)
+    let changes = edit_kubeconfig(&mut doc, account, cluster, &exe()?, spec, mode.undo)
         .map_err(|e| config_error(&path, format!("{e}; nothing was changed")))?;
     if !changes.is_empty() && !mode.dry_run {
         let out = serde_norway::to_string(&doc)
@@ -561,6 +653,7 @@ async fn docker(
     m: &LoginManager,
     account: &str,
     registry: &str,
+    spec: TokenSpec,
     mode: Mode,
 ) -> Result<Plan, Error> {
     m.account(account)?;
@@ -583,7 +676,10 @@ async fn docker(
         write_config(&path, &out)?;
     }
     let mut plan = Plan { changes };
-    let rule = Rule::new(registry, None, None, account)?;
+    let mut rule = Rule::new(registry, None, None, account)?.with_spec(spec);
+    if mode.undo {
+        rule = rule_to_undo(m, rule)?;
+    }
     apply_rule(m, rule, mode, &mut plan).await?;
     if !plan.changes.is_empty() && !mode.undo && !binary_on_path() {
         eprintln!(
@@ -624,7 +720,15 @@ preferences: {colors: true}
     fn kubeconfig_edit_adds_user_and_context_keeps_the_rest_and_undoes() {
         let mut doc: serde_norway::Value = serde_norway::from_str(KUBECONFIG).unwrap();
         let original = doc.clone();
-        let ch = edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", false).unwrap();
+        let ch = edit_kubeconfig(
+            &mut doc,
+            "work",
+            "prod",
+            "/usr/bin/latchkey",
+            &TokenSpec::default(),
+            false,
+        )
+        .unwrap();
         assert_eq!(
             ch,
             vec!["+ users: latchkey-work", "+ contexts: latchkey-work@prod"]
@@ -641,23 +745,90 @@ preferences: {colors: true}
         // Idempotent.
         let again = doc.clone();
         assert!(
-            edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", false)
-                .unwrap()
-                .is_empty()
+            edit_kubeconfig(
+                &mut doc,
+                "work",
+                "prod",
+                "/usr/bin/latchkey",
+                &TokenSpec::default(),
+                false
+            )
+            .unwrap()
+            .is_empty()
         );
         assert_eq!(doc, again);
         // Undo restores the original.
-        let ch = edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", true).unwrap();
+        let ch = edit_kubeconfig(
+            &mut doc,
+            "work",
+            "prod",
+            "/usr/bin/latchkey",
+            &TokenSpec::default(),
+            true,
+        )
+        .unwrap();
         assert_eq!(ch.len(), 2);
         assert_eq!(doc, original);
         // An unknown cluster or a non-kubeconfig is an error.
         assert!(
-            edit_kubeconfig(&mut doc, "work", "nope", "x", false)
+            edit_kubeconfig(&mut doc, "work", "nope", "x", &TokenSpec::default(), false)
                 .unwrap_err()
                 .contains("no cluster named `nope`")
         );
         let mut bad: serde_norway::Value = serde_norway::from_str("- a\n- b\n").unwrap();
-        assert!(edit_kubeconfig(&mut bad, "w", "prod", "x", false).is_err());
+        assert!(edit_kubeconfig(&mut bad, "w", "prod", "x", &TokenSpec::default(), false).is_err());
+    }
+
+    #[test]
+    fn kubeconfig_exec_args_carry_the_token_spec_and_a_new_spec_updates_the_user() {
+        let mut doc: serde_norway::Value = serde_norway::from_str(KUBECONFIG).unwrap();
+        let spec = TokenSpec::new(
+            &["pods:read".into()],
+            &["https://k.example.com".into()],
+            None,
+        )
+        .unwrap();
+        edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", &spec, false).unwrap();
+        let args: Vec<&str> = doc["users"][1]["user"]["exec"]["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "kubectl-credential",
+                "work",
+                "--scope",
+                "pods:read",
+                "--resource",
+                "https://k.example.com"
+            ]
+        );
+        // The same spec again: nothing; another spec: the user is updated, the context kept.
+        assert!(
+            edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", &spec, false)
+                .unwrap()
+                .is_empty()
+        );
+        let ch = edit_kubeconfig(
+            &mut doc,
+            "work",
+            "prod",
+            "/usr/bin/latchkey",
+            &TokenSpec::default(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(ch, vec!["~ users: latchkey-work (updated)"]);
+        assert_eq!(
+            doc["users"][1]["user"]["exec"]["args"]
+                .as_sequence()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

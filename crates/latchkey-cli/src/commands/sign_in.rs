@@ -13,6 +13,10 @@ pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8,
     let opts = SignInOptions {
         replace_identity: l.replace,
         redirect: None,
+        add_scopes: split_scopes(&l.add_scope),
+        add_resources: l.add_resource.clone(),
+        acr_values: l.acr.clone(),
+        max_age: l.max_age,
     };
     let timeout = Duration::from_secs(l.timeout);
     let method = SignInMethod::for_account(&account, l.device);

@@ -2,12 +2,19 @@
 
 use super::*;
 
+/// The [`TokenSpec`] of `--scope/--resource/--audience` (empty: the account's own token).
+pub fn token_spec(t: &TargetArgs) -> Result<TokenSpec, Error> {
+    TokenSpec::new(&t.scope, &t.resource, t.audience.as_deref())
+}
+
 /// `latchkey token`.
 pub async fn token(t: TokenArgs, json: bool) -> Result<u8, Error> {
+    let spec = token_spec(&t.target)?;
     let m = manager()?;
     let tok = m
-        .access_token(
+        .token_for(
             &t.name,
+            &spec,
             TokenOptions {
                 min_ttl: t.min_ttl.map(Duration::from_secs),
                 force: false,
@@ -89,10 +96,12 @@ pub async fn request(mut r: RequestArgs) -> Result<u8, Error> {
         None => request_body(&r)?,
     };
     let (method, headers) = request_head(&r, body.is_some())?;
+    let spec = token_spec(&r.target)?;
     let m = manager()?;
     let resp = m
-        .request(
+        .request_with(
             &r.name,
+            &spec,
             ResourceRequest {
                 method,
                 url: r.url.clone(),
@@ -102,11 +111,27 @@ pub async fn request(mut r: RequestArgs) -> Result<u8, Error> {
         )
         .await?;
     output::response(&resp, r.include);
+    explain_challenge(
+        &r.name,
+        resp.status,
+        resp.headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     Ok(if resp.status >= 400 {
         latchkey_core::error::EXIT_HTTP_ERROR_STATUS
     } else {
         0
     })
+}
+
+/// After a 401/403: what the server's `WWW-Authenticate` asks for (a scope, a stronger
+/// sign-in) and the `latchkey login` command that gets it, on standard error.
+pub fn explain_challenge<'a>(name: &str, status: u16, values: impl IntoIterator<Item = &'a str>) {
+    if let Some(text) = latchkey_core::challenge::explain(name, status, values) {
+        eprintln!("latchkey: {text}");
+    }
 }
 
 /// `latchkey introspect`.
@@ -117,15 +142,19 @@ pub async fn introspect(n: NameArg, json: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// The one way the integrations (git, Docker, kubectl, `exec`) get a token: from the agent when
-/// one answers ([`crate::agent_client::access_token_or`]), else [`LoginManager::access_token`]
-/// (keychain hot path, single-flight refresh) — the same refresh protocol either way.
-pub async fn fresh_token(
+/// The one way the integrations (git, Docker, kubectl, `exec`) get a token, for exactly `spec`
+/// (empty: the account's own token; else `exec --scope/--resource/--audience`, a selection
+/// rule's spec, `kubectl-credential --resource`): from the agent when one answers
+/// ([`crate::agent_client::token_for_or`]), else [`LoginManager::access_token`] /
+/// [`LoginManager::token_for`] (keychain hot path, single-flight refresh, rotation into the
+/// account's set) — the same protocol either way.
+pub async fn fresh_token_for(
     m: &LoginManager,
     name: &str,
+    spec: &TokenSpec,
     opts: TokenOptions,
 ) -> Result<latchkey_core::AccessToken, Error> {
-    crate::agent_client::access_token_or(m, name, opts).await
+    crate::agent_client::token_for_or(m, name, spec, opts).await
 }
 
 /// `LATCHKEY_ACCOUNT`, the override of the selection rules.

@@ -1,4 +1,5 @@
-//! `latchkey which URL`: the account a tool talking to URL would get, and why.
+//! `latchkey which URL`: the account a tool talking to URL would get, and why — and, when the
+//! rule names scopes, resources or an audience, which token (`spec` in the JSON).
 
 use clap::Args;
 use latchkey_core::Error;
@@ -32,7 +33,7 @@ pub async fn which(w: WhichArgs, json: bool) -> Result<u8, Error> {
         Some(s) if json || w.json => {
             println!(
                 "{}",
-                serde_json::json!({"account": s.account, "reason": s.explain(), "detail": s.reason})
+                serde_json::json!({"account": s.account, "reason": s.explain(), "detail": s.reason, "spec": s.spec})
             );
             Ok(0)
         }

@@ -94,6 +94,75 @@ pub enum Op {
         /// Account name.
         account: String,
     },
+    /// A token for exactly these scopes, resources and audience (`latchkey token NAME
+    /// --resource URI`, the integrations' rules): [`crate::LoginManager::token_for`]. An
+    /// operation of its own rather than new fields on `token`: an agent that does not know it
+    /// answers `bad_request` and the client falls back, where fields it did not know would be
+    /// ignored and the account's own token served.
+    TokenFor {
+        /// Account name.
+        account: String,
+        /// Minimum remaining validity in seconds.
+        #[serde(default)]
+        min_ttl: Option<u64>,
+        /// Obtain a new one even if the cached one is fresh.
+        #[serde(default)]
+        force: bool,
+        /// What the token is for.
+        #[serde(flatten)]
+        spec: TokenSpecWire,
+    },
+    /// An HTTP request with the token for a spec (`latchkey request NAME --resource URI`):
+    /// [`crate::LoginManager::request_with`]. Its own operation for the same reason as
+    /// [`Op::TokenFor`].
+    RequestFor {
+        /// Account name.
+        account: String,
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: url::Url,
+        /// Extra headers.
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// Body, base64.
+        #[serde(default)]
+        body_b64: Option<String>,
+        /// What the token is for.
+        #[serde(flatten)]
+        spec: TokenSpecWire,
+    },
+}
+
+/// A token spec as sent: checked by the agent ([`crate::target::TokenSpec::new`]) before use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenSpecWire {
+    /// Scopes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Resources (RFC 8707).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+impl From<&crate::target::TokenSpec> for TokenSpecWire {
+    fn from(s: &crate::target::TokenSpec) -> Self {
+        TokenSpecWire {
+            scopes: s.scopes.clone(),
+            resources: s.resources.clone(),
+            audience: s.audience.clone(),
+        }
+    }
+}
+
+impl TokenSpecWire {
+    /// The checked, sorted spec.
+    pub fn check(&self) -> crate::error::Result<crate::target::TokenSpec> {
+        crate::target::TokenSpec::new(&self.scopes, &self.resources, self.audience.as_deref())
+    }
 }
 
 /// A response frame.
@@ -317,6 +386,47 @@ mod tests {
             read_frame(&mut &b""[..], MAX_REQUEST),
             Err(FrameError::Closed)
         ));
+    }
+
+    #[test]
+    fn token_for_is_its_own_operation_with_a_flat_spec() {
+        let spec =
+            crate::target::TokenSpec::new(&["b a".into()], &["https://api.test".into()], Some("x"))
+                .unwrap();
+        let req = Request {
+            v: PROTOCOL_VERSION,
+            config_dir: None,
+            op: Op::TokenFor {
+                account: "work".into(),
+                min_ttl: None,
+                force: false,
+                spec: (&spec).into(),
+            },
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"op":"token_for","account":"work","min_ttl":null,"force":false,"scopes":["a","b"],"resources":["https://api.test"],"audience":"x"}"#
+        );
+        let back: Request = serde_json::from_str(&json).unwrap();
+        let Op::TokenFor { spec: wire, .. } = back.op else {
+            panic!("not token_for: {json}")
+        };
+        assert_eq!(wire.check().unwrap(), spec);
+        // Fields left out are an empty spec; a bad one is refused by the check.
+        let back: Request =
+            serde_json::from_str(r#"{"v":1,"op":"request_for","account":"w","method":"GET","url":"https://r.test/","resources":["no uri"]}"#).unwrap();
+        let Op::RequestFor { spec: wire, .. } = back.op else {
+            panic!("not request_for")
+        };
+        assert!(wire.check().is_err());
+        // The fields on the old `token` operation would be ignored: that is why the spec has
+        // its own operations.
+        let old: Request = serde_json::from_str(
+            r#"{"v":1,"op":"token","account":"w","resources":["https://api.test"]}"#,
+        )
+        .unwrap();
+        assert!(matches!(old.op, Op::Token { .. }));
     }
 
     #[test]

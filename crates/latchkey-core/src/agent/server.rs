@@ -511,7 +511,76 @@ impl Server {
                 Ok(introspection) => Answer::Introspection { introspection },
                 Err(e) => core_error(&e),
             },
+            Op::TokenFor {
+                account,
+                min_ttl,
+                force,
+                spec,
+            } => {
+                let spec = match spec.check() {
+                    Ok(s) => s,
+                    Err(e) => return core_error(&e),
+                };
+                tracing::debug!(account = %account, force, "token request for {}", spec.describe());
+                let opts = TokenOptions {
+                    min_ttl: min_ttl.map(Duration::from_secs),
+                    force,
+                };
+                match m.token_for(&account, &spec, opts).await {
+                    Ok(t) => Answer::Token(t.into()),
+                    Err(e) => core_error(&e),
+                }
+            }
+            Op::RequestFor {
+                account,
+                method,
+                url,
+                headers,
+                body_b64,
+                spec,
+            } => {
+                let spec = match spec.check() {
+                    Ok(s) => s,
+                    Err(e) => return core_error(&e),
+                };
+                let body = match body_b64
+                    .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
+                    .transpose()
+                {
+                    Ok(b) => b,
+                    Err(e) => return error(kinds::BAD_REQUEST, format!("body is not base64: {e}")),
+                };
+                tracing::debug!(account = %account, "request with the token for {}", spec.describe());
+                let request = ResourceRequest {
+                    method,
+                    url,
+                    headers,
+                    body,
+                };
+                match m.request_with(&account, &spec, request).await {
+                    Ok(resp) => http_answer(&resp),
+                    Err(e) => core_error(&e),
+                }
+            }
         }
+    }
+}
+
+/// A resource server's response as an [`Answer::Http`].
+fn http_answer(resp: &crate::http::Response) -> Answer {
+    Answer::Http {
+        status: resp.status,
+        headers: resp
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body_b64: base64::engine::general_purpose::STANDARD.encode(&resp.body),
     }
 }
 

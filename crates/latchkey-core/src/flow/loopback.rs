@@ -19,8 +19,22 @@ use crate::secret::Secret;
 /// Stands in for a wait too long to add to the clock (`--timeout` near `u64::MAX`).
 const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Reported for a callback at another account's redirect path.
+pub const IGNORED_OTHER_PATH: &str = "ignored a callback for another redirect URI (another account's?); still waiting for this sign-in";
+/// Reported for a callback whose `state` is not this sign-in's.
+pub const IGNORED_OTHER_STATE: &str = "ignored a callback that does not belong to this sign-in (its state does not match); still waiting";
+
 /// The path of the loopback redirect URI.
 pub const CALLBACK_PATH: &str = "/callback";
+
+/// A callback the listener answered and ignored (it keeps waiting): for a shell to show.
+#[derive(Debug, Clone)]
+pub struct IgnoredCallback {
+    /// The account whose sign-in is waiting.
+    pub account: String,
+    /// What happened, for people.
+    pub message: String,
+}
 
 /// A bound loopback listener.
 #[derive(Debug)]
@@ -28,6 +42,7 @@ pub struct LoopbackListener {
     listener: TcpListener,
     port: u16,
     path: String,
+    ignored: Option<(String, tokio::sync::broadcast::Sender<IgnoredCallback>)>,
 }
 
 impl LoopbackListener {
@@ -50,6 +65,7 @@ impl LoopbackListener {
             listener,
             port,
             path: CALLBACK_PATH.to_string(),
+            ignored: None,
         })
     }
 
@@ -59,6 +75,27 @@ impl LoopbackListener {
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
+    }
+
+    /// Reports each ignored callback of `account`'s sign-in to `to` (besides the log).
+    pub fn report_ignored_to(
+        mut self,
+        account: impl Into<String>,
+        to: tokio::sync::broadcast::Sender<IgnoredCallback>,
+    ) -> Self {
+        self.ignored = Some((account.into(), to));
+        self
+    }
+
+    fn report_ignored(&self, message: &str) {
+        tracing::warn!("{message}");
+        if let Some((account, to)) = &self.ignored {
+            // No receiver (a CLI): the log line above is the report.
+            let _ = to.send(IgnoredCallback {
+                account: account.clone(),
+                message: message.to_string(),
+            });
+        }
     }
 
     /// The port bound (ephemeral unless the account fixes one).
@@ -111,9 +148,7 @@ impl LoopbackListener {
             let path = target.split('?').next().unwrap_or("");
             if path != self.path {
                 if path.starts_with(CALLBACK_PATH) {
-                    tracing::warn!(
-                        "ignored a callback for another redirect URI (another account's?); still waiting for this sign-in"
-                    );
+                    self.report_ignored(IGNORED_OTHER_PATH);
                 }
                 let _ = respond(
                     &mut stream,
@@ -129,9 +164,7 @@ impl LoopbackListener {
                 .map(|cb| cb.state_matches(expected_state))
                 .unwrap_or(false);
             if !matches {
-                tracing::warn!(
-                    "ignored a callback that does not belong to this sign-in (its state does not match); still waiting"
-                );
+                self.report_ignored(IGNORED_OTHER_STATE);
                 let _ = respond(
                     &mut stream,
                     400,

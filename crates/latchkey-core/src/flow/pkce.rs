@@ -67,6 +67,13 @@ pub struct PendingFlow {
     /// Allow the sign-in to replace the account's identity.
     #[serde(default)]
     pub replace_identity: bool,
+    /// Scopes this sign-in adds to the account (incremental authorization): written to the
+    /// account when the new tokens are stored, by whichever process completes the sign-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_scopes: Vec<String>,
+    /// Resources this sign-in adds to the account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_resources: Vec<String>,
 }
 
 /// What [`PendingFlow::start`] makes besides the flow: the S256 challenge.
@@ -103,6 +110,8 @@ impl PendingFlow {
                 created_at: now,
                 expires_at: now + PENDING_TTL,
                 replace_identity,
+                add_scopes: Vec::new(),
+                add_resources: Vec::new(),
             },
         })
     }

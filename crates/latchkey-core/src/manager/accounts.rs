@@ -56,6 +56,8 @@ impl LoginManager {
                 new.provider.preset.display_name()
             )));
         }
+        let mut new = new;
+        new.resources = checked_resources(&new.resources, &quirks)?;
         let scopes = if new.scopes.is_empty() && new.flow == GrantFlow::ClientCredentials {
             // No user: the OIDC defaults (openid, profile, …) mean nothing here.
             Vec::new()
@@ -98,6 +100,8 @@ impl LoginManager {
             last_refresh_at: None,
             provider,
             per_account_redirect: true,
+            resources: new.resources.clone(),
+            derived_tokens: Vec::new(),
         };
         if let Some(secret) = &new.client_secret {
             self.opts
@@ -217,6 +221,16 @@ impl LoginManager {
             }
             None => {}
         }
+        let mut edit = edit;
+        if let Some(resources) = &edit.resources {
+            let resources = checked_resources(resources, &account.provider.quirks())?;
+            if resources != account.resources {
+                notes.push(format!(
+                    "the new resources are asked for at the next sign-in (`latchkey login {name}`)"
+                ));
+            }
+            edit.resources = Some(resources);
+        }
         if let Some(scopes) = &edit.scopes
             && scopes != &account.scopes
         {
@@ -269,6 +283,9 @@ impl LoginManager {
                 }
                 if let Some(p) = edit.per_account_redirect {
                     a.per_account_redirect = p;
+                }
+                if let Some(r) = edit.resources {
+                    a.resources = r;
                 }
                 if signed_out {
                     a.signed_in_at = None;
@@ -347,7 +364,9 @@ impl LoginManager {
         }
         let now = self.now();
         let session_ends_at = session_end(&account, tokens.as_ref());
+        let cached_tokens = self.cached_tokens(&account).await;
         AccountSummary {
+            cached_tokens,
             session_ends_at,
             session_ends_in: session_ends_at.map(|e| (e - now).whole_seconds()),
             status,
@@ -380,6 +399,16 @@ impl LoginManager {
                 }
                 problems.extend(account.warnings());
                 AccountSummary {
+                    cached_tokens: account
+                        .derived_tokens
+                        .iter()
+                        .map(|spec| CachedToken {
+                            spec: spec.clone(),
+                            granted_scope: None,
+                            expires_at: None,
+                            expires_in: None,
+                        })
+                        .collect(),
                     status: TokenStatus::Checking,
                     expires_at: None,
                     expires_in: None,
@@ -478,6 +507,15 @@ impl LoginManager {
                 Err(e) => report.revocation_errors.push(e.to_string()),
             }
         }
+        if let Some(url) = &endpoint
+            && !account.derived_tokens.is_empty()
+        {
+            match self.client_auth(&account).await {
+                Ok(auth) => self.revoke_derived(&account, url, &auth, &mut report).await,
+                Err(e) => report.revocation_errors.push(e.to_string()),
+            }
+        }
+        report.had_tokens |= !account.derived_tokens.is_empty();
         self.delete_tokens(&account).await?;
         let id = account.id;
         self.registry
@@ -511,9 +549,16 @@ impl LoginManager {
             .filter(|p| p.account_id == account.id)
             .map(|p| p.digest.clone())
             .collect();
-        for digest in pending {
-            self.opts.keychain.delete(&pending_key(&digest)).await?;
+        for digest in &pending {
+            self.opts.keychain.delete(&pending_key(digest)).await?;
         }
+        // Best effort: the index's items are gone already; a failed search must not keep the
+        // account (it is logged).
+        log_cleanup_failure(
+            &account.name,
+            "searching the keychain for pending sign-ins",
+            self.sweep_pending_items(&account).await,
+        );
         self.opts
             .keychain
             .delete(&account.client_secret_key())
@@ -536,6 +581,55 @@ impl LoginManager {
         }
         Ok(report)
     }
+}
+
+impl LoginManager {
+    /// Deletes the pending sign-ins of `account` that the index does not list (a crash between
+    /// writing the item and the index, an older version): the keychain is searched for
+    /// `pending/…` items and those whose flow names this account are deleted. Items of other
+    /// accounts stay, also of accounts this config dir does not know (another
+    /// `LATCHKEY_CONFIG_DIR` shares the keychain). Stores that cannot search are left to the
+    /// index.
+    async fn sweep_pending_items(&self, account: &Account) -> Result<()> {
+        let Some(keys) = self
+            .opts
+            .keychain
+            .keys_with_prefix(&pending_key(""))
+            .await?
+        else {
+            return Ok(());
+        };
+        for key in keys {
+            // Read failures are skipped: the item may be gone since the search.
+            let owner = match self.opts.keychain.get(&key).await.ok().flatten() {
+                Some(value) => serde_json::from_str::<PendingFlow>(value.expose())
+                    .ok()
+                    .map(|flow| flow.account_id),
+                None => continue,
+            };
+            if owner == Some(account.id) {
+                self.opts.keychain.delete(&key).await?;
+                tracing::info!(account = %account.name, "deleted a pending sign-in left out of the index");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resources as given to `add`/`edit --resource`: each an RFC 8707 URI, sorted, no duplicates,
+/// and something this provider can ask for at sign-in.
+fn checked_resources(
+    resources: &[String],
+    quirks: &crate::provider::Quirks,
+) -> Result<Vec<String>> {
+    let mut out = resources
+        .iter()
+        .map(|r| crate::target::check_resource(r))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort();
+    out.dedup();
+    crate::target::authorization_params(&out, quirks.target_style)?;
+    Ok(out)
 }
 
 /// When the session ends: the earlier of what the provider said about the refresh token

@@ -46,6 +46,11 @@ impl LoginManager {
                 "`{name}` uses the client credentials grant, which has no user sign-in; run `latchkey token {name}`"
             )));
         }
+        if opts.asks_for_more() {
+            return Err(Error::InvalidInput(format!(
+                "--add-scope, --add-resource, --acr and --max-age need the browser sign-in (the device flow cannot carry them); run `latchkey login {name}` with them but without --device"
+            )));
+        }
         let Some(endpoint) = account.provider.endpoints.device_authorization.clone() else {
             return Err(Error::InvalidInput(format!(
                 "the provider of `{name}` has no device authorization endpoint (RFC 8628); sign in with the browser instead"

@@ -66,8 +66,8 @@ impl LoginManager {
             .await
     }
 
-    /// The account that answers for `target` (see [`crate::rules::select`]); `None` when no
-    /// rule matches and there is no override. An account named by a rule or the override that
+    /// The account that answers for `target` (see [`crate::rules::select`]) and the token spec
+    /// its rule names (checked again); `None` when no rule matches. An account named by a rule or the override that
     /// does not exist is an error that says which.
     pub fn select_account(
         &self,
@@ -75,9 +75,26 @@ impl LoginManager {
         env_override: Option<&str>,
     ) -> Result<Option<Selection>> {
         let file = self.registry.load()?;
-        let Some(selection) = crate::rules::select(&file.rules, target, env_override) else {
+        let Some(mut selection) = crate::rules::select(&file.rules, target, env_override) else {
             return Ok(None);
         };
+        if !selection.spec.is_empty() {
+            // Checked and sorted again: the same request must be the same cache entry even
+            // when the file was edited by hand.
+            selection.spec = match &selection.reason {
+                crate::rules::Reason::Rule { rule, .. } => rule.checked_spec()?,
+                crate::rules::Reason::Environment => {
+                    let s = &selection.spec;
+                    crate::target::TokenSpec::new(&s.scopes, &s.resources, s.audience.as_deref())
+                        .map_err(|e| {
+                            Error::InvalidInput(format!(
+                                "the rule for {} in accounts.toml: {e}",
+                                target.authority()
+                            ))
+                        })?
+                }
+            };
+        }
         if file.by_name(&selection.account).is_none() {
             return Err(Error::InvalidInput(format!(
                 "{} selects the account `{}`, which does not exist (see `latchkey list`)",

@@ -396,6 +396,8 @@ impl LoginManager {
         let r = self.opts.keychain.delete(&account.tokens_key()).await;
         self.note_keychain(&r);
         r?;
+        // The cached tokens for other APIs go with the account's own (derived.rs).
+        self.delete_derived(account).await?;
         if let Some(m) = &self.memory {
             m.with(|s| {
                 s.sets.remove(&account.id);

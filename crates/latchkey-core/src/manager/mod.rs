@@ -26,6 +26,10 @@
 //! endpoint the authorization request is pushed first. [`LoginManager::request`] and
 //! [`LoginManager::introspect`] use an account's token at a resource server / the RFC 7662
 //! endpoint.
+//!
+//! **Tokens for other APIs** ([`LoginManager::token_for`], `derived.rs`): narrower scopes,
+//! resources and audiences from the account's one refresh token, cached per [`TokenSpec`],
+//! under the same account locks; a rotated refresh token goes to the account's set first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +62,9 @@ use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, reques
 
 mod accounts;
 mod client_credentials;
+mod derived;
+#[cfg(test)]
+mod derived_tests;
 mod device_grant;
 mod integrations;
 mod memory;
@@ -67,10 +74,15 @@ mod sign_in;
 #[cfg(test)]
 mod tests;
 
+pub use crate::target::TokenSpec;
+pub use derived::CachedToken;
 pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
 pub use memory::KeychainState;
+pub use refresh::{
+    PROACTIVE_REFRESH_DEADLINE, background_refreshes, background_refreshes_finished,
+};
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 
@@ -157,6 +169,8 @@ pub struct NewAccount {
     pub client_auth: Option<ClientAuthMethod>,
     /// Ask for DPoP-bound tokens (RFC 9449): a key pair is created and kept in the keychain.
     pub dpop: bool,
+    /// Resources (RFC 8707) to ask for at sign-in (`--resource`).
+    pub resources: Vec<String>,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -191,6 +205,9 @@ pub struct AccountEdit {
     /// Switch to (or back from) the account's own redirect URI, `…/callback/<name>` (see
     /// [`Account::per_account_redirect`]).
     pub per_account_redirect: Option<bool>,
+    /// New resources asked for at sign-in (replace the old ones; take effect at the next
+    /// sign-in).
+    pub resources: Option<Vec<String>>,
 }
 
 /// What an edit did.
@@ -267,6 +284,10 @@ pub struct AccountSummary {
     pub session_ends_at: Option<OffsetDateTime>,
     /// Seconds until then.
     pub session_ends_in: Option<i64>,
+    /// The account's extra cached tokens (`latchkey token NAME --scope/--resource/--audience`):
+    /// what each is for, what was granted, its expiry. Never a token.
+    #[serde(default)]
+    pub cached_tokens: Vec<CachedToken>,
 }
 
 /// How long before the end of a session the app warns, unless the account says otherwise.
@@ -365,12 +386,33 @@ pub struct SignedIn {
 }
 
 /// Options of a sign-in.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SignInOptions {
     /// Allow the sign-in to replace the account's identity.
     pub replace_identity: bool,
     /// Use this redirect mode instead of the account's.
     pub redirect: Option<RedirectMode>,
+    /// Incremental authorization (`latchkey login --add-scope`): ask for the account's scopes
+    /// and these; the identity must stay the same, and once the new tokens are stored the
+    /// account's scopes are the union.
+    pub add_scopes: Vec<String>,
+    /// Resources (RFC 8707) to add the same way (`--add-resource`).
+    pub add_resources: Vec<String>,
+    /// Step-up (RFC 9470): `acr_values` for the authorization request (`--acr`).
+    pub acr_values: Option<String>,
+    /// Step-up (RFC 9470): `max_age` in seconds (`--max-age`).
+    pub max_age: Option<u64>,
+}
+
+impl SignInOptions {
+    /// True if the sign-in asks for more than the account's own settings (scopes, resources,
+    /// step-up).
+    pub fn asks_for_more(&self) -> bool {
+        !self.add_scopes.is_empty()
+            || !self.add_resources.is_empty()
+            || self.acr_values.is_some()
+            || self.max_age.is_some()
+    }
 }
 
 /// What sign-out did.
@@ -392,8 +434,9 @@ pub struct LogoutReport {
 pub struct LoginManager {
     opts: ManagerOptions,
     registry: Registry,
-    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
     memory: Option<Arc<memory::TokenMemory>>,
+    ignored: tokio::sync::broadcast::Sender<crate::flow::loopback::IgnoredCallback>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -413,9 +456,30 @@ impl LoginManager {
         LoginManager {
             opts,
             registry,
-            locks: Mutex::new(HashMap::new()),
+            locks: Arc::default(),
             memory: None,
+            ignored: tokio::sync::broadcast::Sender::new(16),
         }
+    }
+
+    /// A second handle on the same keychain, files, account locks and token memory, for a task
+    /// that outlives its caller (a refresh finishing in the background).
+    fn detached(&self) -> LoginManager {
+        LoginManager {
+            opts: self.opts.clone(),
+            registry: self.registry.clone(),
+            locks: self.locks.clone(),
+            memory: self.memory.clone(),
+            ignored: self.ignored.clone(),
+        }
+    }
+
+    /// Callbacks that loopback sign-ins of this manager answered and ignored (another state,
+    /// another account's path): the sign-in keeps waiting; a shell may tell the user.
+    pub fn ignored_callbacks(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::flow::loopback::IgnoredCallback> {
+        self.ignored.subscribe()
     }
 
     /// The config dir layout.
@@ -616,6 +680,7 @@ mod session_warning_tests {
             problems: vec![],
             session_ends_at: ends_in.map(|s| now + time::Duration::seconds(s)),
             session_ends_in: ends_in,
+            cached_tokens: vec![],
         }
     }
 

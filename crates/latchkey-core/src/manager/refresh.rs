@@ -1,4 +1,13 @@
 //! The refresh protocol: `access_token` (hot path, then single-flight renewal under the account locks).
+//!
+//! A proactive refresh that outlives [`PROACTIVE_REFRESH_DEADLINE`] is not dropped: its answer
+//! may carry the only valid (rotated) refresh token. The caller gets the current token
+//! (degraded) and the request goes on in a background task that keeps the account locks and
+//! stores the answer; the next caller waits for the locks and finds the new set. A process that
+//! is about to exit waits for [`background_refreshes_finished`] first.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::oauth_error::OAuthErrorCode;
@@ -6,9 +15,55 @@ use crate::oauth_error::OAuthErrorCode;
 /// How long a *proactive* refresh (the current token is still valid) may take before the current
 /// token is served instead (degraded): a hanging token endpoint must not hold a caller who has
 /// a usable token for the full request timeout. With no usable token the full timeout applies.
+/// The request itself is not abandoned: it finishes in the background (see the module docs).
 pub const PROACTIVE_REFRESH_DEADLINE: Duration = Duration::from_secs(5);
 
+/// The account's in-process mutex and cross-process lock file, held while refreshing.
+pub(super) type AccountLocks = (tokio::sync::OwnedMutexGuard<()>, lock::FileLock);
+
+static IN_BACKGROUND: AtomicUsize = AtomicUsize::new(0);
+static BACKGROUND_DONE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Counts a background refresh while it lives (also when its task is aborted).
+pub(super) struct InBackground;
+
+impl InBackground {
+    pub(super) fn start() -> Self {
+        IN_BACKGROUND.fetch_add(1, Ordering::SeqCst);
+        InBackground
+    }
+}
+
+impl Drop for InBackground {
+    fn drop(&mut self) {
+        IN_BACKGROUND.fetch_sub(1, Ordering::SeqCst);
+        BACKGROUND_DONE.notify_waiters();
+    }
+}
+
+/// How many refreshes of this process are still finishing in the background (their callers
+/// were served the current token after [`PROACTIVE_REFRESH_DEADLINE`]).
+pub fn background_refreshes() -> usize {
+    IN_BACKGROUND.load(Ordering::SeqCst)
+}
+
+/// Waits until every background refresh of this process has stored its answer or given up. A
+/// short-lived process (the CLI) calls this before it exits, so a rotated refresh token the
+/// provider already issued is not lost with the process.
+pub async fn background_refreshes_finished() {
+    loop {
+        let done = BACKGROUND_DONE.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if background_refreshes() == 0 {
+            return;
+        }
+        done.await;
+    }
+}
+
 /// How [`LoginManager`] renews a token under the account locks.
+#[derive(Clone)]
 pub(super) enum Renewal {
     /// `grant_type=refresh_token`.
     RefreshToken(Secret),
@@ -25,17 +80,45 @@ impl LoginManager {
             time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
         // Client credentials: "refresh" is a new grant, through the same single-flight path.
         let client_credentials = account.flow == GrantFlow::ClientCredentials;
+        let mut in_hand = None;
         if !opts.force {
             match self.read_tokens(&account).await? {
                 Some(t) if t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, &t) => {
                     return Ok(hand_out(t, None, false));
+                }
+                Some(t) if t.is_unexpired(self.now()) && !token_rejected(&account, &t) => {
+                    in_hand = Some(t);
                 }
                 Some(_) => {}
                 None if client_credentials => {}
                 None => return Err(self.needs_sign_in_error(&account)),
             }
         }
-        let (_local, _file) = self.lock_account(account.id).await?;
+        // With a usable token in hand, the wait for a refresh someone else is running (a slow
+        // provider, a refresh finishing in the background) is bounded like the refresh itself.
+        let locks = match in_hand {
+            Some(t) => {
+                match tokio::time::timeout(
+                    PROACTIVE_REFRESH_DEADLINE,
+                    self.lock_account(account.id),
+                )
+                .await
+                {
+                    Ok(locks) => locks?,
+                    Err(_) => {
+                        return Ok(hand_out(
+                            t,
+                            Some(format!(
+                                "another refresh of this account has been running for over {} s; serving the current token (still valid)",
+                                PROACTIVE_REFRESH_DEADLINE.as_secs()
+                            )),
+                            false,
+                        ));
+                    }
+                }
+            }
+            None => self.lock_account(account.id).await?,
+        };
         // Re-read: another task or process may have refreshed while we waited.
         let account = self.account(name)?;
         let current = self.read_tokens_locked(&account).await?;
@@ -49,7 +132,7 @@ impl LoginManager {
                 return Ok(hand_out(t.clone(), None, false));
             }
             return self
-                .refresh_locked(&account, current, Renewal::ClientCredentials)
+                .refresh_locked(&account, current, Renewal::ClientCredentials, locks)
                 .await;
         }
         let current = current.ok_or_else(|| self.needs_sign_in_error(&account))?;
@@ -75,6 +158,7 @@ impl LoginManager {
             &account,
             Some(current),
             Renewal::RefreshToken(refresh_token),
+            locks,
         )
         .await
     }
@@ -101,57 +185,48 @@ impl LoginManager {
         }
     }
 
-    /// Refreshes; the caller holds the account locks.
+    /// Refreshes under the account locks (`locks`: released when this returns, or handed to the
+    /// background task that finishes a refresh which outlived [`PROACTIVE_REFRESH_DEADLINE`]).
     pub(super) async fn refresh_locked(
         &self,
         account: &Account,
         current: Option<TokenSet>,
         renewal: Renewal,
+        locks: AccountLocks,
     ) -> Result<AccessToken> {
         let auth = self.client_auth(account).await?;
         let dpop = self.dpop_key(account).await?;
         let token_url = account.provider.endpoints.token.clone();
         let quirks = account.provider.quirks();
-        let ctx = ErrorContext {
-            redirect_uri: None,
-            errors_with_200: quirks.token_errors_with_http_200,
-        };
-        let scope = account.scopes.join(" ");
-        let params: Vec<(&str, &str)> = match &renewal {
-            Renewal::RefreshToken(rt) => vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt.expose()),
-            ],
-            Renewal::ClientCredentials if scope.is_empty() => {
-                vec![("grant_type", "client_credentials")]
-            }
-            Renewal::ClientCredentials => {
-                vec![("grant_type", "client_credentials"), ("scope", &scope)]
-            }
-        };
         let client_credentials = matches!(renewal, Renewal::ClientCredentials);
         let mut attempt = 0u32;
         let response = loop {
             attempt += 1;
-            let in_hand = current.as_ref().is_some_and(|c| c.is_unexpired(self.now()));
-            let request = request_token(
-                &self.opts.http,
-                &token_url,
-                &auth,
-                &params,
-                &ctx,
-                dpop.as_ref(),
-            );
-            let result = if in_hand {
-                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, request).await {
+            let in_hand = current
+                .as_ref()
+                .filter(|c| c.is_unexpired(self.now()))
+                .cloned();
+            let mut request = Box::pin(token_request(
+                self.opts.http.clone(),
+                token_url.clone(),
+                auth.clone(),
+                dpop.clone(),
+                renewal.clone(),
+                account.scopes.join(" "),
+                quirks.token_errors_with_http_200,
+            ));
+            let result = if let Some(in_hand) = in_hand {
+                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, &mut request).await {
                     Ok(r) => r,
-                    Err(_) => Err(Error::Unreachable {
-                        url: display_endpoint(&token_url),
-                        detail: format!(
-                            "no answer within {} s (the current token is still valid, so Latchkey did not wait longer)",
-                            PROACTIVE_REFRESH_DEADLINE.as_secs()
-                        ),
-                    }),
+                    Err(_) => {
+                        return Ok(self.finish_in_background(
+                            account,
+                            in_hand,
+                            request,
+                            client_credentials,
+                            locks,
+                        ));
+                    }
                 }
             } else {
                 request.await
@@ -183,26 +258,7 @@ impl LoginManager {
                 Err(Error::ProviderError {
                     error, description, ..
                 }) if error == OAuthErrorCode::InvalidGrant && !client_credentials => {
-                    tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
-                    let reason = format!(
-                        "the provider no longer accepts its refresh token (invalid_grant{})",
-                        description.map(|d| format!(": {d}")).unwrap_or_default()
-                    );
-                    self.delete_tokens(account).await?;
-                    let id = account.id;
-                    let r = reason.clone();
-                    self.registry
-                        .update(move |f| {
-                            if let Some(a) = f.by_id_mut(&id) {
-                                a.needs_sign_in = Some(r);
-                            }
-                            Ok(())
-                        })
-                        .await?;
-                    return Err(Error::NeedsSignIn {
-                        account: account.name.clone(),
-                        reason,
-                    });
+                    return Err(self.refresh_token_rejected(account, description).await?);
                 }
                 // A garbage answer (truncated JSON, a captive portal's page) while the current
                 // token is valid is served like an outage: degraded, not a failure.
@@ -245,6 +301,109 @@ impl LoginManager {
                 Err(e) => return Err(e),
             }
         };
+        // `locks` are held until the answer is stored.
+        let stored = self
+            .store_refreshed(account, current, response, client_credentials)
+            .await;
+        drop(locks);
+        stored
+    }
+
+    /// The caller gets `current` (degraded) now; `request` goes on in a background task that
+    /// keeps the account locks and stores its answer (a rotated refresh token must not be lost).
+    fn finish_in_background(
+        &self,
+        account: &Account,
+        current: TokenSet,
+        request: std::pin::Pin<Box<impl Future<Output = Result<TokenResponse>> + Send + 'static>>,
+        client_credentials: bool,
+        locks: AccountLocks,
+    ) -> AccessToken {
+        let counted = InBackground::start();
+        let manager = self.detached();
+        let account = account.clone();
+        let previous = current.clone();
+        tracing::warn!(account = %account.name, "the token endpoint did not answer within {} s; serving the current token and finishing the refresh in the background", PROACTIVE_REFRESH_DEADLINE.as_secs());
+        tokio::spawn(async move {
+            let _counted = counted;
+            let _locks = locks;
+            match request.await {
+                Ok(response) => {
+                    match manager
+                        .store_refreshed(&account, Some(previous), response, client_credentials)
+                        .await
+                    {
+                        Ok(_) => {
+                            tracing::info!(account = %account.name, "late refresh answer stored")
+                        }
+                        Err(e) => {
+                            tracing::error!(account = %account.name, error = %e, "could not store a late refresh answer")
+                        }
+                    }
+                }
+                Err(Error::ProviderError {
+                    error: OAuthErrorCode::InvalidGrant,
+                    description,
+                    ..
+                }) if !client_credentials => {
+                    if let Err(e) = manager.refresh_token_rejected(&account, description).await {
+                        tracing::error!(account = %account.name, error = %e, "could not record a rejected refresh token");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "a refresh finished in the background failed; the current token stays until it expires");
+                }
+            }
+        });
+        hand_out(
+            current,
+            Some(format!(
+                "the provider did not answer within {} s; serving the current token (still valid) while the refresh finishes in the background",
+                PROACTIVE_REFRESH_DEADLINE.as_secs()
+            )),
+            false,
+        )
+    }
+
+    /// The provider refused the refresh token (`invalid_grant`): the tokens are cleared and the
+    /// account marked needs-sign-in. Returns the error for the caller. Under the account locks.
+    async fn refresh_token_rejected(
+        &self,
+        account: &Account,
+        description: Option<String>,
+    ) -> Result<Error> {
+        tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
+        let reason = format!(
+            "the provider no longer accepts its refresh token (invalid_grant{})",
+            description.map(|d| format!(": {d}")).unwrap_or_default()
+        );
+        self.delete_tokens(account).await?;
+        let id = account.id;
+        let r = reason.clone();
+        self.registry
+            .update(move |f| {
+                if let Some(a) = f.by_id_mut(&id) {
+                    a.needs_sign_in = Some(r);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Error::NeedsSignIn {
+            account: account.name.clone(),
+            reason,
+        })
+    }
+
+    /// Stores a refresh answer: the rotated set first, then the identity and the metadata. The
+    /// caller holds the account locks.
+    async fn store_refreshed(
+        &self,
+        account: &Account,
+        current: Option<TokenSet>,
+        response: TokenResponse,
+        client_credentials: bool,
+    ) -> Result<AccessToken> {
+        let quirks = account.provider.quirks();
         let now = self.now();
         let mut set =
             TokenSet::from_response(response, now, current.as_ref(), quirks.scope_delimiter);
@@ -315,4 +474,34 @@ impl LoginManager {
         tracing::info!(account = %account.name, "token refreshed");
         Ok(hand_out(set, None, true))
     }
+}
+
+/// One token request with everything it needs owned, so it can outlive its caller (see
+/// [`LoginManager::finish_in_background`]).
+async fn token_request(
+    http: HttpClient,
+    token_url: Url,
+    auth: ClientAuth,
+    dpop: Option<DpopKey>,
+    renewal: Renewal,
+    scope: String,
+    errors_with_200: bool,
+) -> Result<TokenResponse> {
+    let ctx = ErrorContext {
+        redirect_uri: None,
+        errors_with_200,
+    };
+    let params: Vec<(&str, &str)> = match &renewal {
+        Renewal::RefreshToken(rt) => vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.expose()),
+        ],
+        Renewal::ClientCredentials if scope.is_empty() => {
+            vec![("grant_type", "client_credentials")]
+        }
+        Renewal::ClientCredentials => {
+            vec![("grant_type", "client_credentials"), ("scope", &scope)]
+        }
+    };
+    request_token(&http, &token_url, &auth, &params, &ctx, dpop.as_ref()).await
 }

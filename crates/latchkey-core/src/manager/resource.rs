@@ -40,6 +40,18 @@ impl LoginManager {
     /// retried. The response is returned whatever its status. The token never leaves the
     /// process except in this request's headers.
     pub async fn request(&self, name: &str, request: ResourceRequest) -> Result<Response> {
+        self.request_with(name, &crate::target::TokenSpec::default(), request)
+            .await
+    }
+
+    /// [`Self::request`] with a token for exactly `spec` ([`Self::token_for`]; `latchkey
+    /// request --scope/--resource/--audience`).
+    pub async fn request_with(
+        &self,
+        name: &str,
+        spec: &crate::target::TokenSpec,
+        request: ResourceRequest,
+    ) -> Result<Response> {
         if !endpoint_allowed(&request.url) {
             return Err(Error::InvalidInput(format!(
                 "refusing to send a token to {}: use https (plain http only to 127.0.0.1/localhost)",
@@ -47,7 +59,7 @@ impl LoginManager {
             )));
         }
         let account = self.account(name)?;
-        let token = self.access_token(name, TokenOptions::default()).await?;
+        let token = self.token_for(name, spec, TokenOptions::default()).await?;
         let key = self.dpop_key(&account).await?;
         let resp = self
             .opts
@@ -77,7 +89,16 @@ impl LoginManager {
             return Ok(resp);
         }
         tracing::info!(account = %name, "the resource server rejected the token (invalid_token); refreshing once");
-        let fresh = self.force_refresh(name).await?;
+        let fresh = self
+            .token_for(
+                name,
+                spec,
+                TokenOptions {
+                    min_ttl: None,
+                    force: true,
+                },
+            )
+            .await?;
         self.opts
             .http
             .resource_request(

@@ -124,14 +124,18 @@ impl LoginManager {
             }
         };
         let now = self.now();
+        // Incremental authorization and step-up (manager/derived.rs has the checks).
+        let more = self.sign_in_additions(&account, &opts)?;
         // A nonce only with `openid` (providers refuse one in a plain OAuth request).
-        let new = PendingFlow::start(
+        let mut new = PendingFlow::start(
             account.id,
             redirect_uri.clone(),
             provider.is_oidc() && account.scopes.iter().any(|s| s == "openid"),
             opts.replace_identity,
             now,
         )?;
+        new.flow.add_scopes = more.add_scopes.clone();
+        new.flow.add_resources = more.add_resources.clone();
         let digest = new.flow.digest();
         let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
         // RFC 9449 §10: bind the authorization code to the account's DPoP key.
@@ -139,10 +143,11 @@ impl LoginManager {
         if let Some(jkt) = &jkt {
             extra.push(("dpop_jkt", jkt.as_str()));
         }
+        extra.extend(more.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let request = AuthRequest {
             endpoint: &auth_endpoint,
             client_id: &account.client_id,
-            scopes: &account.scopes,
+            scopes: &more.scopes,
             flow: &new.flow,
             challenge: &new.challenge,
             extra: &extra,
@@ -243,6 +248,7 @@ impl LoginManager {
         let Some(listener) = start.listener.take() else {
             return Err(Error::Other("no loopback listener".into()));
         };
+        let listener = listener.report_ignored_to(name, self.ignored.clone());
         open(&start);
         let wait = listener.wait(&start.state, timeout, |url| async move {
             let done = self.complete_sign_in(&url).await?;
@@ -325,6 +331,21 @@ impl LoginManager {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// Whether a callback URL belongs to a sign-in in progress (its `state` is that of a pending
+    /// flow, from this process or another). Consumes nothing; for a shell that wants to tell an
+    /// ignored link (forged, stale, replayed) from a real callback before completing it.
+    pub async fn callback_matches_sign_in(&self, callback_url: &str) -> Result<bool> {
+        let Some(state) = Callback::parse(callback_url).ok().and_then(|cb| cb.state) else {
+            return Ok(false);
+        };
+        let key = pending_key(&state_digest(state.expose()));
+        let Some(stored) = self.opts.keychain.get(&key).await? else {
+            return Ok(false);
+        };
+        Ok(PendingFlow::from_secret(&stored)
+            .is_ok_and(|flow| ct_eq(flow.state.expose(), state.expose())))
     }
 
     /// Completes a sign-in from its callback URL (loopback request or deep link).
@@ -437,13 +458,19 @@ impl LoginManager {
             dpop.as_ref(),
         )
         .await?;
-        self.store_sign_in(
-            &account,
-            response,
-            flow.nonce.as_ref(),
-            flow.replace_identity,
-        )
-        .await
+        let done = self
+            .store_sign_in(
+                &account,
+                response,
+                flow.nonce.as_ref(),
+                flow.replace_identity,
+            )
+            .await?;
+        // Only now, with the new tokens stored, does the account ask for the added scopes
+        // and resources at every sign-in.
+        self.note_added_permissions(&account, &flow.add_scopes, &flow.add_resources)
+            .await?;
+        Ok(done)
     }
 
     /// The shared tail of every interactive sign-in (authorization code, device): tokens
@@ -482,7 +509,13 @@ impl LoginManager {
         }
         let now = self.now();
         let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
+        let other_user = matches!((&account.identity, &identity), (Some(old), Some(new)) if old.sub != new.sub)
+            || (account.identity.is_some() && identity.is_none());
         self.write_tokens(account, &set).await?;
+        if other_user {
+            // The cached tokens for other APIs belong to the identity just replaced.
+            self.delete_derived(account).await?;
+        }
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
         let ident = identity.clone();

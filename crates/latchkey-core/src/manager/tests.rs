@@ -249,6 +249,177 @@ async fn outage_serves_a_still_valid_token_degraded() {
     );
 }
 
+/// The provider rotates the refresh token but answers after the proactive deadline: the caller
+/// gets the current token at once, and the answer (the only valid refresh token now) is still
+/// stored, under the account locks, for the next caller.
+#[tokio::test(start_paused = true)]
+async fn a_slow_rotating_answer_after_the_proactive_deadline_is_still_stored() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", 30); // valid, inside the refresh window
+    f.http.hold();
+    let t =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(
+        t.token.expose(),
+        "at-1",
+        "the current token, without waiting"
+    );
+    assert!(!t.refreshed);
+    assert!(
+        t.degraded.as_deref().unwrap().contains("in the background"),
+        "{:?}",
+        t.degraded
+    );
+    // The request is still in flight (not dropped), the old set still stored.
+    assert_eq!(f.http.waiting(), 1);
+    assert!(background_refreshes() >= 1);
+    assert_eq!(
+        stored_tokens(&f, &account)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "rt-1"
+    );
+    // Meanwhile another caller is not held either: the account lock is busy for longer than
+    // the deadline, so it gets the current token too, and sends no second request.
+    let meanwhile =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(meanwhile.token.expose(), "at-1");
+    assert!(
+        meanwhile
+            .degraded
+            .as_deref()
+            .unwrap()
+            .contains("another refresh"),
+        "{:?}",
+        meanwhile.degraded
+    );
+    assert_eq!(f.http.waiting(), 1);
+    // The provider answers late; the next caller waits for the background refresh's locks and
+    // is served the rotated set, with no second token request.
+    f.http.release();
+    let next =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(next.token.expose(), "at-2");
+    assert!(next.degraded.is_none());
+    let stored = stored_tokens(&f, &account).unwrap();
+    assert_eq!(stored.refresh_token.as_ref().unwrap().expose(), "rt-2");
+    assert_eq!(f.http.count_to(TOKEN_URL), 1);
+}
+
+/// A late `invalid_grant` is handled like a prompt one: tokens cleared, needs sign-in.
+#[tokio::test(start_paused = true)]
+async fn a_late_invalid_grant_after_the_proactive_deadline_marks_needs_sign_in() {
+    let f = fixture(|_| Ok(oauth_error(400, "invalid_grant")));
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", 30);
+    f.http.hold();
+    let t =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(t.token.expose(), "at-1");
+    f.http.release();
+    // Taking the account lock waits for the background refresh to finish.
+    let e =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NeedsSignIn, "{e}");
+    assert!(stored_tokens(&f, &account).is_none());
+    assert!(f.m.account("work").unwrap().needs_sign_in.is_some());
+}
+
+/// `edit` holds the account lock through the metadata rewrite: a refresh of the old client that
+/// is in flight when the client id changes finishes first, and its tokens are then removed with
+/// the change; they never stay stored under the new settings.
+#[tokio::test(start_paused = true)]
+async fn edit_waits_for_a_refresh_in_flight_and_leaves_no_tokens_of_the_old_client() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", -5); // expired: the refresh waits for the answer
+    f.http.hold();
+    let m = f.m.clone();
+    let refresh =
+        tokio::spawn(async move { m.access_token("work", TokenOptions::default()).await });
+    while f.http.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let m = f.m.clone();
+    let edit = tokio::spawn(async move {
+        m.edit(
+            "work",
+            AccountEdit {
+                client_id: Some("new-client".into()),
+                ..Default::default()
+            },
+        )
+        .await
+    });
+    // Virtual time passes only when every task is idle: the edit has run as far as it can.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        !edit.is_finished(),
+        "edit must wait for the refresh holding the account lock"
+    );
+    assert_eq!(f.m.account("work").unwrap().client_id, "cli-app");
+    f.http.release();
+    let t = refresh.await.unwrap().unwrap();
+    assert_eq!(
+        t.token.expose(),
+        "at-2",
+        "the refresh of the old client ends"
+    );
+    let outcome = edit.await.unwrap().unwrap();
+    assert!(outcome.signed_out);
+    assert_eq!(f.m.account("work").unwrap().client_id, "new-client");
+    assert!(
+        stored_tokens(&f, &account).is_none(),
+        "no tokens of the old client under the new settings"
+    );
+}
+
+/// `remove` finds pending sign-ins by a search of the keychain, not only through the index:
+/// the account's leftovers go; another account's stay, also one this config dir does not know
+/// (another config dir may share the keychain), and unreadable ones.
+#[tokio::test]
+async fn remove_sweeps_pending_items_missing_from_the_index() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let gone = add_manual(&f, "gone").await;
+    let kept = add_manual(&f, "kept").await;
+    let flow = |id: Uuid| {
+        json!({
+            "account_id": id,
+            "state": "s",
+            "verifier": "v",
+            "redirect_uri": "http://127.0.0.1/callback",
+            "created_at": "2030-01-01T00:00:00Z",
+            "expires_at": "2030-01-01T00:10:00Z",
+        })
+        .to_string()
+    };
+    f.store.set("pending/aaa", &flow(gone.id)).unwrap();
+    f.store.set("pending/bbb", &flow(kept.id)).unwrap();
+    f.store.set("pending/ccc", &flow(Uuid::new_v4())).unwrap();
+    f.store.set("pending/ddd", "not a flow").unwrap();
+    f.m.remove("gone").await.unwrap();
+    let pending: Vec<String> = f
+        .store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("pending/"))
+        .collect();
+    assert_eq!(pending, ["pending/bbb", "pending/ccc", "pending/ddd"]);
+}
+
 #[tokio::test]
 async fn outage_with_an_expired_token_backs_off_exponentially_then_fails() {
     let f = fixture(|req| {
@@ -371,7 +542,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     let opts = SignInOptions::default();
 
     // Unknown state.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let e =
         f.m.complete_sign_in(&format!(
             "{SCHEME_REDIRECT_URI}?state=forged&code=c&iss={ISSUER}"
@@ -397,7 +568,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     );
 
     // Missing iss when the provider announces RFC 9207.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let e =
         f.m.complete_sign_in(&callback(&start, "code=c"))
             .await
@@ -405,7 +576,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     assert!(e.to_string().contains("no `iss`"), "{e}");
 
     // error= from the provider.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let e =
         f.m.complete_sign_in(&callback(
             &start,
@@ -418,7 +589,7 @@ async fn sign_in_completion_checks_state_iss_and_error_then_exchanges_the_code()
     assert_eq!(f.http.count_to(TOKEN_URL), 0, "nothing exchanged so far");
 
     // Success: the code is exchanged with the verifier and the tokens stored.
-    let start = f.m.start_sign_in("gw", opts).await.unwrap();
+    let start = f.m.start_sign_in("gw", opts.clone()).await.unwrap();
     let challenge = start
         .url
         .query_pairs()

@@ -243,6 +243,27 @@ pub enum IdentitySource {
     GithubUser,
 }
 
+/// How a provider is asked for a token meant for one API (a *resource*, an *audience*), on a
+/// refresh ([`crate::manager::TokenSpec`]) and at sign-in (`latchkey add --resource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStyle {
+    /// RFC 8707: `resource` parameters on the authorization and token requests (the server
+    /// mints tokens only for resources named at authorization). `--audience` is sent as the
+    /// non-standard `audience` parameter, as asked.
+    Rfc8707,
+    /// Microsoft Entra ID v2: a resource is asked for as the scope `RESOURCE/.default`, one
+    /// resource per token; one refresh token serves every consented resource, so nothing is
+    /// sent at sign-in.
+    EntraDefaultScope,
+    /// Auth0: the API is named by `audience` (a `--resource` is the API identifier, sent as
+    /// `audience`), one per token, at sign-in and on a refresh.
+    Auth0Audience,
+    /// The provider has no way to ask for a token for another API; the text says what to do
+    /// instead.
+    Unsupported(&'static str),
+}
+
 /// The one table of provider quirks. Derived from the preset, never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Quirks {
@@ -296,6 +317,11 @@ pub struct Quirks {
     pub token_username: Option<&'static str>,
     /// Where the account identity comes from.
     pub identity: IdentitySource,
+    /// How tokens for other APIs (resources, audiences) are asked for.
+    pub target_style: TargetStyle,
+    /// Incremental authorization: an authorization request that adds scopes also sends
+    /// `include_granted_scopes=true` (Google), so the new grant keeps the old scopes.
+    pub include_granted_scopes: bool,
     /// Notes for people, shown by `latchkey status`.
     pub notes: &'static [&'static str],
 }

@@ -59,7 +59,7 @@ use url::Url;
 use super::discovery::{self, same_issuer};
 use super::fields::Field;
 pub(super) use super::fields::check_fields;
-use super::{Endpoints, IdentitySource, Preset, ProviderSpec, Quirks};
+use super::{Endpoints, IdentitySource, Preset, ProviderSpec, Quirks, TargetStyle};
 
 /// Google's issuer.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -82,6 +82,11 @@ const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 // The quirk table
 // ---------------------------------------------------------------------------------------------
 
+const GITHUB_NO_TARGET: &str = "GitHub tokens cannot be asked for a resource, an audience or fewer scopes: use the account's token as it is";
+const GOOGLE_NO_TARGET: &str = "Google has no resource indicators or audiences: a Google token works for every Google API its scopes allow, so ask for the API's scope with --scope (and add it to the sign-in with `latchkey login NAME --add-scope SCOPE`)";
+const OKTA_NO_TARGET: &str = "Okta issues one audience per authorization server: add an account for the authorization server of that API (`latchkey add NAME --provider okta --issuer https://<domain>/oauth2/<server id>`) instead of --resource/--audience";
+const KEYCLOAK_NO_TARGET: &str = "Keycloak sets a token's audience through client scopes (an audience mapper), not with resource or audience parameters: ask for that client scope with --scope";
+
 /// The quirks of `preset`: one row per preset, written as overrides of the standard OIDC row.
 pub(super) fn quirks(preset: Preset) -> Quirks {
     let standard = Quirks {
@@ -101,6 +106,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         issuer_template: None,
         identity: IdentitySource::IdToken,
         token_username: None,
+        target_style: TargetStyle::Rfc8707,
+        include_granted_scopes: false,
         notes: &[],
     };
     let plain_oauth = Quirks {
@@ -119,6 +126,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         refresh_id_token_has_no_nonce: false,
         identity: IdentitySource::GithubUser,
         token_username: Some("x-access-token"),
+        target_style: TargetStyle::Unsupported(GITHUB_NO_TARGET),
         ..standard.clone()
     };
     match preset {
@@ -146,6 +154,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             client_secret_post: true,
             loopback_only: true,
             extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
+            target_style: TargetStyle::Unsupported(GOOGLE_NO_TARGET),
+            include_granted_scopes: true,
             notes: &[
                 "Google desktop-app clients need their client secret (Google documents it as not confidential for installed apps).",
                 "Only loopback redirect URIs (http://127.0.0.1:<port>) are accepted; custom URL schemes are refused.",
@@ -177,6 +187,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             offline_scope: Some("offline_access"),
             rfc7009_revocation: false,
             issuer_template: Some(ENTRA_ISSUER_TEMPLATE),
+            target_style: TargetStyle::EntraDefaultScope,
             notes: &[
                 "With --tenant common, organizations or consumers the issuer is the template https://login.microsoftonline.com/{tenantid}/v2.0; each id_token's iss is checked against its own tid claim.",
                 "Entra publishes no revocation endpoint: signing out forgets the tokens here.",
@@ -193,6 +204,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         },
         Preset::Auth0 => Quirks {
             offline_scope: Some("offline_access"),
+            target_style: TargetStyle::Auth0Audience,
             notes: &[
                 "The issuer ends with a slash: https://<domain>/.",
                 "A refresh token needs offline_access and \"Allow Offline Access\" on the Auth0 API.",
@@ -201,6 +213,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         },
         Preset::Okta => Quirks {
             offline_scope: Some("offline_access"),
+            target_style: TargetStyle::Unsupported(OKTA_NO_TARGET),
             notes: &[
                 "--domain selects the org authorization server (issuer https://<domain>); for a custom authorization server pass --issuer https://<domain>/oauth2/default (or /oauth2/<id>).",
                 "A refresh token needs offline_access and the Refresh Token grant enabled on the Okta app.",
@@ -216,6 +229,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             ..standard
         },
         Preset::Keycloak => Quirks {
+            target_style: TargetStyle::Unsupported(KEYCLOAK_NO_TARGET),
             notes: &[
                 "Keycloak returns a refresh token with every authorization-code grant; offline_access (an offline session) is not requested.",
             ],
@@ -728,6 +742,7 @@ mod tests {
     use super::*;
     use crate::error::{Error, ErrorKind};
     use crate::provider::{ProviderConfig, Resolution};
+    use crate::target::{TokenSpec, authorization_params};
 
     const GOOGLE: &str = include_str!("fixtures/google.json");
     const ENTRA_COMMON: &str = include_str!("fixtures/entra-common.json");
@@ -1825,6 +1840,182 @@ mod tests {
                 .notes
                 .iter()
                 .any(|n| n.contains("/oauth2/default"))
+        );
+    }
+
+    // ---- Tokens for other APIs (TargetStyle) --------------------------------------------------
+
+    fn target(scopes: &[&str], resources: &[&str], audience: Option<&str>) -> TokenSpec {
+        TokenSpec::new(&s(scopes), &s(resources), audience).unwrap()
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn entra_asks_for_a_resource_as_its_default_scope_one_at_a_time() {
+        let config = resolve(&entra(None), ENTRA_COMMON).unwrap();
+        let style = config.quirks().target_style;
+        assert_eq!(style, TargetStyle::EntraDefaultScope);
+        assert_eq!(
+            target(&[], &["https://graph.microsoft.com/"], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[(
+                "scope",
+                "https://graph.microsoft.com/.default offline_access"
+            )])
+        );
+        assert_eq!(
+            target(&[], &["api://6f1c8a52-0000-4a55-8a9b-0d5f3c8e8b11"], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[(
+                "scope",
+                "api://6f1c8a52-0000-4a55-8a9b-0d5f3c8e8b11/.default offline_access"
+            )])
+        );
+        // Narrower scopes by full name; no resource parameter is ever sent.
+        assert_eq!(
+            target(&["https://graph.microsoft.com/Mail.Read"], &[], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[(
+                "scope",
+                "https://graph.microsoft.com/Mail.Read offline_access"
+            )])
+        );
+        assert!(
+            target(&[], &["https://a.example", "https://b.example"], None)
+                .token_params(style)
+                .is_err()
+        );
+        assert!(target(&[], &[], Some("x")).token_params(style).is_err());
+        // One refresh token serves every consented resource: nothing at sign-in.
+        assert!(
+            authorization_params(&s(&["https://graph.microsoft.com"]), style)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn auth0_asks_for_an_api_by_audience() {
+        let spec = ProviderSpec {
+            domain: Some("example.us.auth0.com".into()),
+            ..spec(Preset::Auth0)
+        };
+        let style = resolve(&spec, AUTH0).unwrap().quirks().target_style;
+        assert_eq!(style, TargetStyle::Auth0Audience);
+        assert_eq!(
+            target(&["read:mail"], &[], Some("https://api.example.com"))
+                .token_params(style)
+                .unwrap(),
+            pairs(&[
+                ("scope", "read:mail"),
+                ("audience", "https://api.example.com")
+            ])
+        );
+        // A resource is the API identifier.
+        assert_eq!(
+            target(&[], &["https://api.example.com"], None)
+                .token_params(style)
+                .unwrap(),
+            pairs(&[("audience", "https://api.example.com")])
+        );
+        assert!(
+            target(&[], &["https://a.example"], Some("b"))
+                .token_params(style)
+                .is_err()
+        );
+        assert_eq!(
+            authorization_params(&s(&["https://api.example.com"]), style).unwrap(),
+            pairs(&[("audience", "https://api.example.com")])
+        );
+        assert!(
+            authorization_params(&s(&["https://a.example", "https://b.example"]), style).is_err()
+        );
+    }
+
+    #[test]
+    fn google_grants_scopes_incrementally_and_has_no_resources() {
+        let q = resolve(&spec(Preset::Google), GOOGLE).unwrap().quirks();
+        assert!(q.include_granted_scopes);
+        let message = invalid(
+            target(&[], &["https://www.googleapis.com"], None).token_params(q.target_style),
+        );
+        assert!(message.contains("--scope"), "{message}");
+        assert_eq!(
+            target(
+                &["https://www.googleapis.com/auth/drive.readonly"],
+                &[],
+                None
+            )
+            .token_params(q.target_style)
+            .unwrap(),
+            pairs(&[("scope", "https://www.googleapis.com/auth/drive.readonly")])
+        );
+        assert!(
+            presets_where(|q| q.include_granted_scopes) == [Preset::Google],
+            "only Google knows include_granted_scopes"
+        );
+    }
+
+    #[test]
+    fn keycloak_and_okta_explain_how_they_set_audiences() {
+        let kc = resolve(
+            &keycloak("https://keycloak.example.com", Some("master")),
+            KEYCLOAK,
+        )
+        .unwrap()
+        .quirks();
+        let message = invalid(target(&[], &[], Some("account")).token_params(kc.target_style));
+        assert!(message.contains("client scope"), "{message}");
+        assert!(
+            invalid(authorization_params(
+                &s(&["https://a.example"]),
+                kc.target_style
+            ))
+            .contains("client scope")
+        );
+        // Down-scoping still works.
+        assert_eq!(
+            target(&["profile"], &[], None)
+                .token_params(kc.target_style)
+                .unwrap(),
+            pairs(&[("scope", "profile")])
+        );
+        let okta = resolve(
+            &ProviderSpec {
+                issuer: Some(url("https://integrator-7886904.okta.com/oauth2/default")),
+                ..spec(Preset::Okta)
+            },
+            OKTA_DEFAULT,
+        )
+        .unwrap()
+        .quirks();
+        let message = invalid(
+            target(&[], &["https://api.example.com"], None).token_params(okta.target_style),
+        );
+        assert!(message.contains("/oauth2/"), "{message}");
+    }
+
+    #[test]
+    fn generic_servers_get_rfc8707_resources() {
+        assert_eq!(Preset::Oidc.quirks().target_style, TargetStyle::Rfc8707);
+        assert_eq!(
+            authorization_params(
+                &s(&["https://a.example", "https://b.example"]),
+                TargetStyle::Rfc8707
+            )
+            .unwrap(),
+            pairs(&[
+                ("resource", "https://a.example"),
+                ("resource", "https://b.example")
+            ])
         );
     }
 }

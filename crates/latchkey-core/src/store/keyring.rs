@@ -105,6 +105,36 @@ impl SecretStore for KeyringStore {
     fn max_value_len(&self) -> usize {
         self.max_len
     }
+
+    /// Secret Service: a search by the `service` attribute, then the `username` attribute
+    /// (our key) of each item. Elsewhere no search (the stores' search specs differ).
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Option<Vec<String>>> {
+        if !cfg!(any(
+            target_os = "linux",
+            target_os = "freebsd",
+            target_os = "openbsd"
+        )) {
+            return Ok(None);
+        }
+        let spec = HashMap::from([("service", self.service.as_str())]);
+        let entries = self.store.search(&spec).map_err(map_error)?;
+        let mut keys = Vec::new();
+        for entry in entries {
+            // An item deleted since the search (another process finishing a sign-in) is gone.
+            let Ok(attributes) = entry.get_attributes() else {
+                continue;
+            };
+            if attributes.get("service").map(String::as_str) != Some(self.service.as_str()) {
+                continue;
+            }
+            if let Some(user) = attributes.get("username")
+                && user.starts_with(prefix)
+            {
+                keys.push(user.clone());
+            }
+        }
+        Ok(Some(keys))
+    }
 }
 
 /// Opens the platform's keychain (blocking; [`super::Keychain`] calls it under its deadline).
@@ -133,6 +163,58 @@ fn open_platform() -> Result<(Arc<CredentialStore>, usize)> {
         Error::keychain(KeychainProblem::Unavailable, text)
     })?;
     Ok((store as Arc<CredentialStore>, 1024 * 1024))
+}
+
+/// A keychain service that started less than this long ago is reported as restarted.
+const RECENT_START_SECS: u64 = 120;
+
+/// After a failed call: whether the Secret Service daemon (the owner of
+/// `org.freedesktop.secrets`) is missing, or started recently or after this process — a
+/// restarted daemon (it crashed, or D-Bus activated a new one), which may be locked and then
+/// refuses or prompts. `None` when nothing points that way or it cannot be told.
+pub fn service_restart_note() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use zbus::blocking::{Connection, fdo::DBusProxy};
+        use zbus::names::BusName;
+        let conn = Connection::session().ok()?;
+        let bus = DBusProxy::new(&conn).ok()?;
+        let name = BusName::try_from("org.freedesktop.secrets").ok()?;
+        let Ok(owner) = bus.get_name_owner(name.clone()) else {
+            return Some(
+                "no keychain service owns org.freedesktop.secrets on the session bus now (the daemon stopped?)"
+                    .into(),
+            );
+        };
+        let pid = bus.get_connection_unix_process_id(name).ok()?;
+        let age = process_age_secs(pid)?;
+        let ours = process_age_secs(std::process::id())?;
+        if age < ours {
+            return Some(format!(
+                "the keychain service restarted while Latchkey was running (pid {pid}, bus name {owner}, started {age} s ago); the new one may be locked: unlock the keyring if asked"
+            ));
+        }
+        if age < RECENT_START_SECS {
+            return Some(format!(
+                "the keychain service (pid {pid}, bus name {owner}) started only {age} s ago; if it restarted, the new one may be locked: unlock the keyring if asked"
+            ));
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Seconds since process `pid` started (`/proc/<pid>/stat` field 22, in USER_HZ = 100 ticks).
+#[cfg(target_os = "linux")]
+fn process_age_secs(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and parentheses) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let start_ticks: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let up: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    Some((up as u64).saturating_sub(start_ticks / 100))
 }
 
 #[cfg(target_os = "macos")]
@@ -168,6 +250,15 @@ mod tests {
             classify_platform_failure("something odd"),
             KeychainProblem::Failed
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_age_of_this_process_is_known_and_small() {
+        let age = process_age_secs(std::process::id()).expect("/proc is readable");
+        // This test process started at most a few minutes ago.
+        assert!(age < 3600, "{age}");
+        assert!(process_age_secs(u32::MAX).is_none());
     }
 
     #[test]

@@ -104,4 +104,14 @@ impl SecretStore for MemoryStore {
     fn max_value_len(&self) -> usize {
         self.limit
     }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Option<Vec<String>>> {
+        Ok(Some(
+            self.before()?
+                .keys()
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect(),
+        ))
+    }
 }

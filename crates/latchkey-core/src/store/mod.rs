@@ -9,7 +9,8 @@
 //!
 //! Item layout (service [`crate::config::KEYCHAIN_SERVICE`]), all keyed by the account's
 //! stable id, never its user-facing name: `<id>/tokens` (the token set as JSON),
-//! `<id>/client-secret`, `<id>/dpop-key` (the account's DPoP private key, RFC 9449), and
+//! `<id>/client-secret`, `<id>/dpop-key` (the account's DPoP private key, RFC 9449),
+//! `<id>/derived/<digest>` (a cached token for another API, `manager/derived.rs`), and
 //! `pending/<sha256(state)>` (a sign-in in progress, 10 minutes). A value over the store's item
 //! limit is kept as `<key>#1`, `<key>#2`, … with the count in `<key>`.
 
@@ -35,10 +36,58 @@ pub trait SecretStore: Send + Sync + 'static {
     fn max_value_len(&self) -> usize {
         usize::MAX
     }
+    /// Keys of this service's items that start with `prefix`, found by searching the store
+    /// (not through an index); `Ok(None)` where the store cannot search.
+    fn keys_with_prefix(&self, _prefix: &str) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
 }
 
 /// Creates a connection to a store (called again after a timeout).
 pub type StoreFactory = Arc<dyn Fn() -> Result<Arc<dyn SecretStore>> + Send + Sync>;
+
+/// Looks at the keychain service after a failed call and returns a note for people (e.g. "the
+/// keychain service restarted 2 s ago"), or `None` when there is nothing to add. Blocking.
+pub type StoreDiagnosis = fn() -> Option<String>;
+
+/// Pauses before the retries of a call that failed transiently ([`is_transient`]).
+pub const TRANSIENT_PAUSES: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
+
+/// Longest wait for a [`StoreDiagnosis`].
+const DIAGNOSIS_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Whether a keychain failure is one a new connection can cure: the daemon dropped the call
+/// ("Message recipient disconnected", no reply) or no longer knows our session or item object
+/// (`NoSession`, "Object does not exist": it restarted). A locked keychain, a missing service (`ServiceUnknown`), a timeout and bad
+/// items are not.
+pub fn is_transient(e: &Error) -> bool {
+    // Unavailable too: a daemon that goes away while the session is opened fails the store's
+    // creation, which is reported as "not available".
+    let Error::Keychain {
+        problem: KeychainProblem::Failed | KeychainProblem::Unavailable,
+        detail,
+    } = e
+    else {
+        return false;
+    };
+    let d = detail.to_ascii_lowercase();
+    [
+        "disconnected",
+        "noreply",
+        "no reply",
+        "did not receive a reply",
+        "unknownobject",
+        "unknown object",
+        "no such object",
+        "object does not exist",
+        "nosession",
+        "session does not exist",
+        "broken pipe",
+        "connection reset",
+    ]
+    .iter()
+    .any(|p| d.contains(p))
+}
 
 /// Default deadline for the CLI: long enough for a healthy keychain (milliseconds), short enough
 /// that a stuck one is reported quickly.
@@ -61,6 +110,7 @@ struct Inner {
     factory: StoreFactory,
     current: Mutex<Option<Arc<dyn SecretStore>>>,
     deadline: Duration,
+    diagnose: Option<StoreDiagnosis>,
 }
 
 impl std::fmt::Debug for Keychain {
@@ -74,7 +124,11 @@ impl std::fmt::Debug for Keychain {
 impl Keychain {
     /// A keychain over the platform store.
     pub fn platform(deadline: Duration) -> Self {
-        Self::with_factory(Arc::new(keyring::platform_store), deadline)
+        let mut keychain = Self::with_factory(Arc::new(keyring::platform_store), deadline);
+        if let Some(inner) = Arc::get_mut(&mut keychain.inner) {
+            inner.diagnose = Some(keyring::service_restart_note);
+        }
+        keychain
     }
 
     /// A keychain over any store factory.
@@ -84,6 +138,7 @@ impl Keychain {
                 factory,
                 current: Mutex::new(None),
                 deadline,
+                diagnose: None,
             }),
         }
     }
@@ -115,8 +170,36 @@ impl Keychain {
         }
     }
 
-    /// Runs a blocking store operation under the deadline.
+    /// Runs a blocking store operation under the deadline. A failure a new connection can cure
+    /// (the keychain daemon dropped the call or the session: see [`is_transient`]) is retried on
+    /// a fresh store after a short pause, at most [`TRANSIENT_PAUSES`]`.len()` times; the last
+    /// failure says so, and whether the keychain service restarted (see [`StoreDiagnosis`]).
     async fn run<T, F>(&self, what: &'static str, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&dyn SecretStore) -> Result<T> + Send + Sync + 'static,
+    {
+        let op = Arc::new(op);
+        let mut pauses = TRANSIENT_PAUSES.iter();
+        let mut retried = 0;
+        loop {
+            let once = op.clone();
+            let error = match self.run_once(what, move |store| once(store)).await {
+                Err(e) if is_transient(&e) => e,
+                Err(e) => return Err(self.explained(e, retried).await),
+                ok => return ok,
+            };
+            let Some(pause) = pauses.next() else {
+                return Err(self.explained(error, retried).await);
+            };
+            tracing::info!(operation = what, error = %error, "transient keychain failure; reconnecting");
+            self.forget_store();
+            tokio::time::sleep(*pause).await;
+            retried += 1;
+        }
+    }
+
+    async fn run_once<T, F>(&self, what: &'static str, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&dyn SecretStore) -> Result<T> + Send + 'static,
@@ -147,6 +230,34 @@ impl Keychain {
         }
     }
 
+    /// Adds to a final keychain error what was tried and, where the platform can tell, that the
+    /// keychain service restarted (a new daemon may be locked).
+    async fn explained(&self, e: Error, retried: usize) -> Error {
+        let Error::Keychain { problem, detail } = e else {
+            return e;
+        };
+        if problem == KeychainProblem::Corrupt {
+            return Error::Keychain { problem, detail };
+        }
+        let mut notes = Vec::new();
+        if retried > 0 {
+            notes.push(format!("failed again after {retried} reconnect(s)"));
+        }
+        if let Some(diagnose) = self.inner.diagnose {
+            let task = tokio::task::spawn_blocking(diagnose);
+            if let Ok(Ok(Some(note))) = tokio::time::timeout(DIAGNOSIS_DEADLINE, task).await {
+                tracing::info!("{note}");
+                notes.push(note);
+            }
+        }
+        let detail = std::iter::once(detail)
+            .filter(|d| !d.is_empty())
+            .chain(notes)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Error::Keychain { problem, detail }
+    }
+
     /// Reads a secret; `None` if there is no such item.
     pub async fn get(&self, key: &str) -> Result<Option<Secret>> {
         let key = key.to_string();
@@ -170,6 +281,21 @@ impl Keychain {
         let key = key.to_string();
         self.run("delete", move |store| delete_chunked(store, &key))
             .await
+    }
+
+    /// Keys of the items that start with `prefix`, by a search of the store (the parts of a
+    /// split value are not listed); `Ok(None)` where the store cannot search.
+    pub async fn keys_with_prefix(&self, prefix: &str) -> Result<Option<Vec<String>>> {
+        let prefix = prefix.to_string();
+        self.run("search", move |store| {
+            Ok(store.keys_with_prefix(&prefix)?.map(|keys| {
+                let mut keys: Vec<String> = keys.into_iter().filter(|k| !k.contains('#')).collect();
+                keys.sort();
+                keys.dedup();
+                keys
+            }))
+        })
+        .await
     }
 }
 
@@ -328,5 +454,116 @@ mod tests {
         let kc = keychain_with(store, Duration::from_secs(1));
         let err = kc.set("k", &Secret::new("v")).await.unwrap_err();
         assert!(err.to_string().contains("unlock"), "{err}");
+    }
+
+    /// A store whose first `failures` calls fail with `detail` (as a daemon that dropped the
+    /// call would), counting connections made and calls seen.
+    struct Flaky {
+        inner: MemoryStore,
+        failures: std::sync::atomic::AtomicUsize,
+        problem: KeychainProblem,
+        detail: &'static str,
+    }
+
+    impl SecretStore for Flaky {
+        fn get(&self, key: &str) -> Result<Option<String>> {
+            use std::sync::atomic::Ordering;
+            if self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(Error::keychain(self.problem, self.detail));
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &str) -> Result<()> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<bool> {
+            self.inner.delete(key)
+        }
+    }
+
+    fn flaky(
+        failures: usize,
+        problem: KeychainProblem,
+        detail: &'static str,
+    ) -> (Keychain, Arc<std::sync::atomic::AtomicUsize>) {
+        let store = Arc::new(Flaky {
+            inner: MemoryStore::default(),
+            failures: failures.into(),
+            problem,
+            detail,
+        });
+        store.inner.set("k", "v").unwrap();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = connections.clone();
+        let kc = Keychain::with_factory(
+            Arc::new(move || {
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(store.clone() as Arc<dyn SecretStore>)
+            }),
+            Duration::from_secs(1),
+        );
+        (kc, connections)
+    }
+
+    const DROPPED: &str = "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected from message bus without replying";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_call_is_retried_on_a_new_connection() {
+        let (kc, connections) = flaky(2, KeychainProblem::Failed, DROPPED);
+        assert_eq!(kc.get("k").await.unwrap().unwrap().expose(), "v");
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_dropped_every_time_fails_saying_it_was_retried() {
+        let (kc, connections) = flaky(usize::MAX, KeychainProblem::Failed, DROPPED);
+        let e = kc.get("k").await.unwrap_err();
+        assert_eq!(
+            connections.load(std::sync::atomic::Ordering::SeqCst),
+            1 + TRANSIENT_PAUSES.len()
+        );
+        assert!(e.to_string().contains("disconnected"), "{e}");
+        assert!(e.to_string().contains("after 2 reconnect(s)"), "{e}");
+    }
+
+    #[test]
+    fn only_dropped_calls_are_transient() {
+        let e = |p, d: &str| Error::keychain(p, d);
+        assert!(is_transient(&e(KeychainProblem::Failed, DROPPED)));
+        assert!(is_transient(&e(KeychainProblem::Unavailable, DROPPED)));
+        assert!(is_transient(&e(
+            KeychainProblem::Failed,
+            "zbus error: org.freedesktop.Secret.Error.NoSession: The session does not exist"
+        )));
+        assert!(is_transient(&e(
+            KeychainProblem::Failed,
+            "zbus error: org.freedesktop.DBus.Error.UnknownMethod: Object does not exist at path “/org/freedesktop/secrets/collection/login/2”"
+        )));
+        assert!(!is_transient(&e(
+            KeychainProblem::Unavailable,
+            "org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files"
+        )));
+        assert!(!is_transient(&e(
+            KeychainProblem::Locked,
+            "prompt dismissed"
+        )));
+        assert!(!is_transient(&e(
+            KeychainProblem::TimedOut,
+            "no answer within 8 s"
+        )));
+        assert!(!is_transient(&e(KeychainProblem::Failed, "something odd")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_locked_keychain_is_not_retried() {
+        let (kc, connections) = flaky(1, KeychainProblem::Locked, "prompt dismissed");
+        let e = kc.get("k").await.unwrap_err();
+        assert!(!is_transient(&e));
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(e.to_string().contains("unlock"), "{e}");
     }
 }

@@ -1,0 +1,683 @@
+//! Tokens for many APIs from one sign-in: [`LoginManager::token_for`] gets a token for exactly
+//! one [`TokenSpec`] (narrower scopes, RFC 6749 §6; RFC 8707 resources; an audience) with the
+//! account's refresh token, and caches it in the keychain under [`Account::derived_key`].
+//! Incremental authorization (`login --add-scope/--add-resource`) and step-up (`--acr`,
+//! `--max-age`) are prepared here too ([`LoginManager::sign_in_additions`]).
+//!
+//! Invariants, the same as the account's own refresh (`refresh.rs`), with the same locks:
+//! - **One refresh token per account.** A derived request is a `refresh_token` grant with the
+//!   account's refresh token. It runs under the *account* locks (in-process mutex, then the
+//!   lock file), so it is single-flighted with every other refresh of the account, and thus per
+//!   cache entry. When the answer rotates the refresh token, the account's token set is
+//!   rewritten with it (`write_tokens`) before the derived token is stored or handed out;
+//!   the other cache entries hold no refresh token, so they keep working.
+//! - **The account's own tokens are never lost** because a derived request failed: no error
+//!   of a derived request deletes or changes them (an `invalid_grant` here is reported, not
+//!   acted on: the account's own refresh decides that).
+//! - **A slow answer is not dropped.** With a valid cached token in hand a request gets
+//!   [`PROACTIVE_REFRESH_DEADLINE`]; after it the cached token is served and the request
+//!   finishes in the background under the account locks, storing a rotated refresh token as
+//!   above (as the account's own refresh does: `refresh.rs`).
+//! - The cache entry records what the provider granted (`scope` of the answer), not what was
+//!   asked; broader grants and a `resource` the provider seems to ignore are logged (`-v`).
+//!
+//! Derived tokens are read from the keychain on every call, also in a long-lived manager with
+//! token memory (the agent's protocol carries no spec: the CLI asks for derived tokens on the
+//! direct path).
+
+use super::refresh::PROACTIVE_REFRESH_DEADLINE;
+use super::*;
+use crate::oauth_error::OAuthErrorCode;
+use crate::target::{self, TokenSpec};
+
+/// A cached token for another API, as stored in the keychain (`<id>/derived/<digest>`). It
+/// never holds a refresh token: the account has one, in its own token set.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct DerivedEntry {
+    spec: TokenSpec,
+    set: TokenSet,
+}
+
+/// One extra cached token of an account, as `status`, `list --json` and the app show it.
+/// Never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CachedToken {
+    /// What it was asked for (scopes, resources, audience).
+    #[serde(flatten)]
+    pub spec: TokenSpec,
+    /// The scopes the provider granted, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_scope: Option<String>,
+    /// When it expires.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Seconds until then (negative: expired; renewed on next use).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+/// What a sign-in asks for beyond the account's settings (see [`SignInOptions`]).
+pub(super) struct SignInAdditions {
+    /// The scopes of the authorization request: the account's and the added ones.
+    pub scopes: Vec<String>,
+    /// Scopes not yet in the account's settings.
+    pub add_scopes: Vec<String>,
+    /// Resources not yet in the account's settings.
+    pub add_resources: Vec<String>,
+    /// Authorization request parameters: resources or audience, `include_granted_scopes`,
+    /// `acr_values`, `max_age`.
+    pub params: Vec<(String, String)>,
+}
+
+/// A token request that outlives its caller (see [`LoginManager::send_derived`]).
+type OwnedRequest = std::pin::Pin<Box<dyn Future<Output = Result<TokenResponse>> + Send>>;
+
+enum Sent {
+    Answer(TokenResponse),
+    Degraded(AccessToken),
+    /// No answer within [`PROACTIVE_REFRESH_DEADLINE`] with a valid cached token in hand: the
+    /// request goes on (its answer may rotate the account's refresh token).
+    Late(OwnedRequest, TokenSet),
+}
+
+impl LoginManager {
+    /// A token for exactly `spec`, from the keychain cache when it has more than `min_ttl`
+    /// left, else obtained with the account's refresh token (see the module docs). An empty
+    /// spec is [`Self::access_token`].
+    pub async fn token_for(
+        &self,
+        name: &str,
+        spec: &TokenSpec,
+        opts: TokenOptions,
+    ) -> Result<AccessToken> {
+        if spec.is_empty() {
+            return self.access_token(name, opts).await;
+        }
+        let account = self.account(name)?;
+        let params = spec.token_params(account.provider.quirks().target_style)?;
+        let min_ttl =
+            time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
+        let usable = |account: &Account, t: &TokenSet, now| {
+            t.is_fresh(now, min_ttl) && !token_rejected(account, t)
+        };
+        if !opts.force
+            && let Some(e) = self.read_derived(&account, spec).await?
+            && usable(&account, &e.set, self.now())
+        {
+            return Ok(hand_out(e.set, None, false));
+        }
+        let locks = self.lock_account(account.id).await?;
+        // Re-read: another task or process may have obtained it while we waited.
+        let account = self.account(name)?;
+        let cached = self.read_derived(&account, spec).await?.map(|e| e.set);
+        if !opts.force
+            && let Some(c) = cached.as_ref().filter(|c| usable(&account, c, self.now()))
+        {
+            tracing::debug!(account = %account.name, "derived token obtained by someone else meanwhile");
+            return Ok(hand_out(c.clone(), None, false));
+        }
+        let main = if account.flow == GrantFlow::ClientCredentials {
+            None
+        } else {
+            Some(
+                self.read_tokens_locked(&account)
+                    .await?
+                    .ok_or_else(|| self.needs_sign_in_error(&account))?,
+            )
+        };
+        let refresh_token = match &main {
+            None => None,
+            Some(m) => Some(m.refresh_token.clone().ok_or_else(|| Error::NeedsSignIn {
+                account: account.name.clone(),
+                reason: "the provider issued no refresh token, and a token for another API or with fewer scopes is obtained with it".into(),
+            })?),
+        };
+        let mut form: Vec<(String, Secret)> = match refresh_token {
+            Some(rt) => vec![
+                ("grant_type".into(), Secret::new("refresh_token")),
+                ("refresh_token".into(), rt),
+            ],
+            None => vec![("grant_type".into(), Secret::new("client_credentials"))],
+        };
+        form.extend(
+            params
+                .iter()
+                .map(|(k, v)| (k.clone(), Secret::new(v.clone()))),
+        );
+        let response = match self
+            .send_derived(&account, spec, form, cached.as_ref())
+            .await?
+        {
+            Sent::Answer(r) => r,
+            Sent::Degraded(t) => return Ok(t),
+            Sent::Late(request, in_hand) => {
+                return Ok(self
+                    .finish_derived_in_background(&account, spec, main, request, in_hand, locks));
+            }
+        };
+        let stored = self.store_derived(&account, spec, main, response).await;
+        drop(locks);
+        stored
+    }
+
+    /// The caller gets the cached token (degraded) now; `request` goes on in a background task
+    /// that keeps the account locks and stores its answer, the rotated refresh token first
+    /// (the same as the account's own refresh: `refresh.rs`).
+    fn finish_derived_in_background(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+        main: Option<TokenSet>,
+        request: OwnedRequest,
+        in_hand: TokenSet,
+        locks: super::refresh::AccountLocks,
+    ) -> AccessToken {
+        let counted = super::refresh::InBackground::start();
+        let manager = self.detached();
+        let account = account.clone();
+        let spec = spec.clone();
+        tracing::warn!(account = %account.name, "the token endpoint did not answer within {} s; serving the cached token for {} and finishing the request in the background", PROACTIVE_REFRESH_DEADLINE.as_secs(), spec.describe());
+        tokio::spawn(async move {
+            let _counted = counted;
+            let _locks = locks;
+            let outcome = match request.await {
+                Ok(response) => manager
+                    .store_derived(&account, &spec, main, response)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(account = %account.name, "late answer for {} stored", spec.describe())
+                }
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "a request for {} finished in the background failed", spec.describe())
+                }
+            }
+        });
+        hand_out(
+            in_hand,
+            Some(format!(
+                "the provider did not answer within {} s; serving the cached token (still valid) while the request finishes in the background",
+                PROACTIVE_REFRESH_DEADLINE.as_secs()
+            )),
+            false,
+        )
+    }
+
+    /// Stores a derived answer under the account locks: a rotated refresh token into the
+    /// account's set first, then the cache entry and the metadata.
+    async fn store_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+        main: Option<TokenSet>,
+        response: TokenResponse,
+    ) -> Result<AccessToken> {
+        let account = account.clone();
+        let now = self.now();
+        let delimiter = account.provider.quirks().scope_delimiter;
+        // One refresh token per account: a rotated one replaces the account's, stored
+        // before anything is handed out.
+        if let Some(main) = &main
+            && response.refresh_token.is_some()
+        {
+            let merged = TokenSet::from_response(response.clone(), now, Some(main), delimiter);
+            let updated = TokenSet {
+                refresh_token: merged.refresh_token,
+                session_expires_at: merged.session_expires_at,
+                ..main.clone()
+            };
+            self.write_tokens(&account, &updated).await?;
+            tracing::debug!(account = %account.name, "a derived request rotated the refresh token; the account's set now has the new one");
+        }
+        let mut set = TokenSet::from_response(response, now, None, delimiter);
+        set.refresh_token = None;
+        set.id_token = None;
+        set.session_expires_at = None;
+        if set.scope.is_none() && !spec.scopes.is_empty() {
+            // RFC 6749 §5.1: no `scope` in the answer means the scopes asked for.
+            set.scope = Some(spec.scopes.join(" "));
+        }
+        note_what_was_granted(&account, spec, &set);
+        let entry = DerivedEntry {
+            spec: spec.clone(),
+            set: set.clone(),
+        };
+        match entry_secret(&entry) {
+            Ok(secret) => {
+                if let Err(e) = self
+                    .opts
+                    .keychain
+                    .set(&account.derived_key(spec), &secret)
+                    .await
+                {
+                    // The refresh token is safe already; only the cache is missing.
+                    tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not cache a token")
+            }
+        }
+        if !account.derived_tokens.contains(spec) {
+            let id = account.id;
+            let s = spec.clone();
+            self.registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id)
+                        && !a.derived_tokens.contains(&s)
+                    {
+                        a.derived_tokens.push(s);
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        tracing::info!(account = %account.name, "token for {} obtained", spec.describe());
+        Ok(hand_out(set, None, true))
+    }
+
+    /// Sends the derived grant, retrying like the account's own refresh; a valid cached token
+    /// is served (degraded) when the provider cannot be reached.
+    async fn send_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+        form: Vec<(String, Secret)>,
+        cached: Option<&TokenSet>,
+    ) -> Result<Sent> {
+        let auth = self.client_auth(account).await?;
+        let dpop = self.dpop_key(account).await?;
+        let quirks = account.provider.quirks();
+        let token_url = account.provider.endpoints.token.clone();
+        let form = Arc::new(form);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let in_hand = cached.filter(|c| c.is_unexpired(self.now()));
+            let mut request: OwnedRequest = Box::pin(derived_request(
+                self.opts.http.clone(),
+                token_url.clone(),
+                auth.clone(),
+                dpop.clone(),
+                form.clone(),
+                quirks.token_errors_with_http_200,
+            ));
+            let result = if let Some(c) = in_hand {
+                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, &mut request).await {
+                    Ok(r) => r,
+                    Err(_) => return Ok(Sent::Late(request, c.clone())),
+                }
+            } else {
+                request.await
+            };
+            let e = match result {
+                Ok(r) => return Ok(Sent::Answer(r)),
+                Err(Error::ProviderError {
+                    error,
+                    description,
+                    hint,
+                }) => return Err(explain_refusal(account, spec, error, description, hint)),
+                Err(e) => e,
+            };
+            let transient = e.kind() == ErrorKind::ProviderUnreachable
+                || matches!(e, Error::BadResponse { .. });
+            if let Some(c) = in_hand
+                && transient
+            {
+                tracing::warn!(account = %account.name, error = %e, "could not renew the token for {}; serving the cached one (degraded)", spec.describe());
+                return Ok(Sent::Degraded(hand_out(
+                    c.clone(),
+                    Some(format!(
+                        "could not renew, serving the cached token until it expires: {e}"
+                    )),
+                    false,
+                )));
+            }
+            if e.kind() != ErrorKind::ProviderUnreachable
+                || attempt >= self.opts.retry.attempts.max(1)
+            {
+                return Err(e);
+            }
+            let base = self.opts.retry.base_delay * 2u32.pow(attempt - 1);
+            let pause = base.mul_f64(rand::rng().random_range(0.5..1.5));
+            tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
+            self.opts.clock.sleep(pause).await;
+        }
+    }
+
+    async fn read_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+    ) -> Result<Option<DerivedEntry>> {
+        let Some(stored) = self.opts.keychain.get(&account.derived_key(spec)).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_str::<DerivedEntry>(stored.expose()) {
+            Ok(e) if e.spec == *spec => Ok(Some(e)),
+            // A cache: an unreadable entry is obtained again.
+            _ => {
+                tracing::warn!(account = %account.name, "a cached token is unreadable; obtaining it again");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The account's extra cached tokens with their state (one keychain read each).
+    pub(super) async fn cached_tokens(&self, account: &Account) -> Vec<CachedToken> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for spec in &account.derived_tokens {
+            let set = match self.read_derived(account, spec).await {
+                Ok(e) => e.map(|e| e.set),
+                Err(e) => {
+                    tracing::debug!(account = %account.name, error = %e, "cached token unreadable");
+                    None
+                }
+            };
+            out.push(CachedToken {
+                spec: spec.clone(),
+                granted_scope: set.as_ref().and_then(|s| s.scope.clone()),
+                expires_at: set.as_ref().and_then(|s| s.expires_at),
+                expires_in: set
+                    .as_ref()
+                    .and_then(|s| s.remaining(now))
+                    .map(|d| d.whole_seconds()),
+            });
+        }
+        out
+    }
+
+    /// Deletes the account's extra cached tokens (sign-out, a replaced identity, a dead
+    /// refresh token). The caller holds the account locks.
+    pub(super) async fn delete_derived(&self, account: &Account) -> Result<()> {
+        let specs = self
+            .registry
+            .load()?
+            .by_id(&account.id)
+            .map(|a| a.derived_tokens.clone())
+            .unwrap_or_default();
+        if specs.is_empty() {
+            return Ok(());
+        }
+        for spec in &specs {
+            self.opts
+                .keychain
+                .delete(&account.derived_key(spec))
+                .await?;
+        }
+        let id = account.id;
+        self.registry
+            .update(move |f| {
+                if let Some(a) = f.by_id_mut(&id) {
+                    a.derived_tokens.clear();
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(account = %account.name, count = specs.len(), "cached tokens for other APIs deleted");
+        Ok(())
+    }
+
+    /// Revokes the access tokens of the account's extra cached tokens (RFC 7009), recording
+    /// what happened in `report`. Deleting them is [`Self::delete_derived`]'s.
+    pub(super) async fn revoke_derived(
+        &self,
+        account: &Account,
+        endpoint: &Url,
+        auth: &ClientAuth,
+        report: &mut LogoutReport,
+    ) {
+        for spec in &account.derived_tokens {
+            let Ok(Some(entry)) = self.read_derived(account, spec).await else {
+                continue;
+            };
+            let what = format!("access_token ({})", spec.describe());
+            match self
+                .opts
+                .http
+                .post_form(
+                    endpoint,
+                    auth,
+                    &[
+                        ("token", entry.set.access_token.expose()),
+                        ("token_type_hint", "access_token"),
+                    ],
+                )
+                .await
+            {
+                Ok(r) if r.status == 200 => report.revoked.push(what),
+                Ok(r) => report
+                    .revocation_errors
+                    .push(format!("{what}: HTTP {}", r.status)),
+                Err(e) => report.revocation_errors.push(format!("{what}: {e}")),
+            }
+        }
+    }
+
+    /// Checks what a sign-in adds (see [`SignInOptions`]) and builds its scopes and extra
+    /// authorization parameters.
+    pub(super) fn sign_in_additions(
+        &self,
+        account: &Account,
+        opts: &SignInOptions,
+    ) -> Result<SignInAdditions> {
+        let name = &account.name;
+        if opts.replace_identity && (!opts.add_scopes.is_empty() || !opts.add_resources.is_empty())
+        {
+            return Err(Error::InvalidInput(
+                "--add-scope and --add-resource keep the account's identity: they cannot be combined with --replace".into(),
+            ));
+        }
+        if account.flow == GrantFlow::ClientCredentials && opts.asks_for_more() {
+            return Err(Error::InvalidInput(format!(
+                "`{name}` uses the client credentials grant: there is no sign-in to add permissions to; ask for a token with `latchkey token {name} --scope … --resource …`"
+            )));
+        }
+        let quirks = account.provider.quirks();
+        let mut add_scopes: Vec<String> = Vec::new();
+        for s in opts.add_scopes.iter().flat_map(|s| s.split([' ', ','])) {
+            if s.is_empty() {
+                continue;
+            }
+            if !target::valid_scope(s) {
+                return Err(Error::InvalidInput(format!(
+                    "--add-scope `{}` is not a scope",
+                    crate::text::clean(s, 200)
+                )));
+            }
+            if !account.scopes.iter().any(|x| x == s) && !add_scopes.iter().any(|x| x == s) {
+                add_scopes.push(s.to_string());
+            }
+        }
+        let mut add_resources = Vec::new();
+        for r in &opts.add_resources {
+            let r = target::check_resource(r)?;
+            if !account.resources.contains(&r) && !add_resources.contains(&r) {
+                add_resources.push(r);
+            }
+        }
+        let mut scopes = account.scopes.clone();
+        scopes.extend(add_scopes.iter().cloned());
+        let mut resources = account.resources.clone();
+        resources.extend(add_resources.iter().cloned());
+        let mut params = target::authorization_params(&resources, quirks.target_style)?;
+        if !add_scopes.is_empty() && quirks.include_granted_scopes {
+            params.push(("include_granted_scopes".into(), "true".into()));
+        }
+        if let Some(acr) = &opts.acr_values {
+            let acr = acr.trim();
+            if acr.is_empty() || acr.len() > 500 || acr.chars().any(char::is_control) {
+                return Err(Error::InvalidInput(
+                    "--acr: give the authentication context class references, space-separated (e.g. `--acr \"urn:example:mfa\"`)".into(),
+                ));
+            }
+            params.push(("acr_values".into(), acr.to_string()));
+        }
+        if let Some(max_age) = opts.max_age {
+            params.push(("max_age".into(), max_age.to_string()));
+        }
+        Ok(SignInAdditions {
+            scopes,
+            add_scopes,
+            add_resources,
+            params,
+        })
+    }
+
+    /// After a sign-in that added scopes or resources stored its tokens: the account asks for
+    /// them from now on. The caller holds the account locks.
+    pub(super) async fn note_added_permissions(
+        &self,
+        account: &Account,
+        add_scopes: &[String],
+        add_resources: &[String],
+    ) -> Result<()> {
+        if add_scopes.is_empty() && add_resources.is_empty() {
+            return Ok(());
+        }
+        let id = account.id;
+        let (scopes, resources) = (add_scopes.to_vec(), add_resources.to_vec());
+        self.registry
+            .update(move |f| {
+                if let Some(a) = f.by_id_mut(&id) {
+                    for s in scopes {
+                        if !a.scopes.contains(&s) {
+                            a.scopes.push(s);
+                        }
+                    }
+                    for r in resources {
+                        if !a.resources.contains(&r) {
+                            a.resources.push(r);
+                        }
+                    }
+                    a.resources.sort();
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(account = %account.name, "permissions added: {}", add_scopes.iter().chain(add_resources).cloned().collect::<Vec<_>>().join(" "));
+        Ok(())
+    }
+}
+
+fn entry_secret(entry: &DerivedEntry) -> Result<Secret> {
+    serde_json::to_string(entry)
+        .map(Secret::new)
+        .map_err(|e| Error::Other(format!("cannot serialize a cached token: {e}")))
+}
+
+/// A provider's refusal of a derived request, with the command that fixes it. The account's
+/// own tokens are untouched whatever the error.
+fn explain_refusal(
+    account: &Account,
+    spec: &TokenSpec,
+    error: OAuthErrorCode,
+    description: Option<String>,
+    hint: Option<String>,
+) -> Error {
+    let name = &account.name;
+    let hint = match error.as_str() {
+        "invalid_scope" => {
+            let missing: Vec<&String> = spec
+                .scopes
+                .iter()
+                .filter(|s| !account.scopes.contains(s))
+                .collect();
+            let ask: Vec<&String> = if missing.is_empty() {
+                spec.scopes.iter().collect()
+            } else {
+                missing
+            };
+            Some(if ask.is_empty() {
+                format!(
+                    "The provider does not allow this token with the sign-in of `{name}`; check --scope/--resource/--audience"
+                )
+            } else {
+                format!(
+                    "The sign-in of `{name}` does not allow {} (a refresh can only narrow what the sign-in granted, RFC 6749 §6); add it with `latchkey login {name} {}`",
+                    ask.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                    ask.iter()
+                        .map(|s| format!("--add-scope {s}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            })
+        }
+        "invalid_target" => {
+            let missing: Vec<&String> = spec
+                .resources
+                .iter()
+                .chain(spec.audience.iter())
+                .filter(|r| !account.resources.contains(r))
+                .collect();
+            Some(if missing.is_empty() {
+                format!(
+                    "The provider does not issue tokens for {} to `{name}` (it may not know the resource, or the client may not be allowed it)",
+                    spec.describe()
+                )
+            } else {
+                format!(
+                    "The provider issues tokens only for resources named at sign-in (RFC 8707); sign in again with it: `latchkey login {name} {}`",
+                    missing
+                        .iter()
+                        .map(|r| format!("--add-resource {r}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            })
+        }
+        "invalid_grant" => Some(format!(
+            "The provider refused the refresh token of `{name}` for {}. The account's own token is kept: `latchkey token {name}` shows whether its sign-in still works; if not, `latchkey login {name}`",
+            spec.describe()
+        )),
+        _ => hint,
+    };
+    Error::ProviderError {
+        error,
+        description,
+        hint,
+    }
+}
+
+/// Says under `-v` when the provider granted more than asked, or seems to have ignored a
+/// resource (a JWT access token whose `aud` names none of them).
+fn note_what_was_granted(account: &Account, spec: &TokenSpec, set: &TokenSet) {
+    if !spec.scopes.is_empty()
+        && let Some(granted) = &set.scope
+    {
+        let extra: Vec<&str> = granted
+            .split_whitespace()
+            .filter(|g| !spec.scopes.iter().any(|s| s == g))
+            .collect();
+        if !extra.is_empty() {
+            tracing::info!(account = %account.name, "the provider granted more than asked: {} (asked: {}); the cache records what was granted", extra.join(" "), spec.scopes.join(" "));
+        }
+    }
+    if !spec.resources.is_empty()
+        && let Some(auds) = target::jwt_audiences(set.access_token.expose())
+        && !spec.resources.iter().any(|r| auds.contains(r))
+    {
+        tracing::info!(account = %account.name, "the provider seems to have ignored `resource`: the token's audience is {} (asked: {})", crate::text::clean(&auds.join(" "), crate::text::MAX_URI), spec.resources.join(" "));
+    }
+}
+
+/// One derived token request with everything it needs owned, so it can outlive its caller.
+async fn derived_request(
+    http: HttpClient,
+    token_url: Url,
+    auth: ClientAuth,
+    dpop: Option<DpopKey>,
+    form: Arc<Vec<(String, Secret)>>,
+    errors_with_200: bool,
+) -> Result<TokenResponse> {
+    let ctx = ErrorContext {
+        redirect_uri: None,
+        errors_with_200,
+    };
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+    request_token(&http, &token_url, &auth, &form, &ctx, dpop.as_ref()).await
+}
