@@ -323,10 +323,10 @@ impl LoginManager {
 
     pub(super) async fn summarize(&self, account: Account) -> AccountSummary {
         let tokens = self.read_tokens(&account).await;
-        self.summarize_with(account, tokens)
+        self.summarize_with(account, tokens).await
     }
 
-    fn summarize_with(
+    async fn summarize_with(
         &self,
         mut account: Account,
         tokens: Result<Option<TokenSet>>,
@@ -432,7 +432,7 @@ impl LoginManager {
         let mut out = Vec::new();
         for a in self.accounts()? {
             let tokens = self.listed_tokens(&a).await;
-            out.push(self.summarize_with(a, tokens));
+            out.push(self.summarize_with(a, tokens).await);
         }
         Ok(out)
     }
