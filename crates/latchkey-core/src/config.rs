@@ -5,7 +5,8 @@
 //!   dir (`~/.config/latchkey` on Linux). It holds `accounts.toml` (metadata, no secrets),
 //!   `accounts.lock` and `locks/<account id>.lock` (cross-process locks), `latchkey.log`,
 //!   `accounts.index` (a byte-range cache of `accounts.toml`) and `token-state/<account id>.json`
-//!   (non-secret token expiry and status).
+//!   and `token-state/<account id>.derived.json` (non-secret token expiry and status of the
+//!   account's own tokens and of its tokens for other APIs).
 //! - Secrets live in the OS keychain under service [`KEYCHAIN_SERVICE`], keyed by account id.
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,12 @@ impl Paths {
     /// [`crate::token_state`]), so `list` needs no keychain read.
     pub fn token_state(&self, id: &uuid::Uuid) -> PathBuf {
         self.token_state_dir().join(format!("{id}.json"))
+    }
+
+    /// Non-secret facts of the account's extra cached tokens (tokens for other APIs, keyed by
+    /// their spec's digest; see [`crate::token_state::read_derived`]).
+    pub fn derived_token_state(&self, id: &uuid::Uuid) -> PathBuf {
+        self.token_state_dir().join(format!("{id}.derived.json"))
     }
 
     /// The folder of [`Self::token_state`] files.

@@ -9,6 +9,13 @@
 //! account's tokens (and after a keychain read that finds it missing or different, which
 //! brings files of an older Latchkey up to date). It is a view, not the truth: the refresh path
 //! never reads it, and `latchkey status NAME` reads the keychain.
+//!
+//! `token-state/<account id>.derived.json` does the same for the account's extra cached tokens
+//! (tokens for other APIs, `manager/derived.rs`): per spec digest, the granted scope and the
+//! expiry, written whenever such a token is stored or deleted (under the account locks).
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -92,8 +99,13 @@ pub fn read(paths: &Paths, id: &Uuid) -> Option<TokenState> {
 /// Records the account's stored set (`None`: no tokens). Best effort: a failure is logged and
 /// only means the next list reads the keychain for this account.
 pub fn write(paths: &Paths, id: &Uuid, set: Option<&TokenSet>) {
-    let state = TokenState::of(set);
-    let result = serde_json::to_vec(&state)
+    write_json(paths, id, &paths.token_state(id), &TokenState::of(set));
+}
+
+/// Writes `value` as JSON to `file` in the state folder, atomically (a private temporary file,
+/// then a rename). Best effort: a failure is logged.
+fn write_json<T: Serialize>(paths: &Paths, id: &Uuid, file: &Path, value: &T) {
+    let result = serde_json::to_vec(value)
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
             use std::io::Write;
@@ -109,7 +121,7 @@ pub fn write(paths: &Paths, id: &Uuid, set: Option<&TokenSet>) {
             ));
             let r = crate::private::create_file(&tmp)
                 .and_then(|mut f| f.write_all(&bytes))
-                .and_then(|()| std::fs::rename(&tmp, paths.token_state(id)));
+                .and_then(|()| std::fs::rename(&tmp, file));
             if r.is_err() {
                 let _ = std::fs::remove_file(&tmp);
             }
@@ -117,6 +129,51 @@ pub fn write(paths: &Paths, id: &Uuid, set: Option<&TokenSet>) {
         });
     if let Err(e) = result {
         tracing::debug!(error = %e, "could not record the token state");
+    }
+}
+
+/// The non-secret facts of one extra cached token (a token for another API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DerivedFacts {
+    /// The scopes the provider granted.
+    pub granted_scope: Option<String>,
+    /// When the cached token expires.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct DerivedState {
+    v: u32,
+    /// Spec digest → facts.
+    tokens: BTreeMap<String, DerivedFacts>,
+}
+
+/// The recorded facts of the account's extra cached tokens, by spec digest; `None` if there is
+/// no (readable, current-format) file.
+pub fn read_derived(paths: &Paths, id: &Uuid) -> Option<BTreeMap<String, DerivedFacts>> {
+    let bytes = std::fs::read(paths.derived_token_state(id)).ok()?;
+    serde_json::from_slice::<DerivedState>(&bytes)
+        .ok()
+        .filter(|s| s.v == 1)
+        .map(|s| s.tokens)
+}
+
+/// Records (or with `None`, forgets) the facts of the cached token with spec digest `digest`.
+/// The caller holds the account locks (read-modify-write of one account's file). Best effort.
+pub fn record_derived(paths: &Paths, id: &Uuid, digest: &str, facts: Option<DerivedFacts>) {
+    let mut tokens = read_derived(paths, id).unwrap_or_default();
+    let changed = match facts {
+        Some(f) => tokens.insert(digest.to_string(), f.clone()) != Some(f),
+        None => tokens.remove(digest).is_some(),
+    };
+    if changed || !paths.derived_token_state(id).exists() {
+        write_json(
+            paths,
+            id,
+            &paths.derived_token_state(id),
+            &DerivedState { v: 1, tokens },
+        );
     }
 }
 
@@ -128,9 +185,15 @@ pub fn sync(paths: &Paths, id: &Uuid, set: Option<&TokenSet>) {
     }
 }
 
-/// Removes the account's file (the account was removed).
+/// Removes the account's files (the account was removed).
 pub fn remove(paths: &Paths, id: &Uuid) {
     let _ = std::fs::remove_file(paths.token_state(id));
+    remove_derived(paths, id);
+}
+
+/// Removes the facts of every extra cached token of the account (they were deleted).
+pub fn remove_derived(paths: &Paths, id: &Uuid) {
+    let _ = std::fs::remove_file(paths.derived_token_state(id));
 }
 
 #[cfg(test)]
@@ -175,5 +238,42 @@ mod tests {
         assert_eq!(read(&paths, &id).unwrap().tokens, None);
         remove(&paths, &id);
         assert!(read(&paths, &id).is_none());
+    }
+
+    #[test]
+    fn derived_facts_are_recorded_forgotten_and_removed_with_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let id = Uuid::new_v4();
+        assert!(read_derived(&paths, &id).is_none());
+        let facts = DerivedFacts {
+            granted_scope: Some("api:read".into()),
+            expires_at: Some(OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap()),
+        };
+        record_derived(&paths, &id, "d1", Some(facts.clone()));
+        record_derived(&paths, &id, "d2", Some(facts.clone()));
+        let got = read_derived(&paths, &id).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got["d1"], facts);
+        record_derived(&paths, &id, "d1", None);
+        assert_eq!(
+            read_derived(&paths, &id)
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["d2"]
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(paths.derived_token_state(&id))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        write(&paths, &id, None);
+        remove(&paths, &id);
+        assert!(read_derived(&paths, &id).is_none());
     }
 }

@@ -245,22 +245,32 @@ impl LoginManager {
             spec: spec.clone(),
             set: set.clone(),
         };
-        match entry_secret(&entry) {
-            Ok(secret) => {
-                if let Err(e) = self
-                    .opts
-                    .keychain
-                    .set(&account.derived_key(spec), &secret)
-                    .await
-                {
+        let cached = match entry_secret(&entry) {
+            Ok(secret) => match self
+                .opts
+                .keychain
+                .set(&account.derived_key(spec), &secret)
+                .await
+            {
+                Ok(()) => true,
+                Err(e) => {
                     // The refresh token is safe already; only the cache is missing.
                     tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
+                    false
                 }
-            }
+            },
             Err(e) => {
-                tracing::warn!(account = %account.name, error = %e, "could not cache a token")
+                tracing::warn!(account = %account.name, error = %e, "could not cache a token");
+                false
             }
-        }
+        };
+        // What lists show without a keychain read (never the token).
+        crate::token_state::record_derived(
+            &self.opts.paths,
+            &account.id,
+            &spec.digest(),
+            cached.then(|| derived_facts(&set)),
+        );
         if !account.derived_tokens.contains(spec) {
             let id = account.id;
             let s = spec.clone();
@@ -366,26 +376,51 @@ impl LoginManager {
         }
     }
 
-    /// The account's extra cached tokens with their state (one keychain read each).
+    /// The account's extra cached tokens with their state: from the recorded non-secret facts
+    /// (`token-state/<id>.derived.json`), so a list needs no keychain read; a keychain read
+    /// only for an entry with no record (written by an older Latchkey, or a lost record), which
+    /// then records it.
     pub(super) async fn cached_tokens(&self, account: &Account) -> Vec<CachedToken> {
+        if account.derived_tokens.is_empty() {
+            return Vec::new();
+        }
         let now = self.now();
+        let recorded =
+            crate::token_state::read_derived(&self.opts.paths, &account.id).unwrap_or_default();
         let mut out = Vec::new();
         for spec in &account.derived_tokens {
-            let set = match self.read_derived(account, spec).await {
-                Ok(e) => e.map(|e| e.set),
-                Err(e) => {
-                    tracing::debug!(account = %account.name, error = %e, "cached token unreadable");
-                    None
-                }
+            let digest = spec.digest();
+            let facts = match recorded.get(&digest) {
+                Some(f) => Some(f.clone()),
+                None => match self.read_derived(account, spec).await {
+                    Ok(e) => {
+                        let facts = e.map(|e| derived_facts(&e.set));
+                        // Best effort without the account locks: a record lost to a race
+                        // with a store only means one more keychain read next time.
+                        if facts.is_some() {
+                            crate::token_state::record_derived(
+                                &self.opts.paths,
+                                &account.id,
+                                &digest,
+                                facts.clone(),
+                            );
+                        }
+                        facts
+                    }
+                    Err(e) => {
+                        tracing::debug!(account = %account.name, error = %e, "cached token unreadable");
+                        None
+                    }
+                },
             };
             out.push(CachedToken {
                 spec: spec.clone(),
-                granted_scope: set.as_ref().and_then(|s| s.scope.clone()),
-                expires_at: set.as_ref().and_then(|s| s.expires_at),
-                expires_in: set
+                granted_scope: facts.as_ref().and_then(|f| f.granted_scope.clone()),
+                expires_at: facts.as_ref().and_then(|f| f.expires_at),
+                expires_in: facts
                     .as_ref()
-                    .and_then(|s| s.remaining(now))
-                    .map(|d| d.whole_seconds()),
+                    .and_then(|f| f.expires_at)
+                    .map(|e| (e - now).whole_seconds()),
             });
         }
         out
@@ -409,6 +444,7 @@ impl LoginManager {
                 .delete(&account.derived_key(spec))
                 .await?;
         }
+        crate::token_state::remove_derived(&self.opts.paths, &account.id);
         let id = account.id;
         self.registry
             .update(move |f| {
@@ -529,6 +565,7 @@ impl LoginManager {
     }
 
     /// After a sign-in that added scopes or resources stored its tokens: the account asks for
+
     /// them from now on. The caller holds the account locks.
     pub(super) async fn note_added_permissions(
         &self,
@@ -561,6 +598,14 @@ impl LoginManager {
             .await?;
         tracing::info!(account = %account.name, "permissions added: {}", add_scopes.iter().chain(add_resources).cloned().collect::<Vec<_>>().join(" "));
         Ok(())
+    }
+}
+
+/// The non-secret facts of a cached token, as recorded for lists.
+fn derived_facts(set: &TokenSet) -> crate::token_state::DerivedFacts {
+    crate::token_state::DerivedFacts {
+        granted_scope: set.scope.clone(),
+        expires_at: set.expires_at,
     }
 }
 

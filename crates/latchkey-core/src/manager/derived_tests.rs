@@ -168,6 +168,14 @@ async fn a_derived_token_is_one_exact_refresh_request_then_served_from_its_cache
     );
     assert_eq!(summary.cached_tokens[0].expires_in, Some(600));
     assert!(!serde_json::to_string(&summary).unwrap().contains("d-1"));
+    // Lists read the recorded facts, not the keychain: with the entry gone from the keychain
+    // (nothing else touched), the list still shows it; the record holds no token.
+    let state = std::fs::read_to_string(f.m.paths().derived_token_state(&account.id)).unwrap();
+    assert!(state.contains("read") && !state.contains("d-1"), "{state}");
+    f.store.delete(&account.derived_key(&s)).unwrap();
+    f.clock.advance(Duration::from_secs(100));
+    let listed = f.m.summaries().await.unwrap();
+    assert_eq!(listed[0].cached_tokens[0].expires_in, Some(500));
 }
 
 #[tokio::test]
@@ -317,6 +325,10 @@ async fn the_cache_records_what_was_granted_and_sign_out_deletes_every_entry() {
     );
     assert!(f.store.get(&account.tokens_key()).unwrap().is_none());
     assert!(f.m.account("work").unwrap().derived_tokens.is_empty());
+    assert!(
+        !f.m.paths().derived_token_state(&account.id).exists(),
+        "the recorded facts go with the entries"
+    );
 }
 
 #[tokio::test]
