@@ -100,13 +100,44 @@ impl LoginManager {
         let usable = |account: &Account, t: &TokenSet, now| {
             t.is_fresh(now, min_ttl) && !token_rejected(account, t)
         };
+        let mut in_hand = None;
         if !opts.force
             && let Some(e) = self.read_derived(&account, spec).await?
-            && usable(&account, &e.set, self.now())
         {
-            return Ok(hand_out(e.set, None, false));
+            if usable(&account, &e.set, self.now()) {
+                return Ok(hand_out(e.set, None, false));
+            }
+            if e.set.is_unexpired(self.now()) && !token_rejected(&account, &e.set) {
+                in_hand = Some(e.set);
+            }
         }
-        let locks = self.lock_account(account.id).await?;
+        // With a usable cached token in hand, the wait for another refresh of the account (a
+        // slow provider, a refresh finishing in the background) is bounded, as for the
+        // account's own token (`refresh.rs`).
+        let locks = match in_hand {
+            Some(t) => {
+                match tokio::time::timeout(
+                    PROACTIVE_REFRESH_DEADLINE,
+                    self.lock_account(account.id),
+                )
+                .await
+                {
+                    Ok(locks) => locks?,
+                    Err(_) => {
+                        return Ok(hand_out(
+                            t,
+                            Some(format!(
+                                "another refresh of this account has been running for over {} s; serving the cached token for {} (still valid)",
+                                PROACTIVE_REFRESH_DEADLINE.as_secs(),
+                                spec.describe()
+                            )),
+                            false,
+                        ));
+                    }
+                }
+            }
+            None => self.lock_account(account.id).await?,
+        };
         // Re-read: another task or process may have obtained it while we waited.
         let account = self.account(name)?;
         let cached = self.read_derived(&account, spec).await?.map(|e| e.set);

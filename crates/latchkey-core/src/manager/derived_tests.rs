@@ -490,6 +490,26 @@ async fn a_slow_rotating_derived_answer_after_the_deadline_is_still_stored() {
         served.degraded
     );
     assert_eq!(f.http.waiting(), 1, "the request is still in flight");
+    // A second caller while it is in flight: the wait for the account locks is bounded too,
+    // and it gets the still-valid cached token without a second request.
+    let second = tokio::time::timeout(
+        Duration::from_secs(60),
+        f.m.token_for("work", &a, TokenOptions::default()),
+    )
+    .await
+    .expect("the second caller is not held until the background request ends")
+    .unwrap();
+    assert_eq!(second.token.expose(), "x-1");
+    assert!(
+        second
+            .degraded
+            .as_deref()
+            .unwrap()
+            .contains("another refresh"),
+        "{:?}",
+        second.degraded
+    );
+    assert_eq!(f.http.waiting(), 1, "no second request");
     f.http.release();
     // The next caller waits for the background request's locks and finds its answer.
     let next =
