@@ -378,6 +378,23 @@ fn insufficient_scope_and_step_up_are_explained_with_the_command() {
     sb.ok(&["login", "api", "--max-age", "0", "--timeout", "60"]);
     assert_eq!(account_json(&sb, "api")["identity"]["sub"], "alice");
     assert_eq!(p.count("authorization.success", None), 2);
+
+    // A provider that answers a step-up with an old authentication (auth_time beyond max_age)
+    // is refused, and the account keeps its tokens.
+    let before = Keyring::tokens(&sb.account_id("api")).unwrap();
+    p.fault("token", r#"id_token_patch:{"auth_time":1000000000}"#, 1);
+    let out = sb.run(&["login", "api", "--max-age", "0", "--timeout", "60"]);
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("max_age 0 s") && err.contains("did not ask you to sign in again"),
+        "{err}"
+    );
+    assert_eq!(
+        Keyring::tokens(&sb.account_id("api")).unwrap()["access_token"],
+        before["access_token"],
+        "the account's tokens are unchanged"
+    );
 }
 
 #[test]

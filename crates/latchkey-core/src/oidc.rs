@@ -52,13 +52,65 @@ pub use crate::issuer::matches_template;
 
 /// The `tid` (tenant) claim of a JWT whose signature has already been verified.
 fn tenant_claim(raw: &Secret) -> Option<String> {
+    payload_claims(raw)?
+        .get("tid")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The claims of a JWT's payload, without any check (for the checks made on top of
+/// [`validate_id_token`], which verifies the signature).
+fn payload_claims(raw: &Secret) -> Option<serde_json::Value> {
     use base64::Engine;
     let payload = raw.expose().split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("tid")?.as_str().map(str::to_string)
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Checks a step-up sign-in's id_token against what the authorization request asked for
+/// (RFC 9470; OIDC Core §3.1.2.1 and §3.1.3.7): with `max_age`, `auth_time` must be present and
+/// no older than `max_age` (plus the clock skew) — else an error, since the resource asked for
+/// a recent authentication; with `acr_values`, an `acr` that is none of them is returned as a
+/// note to report (`acr_values` is a voluntary request; the resource server decides).
+pub fn check_step_up(
+    raw: &Secret,
+    max_age: Option<u64>,
+    acr_values: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Option<String>> {
+    let claims = payload_claims(raw).unwrap_or_default();
+    if let Some(max_age) = max_age {
+        let Some(auth_time) = claims.get("auth_time").and_then(serde_json::Value::as_i64) else {
+            return Err(Error::InvalidIdToken(format!(
+                "the sign-in asked for max_age {max_age} s, but the id_token has no auth_time (OpenID Connect requires it then)"
+            )));
+        };
+        let age = now.unix_timestamp().saturating_sub(auth_time);
+        let allowed = i64::try_from(max_age)
+            .unwrap_or(i64::MAX)
+            .saturating_add(CLOCK_SKEW.whole_seconds());
+        if age > allowed {
+            return Err(Error::InvalidIdToken(format!(
+                "the sign-in asked for max_age {max_age} s, but the provider reports the last authentication {age} s ago (it did not ask you to sign in again); the account's tokens are unchanged"
+            )));
+        }
+    }
+    if let Some(wanted) = acr_values {
+        let got = claims.get("acr").and_then(serde_json::Value::as_str);
+        if !got.is_some_and(|g| wanted.split_whitespace().any(|w| w == g)) {
+            return Ok(Some(format!(
+                "the sign-in asked for acr_values `{}`, the provider reports {}; the resource may still refuse the token",
+                crate::text::clean(wanted, crate::text::MAX_DESCRIPTION),
+                match got {
+                    Some(g) => format!("`{}`", crate::text::clean(g, crate::text::MAX_DESCRIPTION)),
+                    None => "no acr".to_string(),
+                }
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// Refuses an HMAC-signed (HS256/384/512) token whose signature is not exactly the MAC's
@@ -414,6 +466,46 @@ mod tests {
             "https://login.microsoftonline.com//v2.0",
             t
         ));
+    }
+
+    #[test]
+    fn step_up_checks_auth_time_against_max_age_and_reports_another_acr() {
+        use base64::Engine;
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = |claims: &str| {
+            Secret::new(format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(claims)))
+        };
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let fresh = jwt(r#"{"auth_time":1899999990,"acr":"urn:mfa"}"#);
+        assert_eq!(
+            check_step_up(&fresh, Some(60), Some("urn:mfa urn:phr"), now).unwrap(),
+            None
+        );
+        // An authentication older than max_age (+ skew) is refused, a missing auth_time too.
+        let old = jwt(r#"{"auth_time":1899990000,"acr":"urn:mfa"}"#);
+        let e = check_step_up(&old, Some(60), None, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("max_age 60 s") && e.contains("10000 s ago"),
+            "{e}"
+        );
+        let none = jwt(r#"{"acr":"urn:mfa"}"#);
+        assert!(check_step_up(&none, Some(60), None, now).is_err());
+        assert_eq!(check_step_up(&none, None, None, now).unwrap(), None);
+        // Another acr, or none: reported, not refused.
+        let weak = jwt(r#"{"auth_time":1899999990,"acr":"urn:pwd"}"#);
+        let note = check_step_up(&weak, Some(60), Some("urn:mfa"), now)
+            .unwrap()
+            .unwrap();
+        assert!(
+            note.contains("`urn:pwd`") && note.contains("`urn:mfa`"),
+            "{note}"
+        );
+        let note = check_step_up(&jwt("{}"), None, Some("urn:mfa"), now)
+            .unwrap()
+            .unwrap();
+        assert!(note.contains("no acr"), "{note}");
     }
 
     #[test]

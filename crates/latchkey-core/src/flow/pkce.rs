@@ -74,6 +74,12 @@ pub struct PendingFlow {
     /// Resources this sign-in adds to the account.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add_resources: Vec<String>,
+    /// Step-up: the `max_age` asked for (the id_token's `auth_time` is checked against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+    /// Step-up: the `acr_values` asked for (the id_token's `acr` is compared with them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr_values: Option<String>,
 }
 
 /// What [`PendingFlow::start`] makes besides the flow: the S256 challenge.
@@ -112,6 +118,8 @@ impl PendingFlow {
                 replace_identity,
                 add_scopes: Vec::new(),
                 add_resources: Vec::new(),
+                max_age: None,
+                acr_values: None,
             },
         })
     }

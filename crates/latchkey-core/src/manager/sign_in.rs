@@ -136,6 +136,8 @@ impl LoginManager {
         )?;
         new.flow.add_scopes = more.add_scopes.clone();
         new.flow.add_resources = more.add_resources.clone();
+        new.flow.max_age = opts.max_age;
+        new.flow.acr_values = opts.acr_values.as_deref().map(|a| a.trim().to_string());
         let digest = new.flow.digest();
         let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
         // RFC 9449 §10: bind the authorization code to the account's DPoP key.
@@ -458,6 +460,20 @@ impl LoginManager {
             dpop.as_ref(),
         )
         .await?;
+        // Step-up (RFC 9470, OIDC Core §3.1.2.1): a sign-in that asked for `max_age` is
+        // refused when the provider did not authenticate the user again within it (the
+        // account's tokens stay as they were); an `acr` other than asked for is reported.
+        if let Some(id_token) = &response.id_token
+            && (flow.max_age.is_some() || flow.acr_values.is_some())
+            && let Some(note) = oidc::check_step_up(
+                id_token,
+                flow.max_age,
+                flow.acr_values.as_deref(),
+                self.now(),
+            )?
+        {
+            tracing::warn!(account = %account.name, "{note}");
+        }
         let done = self
             .store_sign_in(
                 &account,
