@@ -596,7 +596,6 @@ impl LoginManager {
     }
 
     /// After a sign-in that added scopes or resources stored its tokens: the account asks for
-
     /// them from now on. The caller holds the account locks.
     pub(super) async fn note_added_permissions(
         &self,
