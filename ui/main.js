@@ -765,13 +765,7 @@ async function start() {
   });
   setInterval(tickDevice, 1000);
 
-  await painted;
-  const reloadStart = performance.now();
-  await reload();
-  mark("statuses", reloadStart);
-  setInterval(tick, 1000);
-  setInterval(reload, 30000);
-
+  // The "Add account" form is ready without waiting for the statuses.
   const [info, list] = await Promise.all([call("app_info"), call("list_presets")]);
   schemeRedirect = info.scheme_redirect_uri;
   presets = list;
@@ -783,6 +777,14 @@ async function start() {
     o.textContent = p.name;
     return o;
   }));
+
+  await painted;
+  const reloadStart = performance.now();
+  await reload();
+  mark("statuses", reloadStart);
+  setInterval(tick, 1000);
+  setInterval(reload, 30000);
+
   try {
     autostart.checked = await call("autostart_enabled");
   } catch {
