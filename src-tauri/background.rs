@@ -32,6 +32,11 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 const SIGN_IN_ACTION: &str = "sign-in";
 /// First retry while the keychain is unreadable (then 2×, 4×… up to [`SWEEP_INTERVAL`]).
 const UNREADABLE_RETRY: Duration = Duration::from_secs(1);
+/// The first sweep waits this long after start-up: with many accounts it reads every one
+/// (and rebuilds the tray), which on a small machine competes with the window's first paint
+/// and its first `list_accounts_metadata` answer (BENCHMARKS.md, "The desktop app painting
+/// 1,000 accounts"). Nothing at start-up needs it sooner: the window reads the list itself.
+const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(2);
 /// Accounts marked "keep signed in" are refreshed when less than this is left (at most).
 const KEEP_SIGNED_IN_MARGIN: Duration = Duration::from_secs(120);
 /// The margin never goes below one sweep plus some slack, so a token cannot expire between
@@ -91,6 +96,7 @@ async fn watch<R: Runtime>(app: AppHandle<R>) {
 async fn sweep_forever<R: Runtime>(app: AppHandle<R>) {
     let mut last: Option<(KeychainState, Vec<(String, TokenStatus)>)> = None;
     let mut unreadable_streak = 0;
+    tokio::time::sleep(FIRST_SWEEP_DELAY).await;
     loop {
         // Tokens held in memory are served without the keychain, so the account statuses alone
         // would not show that it was locked: ask it once per sweep (one read).

@@ -189,11 +189,17 @@ pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView
 
 /// Every account from the metadata file only (status `checking`): the window paints this
 /// first and fills in the token status with `list_accounts`, which reads the keychain.
+/// Optional `offset` (default 0) and `limit` (default: all) select a range in the file's
+/// order: the window asks for its first screenful, paints it, then asks for the rest.
 #[tauri::command]
 pub async fn list_accounts_metadata(
     state: State<'_, AppState>,
+    offset: Option<usize>,
+    limit: Option<usize>,
 ) -> Result<Vec<AccountView>, IpcError> {
-    let summaries = state.manager.summaries_from_metadata()?;
+    let summaries = state
+        .manager
+        .summaries_from_metadata_range(offset.unwrap_or(0), limit)?;
     let busy = state.signing_in();
     Ok(summaries
         .into_iter()

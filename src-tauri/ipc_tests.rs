@@ -285,6 +285,36 @@ fn empty_config_lists_nothing_and_errors_are_kind_and_message() {
 }
 
 #[test]
+fn the_metadata_list_comes_in_ranges_for_a_first_screenful() {
+    let p = provider();
+    let (opener, _rx) = capturing_opener();
+    let t = test_app(opener);
+    for name in ["a1", "a2", "a3"] {
+        add(&t, &p, name, "scheme");
+    }
+    let names = |args: Value| -> Vec<String> {
+        t.ok("list_accounts_metadata", args)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                assert_eq!(a["status"], "checking", "{a}");
+                a["name"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert_eq!(names(json!({})), ["a1", "a2", "a3"]);
+    assert_eq!(names(json!({"limit": 2})), ["a1", "a2"]);
+    assert_eq!(names(json!({"offset": 2})), ["a3"]);
+    assert_eq!(names(json!({"offset": 1, "limit": 1})), ["a2"]);
+    assert!(names(json!({"offset": 5})).is_empty());
+    let err = t
+        .invoke("list_accounts_metadata", json!({"limit": -1}))
+        .expect_err("a negative limit is refused");
+    assert!(err.to_string().contains("limit"), "{err}");
+}
+
+#[test]
 fn scheme_sign_in_refresh_copy_sign_out_never_send_a_token() {
     let p = provider();
     let (opener, urls) = capturing_opener();

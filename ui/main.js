@@ -286,9 +286,14 @@ function scheduleReload() {
   reloadTimer = setTimeout(() => { reloadTimer = null; reload(); }, 250);
 }
 
+// Set once a full list (with token statuses) has arrived: the rest of the first, metadata-only
+// list must not replace it.
+let fullListLoaded = false;
+
 async function reload() {
   try {
     accounts = await call("list_accounts");
+    fullListLoaded = true;
     // Tokens held in memory are still served while the keychain is locked, so the statuses
     // alone would not show it: the app's last keychain call says.
     keychain = await call("keychain_state").catch(() => "unknown");
@@ -688,13 +693,15 @@ async function start() {
     }
   });
 
-  // First paint from the metadata file alone (no keychain: status "checking"), then the
-  // token status from the keychain (`list_accounts`, the reload below).
+  // First paint from the metadata file alone (no keychain: status "checking"), and only its
+  // first screenful (FIRST_ROWS accounts: less to read, send and build); once a frame with it
+  // has been drawn, the rest of the metadata list; then the token status from the keychain
+  // (`list_accounts`, the reload below).
   $("#accounts").addEventListener("click", onListClick);
   const listStart = performance.now();
   const phases = {};
   try {
-    accounts = await call("list_accounts_metadata");
+    accounts = await call("list_accounts_metadata", { limit: FIRST_ROWS });
     phases.ipcMs = performance.now() - listStart;
     render();
     phases.renderMs = performance.now() - listStart - phases.ipcMs;
@@ -704,9 +711,31 @@ async function start() {
   // Benchmark marks (bench/desktop.sh, bench/scale.sh): the second animation frame after a
   // render runs once a frame showing it has been drawn; listMs is the time from asking for the
   // list to that frame. Print only with LATCHKEY_BENCH_MARKS set.
-  const mark = (what, since, more = {}) => requestAnimationFrame(() => requestAnimationFrame(() =>
-    tauri.core.invoke("bench_painted", { what, listMs: performance.now() - since, ...more }).catch(() => {})));
-  mark("painted", listStart, phases);
+  const mark = (what, since, more = {}, then = () => {}) => requestAnimationFrame(() => requestAnimationFrame(() => {
+    tauri.core.invoke("bench_painted", { what, listMs: performance.now() - since, ...more }).catch(() => {});
+    then();
+  }));
+  const restOfList = async () => {
+    if (accounts.length < FIRST_ROWS || fullListLoaded) return;
+    try {
+      const rest = await call("list_accounts_metadata", { offset: FIRST_ROWS });
+      if (fullListLoaded || rest.length === 0) return;
+      accounts = accounts.slice(0, FIRST_ROWS).concat(rest);
+      render();
+    } catch {
+      // The full reload below reports it.
+    }
+  };
+  // The full reload (1,000 accounts' statuses: work in the app, a large answer to parse here)
+  // waits for that frame too, so that it does not delay the first paint (at most a second: a
+  // window started hidden may draw no frame).
+  const painted = new Promise((resolve) => {
+    setTimeout(resolve, 1000);
+    mark("painted", listStart, phases, () => {
+      resolve();
+      restOfList();
+    });
+  });
 
   // All listeners are in place before the first full reload (a cold start by URL may finish a
   // sign-in right away); registering them at once saves four IPC round trips at start-up.
@@ -736,12 +765,7 @@ async function start() {
   });
   setInterval(tickDevice, 1000);
 
-  const reloadStart = performance.now();
-  await reload();
-  mark("statuses", reloadStart);
-  setInterval(tick, 1000);
-  setInterval(reload, 30000);
-
+  // The "Add account" form is ready without waiting for the statuses.
   const [info, list] = await Promise.all([call("app_info"), call("list_presets")]);
   schemeRedirect = info.scheme_redirect_uri;
   presets = list;
@@ -753,6 +777,14 @@ async function start() {
     o.textContent = p.name;
     return o;
   }));
+
+  await painted;
+  const reloadStart = performance.now();
+  await reload();
+  mark("statuses", reloadStart);
+  setInterval(tick, 1000);
+  setInterval(reload, 30000);
+
   try {
     autostart.checked = await call("autostart_enabled");
   } catch {

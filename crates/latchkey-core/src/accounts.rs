@@ -477,6 +477,19 @@ impl Registry {
         Ok(self.load_shared(false)?.as_ref().clone())
     }
 
+    /// The accounts from position `offset` (in the file's order), at most `limit` of them (all
+    /// when `None`): like [`Self::load`], but copies only those accounts.
+    pub fn accounts_range(&self, offset: usize, limit: Option<usize>) -> Result<Vec<Account>> {
+        Ok(self
+            .load_shared(false)?
+            .accounts
+            .iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
+    }
+
     /// [`Self::load`] without copying; `index` also writes `accounts.index` when it is stale.
     fn load_shared(&self, index: bool) -> Result<Arc<AccountsFile>> {
         let path = self.path();

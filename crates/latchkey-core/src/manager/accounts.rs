@@ -389,8 +389,20 @@ impl LoginManager {
     /// [`TokenStatus::Checking`], no expiry. For a first paint; [`Self::summaries`] gives the
     /// token state.
     pub fn summaries_from_metadata(&self) -> Result<Vec<AccountSummary>> {
+        self.summaries_from_metadata_range(0, None)
+    }
+
+    /// Like [`Self::summaries_from_metadata`], for the accounts from position `offset` (in the
+    /// file's order), at most `limit` of them (all when `None`): a window asks for its first
+    /// screenful, paints it, then asks for the rest. An `offset` past the end gives an empty
+    /// list.
+    pub fn summaries_from_metadata_range(
+        &self,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Vec<AccountSummary>> {
         Ok(self
-            .accounts()?
+            .accounts_range(offset, limit)?
             .into_iter()
             .map(|account| {
                 let mut problems = Vec::new();

@@ -515,6 +515,12 @@ impl LoginManager {
         Ok(self.registry.load()?.accounts)
     }
 
+    /// The accounts from position `offset`, at most `limit` of them (all when `None`), in the
+    /// file's order ([`Registry::accounts_range`]).
+    pub fn accounts_range(&self, offset: usize, limit: Option<usize>) -> Result<Vec<Account>> {
+        self.registry.accounts_range(offset, limit)
+    }
+
     /// One account by name.
     pub fn account(&self, name: &str) -> Result<Account> {
         self.registry
