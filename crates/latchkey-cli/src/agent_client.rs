@@ -77,26 +77,7 @@ fn ask_token_for(name: &str, spec: &TokenSpec, opts: TokenOptions) -> Outcome<Ac
         force: opts.force,
         spec: spec.into(),
     };
-    match Client::from_env().call(op, ANSWER_DEADLINE) {
-        Outcome::Served {
-            pid,
-            result: Ok(Answer::Token(t)),
-        } => Outcome::Served {
-            pid,
-            result: Ok(t.into()),
-        },
-        Outcome::Served { pid, result: Ok(_) } => {
-            Outcome::Fallback(client::unexpected(pid, "token_for"))
-        }
-        Outcome::Served {
-            pid,
-            result: Err(e),
-        } => Outcome::Served {
-            pid,
-            result: Err(e),
-        },
-        Outcome::Fallback(r) | Outcome::Lost(r) => Outcome::Fallback(r),
-    }
+    ask_for_token(op, "token_for")
 }
 
 /// `LATCHKEY_NO_AGENT` set (and not `0`): never ask the agent.
@@ -110,6 +91,12 @@ fn ask_token(name: &str, opts: TokenOptions) -> Outcome<AccessToken> {
         min_ttl: opts.min_ttl.map(|d| d.as_secs()),
         force: opts.force,
     };
+    ask_for_token(op, "token")
+}
+
+/// Sends `op` (a `token` or `token_for`) and maps the answer: a token, the agent's error, or a
+/// fall back to the direct path (no agent, or an answer of another kind).
+fn ask_for_token(op: Op, what: &'static str) -> Outcome<AccessToken> {
     match Client::from_env().call(op, ANSWER_DEADLINE) {
         Outcome::Served {
             pid,
@@ -118,9 +105,7 @@ fn ask_token(name: &str, opts: TokenOptions) -> Outcome<AccessToken> {
             pid,
             result: Ok(t.into()),
         },
-        Outcome::Served { pid, result: Ok(_) } => {
-            Outcome::Fallback(client::unexpected(pid, "token"))
-        }
+        Outcome::Served { pid, result: Ok(_) } => Outcome::Fallback(client::unexpected(pid, what)),
         Outcome::Served {
             pid,
             result: Err(e),
