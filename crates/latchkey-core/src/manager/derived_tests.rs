@@ -9,51 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 
+use super::tests::{Fixture, fixture};
 use super::*;
-use crate::clock::ManualClock;
-use crate::http::HttpRequest;
-use crate::http::testing::{ScriptedTransport, json, oauth_error};
+use crate::http::testing::{json, oauth_error};
 use crate::store::SecretStore;
-use crate::store::memory::MemoryStore;
 use crate::target::TokenSpec;
 
 const TOKEN_URL: &str = "https://as.example/token";
-
-struct Fixture {
-    m: Arc<LoginManager>,
-    store: Arc<MemoryStore>,
-    clock: ManualClock,
-    http: Arc<ScriptedTransport>,
-    _dir: tempfile::TempDir,
-}
-
-fn fixture(handler: impl Fn(&HttpRequest) -> Result<Response> + Send + Sync + 'static) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::default());
-    let s = store.clone();
-    let keychain = Keychain::with_factory(
-        Arc::new(move || Ok(s.clone() as Arc<dyn SecretStore>)),
-        Duration::from_secs(5),
-    );
-    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
-    let http = ScriptedTransport::new(handler);
-    let m = LoginManager::new(ManagerOptions {
-        paths: Paths::new(dir.path()),
-        keychain,
-        http: http.client(),
-        clock: Arc::new(clock.clone()),
-        min_ttl: DEFAULT_MIN_TTL,
-        lock_timeout: Duration::from_secs(10),
-        retry: RetryPolicy::default(),
-    });
-    Fixture {
-        m: Arc::new(m),
-        store,
-        clock,
-        http,
-        _dir: dir,
-    }
-}
 
 /// A signed-in account on explicit endpoints, RFC 8707 style, scopes `read write`, its
 /// token `at-1` (valid 1 h) and refresh token `rt-1`.

@@ -21,11 +21,13 @@ const SCHEME_REDIRECT_URI: &str = "dev.latchkey.app:/callback/gw";
 const TOKEN_URL: &str = "https://as.example/token";
 const DEVICE_URL: &str = "https://as.example/device";
 
-struct Fixture {
-    m: Arc<LoginManager>,
-    store: Arc<MemoryStore>,
-    clock: ManualClock,
-    http: Arc<ScriptedTransport>,
+/// A manager on a scripted transport, a virtual clock and the in-memory keychain (also used
+/// by `derived_tests.rs`).
+pub(super) struct Fixture {
+    pub(super) m: Arc<LoginManager>,
+    pub(super) store: Arc<MemoryStore>,
+    pub(super) clock: ManualClock,
+    pub(super) http: Arc<ScriptedTransport>,
     _dir: tempfile::TempDir,
 }
 
@@ -33,7 +35,9 @@ fn start_time() -> OffsetDateTime {
     time::macros::datetime!(2030-01-01 00:00 UTC)
 }
 
-fn fixture(handler: impl Fn(&HttpRequest) -> Result<Response> + Send + Sync + 'static) -> Fixture {
+pub(super) fn fixture(
+    handler: impl Fn(&HttpRequest) -> Result<Response> + Send + Sync + 'static,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(MemoryStore::default());
     let s = store.clone();
