@@ -159,6 +159,20 @@ pub struct Target {
     pub username: Option<String>,
 }
 
+/// `s` as an error message may quote it: without the user-info part (`user:password@`, which
+/// git and Docker may pass), control characters stripped, length capped.
+fn shown(s: &str) -> String {
+    let start = s.find("://").map_or(0, |i| i + 3);
+    let end = s[start..]
+        .find(['/', '?', '#'])
+        .map_or(s.len(), |i| start + i);
+    let s = match s[start..end].rfind('@') {
+        Some(at) => format!("{}…@{}", &s[..start], &s[start + at + 1..]),
+        None => s.to_string(),
+    };
+    crate::text::clean(&s, crate::text::MAX_URI)
+}
+
 impl Target {
     /// From a URL (`https://host/org/repo.git`) or a bare `host[:port][/path]`.
     pub fn parse(s: &str) -> Result<Target> {
@@ -168,12 +182,13 @@ impl Target {
         } else {
             format!("https://{s}")
         };
-        let url = Url::parse(&with_scheme)
-            .map_err(|e| Error::InvalidInput(format!("`{s}` is not a URL or host name: {e}")))?;
+        let url = Url::parse(&with_scheme).map_err(|e| {
+            Error::InvalidInput(format!("`{}` is not a URL or host name: {e}", shown(s)))
+        })?;
         let host = url
             .host_str()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| Error::InvalidInput(format!("`{s}` has no host")))?;
+            .ok_or_else(|| Error::InvalidInput(format!("`{}` has no host", shown(s))))?;
         Ok(Target {
             protocol: s.contains("://").then(|| url.scheme().to_string()),
             host: host.trim_matches(['[', ']']).to_ascii_lowercase(),
@@ -353,6 +368,15 @@ mod tests {
 
     fn rule(host: &str, path: Option<&str>, user: Option<&str>, acct: &str) -> Rule {
         Rule::new(host, path, user, acct).unwrap()
+    }
+
+    #[test]
+    fn a_bad_url_is_quoted_without_its_password() {
+        for bad in ["https://bob:hunter2@bad host/x", "bob:hunter2@bad host"] {
+            let e = Target::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("hunter2") && !e.contains("bob"), "{e}");
+            assert!(e.contains("bad host"), "{e}");
+        }
     }
 
     fn t(s: &str) -> Target {

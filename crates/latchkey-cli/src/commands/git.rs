@@ -91,10 +91,12 @@ pub fn read_request(input: &mut impl BufRead) -> Result<Request, Error> {
             ));
         }
         let Some((key, value)) = text.split_once('=') else {
-            return Err(Error::InvalidInput(format!(
-                "git-credential: malformed line `{}` (expected key=value)",
-                key_only(text)
-            )));
+            // Nothing of the line is echoed: without `=` there is no key, and the text may be
+            // a secret pasted in the wrong place.
+            return Err(Error::InvalidInput(
+                "git-credential: malformed line without `=` (expected key=value; its text is not shown)"
+                    .into(),
+            ));
         };
         let v = || Some(value.to_string());
         match key {
@@ -118,11 +120,6 @@ pub fn read_request(input: &mut impl BufRead) -> Result<Request, Error> {
         }
     }
     Ok(req)
-}
-
-/// Never echo a value (it may be a password): the key alone, shortened.
-fn key_only(line: &str) -> String {
-    line.chars().take(24).collect::<String>() + if line.len() > 24 { "…" } else { "" }
 }
 
 impl Request {
