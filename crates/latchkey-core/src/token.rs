@@ -104,7 +104,9 @@ impl TokenSet {
         // Keycloak sends `refresh_expires_in: 0` for offline tokens: no end.
         let session_expires_at = match resp.refresh_expires_in {
             Some(0) => None,
-            Some(s) => Some(now + time::Duration::seconds(s.min(i64::MAX as u64 / 2) as i64)),
+            // A hostile number (`1e300` saturates to u64::MAX) must not panic in the time
+            // arithmetic: beyond the representable range there is simply no known end.
+            Some(s) => now.checked_add(time::Duration::seconds(s.min(i64::MAX as u64 / 2) as i64)),
             None if rotated => resp.refresh_token.as_ref().and_then(jwt_exp),
             None => previous.and_then(|p| p.session_expires_at),
         };
@@ -681,6 +683,15 @@ mod tests {
             ' ',
         );
         assert_eq!(offline.session_expires_at, None);
+        // A hostile number: no panic, no known end.
+        let huge = TokenSet::from_response(
+            response(r#"{"access_token":"a","refresh_expires_in":1e300,"refresh_token":"r"}"#),
+            now,
+            None,
+            ' ',
+        );
+        assert_eq!(huge.session_expires_at, None);
+        assert_eq!(huge.refresh_token.as_ref().map(Secret::expose), Some("r"));
         // A refresh token that is a JWT: its exp.
         let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
         let jwt = format!(
