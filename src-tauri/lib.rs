@@ -138,9 +138,26 @@ pub fn run() {
         })
         .build(tauri::generate_context!());
     match app {
-        Ok(app) => app.run(|_app, event| {
+        Ok(app) => app.run(|app, event| {
             if let RunEvent::Exit = event {
                 tracing::info!("quitting");
+                // Rotated sets the keychain refused earlier (locked) are held in memory only:
+                // one last try to store them (bounded), and say so if some are lost.
+                if let Some(state) = app.try_state::<AppState>() {
+                    let manager = state.manager.clone();
+                    let left = tauri::async_runtime::block_on(async move {
+                        tokio::time::timeout(
+                            std::time::Duration::from_secs(20),
+                            manager.flush_unwritten(),
+                        )
+                        .await
+                    });
+                    if !matches!(left, Ok(0)) {
+                        tracing::error!(
+                            "rotated tokens could not be stored in the keychain before quitting; the accounts concerned may need to sign in again"
+                        );
+                    }
+                }
                 // A refresh that outlived its short deadline may carry the only valid (rotated)
                 // refresh token: let it be stored first (bounded).
                 if latchkey_core::manager::background_refreshes() > 0 {
