@@ -316,6 +316,7 @@ impl LoginManager {
                     }
                     None => {
                         s.sets.remove(&account.id);
+                        s.listed.remove(&account.id);
                     }
                 }
             });
@@ -401,6 +402,7 @@ impl LoginManager {
         if let Some(m) = &self.memory {
             m.with(|s| {
                 s.sets.remove(&account.id);
+                s.listed.remove(&account.id);
                 s.unwritten.remove(&account.id);
             });
         }

@@ -877,3 +877,28 @@ async fn a_token_a_tool_reported_rejected_is_refreshed_once_and_the_account_stay
     // Without a marker a fresh token never refreshes.
     assert_eq!(f.http.requests().len(), 1);
 }
+
+/// A list answered from the recorded token state (no keychain read) does not keep showing
+/// "signed in" after a sign-out in the same process.
+#[tokio::test]
+async fn a_listed_state_is_forgotten_when_the_tokens_are_deleted() {
+    let f = with_memory(fixture(|_| panic!("no request expected")));
+    let account = add_manual(&f, "work").await;
+    // Tokens recorded by another process: the list reads the record, not the keychain.
+    put_tokens(&f, &account, "at-1", "rt-1", 3600);
+    let set = TokenSet::from_secret(
+        &f.m.opts
+            .keychain
+            .get(&account.tokens_key())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    crate::token_state::write(f.m.paths(), &account.id, Some(&set));
+    let listed = f.m.summaries().await.unwrap();
+    assert_eq!(listed[0].status, TokenStatus::SignedIn);
+    f.m.logout("work").await.unwrap();
+    let listed = f.m.summaries().await.unwrap();
+    assert_eq!(listed[0].status, TokenStatus::SignedOut);
+}
