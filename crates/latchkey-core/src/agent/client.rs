@@ -152,8 +152,12 @@ impl Client {
             })?;
         serde_json::from_slice(&answer).map_err(|e| {
             (
+                // Not serde's message: it may quote a value of the answer (a token).
                 format!(
-                    "the agent at {shown} answered something this latchkey does not understand ({e})"
+                    "the agent at {shown} answered something this latchkey does not understand ({:?} at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
                 ),
                 true,
             )

@@ -401,9 +401,23 @@ impl Server {
                 ),
             );
         }
+        let op = value
+            .get("op")
+            .and_then(serde_json::Value::as_str)
+            .map(|o| crate::text::clean(o, crate::text::MAX_ERROR_CODE))
+            .unwrap_or_default();
         let req: Request = match serde_json::from_value(value) {
             Ok(r) => r,
-            Err(e) => return error(kinds::BAD_REQUEST, format!("unknown request: {e}")),
+            // Not serde's message: it may quote a value of the request (a header, a body).
+            Err(e) => {
+                return error(
+                    kinds::BAD_REQUEST,
+                    format!(
+                        "unknown or malformed request `{op}` ({:?} error)",
+                        e.classify()
+                    ),
+                );
+            }
         };
         if let Some(dir) = &req.config_dir {
             let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
