@@ -48,10 +48,17 @@ pub fn create_file(path: &Path) -> io::Result<File> {
     options().write(true).create(true).truncate(true).open(path)
 }
 
-/// Writes `contents` to `path` atomically (a private temporary file renamed over it).
+/// Writes `contents` to `path` atomically (a private temporary file renamed over it). The
+/// temporary name is unique per process and call, so two tasks may write the same file at once.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = path.with_extension(format!(
+        "{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
         let mut f = create_file(&tmp)?;
         f.write_all(contents)?;

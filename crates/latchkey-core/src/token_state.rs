@@ -99,33 +99,17 @@ pub fn read(paths: &Paths, id: &Uuid) -> Option<TokenState> {
 /// Records the account's stored set (`None`: no tokens). Best effort: a failure is logged and
 /// only means the next list reads the keychain for this account.
 pub fn write(paths: &Paths, id: &Uuid, set: Option<&TokenSet>) {
-    write_json(paths, id, &paths.token_state(id), &TokenState::of(set));
+    write_json(paths, &paths.token_state(id), &TokenState::of(set));
 }
 
-/// Writes `value` as JSON to `file` in the state folder, atomically (a private temporary file,
-/// then a rename). Best effort: a failure is logged.
-fn write_json<T: Serialize>(paths: &Paths, id: &Uuid, file: &Path, value: &T) {
+/// Writes `value` as JSON to `file` in the state folder, atomically
+/// ([`crate::private::write_atomic`]). Best effort: a failure is logged.
+fn write_json<T: Serialize>(paths: &Paths, file: &Path, value: &T) {
     let result = serde_json::to_vec(value)
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
-            use std::io::Write;
-            use std::sync::atomic::{AtomicU64, Ordering};
-            // Unique per process and call: two tasks may record the same account at once.
-            static SEQ: AtomicU64 = AtomicU64::new(0);
-            let dir = paths.token_state_dir();
-            crate::private::create_dir(&dir)?;
-            let tmp = dir.join(format!(
-                ".{id}.{}.{}.tmp",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            ));
-            let r = crate::private::create_file(&tmp)
-                .and_then(|mut f| f.write_all(&bytes))
-                .and_then(|()| std::fs::rename(&tmp, file));
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            r
+            crate::private::create_dir(&paths.token_state_dir())?;
+            crate::private::write_atomic(file, &bytes)
         });
     if let Err(e) = result {
         tracing::debug!(error = %e, "could not record the token state");
@@ -170,7 +154,6 @@ pub fn record_derived(paths: &Paths, id: &Uuid, digest: &str, facts: Option<Deri
     if changed || !paths.derived_token_state(id).exists() {
         write_json(
             paths,
-            id,
             &paths.derived_token_state(id),
             &DerivedState { v: 1, tokens },
         );
