@@ -119,7 +119,7 @@ fn ask_for_token(op: Op, what: &'static str) -> Outcome<AccessToken> {
 
 fn exit_for(e: &Error) -> ExitCode {
     eprintln!("latchkey: {e}");
-    ExitCode::from(u8::try_from(e.kind().exit_code()).unwrap_or(1))
+    ExitCode::from(e.kind().exit_status())
 }
 
 /// Tries the agent for the commands it serves; `Some(exit code)` when it answered.

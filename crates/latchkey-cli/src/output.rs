@@ -10,7 +10,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
+/// A time as RFC 3339 text (`None` stays `None`).
+pub(crate) fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
 }
 

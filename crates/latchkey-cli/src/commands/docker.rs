@@ -80,7 +80,7 @@ pub async fn helper(action: &str) -> u8 {
             let msg = format!("{BINARY_NAME}: {e}");
             println!("{msg}");
             eprintln!("{msg}");
-            u8::try_from(e.kind().exit_code()).unwrap_or(1)
+            e.kind().exit_status()
         }
     }
 }

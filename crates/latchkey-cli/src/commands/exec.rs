@@ -85,10 +85,7 @@ pub async fn exec(e: ExecArgs, interrupt: super::Interrupt) -> Result<u8, Error>
     for v in &vars {
         cmd.env(v, tok.token.expose());
     }
-    match tok.expires_at.and_then(|t| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    }) {
+    match crate::output::rfc3339(tok.expires_at) {
         Some(exp) => cmd.env(EXPIRES_VAR, exp),
         None => cmd.env_remove(EXPIRES_VAR),
     };

@@ -90,10 +90,7 @@ pub fn exec_credential(
     expires_at: Option<time::OffsetDateTime>,
 ) -> serde_json::Value {
     let mut status = serde_json::json!({ "token": token });
-    if let Some(exp) = expires_at.and_then(|e| {
-        e.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    }) {
+    if let Some(exp) = crate::output::rfc3339(expires_at) {
         status["expirationTimestamp"] = serde_json::Value::String(exp);
     }
     serde_json::json!({

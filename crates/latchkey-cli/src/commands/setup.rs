@@ -122,7 +122,7 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
             target,
             mode,
         } => {
-            let spec = spec_of(&target)?;
+            let spec = super::tokens::token_spec(&target)?;
             (
                 git(&m, &account, host, path, username, spec, mode).await?,
                 mode,
@@ -135,7 +135,7 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
             target,
             mode,
         } => {
-            let spec = spec_of(&target)?;
+            let spec = super::tokens::token_spec(&target)?;
             (
                 kubectl(&m, &account, &cluster, kubeconfig, &spec, mode)?,
                 mode,
@@ -147,7 +147,7 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
             target,
             mode,
         } => {
-            let spec = spec_of(&target)?;
+            let spec = super::tokens::token_spec(&target)?;
             (docker(&m, &account, &registry, spec, mode).await?, mode)
         }
     };
@@ -179,10 +179,6 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
         }
     }
     Ok(0)
-}
-
-fn spec_of(t: &TargetArgs) -> Result<TokenSpec, Error> {
-    super::tokens::token_spec(t)
 }
 
 fn exe() -> Result<String, Error> {
