@@ -272,6 +272,19 @@ fn www_authenticate(data: &[u8]) {
     }
     let _ = latchkey_core::http::asks_for_nonce(&resp);
     let _ = resp.headers.get("dpop-nonce").and_then(|v| v.to_str().ok());
+    // The challenge as the wire carries it (bytes, any encoding) and as the agent forwards it
+    // (lossy text): it must end, and what reaches a person must be printable.
+    let _ = latchkey_core::challenge::parse(challenge);
+    for status in [401, 403] {
+        for value in [challenge.to_vec(), text(challenge).into_bytes()] {
+            if let Some(words) = latchkey_core::challenge::explain("acct", status, [&value]) {
+                assert!(
+                    !words.chars().any(latchkey_core::text::is_unsafe),
+                    "a challenge explanation carries control characters: {words:?}"
+                );
+            }
+        }
+    }
 }
 
 fn accounts_toml(data: &[u8]) {

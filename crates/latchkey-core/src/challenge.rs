@@ -19,86 +19,133 @@ pub struct BearerChallenge {
 }
 
 /// Parses the first `Bearer` or `DPoP` challenge of a `WWW-Authenticate` value.
-pub fn parse(header: &str) -> Option<BearerChallenge> {
-    let mut rest = header.trim_start();
-    let mut found: Option<BearerChallenge> = None;
-    while !rest.is_empty() {
-        // A scheme (token), then auth-params until the next scheme.
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == ',')
-            .unwrap_or(rest.len());
-        let word = &rest[..end];
-        rest = rest[end..].trim_start_matches([' ', '\t', ',']);
-        if word.contains('=') || word.is_empty() {
-            // Stray parameter of a challenge that is not ours.
-            skip_param(&mut rest);
+///
+/// Works on the header's bytes as they came off the wire (RFC 9110 §11.6.1: challenges are
+/// `token` schemes with `token=token / quoted-string` parameters); values are turned into text
+/// lossily, and only what [`explain`] filters reaches a person. Every step of the loop consumes
+/// at least one byte, so any input — invalid UTF-8, non-ASCII spaces, a lone `=` — ends.
+pub fn parse(header: impl AsRef<[u8]>) -> Option<BearerChallenge> {
+    let mut p = Parser {
+        s: header.as_ref(),
+        i: 0,
+    };
+    // The challenge being read: whether it is ours, and its parameters.
+    let mut current: Option<(bool, BearerChallenge)> = None;
+    loop {
+        p.skip_separators();
+        if p.done() {
+            break;
+        }
+        let token = p.token();
+        if token.is_empty() {
+            // Not a token character (a stray quote, a non-ASCII byte…): skip it.
+            p.i += 1;
             continue;
         }
-        let ours = word.eq_ignore_ascii_case("bearer") || word.eq_ignore_ascii_case("dpop");
-        let mut c = BearerChallenge::default();
-        while let Some((key, value)) = next_param(&mut rest) {
-            match key.to_ascii_lowercase().as_str() {
-                "error" => c.error = Some(value),
-                "scope" => c.scope = Some(value),
-                "acr_values" => c.acr_values = Some(value),
-                "max_age" => c.max_age = value.trim().parse().ok(),
-                _ => {}
+        p.skip_space();
+        if p.peek() == Some(b'=') {
+            // `key=value`: a parameter of the challenge being read.
+            p.i += 1;
+            p.skip_space();
+            let value = p.value();
+            if let Some((_, c)) = current.as_mut() {
+                let value = String::from_utf8_lossy(&value).into_owned();
+                match token.to_ascii_lowercase().as_slice() {
+                    b"error" => c.error = Some(value),
+                    b"scope" => c.scope = Some(value),
+                    b"acr_values" => c.acr_values = Some(value),
+                    b"max_age" => c.max_age = value.trim().parse().ok(),
+                    _ => {}
+                }
             }
+            continue;
         }
-        if ours && found.is_none() {
-            found = Some(c);
+        // A new scheme: the previous challenge is complete.
+        if let Some((true, c)) = current.take() {
+            return Some(c);
         }
+        let ours = token.eq_ignore_ascii_case(b"bearer") || token.eq_ignore_ascii_case(b"dpop");
+        current = Some((ours, BearerChallenge::default()));
     }
-    found
+    match current {
+        Some((true, c)) => Some(c),
+        _ => None,
+    }
 }
 
-fn skip_param(rest: &mut &str) {
-    let _ = next_param(rest);
+/// A cursor over a header value's bytes.
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
 }
 
-/// `key=value` or `key="quoted"` at the start of `rest`; `None` (and `rest` untouched) when
-/// the next word is a new scheme.
-fn next_param(rest: &mut &str) -> Option<(String, String)> {
-    let s = rest.trim_start_matches([' ', '\t', ',']);
-    let eq = s.find('=')?;
-    let key = &s[..eq];
-    if key.is_empty() || key.contains([' ', '\t', ',', '"']) {
-        return None;
+impl<'a> Parser<'a> {
+    fn done(&self) -> bool {
+        self.i >= self.s.len()
     }
-    let after = s[eq + 1..].trim_start();
-    let (value, remaining) = if let Some(q) = after.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = q.char_indices();
-        let mut end = q.len();
-        while let Some((i, ch)) = chars.next() {
-            match ch {
-                '\\' => {
-                    if let Some((_, n)) = chars.next() {
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    /// Spaces, tabs and commas (list separators and optional whitespace).
+    fn skip_separators(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b',')) {
+            self.i += 1;
+        }
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    /// A `token` (RFC 9110 §5.6.2), possibly empty.
+    fn token(&mut self) -> &'a [u8] {
+        let start = self.i;
+        while self.peek().is_some_and(is_tchar) {
+            self.i += 1;
+        }
+        &self.s[start..self.i]
+    }
+
+    /// A parameter value: a `quoted-string` (backslash escapes, to its closing quote or the
+    /// end) or a `token` (which may be empty).
+    fn value(&mut self) -> Vec<u8> {
+        if self.peek() != Some(b'"') {
+            return self.token().to_vec();
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        while let Some(b) = self.peek() {
+            self.i += 1;
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    if let Some(n) = self.peek() {
                         out.push(n);
+                        self.i += 1;
                     }
                 }
-                '"' => {
-                    end = i + 1;
-                    break;
-                }
-                c => out.push(c),
+                b => out.push(b),
             }
         }
-        (out, &q[end.min(q.len())..])
-    } else {
-        let end = after.find([',', ' ', '\t']).unwrap_or(after.len());
-        (after[..end].to_string(), &after[end..])
-    };
-    *rest = remaining.trim_start_matches([' ', '\t', ',']);
-    Some((key.to_string(), value))
+        out
+    }
+}
+
+/// `tchar` of RFC 9110 §5.6.2.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Words for a person and the command to run, when a response's challenge asks for more scope
 /// or a stronger sign-in; `None` otherwise.
-pub fn explain<'a>(
+pub fn explain<V: AsRef<[u8]>>(
     account: &str,
     status: u16,
-    www_authenticate: impl IntoIterator<Item = &'a str>,
+    www_authenticate: impl IntoIterator<Item = V>,
 ) -> Option<String> {
     if status != 401 && status != 403 {
         return None;
@@ -177,6 +224,43 @@ mod tests {
         assert_eq!(c.acr_values.as_deref(), Some("urn:mfa"));
         assert_eq!(c.max_age, Some(5));
         assert!(parse(r#"Basic realm="x""#).is_none());
+        // Parameters of an earlier, foreign challenge are not ours.
+        let c = parse(r#"Basic error="x", Bearer scope="a""#).unwrap();
+        assert_eq!(c.error, None);
+        assert_eq!(c.scope.as_deref(), Some("a"));
+        // token68 and a quoted value with an escaped quote and a comma.
+        let c = parse(r#"Negotiate YWJj==, DPoP error="a\"b, c""#).unwrap();
+        assert_eq!(c.error.as_deref(), Some(r#"a"b, c"#));
+    }
+
+    /// The input that spun the old parser at 100 % CPU (issue 16): a non-ASCII space after the
+    /// scheme. Run on a thread so a regression fails the test instead of hanging the suite.
+    #[test]
+    fn every_input_ends_even_with_non_ascii_spaces_and_invalid_utf8() {
+        let inputs: Vec<Vec<u8>> = vec![
+            "Bearer, \u{a0}".into(),
+            "Bearer \u{a0}error=x".into(),
+            "\u{2003}".into(),
+            b"Bearer error=\"\xff\xfe".to_vec(),
+            b"=".to_vec(),
+            b"==,,=\"".to_vec(),
+            b"\"\"\"".to_vec(),
+            b"Bearer\x00\x01 error=insufficient_scope".to_vec(),
+        ];
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for i in &inputs {
+                let _ = parse(i);
+            }
+            let _ = tx.send(());
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok(),
+            "challenge::parse did not return"
+        );
+        let c = parse(b"Bearer \xc2\xa0 error=\"insufficient_scope\", scope=\"a\xffb\"").unwrap();
+        assert_eq!(c.error.as_deref(), Some("insufficient_scope"));
+        assert_eq!(c.scope.as_deref(), Some("a\u{fffd}b"));
     }
 
     #[test]

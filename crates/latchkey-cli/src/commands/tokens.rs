@@ -117,7 +117,7 @@ pub async fn request(mut r: RequestArgs) -> Result<u8, Error> {
         resp.headers
             .get_all("www-authenticate")
             .iter()
-            .filter_map(|v| v.to_str().ok()),
+            .map(|v| v.as_bytes()),
     );
     Ok(if resp.status >= 400 {
         latchkey_core::error::EXIT_HTTP_ERROR_STATUS
@@ -128,7 +128,11 @@ pub async fn request(mut r: RequestArgs) -> Result<u8, Error> {
 
 /// After a 401/403: what the server's `WWW-Authenticate` asks for (a scope, a stronger
 /// sign-in) and the `latchkey login` command that gets it, on standard error.
-pub fn explain_challenge<'a>(name: &str, status: u16, values: impl IntoIterator<Item = &'a str>) {
+pub fn explain_challenge<V: AsRef<[u8]>>(
+    name: &str,
+    status: u16,
+    values: impl IntoIterator<Item = V>,
+) {
     if let Some(text) = latchkey_core::challenge::explain(name, status, values) {
         eprintln!("latchkey: {text}");
     }
