@@ -408,6 +408,158 @@ fn sigkill_of_the_agent_during_refreshes_callers_fall_back_and_nothing_is_lost()
     assert_eq!(status_json(&sb, "kill")["agent"]["pid"], agent2.pid());
 }
 
+/// A fake agent run as uid 65534 (`setpriv`) on `socket`: it records every byte a client sends
+/// into `<socket>.received` and answers any request with the token `EVIL-TOKEN`.
+struct FakeAgent(Child);
+
+impl FakeAgent {
+    fn start(socket: &Path) -> FakeAgent {
+        let script = r#"
+const net = require('net'), fs = require('fs');
+const [sock, log] = process.argv.slice(1);
+const answer = Buffer.from(JSON.stringify({v: 1, pid: 1, result: 'token',
+  access_token: 'EVIL-TOKEN', token_type: 'Bearer', scope: null, degraded: null, refreshed: false}));
+const frame = Buffer.concat([Buffer.alloc(4), answer]); frame.writeUInt32BE(answer.length, 0);
+const srv = net.createServer(c => {
+  c.on('data', d => { fs.appendFileSync(log, d); c.write(frame); });
+  c.on('error', () => {});
+});
+srv.listen(sock, () => { fs.chmodSync(sock, 0o666); console.log('listening'); });
+"#;
+        let received = format!("{}.received", socket.display());
+        let mut child = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "node", "-e", script])
+            .arg(socket)
+            .arg(&received)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("setpriv and node run the other uid's fake agent (the tests run as root)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "listening", "the fake agent of uid 65534 listens");
+        let meta = std::fs::metadata(socket).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
+        FakeAgent(child)
+    }
+
+    /// What clients sent it.
+    fn received(socket: &Path) -> Vec<u8> {
+        std::fs::read(format!("{}.received", socket.display())).unwrap_or_default()
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 16, point 1: another local user who serves the socket path first gets nothing — no
+/// `token` or `request` is sent to it, its token is never used — whether the path is named by
+/// `LATCHKEY_AGENT_SOCK` or is the default without `XDG_RUNTIME_DIR` (which was a shared
+/// `/tmp/latchkey-<uid>` that user could create); the real agent then starts in a private
+/// directory of the user's own.
+#[test]
+fn a_socket_served_by_another_uid_gets_nothing_and_its_token_is_never_used() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    let id = sb.add_and_login(&p, "victim");
+    let own = tokens_in_keychain(&id)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shared_tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared_tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+
+    // 1. An explicit socket path served by the other uid.
+    let socket = shared_tmp.path().join("agent.sock");
+    let fake = FakeAgent::start(&socket);
+    let mut cmd = sb.cmd(&["-v", "token", "victim"]);
+    cmd.env("LATCHKEY_AGENT_SOCK", &socket);
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), own, "the direct path's token, not the fake's");
+    assert!(
+        stderr(&out).contains("is served by uid 65534, not by you"),
+        "{}",
+        stderr(&out)
+    );
+    let userinfo = format!("{}/me", p.issuer);
+    let mut cmd = sb.cmd(&["request", "victim", &userinfo, "-H", "X-Secret: body-of-victim"]);
+    cmd.env("LATCHKEY_AGENT_SOCK", &socket);
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        FakeAgent::received(&socket).is_empty(),
+        "the other uid received {:?}",
+        String::from_utf8_lossy(&FakeAgent::received(&socket))
+    );
+    drop(fake);
+
+    // 2. No XDG_RUNTIME_DIR: the old default was `$TMPDIR/latchkey-<uid>/agent.sock`.
+    let planted_dir = shared_tmp.path().join("latchkey-0");
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "mkdir", "-m", "0777"])
+        .arg(&planted_dir)
+        .status()
+        .unwrap();
+    let planted = planted_dir.join("agent.sock");
+    let _fake = FakeAgent::start(&planted);
+    let cache = tempfile::tempdir().unwrap();
+    let no_runtime_dir = |args: &[&str]| {
+        let mut c = sb.cmd(args);
+        c.env_remove("LATCHKEY_AGENT_SOCK")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("TMPDIR", shared_tmp.path())
+            .env("XDG_CACHE_HOME", cache.path());
+        c
+    };
+    let out = no_runtime_dir(&["-v", "token", "victim"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), own);
+    assert!(
+        FakeAgent::received(&planted).is_empty(),
+        "the planted socket received a request"
+    );
+    // The real agent starts, in the user's own cache dir, and serves.
+    let mut agent_cmd = no_runtime_dir(&["agent"]);
+    agent_cmd
+        .env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = agent_cmd.spawn().unwrap();
+    let real_socket = cache.path().join("latchkey/agent/agent.sock");
+    let mut up = false;
+    for _ in 0..200 {
+        if UnixStream::connect(&real_socket).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = no_runtime_dir(&["status", "victim", "--json"]).output().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "the real agent listens at {}", real_socket.display());
+    let mode = std::fs::metadata(real_socket.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        status[0]["agent"]["pid"].as_u64(),
+        Some(u64::from(child.id())),
+        "served by the real agent: {status}"
+    );
+    assert!(FakeAgent::received(&planted).is_empty());
+}
+
 #[test]
 fn another_uid_is_refused_even_with_open_file_modes() {
     let _shared = shared();
@@ -431,9 +583,11 @@ fn another_uid_is_refused_even_with_open_file_modes() {
         .unwrap();
     assert_ne!(code(&out), 0, "no token for another user");
     assert!(stdout(&out).is_empty());
+    // The client checks who serves the socket before it sends anything: the owner's agent is
+    // not the other uid's, so it is not asked (and the agent refuses the connection anyway).
     assert!(
-        stderr(&out).contains("this agent serves uid"),
-        "the other uid was told no and fell back: {}",
+        stderr(&out).contains("is served by uid 0, not by you"),
+        "the other uid did not use an agent of another user: {}",
         stderr(&out)
     );
     agent.wait_for(
@@ -560,11 +714,13 @@ fn a_forwarded_socket_serves_a_remote_client_and_fallbacks_are_silent() {
     let remote = tempfile::tempdir().unwrap();
     let forwarded = remote.path().join("latchkey-forwarded.sock");
     relay(forwarded.clone(), sb.agent_socket());
+    // The agent serves the sandbox's config dir, not the platform default, so the remote
+    // names it (a client naming none means the default, which this agent does not serve).
     let remote_cmd = |args: &[&str]| {
         Command::new(BIN)
             .args(args)
             .env("LATCHKEY_AGENT_SOCK", &forwarded)
-            .env_remove("LATCHKEY_CONFIG_DIR")
+            .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
             .env("HOME", remote.path())
             .env("XDG_CONFIG_HOME", remote.path())
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
@@ -580,6 +736,24 @@ fn a_forwarded_socket_serves_a_remote_client_and_fallbacks_are_silent() {
     assert_eq!(st[0]["name"], "fwd");
     let out = remote_cmd(&["list"]);
     assert!(stdout(&out).contains("fwd"), "{}", stdout(&out));
+    // Issue 16.8: a client of the platform's default config dir is not answered by an agent
+    // that serves another one; it uses its own (here: no) accounts.
+    let out = Command::new(BIN)
+        .args(["-v", "token", "fwd"])
+        .env("LATCHKEY_AGENT_SOCK", &forwarded)
+        .env_remove("LATCHKEY_CONFIG_DIR")
+        .env("HOME", remote.path())
+        .env("XDG_CONFIG_HOME", remote.path())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 0, "{}", stdout(&out));
+    assert!(stdout(&out).is_empty(), "no token of another config dir");
+    assert!(
+        stderr(&out).contains("this agent serves the accounts in"),
+        "{}",
+        stderr(&out)
+    );
 
     // An agent of an unknown protocol version: the client falls back (here: the direct path
     // of the sandbox), never trusts the answer.
@@ -906,4 +1080,57 @@ fn the_agent_serves_tokens_for_other_apis_once_and_an_older_agent_leaves_them_to
         !agent.log().contains(&derived),
         "no token in the agent's log"
     );
+}
+
+/// A server that counts POSTs and answers each with `size` bytes.
+fn counting_server(size: usize) -> (u16, Arc<Mutex<usize>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(Mutex::new(0usize));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 8192];
+            let mut req = Vec::new();
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            *seen.lock().unwrap() += 1;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&vec![b'x'; size]);
+        }
+    });
+    (port, count)
+}
+
+/// Issue 16, point 4: an answer of 7 MiB (over the old 8 MiB frame once base64-encoded) comes
+/// back through the agent whole, and the POST reaches the server exactly once (it was answered
+/// `bad_request` after being sent, and the client sent it again on the direct path).
+#[test]
+fn a_large_answer_through_the_agent_is_delivered_and_the_request_is_sent_once() {
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    sb.add_and_login(&p, "big");
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    let size = 7 * 1024 * 1024;
+    let (port, count) = counting_server(size);
+    let url = format!("http://127.0.0.1:{port}/upload");
+    let out = sb.run(&["-v", "request", "big", "-X", "POST", &url, "-d", "payload"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), size, "the whole body");
+    assert_eq!(*count.lock().unwrap(), 1, "the POST was sent exactly once");
+    assert!(
+        !stderr(&out).contains("using the direct path"),
+        "served by the agent: {}",
+        stderr(&out)
+    );
+    drop(agent);
 }

@@ -51,6 +51,13 @@ impl Paths {
             })
     }
 
+    /// The platform's config dir for Latchkey (`~/.config/latchkey`), whatever
+    /// `$LATCHKEY_CONFIG_DIR` says: the one a client means when it names none.
+    pub fn platform_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("dev", "latchkey", "latchkey")
+            .map(|p| p.config_dir().to_path_buf())
+    }
+
     /// The config dir.
     pub fn dir(&self) -> &Path {
         &self.dir

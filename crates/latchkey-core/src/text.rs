@@ -62,6 +62,31 @@ pub fn clean(s: &str, max: usize) -> String {
     out
 }
 
+/// [`clean`] line by line: a message of several lines (a remedy on its own line) keeps its
+/// line breaks, and nothing else that could steer a terminal; at most `max` characters in all.
+pub fn clean_lines(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut left = max;
+    for line in s.split('\n') {
+        if left == 0 {
+            out.push('…');
+            break;
+        }
+        let leading = line.len() - line.trim_start_matches(' ').len();
+        let indent = " ".repeat(leading.min(8));
+        let line = clean(line, left);
+        left = left.saturating_sub(line.chars().count() + 1);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            out.push_str(&indent);
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
 /// The crates whose events `LATCHKEY_LOG=<level>` turns on.
 pub const LOG_CRATES: [&str; 3] = ["latchkey", "latchkey_core", "latchkey_app"];
 
@@ -89,6 +114,13 @@ pub fn clean_opt(s: Option<String>, max: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_lines_keeps_line_breaks_and_indents_only() {
+        let c = clean_lines("bad\u{1b}[2J thing:\n  latchkey login x\r\u{7}", 100);
+        assert_eq!(c, "bad[2J thing:\n  latchkey login x");
+        assert!(!c.chars().any(|c| c != '\n' && is_unsafe(c)));
+    }
 
     #[test]
     fn strips_escapes_and_controls() {

@@ -15,6 +15,8 @@ use crate::error::{Error, ErrorKind};
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
 /// How long `latchkey request` waits (the agent makes the HTTP request too).
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(60);
+/// The longest message of an agent's error shown to a person.
+const MAX_AGENT_MESSAGE: usize = 2000;
 
 /// The agent answered, or the caller should fall back.
 #[derive(Debug)]
@@ -43,6 +45,10 @@ pub struct Client {
 
 impl Client {
     /// A client of the agent at [`super::socket_path`], sending `$LATCHKEY_CONFIG_DIR` when set.
+    /// A client that sends none means the platform's default config dir: an agent that serves
+    /// another one refuses it (`other_config_dir`), and the caller uses its own accounts. (The
+    /// default is not sent as a path: over a forwarded socket the remote's home is not the
+    /// agent's.)
     pub fn from_env() -> Self {
         Client {
             path: super::socket_path(),
@@ -67,6 +73,8 @@ impl Client {
 
     /// Sends one request and reads its answer.
     pub fn call(&self, op: Op, deadline: Duration) -> Outcome<Answer> {
+        // An HTTP request the agent may have sent must never be sent again by the caller.
+        let has_effects = matches!(op, Op::Request { .. } | Op::RequestFor { .. });
         match self.call_inner(op, deadline) {
             Ok(resp) if resp.v != PROTOCOL_VERSION => Outcome::Fallback(format!(
                 "the agent answered with protocol version {} (this latchkey speaks {PROTOCOL_VERSION})",
@@ -77,11 +85,23 @@ impl Client {
                 answer: Answer::Error { kind, message },
                 ..
             }) => {
+                // The agent's words reach a terminal: no control characters, bounded.
+                let message = crate::text::clean_lines(&message, MAX_AGENT_MESSAGE);
+                let kind = crate::text::clean(&kind, crate::text::MAX_ERROR_CODE);
                 match serde_json::from_value::<ErrorKind>(serde_json::Value::String(kind.clone())) {
                     Ok(kind) => Outcome::Served {
                         pid,
                         result: Err(Error::Agent { kind, message }),
                     },
+                    Err(_) if has_effects && !protocol::kinds::not_executed(&kind, &message) => {
+                        Outcome::Served {
+                            pid,
+                            result: Err(Error::Agent {
+                                kind: ErrorKind::Other,
+                                message,
+                            }),
+                        }
+                    }
                     Err(_) => {
                         Outcome::Fallback(format!("the agent (pid {pid}) said {kind}: {message}"))
                     }
@@ -116,7 +136,15 @@ impl Client {
                 false,
             ));
         }
-        let mut stream = UnixStream::connect(&self.path)
+        if super::in_default_dir(&self.path) {
+            if let Some(dir) = self.path.parent() {
+                super::check_private_dir(dir).map_err(|why| {
+                    tracing::warn!("not asking the agent: {why}");
+                    (format!("the agent's directory cannot be trusted: {why}"), false)
+                })?;
+            }
+        }
+        let stream = UnixStream::connect(&self.path)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => format!("no agent socket at {shown}"),
                 std::io::ErrorKind::ConnectionRefused => {
@@ -125,9 +153,29 @@ impl Client {
                 _ => format!("cannot connect to the agent at {shown}: {e}"),
             })
             .map_err(|r| (r, false))?;
+        // Nothing is sent before we know who answers: a server of another uid (one that
+        // created the path first) gets no request and its answers are never used.
+        let server_uid = peer_uid(&stream)
+            .map_err(|e| (format!("cannot tell who serves {shown}: {e}"), false))?;
+        if server_uid != super::current_uid() {
+            tracing::warn!(
+                socket = %shown,
+                server_uid,
+                "the agent socket is served by another user; not used"
+            );
+            return Err((
+                format!(
+                    "{shown} is served by uid {server_uid}, not by you (uid {}); not used",
+                    super::current_uid()
+                ),
+                false,
+            ));
+        }
+        let mut stream = Deadlined {
+            stream,
+            until: std::time::Instant::now() + deadline,
+        };
         let io = |e: std::io::Error| (format!("talking to the agent at {shown}: {e}"), false);
-        stream.set_write_timeout(Some(deadline)).map_err(io)?;
-        stream.set_read_timeout(Some(deadline)).map_err(io)?;
         // The agent may answer before reading (refused, busy) and close: read its answer even
         // if the write failed.
         let written = protocol::write_frame(&mut stream, &body);
@@ -170,7 +218,168 @@ impl Client {
     }
 }
 
+/// The uid of the process that serves the connected socket (`SO_PEERCRED`: the listener's
+/// credentials as of its `listen`; an sshd-forwarded socket is yours, as sshd runs as you).
+#[cfg(unix)]
+fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
+            .map_err(std::io::Error::from)?;
+        Ok(cred.uid())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let (uid, _gid) = nix::unistd::getpeereid(stream).map_err(std::io::Error::from)?;
+        Ok(uid.as_raw())
+    }
+}
+
+/// A stream whose reads and writes share one deadline: a server that answers a byte at a time
+/// cannot hold a client longer than the deadline (a timeout per `read` could).
+#[cfg(unix)]
+struct Deadlined {
+    stream: std::os::unix::net::UnixStream,
+    until: std::time::Instant,
+}
+
+#[cfg(unix)]
+impl Deadlined {
+    fn left(&self) -> std::io::Result<Duration> {
+        let left = self.until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            Err(std::io::ErrorKind::TimedOut.into())
+        } else {
+            Ok(left)
+        }
+    }
+}
+
+#[cfg(unix)]
+impl std::io::Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+#[cfg(unix)]
+impl std::io::Write for Deadlined {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.stream.set_write_timeout(Some(left))?;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 /// Maps an answer of an unexpected shape to a fallback.
 pub fn unexpected(pid: u32, what: &str) -> String {
     format!("the agent (pid {pid}) answered a {what} request with something else")
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An agent (of this uid) that answers every request with `answer`, once per connection.
+    fn agent_answering(answer: serde_json::Value) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let _ = protocol::read_frame(&mut conn, protocol::MAX_REQUEST);
+                let body = serde_json::to_vec(&answer).unwrap();
+                let _ = protocol::write_frame(&mut conn, &body);
+            }
+        });
+        (dir, path)
+    }
+
+    fn request_op() -> Op {
+        Op::Request {
+            account: "a".into(),
+            method: "POST".into(),
+            url: url::Url::parse("https://api.example/x").unwrap(),
+            headers: vec![],
+            body_b64: None,
+        }
+    }
+
+    /// Issue 16, point 4: an older agent answered `bad_request` *after* sending the request when
+    /// the answer was too large. For an HTTP request only a refusal that proves nothing was done
+    /// lets the caller send it itself; a token request may always fall back.
+    #[test]
+    fn an_answer_after_an_executed_request_is_final_never_a_fallback() {
+        let too_large = serde_json::json!({"v": 1, "pid": 7, "result": "error",
+            "kind": "bad_request", "message": "the answer is over the protocol's size limit"});
+        let (_d, path) = agent_answering(too_large);
+        let client = Client::new(&path, None);
+        match client.call(request_op(), Duration::from_secs(5)) {
+            Outcome::Served { result: Err(e), .. } => {
+                assert!(e.to_string().contains("size limit"), "{e}")
+            }
+            other => panic!("the request must not be repeated: {other:?}"),
+        }
+        let token = Op::Token {
+            account: "a".into(),
+            min_ttl: None,
+            force: false,
+        };
+        assert!(matches!(
+            client.call(token, Duration::from_secs(5)),
+            Outcome::Fallback(_)
+        ));
+
+        let new_kind = serde_json::json!({"v": 1, "pid": 7, "result": "error",
+            "kind": protocol::kinds::EXECUTED_TOO_LARGE, "message": "sent; \u{1b}[2Jtoo large"});
+        let (_d2, path) = agent_answering(new_kind);
+        match Client::new(&path, None).call(request_op(), Duration::from_secs(5)) {
+            Outcome::Served { result: Err(e), .. } => {
+                assert_eq!(e.to_string(), "sent; [2Jtoo large", "control characters stripped")
+            }
+            other => panic!("final: {other:?}"),
+        }
+
+        // An operation it does not know: nothing was sent, the direct path may do it.
+        let unknown = serde_json::json!({"v": 1, "pid": 7, "result": "error",
+            "kind": "bad_request", "message": "unknown or malformed request `request_for` (Data error)"});
+        let (_d3, path) = agent_answering(unknown);
+        assert!(matches!(
+            Client::new(&path, None).call(request_op(), Duration::from_secs(5)),
+            Outcome::Fallback(_)
+        ));
+    }
+
+    /// One deadline for the whole answer: an agent that trickles a byte every 100 ms cannot
+    /// hold the client past it (a timeout per `read` would wait for ever).
+    #[test]
+    fn a_trickling_agent_is_cut_off_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                use std::io::Write;
+                let _ = conn.write_all(&[0, 0, 0xff, 0xff]);
+                for _ in 0..200 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if conn.write_all(b" ").is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let out = Client::new(&path, None).call(request_op(), Duration::from_secs(1));
+        assert!(matches!(out, Outcome::Lost(_)), "{out:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 }

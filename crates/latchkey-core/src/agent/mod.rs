@@ -9,8 +9,12 @@
 //! - [`client`]: the blocking client the CLI uses before it builds any runtime; any failure to
 //!   get an answer is a reason to fall back to the direct path, never an error.
 //!
-//! The socket is `$LATCHKEY_AGENT_SOCK` if set, else `$XDG_RUNTIME_DIR/latchkey/agent.sock`
-//! (directory 0700, socket 0600), else `<tmp>/latchkey-<uid>/agent.sock`.
+//! The socket is `$LATCHKEY_AGENT_SOCK` if set, else `$XDG_RUNTIME_DIR/latchkey/agent.sock`,
+//! else `<cache dir>/latchkey/agent/agent.sock` (`~/.cache/latchkey/agent/agent.sock`):
+//! never a shared directory such as `/tmp`, where another local user could create the path
+//! first. A default directory is used only when it is a real directory (not a symlink) owned by
+//! this uid with no access for others ([`check_private_dir`]); whatever the path, a client
+//! talks only to a server running as its own uid (`SO_PEERCRED`, checked in [`client`]).
 
 pub mod client;
 #[cfg(unix)]
@@ -35,12 +39,54 @@ pub fn socket_path() -> PathBuf {
     default_socket_dir().join("agent.sock")
 }
 
-/// `$XDG_RUNTIME_DIR/latchkey`, else `<tmp>/latchkey-<uid>`.
+/// `$XDG_RUNTIME_DIR/latchkey`, else `<cache dir>/latchkey/agent` (a directory of the user's
+/// own, never the shared temporary directory); `/nonexistent/latchkey-agent` when there is no
+/// home either (nothing can be served or reached there).
 pub fn default_socket_dir() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        Some(dir) => PathBuf::from(dir).join("latchkey"),
-        None => std::env::temp_dir().join(format!("latchkey-{}", current_uid())),
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
+        return PathBuf::from(dir).join("latchkey");
     }
+    directories::ProjectDirs::from("dev", "latchkey", "latchkey")
+        .map(|p| p.cache_dir().join("agent"))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent/latchkey-agent"))
+}
+
+/// Whether `socket` lives in the default socket directory (which must then pass
+/// [`check_private_dir`]); an explicit `$LATCHKEY_AGENT_SOCK` or `--socket` is the user's
+/// choice (an SSH-forwarded socket, say) and is protected by the peer check alone.
+pub fn in_default_dir(socket: &std::path::Path) -> bool {
+    socket.parent() == Some(default_socket_dir().as_path())
+}
+
+/// Why a directory may not hold the agent's socket: it is a symlink, not a directory, owned by
+/// another uid, or open to group or others. `Ok` when it is private to this uid.
+#[cfg(unix)]
+pub fn check_private_dir(dir: &std::path::Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!("{} is a symbolic link", dir.display()));
+    }
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.uid() != current_uid() {
+        return Err(format!(
+            "{} belongs to uid {}, not to you (uid {})",
+            dir.display(),
+            meta.uid(),
+            current_uid()
+        ));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is open to other users (mode {:o})",
+            dir.display(),
+            meta.permissions().mode() & 0o777
+        ));
+    }
+    Ok(())
 }
 
 /// The real uid of this process.

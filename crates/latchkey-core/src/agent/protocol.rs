@@ -19,8 +19,10 @@ use crate::secret::Secret;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest request frame (bytes of JSON).
 pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
-/// Largest response frame (bytes of JSON).
-pub const MAX_RESPONSE: usize = 8 * 1024 * 1024;
+/// Largest response frame (bytes of JSON): room for the largest resource response the HTTP
+/// client accepts ([`crate::http::MAX_RESOURCE_BODY`], base64 in the frame) and its headers,
+/// so an answer to an executed `request` always fits.
+pub const MAX_RESPONSE: usize = crate::http::MAX_RESOURCE_BODY.div_ceil(3) * 4 + 8 * 1024 * 1024;
 
 /// Error kinds of the protocol itself (beside the core's [`crate::ErrorKind`] names). A client
 /// that gets one of these falls back to the direct path.
@@ -35,6 +37,26 @@ pub mod kinds {
     pub const BUSY: &str = "busy";
     /// The client uses another config dir than the agent.
     pub const OTHER_CONFIG: &str = "other_config_dir";
+    /// The agent did what was asked (an HTTP request was sent) but its answer does not fit in
+    /// a frame. Final: the client reports it and never repeats the request itself.
+    pub const EXECUTED_TOO_LARGE: &str = "executed_answer_too_large";
+
+    /// Whether an error of this kind (with this message) proves the operation was not carried
+    /// out, so the client may do it itself. Everything else an agent says about an operation
+    /// with effects elsewhere (an HTTP request) is final: an older agent also answered
+    /// `bad_request` when its answer was too large, after it had sent the request.
+    pub fn not_executed(kind: &str, message: &str) -> bool {
+        match kind {
+            UNSUPPORTED_VERSION | REFUSED | BUSY | OTHER_CONFIG => true,
+            // Before anything is done: JSON it cannot read, an operation it does not know.
+            BAD_REQUEST => {
+                message.starts_with("unknown or malformed request")
+                    || message.starts_with("not JSON")
+                    || message.starts_with("request of ")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A request frame.
@@ -313,8 +335,12 @@ pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Vec<u8>, FrameError> 
     if n > max {
         return Err(FrameError::TooLarge(n));
     }
-    let mut buf = vec![0u8; n];
-    r.read_exact(&mut buf)?;
+    // Grown as bytes arrive, not allocated from the announced length up front.
+    let mut buf = Vec::with_capacity(n.min(64 * 1024));
+    r.take(n as u64).read_to_end(&mut buf)?;
+    if buf.len() < n {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok(buf)
 }
 

@@ -68,8 +68,8 @@ fn prepare_dir(socket: &Path) -> Result<()> {
     let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
     };
-    let default = dir == super::default_socket_dir();
-    if !dir.exists() {
+    let default = super::in_default_dir(socket);
+    if std::fs::symlink_metadata(dir).is_err() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -77,20 +77,24 @@ fn prepare_dir(socket: &Path) -> Result<()> {
             .map_err(|e| Error::io(format!("creating the agent directory {}", dir.display()), e))?;
     }
     if default {
-        // Our own directory: it must be ours and private.
-        let meta = std::fs::metadata(dir)
+        // Our own directory: it must be ours and private. One of ours with a wider mode (an
+        // older Latchkey, a umask) is narrowed; anything else is refused.
+        let meta = std::fs::symlink_metadata(dir)
             .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-        if meta.uid() != super::current_uid() {
-            return Err(Error::Other(format!(
-                "the agent directory {} belongs to uid {}, not to you; remove it",
-                dir.display(),
-                meta.uid()
-            )));
-        }
-        if meta.permissions().mode() & 0o777 != 0o700 {
+        if meta.is_dir()
+            && !meta.file_type().is_symlink()
+            && meta.uid() == super::current_uid()
+            && meta.permissions().mode() & 0o077 != 0
+        {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| Error::io(format!("making {} private", dir.display()), e))?;
         }
+        super::check_private_dir(dir).map_err(|why| {
+            Error::Other(format!(
+                "the agent's directory cannot be used: {why}; remove it, or choose a socket with --socket / {}",
+                super::SOCKET_ENV
+            ))
+        })?;
     }
     Ok(())
 }
@@ -298,12 +302,22 @@ impl Server {
         };
         let body = serde_json::to_vec(&resp).map_err(std::io::Error::other)?;
         if body.len() > protocol::MAX_RESPONSE {
+            let what = match &resp.answer {
+                Answer::Http { status, .. } => {
+                    format!("the request was sent and the server answered {status}, but")
+                }
+                _ => "the agent did what was asked, but".to_string(),
+            };
             let too_big = Response {
                 v: PROTOCOL_VERSION,
                 pid: self.pid,
                 answer: error(
-                    kinds::BAD_REQUEST,
-                    "the answer is over the protocol's size limit",
+                    kinds::EXECUTED_TOO_LARGE,
+                    format!(
+                        "{what} the answer ({} MiB) is over the agent protocol's {} MiB limit; it was not repeated",
+                        body.len() >> 20,
+                        protocol::MAX_RESPONSE >> 20
+                    ),
                 ),
             };
             let body = serde_json::to_vec(&too_big).map_err(std::io::Error::other)?;
@@ -419,8 +433,17 @@ impl Server {
                 );
             }
         };
-        if let Some(dir) = &req.config_dir {
-            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        // A client that names no config dir means the platform's default one: an agent serving
+        // another dir must not answer it with other accounts. (`ping` says nothing of them.)
+        let asked = match &req.op {
+            Op::Ping => None,
+            _ => req
+                .config_dir
+                .clone()
+                .or_else(crate::config::Paths::platform_dir),
+        };
+        if let Some(dir) = asked {
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
             if dir != self.config_dir {
                 return error(
                     kinds::OTHER_CONFIG,
