@@ -7,8 +7,10 @@
 //! - **User only.** The default directory is created 0700 and the socket is 0600; every
 //!   connection's peer uid (`SO_PEERCRED`) must equal the agent's, whatever the file modes say.
 //! - **Bounded.** Requests of at most [`protocol::MAX_REQUEST`] bytes, a deadline on every
-//!   read and write, at most [`MAX_CONNECTIONS`] connections served at once (more are told
-//!   `busy` and fall back).
+//!   read and write, at most [`MAX_CONNECTIONS`] connections served at once and at most
+//!   [`MAX_CONNECTIONS_PER_PEER`] for one peer process (more are told `busy` and fall back).
+//! - **Hardened.** Whichever process serves (the agent, the desktop app) makes itself
+//!   non-dumpable with no core dumps ([`harden_process`]) before it answers anyone.
 //! - **Fresh.** A watcher on the config dir marks the token memory stale when `accounts.toml`
 //!   or `tokens.changed` change (no polling: the OS wakes the agent). Rotated tokens the
 //!   keychain refused are retried with backoff until stored (and never served before).
@@ -35,6 +37,46 @@ use crate::manager::{LoginManager, TokenOptions};
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Connections served at once for one peer process: one client cannot take every permit and
+/// leave the user's other programs to be told `busy`.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 64;
+
+/// Connections held per peer pid.
+#[derive(Default)]
+struct PeerSlots(std::sync::Mutex<std::collections::HashMap<i32, usize>>);
+
+/// One connection's place in [`PeerSlots`], given back on drop.
+struct PeerSlot {
+    slots: Arc<PeerSlots>,
+    pid: i32,
+}
+
+impl PeerSlots {
+    fn claim(self: &Arc<Self>, pid: i32) -> Option<PeerSlot> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(pid).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            slots: self.clone(),
+            pid,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut held = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.pid) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.pid);
+            }
+        }
+    }
+}
 
 /// A bound, locked agent socket. The socket file is removed on drop.
 #[derive(Debug)]
@@ -234,9 +276,13 @@ async fn serve_bound(
         config_dir: std::fs::canonicalize(&config_dir).unwrap_or(config_dir),
         manager: manager.clone(),
     });
+    // Whatever process serves (`latchkey agent`, the desktop app): it now holds every
+    // account's tokens for other processes.
+    harden_process();
     let retry = tokio::spawn(retry_unwritten(manager.clone()));
     SERVING.store(true, Ordering::Relaxed);
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let peers = Arc::new(PeerSlots::default());
     tracing::info!(socket = %bound.path.display(), pid = server.pid, "agent serving");
     tokio::pin!(shutdown);
     loop {
@@ -244,14 +290,16 @@ async fn serve_bound(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let server = server.clone();
-                    match permits.clone().try_acquire_owned() {
-                        Ok(permit) => {
+                    let peer_pid = stream.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
+                    match (peers.claim(peer_pid), permits.clone().try_acquire_owned()) {
+                        (Some(slot), Ok(permit)) => {
                             tokio::spawn(async move {
                                 server.connection(stream).await;
                                 drop(permit);
+                                drop(slot);
                             });
                         }
-                        Err(_) => {
+                        _ => {
                             tokio::spawn(async move {
                                 let mut stream = stream;
                                 let _ = server.send(&mut stream, error(kinds::BUSY, "too many connections; use the direct path")).await;
@@ -673,5 +721,89 @@ async fn retry_unwritten(manager: Arc<LoginManager>) {
             }
             pause = (pause * 2).min(Duration::from_secs(30));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::Paths;
+    use crate::http::testing::{ScriptedTransport, unreachable};
+    use crate::manager::{ManagerOptions, RetryPolicy};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Keychain, SecretStore};
+
+    fn manager(dir: &Path) -> Arc<LoginManager> {
+        let store = Arc::new(MemoryStore::default());
+        let keychain = Keychain::with_factory(
+            Arc::new(move || Ok(store.clone() as Arc<dyn SecretStore>)),
+            Duration::from_secs(5),
+        );
+        Arc::new(LoginManager::new(ManagerOptions {
+            paths: Paths::new(dir),
+            keychain,
+            http: ScriptedTransport::new(|r| Err(unreachable(r))).client(),
+            clock: Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())),
+            min_ttl: crate::manager::DEFAULT_MIN_TTL,
+            lock_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+        }))
+    }
+
+    fn ping(stream: &mut std::os::unix::net::UnixStream) -> serde_json::Value {
+        protocol::write_frame(stream, br#"{"v":1,"op":"ping"}"#).unwrap();
+        serde_json::from_slice(&protocol::read_frame(stream, protocol::MAX_RESPONSE).unwrap())
+            .unwrap()
+    }
+
+    /// Issue 16.8: whoever serves the socket is hardened (the desktop app serves through
+    /// [`host`], not through the CLI's `agent` command, and was not), and one peer process
+    /// cannot hold more than [`MAX_CONNECTIONS_PER_PEER`] connections.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serving_process_is_hardened_and_one_peer_gets_its_share_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let bound = bind(&socket).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(serve_bound(manager(dir.path()), bound, async {
+            let _ = stopped.await;
+        }));
+        let path = socket.clone();
+        let answers = tokio::task::spawn_blocking(move || {
+            let mut held = Vec::new();
+            let mut kinds = Vec::new();
+            for _ in 0..MAX_CONNECTIONS_PER_PEER + 3 {
+                let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let a = ping(&mut s);
+                kinds.push(
+                    a["result"]
+                        .as_str()
+                        .map(|r| if r == "error" { a["kind"].to_string() } else { r.to_string() })
+                        .unwrap_or_default(),
+                );
+                held.push(s);
+            }
+            kinds
+        })
+        .await
+        .unwrap();
+        #[cfg(target_os = "linux")]
+        {
+            assert!(!nix::sys::prctl::get_dumpable().unwrap(), "not dumpable");
+            let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+            let core = limits
+                .lines()
+                .find(|l| l.starts_with("Max core file size"))
+                .unwrap();
+            assert!(core.split_whitespace().nth(4) == Some("0"), "{core}");
+        }
+        let pongs = answers.iter().filter(|k| *k == "pong").count();
+        let busy = answers.iter().filter(|k| *k == "\"busy\"").count();
+        assert_eq!((pongs, busy), (MAX_CONNECTIONS_PER_PEER, 3), "{answers:?}");
+        let _ = stop.send(());
+        served.await.unwrap().unwrap();
     }
 }
