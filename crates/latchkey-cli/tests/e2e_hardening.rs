@@ -735,3 +735,41 @@ fn dpop_sign_in_sends_dpop_jkt_and_refuses_a_bearer_answer() {
     let id = sb.account_id("b");
     assert!(Keyring::lookup(&format!("{id}/tokens")).is_none());
 }
+
+/// Issue 16.8: what a person types into `latchkey request` that may be a secret — a malformed
+/// `-H` (a pasted `Authorization Bearer …`), a header value with control characters, a URL's
+/// `user:password@` — reaches neither the terminal nor any file of the config dir
+/// (`latchkey.log`), on refusals and on connection errors alike.
+#[test]
+fn request_input_that_may_be_secret_is_never_echoed_or_logged() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    sb.add_and_login(&p, "r");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cases: Vec<Vec<String>> = vec![
+        vec!["-H".into(), "Authorization Bearer SECRET-ONE".into()],
+        vec!["-H".into(), "X-Key: SECRET-TWO\u{1}".into()],
+        vec!["-H".into(), "Bad Name SECRET-THREE: v".into()],
+    ];
+    for extra in &cases {
+        let mut args = vec!["-v", "request", "r", &p.issuer];
+        args.extend(extra.iter().map(String::as_str));
+        let out = sb.run(&args);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(!stderr(&out).contains("SECRET"), "{}", stderr(&out));
+    }
+    for url in [
+        "http://user:SECRET-FOUR@example.com/".to_string(),
+        format!("http://user:SECRET-FIVE@127.0.0.1:{closed}/x"),
+    ] {
+        let out = sb.run(&["-vv", "request", "r", &url]);
+        assert_ne!(code(&out), 0);
+        assert!(!stderr(&out).contains("SECRET"), "{}", stderr(&out));
+    }
+    let files = sb.all_files_text();
+    assert!(files.contains("command failed"), "the log was written");
+    assert!(!files.contains("SECRET"), "a secret reached a file");
+}

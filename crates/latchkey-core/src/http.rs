@@ -121,11 +121,15 @@ pub enum ClientAuth {
     },
 }
 
-/// Strips query and fragment for messages and logs.
+/// A URL for messages and logs: without `user:password@`, query and fragment (any of which
+/// may carry a secret).
 pub fn display_url(url: &Url) -> String {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
+    // Fails only for URLs that cannot have user-info (`mailto:`…), which then carry none.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
     u.to_string()
 }
 
@@ -560,8 +564,12 @@ impl HttpClient {
                         "`latchkey request` sets the `{k}` header itself; leave it out"
                     )));
                 }
-                let name = HeaderName::from_bytes(k.trim().as_bytes())
-                    .map_err(|_| Error::InvalidInput(format!("`{k}` is not a header name")))?;
+                // An invalid name is not quoted: it may be a pasted `Authorization Bearer …`.
+                let name = HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| {
+                    Error::InvalidInput(
+                        "a header name is not a valid HTTP token (it is not shown)".into(),
+                    )
+                })?;
                 let value = HeaderValue::from_str(v.trim()).map_err(|_| {
                     Error::InvalidInput(format!("the value of header `{k}` is not valid"))
                 })?;

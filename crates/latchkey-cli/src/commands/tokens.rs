@@ -65,11 +65,28 @@ pub fn request_head(
     has_body: bool,
 ) -> Result<(String, Vec<(String, String)>), Error> {
     let mut headers = Vec::new();
-    for h in &r.headers {
-        let (k, v) = h
-            .split_once(':')
-            .ok_or_else(|| Error::InvalidInput(format!("-H `{h}`: use the form `Name: value`")))?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
+    for (i, h) in r.headers.iter().enumerate() {
+        // Never quoted: a header value is often a secret, and errors reach latchkey.log.
+        let (k, v) = h.split_once(':').ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "-H number {} has no `:`; use the form `Name: value` (the value is not shown)",
+                i + 1
+            ))
+        })?;
+        let name = k.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Err(Error::InvalidInput(format!(
+                "-H number {}: the header name is not a valid HTTP token (the value is not shown)",
+                i + 1
+            )));
+        }
+        let value = v.trim();
+        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(Error::InvalidInput(format!(
+                "-H {name}: the value has control characters (it is not shown)"
+            )));
+        }
+        headers.push((name.to_string(), value.to_string()));
     }
     if has_body
         && !headers
