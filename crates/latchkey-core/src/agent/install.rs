@@ -41,19 +41,32 @@ fn quote(s: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// A value for one line of the unit: refused when it holds a control character (a newline
+/// would start a line of its own — `ExecStartPre=`, say — in a unit systemd runs at login).
+fn unit_value(what: &str, value: &str) -> Result<String> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "{what} contains a control character (a line break?); the unit was not written"
+        )));
+    }
+    Ok(value.to_string())
+}
+
 /// The unit text for the `latchkey` binary at `exe`. The config dir and socket the installing
 /// shell uses (`LATCHKEY_CONFIG_DIR`, `LATCHKEY_AGENT_SOCK`) are carried into the unit.
-pub fn unit_text(exe: &Path) -> String {
+pub fn unit_text(exe: &Path) -> Result<String> {
     let mut env = String::new();
     for var in [crate::config::CONFIG_DIR_ENV, super::SOCKET_ENV] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            let v = unit_value(&format!("${var}"), &v.to_string_lossy())?;
             env.push_str(&format!(
                 "Environment={}\n",
-                quote(&format!("{var}={}", v.to_string_lossy()))
+                quote(&format!("{var}={v}"))
             ));
         }
     }
-    format!(
+    let exe = unit_value("the path of latchkey", &exe.to_string_lossy())?;
+    Ok(format!(
         "# Written by `latchkey agent --install`; `latchkey agent --uninstall` removes it.\n\
 [Unit]\n\
 Description=Latchkey agent: OAuth tokens for the CLI, the desktop app and integrations\n\
@@ -70,8 +83,8 @@ LimitCORE=0\n\
 \n\
 [Install]\n\
 WantedBy=default.target\n",
-        quote(&exe.to_string_lossy())
-    )
+        quote(&exe)
+    ))
 }
 
 fn systemctl(args: &[&str]) -> std::result::Result<(), String> {
@@ -99,7 +112,7 @@ pub fn install(exe: &Path) -> Result<UnitReport> {
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let path = dir.join(UNIT_NAME);
     let tmp = dir.join(format!(".{UNIT_NAME}.tmp"));
-    std::fs::write(&tmp, unit_text(exe))
+    std::fs::write(&tmp, unit_text(exe)?)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     let systemctl =
@@ -122,16 +135,26 @@ pub fn uninstall() -> Result<UnitReport> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn exec_start_is_quoted_for_systemd() {
-        let text = unit_text(Path::new("/opt/my apps/latchkey"));
+        let text = unit_text(Path::new("/opt/my apps/latchkey")).unwrap();
         assert!(
             text.contains("ExecStart=\"/opt/my apps/latchkey\" agent\n"),
             "{text}"
         );
         assert!(text.contains("WantedBy=default.target"));
         assert_eq!(quote("a%b$c\"d"), "\"a%%b$$c\\\"d\"");
+    }
+
+    /// Issue 16.8: a newline in a path would add a directive of its own to the unit.
+    #[test]
+    fn control_characters_are_refused_not_written() {
+        let e = unit_text(Path::new("/opt/latchkey\nExecStartPre=/bin/evil")).unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+        assert!(unit_value("$X", "/a\tb").is_err());
+        assert!(unit_value("$X", "/home/ü/.config").is_ok());
     }
 }
