@@ -136,6 +136,73 @@ pub enum Pasted {
     Refused(&'static str),
 }
 
+/// The longest pasted line taken (a redirect URL with a code, state and `iss` is well under
+/// 8 KiB; browsers cap addresses near 64 KiB). A longer line is read to its end and refused.
+pub const MAX_PASTED_LINE: usize = 64 * 1024;
+
+/// What [`read_pasted_line`] read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PastedLine {
+    /// A line (without its line break; invalid UTF-8 replaced).
+    Line(String),
+    /// A line longer than the limit (consumed and dropped).
+    TooLong,
+    /// End of input.
+    End,
+}
+
+/// Reads one line of at most `max` bytes from `input`, never holding more than `max` bytes of
+/// it: a longer line is consumed to its end and reported as [`PastedLine::TooLong`].
+pub fn read_pasted_line(input: &mut impl std::io::BufRead, max: usize) -> std::io::Result<PastedLine> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let (done, used) = {
+            let buf = match input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                (true, 0)
+            } else {
+                any = true;
+                let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => (&buf[..i], Some(i + 1)),
+                    None => (buf, None),
+                };
+                if !too_long {
+                    if line.len() + chunk.len() > max {
+                        too_long = true;
+                        line = Vec::new();
+                    } else {
+                        line.extend_from_slice(chunk);
+                    }
+                }
+                match done {
+                    Some(used) => (true, used),
+                    None => (false, buf.len()),
+                }
+            }
+        };
+        input.consume(used);
+        if done {
+            break;
+        }
+    }
+    Ok(if too_long {
+        PastedLine::TooLong
+    } else if !any {
+        PastedLine::End
+    } else {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        PastedLine::Line(String::from_utf8_lossy(&line).into_owned())
+    })
+}
+
 /// Classifies a pasted line against the sign-in's `state` (constant-time comparison). The
 /// completion ([`crate::LoginManager::complete_sign_in`]) checks it all again.
 pub fn classify_pasted(line: &str, expected_state: &Secret) -> Pasted {
@@ -154,6 +221,33 @@ pub fn classify_pasted(line: &str, expected_state: &Secret) -> Pasted {
             "that URL does not belong to this sign-in (its `state` differs); nothing was sent",
         ),
         Ok(_) => Pasted::ThisSignIn(line.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod pasted_line_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Issue 16.8: a pasted line is read with a bound; an endless one is consumed, not kept.
+    #[test]
+    fn lines_are_bounded_and_a_long_one_is_dropped_whole() {
+        let mut input = std::io::BufReader::with_capacity(
+            7,
+            std::io::Cursor::new(format!("short\r\n{}\nnext\nlast", "x".repeat(100))),
+        );
+        let mut read = || read_pasted_line(&mut input, 20).unwrap();
+        assert_eq!(read(), PastedLine::Line("short".into()));
+        assert_eq!(read(), PastedLine::TooLong);
+        assert_eq!(read(), PastedLine::Line("next".into()));
+        assert_eq!(read(), PastedLine::Line("last".into()));
+        assert_eq!(read(), PastedLine::End);
+        // Exactly at the limit is taken.
+        let mut input = std::io::Cursor::new(b"12345\n".to_vec());
+        assert_eq!(
+            read_pasted_line(&mut input, 5).unwrap(),
+            PastedLine::Line("12345".into())
+        );
     }
 }
 

@@ -188,11 +188,24 @@ async fn login_without_browser(
 
 /// Lines of standard input, read on their own thread (a blocking read must not hold up the
 /// runtime). The channel closes at end of input.
+/// Each line is at most [`headless::MAX_PASTED_LINE`] bytes; a longer one is dropped with a
+/// notice.
 fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
+        let mut input = std::io::stdin().lock();
+        loop {
+            let line = match headless::read_pasted_line(&mut input, headless::MAX_PASTED_LINE) {
+                Ok(headless::PastedLine::Line(line)) => line,
+                Ok(headless::PastedLine::TooLong) => {
+                    eprintln!(
+                        "latchkey: refused the pasted text: a line over {} KiB is not a sign-in address. Still waiting …",
+                        headless::MAX_PASTED_LINE / 1024
+                    );
+                    continue;
+                }
+                Ok(headless::PastedLine::End) | Err(_) => break,
+            };
             if tx.send(line).is_err() {
                 break;
             }
