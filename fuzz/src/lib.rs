@@ -34,6 +34,7 @@ pub const TARGETS: &[&str] = &[
     "jwks_id_token",
     "www_authenticate",
     "accounts_toml",
+    "agent_frame",
 ];
 
 /// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
@@ -50,6 +51,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "jwks_id_token" => jwks_id_token(data),
         "www_authenticate" => www_authenticate(data),
         "accounts_toml" => accounts_toml(data),
+        "agent_frame" => agent_frame(data),
         _ => return false,
     }
     true
@@ -303,6 +305,39 @@ fn accounts_toml(data: &[u8]) {
     }
 }
 
+/// Bytes on the agent socket, read as the agent reads a request and as a client reads an
+/// answer: [`protocol::read_frame`](latchkey_core::agent::protocol::read_frame), then the
+/// request and response types. An error message a client would print must be printable.
+fn agent_frame(data: &[u8]) {
+    use latchkey_core::agent::protocol::{self, Answer, Request, Response};
+    for max in [protocol::MAX_REQUEST, 64] {
+        let mut input = std::io::Cursor::new(data);
+        while let Ok(frame) = protocol::read_frame(&mut input, max) {
+            // The agent: JSON first (for the version and op name), then the typed request.
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame) {
+                if let Ok(req) = serde_json::from_value::<Request>(value) {
+                    if let latchkey_core::agent::protocol::Op::TokenFor { spec, .. }
+                    | latchkey_core::agent::protocol::Op::RequestFor { spec, .. } = &req.op
+                    {
+                        let _ = spec.check();
+                    }
+                }
+            }
+            // A client.
+            if let Ok(resp) = serde_json::from_slice::<Response>(&frame) {
+                if let Answer::Error { kind, message } = &resp.answer {
+                    let shown = latchkey_core::text::clean_lines(message, 2000);
+                    assert!(
+                        !shown.chars().any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
+                        "an agent message reaches the terminal with control characters"
+                    );
+                    let _ = protocol::kinds::not_executed(kind, message);
+                }
+            }
+        }
+    }
+}
+
 /// Tokens a hostile or broken provider would send, spliced in by the mutator.
 pub const DICTIONARY: &[&[u8]] = &[
     b"1e300",
@@ -341,6 +376,12 @@ pub const DICTIONARY: &[&[u8]] = &[
     b"</title>",
     b"\r\n",
     b"\xff\xfe",
+    b"\"op\":\"token_for\"",
+    b"\"op\":\"request\"",
+    b"\"result\":\"error\"",
+    b"\"kind\":\"bad_request\"",
+    b"\x00\x00\x00\x10",
+    b"\xff\xff\xff\xff",
 ];
 
 /// A tiny deterministic PRNG (xorshift64*), so runs are reproducible from a seed.
