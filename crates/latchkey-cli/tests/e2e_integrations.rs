@@ -704,6 +704,16 @@ fn docker_credential_helper_speaks_the_protocol() {
     // A full URL, as Docker passes for some registries.
     let out = run("get", "https://registry.example.test:5000/v2/");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // An explicit http:// server gets no token (as git: https, http only to loopback), nor a
+    // path the rules refuse.
+    let out = run("get", "http://registry.example.test:5000");
+    assert_ne!(code(&out), 0);
+    assert!(!stdout(&out).contains("Secret"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("use https"), "{}", stdout(&out));
+    let out = run("get", "https://registry.example.test:5000/team/%2e%2e/x");
+    assert_ne!(code(&out), 0);
+    assert!(!stdout(&out).contains("Secret"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("sends no token"), "{}", stdout(&out));
     // Unknown registry: exactly the protocol's message.
     let out = run("get", "other.test");
     assert_eq!(code(&out), 1);
@@ -843,22 +853,35 @@ fn start_api(p: Arc<Provider>) -> (u16, Bearers) {
     (port, seen)
 }
 
-fn kubectl_path() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("kubectl"))
-            .find(|k| k.exists())
-    })
+/// kubectl from PATH; a test that needs it fails (never skips) when it is missing.
+fn kubectl_path() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("kubectl"))
+                .find(|k| k.exists())
+        })
+        .expect("kubectl is not installed (scripts/install-deps.sh installs it)")
+}
+
+/// `KUBERNETES_EXEC_INFO` as kubectl writes it with `provideClusterInfo: true`.
+fn exec_info(server: &str, interactive: bool) -> String {
+    json!({"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":interactive,"cluster":{"server":server,"insecure-skip-tls-verify":true}}}).to_string()
+}
+
+/// Runs kubectl with `context` of the kubeconfig `k`.
+fn kubectl_run(sb: &Sandbox, home: &Home, k: &str, context: &str, args: &[&str]) -> Output {
+    let mut c = Command::new(kubectl_path());
+    c.args(["--kubeconfig", k, "--context", context])
+        .args(args)
+        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .stdin(Stdio::null());
+    home.apply(&mut c).output().unwrap()
 }
 
 #[test]
 fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in() {
-    let Some(kubectl) = kubectl_path() else {
-        eprintln!(
-            "SKIPPED: kubectl is not installed (scripts/install-deps.sh installs it where the machine's repositories have it)"
-        );
-        return;
-    };
+    let kubectl = kubectl_path();
     let p = provider(600);
     let sb = Sandbox::new(BIN);
     let home = Home::new();
@@ -882,7 +905,7 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
             k,
         ],
     );
-    assert!(out.contains("+ users: latchkey-kube"), "{out}");
+    assert!(out.contains("+ users: latchkey-kube@test"), "{out}");
     let doc: Value =
         serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
     assert_eq!(doc["current-context"], "other", "other entries untouched");
@@ -938,7 +961,7 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
             .cmd(&["kubectl-credential", "kube"])
             .env(
                 "KUBERNETES_EXEC_INFO",
-                json!({"kind":"ExecCredential","apiVersion":version,"spec":{"interactive":false}})
+                json!({"kind":"ExecCredential","apiVersion":version,"spec":{"interactive":false,"cluster":{"server":format!("https://127.0.0.1:{port}")}}})
                     .to_string(),
             )
             .output()
@@ -963,12 +986,10 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("needs sign-in"), "{}", stderr(&out));
     assert_eq!(p.count("authorization.success", None), authorizations);
+    let server = format!("https://127.0.0.1:{port}");
     let out = sb
         .cmd(&["kubectl-credential", "kube"])
-        .env(
-            "KUBERNETES_EXEC_INFO",
-            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
-        )
+        .env("KUBERNETES_EXEC_INFO", exec_info(&server, false))
         .output()
         .unwrap();
     assert_eq!(code(&out), 3);
@@ -976,10 +997,7 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     // Interactive: the plugin signs in (browser), with its messages on stderr only.
     let out = sb
         .cmd(&["kubectl-credential", "kube"])
-        .env(
-            "KUBERNETES_EXEC_INFO",
-            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#,
-        )
+        .env("KUBERNETES_EXEC_INFO", exec_info(&server, true))
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -1413,10 +1431,7 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
     );
 
     // kubectl: the exec plugin's args carry the resource; real kubectl sends that token.
-    let Some(kubectl) = kubectl_path() else {
-        eprintln!("SKIPPED (kubectl part): kubectl is not installed");
-        return;
-    };
+    let kubectl = kubectl_path();
     let (port, seen) = start_api(p.clone());
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(
@@ -1468,7 +1483,7 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
         .cmd(&["kubectl-credential", "api", "--resource", RES_B])
         .env(
             "KUBERNETES_EXEC_INFO",
-            json!({"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}).to_string(),
+            exec_info(&format!("https://127.0.0.1:{port}"), false),
         )
         .output()
         .unwrap();
@@ -1476,4 +1491,496 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
     let cred: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(cred["status"]["token"], b.as_str());
     assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: every token to the right server and the right sign-in
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn git_sends_no_org_a_token_for_a_dot_dot_path_and_which_agrees() {
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "acct-a", "alice");
+    let server = GitServer::start(p.clone());
+    server.repo("org-a/repo.git", "from a\n");
+    server.repo("org-b/repo.git", "from b\n");
+    let host = format!("http://127.0.0.1:{}", server.port);
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"],
+    );
+    let token_a = current_token(&sb, "acct-a");
+    let work = tempfile::tempdir().unwrap();
+    for path in [
+        "org-a/%2e%2e/org-b/repo.git",
+        "org-a/%2E%2E/org-b/repo.git",
+        "org-a/.%2e/org-b/repo.git",
+    ] {
+        let out = home.git(&sb, work.path(), &["clone", "-q", &server.url(path), "x"]);
+        assert_ne!(code(&out), 0, "{path}: cloned without a token?");
+        assert!(
+            stderr(&out).contains("sends no token"),
+            "{path}: {}",
+            stderr(&out)
+        );
+        let out = home.latchkey(&sb, &["which", &server.url(path)]);
+        assert_ne!(code(&out), 0, "{path}");
+        assert!(
+            stderr(&out).contains("sends no token"),
+            "{path}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(
+        !server.seen().iter().any(|(_, _, t, _)| t == &token_a),
+        "acct-a's token went out for a path outside org-a: {:?}",
+        server.seen()
+    );
+    // org-a itself still works.
+    let out = home.git(
+        &sb,
+        work.path(),
+        &["clone", "-q", &server.url("org-a/repo.git"), "a"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// A kubeconfig for `clusters` (name, server), with a comment line.
+fn kubeconfig_text(clusters: &[(&str, String)]) -> String {
+    let mut t = String::from("# my clusters\napiVersion: v1\nkind: Config\nclusters:\n");
+    for (name, server) in clusters {
+        t.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n"
+        ));
+    }
+    t
+}
+
+/// The user a kubeconfig context names.
+fn context_user(kubeconfig: &Path, context: &str) -> String {
+    let doc: Value = serde_norway::from_str(&std::fs::read_to_string(kubeconfig).unwrap()).unwrap();
+    doc["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == context)
+        .unwrap()["context"]["user"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn kubectl_each_cluster_gets_its_own_token_and_undoing_one_keeps_the_other() {
+    use std::os::unix::fs::PermissionsExt;
+    require_secret_service();
+    let p = Arc::new(Provider::start_merged(
+        json!({"accessTokenTtl": 600, "resourceIndicators": true}),
+        json!({}),
+    ));
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    sb.ok(&[
+        "add",
+        "api",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--scope",
+        "openid offline_access api:read",
+        "--resource",
+        RES_A,
+        "--resource",
+        RES_B,
+    ]);
+    sb.ok(&["login", "api", "--timeout", "60"]);
+    let (pa, seen_a) = start_api(p.clone());
+    let (pb, seen_b) = start_api(p.clone());
+    // ~/.kube/config is a symlink into a dotfiles folder (private file).
+    let dotfiles = home.path().join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    std::fs::create_dir_all(home.path().join(".kube")).unwrap();
+    let real = dotfiles.join("kubeconfig");
+    std::fs::write(
+        &real,
+        kubeconfig_text(&[
+            ("a", format!("https://127.0.0.1:{pa}")),
+            ("b", format!("https://127.0.0.1:{pb}")),
+        ]),
+    )
+    .unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = home.path().join(".kube/config");
+    std::os::unix::fs::symlink("../dotfiles/kubeconfig", &link).unwrap();
+    let k = link.to_str().unwrap();
+
+    let setup = |cluster: &str, resource: Option<&str>, undo: bool| {
+        let mut args = vec![
+            "setup",
+            "kubectl",
+            "api",
+            "--cluster",
+            cluster,
+            "--kubeconfig",
+            k,
+        ];
+        if let Some(r) = resource {
+            args.extend(["--resource", r]);
+        }
+        if undo {
+            args.push("--undo");
+        }
+        let out = home.latchkey(&sb, &args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        out
+    };
+    let out = setup("a", Some(RES_A), false);
+    assert!(
+        stderr(&out).contains("has comments, which were not kept"),
+        "{}",
+        stderr(&out)
+    );
+    setup("b", Some(RES_B), false);
+    // Written through the link: still a link, the file private, no temporary left.
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("latchkey-api@b")
+    );
+    let names: Vec<String> = std::fs::read_dir(&dotfiles)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["kubeconfig"]);
+    assert_ne!(
+        context_user(&real, "latchkey-api@a"),
+        context_user(&real, "latchkey-api@b"),
+        "one user per cluster"
+    );
+
+    let audiences = |seen: &Bearers| -> Vec<Value> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|(t, ok)| {
+                assert!(*ok);
+                p.introspect(t)["aud"].clone()
+            })
+            .collect()
+    };
+    for (ctx, seen, res) in [
+        ("latchkey-api@a", &seen_a, RES_A),
+        ("latchkey-api@b", &seen_b, RES_B),
+    ] {
+        let out = kubectl_run(&sb, &home, k, ctx, &["get", "--raw", "/api/v1/namespaces"]);
+        assert_eq!(code(&out), 0, "{ctx}: {}", stderr(&out));
+        let auds = audiences(seen);
+        assert!(!auds.is_empty());
+        assert!(
+            auds.iter().all(|a| a == res),
+            "{ctx} got {auds:?}, not {res}"
+        );
+    }
+
+    // LATCHKEY_ACCOUNT without ACCOUNT: the rule for the cluster is needed and its spec kept.
+    let out = sb
+        .cmd(&["kubectl-credential"])
+        .env("LATCHKEY_ACCOUNT", "api")
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            exec_info(&format!("https://127.0.0.1:{pa}"), false),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let cred: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        p.introspect(cred["status"]["token"].as_str().unwrap())["aud"],
+        RES_A,
+        "the rule's resource, not the account's own token"
+    );
+
+    // Undo b: a keeps working with its own token; b's context and user are gone.
+    let out = setup("b", None, true);
+    assert!(
+        stdout(&out).contains("- users: latchkey-api@b"),
+        "{}",
+        stdout(&out)
+    );
+    seen_a.lock().unwrap().clear();
+    let out = kubectl_run(
+        &sb,
+        &home,
+        k,
+        "latchkey-api@a",
+        &["get", "--raw", "/api/v1/namespaces"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let auds = audiences(&seen_a);
+    assert!(
+        !auds.is_empty() && auds.iter().all(|a| a == RES_A),
+        "{auds:?}"
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(!text.contains("latchkey-api@b"), "{text}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(p.grant_errors().len(), 0, "{:?}", p.grant_errors());
+}
+
+#[test]
+fn kubectl_credential_sends_no_token_to_a_cluster_it_was_not_set_up_for() {
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "kube", "alice");
+    let (pa, seen_a) = start_api(p.clone());
+    let (pc, seen_c) = start_api(p.clone());
+    let kubeconfig = home.path().join("kubeconfig");
+    let plain = "http://kube.example.test:8080";
+    std::fs::write(
+        &kubeconfig,
+        kubeconfig_text(&[
+            ("a", format!("https://127.0.0.1:{pa}")),
+            ("c", format!("https://127.0.0.1:{pc}")),
+            ("plain", plain.to_string()),
+        ]),
+    )
+    .unwrap();
+    let k = kubeconfig.to_str().unwrap();
+    home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "a",
+            "--kubeconfig",
+            k,
+        ],
+    );
+
+    // A plain-http cluster is refused at setup, and nothing is written.
+    let before = std::fs::read_to_string(&kubeconfig).unwrap();
+    let out = home.latchkey(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "plain",
+            "--kubeconfig",
+            k,
+        ],
+    );
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("use https"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&kubeconfig).unwrap(), before);
+    assert!(!sb.accounts_toml().contains("kube.example.test"));
+
+    // Contexts made by hand that point the user set up for a at other clusters.
+    let user = context_user(&kubeconfig, "latchkey-kube@a");
+    let mut doc: Value = serde_norway::from_str(&before).unwrap();
+    for (name, cluster) in [("sneaky", "c"), ("clear", "plain")] {
+        doc["contexts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": name, "context": {"cluster": cluster, "user": user}}));
+    }
+    std::fs::write(&kubeconfig, serde_norway::to_string(&doc).unwrap()).unwrap();
+    let out = kubectl_run(
+        &sb,
+        &home,
+        k,
+        "sneaky",
+        &["get", "--raw", "/api/v1/namespaces"],
+    );
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("was set up for the server https://127.0.0.1:")
+            && stderr(&out).contains("latchkey setup kubectl kube --cluster"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(seen_c.lock().unwrap().is_empty(), "cluster c saw a token");
+    let out = kubectl_run(
+        &sb,
+        &home,
+        k,
+        "latchkey-kube@a",
+        &["get", "--raw", "/api/v1/namespaces"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!seen_a.lock().unwrap().is_empty());
+
+    // The plugin itself: an http:// server, or a server no rule names, gets nothing — with or
+    // without ACCOUNT, with or without LATCHKEY_ACCOUNT.
+    let plugin = |args: &[&str], server: &str, env: Option<&str>| {
+        let mut c = sb.cmd(args);
+        c.env("KUBERNETES_EXEC_INFO", exec_info(server, false));
+        match env {
+            Some(a) => c.env("LATCHKEY_ACCOUNT", a),
+            None => c.env_remove("LATCHKEY_ACCOUNT"),
+        };
+        c.output().unwrap()
+    };
+    let unrecorded = format!("https://127.0.0.1:{pc}");
+    for (args, server, env, says) in [
+        (
+            &["kubectl-credential", "kube"][..],
+            plain,
+            None,
+            "use https",
+        ),
+        (
+            &["kubectl-credential"][..],
+            plain,
+            Some("kube"),
+            "use https",
+        ),
+        (
+            &["kubectl-credential", "kube"][..],
+            unrecorded.as_str(),
+            None,
+            "no latchkey rule names",
+        ),
+        (
+            &["kubectl-credential"][..],
+            unrecorded.as_str(),
+            Some("kube"),
+            "no latchkey rule names",
+        ),
+        (
+            &["kubectl-credential"][..],
+            unrecorded.as_str(),
+            None,
+            "no latchkey rule names",
+        ),
+    ] {
+        let out = plugin(args, server, env);
+        assert_eq!(code(&out), 2, "{args:?} {server} {env:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{args:?} {server}");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{args:?} {server}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    // The same plugin for the cluster it was set up for: a token.
+    let out = plugin(
+        &["kubectl-credential"],
+        &format!("https://127.0.0.1:{pa}"),
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // An entry of the old kind (one user for every cluster, no cluster info): refused with
+    // what to do, and setting the cluster up again moves it to a user of its own.
+    let mut doc: Value =
+        serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    doc["users"].as_array_mut().unwrap().push(json!({
+        "name": "latchkey-kube",
+        "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": BIN,
+            "args": ["kubectl-credential", "kube"], "interactiveMode": "IfAvailable",
+            "provideClusterInfo": false}}
+    }));
+    for c in doc["contexts"].as_array_mut().unwrap() {
+        if c["name"] == "latchkey-kube@a" {
+            c["context"]["user"] = json!("latchkey-kube");
+        }
+    }
+    std::fs::write(&kubeconfig, serde_norway::to_string(&doc).unwrap()).unwrap();
+    let out = kubectl_run(
+        &sb,
+        &home,
+        k,
+        "latchkey-kube@a",
+        &["get", "--raw", "/api/v1/namespaces"],
+    );
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("provideClusterInfo")
+            && stderr(&out).contains("latchkey setup kubectl kube --cluster"),
+        "{}",
+        stderr(&out)
+    );
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "a",
+            "--kubeconfig",
+            k,
+        ],
+    );
+    assert!(
+        out.contains("~ contexts: latchkey-kube@a (updated)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("- users: latchkey-kube (the user older versions shared"),
+        "{out}"
+    );
+    let out = kubectl_run(
+        &sb,
+        &home,
+        k,
+        "latchkey-kube@a",
+        &["get", "--raw", "/api/v1/namespaces"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Undo a: its context and rule go; its user stays while the hand-made contexts name it.
+    let out = home.latchkey_ok(
+        &sb,
+        &[
+            "setup",
+            "kubectl",
+            "kube",
+            "--cluster",
+            "a",
+            "--kubeconfig",
+            k,
+            "--undo",
+        ],
+    );
+    assert!(out.contains("- rule 127.0.0.1:"), "{out}");
+    let doc: Value =
+        serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    let names = |list: &str| -> Vec<String> {
+        doc[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!names("contexts").contains(&"latchkey-kube@a".to_string()));
+    assert!(names("contexts").contains(&"sneaky".to_string()));
+    assert_eq!(
+        names("users"),
+        ["latchkey-kube@a"],
+        "still named by a context"
+    );
+    assert!(!sb.accounts_toml().contains(&format!("127.0.0.1:{pa}")));
 }

@@ -5,7 +5,6 @@
 //! reader never sees half a file. Nothing secret is ever stored here: tokens and client
 //! secrets live in the keychain under the account's stable [`Account::id`].
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -584,21 +583,10 @@ impl Registry {
             path: path.display().to_string(),
             detail: format!("cannot serialize: {e}"),
         })?;
-        let tmp = dir.join(format!(".accounts.toml.{}.tmp", std::process::id()));
-        let result = (|| -> std::io::Result<()> {
-            let mut f = crate::private::create_file(&tmp)?;
-            f.write_all(HEADER.as_bytes())?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
+        let whole = format!("{HEADER}{text}");
+        let result = crate::private::write_atomic(&path, whole.as_bytes());
         if result.is_ok() {
             // Writers hold `accounts.lock`: nobody replaced the file since the rename.
-            let whole = format!("{HEADER}{text}");
             if let (Some(stamp), Some(entries)) = (
                 std::fs::metadata(&path).ok().as_ref().and_then(Stamp::of),
                 accounts_index::build(&whole, &file.accounts),
@@ -607,7 +595,6 @@ impl Registry {
             }
         }
         if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
             return Err(Error::io(format!("writing {}", path.display()), e));
         }
         Ok(())

@@ -16,7 +16,9 @@
 //!   explained with the `latchkey login` command that fixes it.
 //! - [`target`]: what a token is for (scopes, resources, audience) and how each provider is
 //!   asked for it; the protocol is `manager/derived.rs`.
-//! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server.
+//! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server, the one
+//!   path normalisation and the one https-only rule; [`kube`]: kubectl's `KUBERNETES_EXEC_INFO`
+//!   and which cluster gets which token.
 //! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
 //!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings; [`text`]:
 //!   the sanitizer for provider-supplied text.
@@ -37,6 +39,7 @@ pub mod flow;
 pub mod headless;
 pub mod http;
 pub mod issuer;
+pub mod kube;
 pub mod lock;
 pub mod manager;
 pub mod oauth_error;

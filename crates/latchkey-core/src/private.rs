@@ -5,6 +5,14 @@
 //! change marker). [`tighten`] fixes the modes of what an older version created with the umask's
 //! defaults; [`open_log`] opens the log for appending without following a symlink planted in
 //! its place. On platforms without Unix modes these are plain creates/opens.
+//!
+//! Every file Latchkey replaces — its own (`accounts.toml`, the index, token state) and the
+//! tools' it sets up (a kubeconfig, Docker's `config.json`, the agent's systemd unit) — goes
+//! through one writer, [`replace`]: a symlink at the path is followed and its target replaced
+//! (the link stays a link); the temporary file has a random name in the target's directory and
+//! is created with `O_CREAT|O_EXCL|O_NOFOLLOW` and its final mode (0600, or the replaced file's
+//! mode), so it is never readable by others, not even for a moment; the data is fsynced, renamed
+//! over the target, and the directory fsynced.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -48,26 +56,132 @@ pub fn create_file(path: &Path) -> io::Result<File> {
     options().write(true).create(true).truncate(true).open(path)
 }
 
-/// Writes `contents` to `path` atomically (a private temporary file renamed over it). The
-/// temporary name is unique per process and call, so two tasks may write the same file at once.
+/// The mode [`replace`] gives the new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewMode {
+    /// [`FILE_MODE`] whatever the file had: Latchkey's own files.
+    Private,
+    /// The replaced file's permission bits, else [`FILE_MODE`]: files of other tools.
+    KeepExisting,
+}
+
+/// Writes `contents` to `path` atomically, mode [`FILE_MODE`] ([`replace`] with
+/// [`NewMode::Private`]). Two tasks may write the same file at once: each has its own temporary.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    replace(path, contents, NewMode::Private).map(drop)
+}
+
+/// The one atomic writer (see the module doc). Returns the file actually written: `path`, or
+/// the file a symlink at `path` points to.
+pub fn replace(path: &Path, contents: &[u8], mode: NewMode) -> io::Result<std::path::PathBuf> {
     use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let tmp = path.with_extension(format!(
-        "{}.{}.tmp",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = create_file(&tmp)?;
-        f.write_all(contents)?;
-        std::fs::rename(&tmp, path)
+    let target = resolve_links(path)?;
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mode = match mode {
+        NewMode::Private => FILE_MODE,
+        NewMode::KeepExisting => existing_mode(&target).unwrap_or(FILE_MODE),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let (tmp, mut file) = create_temp(&dir, &name, mode)?;
+    let written = (|| {
+        file.write_all(contents)?;
+        // The umask may have taken bits off at creation (never added any): set the mode exactly.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &target)
     })();
-    if result.is_err() {
+    if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    result
+    sync_dir(&dir)?;
+    Ok(target)
+}
+
+/// `path`, or what the chain of symlinks at `path` ends at (which may not exist yet).
+pub fn resolve_links(path: &Path) -> io::Result<std::path::PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// The permission bits of an existing file (not set-id or sticky bits).
+fn existing_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// A new file `.NAME.RANDOM.tmp` in `dir`, created exclusively, not through a symlink, with
+/// `mode` from the start.
+fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(std::path::PathBuf, File)> {
+    let mut last = None;
+    for _ in 0..8 {
+        let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+        let mut o = OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(mode).custom_flags(libc::O_NOFOLLOW);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        match o.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary file name")))
+}
+
+/// fsync of a directory, so a rename in it survives a crash (Unix; no-op elsewhere).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Opens the log for appending (created `0600`), refusing to follow a symlink at `path`.
@@ -211,5 +325,70 @@ mod tests {
         let real = tmp.path().join("real.log");
         open_log(&real).unwrap();
         assert_eq!(mode(&real), 0o600);
+    }
+
+    #[test]
+    fn replace_writes_through_a_symlink_keeps_the_mode_and_leaves_no_temporary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real_dir = tmp.path().join("dotfiles");
+        std::fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("config");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = tmp.path().join("config");
+        std::os::unix::fs::symlink("dotfiles/config", &link).unwrap();
+
+        let written = replace(&link, b"new", NewMode::KeepExisting).unwrap();
+        assert_eq!(written, tmp.path().join("dotfiles/config"));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        assert_eq!(mode(&real), 0o640, "the file's mode is kept");
+        // Latchkey's own files are private whatever they were.
+        write_atomic(&link, b"mine").unwrap();
+        assert_eq!(mode(&real), 0o600);
+        // A dangling link: the file it names is created, 0600.
+        let dangling = tmp.path().join("dangling");
+        std::os::unix::fs::symlink("dotfiles/new", &dangling).unwrap();
+        replace(&dangling, b"x", NewMode::KeepExisting).unwrap();
+        assert_eq!(mode(&real_dir.join("new")), 0o600);
+        assert!(
+            std::fs::symlink_metadata(&dangling)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // No temporary is left, and none was ever a symlink target or a shared name.
+        let left: Vec<_> = std::fs::read_dir(&real_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // A loop of links is an error, not a hang.
+        let a = tmp.path().join("loop-a");
+        std::os::unix::fs::symlink("loop-b", &a).unwrap();
+        std::os::unix::fs::symlink("loop-a", tmp.path().join("loop-b")).unwrap();
+        assert!(replace(&a, b"x", NewMode::Private).is_err());
+    }
+
+    #[test]
+    fn the_temporary_is_created_exclusively_with_its_final_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, _f) = create_temp(tmp.path(), "config", 0o600).unwrap();
+        // Created with the final mode: never wider, whatever the umask.
+        assert_eq!(mode(&path) & 0o077, 0);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".config.") && name.ends_with(".tmp"),
+            "{name}"
+        );
+        let (other, _g) = create_temp(tmp.path(), "config", 0o600).unwrap();
+        assert_ne!(path, other, "a random name per call");
     }
 }

@@ -17,6 +17,17 @@
 //! that (`latchkey token NAME --resource URI`), not the account's own. The spec belongs to the
 //! server the rule names, so it is the winning rule's spec even when `LATCHKEY_ACCOUNT` chooses
 //! the account. A rule without these fields (every file written before them) is unchanged.
+//!
+//! Paths (a rule's prefix, a tool's repository path, a cluster's server path) go through one
+//! normalisation, [`normalise_path`], before anything is compared: percent-decoded, `.` segments
+//! removed (RFC 3986 §5.2.4), and refused — no rule matches, no token — when a segment is `..`
+//! (literal or `%2e%2e`), or decodes to a `/` (`%2F`) or holds a `\`. A `..` is refused rather
+//! than resolved because git hands its path over already decoded, so a literal `..` cannot be
+//! told from `%2e%2e`, which web servers resolve differently; resolving it the way one server
+//! does would give `org-a`'s token to a request another server serves from `org-b`.
+//!
+//! Where a token may travel is one rule too, [`transport_allowed`]: https, or plain http only to
+//! this machine (loopback). git, Docker, kubectl, `setup` and `latchkey request` all ask it.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -54,9 +65,9 @@ impl Rule {
         account: &str,
     ) -> Result<Rule> {
         let (host, url_path) = parse_host(host)?;
-        let path = match path.or(url_path.as_deref()) {
-            Some(p) => normalise_path(p),
-            None => None,
+        let path = match path {
+            Some(p) => normalise_path(p)?,
+            None => url_path,
         };
         let username = username.filter(|u| !u.is_empty()).map(str::to_string);
         Ok(Rule {
@@ -174,7 +185,9 @@ fn shown(s: &str) -> String {
 }
 
 impl Target {
-    /// From a URL (`https://host/org/repo.git`) or a bare `host[:port][/path]`.
+    /// From a URL (`https://host/org/repo.git`) or a bare `host[:port][/path]`. The path is
+    /// taken as written (not as the URL parser resolved it) and normalised by
+    /// [`normalise_path`], so `org-a/%2e%2e/org-b` is refused here as it is from git.
     pub fn parse(s: &str) -> Result<Target> {
         let s = s.trim();
         let with_scheme = if s.contains("://") {
@@ -193,10 +206,10 @@ impl Target {
             protocol: s.contains("://").then(|| url.scheme().to_string()),
             host: host.trim_matches(['[', ']']).to_ascii_lowercase(),
             port: url.port(),
-            path: normalise_path(url.path()),
+            path: normalise_path(raw_path(&with_scheme))?,
             username: Some(url.username())
                 .filter(|u| !u.is_empty())
-                .map(percent_decode),
+                .map(|u| String::from_utf8_lossy(&percent_decode(u)).into_owned()),
         })
     }
 
@@ -209,9 +222,27 @@ impl Target {
     ) -> Result<Target> {
         let mut t = Target::parse(host_field)?;
         t.protocol = protocol.map(str::to_string);
-        t.path = path.and_then(normalise_path);
+        t.path = match path {
+            Some(p) => normalise_path(p)?,
+            None => None,
+        };
         t.username = username.filter(|u| !u.is_empty()).map(str::to_string);
         Ok(t)
+    }
+
+    /// Refuses to send a token to this server unless [`transport_allowed`] says so: https, or
+    /// plain http to this machine. A target without a scheme (a bare `host`, as Docker names
+    /// registries) counts as https.
+    pub fn check_transport(&self) -> Result<()> {
+        let scheme = self.protocol.as_deref().unwrap_or("https");
+        if transport_allowed(scheme, &self.host) {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "not sending a token over {}:// to {}: use https (plain http only to 127.0.0.1/localhost)",
+            crate::text::clean(scheme, 20),
+            self.authority()
+        )))
     }
 
     /// `host[:port]`.
@@ -224,11 +255,7 @@ impl Target {
 
     /// True when the host is a loopback address or `localhost`.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost"
-            || self
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        host_is_loopback(&self.host)
     }
 }
 
@@ -238,6 +265,12 @@ impl Target {
 pub enum Reason {
     /// `LATCHKEY_ACCOUNT` was set.
     Environment,
+    /// The kubeconfig user's exec args name the account, for this cluster server
+    /// ([`crate::kube::select_for_cluster`]).
+    Kubeconfig {
+        /// The cluster's server.
+        server: String,
+    },
     /// A rule matched.
     Rule {
         /// The winning rule.
@@ -273,6 +306,9 @@ impl Selection {
     fn explain_account(&self) -> String {
         match &self.reason {
             Reason::Environment => "LATCHKEY_ACCOUNT is set".to_string(),
+            Reason::Kubeconfig { server } => {
+                format!("the kubeconfig user names it (cluster server {server})")
+            }
             Reason::Rule { rule, candidates } => {
                 let mut s = format!("rule {} → {}", rule.pattern(), rule.account);
                 if *candidates > 1 {
@@ -350,16 +386,88 @@ fn parse_host(s: &str) -> Result<(String, Option<String>)> {
     ))
 }
 
-fn normalise_path(p: &str) -> Option<String> {
-    let p = p.trim().trim_matches('/');
-    (!p.is_empty()).then(|| percent_decode(p))
+/// True when `host` (a name, an IPv4 address or an IPv6 address with or without brackets) is
+/// this machine: `localhost`, 127.0.0.0/8 or ::1.
+pub fn host_is_loopback(host: &str) -> bool {
+    let h = host.trim_matches(['[', ']']);
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+/// The one rule on where a token may travel: `https`, or plain `http` only to a loopback host
+/// (a server on this machine, as in tests). Every integration and `latchkey request` ask this
+/// before a token leaves.
+pub fn transport_allowed(scheme: &str, host: &str) -> bool {
+    scheme.eq_ignore_ascii_case("https")
+        || (scheme.eq_ignore_ascii_case("http") && host_is_loopback(host))
+}
+
+/// The path of `url` (which has a scheme) as written: after the authority, before `?` or `#`.
+fn raw_path(url: &str) -> &str {
+    let rest = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let Some(start) = rest.find(['/', '\\', '?', '#']) else {
+        return "";
+    };
+    let path = &rest[start..];
+    &path[..path.find(['?', '#']).unwrap_or(path.len())]
+}
+
+/// The one normalisation of a path before rules compare it (see the module doc): leading and
+/// trailing `/` dropped, each segment percent-decoded, `.` segments removed (RFC 3986 §5.2.4);
+/// a `..` segment (literal or encoded), a segment that decodes to a `/` (`%2F`), a `\` (which
+/// some servers read as `/`) or a control character is refused with an error that says so.
+/// `None` for an empty path.
+pub fn normalise_path(p: &str) -> Result<Option<String>> {
+    let refuse = |why: &str| {
+        Error::InvalidInput(format!(
+            "the path `{}` {why}; latchkey matches no rule and sends no token for it (use the path without it)",
+            crate::text::clean(p, crate::text::MAX_URI)
+        ))
+    };
+    let mut out: Vec<String> = Vec::new();
+    for raw in p.trim().trim_matches('/').split('/') {
+        let bytes = percent_decode(raw);
+        let seg = String::from_utf8_lossy(&bytes);
+        if seg.contains('/') {
+            return Err(refuse("has an encoded `/` (%2F) in a segment"));
+        }
+        if seg.contains('\\') {
+            return Err(refuse("has a `\\`"));
+        }
+        if seg.chars().any(char::is_control) {
+            return Err(refuse("has a control character"));
+        }
+        match seg.as_ref() {
+            "." => {}
+            ".." => return Err(refuse("has a `..` segment")),
+            _ => out.push(seg.into_owned()),
+        }
+    }
+    let joined = out.join("/");
+    Ok((!joined.trim_matches('/').is_empty()).then_some(joined))
+}
+
+/// `%XX` decoded (anything else, including a stray `%`, kept as is).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                b.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -563,5 +671,83 @@ mod tests {
             e.contains("the rule h.test → a in accounts.toml") && e.contains("not an absolute URI"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_refused_or_removed_the_same_everywhere() {
+        let rules = vec![
+            rule("h.test", Some("org-a"), None, "a"),
+            rule("h.test", Some("org-b"), None, "b"),
+        ];
+        // `..` literal or encoded, from a URL (which, Docker, kubectl) or git's decoded field.
+        for url in [
+            "https://h.test/org-a/%2e%2e/org-b",
+            "https://h.test/org-a/%2E%2E/org-b.git",
+            "https://h.test/org-a/.%2e/org-b",
+            "https://h.test/org-a/../org-b",
+            "h.test/org-a/%2e%2e/org-b",
+            "https://h.test/org-a%2F..%2Forg-b",
+            "https://h.test/org-a/%5C..%5Corg-b",
+            "https://h.test/org-a\\..\\org-b",
+        ] {
+            let e = Target::parse(url).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{url}");
+            assert!(e.to_string().contains("sends no token"), "{url}: {e}");
+        }
+        for path in [
+            "org-a/../org-b.git",
+            "org-a/%2e%2e/org-b.git",
+            "org-a/x%2Fy",
+            "a\\b",
+        ] {
+            assert!(
+                Target::from_host_field(Some("https"), "h.test", Some(path), None).is_err(),
+                "{path}"
+            );
+        }
+        // `.` segments go (RFC 3986 §5.2.4), encoded or not; decoding happens once.
+        let t = Target::parse("https://h.test/./org-a/%2e/x.git?q=1#f").unwrap();
+        assert_eq!(t.path.as_deref(), Some("org-a/x.git"));
+        assert_eq!(select(&rules, &t, None).unwrap().account, "a");
+        let g =
+            Target::from_host_field(Some("https"), "h.test", Some("org-b/./y.git"), None).unwrap();
+        assert_eq!(select(&rules, &g, None).unwrap().account, "b");
+        assert_eq!(
+            Target::parse("https://h.test/a%20b/%2541")
+                .unwrap()
+                .path
+                .as_deref(),
+            Some("a b/%41")
+        );
+        // A rule's path is checked the same way.
+        assert!(Rule::new("h.test", Some("org-a/.."), None, "a").is_err());
+        assert!(Rule::new("https://h.test/x/%2e%2e", None, None, "a").is_err());
+        assert_eq!(Target::parse("https://h.test/").unwrap().path, None);
+        assert_eq!(Target::parse("https://h.test/./").unwrap().path, None);
+    }
+
+    #[test]
+    fn tokens_travel_over_https_or_to_loopback_only() {
+        for ok in [
+            "https://h.test",
+            "h.test",
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:5000",
+            "HTTP://LOCALHOST",
+        ] {
+            assert!(t(ok).check_transport().is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://h.test",
+            "http://10.0.0.1",
+            "ftp://h.test",
+            "http://localhost.evil.test",
+        ] {
+            let e = t(bad).check_transport().unwrap_err().to_string();
+            assert!(e.contains("use https"), "{bad}: {e}");
+        }
+        assert!(transport_allowed("http", "[::1]"));
+        assert!(!transport_allowed("ws", "127.0.0.1"));
     }
 }

@@ -3,7 +3,9 @@
 //! second name: `main` looks at `argv[0]`) or as `latchkey docker-credential ACTION`.
 //!
 //! `get` reads a server URL on stdin and prints `{"ServerURL","Username","Secret"}` with a
-//! fresh access token of the account the selection rules pick; errors go to stdout (where
+//! fresh access token of the account the selection rules pick — never for an explicit
+//! `http://` server other than loopback ([`latchkey_core::rules::Target::check_transport`], as
+//! for git and kubectl), nor for a path the rules refuse (`..`, `%2F`); errors go to stdout (where
 //! Docker reads them) and stderr, with a non-zero exit. No matching rule prints exactly
 //! [`NOT_FOUND`], which Docker treats as "no credentials". `store` keeps nothing (tokens live
 //! in the keychain); `erase` makes the next `get` refresh once; `list` maps each rule to its
@@ -118,6 +120,8 @@ async fn run(action: &str) -> Result<Outcome, Error> {
             let Some(sel) = m.select_account(&target, account_override().as_deref())? else {
                 return Ok(Outcome::NotFound);
             };
+            // https only (plain http only to loopback), the rule git and kubectl follow.
+            target.check_transport()?;
             let account = m.account(&sel.account)?;
             let tok =
                 fresh_token_for(&m, &account.name, &sel.spec, TokenOptions::default()).await?;

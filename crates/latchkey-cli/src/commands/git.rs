@@ -164,11 +164,9 @@ pub async fn credential(args: GitCredentialArgs) -> Result<u8, Error> {
         m.mark_token_rejected(&selection.account).await?;
         return Ok(0);
     }
-    if protocol != "https" && !(protocol == "http" && target.is_loopback()) {
-        eprintln!(
-            "latchkey: git-credential: not sending a token over {protocol}:// to {}; use https",
-            target.host
-        );
+    if let Err(e) = target.check_transport() {
+        // Nothing on stdout: git goes on without a token.
+        eprintln!("latchkey: git-credential: {e}");
         return Ok(0);
     }
     let account = m.account(&selection.account)?;

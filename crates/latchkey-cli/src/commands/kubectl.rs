@@ -1,86 +1,40 @@
-//! `latchkey kubectl-credential [ACCOUNT]`: a kubectl exec credential plugin.
+//! `latchkey kubectl-credential [ACCOUNT] [--server URL]`: a kubectl exec credential plugin.
 //!
 //! kubectl describes the call in `KUBERNETES_EXEC_INFO` (an `ExecCredential` with
 //! `apiVersion` `client.authentication.k8s.io/v1` or `v1beta1`, `spec.interactive`, and with
-//! `provideClusterInfo` the cluster's `server`). The answer is an `ExecCredential` in the same
-//! apiVersion with `status.token` and `status.expirationTimestamp`. An account that needs
-//! sign-in is signed in (`latchkey login`, its messages on stderr) only when kubectl says the
-//! session is interactive; otherwise a one-line reason on stderr, nothing on stdout, exit 3.
-//! Without ACCOUNT the selection rules pick one from the cluster's server URL.
-//! `--scope/--resource/--audience` (in the kubeconfig's exec args, written by `latchkey setup
-//! kubectl ... --resource URI`), or the spec of the rule that picked the account, ask for the
-//! token for exactly that (`latchkey token ACCOUNT --resource URI`), not the account's own.
+//! `provideClusterInfo: true` the cluster's `server`); the core parses it
+//! ([`latchkey_core::kube::parse_exec_info`]) and decides which account and token the cluster
+//! gets, if any ([`latchkey_core::LoginManager::select_for_cluster`]: https, and the server
+//! recorded in the args by `latchkey setup kubectl` or a selection rule must match the
+//! cluster). This adapter reads the variable and words the answer: an `ExecCredential` in the
+//! same apiVersion with `status.token` and `status.expirationTimestamp`, or one line on stderr
+//! saying what to do. An account that needs sign-in is signed in (`latchkey login`, its messages
+//! on stderr) only when kubectl says the session is interactive; otherwise a one-line reason on
+//! stderr, nothing on stdout, exit 3. `--scope/--resource/--audience` (in the exec args, written
+//! by `latchkey setup kubectl ... --resource URI`), or the spec of the rule that matches the
+//! cluster, ask for the token for exactly that (`latchkey token ACCOUNT --resource URI`).
 
 use std::io::Write;
 use std::os::fd::AsFd;
 
 use clap::Args;
-use latchkey_core::rules::Target;
+use latchkey_core::kube::{ClusterRequest, parse_exec_info};
 use latchkey_core::{Error, ErrorKind, TokenOptions};
-use serde::Deserialize;
 
 use super::manager;
 use super::tokens::{account_override, fresh_token_for, token_spec};
-
-/// The apiVersions this plugin speaks.
-pub const API_VERSIONS: [&str; 2] = [
-    "client.authentication.k8s.io/v1",
-    "client.authentication.k8s.io/v1beta1",
-];
 
 /// `latchkey kubectl-credential`.
 #[derive(Debug, Args)]
 pub struct KubectlArgs {
     /// Account name (default: the selection rules, by the cluster's server URL).
     pub name: Option<String>,
+    /// The cluster server this kubeconfig user was set up for (written by `latchkey setup
+    /// kubectl`); the token goes only to a cluster with this server.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
     #[command(flatten)]
     pub target: crate::cli::TargetArgs,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct ExecInfo {
-    #[serde(rename = "apiVersion")]
-    api_version: Option<String>,
-    #[serde(default)]
-    spec: ExecSpec,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct ExecSpec {
-    #[serde(default)]
-    interactive: bool,
-    #[serde(default)]
-    cluster: Option<ClusterInfo>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClusterInfo {
-    server: Option<String>,
-}
-
-/// What kubectl asked for: (apiVersion, interactive, cluster server).
-fn exec_info(raw: Option<&str>) -> Result<(String, bool, Option<String>), Error> {
-    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
-        // kubectl always sets it; run by hand, answer in v1 and never prompt.
-        return Ok((API_VERSIONS[0].to_string(), false, None));
-    };
-    let info: ExecInfo = serde_json::from_str(raw).map_err(|e| {
-        Error::InvalidInput(format!(
-            "KUBERNETES_EXEC_INFO is not an ExecCredential: {e}"
-        ))
-    })?;
-    let version = info.api_version.unwrap_or_else(|| API_VERSIONS[1].into());
-    if !API_VERSIONS.contains(&version.as_str()) {
-        return Err(Error::InvalidInput(format!(
-            "kubectl asked for ExecCredential {version}; latchkey speaks {}",
-            API_VERSIONS.join(" and ")
-        )));
-    }
-    Ok((
-        version,
-        info.spec.interactive,
-        info.spec.cluster.and_then(|c| c.server),
-    ))
 }
 
 /// The answer.
@@ -103,26 +57,23 @@ pub fn exec_credential(
 /// `latchkey kubectl-credential`.
 pub async fn credential(k: KubectlArgs) -> Result<u8, Error> {
     let raw = std::env::var("KUBERNETES_EXEC_INFO").ok();
-    let (api_version, interactive, server) = exec_info(raw.as_deref())?;
+    let info = parse_exec_info(raw.as_deref())?;
     let given = token_spec(&k.target)?;
     let m = manager()?;
-    let (name, rule_spec) = match (k.name, account_override()) {
-        (Some(n), _) | (None, Some(n)) => (n, Default::default()),
-        (None, None) => {
-            let server = server.ok_or_else(|| {
-                Error::InvalidInput("no account given: name one (`latchkey kubectl-credential ACCOUNT`), or set provideClusterInfo: true so the selection rules can use the cluster's server URL".into())
-            })?;
-            let s = m.select_account(&Target::parse(&server)?, None)?
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "no selection rule matches the cluster server {server}; name the account in the kubeconfig (`latchkey setup kubectl ACCOUNT --cluster NAME`)"
-                    ))
-                })?;
-            (s.account, s.spec)
-        }
-    };
-    // Options given to the plugin win over the rule's.
-    let spec = if given.is_empty() { rule_spec } else { given };
+    let env = account_override();
+    let selection = m.select_for_cluster(&ClusterRequest {
+        server: info.server.as_deref(),
+        account: k.name.as_deref(),
+        recorded_server: k.server.as_deref(),
+        spec: given,
+        env_override: env.as_deref(),
+    })?;
+    let (name, spec, interactive, api_version) = (
+        selection.account,
+        selection.spec,
+        info.interactive,
+        info.api_version,
+    );
     let tok = match fresh_token_for(&m, &name, &spec, TokenOptions::default()).await {
         Err(e) if e.kind() == ErrorKind::NeedsSignIn && interactive => {
             eprintln!("latchkey: {e}");
@@ -177,22 +128,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn answers_in_the_version_kubectl_asks_for() {
-        let (v, i, s) = exec_info(Some(r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true,"cluster":{"server":"https://k.test:6443"}}}"#)).unwrap();
-        assert_eq!(v, "client.authentication.k8s.io/v1beta1");
-        assert!(i);
-        assert_eq!(s.as_deref(), Some("https://k.test:6443"));
-        let (v, i, _) = exec_info(Some(
-            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
-        ))
-        .unwrap();
-        assert_eq!(v, "client.authentication.k8s.io/v1");
-        assert!(!i);
-        assert!(exec_info(Some(r#"{"apiVersion":"client.authentication.k8s.io/v2"}"#)).is_err());
-        assert!(exec_info(Some("{not json")).is_err());
+    fn the_answer_is_an_exec_credential() {
         let exp = time::macros::datetime!(2030-01-02 03:04:05 UTC);
         let c = exec_credential("client.authentication.k8s.io/v1", "tok", Some(exp));
         assert_eq!(c["status"]["expirationTimestamp"], "2030-01-02T03:04:05Z");
         assert_eq!(c["kind"], "ExecCredential");
+        assert_eq!(c["apiVersion"], "client.authentication.k8s.io/v1");
     }
 }

@@ -7,9 +7,14 @@
 //!   `helper`, and `useHttpPath = true` (git then sends the repository path the rules match
 //!   on); plus the rule host[/path] → ACCOUNT.
 //! - kubectl: the kubeconfig (`--kubeconfig`, else the first file of `KUBECONFIG`, else
-//!   `~/.kube/config`) gets a `users` entry `latchkey-ACCOUNT` (exec plugin,
-//!   `interactiveMode: IfAvailable`) and a context `latchkey-ACCOUNT@CLUSTER`; every other
-//!   entry is kept.
+//!   `~/.kube/config`) gets, per account *and* cluster, a `users` entry `latchkey-ACCOUNT@CLUSTER`
+//!   (exec plugin `kubectl-credential ACCOUNT --server URL`, `provideClusterInfo: true`,
+//!   `interactiveMode: IfAvailable`) and a context `latchkey-ACCOUNT@CLUSTER`; plus the rule
+//!   SERVER → ACCOUNT. The cluster's server must be https (plain http only to loopback). A user is
+//!   removed only when no context refers to it any more — including the one user
+//!   `latchkey-ACCOUNT` that older versions shared between clusters, whose contexts move to the
+//!   per-cluster user when their cluster is set up again. Every other entry is kept; comments are
+//!   not (the YAML library drops them), and the output says so.
 //! - Docker: `credHelpers[REGISTRY] = "latchkey"` in `$DOCKER_CONFIG/config.json` (default
 //!   `~/.docker/config.json`), every other key kept; plus the rule REGISTRY → ACCOUNT.
 //!
@@ -19,7 +24,9 @@
 //! removes the rule whatever its spec.
 //!
 //! A file that is malformed or read-only is never rewritten: the command stops with an error
-//! that names it. Files are replaced atomically (temporary file, then rename) with their mode.
+//! that names it. Files are replaced by the core's one atomic writer
+//! ([`latchkey_core::private::replace`]): through a symlink (the link stays), keeping the file's
+//! mode (0600 for a new file), never readable by others while it is written.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,6 +115,8 @@ pub enum Tool {
 #[derive(Debug, Default)]
 struct Plan {
     changes: Vec<String>,
+    /// Said on stderr (and in the JSON): what the change costs (e.g. comments lost).
+    warnings: Vec<String>,
 }
 
 /// `latchkey setup`.
@@ -137,7 +146,7 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
         } => {
             let spec = super::tokens::token_spec(&target)?;
             (
-                kubectl(&m, &account, &cluster, kubeconfig, &spec, mode)?,
+                kubectl(&m, &account, &cluster, kubeconfig, spec, mode).await?,
                 mode,
             )
         }
@@ -151,10 +160,13 @@ pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
             (docker(&m, &account, &registry, spec, mode).await?, mode)
         }
     };
+    for w in &plan.warnings {
+        eprintln!("latchkey: warning: {w}");
+    }
     if json {
         println!(
             "{}",
-            serde_json::json!({"changed": !plan.changes.is_empty() && !mode.dry_run, "dry_run": mode.dry_run, "changes": plan.changes})
+            serde_json::json!({"changed": !plan.changes.is_empty() && !mode.dry_run, "dry_run": mode.dry_run, "changes": plan.changes, "warnings": plan.warnings})
         );
     } else if plan.changes.is_empty() {
         println!(
@@ -295,11 +307,7 @@ async fn git(
         })?;
     let target = Target::parse(&host)?;
     let protocol = target.protocol.clone().unwrap_or_else(|| "https".into());
-    if protocol != "https" && !(protocol == "http" && target.is_loopback()) {
-        return Err(Error::InvalidInput(format!(
-            "{protocol}:// would send tokens in clear text; use https (http only to 127.0.0.1/localhost)"
-        )));
-    }
+    target.check_transport()?;
     let mut rule =
         Rule::new(&host, path.as_deref(), username.as_deref(), account_name)?.with_spec(spec);
     if mode.undo {
@@ -392,42 +400,48 @@ fn config_error(path: &Path, detail: impl Into<String>) -> Error {
     }
 }
 
+/// Replaces a tool's file through the core's one atomic writer (through a symlink, keeping the
+/// file's mode, 0600 when new); a read-only file is refused.
 fn write_config(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let mode = match std::fs::metadata(path) {
-        Ok(meta) if meta.permissions().readonly() => {
-            return Err(config_error(
-                path,
-                "the file is read-only; nothing was changed (make it writable and run again)",
-            ));
-        }
-        Ok(meta) => meta.permissions().mode() & 0o7777,
-        Err(_) => 0o600,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "config".into());
-    let tmp = dir.join(format!(".{name}.latchkey.{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(format!("writing {}", path.display()), e));
+    if std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly()) {
+        return Err(config_error(
+            path,
+            "the file is read-only; nothing was changed (make it writable and run again)",
+        ));
     }
+    let target = latchkey_core::private::resolve_links(path)
+        .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    latchkey_core::private::replace(
+        path,
+        text.as_bytes(),
+        latchkey_core::private::NewMode::KeepExisting,
+    )
+    .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     Ok(())
+}
+
+/// True if the YAML text has a comment (`#` at the start of a line or after a blank, outside
+/// quotes): rewriting the document loses it.
+pub fn yaml_has_comments(text: &str) -> bool {
+    text.lines().any(|line| {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c == '#' && prev.is_whitespace() => return true,
+                None => {}
+            }
+            prev = c;
+        }
+        false
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,8 +462,14 @@ fn kubeconfig_path(explicit: Option<PathBuf>) -> Result<PathBuf, Error> {
         .ok_or_else(|| Error::InvalidInput("no HOME: pass --kubeconfig".into()))
 }
 
-/// The kubeconfig user name for an account.
-pub fn kube_user(account: &str) -> String {
+/// The kubeconfig user name for an account and cluster (one per cluster: each carries the
+/// cluster's server and token options in its exec args).
+pub fn kube_user(account: &str, cluster: &str) -> String {
+    format!("latchkey-{account}@{cluster}")
+}
+
+/// The one user per account that older versions wrote and shared between clusters.
+pub fn legacy_kube_user(account: &str) -> String {
     format!("latchkey-{account}")
 }
 
@@ -474,8 +494,23 @@ pub fn spec_args(spec: &TokenSpec) -> Vec<String> {
     out
 }
 
-/// Adds (or with `undo` removes) the user and context in a kubeconfig document. Returns the
-/// changes; `doc` is changed in place. Pure, for tests.
+/// What [`edit_kubeconfig`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KubeEdit {
+    /// One line per change.
+    pub changes: Vec<String>,
+    /// The cluster's server (from `clusters`, or on undo from the removed user's `--server`).
+    pub server: Option<String>,
+}
+
+fn entry_name(e: &serde_norway::Value) -> Option<&str> {
+    e.get("name").and_then(serde_norway::Value::as_str)
+}
+
+/// Adds (or with `undo` removes) the account's user and context for `cluster` in a kubeconfig
+/// document, and removes Latchkey's users of the account that no context refers to any more
+/// (the old shared `latchkey-ACCOUNT` included). Returns the changes and the cluster's server;
+/// `doc` is changed in place. Pure, for tests.
 pub fn edit_kubeconfig(
     doc: &mut serde_norway::Value,
     account: &str,
@@ -483,89 +518,165 @@ pub fn edit_kubeconfig(
     command: &str,
     spec: &TokenSpec,
     undo: bool,
-) -> Result<Vec<String>, String> {
+) -> Result<KubeEdit, String> {
     use serde_norway::{Mapping, Value};
     let root = doc
         .as_mapping_mut()
         .ok_or("the document is not a kubeconfig (not a YAML mapping)")?;
-    let has_cluster = root
+    let cluster_entry = root
         .get("clusters")
         .and_then(Value::as_sequence)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.get("name").and_then(Value::as_str) == Some(cluster))
-        });
-    if !has_cluster && !undo {
-        return Err(format!(
-            "there is no cluster named `{cluster}` (see `kubectl config get-clusters`)"
-        ));
+        .and_then(|cs| cs.iter().find(|c| entry_name(c) == Some(cluster)));
+    let mut server = cluster_entry
+        .and_then(|c| c.get("cluster"))
+        .and_then(|c| c.get("server"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if !undo {
+        if cluster_entry.is_none() {
+            return Err(format!(
+                "there is no cluster named `{cluster}` (see `kubectl config get-clusters`)"
+            ));
+        }
+        if server.is_none() {
+            return Err(format!("the cluster `{cluster}` has no `server`"));
+        }
     }
-    let user_name = kube_user(account);
-    let context_name = kube_context(account, cluster);
-    let mut user: Value = serde_norway::from_str(&format!(
-        "name: {user}\nuser:\n  exec:\n    apiVersion: client.authentication.k8s.io/v1\n    command: {cmd}\n    args: [kubectl-credential, {acct}]\n    interactiveMode: IfAvailable\n    provideClusterInfo: false\n",
-        user = serde_norway::to_string(&user_name).map_err(|e| e.to_string())?.trim(),
-        cmd = serde_norway::to_string(command).map_err(|e| e.to_string())?.trim(),
-        acct = serde_norway::to_string(account).map_err(|e| e.to_string())?.trim(),
-    ))
-    .map_err(|e| e.to_string())?;
-    if let Some(args) = user
-        .get_mut("user")
-        .and_then(|u| u.get_mut("exec"))
-        .and_then(|e| e.get_mut("args"))
-        .and_then(Value::as_sequence_mut)
-    {
-        args.extend(spec_args(spec).into_iter().map(Value::from));
-    }
-    let mut context = Mapping::new();
-    context.insert("name".into(), context_name.clone().into());
-    let mut inner = Mapping::new();
-    inner.insert("cluster".into(), cluster.into());
-    inner.insert("user".into(), user_name.clone().into());
-    context.insert("context".into(), Value::Mapping(inner));
-    let mut changes = Vec::new();
-    for (list, name, entry) in [
-        ("users", user_name, user),
-        ("contexts", context_name, Value::Mapping(context)),
-    ] {
+    for list in ["users", "contexts"] {
         let seq = root
             .entry(list.into())
             .or_insert_with(|| Value::Sequence(Vec::new()));
         if seq.is_null() {
             *seq = Value::Sequence(Vec::new());
         }
-        let seq = seq
-            .as_sequence_mut()
-            .ok_or_else(|| format!("`{list}` is not a list"))?;
-        let pos = seq
+        if !seq.is_sequence() {
+            return Err(format!("`{list}` is not a list"));
+        }
+    }
+    let user_name = kube_user(account, cluster);
+    let context_name = kube_context(account, cluster);
+    let mut changes = Vec::new();
+    let seq = |root: &mut Mapping, list: &str| -> Vec<Value> {
+        root.get(list)
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut users = seq(root, "users");
+    let mut contexts = seq(root, "contexts");
+    if undo {
+        if let Some(i) = contexts
             .iter()
-            .position(|e| e.get("name").and_then(Value::as_str) == Some(name.as_str()));
-        match (pos, undo) {
-            (Some(i), true) => {
-                seq.remove(i);
-                changes.push(format!("- {list}: {name}"));
-            }
-            (None, true) => {}
-            (Some(i), false) if seq[i] == entry => {}
-            (Some(i), false) => {
-                seq[i] = entry;
-                changes.push(format!("~ {list}: {name} (updated)"));
-            }
-            (None, false) => {
-                seq.push(entry);
-                changes.push(format!("+ {list}: {name}"));
+            .position(|c| entry_name(c) == Some(context_name.as_str()))
+        {
+            contexts.remove(i);
+            changes.push(format!("- contexts: {context_name}"));
+        }
+        if server.is_none() {
+            // The cluster is gone from the file: the server the user was set up for.
+            server = users
+                .iter()
+                .find(|u| entry_name(u) == Some(user_name.as_str()))
+                .and_then(recorded_server);
+        }
+    } else {
+        let server = server.as_deref().unwrap_or_default();
+        let mut args = vec![
+            "kubectl-credential".to_string(),
+            account.to_string(),
+            "--server".to_string(),
+            server.to_string(),
+        ];
+        args.extend(spec_args(spec));
+        let user: Value = serde_norway::from_str(&format!(
+            "name: {user}\nuser:\n  exec:\n    apiVersion: client.authentication.k8s.io/v1\n    command: {cmd}\n    args: {args}\n    interactiveMode: IfAvailable\n    provideClusterInfo: true\n",
+            user = yaml_scalar(&user_name)?,
+            cmd = yaml_scalar(command)?,
+            args = serde_json::to_string(&args).map_err(|e| e.to_string())?,
+        ))
+        .map_err(|e| e.to_string())?;
+        let mut inner = Mapping::new();
+        inner.insert("cluster".into(), cluster.into());
+        inner.insert("user".into(), user_name.clone().into());
+        let mut context = Mapping::new();
+        context.insert("name".into(), context_name.clone().into());
+        context.insert("context".into(), Value::Mapping(inner));
+        for (list, seq, name, entry) in [
+            ("users", &mut users, &user_name, user),
+            (
+                "contexts",
+                &mut contexts,
+                &context_name,
+                Value::Mapping(context),
+            ),
+        ] {
+            match seq
+                .iter()
+                .position(|e| entry_name(e) == Some(name.as_str()))
+            {
+                Some(i) if seq[i] == entry => {}
+                Some(i) => {
+                    seq[i] = entry;
+                    changes.push(format!("~ {list}: {name} (updated)"));
+                }
+                None => {
+                    seq.push(entry);
+                    changes.push(format!("+ {list}: {name}"));
+                }
             }
         }
     }
-    Ok(changes)
+    // Latchkey's users of this account that no context uses any more go (never a user a
+    // context still names: another cluster's context may use the old shared user).
+    let in_use = |name: &str| {
+        contexts.iter().any(|c| {
+            c.get("context")
+                .and_then(|c| c.get("user"))
+                .and_then(Value::as_str)
+                == Some(name)
+        })
+    };
+    let legacy = legacy_kube_user(account);
+    let mut kept = Vec::with_capacity(users.len());
+    for u in users {
+        let name = entry_name(&u).unwrap_or_default().to_string();
+        let ours = name == legacy || (undo && name == user_name);
+        if ours && !in_use(&name) {
+            changes.push(if name == legacy {
+                format!("- users: {name} (the user older versions shared between clusters; no context uses it any more)")
+            } else {
+                format!("- users: {name}")
+            });
+        } else {
+            kept.push(u);
+        }
+    }
+    root.insert("users".into(), Value::Sequence(kept));
+    root.insert("contexts".into(), Value::Sequence(contexts));
+    Ok(KubeEdit { changes, server })
 }
 
-fn kubectl(
+/// A plain string as a YAML scalar (quoted when it needs to be).
+fn yaml_scalar(s: &str) -> Result<String, String> {
+    Ok(serde_norway::to_string(s)
+        .map_err(|e| e.to_string())?
+        .trim()
+        .to_string())
+}
+
+/// The `--server URL` in a Latchkey user's exec args.
+fn recorded_server(user: &serde_norway::Value) -> Option<String> {
+    let args = user.get("user")?.get("exec")?.get("args")?.as_sequence()?;
+    let i = args.iter().position(|a| a.as_str() == Some("--server"))?;
+    args.get(i + 1)?.as_str().map(str::to_string)
+}
+
+async fn kubectl(
     m: &LoginManager,
     account: &str,
     cluster: &str,
     kubeconfig: Option<PathBuf>,
-    spec: &TokenSpec,
+    spec: TokenSpec,
     mode: Mode,
 ) -> Result<Plan, Error> {
     m.account(account)?;
@@ -578,12 +689,55 @@ fn kubectl(
     })?;
     let mut doc: serde_norway::Value = serde_norway::from_str(&text)
         .map_err(|e| config_error(&path, format!("not valid YAML ({e}); nothing was changed")))?;
-    let changes = edit_kubeconfig(&mut doc, account, cluster, &exe()?, spec, mode.undo)
+    let edit = edit_kubeconfig(&mut doc, account, cluster, &exe()?, &spec, mode.undo)
         .map_err(|e| config_error(&path, format!("{e}; nothing was changed")))?;
-    if !changes.is_empty() && !mode.dry_run {
-        let out = serde_norway::to_string(&doc)
-            .map_err(|e| config_error(&path, format!("cannot write YAML: {e}")))?;
-        write_config(&path, &out)?;
+    // The token goes only over https (plain http only to loopback): checked before anything
+    // is written, by the rule every tool follows.
+    let rule = match &edit.server {
+        Some(server) => {
+            if !mode.undo {
+                if !server.contains("://") {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "the cluster `{cluster}` has the server `{server}` without https://; nothing was changed (write it as https://…)"
+                        ),
+                    ));
+                }
+                Target::parse(server)?.check_transport().map_err(|e| {
+                    config_error(
+                        &path,
+                        format!("the cluster `{cluster}`: {e}; nothing was changed"),
+                    )
+                })?;
+            }
+            Some(Rule::new(server, None, None, account)?.with_spec(spec))
+        }
+        None => None,
+    };
+    let mut plan = Plan {
+        changes: edit.changes,
+        warnings: Vec::new(),
+    };
+    if !plan.changes.is_empty() {
+        if yaml_has_comments(&text) {
+            plan.warnings.push(format!(
+                "{} has comments, which {} not kept: the YAML library drops them when it rewrites the file",
+                path.display(),
+                if mode.dry_run { "would be" } else { "were" }
+            ));
+        }
+        if !mode.dry_run {
+            let out = serde_norway::to_string(&doc)
+                .map_err(|e| config_error(&path, format!("cannot write YAML: {e}")))?;
+            write_config(&path, &out)?;
+        }
+    }
+    if let Some(mut rule) = rule {
+        if mode.undo {
+            rule = rule_to_undo(m, rule)?;
+        }
+        apply_rule(m, rule, mode, &mut plan).await?;
     }
     if !mode.undo {
         eprintln!(
@@ -591,7 +745,7 @@ fn kubectl(
             ctx = kube_context(account, cluster)
         );
     }
-    Ok(Plan { changes })
+    Ok(plan)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -671,7 +825,10 @@ async fn docker(
         out.push('\n');
         write_config(&path, &out)?;
     }
-    let mut plan = Plan { changes };
+    let mut plan = Plan {
+        changes,
+        warnings: Vec::new(),
+    };
     let mut rule = Rule::new(registry, None, None, account)?.with_spec(spec);
     if mode.undo {
         rule = rule_to_undo(m, rule)?;
@@ -712,11 +869,36 @@ users:
 preferences: {colors: true}
 ";
 
+    fn edit(
+        doc: &mut serde_norway::Value,
+        cluster: &str,
+        spec: &TokenSpec,
+        undo: bool,
+    ) -> Vec<String> {
+        edit_kubeconfig(doc, "work", cluster, "/usr/bin/latchkey", spec, undo)
+            .unwrap()
+            .changes
+    }
+
+    fn args(doc: &serde_norway::Value, user: &str) -> Vec<String> {
+        doc["users"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == user)
+            .unwrap()["user"]["exec"]["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
     #[test]
     fn kubeconfig_edit_adds_user_and_context_keeps_the_rest_and_undoes() {
         let mut doc: serde_norway::Value = serde_norway::from_str(KUBECONFIG).unwrap();
         let original = doc.clone();
-        let ch = edit_kubeconfig(
+        let e = edit_kubeconfig(
             &mut doc,
             "work",
             "prod",
@@ -726,44 +908,45 @@ preferences: {colors: true}
         )
         .unwrap();
         assert_eq!(
-            ch,
-            vec!["+ users: latchkey-work", "+ contexts: latchkey-work@prod"]
+            e.changes,
+            vec![
+                "+ users: latchkey-work@prod",
+                "+ contexts: latchkey-work@prod"
+            ]
         );
+        assert_eq!(e.server.as_deref(), Some("https://k.example.com:6443"));
         let users = doc["users"].as_sequence().unwrap();
         assert_eq!(users.len(), 2);
         assert_eq!(users[0]["user"]["token"], "keep-me");
         let exec = &users[1]["user"]["exec"];
         assert_eq!(exec["interactiveMode"], "IfAvailable");
+        assert_eq!(exec["provideClusterInfo"], true);
         assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
-        assert_eq!(exec["args"][1], "work");
+        assert_eq!(
+            args(&doc, "latchkey-work@prod"),
+            [
+                "kubectl-credential",
+                "work",
+                "--server",
+                "https://k.example.com:6443"
+            ]
+        );
+        assert_eq!(doc["contexts"][1]["context"]["user"], "latchkey-work@prod");
         assert_eq!(doc["current-context"], "admin@prod");
         assert_eq!(doc["preferences"]["colors"], true);
         // Idempotent.
         let again = doc.clone();
-        assert!(
-            edit_kubeconfig(
-                &mut doc,
-                "work",
-                "prod",
-                "/usr/bin/latchkey",
-                &TokenSpec::default(),
-                false
-            )
-            .unwrap()
-            .is_empty()
-        );
+        assert!(edit(&mut doc, "prod", &TokenSpec::default(), false).is_empty());
         assert_eq!(doc, again);
         // Undo restores the original.
-        let ch = edit_kubeconfig(
-            &mut doc,
-            "work",
-            "prod",
-            "/usr/bin/latchkey",
-            &TokenSpec::default(),
-            true,
-        )
-        .unwrap();
-        assert_eq!(ch.len(), 2);
+        let ch = edit(&mut doc, "prod", &TokenSpec::default(), true);
+        assert_eq!(
+            ch,
+            vec![
+                "- contexts: latchkey-work@prod",
+                "- users: latchkey-work@prod"
+            ]
+        );
         assert_eq!(doc, original);
         // An unknown cluster or a non-kubeconfig is an error.
         assert!(
@@ -775,56 +958,120 @@ preferences: {colors: true}
         assert!(edit_kubeconfig(&mut bad, "w", "prod", "x", &TokenSpec::default(), false).is_err());
     }
 
+    const TWO: &str = "apiVersion: v1
+clusters:
+- name: a
+  cluster: {server: 'https://a.test:6443'}
+- name: b
+  cluster: {server: 'https://b.test:6443'}
+";
+
     #[test]
-    fn kubeconfig_exec_args_carry_the_token_spec_and_a_new_spec_updates_the_user() {
-        let mut doc: serde_norway::Value = serde_norway::from_str(KUBECONFIG).unwrap();
-        let spec = TokenSpec::new(
-            &["pods:read".into()],
-            &["https://k.example.com".into()],
-            None,
-        )
-        .unwrap();
-        edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", &spec, false).unwrap();
-        let args: Vec<&str> = doc["users"][1]["user"]["exec"]["args"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+    fn each_cluster_gets_its_own_user_and_undoing_one_keeps_the_other() {
+        let mut doc: serde_norway::Value = serde_norway::from_str(TWO).unwrap();
+        let ra = TokenSpec::new(&[], &["https://ra.test".into()], None).unwrap();
+        let rb = TokenSpec::new(&[], &["https://rb.test".into()], None).unwrap();
+        edit(&mut doc, "a", &ra, false);
+        let a_user = args(&doc, "latchkey-work@a");
         assert_eq!(
-            args,
+            edit(&mut doc, "b", &rb, false),
+            vec!["+ users: latchkey-work@b", "+ contexts: latchkey-work@b"]
+        );
+        assert_eq!(
+            args(&doc, "latchkey-work@a"),
+            a_user,
+            "a's user is untouched"
+        );
+        assert_eq!(
+            args(&doc, "latchkey-work@b"),
             [
                 "kubectl-credential",
                 "work",
-                "--scope",
-                "pods:read",
+                "--server",
+                "https://b.test:6443",
                 "--resource",
-                "https://k.example.com"
+                "https://rb.test"
             ]
         );
-        // The same spec again: nothing; another spec: the user is updated, the context kept.
-        assert!(
-            edit_kubeconfig(&mut doc, "work", "prod", "/usr/bin/latchkey", &spec, false)
-                .unwrap()
-                .is_empty()
-        );
-        let ch = edit_kubeconfig(
+        assert!(a_user.contains(&"https://ra.test".to_string()));
+        let e = edit_kubeconfig(
             &mut doc,
             "work",
-            "prod",
+            "b",
             "/usr/bin/latchkey",
             &TokenSpec::default(),
-            false,
+            true,
         )
         .unwrap();
-        assert_eq!(ch, vec!["~ users: latchkey-work (updated)"]);
+        assert_eq!(e.server.as_deref(), Some("https://b.test:6443"));
+        assert_eq!(doc["users"].as_sequence().unwrap().len(), 1);
+        assert_eq!(args(&doc, "latchkey-work@a"), a_user);
+        assert_eq!(doc["contexts"][0]["name"], "latchkey-work@a");
+        // A new spec for a: its user is updated, its context kept.
         assert_eq!(
-            doc["users"][1]["user"]["exec"]["args"]
+            edit(&mut doc, "a", &TokenSpec::default(), false),
+            vec!["~ users: latchkey-work@a (updated)"]
+        );
+        assert_eq!(args(&doc, "latchkey-work@a").len(), 4);
+    }
+
+    #[test]
+    fn the_old_shared_user_is_kept_while_a_context_uses_it_and_then_removed() {
+        let old = format!(
+            "{TWO}users:
+- name: latchkey-work
+  user:
+    exec: {{command: /usr/bin/latchkey, args: [kubectl-credential, work], provideClusterInfo: false}}
+contexts:
+- name: latchkey-work@a
+  context: {{cluster: a, user: latchkey-work}}
+- name: latchkey-work@b
+  context: {{cluster: b, user: latchkey-work}}
+"
+        );
+        let mut doc: serde_norway::Value = serde_norway::from_str(&old).unwrap();
+        // Setting a up again moves its context to a's own user; b still uses the old one.
+        assert_eq!(
+            edit(&mut doc, "a", &TokenSpec::default(), false),
+            vec![
+                "+ users: latchkey-work@a",
+                "~ contexts: latchkey-work@a (updated)"
+            ]
+        );
+        assert_eq!(doc["contexts"][1]["context"]["user"], "latchkey-work");
+        assert!(
+            doc["users"]
                 .as_sequence()
                 .unwrap()
-                .len(),
-            2
+                .iter()
+                .any(|u| u["name"] == "latchkey-work")
         );
+        // Undoing b removes its context and then the old user, which nothing uses any more.
+        let ch = edit(&mut doc, "b", &TokenSpec::default(), true);
+        assert_eq!(ch.len(), 2, "{ch:?}");
+        assert_eq!(ch[0], "- contexts: latchkey-work@b");
+        assert!(
+            ch[1].starts_with("- users: latchkey-work (the user older versions shared"),
+            "{ch:?}"
+        );
+        let names: Vec<&str> = doc["users"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["latchkey-work@a"]);
+    }
+
+    #[test]
+    fn comments_are_noticed_outside_quotes() {
+        assert!(yaml_has_comments("# top\napiVersion: v1\n"));
+        assert!(yaml_has_comments("apiVersion: v1 # trailing\n"));
+        assert!(!yaml_has_comments(
+            "server: 'https://h/#x'\nname: \"a #b\"\n"
+        ));
+        assert!(!yaml_has_comments("token: abc#def\n"));
+        assert!(!yaml_has_comments(KUBECONFIG));
     }
 
     #[test]

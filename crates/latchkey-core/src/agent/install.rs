@@ -111,10 +111,13 @@ pub fn install(exe: &Path) -> Result<UnitReport> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let path = dir.join(UNIT_NAME);
-    let tmp = dir.join(format!(".{UNIT_NAME}.tmp"));
-    std::fs::write(&tmp, unit_text(exe)?)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    let text = unit_text(exe)?;
+    crate::private::replace(
+        &path,
+        text.as_bytes(),
+        crate::private::NewMode::KeepExisting,
+    )
+    .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     let systemctl =
         systemctl(&["daemon-reload"]).and_then(|()| systemctl(&["enable", "--now", UNIT_NAME]));
     Ok(UnitReport { path, systemctl })

@@ -75,34 +75,23 @@ impl LoginManager {
         env_override: Option<&str>,
     ) -> Result<Option<Selection>> {
         let file = self.registry.load()?;
-        let Some(mut selection) = crate::rules::select(&file.rules, target, env_override) else {
+        let Some(selection) = crate::rules::select(&file.rules, target, env_override) else {
             return Ok(None);
         };
-        if !selection.spec.is_empty() {
-            // Checked and sorted again: the same request must be the same cache entry even
-            // when the file was edited by hand.
-            selection.spec = match &selection.reason {
-                crate::rules::Reason::Rule { rule, .. } => rule.checked_spec()?,
-                crate::rules::Reason::Environment => {
-                    let s = &selection.spec;
-                    crate::target::TokenSpec::new(&s.scopes, &s.resources, s.audience.as_deref())
-                        .map_err(|e| {
-                            Error::InvalidInput(format!(
-                                "the rule for {} in accounts.toml: {e}",
-                                target.authority()
-                            ))
-                        })?
-                }
-            };
-        }
-        if file.by_name(&selection.account).is_none() {
-            return Err(Error::InvalidInput(format!(
-                "{} selects the account `{}`, which does not exist (see `latchkey list`)",
-                selection.explain(),
-                selection.account
-            )));
-        }
-        Ok(Some(selection))
+        checked_selection(&file, selection, &target.authority()).map(Some)
+    }
+
+    /// The account and token spec for the cluster kubectl runs `kubectl-credential` for
+    /// ([`crate::kube::select_for_cluster`] over the rules: https, and a rule or the recorded
+    /// server matching the cluster), checked as [`Self::select_account`] checks a selection.
+    pub fn select_for_cluster(
+        &self,
+        request: &crate::kube::ClusterRequest<'_>,
+    ) -> Result<Selection> {
+        let file = self.registry.load()?;
+        let selection = crate::kube::select_for_cluster(&file.rules, request)?;
+        let server = request.server.unwrap_or_default().to_string();
+        checked_selection(&file, selection, &server)
     }
 
     /// Records that a tool had the account's current access token rejected: the next
@@ -159,4 +148,36 @@ impl LoginManager {
             _ => None,
         }
     }
+}
+
+/// `selection` with its spec checked and sorted again (the same request must be the same cache
+/// entry even when the file was edited by hand), and its account known to exist.
+fn checked_selection(
+    file: &crate::accounts::AccountsFile,
+    mut selection: Selection,
+    server: &str,
+) -> Result<Selection> {
+    if !selection.spec.is_empty() {
+        selection.spec = match &selection.reason {
+            crate::rules::Reason::Rule { rule, .. } => rule.checked_spec()?,
+            crate::rules::Reason::Environment | crate::rules::Reason::Kubeconfig { .. } => {
+                let s = &selection.spec;
+                crate::target::TokenSpec::new(&s.scopes, &s.resources, s.audience.as_deref())
+                    .map_err(|e| {
+                        Error::InvalidInput(format!(
+                            "the rule for {} in accounts.toml: {e}",
+                            crate::text::clean(server, crate::text::MAX_URI)
+                        ))
+                    })?
+            }
+        };
+    }
+    if file.by_name(&selection.account).is_none() {
+        return Err(Error::InvalidInput(format!(
+            "{} selects the account `{}`, which does not exist (see `latchkey list`)",
+            selection.explain(),
+            selection.account
+        )));
+    }
+    Ok(selection)
 }

@@ -651,9 +651,10 @@ fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessTok
     }
 }
 
-/// True if the URL may be used as an endpoint: https, or http on a loopback host.
+/// True if a token may be sent to the URL: [`crate::rules::transport_allowed`] (https, or http
+/// on a loopback host), the rule the integrations follow too.
 pub fn endpoint_allowed(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && crate::provider::is_loopback(url))
+    crate::rules::transport_allowed(url.scheme(), url.host_str().unwrap_or_default())
 }
 
 #[cfg(test)]
