@@ -24,6 +24,9 @@
 #      (gnome-keyring-daemon exits 0 even for a wrong password), and fails loudly otherwise.
 #   6. Runs CMD, then stops the daemon and deletes the throwaway directory. The exit status is
 #      CMD's. (CMD is run as a child, not exec'd, so that the cleanup can happen.)
+#   7. Supervises the daemon: if it exits during the run, says when and with what status or
+#      signal, restarts it on the same unlocked keyring, and keeps its log. The log is also kept
+#      when CMD fails: target/test-logs/gnome-keyring-<time>-<pid>.log (LATCHKEY_TEST_LOG_DIR).
 #
 # Environment:
 #   LATCHKEY_TEST_KEYRING_HOME  use this directory instead of a fresh temporary one, and keep it
@@ -80,11 +83,25 @@ fi
 chmod 700 "$base"
 
 daemon_pid=""
+supervisor_pid=""
+log="$base/gnome-keyring.log"
+# Where the daemon's log is kept when CMD fails or the daemon died during the run.
+log_dir=${LATCHKEY_TEST_LOG_DIR:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/test-logs"}
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-  if [[ -n "$daemon_pid" ]]; then
-    kill "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
+  local status=$?
+  touch "$base/stopping" 2>/dev/null || true
+  if [[ -n "$supervisor_pid" ]]; then
+    [[ -s "$base/daemon.pid" ]] && kill "$(cat "$base/daemon.pid")" 2>/dev/null
+    wait "$supervisor_pid" 2>/dev/null || true
+  fi
+  if [[ -s "$base/deaths" || "$status" != 0 ]]; then
+    mkdir -p "$log_dir" 2>/dev/null || true
+    local kept
+    kept="$log_dir/gnome-keyring-$(date -u +%Y%m%dT%H%M%SZ)-$$.log"
+    if cat "$base/deaths" "$log" >"$kept" 2>/dev/null; then
+      printf 'with-keyring: the keyring daemon log is kept in %s\n' "$kept" >&2
+    fi
   fi
   if [[ "$keep_dir" == false ]]; then
     # Services the bus started for CMD (xdg-document-portal) may leave a FUSE mount inside;
@@ -115,17 +132,41 @@ dbus-update-activation-environment XDG_DATA_HOME XDG_CONFIG_HOME XDG_CACHE_HOME 
 
 # An inherited control socket would make --unlock talk to another (real) daemon instead.
 unset GNOME_KEYRING_CONTROL
-# --foreground + & (rather than --daemonize) keeps the daemon's pid for the cleanup.
-gnome-keyring-daemon --foreground --unlock --components=secrets \
-  --control-directory="$base/keyring-control" \
-  < <(printf '%s' "${LATCHKEY_TEST_KEYRING_PASSWORD:-latchkey-test}") \
-  >"$base/gnome-keyring.log" 2>&1 &
-daemon_pid=$!
+# The daemon runs under a supervisor: if it exits during the run, the exit status (or signal)
+# and the time are written to the log and to stderr, the log is kept (see cleanup), and a new
+# daemon is started on the same, unlocked keyring with --replace (taking the name back from a
+# locked daemon the bus may have activated meanwhile), so one death does not fail every test
+# after it. --foreground + & (rather than --daemonize) keeps each daemon's pid.
+supervise() {
+  local replace=() pid st
+  while :; do
+    gnome-keyring-daemon --foreground --unlock --components=secrets "${replace[@]}" \
+      --control-directory="$base/keyring-control" \
+      < <(printf '%s' "${LATCHKEY_TEST_KEYRING_PASSWORD:-latchkey-test}") \
+      >>"$log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$base/daemon.pid"
+    st=0
+    wait "$pid" || st=$?
+    [[ -e "$base/stopping" ]] && return 0
+    local why="status $st"
+    ((st > 128)) && why="signal $((st - 128)) ($(kill -l $((st - 128)) 2>/dev/null || echo '?'))"
+    printf 'with-keyring: gnome-keyring-daemon (pid %s) exited during the run at %s with %s; restarting it\n' \
+      "$pid" "$(date -u +%H:%M:%S)" "$why" | tee -a "$base/deaths" >&2
+    printf -- '--- daemon %s exited with %s\n' "$pid" "$why" >>"$log"
+    replace=(--replace)
+    sleep 0.2
+  done
+}
+supervise &
+supervisor_pid=$!
+for _ in $(seq 100); do [[ -s "$base/daemon.pid" ]] && break; sleep 0.02; done
+daemon_pid=$(cat "$base/daemon.pid")
 
 deadline=$((SECONDS + WAIT_SECONDS))
 until [[ "$(name_has_owner "$SECRETS_NAME")" == true ]]; do
   if ! kill -0 "$daemon_pid" 2>/dev/null; then
-    cat "$base/gnome-keyring.log" >&2 || true
+    cat "$log" >&2 || true
     die "gnome-keyring-daemon exited before owning $SECRETS_NAME"
   fi
   if ((SECONDS >= deadline)); then
