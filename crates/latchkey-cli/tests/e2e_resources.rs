@@ -461,6 +461,68 @@ fn broader_grants_and_an_ignored_resource_are_said_under_verbose_and_recorded_as
     assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
 }
 
+#[test]
+fn cached_tokens_belong_to_their_sign_in_but_survive_a_same_identity_add_scope() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "gen", "openid offline_access api:read", &[A]);
+    let ta = token(&sb, &["gen", "--resource", A]);
+    // The same user adds a scope: the cached token stays and is served without a request.
+    sb.ok(&[
+        "login",
+        "gen",
+        "--add-scope",
+        "api:write",
+        "--timeout",
+        "60",
+    ]);
+    let before = p.count("token.request", None);
+    assert_eq!(token(&sb, &["gen", "--resource", A]), ta);
+    assert_eq!(p.count("token.request", None), before);
+    // A new sign-in: the cached token of the old one is gone and never served.
+    sb.ok(&["login", "gen", "--timeout", "60"]);
+    assert!(Keyring::items(&format!("{id}/derived/")).is_empty());
+    let ta2 = token(&sb, &["gen", "--resource", A]);
+    assert_ne!(ta2, ta);
+    assert_eq!(p.introspect(&ta2)["aud"], A);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
+#[test]
+fn a_cached_token_nothing_lists_is_deleted_by_logout_and_remove() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "orph", "openid offline_access api:read", &[A]);
+    token(&sb, &["orph", "--resource", A]);
+    // An entry as a crash between the keychain write and its listing (or an older Latchkey)
+    // leaves it: in the keychain, in no record and in no metadata.
+    let orphan = format!("{id}/derived/{}", "0".repeat(64));
+    Keyring::store(&orphan, r#"{"spec":{},"set":{}}"#);
+    let other = "00000000-0000-4000-8000-000000000000/derived/keep";
+    Keyring::store(other, "{}");
+    assert_eq!(Keyring::items(&format!("{id}/derived/")).len(), 2);
+    sb.ok(&["logout", "orph"]);
+    assert!(
+        Keyring::items(&format!("{id}/derived/")).is_empty(),
+        "{:?}",
+        Keyring::items(&format!("{id}/derived/"))
+    );
+    assert_eq!(
+        Keyring::items(other),
+        [other],
+        "another account's items stay"
+    );
+    // remove sweeps as well.
+    sb.ok(&["login", "orph", "--timeout", "60"]);
+    Keyring::store(&orphan, "{}");
+    sb.ok(&["remove", "orph"]);
+    assert!(Keyring::items(&format!("{id}/")).is_empty());
+    // clean up the foreign item
+    let _ = std::process::Command::new("secret-tool")
+        .args(["clear", "service", "latchkey", "username", other])
+        .status();
+}
+
 fn base64_url(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)

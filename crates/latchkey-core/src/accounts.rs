@@ -264,6 +264,11 @@ pub struct Account {
     /// are here; tokens and expiries are in the keychain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived_tokens: Vec<crate::target::TokenSpec>,
+    /// Counts the account's sign-ins: each new one (all but a same-identity `login
+    /// --add-scope/--add-resource` or step-up) takes the next number, and a cached token for
+    /// another API is served only while it carries the number of the sign-in that obtained it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sign_in_generation: u64,
 }
 
 impl Account {
@@ -355,6 +360,10 @@ pub fn redirect_uri_to_register(
         (RedirectMode::Loopback, Some(p)) => format!("http://127.0.0.1:{p}{path}"),
         (RedirectMode::Loopback, None) => format!("http://127.0.0.1:<any port>{path}"),
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {

@@ -102,6 +102,7 @@ impl LoginManager {
             per_account_redirect: true,
             resources: new.resources.clone(),
             derived_tokens: Vec::new(),
+            sign_in_generation: 0,
         };
         if let Some(secret) = &new.client_secret {
             self.opts

@@ -36,6 +36,10 @@ use crate::target::{self, TokenSpec};
 struct DerivedEntry {
     spec: TokenSpec,
     set: TokenSet,
+    /// The [`Account::sign_in_generation`] of the sign-in whose refresh token obtained it
+    /// (0: before a new sign-in counted). Served only while it is the account's.
+    #[serde(default)]
+    generation: u64,
 }
 
 /// One extra cached token of an account, as `status`, `list --json` and the app show it.
@@ -140,7 +144,10 @@ impl LoginManager {
         };
         // Re-read: another task or process may have obtained it while we waited.
         let account = self.account(name)?;
-        let cached = self.read_derived(&account, spec).await?.map(|e| e.set);
+        let cached = self
+            .read_derived_locked(&account, spec)
+            .await?
+            .map(|e| e.set);
         if !opts.force
             && let Some(c) = cached.as_ref().filter(|c| usable(&account, c, self.now()))
         {
@@ -272,36 +279,8 @@ impl LoginManager {
             set.scope = Some(spec.scopes.join(" "));
         }
         note_what_was_granted(&account, spec, &set);
-        let entry = DerivedEntry {
-            spec: spec.clone(),
-            set: set.clone(),
-        };
-        let cached = match entry_secret(&entry) {
-            Ok(secret) => match self
-                .opts
-                .keychain
-                .set(&account.derived_key(spec), &secret)
-                .await
-            {
-                Ok(()) => true,
-                Err(e) => {
-                    // The refresh token is safe already; only the cache is missing.
-                    tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
-                    false
-                }
-            },
-            Err(e) => {
-                tracing::warn!(account = %account.name, error = %e, "could not cache a token");
-                false
-            }
-        };
-        // What lists show without a keychain read (never the token).
-        crate::token_state::record_derived(
-            &self.opts.paths,
-            &account.id,
-            &spec.digest(),
-            cached.then(|| derived_facts(&set)),
-        );
+        // Listed first, then recorded, then written to the keychain: a crash in between leaves
+        // a record without an entry (harmless), never an entry no sign-out knows of.
         if !account.derived_tokens.contains(spec) {
             let id = account.id;
             let s = spec.clone();
@@ -315,6 +294,44 @@ impl LoginManager {
                     Ok(())
                 })
                 .await?;
+        }
+        let entry = DerivedEntry {
+            spec: spec.clone(),
+            set: set.clone(),
+            generation: account.sign_in_generation,
+        };
+        let digest = spec.digest();
+        match entry_secret(&entry) {
+            Ok(secret) => match crate::token_state::try_record_derived(
+                &self.opts.paths,
+                &account.id,
+                &digest,
+                Some(derived_facts(&set)),
+            ) {
+                Ok(()) => {
+                    if let Err(e) = self
+                        .opts
+                        .keychain
+                        .set(&account.derived_key(spec), &secret)
+                        .await
+                    {
+                        // The refresh token is safe already; only the cache is missing.
+                        tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
+                        crate::token_state::record_derived(
+                            &self.opts.paths,
+                            &account.id,
+                            &digest,
+                            None,
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "could not record the token for {}, so it is not cached", spec.describe());
+                }
+            },
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not cache a token");
+            }
         }
         tracing::info!(account = %account.name, "token for {} obtained", spec.describe());
         Ok(hand_out(set, None, true))
@@ -389,7 +406,46 @@ impl LoginManager {
         }
     }
 
+    /// The cached entry for `spec`, if it belongs to the account's current sign-in (an entry
+    /// of an earlier sign-in is never served; [`Self::read_derived_locked`] deletes it).
     async fn read_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+    ) -> Result<Option<DerivedEntry>> {
+        Ok(self
+            .read_derived_any(account, spec)
+            .await?
+            .filter(|e| e.generation == account.sign_in_generation))
+    }
+
+    /// [`Self::read_derived`] under the account locks: an entry of an earlier sign-in found
+    /// here is deleted (its record too).
+    async fn read_derived_locked(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+    ) -> Result<Option<DerivedEntry>> {
+        match self.read_derived_any(account, spec).await? {
+            Some(e) if e.generation != account.sign_in_generation => {
+                tracing::info!(account = %account.name, "the cached token for {} belongs to an earlier sign-in; deleted", spec.describe());
+                self.opts
+                    .keychain
+                    .delete(&account.derived_key(spec))
+                    .await?;
+                crate::token_state::record_derived(
+                    &self.opts.paths,
+                    &account.id,
+                    &spec.digest(),
+                    None,
+                );
+                Ok(None)
+            }
+            e => Ok(e),
+        }
+    }
+
+    async fn read_derived_any(
         &self,
         account: &Account,
         spec: &TokenSpec,
@@ -457,8 +513,11 @@ impl LoginManager {
         out
     }
 
-    /// Deletes the account's extra cached tokens (sign-out, a replaced identity, a dead
-    /// refresh token). The caller holds the account locks.
+    /// Deletes the account's extra cached tokens (sign-out, a new sign-in, a dead refresh
+    /// token): those the metadata lists, those recorded in `token-state/<id>.derived.json`, and
+    /// (where the keychain can search) every `<id>/derived/` item, so an entry that lost its
+    /// listing (a crash, an older Latchkey) does not outlive the sign-in. The caller holds the
+    /// account locks.
     pub(super) async fn delete_derived(&self, account: &Account) -> Result<()> {
         let specs = self
             .registry
@@ -466,26 +525,40 @@ impl LoginManager {
             .by_id(&account.id)
             .map(|a| a.derived_tokens.clone())
             .unwrap_or_default();
-        if specs.is_empty() {
-            return Ok(());
+        let prefix = derived_prefix(account);
+        let mut keys: std::collections::BTreeSet<String> =
+            specs.iter().map(|s| account.derived_key(s)).collect();
+        keys.extend(
+            crate::token_state::read_derived(&self.opts.paths, &account.id)
+                .unwrap_or_default()
+                .keys()
+                .map(|digest| format!("{prefix}{digest}")),
+        );
+        match self.opts.keychain.keys_with_prefix(&prefix).await {
+            Ok(found) => keys.extend(found.unwrap_or_default()),
+            // The listed and recorded entries are still deleted.
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not search the keychain for cached tokens")
+            }
         }
-        for spec in &specs {
-            self.opts
-                .keychain
-                .delete(&account.derived_key(spec))
-                .await?;
+        for key in &keys {
+            self.opts.keychain.delete(key).await?;
         }
         crate::token_state::remove_derived(&self.opts.paths, &account.id);
-        let id = account.id;
-        self.registry
-            .update(move |f| {
-                if let Some(a) = f.by_id_mut(&id) {
-                    a.derived_tokens.clear();
-                }
-                Ok(())
-            })
-            .await?;
-        tracing::info!(account = %account.name, count = specs.len(), "cached tokens for other APIs deleted");
+        if !specs.is_empty() {
+            let id = account.id;
+            self.registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id) {
+                        a.derived_tokens.clear();
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        if !keys.is_empty() {
+            tracing::info!(account = %account.name, count = keys.len(), "cached tokens for other APIs deleted");
+        }
         Ok(())
     }
 
@@ -629,6 +702,11 @@ impl LoginManager {
         tracing::info!(account = %account.name, "permissions added: {}", add_scopes.iter().chain(add_resources).cloned().collect::<Vec<_>>().join(" "));
         Ok(())
     }
+}
+
+/// The keychain prefix of the account's cached tokens (see [`Account::derived_key`]).
+fn derived_prefix(account: &Account) -> String {
+    format!("{}/derived/", account.id)
 }
 
 /// The non-secret facts of a cached token, as recorded for lists.

@@ -293,6 +293,125 @@ async fn the_cache_records_what_was_granted_and_sign_out_deletes_every_entry() {
     );
 }
 
+/// Signs `work` in again through the browser (scheme redirect); the fixture answers the code.
+async fn sign_in_again(f: &Fixture, opts: SignInOptions) -> SignedIn {
+    let start =
+        f.m.start_sign_in(
+            "work",
+            SignInOptions {
+                redirect: Some(RedirectMode::Scheme),
+                ..opts
+            },
+        )
+        .await
+        .unwrap();
+    let state =
+        url::form_urlencoded::byte_serialize(start.state.expose().as_bytes()).collect::<String>();
+    f.m.complete_sign_in(&format!("{}?state={state}&code=c", start.redirect_uri))
+        .await
+        .unwrap()
+}
+
+/// A token endpoint that answers a code with `at-N`/`rt-N` and a derived request with `d-N`.
+fn numbering_provider() -> Fixture {
+    let n = Arc::new(AtomicUsize::new(1));
+    fixture(move |req| {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        let code = req
+            .form()
+            .iter()
+            .any(|(k, v)| k == "grant_type" && v == "authorization_code");
+        Ok(json(
+            200,
+            if code {
+                json!({"access_token": format!("at-{i}"), "token_type": "Bearer", "expires_in": 3600, "refresh_token": format!("rt-{i}")})
+            } else {
+                json!({"access_token": format!("d-{i}"), "token_type": "Bearer", "expires_in": 3600})
+            },
+        ))
+    })
+}
+
+#[tokio::test]
+async fn a_new_sign_in_drops_the_cached_tokens_of_the_one_before() {
+    // A provider without identity (manual endpoints): whoever signs in next is unknown.
+    let f = numbering_provider();
+    let account = signed_in(&f).await;
+    let s = spec(&[], &["https://a.example"]);
+    let first =
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(first.token.expose(), "d-1");
+    let old_entry = f.store.get(&account.derived_key(&s)).unwrap().unwrap();
+
+    sign_in_again(&f, SignInOptions::default()).await;
+    assert_eq!(f.m.account("work").unwrap().sign_in_generation, 1);
+    assert!(
+        f.store.get(&account.derived_key(&s)).unwrap().is_none(),
+        "deleted at the new sign-in"
+    );
+    let second =
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(
+        second.token.expose(),
+        "d-3",
+        "obtained with the new sign-in"
+    );
+
+    // An entry of the earlier sign-in (a failed deletion, another process) is never served,
+    // and deleted when found.
+    f.store.set(&account.derived_key(&s), &old_entry).unwrap();
+    let third =
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(third.token.expose(), "d-4");
+    let stored = f.store.get(&account.derived_key(&s)).unwrap().unwrap();
+    assert!(
+        stored.contains("d-4") && stored.contains("\"generation\":1"),
+        "{stored}"
+    );
+
+    // Without a known identity, even an --add-scope sign-in may be someone else's.
+    sign_in_again(
+        &f,
+        SignInOptions {
+            add_scopes: vec!["admin".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(f.m.account("work").unwrap().sign_in_generation, 2);
+    assert_eq!(
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap()
+            .token
+            .expose(),
+        "d-6"
+    );
+}
+
+#[tokio::test]
+async fn sign_out_deletes_cached_tokens_that_no_listing_or_record_knows() {
+    let f = fixture(|_| panic!("no request expected"));
+    let account = signed_in(&f).await;
+    // Left by a crash between the keychain write and the listing, or by an older Latchkey.
+    let orphan = format!("{}/derived/{}", account.id, "0".repeat(64));
+    f.store.set(&orphan, "{}").unwrap();
+    let foreign = format!("{}/derived/{}", Uuid::new_v4(), "0".repeat(64));
+    f.store.set(&foreign, "{}").unwrap();
+    f.m.logout("work").await.unwrap();
+    assert!(f.store.get(&orphan).unwrap().is_none(), "swept by a search");
+    assert!(
+        f.store.get(&foreign).unwrap().is_some(),
+        "another account's entry stays"
+    );
+}
+
 #[tokio::test]
 async fn what_the_provider_cannot_do_is_refused_before_any_request() {
     let f = fixture(|_| panic!("no request expected"));

@@ -123,7 +123,7 @@ impl LoginManager {
         };
         let (_local, _file) = self.lock_account(account.id).await?;
         let account = self.account(&account.name)?;
-        self.store_sign_in(&account, response, None, started.replace_identity)
+        self.store_sign_in(&account, response, None, started.replace_identity, false)
             .await
     }
 

@@ -474,12 +474,17 @@ impl LoginManager {
         {
             tracing::warn!(account = %account.name, "{note}");
         }
+        let addition = !flow.add_scopes.is_empty()
+            || !flow.add_resources.is_empty()
+            || flow.max_age.is_some()
+            || flow.acr_values.is_some();
         let done = self
             .store_sign_in(
                 &account,
                 response,
                 flow.nonce.as_ref(),
                 flow.replace_identity,
+                addition,
             )
             .await?;
         // Only now, with the new tokens stored, does the account ask for the added scopes
@@ -493,12 +498,19 @@ impl LoginManager {
     /// received → validate the id_token (with the sign-in's nonce, if any) → read userinfo →
     /// refuse a silent identity switch → write the tokens → write the metadata. The caller
     /// holds the account locks.
+    ///
+    /// The cached tokens for other APIs belong to the sign-in that obtained them: a new
+    /// sign-in takes the next [`Account::sign_in_generation`] (before its tokens are written,
+    /// so no cached token of the old one is served with them) and deletes them. Only an
+    /// `addition` (`--add-scope`, `--add-resource`, step-up) by the same, known identity
+    /// keeps them.
     pub(super) async fn store_sign_in(
         &self,
         account: &Account,
         response: TokenResponse,
         nonce: Option<&Secret>,
         replace_identity: bool,
+        addition: bool,
     ) -> Result<SignedIn> {
         let quirks = account.provider.quirks();
         let identity = self.identify(account, &response, nonce).await?;
@@ -525,12 +537,28 @@ impl LoginManager {
         }
         let now = self.now();
         let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
-        let other_user = matches!((&account.identity, &identity), (Some(old), Some(new)) if old.sub != new.sub)
-            || (account.identity.is_some() && identity.is_none());
+        let same_identity =
+            matches!((&account.identity, &identity), (Some(old), Some(new)) if old.sub == new.sub);
+        let new_sign_in = !(addition && same_identity);
+        if new_sign_in {
+            let id = account.id;
+            self.registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id) {
+                        a.sign_in_generation = a.sign_in_generation.saturating_add(1);
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
         self.write_tokens(account, &set).await?;
-        if other_user {
-            // The cached tokens for other APIs belong to the identity just replaced.
-            self.delete_derived(account).await?;
+        if new_sign_in {
+            // Never served again (their generation is gone); deleting them is housekeeping.
+            log_cleanup_failure(
+                &account.name,
+                "deleting the cached tokens of the previous sign-in",
+                self.delete_derived(account).await,
+            );
         }
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
