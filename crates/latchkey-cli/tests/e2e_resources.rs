@@ -233,14 +233,16 @@ fn a_resource_not_named_at_sign_in_is_explained_and_add_resource_fixes_it() {
     let id = add_and_login(&sb, &p, "tgt", "openid offline_access api:read", &[A]);
     let own = token(&sb, &["tgt"]);
     let main_before = Keyring::tokens(&id).unwrap();
+    let requests = p.count("token.request", None);
     let out = sb.run(&["token", "tgt", "--resource", B]);
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("invalid_target"), "{err}");
     assert!(
         err.contains(&format!("latchkey login tgt --add-resource {B}")),
         "{err}"
     );
+    // Not asked: the provider would refuse it after spending the refresh token.
+    assert_eq!(p.count("token.request", None), requests);
     // The account's own tokens are untouched.
     assert_eq!(Keyring::tokens(&id).unwrap(), main_before);
     assert_eq!(token(&sb, &["tgt"]), own);
@@ -250,7 +252,8 @@ fn a_resource_not_named_at_sign_in_is_explained_and_add_resource_fixes_it() {
     let out = sb.run(&["token", "tgt", "--scope", "api:write"]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("latchkey login tgt --add-scope api:write"),
+        stderr(&out).contains("latchkey login tgt --add-scope api:write")
+            && stderr(&out).contains("may have used up the sign-in"),
         "{}",
         stderr(&out)
     );
@@ -261,6 +264,78 @@ fn a_resource_not_named_at_sign_in_is_explained_and_add_resource_fixes_it() {
     assert_eq!(a["resources"], json!([A, B]));
     let tb = token(&sb, &["tgt", "--resource", B]);
     assert_eq!(p.introspect(&tb)["aud"], B);
+}
+
+#[test]
+fn an_ungranted_resource_costs_nothing_and_every_caller_keeps_working() {
+    // rotateRefreshToken: panva's oidc-provider spends the refresh token before it checks
+    // `resource`; a replayed one revokes the grant.
+    let p = provider(json!({"rotateRefreshToken": true}));
+    let sb = Sandbox::new(BIN);
+    add_and_login(&sb, &p, "keep", "openid offline_access api:read", &[A]);
+    let before = p.count("token.request", None);
+    let out = sb.run(&["token", "keep", "--resource", B]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("latchkey login keep --add-resource {B}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(p.count("token.request", None), before, "nothing sent");
+    // The account keeps working: its own token, a granted resource, ten processes at once
+    // (each renewing: --min-ttl is beyond every token's lifetime).
+    sb.ok(&["refresh", "keep", "--force"]);
+    let ta = token(&sb, &["keep", "--resource", A]);
+    assert_eq!(p.introspect(&ta)["aud"], A);
+    for args in [
+        &["token", "keep", "--resource", A, "--min-ttl", "100000"][..],
+        &["token", "keep", "--min-ttl", "100000"][..],
+    ] {
+        for o in sb.run_gated(10, args) {
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+        }
+    }
+    assert_eq!(p.introspect(&token(&sb, &["keep"]))["active"], true);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    assert_eq!(p.count("grant.revoked", None), 0);
+}
+
+#[test]
+fn after_invalid_grant_ten_processes_send_the_dead_refresh_token_at_most_once() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "dead", "openid offline_access api:read", &[A]);
+    // The grant ends at the provider (revoked elsewhere): the refresh token is dead.
+    let rt = Keyring::tokens(&id).unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = latchkey_testkit::http(
+        p.port,
+        "POST",
+        "/token/revocation",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("token={rt}&token_type_hint=refresh_token&client_id=latchkey-public"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let sent = || p.count("token.request", Some("refresh_token"));
+    let before = sent();
+    // Ten processes that need a token for another API, then ten that need the account's own.
+    for o in sb.run_gated(10, &["token", "dead", "--resource", A]) {
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+    }
+    assert_eq!(sent() - before, 1, "{:?}", p.grant_errors());
+    for o in sb.run_gated(10, &["token", "dead", "--min-ttl", "100000"]) {
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+    }
+    assert_eq!(sent() - before, 1, "nobody sent it again");
+    assert!(Keyring::tokens(&id).is_none());
+    let status = sb.run(&["status", "dead"]);
+    assert!(
+        stdout(&status).contains("needs sign-in"),
+        "{}",
+        stdout(&status)
+    );
 }
 
 #[test]

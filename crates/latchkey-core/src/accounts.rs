@@ -269,9 +269,32 @@ pub struct Account {
     /// another API is served only while it carries the number of the sign-in that obtained it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sign_in_generation: u64,
+    /// The resources the current sign-in asked for (`None`: signed in before Latchkey
+    /// recorded them; [`Account::resources`] is taken instead). See
+    /// [`Account::sign_in_resources`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_resources: Option<Vec<String>>,
+    /// Learned: the provider answered `invalid_target` to a refresh for a resource the sign-in
+    /// did not name, so such a request is not sent again (the quirk table's
+    /// `new_resources_at_refresh` said it might work).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub refuses_new_resources: bool,
+    /// The provider refused a request made with the refresh token (other than
+    /// `invalid_grant`), and may have spent the refresh token with it (some rotate it before
+    /// they check the request): what was refused and when. Cleared by the next refresh that
+    /// works and by a sign-in; shown by `latchkey status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_at_risk: Option<String>,
 }
 
 impl Account {
+    /// The resources the current sign-in asked for.
+    pub fn sign_in_resources(&self) -> &[String] {
+        self.signed_in_resources
+            .as_deref()
+            .unwrap_or(&self.resources)
+    }
+
     /// The keychain key of this account's token set.
     pub fn tokens_key(&self) -> String {
         format!("{}/tokens", self.id)

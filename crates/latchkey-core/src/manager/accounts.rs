@@ -103,6 +103,9 @@ impl LoginManager {
             resources: new.resources.clone(),
             derived_tokens: Vec::new(),
             sign_in_generation: 0,
+            signed_in_resources: None,
+            refuses_new_resources: false,
+            refresh_token_at_risk: None,
         };
         if let Some(secret) = &new.client_secret {
             self.opts
@@ -346,6 +349,7 @@ impl LoginManager {
         if let Some(reason) = &account.needs_sign_in {
             problems.push(format!("needs sign-in: {reason}"));
         }
+        problems.extend(at_risk_problem(&account));
         problems.extend(account.warnings());
         if let Some(t) = &tokens
             && t.refresh_token.is_none()
@@ -410,6 +414,7 @@ impl LoginManager {
                 if let Some(reason) = &account.needs_sign_in {
                     problems.push(format!("needs sign-in: {reason}"));
                 }
+                problems.extend(at_risk_problem(&account));
                 problems.extend(account.warnings());
                 AccountSummary {
                     cached_tokens: account
@@ -627,6 +632,16 @@ impl LoginManager {
         }
         Ok(())
     }
+}
+
+/// The problem a refused refresh-token request leaves ([`Account::refresh_token_at_risk`]).
+fn at_risk_problem(account: &Account) -> Option<String> {
+    account.refresh_token_at_risk.as_ref().map(|r| {
+        format!(
+            "{r}; if the next renewal fails, sign in again (`latchkey login {}`)",
+            account.name
+        )
+    })
 }
 
 /// Resources as given to `add`/`edit --resource`: each an RFC 8707 URI, sorted, no duplicates,

@@ -478,6 +478,13 @@ impl LoginManager {
             || !flow.add_resources.is_empty()
             || flow.max_age.is_some()
             || flow.acr_values.is_some();
+        let mut resources = account.resources.clone();
+        resources.extend(
+            flow.add_resources
+                .iter()
+                .filter(|r| !account.resources.contains(r))
+                .cloned(),
+        );
         let done = self
             .store_sign_in(
                 &account,
@@ -485,6 +492,7 @@ impl LoginManager {
                 flow.nonce.as_ref(),
                 flow.replace_identity,
                 addition,
+                resources,
             )
             .await?;
         // Only now, with the new tokens stored, does the account ask for the added scopes
@@ -503,7 +511,8 @@ impl LoginManager {
     /// sign-in takes the next [`Account::sign_in_generation`] (before its tokens are written,
     /// so no cached token of the old one is served with them) and deletes them. Only an
     /// `addition` (`--add-scope`, `--add-resource`, step-up) by the same, known identity
-    /// keeps them.
+    /// keeps them. `resources`: what the sign-in asked for (RFC 8707), recorded as
+    /// [`Account::signed_in_resources`].
     pub(super) async fn store_sign_in(
         &self,
         account: &Account,
@@ -511,6 +520,7 @@ impl LoginManager {
         nonce: Option<&Secret>,
         replace_identity: bool,
         addition: bool,
+        resources: Vec<String>,
     ) -> Result<SignedIn> {
         let quirks = account.provider.quirks();
         let identity = self.identify(account, &response, nonce).await?;
@@ -568,6 +578,8 @@ impl LoginManager {
                 if let Some(a) = f.by_id_mut(&id) {
                     a.signed_in_at = Some(now);
                     a.needs_sign_in = None;
+                    a.refresh_token_at_risk = None;
+                    a.signed_in_resources = Some(resources);
                     a.granted_scopes = granted;
                     // `None` only with --replace: the old identity is no longer known true.
                     a.identity = ident;

@@ -108,6 +108,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         token_username: None,
         target_style: TargetStyle::Rfc8707,
         include_granted_scopes: false,
+        new_resources_at_refresh: false,
+        invalid_grant_may_mean_no_consent: false,
         notes: &[],
     };
     let plain_oauth = Quirks {
@@ -188,6 +190,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             rfc7009_revocation: false,
             issuer_template: Some(ENTRA_ISSUER_TEMPLATE),
             target_style: TargetStyle::EntraDefaultScope,
+            new_resources_at_refresh: true,
+            invalid_grant_may_mean_no_consent: true,
             notes: &[
                 "With --tenant common, organizations or consumers the issuer is the template https://login.microsoftonline.com/{tenantid}/v2.0; each id_token's iss is checked against its own tid claim.",
                 "Entra publishes no revocation endpoint: signing out forgets the tokens here.",
@@ -205,6 +209,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         Preset::Auth0 => Quirks {
             offline_scope: Some("offline_access"),
             target_style: TargetStyle::Auth0Audience,
+            new_resources_at_refresh: true,
             notes: &[
                 "The issuer ends with a slash: https://<domain>/.",
                 "A refresh token needs offline_access and \"Allow Offline Access\" on the Auth0 API.",
@@ -1733,6 +1738,19 @@ mod tests {
         );
         assert!(
             presets_where(|q| q.offline_scope.is_some_and(|s| s != "offline_access")).is_empty()
+        );
+    }
+
+    #[test]
+    fn quirk_new_resources_at_refresh() {
+        // RFC 8707 servers mint tokens on a refresh only for resources named at sign-in.
+        assert_eq!(
+            presets_where(|q| q.new_resources_at_refresh),
+            [Preset::Entra, Preset::Auth0]
+        );
+        assert_eq!(
+            presets_where(|q| q.invalid_grant_may_mean_no_consent),
+            [Preset::Entra]
         );
     }
 
