@@ -598,6 +598,54 @@ fn a_cached_token_nothing_lists_is_deleted_by_logout_and_remove() {
         .status();
 }
 
+#[test]
+fn offline_access_asks_for_consent_where_the_provider_follows_oidc_core_11() {
+    // Stock oidc-provider: offline_access (and so a refresh token) only with prompt=consent.
+    let p = provider(json!({"stockRefreshTokens": true}));
+    let sb = Sandbox::new(BIN);
+    sb.ok(&[
+        "add",
+        "off",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--scope",
+        "openid offline_access",
+    ]);
+    let out = sb.run(&["login", "off", "--timeout", "60", "-v"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("latchkey edit off --offline-consent true"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("OpenID Connect Core §11"),
+        "{}",
+        stderr(&out)
+    );
+    let a = account_json(&sb, "off");
+    assert_eq!(a["has_refresh_token"], false, "{a}");
+    assert_eq!(a["offline_access"]["offline"], "not_granted", "{a}");
+    assert_eq!(a["offline_access"]["consent_sent"], false, "{a}");
+    let status = sb.ok(&["status", "off"]);
+    assert!(
+        status.contains("Offline access: the provider granted no offline access"),
+        "{status}"
+    );
+
+    sb.ok(&["edit", "off", "--offline-consent", "true"]);
+    sb.ok(&["login", "off", "--timeout", "60"]);
+    let a = account_json(&sb, "off");
+    assert_eq!(a["has_refresh_token"], true, "{a}");
+    assert_eq!(a["offline_access"]["offline"], "granted", "{a}");
+    assert_eq!(a["offline_consent"], true);
+    assert!(!sb.ok(&["status", "off"]).contains("Offline access:"));
+    sb.ok(&["refresh", "off", "--force"]);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
 fn base64_url(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)

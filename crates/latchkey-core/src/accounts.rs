@@ -285,9 +285,35 @@ pub struct Account {
     /// works and by a sign-in; shown by `latchkey status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_at_risk: Option<String>,
+    /// Send `prompt=consent` when a sign-in asks for offline access (OpenID Connect Core §11;
+    /// `latchkey add|edit --offline-consent`); `None`: the provider's quirk
+    /// ([`crate::provider::Quirks::offline_consent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_consent: Option<bool>,
 }
 
 impl Account {
+    /// Whether a sign-in asks for offline access (a refresh token): the provider's offline
+    /// scope is among the account's scopes, or (no offline scope: Google) the provider grants
+    /// it by parameter and consent.
+    pub fn asks_for_offline_access(&self) -> bool {
+        let quirks = self.provider.quirks();
+        match quirks.offline_scope {
+            Some(scope) => self.scopes.iter().any(|s| s == scope),
+            None => quirks.offline_consent,
+        }
+    }
+
+    /// Whether a sign-in sends `prompt=consent` (OpenID Connect Core §11): it asks for offline
+    /// access, and the account's setting (else the provider's quirk) says so.
+    pub fn sends_offline_consent(&self) -> bool {
+        self.flow != GrantFlow::ClientCredentials
+            && self.asks_for_offline_access()
+            && self
+                .offline_consent
+                .unwrap_or(self.provider.quirks().offline_consent)
+    }
+
     /// The resources the current sign-in asked for.
     pub fn sign_in_resources(&self) -> &[String] {
         self.signed_in_resources

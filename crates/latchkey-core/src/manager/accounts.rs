@@ -106,6 +106,7 @@ impl LoginManager {
             signed_in_resources: None,
             refuses_new_resources: false,
             refresh_token_at_risk: None,
+            offline_consent: new.offline_consent,
         };
         if let Some(secret) = &new.client_secret {
             self.opts
@@ -235,6 +236,18 @@ impl LoginManager {
             }
             edit.resources = Some(resources);
         }
+        if let Some(consent) = edit.offline_consent
+            && Some(consent) != account.offline_consent
+        {
+            notes.push(format!(
+                "takes effect at the next sign-in (`latchkey login {name}`){}",
+                if consent && !account.asks_for_offline_access() {
+                    "; the account asks for no offline access (add the offline_access scope)"
+                } else {
+                    ""
+                }
+            ));
+        }
         if let Some(scopes) = &edit.scopes
             && scopes != &account.scopes
         {
@@ -290,6 +303,9 @@ impl LoginManager {
                 }
                 if let Some(r) = edit.resources {
                     a.resources = r;
+                }
+                if let Some(c) = edit.offline_consent {
+                    a.offline_consent = Some(c);
                 }
                 if signed_out {
                     a.signed_in_at = None;
@@ -381,6 +397,10 @@ impl LoginManager {
                 .and_then(|t| t.remaining(now))
                 .map(|d| d.whole_seconds()),
             has_refresh_token: tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
+            offline_access: OfflineAccess::of(
+                &account,
+                tokens.as_ref().map(|t| t.refresh_token.is_some()),
+            ),
             token_lifetime: tokens
                 .as_ref()
                 .and_then(|t| t.expires_at.map(|e| (e - t.obtained_at).whole_seconds())),
@@ -431,6 +451,7 @@ impl LoginManager {
                     expires_at: None,
                     expires_in: None,
                     has_refresh_token: false,
+                    offline_access: None,
                     token_lifetime: None,
                     token_scope: None,
                     session_ends_at: None,

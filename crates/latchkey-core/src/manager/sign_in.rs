@@ -140,6 +140,10 @@ impl LoginManager {
         new.flow.acr_values = opts.acr_values.as_deref().map(|a| a.trim().to_string());
         let digest = new.flow.digest();
         let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
+        // OpenID Connect Core §11: offline access with consent, where the provider needs it.
+        if account.sends_offline_consent() && !extra.iter().any(|(k, _)| *k == "prompt") {
+            extra.push(("prompt", "consent"));
+        }
         // RFC 9449 §10: bind the authorization code to the account's DPoP key.
         let jkt = self.dpop_key(&account).await?.map(|key| key.thumbprint());
         if let Some(jkt) = &jkt {
@@ -314,6 +318,10 @@ impl LoginManager {
                         expires_at: t.expires_at,
                         scope: t.scope.clone(),
                         has_refresh_token: t.refresh_token.is_some(),
+                        offline_access: OfflineAccess::of(
+                            &account,
+                            Some(t.refresh_token.is_some()),
+                        ),
                     }),
                     _ => Err(Error::Callback(
                         "the sign-in was completed elsewhere but did not succeed; see the Latchkey app or `latchkey status`".into(),
@@ -588,12 +596,21 @@ impl LoginManager {
             })
             .await?;
         tracing::info!(account = %account.name, sub = identity.as_ref().map(|i| i.sub.as_str()).unwrap_or("-"), "signed in");
+        let offline_access = OfflineAccess::of(account, Some(set.refresh_token.is_some()));
+        if let Some(OfflineAccess::NotGranted { consent_sent }) = offline_access {
+            if consent_sent {
+                tracing::info!(account = %account.name, "the sign-in asked for offline access with prompt=consent, but the provider issued no refresh token (the client may not be allowed the refresh_token grant)");
+            } else {
+                tracing::info!(account = %account.name, "the sign-in asked for offline access, but the provider issued no refresh token; a provider that follows OpenID Connect Core §11 grants it only with prompt=consent: `latchkey edit {} --offline-consent true`, then sign in again", account.name);
+            }
+        }
         Ok(SignedIn {
             account: account.name.clone(),
             identity,
             expires_at: set.expires_at,
             scope: set.scope.clone(),
             has_refresh_token: set.refresh_token.is_some(),
+            offline_access,
         })
     }
 

@@ -333,6 +333,12 @@ pub struct Quirks {
     /// that resource" (Entra AADSTS65001), not a dead refresh token: such an answer to a
     /// request for another API leaves the sign-in alone.
     pub invalid_grant_may_mean_no_consent: bool,
+    /// OpenID Connect Core §11: the provider grants offline access (a refresh token) only
+    /// when the authorization request has `prompt=consent` (Google; stock panva
+    /// oidc-provider). With it, a sign-in that asks for offline access sends `prompt=consent`
+    /// (the user is asked to consent at every sign-in); an account can say otherwise
+    /// ([`crate::accounts::Account::offline_consent`], `latchkey add|edit --offline-consent`).
+    pub offline_consent: bool,
     /// Notes for people, shown by `latchkey status`.
     pub notes: &'static [&'static str],
 }

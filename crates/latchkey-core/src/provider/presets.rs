@@ -110,6 +110,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         include_granted_scopes: false,
         new_resources_at_refresh: false,
         invalid_grant_may_mean_no_consent: false,
+        offline_consent: false,
         notes: &[],
     };
     let plain_oauth = Quirks {
@@ -155,7 +156,9 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             client_secret_required: true,
             client_secret_post: true,
             loopback_only: true,
-            extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
+            // Offline access by parameter; `prompt=consent` comes from `offline_consent`.
+            extra_authorize_params: vec![("access_type", "offline")],
+            offline_consent: true,
             target_style: TargetStyle::Unsupported(GOOGLE_NO_TARGET),
             include_granted_scopes: true,
             notes: &[
@@ -868,10 +871,7 @@ mod tests {
         assert_eq!(e.code_challenge_methods, s(&["plain", "S256"]));
         assert!(config.is_oidc());
         let q = config.quirks();
-        assert_eq!(
-            q.extra_authorize_params,
-            [("access_type", "offline"), ("prompt", "consent")]
-        );
+        assert_eq!(q.extra_authorize_params, [("access_type", "offline")]);
         assert_eq!(q.offline_scope, None);
         assert_eq!(config.default_scopes(), s(&["openid", "email", "profile"]));
         assert!(q.client_secret_required && q.loopback_only);
@@ -1752,6 +1752,12 @@ mod tests {
             presets_where(|q| q.invalid_grant_may_mean_no_consent),
             [Preset::Entra]
         );
+    }
+
+    #[test]
+    fn quirk_offline_consent() {
+        // Google: offline access by parameter, and a refresh token only with consent.
+        assert_eq!(presets_where(|q| q.offline_consent), [Preset::Google]);
     }
 
     #[test]
