@@ -29,7 +29,10 @@
 //!
 //! **Tokens for other APIs** ([`LoginManager::token_for`], `derived.rs`): narrower scopes,
 //! resources and audiences from the account's one refresh token, cached per [`TokenSpec`],
-//! under the same account locks; a rotated refresh token goes to the account's set first.
+//! under the same account locks; a rotated refresh token goes to the account's set first. A
+//! cached token belongs to the sign-in that obtained it ([`Account::sign_in_generation`]). A
+//! refresh token the provider may have spent (a refused request: [`Error::RefreshRefused`]) is
+//! never reused blindly, and after `invalid_grant` on any path nobody sends it again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -164,7 +164,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             notes: &[
                 "Google desktop-app clients need their client secret (Google documents it as not confidential for installed apps).",
                 "Only loopback redirect URIs (http://127.0.0.1:<port>) are accepted; custom URL schemes are refused.",
-                "Google returns a refresh token only with access_type=offline and prompt=consent; Latchkey sends both, so Google asks for consent at every sign-in.",
+                "Google returns a refresh token only with access_type=offline and prompt=consent; Latchkey sends both, so Google asks for consent at every sign-in (`latchkey edit NAME --offline-consent false` stops prompt=consent, and with it new refresh tokens).",
             ],
             ..standard
         },
