@@ -348,6 +348,7 @@ mod tests {
             session_ends_at: None,
             session_ends_in: None,
             cached_tokens: vec![],
+            offline_access: None,
         }
     }
 

@@ -483,6 +483,7 @@ fn add_accounts(config_dir: &Path, issuer: &str, names: &[&str]) -> HashMap<Stri
                 client_auth: None,
                 dpop: false,
                 resources: vec![],
+                offline_consent: None,
             }))
             .unwrap();
         ids.insert(name.to_string(), account.id.to_string());

@@ -66,6 +66,7 @@ const DEFAULTS = {
   strictClientAuthMethod: true,
   acceptOfflineAccessOnRefresh: false,
   resourceIndicators: false,
+  stockRefreshTokens: false,
 };
 
 let cfg;
@@ -282,9 +283,12 @@ const configuration = {
   pkce: { required: () => true },
   rotateRefreshToken: cfg.rotateRefreshToken,
   // issue a refresh token for every code / device_code grant of a client allowed the
-  // refresh_token grant, even without offline_access (+ prompt=consent)
+  // refresh_token grant, even without offline_access (+ prompt=consent); with
+  // `stockRefreshTokens`, as stock oidc-provider does: only when `offline_access` was granted,
+  // which needs `prompt=consent` in the authorization request (OpenID Connect Core §11)
   issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token')
-    && (source.kind === 'AuthorizationCode' || source.kind === 'DeviceCode' || source.scopes.has('offline_access')),
+    && (source.scopes.has('offline_access')
+      || (!cfg.stockRefreshTokens && (source.kind === 'AuthorizationCode' || source.kind === 'DeviceCode'))),
   // tokens are not bound to the (headless) browser session
   expiresWithSession: async () => false,
   ttl: {

@@ -216,6 +216,11 @@ pub struct AddArgs {
     /// had later with `latchkey token NAME --resource URI`.
     #[arg(long = "resource", value_name = "URI")]
     pub resource: Vec<String>,
+    /// Send `prompt=consent` when a sign-in asks for offline access (OpenID Connect Core §11):
+    /// for providers that grant a refresh token only then (stock panva oidc-provider). The
+    /// provider asks for consent at every sign-in. Default: the preset's (on for Google only).
+    #[arg(long)]
+    pub offline_consent: bool,
 }
 
 /// `latchkey edit`.
@@ -285,6 +290,10 @@ pub struct EditArgs {
     /// Ask for no resources at sign-in any more.
     #[arg(long)]
     pub remove_resources: bool,
+    /// Send `prompt=consent` when a sign-in asks for offline access (true/false; OpenID
+    /// Connect Core §11; takes effect at the next sign-in).
+    #[arg(long, value_name = "BOOL")]
+    pub offline_consent: Option<bool>,
 }
 
 /// `latchkey login`.

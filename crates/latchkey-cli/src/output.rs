@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Write};
 
 use latchkey_core::http::Response;
 use latchkey_core::manager::{AccountSummary, EditOutcome, KeychainState, LogoutReport, SignedIn};
-use latchkey_core::{AccessToken, Account, DeviceSignIn, GrantFlow, Introspection, TokenStatus};
+use latchkey_core::{
+    AccessToken, Account, DeviceSignIn, GrantFlow, Introspection, OfflineAccess, TokenStatus,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -105,6 +107,9 @@ struct AccountJson<'a> {
     notes: Vec<&'static str>,
     resources: &'a [String],
     cached_tokens: Vec<CachedTokenJson<'a>>,
+    offline_consent: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offline_access: Option<OfflineAccess>,
 }
 
 /// One extra cached token in `list --json` / `status --json` (never the token).
@@ -166,6 +171,23 @@ fn account_json(s: &AccountSummary) -> AccountJson<'_> {
                 expires_in: c.expires_in,
             })
             .collect(),
+        offline_consent: a.sends_offline_consent(),
+        offline_access: s.offline_access,
+    }
+}
+
+/// What to say about offline access the sign-in asked for and did not get (`None`: nothing).
+fn offline_access_note(name: &str, o: Option<OfflineAccess>) -> Option<String> {
+    match o? {
+        OfflineAccess::Granted => None,
+        OfflineAccess::NotGranted { consent_sent: true } => Some(
+            "the provider granted no offline access (no refresh token) although the sign-in asked with prompt=consent: check that the client may use refresh tokens".to_string(),
+        ),
+        OfflineAccess::NotGranted {
+            consent_sent: false,
+        } => Some(format!(
+            "the provider granted no offline access (no refresh token); a provider that follows OpenID Connect Core §11 grants it only with prompt=consent: `latchkey edit {name} --offline-consent true`, then `latchkey login {name}`"
+        )),
     }
 }
 
@@ -366,6 +388,9 @@ pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
                     .unwrap_or_default()
             );
         }
+        if let Some(note) = offline_access_note(&a.name, s.offline_access) {
+            println!("  - Offline access: {note}");
+        }
         if !matches!(s.status, TokenStatus::SignedOut | TokenStatus::NeedsSignIn) {
             println!(
                 "  - Refresh token: {}{}",
@@ -474,6 +499,9 @@ pub fn signed_in(s: &SignedIn, json: bool) {
         println!(
             "Note: the provider issued no refresh token; you will need to sign in again when the token expires."
         );
+        if let Some(note) = offline_access_note(&s.account, s.offline_access) {
+            println!("Offline access: {note}.");
+        }
     }
 }
 

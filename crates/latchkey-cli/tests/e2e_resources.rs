@@ -233,14 +233,16 @@ fn a_resource_not_named_at_sign_in_is_explained_and_add_resource_fixes_it() {
     let id = add_and_login(&sb, &p, "tgt", "openid offline_access api:read", &[A]);
     let own = token(&sb, &["tgt"]);
     let main_before = Keyring::tokens(&id).unwrap();
+    let requests = p.count("token.request", None);
     let out = sb.run(&["token", "tgt", "--resource", B]);
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("invalid_target"), "{err}");
     assert!(
         err.contains(&format!("latchkey login tgt --add-resource {B}")),
         "{err}"
     );
+    // Not asked: the provider would refuse it after spending the refresh token.
+    assert_eq!(p.count("token.request", None), requests);
     // The account's own tokens are untouched.
     assert_eq!(Keyring::tokens(&id).unwrap(), main_before);
     assert_eq!(token(&sb, &["tgt"]), own);
@@ -250,7 +252,8 @@ fn a_resource_not_named_at_sign_in_is_explained_and_add_resource_fixes_it() {
     let out = sb.run(&["token", "tgt", "--scope", "api:write"]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("latchkey login tgt --add-scope api:write"),
+        stderr(&out).contains("latchkey login tgt --add-scope api:write")
+            && stderr(&out).contains("may have used up the sign-in"),
         "{}",
         stderr(&out)
     );
@@ -261,6 +264,78 @@ fn a_resource_not_named_at_sign_in_is_explained_and_add_resource_fixes_it() {
     assert_eq!(a["resources"], json!([A, B]));
     let tb = token(&sb, &["tgt", "--resource", B]);
     assert_eq!(p.introspect(&tb)["aud"], B);
+}
+
+#[test]
+fn an_ungranted_resource_costs_nothing_and_every_caller_keeps_working() {
+    // rotateRefreshToken: panva's oidc-provider spends the refresh token before it checks
+    // `resource`; a replayed one revokes the grant.
+    let p = provider(json!({"rotateRefreshToken": true}));
+    let sb = Sandbox::new(BIN);
+    add_and_login(&sb, &p, "keep", "openid offline_access api:read", &[A]);
+    let before = p.count("token.request", None);
+    let out = sb.run(&["token", "keep", "--resource", B]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("latchkey login keep --add-resource {B}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(p.count("token.request", None), before, "nothing sent");
+    // The account keeps working: its own token, a granted resource, ten processes at once
+    // (each renewing: --min-ttl is beyond every token's lifetime).
+    sb.ok(&["refresh", "keep", "--force"]);
+    let ta = token(&sb, &["keep", "--resource", A]);
+    assert_eq!(p.introspect(&ta)["aud"], A);
+    for args in [
+        &["token", "keep", "--resource", A, "--min-ttl", "100000"][..],
+        &["token", "keep", "--min-ttl", "100000"][..],
+    ] {
+        for o in sb.run_gated(10, args) {
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+        }
+    }
+    assert_eq!(p.introspect(&token(&sb, &["keep"]))["active"], true);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    assert_eq!(p.count("grant.revoked", None), 0);
+}
+
+#[test]
+fn after_invalid_grant_ten_processes_send_the_dead_refresh_token_at_most_once() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "dead", "openid offline_access api:read", &[A]);
+    // The grant ends at the provider (revoked elsewhere): the refresh token is dead.
+    let rt = Keyring::tokens(&id).unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = latchkey_testkit::http(
+        p.port,
+        "POST",
+        "/token/revocation",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("token={rt}&token_type_hint=refresh_token&client_id=latchkey-public"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let sent = || p.count("token.request", Some("refresh_token"));
+    let before = sent();
+    // Ten processes that need a token for another API, then ten that need the account's own.
+    for o in sb.run_gated(10, &["token", "dead", "--resource", A]) {
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+    }
+    assert_eq!(sent() - before, 1, "{:?}", p.grant_errors());
+    for o in sb.run_gated(10, &["token", "dead", "--min-ttl", "100000"]) {
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+    }
+    assert_eq!(sent() - before, 1, "nobody sent it again");
+    assert!(Keyring::tokens(&id).is_none());
+    let status = sb.run(&["status", "dead"]);
+    assert!(
+        stdout(&status).contains("needs sign-in"),
+        "{}",
+        stdout(&status)
+    );
 }
 
 #[test]
@@ -459,6 +534,116 @@ fn broader_grants_and_an_ignored_resource_are_said_under_verbose_and_recorded_as
     let quiet = sb.run(&["token", "loose", "--resource", A, "--scope", "api:write"]);
     assert_eq!(code(&quiet), 0);
     assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+}
+
+#[test]
+fn cached_tokens_belong_to_their_sign_in_but_survive_a_same_identity_add_scope() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "gen", "openid offline_access api:read", &[A]);
+    let ta = token(&sb, &["gen", "--resource", A]);
+    // The same user adds a scope: the cached token stays and is served without a request.
+    sb.ok(&[
+        "login",
+        "gen",
+        "--add-scope",
+        "api:write",
+        "--timeout",
+        "60",
+    ]);
+    let before = p.count("token.request", None);
+    assert_eq!(token(&sb, &["gen", "--resource", A]), ta);
+    assert_eq!(p.count("token.request", None), before);
+    // A new sign-in: the cached token of the old one is gone and never served.
+    sb.ok(&["login", "gen", "--timeout", "60"]);
+    assert!(Keyring::items(&format!("{id}/derived/")).is_empty());
+    let ta2 = token(&sb, &["gen", "--resource", A]);
+    assert_ne!(ta2, ta);
+    assert_eq!(p.introspect(&ta2)["aud"], A);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
+#[test]
+fn a_cached_token_nothing_lists_is_deleted_by_logout_and_remove() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = add_and_login(&sb, &p, "orph", "openid offline_access api:read", &[A]);
+    token(&sb, &["orph", "--resource", A]);
+    // An entry as a crash between the keychain write and its listing (or an older Latchkey)
+    // leaves it: in the keychain, in no record and in no metadata.
+    let orphan = format!("{id}/derived/{}", "0".repeat(64));
+    Keyring::store(&orphan, r#"{"spec":{},"set":{}}"#);
+    let other = "00000000-0000-4000-8000-000000000000/derived/keep";
+    Keyring::store(other, "{}");
+    assert_eq!(Keyring::items(&format!("{id}/derived/")).len(), 2);
+    sb.ok(&["logout", "orph"]);
+    assert!(
+        Keyring::items(&format!("{id}/derived/")).is_empty(),
+        "{:?}",
+        Keyring::items(&format!("{id}/derived/"))
+    );
+    assert_eq!(
+        Keyring::items(other),
+        [other],
+        "another account's items stay"
+    );
+    // remove sweeps as well.
+    sb.ok(&["login", "orph", "--timeout", "60"]);
+    Keyring::store(&orphan, "{}");
+    sb.ok(&["remove", "orph"]);
+    assert!(Keyring::items(&format!("{id}/")).is_empty());
+    // clean up the foreign item
+    let _ = std::process::Command::new("secret-tool")
+        .args(["clear", "service", "latchkey", "username", other])
+        .status();
+}
+
+#[test]
+fn offline_access_asks_for_consent_where_the_provider_follows_oidc_core_11() {
+    // Stock oidc-provider: offline_access (and so a refresh token) only with prompt=consent.
+    let p = provider(json!({"stockRefreshTokens": true}));
+    let sb = Sandbox::new(BIN);
+    sb.ok(&[
+        "add",
+        "off",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-public",
+        "--scope",
+        "openid offline_access",
+    ]);
+    let out = sb.run(&["login", "off", "--timeout", "60", "-v"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("latchkey edit off --offline-consent true"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("OpenID Connect Core §11"),
+        "{}",
+        stderr(&out)
+    );
+    let a = account_json(&sb, "off");
+    assert_eq!(a["has_refresh_token"], false, "{a}");
+    assert_eq!(a["offline_access"]["offline"], "not_granted", "{a}");
+    assert_eq!(a["offline_access"]["consent_sent"], false, "{a}");
+    let status = sb.ok(&["status", "off"]);
+    assert!(
+        status.contains("Offline access: the provider granted no offline access"),
+        "{status}"
+    );
+
+    sb.ok(&["edit", "off", "--offline-consent", "true"]);
+    sb.ok(&["login", "off", "--timeout", "60"]);
+    let a = account_json(&sb, "off");
+    assert_eq!(a["has_refresh_token"], true, "{a}");
+    assert_eq!(a["offline_access"]["offline"], "granted", "{a}");
+    assert_eq!(a["offline_consent"], true);
+    assert!(!sb.ok(&["status", "off"]).contains("Offline access:"));
+    sb.ok(&["refresh", "off", "--force"]);
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
 }
 
 fn base64_url(s: &str) -> String {

@@ -263,9 +263,63 @@ pub struct Account {
     /// are here; tokens and expiries are in the keychain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived_tokens: Vec<crate::target::TokenSpec>,
+    /// Counts the account's sign-ins: each new one (all but a same-identity `login
+    /// --add-scope/--add-resource` or step-up) takes the next number, and a cached token for
+    /// another API is served only while it carries the number of the sign-in that obtained it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sign_in_generation: u64,
+    /// The resources the current sign-in asked for (`None`: signed in before Latchkey
+    /// recorded them; [`Account::resources`] is taken instead). See
+    /// [`Account::sign_in_resources`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_resources: Option<Vec<String>>,
+    /// Learned: the provider answered `invalid_target` to a refresh for a resource the sign-in
+    /// did not name, so such a request is not sent again (the quirk table's
+    /// `new_resources_at_refresh` said it might work).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub refuses_new_resources: bool,
+    /// The provider refused a request made with the refresh token (other than
+    /// `invalid_grant`), and may have spent the refresh token with it (some rotate it before
+    /// they check the request): what was refused and when. Cleared by the next refresh that
+    /// works and by a sign-in; shown by `latchkey status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_at_risk: Option<String>,
+    /// Send `prompt=consent` when a sign-in asks for offline access (OpenID Connect Core §11;
+    /// `latchkey add|edit --offline-consent`); `None`: the provider's quirk
+    /// ([`crate::provider::Quirks::offline_consent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_consent: Option<bool>,
 }
 
 impl Account {
+    /// Whether a sign-in asks for offline access (a refresh token): the provider's offline
+    /// scope is among the account's scopes, or (no offline scope: Google) the provider grants
+    /// it by parameter and consent.
+    pub fn asks_for_offline_access(&self) -> bool {
+        let quirks = self.provider.quirks();
+        match quirks.offline_scope {
+            Some(scope) => self.scopes.iter().any(|s| s == scope),
+            None => quirks.offline_consent,
+        }
+    }
+
+    /// Whether a sign-in sends `prompt=consent` (OpenID Connect Core §11): it asks for offline
+    /// access, and the account's setting (else the provider's quirk) says so.
+    pub fn sends_offline_consent(&self) -> bool {
+        self.flow != GrantFlow::ClientCredentials
+            && self.asks_for_offline_access()
+            && self
+                .offline_consent
+                .unwrap_or(self.provider.quirks().offline_consent)
+    }
+
+    /// The resources the current sign-in asked for.
+    pub fn sign_in_resources(&self) -> &[String] {
+        self.signed_in_resources
+            .as_deref()
+            .unwrap_or(&self.resources)
+    }
+
     /// The keychain key of this account's token set.
     pub fn tokens_key(&self) -> String {
         format!("{}/tokens", self.id)
@@ -354,6 +408,10 @@ pub fn redirect_uri_to_register(
         (RedirectMode::Loopback, Some(p)) => format!("http://127.0.0.1:{p}{path}"),
         (RedirectMode::Loopback, None) => format!("http://127.0.0.1:<any port>{path}"),
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {

@@ -24,6 +24,9 @@ pub enum ErrorKind {
     NeedsSignIn,
     /// The provider answered with an OAuth error or an unusable response.
     Provider,
+    /// The provider refused a request made with the account's refresh token, and may have
+    /// spent the refresh token with it (the error's remedy says what to do next).
+    RefreshRefused,
     /// The provider could not be reached (DNS, TCP, TLS, timeout, HTTP 5xx).
     ProviderUnreachable,
     /// The OS keychain is missing, locked, refused access or did not answer in time.
@@ -50,7 +53,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidInput => 2,
             ErrorKind::NeedsSignIn => 3,
-            ErrorKind::Provider | ErrorKind::ProviderUnreachable => 4,
+            ErrorKind::Provider | ErrorKind::RefreshRefused | ErrorKind::ProviderUnreachable => 4,
             ErrorKind::Keychain => 5,
             ErrorKind::Interrupted => 130,
             ErrorKind::NotFound
@@ -77,6 +80,7 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::NeedsSignIn => "needs_sign_in",
             ErrorKind::Provider => "provider",
+            ErrorKind::RefreshRefused => "refresh_refused",
             ErrorKind::ProviderUnreachable => "provider_unreachable",
             ErrorKind::Keychain => "keychain",
             ErrorKind::Callback => "callback",
@@ -145,6 +149,24 @@ pub enum Error {
         description: Option<String>,
         /// What the user can do about it.
         hint: Option<String>,
+    },
+
+    /// The provider refused a request made with the account's refresh token (not with
+    /// `invalid_grant`). Some providers spend (rotate) the refresh token before they check
+    /// the request, so the sign-in may be used up: the request is not repeated, and `remedy`
+    /// says what to do.
+    #[error("the provider refused the request: {error}{}{}. It may have used up the sign-in of `{account}` with it (some providers spend the refresh token before they check the request); {remedy}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
+    RefreshRefused {
+        /// Account name.
+        account: String,
+        /// The OAuth `error` code.
+        error: crate::oauth_error::OAuthErrorCode,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+        /// What the refusal means for this request.
+        hint: Option<String>,
+        /// What to do about the sign-in.
+        remedy: String,
     },
 
     /// The provider answered with something that is not a usable OAuth response.
@@ -271,6 +293,7 @@ impl Error {
             Error::AccountExists(_) => ErrorKind::AlreadyExists,
             Error::NeedsSignIn { .. } => ErrorKind::NeedsSignIn,
             Error::ProviderError { .. } | Error::BadResponse { .. } => ErrorKind::Provider,
+            Error::RefreshRefused { .. } => ErrorKind::RefreshRefused,
             Error::Unreachable { .. } => ErrorKind::ProviderUnreachable,
             Error::Keychain { .. } => ErrorKind::Keychain,
             Error::Callback(_) => ErrorKind::Callback,

@@ -60,8 +60,8 @@ pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode}
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
 pub use manager::{
     AccessToken, AccountEdit, AccountSummary, DeviceSignIn, Introspection, LoginManager,
-    ManagerOptions, NewAccount, SignInMethod, SignInOptions, SignedIn, TokenOptions, TokenSpec,
-    TokenStatus,
+    ManagerOptions, NewAccount, OfflineAccess, SignInMethod, SignInOptions, SignedIn, TokenOptions,
+    TokenSpec, TokenStatus,
 };
 pub use provider::{Preset, ProviderSpec};
 pub use secret::Secret;

@@ -144,20 +144,35 @@ pub fn read_derived(paths: &Paths, id: &Uuid) -> Option<BTreeMap<String, Derived
 }
 
 /// Records (or with `None`, forgets) the facts of the cached token with spec digest `digest`.
-/// The caller holds the account locks (read-modify-write of one account's file). Best effort.
+/// The caller holds the account locks (read-modify-write of one account's file). Best effort
+/// (see [`try_record_derived`] for a write whose failure counts).
 pub fn record_derived(paths: &Paths, id: &Uuid, digest: &str, facts: Option<DerivedFacts>) {
+    if let Err(e) = try_record_derived(paths, id, digest, facts) {
+        tracing::debug!(error = %e, "could not record the token state");
+    }
+}
+
+/// [`record_derived`], reporting a failed write: a cached token is recorded here *before* its
+/// keychain entry is written, so that a sign-out finds every entry (an entry with no record
+/// would only be found by a keychain search); with no record, no entry is written.
+pub fn try_record_derived(
+    paths: &Paths,
+    id: &Uuid,
+    digest: &str,
+    facts: Option<DerivedFacts>,
+) -> std::io::Result<()> {
     let mut tokens = read_derived(paths, id).unwrap_or_default();
     let changed = match facts {
         Some(f) => tokens.insert(digest.to_string(), f.clone()) != Some(f),
         None => tokens.remove(digest).is_some(),
     };
     if changed || !paths.derived_token_state(id).exists() {
-        write_json(
-            paths,
-            &paths.derived_token_state(id),
-            &DerivedState { v: 1, tokens },
-        );
+        let bytes =
+            serde_json::to_vec(&DerivedState { v: 1, tokens }).map_err(std::io::Error::other)?;
+        crate::private::create_dir(&paths.token_state_dir())?;
+        crate::private::write_atomic(&paths.derived_token_state(id), &bytes)?;
     }
+    Ok(())
 }
 
 /// Writes the state only if the file is missing or says something else (after a keychain

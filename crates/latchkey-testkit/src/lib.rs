@@ -292,6 +292,28 @@ impl Keyring {
             .map(|raw| serde_json::from_str(&raw).expect("the tokens item is JSON"))
     }
 
+    /// Writes an item the way Latchkey's store does (`service=latchkey`, `username=user`),
+    /// from outside: e.g. an entry that nothing in the config dir lists.
+    pub fn store(user: &str, value: &str) {
+        let out = output_with_stdin(
+            Command::new("secret-tool").args([
+                "store",
+                "--label",
+                &format!("Latchkey: {user}"),
+                "service",
+                "latchkey",
+                "username",
+                user,
+            ]),
+            value,
+        );
+        assert!(
+            out.status.success(),
+            "secret-tool store failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The value of one item.
     pub fn lookup(user: &str) -> Option<String> {
         let out = Command::new("secret-tool")

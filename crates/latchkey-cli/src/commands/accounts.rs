@@ -26,6 +26,7 @@ pub async fn add(a: Box<AddArgs>) -> Result<u8, Error> {
             client_auth: a.auth,
             dpop: a.dpop,
             resources: a.resource.clone(),
+            offline_consent: a.offline_consent.then_some(true),
         })
         .await?;
     output::added(&account);
@@ -81,6 +82,7 @@ pub async fn edit(e: EditArgs) -> Result<u8, Error> {
                 } else {
                     Some(e.resource)
                 },
+                offline_consent: e.offline_consent,
             },
         )
         .await?;

@@ -102,6 +102,11 @@ impl LoginManager {
             per_account_redirect: true,
             resources: new.resources.clone(),
             derived_tokens: Vec::new(),
+            sign_in_generation: 0,
+            signed_in_resources: None,
+            refuses_new_resources: false,
+            refresh_token_at_risk: None,
+            offline_consent: new.offline_consent,
         };
         if let Some(secret) = &new.client_secret {
             self.opts
@@ -231,6 +236,18 @@ impl LoginManager {
             }
             edit.resources = Some(resources);
         }
+        if let Some(consent) = edit.offline_consent
+            && Some(consent) != account.offline_consent
+        {
+            notes.push(format!(
+                "takes effect at the next sign-in (`latchkey login {name}`){}",
+                if consent && !account.asks_for_offline_access() {
+                    "; the account asks for no offline access (add the offline_access scope)"
+                } else {
+                    ""
+                }
+            ));
+        }
         if let Some(scopes) = &edit.scopes
             && scopes != &account.scopes
         {
@@ -286,6 +303,9 @@ impl LoginManager {
                 }
                 if let Some(r) = edit.resources {
                     a.resources = r;
+                }
+                if let Some(c) = edit.offline_consent {
+                    a.offline_consent = Some(c);
                 }
                 if signed_out {
                     a.signed_in_at = None;
@@ -345,6 +365,7 @@ impl LoginManager {
         if let Some(reason) = &account.needs_sign_in {
             problems.push(format!("needs sign-in: {reason}"));
         }
+        problems.extend(at_risk_problem(&account));
         problems.extend(account.warnings());
         if let Some(t) = &tokens
             && t.refresh_token.is_none()
@@ -376,6 +397,10 @@ impl LoginManager {
                 .and_then(|t| t.remaining(now))
                 .map(|d| d.whole_seconds()),
             has_refresh_token: tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
+            offline_access: OfflineAccess::of(
+                &account,
+                tokens.as_ref().map(|t| t.refresh_token.is_some()),
+            ),
             token_lifetime: tokens
                 .as_ref()
                 .and_then(|t| t.expires_at.map(|e| (e - t.obtained_at).whole_seconds())),
@@ -409,6 +434,7 @@ impl LoginManager {
                 if let Some(reason) = &account.needs_sign_in {
                     problems.push(format!("needs sign-in: {reason}"));
                 }
+                problems.extend(at_risk_problem(&account));
                 problems.extend(account.warnings());
                 AccountSummary {
                     cached_tokens: account
@@ -425,6 +451,7 @@ impl LoginManager {
                     expires_at: None,
                     expires_in: None,
                     has_refresh_token: false,
+                    offline_access: None,
                     token_lifetime: None,
                     token_scope: None,
                     session_ends_at: None,
@@ -626,6 +653,16 @@ impl LoginManager {
         }
         Ok(())
     }
+}
+
+/// The problem a refused refresh-token request leaves ([`Account::refresh_token_at_risk`]).
+fn at_risk_problem(account: &Account) -> Option<String> {
+    account.refresh_token_at_risk.as_ref().map(|r| {
+        format!(
+            "{r}; if the next renewal fails, sign in again (`latchkey login {}`)",
+            account.name
+        )
+    })
 }
 
 /// Resources as given to `add`/`edit --resource`: each an RFC 8707 URI, sorted, no duplicates,

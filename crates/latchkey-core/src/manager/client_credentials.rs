@@ -25,6 +25,7 @@ impl LoginManager {
             expires_at: token.expires_at,
             scope: token.scope,
             has_refresh_token: false,
+            offline_access: None,
         })
     }
 }

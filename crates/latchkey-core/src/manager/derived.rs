@@ -11,9 +11,26 @@
 //!   cache entry. When the answer rotates the refresh token, the account's token set is
 //!   rewritten with it (`write_tokens`) before the derived token is stored or handed out;
 //!   the other cache entries hold no refresh token, so they keep working.
-//! - **The account's own tokens are never lost** because a derived request failed: no error
-//!   of a derived request deletes or changes them (an `invalid_grant` here is reported, not
-//!   acted on: the account's own refresh decides that).
+//! - **A refusal costs nothing it need not.** A request the provider is likely to refuse is
+//!   not sent: on a provider that mints tokens on a refresh only for resources named at
+//!   sign-in (the quirk table's `new_resources_at_refresh`, or learned from a first
+//!   `invalid_target`: [`Account::refuses_new_resources`]), a resource the sign-in did not
+//!   name is refused here with the `login --add-resource` command — panva's oidc-provider
+//!   spends the refresh token before it checks `resource`. Any other refusal of the request
+//!   is not repeated, may have spent the refresh token, and says so
+//!   ([`Error::RefreshRefused`], recorded in [`Account::refresh_token_at_risk`]); the
+//!   account's tokens stay.
+//! - **A dead refresh token is sent once.** `invalid_grant` ends the sign-in as on the
+//!   account's own renewal (`refresh.rs`): the tokens are deleted and the account marked
+//!   needs sign-in, so no caller in any process sends that refresh token again (except where
+//!   the quirk table says `invalid_grant` may mean "no consent for that API": Entra).
+//! - **A cached token belongs to its sign-in.** Each entry carries the
+//!   [`Account::sign_in_generation`] that obtained it and is served only while it is the
+//!   account's; a new sign-in (all but a same-identity `--add-scope`/`--add-resource`/
+//!   step-up) deletes them (`sign_in.rs`).
+//! - **No entry outlives a logout.** An entry is listed and recorded
+//!   (`token-state/<id>.derived.json`) before its keychain item is written; sign-out deletes
+//!   the listed, the recorded and every `<id>/derived/` item a keychain search finds.
 //! - **A slow answer is not dropped.** With a valid cached token in hand a request gets
 //!   [`PROACTIVE_REFRESH_DEADLINE`]; after it the cached token is served and the request
 //!   finishes in the background under the account locks, storing a rotated refresh token as
@@ -36,6 +53,10 @@ use crate::target::{self, TokenSpec};
 struct DerivedEntry {
     spec: TokenSpec,
     set: TokenSet,
+    /// The [`Account::sign_in_generation`] of the sign-in whose refresh token obtained it
+    /// (0: before a new sign-in counted). Served only while it is the account's.
+    #[serde(default)]
+    generation: u64,
 }
 
 /// One extra cached token of an account, as `status`, `list --json` and the app show it.
@@ -95,6 +116,7 @@ impl LoginManager {
         }
         let account = self.account(name)?;
         let params = spec.token_params(account.provider.quirks().target_style)?;
+        not_outside_the_sign_in(&account, spec)?;
         let min_ttl =
             time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
         let usable = |account: &Account, t: &TokenSet, now| {
@@ -140,7 +162,10 @@ impl LoginManager {
         };
         // Re-read: another task or process may have obtained it while we waited.
         let account = self.account(name)?;
-        let cached = self.read_derived(&account, spec).await?.map(|e| e.set);
+        let cached = self
+            .read_derived_locked(&account, spec)
+            .await?
+            .map(|e| e.set);
         if !opts.force
             && let Some(c) = cached.as_ref().filter(|c| usable(&account, c, self.now()))
         {
@@ -216,6 +241,14 @@ impl LoginManager {
                     .store_derived(&account, &spec, main, response)
                     .await
                     .map(|_| ()),
+                Err(Error::ProviderError {
+                    error,
+                    description,
+                    hint,
+                }) => Err(manager
+                    .derived_refused(&account, &spec, error, description, hint)
+                    .await
+                    .unwrap_or_else(|e| e)),
                 Err(e) => Err(e),
             };
             match outcome {
@@ -272,36 +305,8 @@ impl LoginManager {
             set.scope = Some(spec.scopes.join(" "));
         }
         note_what_was_granted(&account, spec, &set);
-        let entry = DerivedEntry {
-            spec: spec.clone(),
-            set: set.clone(),
-        };
-        let cached = match entry_secret(&entry) {
-            Ok(secret) => match self
-                .opts
-                .keychain
-                .set(&account.derived_key(spec), &secret)
-                .await
-            {
-                Ok(()) => true,
-                Err(e) => {
-                    // The refresh token is safe already; only the cache is missing.
-                    tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
-                    false
-                }
-            },
-            Err(e) => {
-                tracing::warn!(account = %account.name, error = %e, "could not cache a token");
-                false
-            }
-        };
-        // What lists show without a keychain read (never the token).
-        crate::token_state::record_derived(
-            &self.opts.paths,
-            &account.id,
-            &spec.digest(),
-            cached.then(|| derived_facts(&set)),
-        );
+        // Listed first, then recorded, then written to the keychain: a crash in between leaves
+        // a record without an entry (harmless), never an entry no sign-out knows of.
         if !account.derived_tokens.contains(spec) {
             let id = account.id;
             let s = spec.clone();
@@ -316,8 +321,124 @@ impl LoginManager {
                 })
                 .await?;
         }
+        let entry = DerivedEntry {
+            spec: spec.clone(),
+            set: set.clone(),
+            generation: account.sign_in_generation,
+        };
+        let digest = spec.digest();
+        match entry_secret(&entry) {
+            Ok(secret) => match crate::token_state::try_record_derived(
+                &self.opts.paths,
+                &account.id,
+                &digest,
+                Some(derived_facts(&set)),
+            ) {
+                Ok(()) => {
+                    if let Err(e) = self
+                        .opts
+                        .keychain
+                        .set(&account.derived_key(spec), &secret)
+                        .await
+                    {
+                        // The refresh token is safe already; only the cache is missing.
+                        tracing::warn!(account = %account.name, error = %e, "could not cache the token for {}", spec.describe());
+                        crate::token_state::record_derived(
+                            &self.opts.paths,
+                            &account.id,
+                            &digest,
+                            None,
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(account = %account.name, error = %e, "could not record the token for {}, so it is not cached", spec.describe());
+                }
+            },
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not cache a token");
+            }
+        }
+        if account.refresh_token_at_risk.is_some() && main.is_some() {
+            // The refresh token worked: a refused request did not spend it.
+            let id = account.id;
+            let result = self
+                .registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id) {
+                        a.refresh_token_at_risk = None;
+                    }
+                    Ok(())
+                })
+                .await;
+            log_cleanup_failure(&account.name, "clearing a refused request", result);
+        }
         tracing::info!(account = %account.name, "token for {} obtained", spec.describe());
         Ok(hand_out(set, None, true))
+    }
+
+    /// The provider refused a request for another API. `invalid_grant` is the end of the
+    /// sign-in, as on the account's own renewal ([`Self::refresh_token_rejected`]: nobody
+    /// sends that refresh token again), unless the provider also says it for a resource without
+    /// consent (the quirk table). Another refusal of a refresh-token request may have spent the
+    /// refresh token ([`Self::refresh_refused`]); an `invalid_target` for a resource the
+    /// sign-in did not name teaches the account not to send such requests. Under the account
+    /// locks.
+    async fn derived_refused(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+        error: OAuthErrorCode,
+        description: Option<String>,
+        hint: Option<String>,
+    ) -> Result<Error> {
+        let quirks = account.provider.quirks();
+        let with_refresh_token = account.flow != GrantFlow::ClientCredentials;
+        if error == OAuthErrorCode::InvalidGrant
+            && with_refresh_token
+            && !quirks.invalid_grant_may_mean_no_consent
+        {
+            return self.refresh_token_rejected(account, description).await;
+        }
+        let hint = refusal_hint(account, spec, &error, hint);
+        if !with_refresh_token
+            || matches!(
+                error,
+                OAuthErrorCode::InvalidGrant | OAuthErrorCode::InvalidClient
+            )
+        {
+            return Ok(Error::ProviderError {
+                error,
+                description,
+                hint,
+            });
+        }
+        if error.as_str() == "invalid_target"
+            && !account.refuses_new_resources
+            && !outside_the_sign_in(account, spec).is_empty()
+        {
+            let id = account.id;
+            let result = self
+                .registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id) {
+                        a.refuses_new_resources = true;
+                    }
+                    Ok(())
+                })
+                .await;
+            log_cleanup_failure(&account.name, "recording invalid_target", result);
+            tracing::info!(account = %account.name, "the provider issues tokens only for resources named at sign-in; such requests are not sent again");
+        }
+        Ok(self
+            .refresh_refused(
+                account,
+                &format!("a token for {}", spec.describe()),
+                error,
+                description,
+                hint,
+            )
+            .await)
     }
 
     /// Sends the derived grant, retrying like the account's own refresh; a valid cached token
@@ -360,7 +481,11 @@ impl LoginManager {
                     error,
                     description,
                     hint,
-                }) => return Err(explain_refusal(account, spec, error, description, hint)),
+                }) => {
+                    return Err(self
+                        .derived_refused(account, spec, error, description, hint)
+                        .await?);
+                }
                 Err(e) => e,
             };
             let transient = e.kind() == ErrorKind::ProviderUnreachable
@@ -389,7 +514,46 @@ impl LoginManager {
         }
     }
 
+    /// The cached entry for `spec`, if it belongs to the account's current sign-in (an entry
+    /// of an earlier sign-in is never served; [`Self::read_derived_locked`] deletes it).
     async fn read_derived(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+    ) -> Result<Option<DerivedEntry>> {
+        Ok(self
+            .read_derived_any(account, spec)
+            .await?
+            .filter(|e| e.generation == account.sign_in_generation))
+    }
+
+    /// [`Self::read_derived`] under the account locks: an entry of an earlier sign-in found
+    /// here is deleted (its record too).
+    async fn read_derived_locked(
+        &self,
+        account: &Account,
+        spec: &TokenSpec,
+    ) -> Result<Option<DerivedEntry>> {
+        match self.read_derived_any(account, spec).await? {
+            Some(e) if e.generation != account.sign_in_generation => {
+                tracing::info!(account = %account.name, "the cached token for {} belongs to an earlier sign-in; deleted", spec.describe());
+                self.opts
+                    .keychain
+                    .delete(&account.derived_key(spec))
+                    .await?;
+                crate::token_state::record_derived(
+                    &self.opts.paths,
+                    &account.id,
+                    &spec.digest(),
+                    None,
+                );
+                Ok(None)
+            }
+            e => Ok(e),
+        }
+    }
+
+    async fn read_derived_any(
         &self,
         account: &Account,
         spec: &TokenSpec,
@@ -457,8 +621,11 @@ impl LoginManager {
         out
     }
 
-    /// Deletes the account's extra cached tokens (sign-out, a replaced identity, a dead
-    /// refresh token). The caller holds the account locks.
+    /// Deletes the account's extra cached tokens (sign-out, a new sign-in, a dead refresh
+    /// token): those the metadata lists, those recorded in `token-state/<id>.derived.json`, and
+    /// (where the keychain can search) every `<id>/derived/` item, so an entry that lost its
+    /// listing (a crash, an older Latchkey) does not outlive the sign-in. The caller holds the
+    /// account locks.
     pub(super) async fn delete_derived(&self, account: &Account) -> Result<()> {
         let specs = self
             .registry
@@ -466,26 +633,40 @@ impl LoginManager {
             .by_id(&account.id)
             .map(|a| a.derived_tokens.clone())
             .unwrap_or_default();
-        if specs.is_empty() {
-            return Ok(());
+        let prefix = derived_prefix(account);
+        let mut keys: std::collections::BTreeSet<String> =
+            specs.iter().map(|s| account.derived_key(s)).collect();
+        keys.extend(
+            crate::token_state::read_derived(&self.opts.paths, &account.id)
+                .unwrap_or_default()
+                .keys()
+                .map(|digest| format!("{prefix}{digest}")),
+        );
+        match self.opts.keychain.keys_with_prefix(&prefix).await {
+            Ok(found) => keys.extend(found.unwrap_or_default()),
+            // The listed and recorded entries are still deleted.
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not search the keychain for cached tokens")
+            }
         }
-        for spec in &specs {
-            self.opts
-                .keychain
-                .delete(&account.derived_key(spec))
-                .await?;
+        for key in &keys {
+            self.opts.keychain.delete(key).await?;
         }
         crate::token_state::remove_derived(&self.opts.paths, &account.id);
-        let id = account.id;
-        self.registry
-            .update(move |f| {
-                if let Some(a) = f.by_id_mut(&id) {
-                    a.derived_tokens.clear();
-                }
-                Ok(())
-            })
-            .await?;
-        tracing::info!(account = %account.name, count = specs.len(), "cached tokens for other APIs deleted");
+        if !specs.is_empty() {
+            let id = account.id;
+            self.registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id) {
+                        a.derived_tokens.clear();
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        if !keys.is_empty() {
+            tracing::info!(account = %account.name, count = keys.len(), "cached tokens for other APIs deleted");
+        }
         Ok(())
     }
 
@@ -631,6 +812,11 @@ impl LoginManager {
     }
 }
 
+/// The keychain prefix of the account's cached tokens (see [`Account::derived_key`]).
+fn derived_prefix(account: &Account) -> String {
+    format!("{}/derived/", account.id)
+}
+
 /// The non-secret facts of a cached token, as recorded for lists.
 fn derived_facts(set: &TokenSet) -> crate::token_state::DerivedFacts {
     crate::token_state::DerivedFacts {
@@ -645,17 +831,73 @@ fn entry_secret(entry: &DerivedEntry) -> Result<Secret> {
         .map_err(|e| Error::Other(format!("cannot serialize a cached token: {e}")))
 }
 
-/// A provider's refusal of a derived request, with the command that fixes it. The account's
-/// own tokens are untouched whatever the error.
-fn explain_refusal(
+/// The resources (and, where a resource is sent as one, the audience) of `spec` that the
+/// account's sign-in did not name.
+fn outside_the_sign_in<'a>(account: &Account, spec: &'a TokenSpec) -> Vec<&'a String> {
+    let named = account.sign_in_resources();
+    let audience = match account.provider.quirks().target_style {
+        crate::provider::TargetStyle::Auth0Audience => spec.audience.as_ref(),
+        _ => None,
+    };
+    spec.resources
+        .iter()
+        .chain(audience)
+        .filter(|r| !named.contains(r))
+        .collect()
+}
+
+/// Refuses, before anything is sent, a token for a resource the sign-in did not name, on a
+/// provider that mints tokens on a refresh only for resources named at sign-in (the quirk
+/// table, or learned from an `invalid_target`): the request would be refused, and a provider
+/// that rotates the refresh token before it checks `resource` (panva's oidc-provider) would
+/// have spent the sign-in with it.
+fn not_outside_the_sign_in(account: &Account, spec: &TokenSpec) -> Result<()> {
+    let quirks = account.provider.quirks();
+    let sends_resources = matches!(
+        quirks.target_style,
+        crate::provider::TargetStyle::Rfc8707 | crate::provider::TargetStyle::Auth0Audience
+    );
+    if account.flow == GrantFlow::ClientCredentials
+        || !sends_resources
+        || (quirks.new_resources_at_refresh && !account.refuses_new_resources)
+    {
+        return Ok(());
+    }
+    let missing = outside_the_sign_in(account, spec);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let name = &account.name;
+    let why = if account.refuses_new_resources {
+        "this provider refused such a request before"
+    } else {
+        "this provider issues tokens on a refresh only for resources named at sign-in (RFC 8707)"
+    };
+    Err(Error::InvalidInput(format!(
+        "the sign-in of `{name}` did not name {}, and {why}; Latchkey did not ask, because a refused request can use up the sign-in. Add it to the sign-in: `latchkey login {name} {}`",
+        missing
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        missing
+            .iter()
+            .map(|r| format!("--add-resource {r}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )))
+}
+
+/// What a provider's refusal of a request for another API means, with the command that fixes
+/// it.
+fn refusal_hint(
     account: &Account,
     spec: &TokenSpec,
-    error: OAuthErrorCode,
-    description: Option<String>,
+    error: &OAuthErrorCode,
     hint: Option<String>,
-) -> Error {
+) -> Option<String> {
     let name = &account.name;
-    let hint = match error.as_str() {
+    match error.as_str() {
         "invalid_scope" => {
             let missing: Vec<&String> = spec
                 .scopes
@@ -683,12 +925,7 @@ fn explain_refusal(
             })
         }
         "invalid_target" => {
-            let missing: Vec<&String> = spec
-                .resources
-                .iter()
-                .chain(spec.audience.iter())
-                .filter(|r| !account.resources.contains(r))
-                .collect();
+            let missing = outside_the_sign_in(account, spec);
             Some(if missing.is_empty() {
                 format!(
                     "The provider does not issue tokens for {} to `{name}` (it may not know the resource, or the client may not be allowed it)",
@@ -706,15 +943,10 @@ fn explain_refusal(
             })
         }
         "invalid_grant" => Some(format!(
-            "The provider refused the refresh token of `{name}` for {}. The account's own token is kept: `latchkey token {name}` shows whether its sign-in still works; if not, `latchkey login {name}`",
+            "The provider refused the refresh token of `{name}` for {} (this provider says so also when the user has not consented to that API). The account's own token is kept: `latchkey token {name}` shows whether its sign-in still works; if not, `latchkey login {name}`",
             spec.describe()
         )),
         _ => hint,
-    };
-    Error::ProviderError {
-        error,
-        description,
-        hint,
     }
 }
 

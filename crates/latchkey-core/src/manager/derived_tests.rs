@@ -205,53 +205,51 @@ async fn a_rotation_during_a_derived_refresh_goes_to_the_account_first_and_every
 }
 
 #[tokio::test]
-async fn refusals_are_explained_and_never_touch_the_account_tokens() {
-    let answer = Arc::new(Mutex::new("invalid_target"));
+async fn refusals_are_explained_and_say_the_sign_in_may_be_used_up() {
+    let answer = Arc::new(Mutex::new("invalid_scope"));
     let a = answer.clone();
     let f = fixture(move |_| Ok(oauth_error(400, &a.lock().unwrap())));
     let account = signed_in(&f).await;
     let before = main_set(&f, &account);
 
     let e =
-        f.m.token_for(
-            "work",
-            &spec(&[], &["https://c.example"]),
-            TokenOptions::default(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Provider, "{e}");
-    assert_eq!(e.kind().exit_code(), 4);
-    assert!(
-        e.to_string()
-            .contains("latchkey login work --add-resource https://c.example"),
-        "{e}"
-    );
-
-    *answer.lock().unwrap() = "invalid_scope";
-    let e =
         f.m.token_for("work", &spec(&["admin"], &[]), TokenOptions::default())
             .await
             .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RefreshRefused, "{e}");
+    assert_eq!(e.kind().exit_code(), 4);
+    let text = e.to_string();
     assert!(
-        e.to_string()
-            .contains("latchkey login work --add-scope admin"),
-        "{e}"
+        text.contains("latchkey login work --add-scope admin"),
+        "{text}"
     );
-
-    *answer.lock().unwrap() = "invalid_grant";
-    let e =
-        f.m.token_for("work", &spec(&["read"], &[]), TokenOptions::default())
-            .await
-            .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Provider, "{e}");
-    assert!(e.to_string().contains("own token is kept"), "{e}");
-
-    // The account's set is exactly as before, it is not marked for sign-in, nothing cached.
+    assert!(
+        text.contains("may have used up the sign-in")
+            && text.contains("if its next token request fails, sign in again"),
+        "{text}"
+    );
+    match &e {
+        Error::RefreshRefused { remedy, .. } => {
+            assert!(remedy.contains("latchkey login work"), "{remedy}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not repeated; the account's set is exactly as before; the doubt is recorded and shown.
+    assert_eq!(f.http.requests().len(), 1);
     assert_eq!(main_set(&f, &account), before);
     let account = f.m.account("work").unwrap();
     assert!(account.needs_sign_in.is_none());
     assert!(account.derived_tokens.is_empty());
+    assert!(account.refresh_token_at_risk.is_some());
+    let summary = f.m.summary("work").await.unwrap();
+    assert!(
+        summary
+            .problems
+            .iter()
+            .any(|p| p.contains("may have spent the refresh token")),
+        "{:?}",
+        summary.problems
+    );
     assert_eq!(
         f.m.access_token("work", TokenOptions::default())
             .await
@@ -260,6 +258,112 @@ async fn refusals_are_explained_and_never_touch_the_account_tokens() {
             .expose(),
         "at-1"
     );
+}
+
+#[tokio::test]
+async fn a_resource_the_sign_in_did_not_name_is_not_asked_for() {
+    let f = fixture(|_| panic!("no request expected"));
+    signed_in(&f).await;
+    let e =
+        f.m.token_for(
+            "work",
+            &spec(&[], &["https://c.example"]),
+            TokenOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(
+        e.to_string()
+            .contains("latchkey login work --add-resource https://c.example"),
+        "{e}"
+    );
+    assert!(f.http.requests().is_empty());
+    assert!(f.m.account("work").unwrap().refresh_token_at_risk.is_none());
+}
+
+#[tokio::test]
+async fn an_invalid_target_teaches_the_account_not_to_ask_again() {
+    let f = fixture(|_| Ok(oauth_error(400, "invalid_target")));
+    let account = signed_in(&f).await;
+    // A provider whose row says a refresh may name new resources (Auth0: as `audience`).
+    let mut edited = account.clone();
+    edited.provider.spec.preset = crate::provider::Preset::Auth0;
+    f.m.registry
+        .update(move |file| {
+            if let Some(a) = file.by_id_mut(&edited.id) {
+                *a = edited;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let e =
+        f.m.token_for(
+            "work",
+            &spec(&[], &["https://c.example"]),
+            TokenOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RefreshRefused, "{e}");
+    assert!(f.m.account("work").unwrap().refuses_new_resources);
+    assert_eq!(f.http.requests().len(), 1);
+    let e =
+        f.m.token_for(
+            "work",
+            &spec(&[], &["https://d.example"]),
+            TokenOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(
+        e.to_string().contains("refused such a request before"),
+        "{e}"
+    );
+    assert_eq!(f.http.requests().len(), 1, "not sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_invalid_grant_for_another_api_no_caller_sends_the_refresh_token_again() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let f = fixture(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Ok(oauth_error(400, "invalid_grant"))
+    });
+    let account = signed_in(&f).await;
+    // Ten callers of a token for another API, then ten of the account's own (forced).
+    for own in [false, true] {
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let m = f.m.clone();
+                tokio::spawn(async move {
+                    if own {
+                        m.access_token(
+                            "work",
+                            TokenOptions {
+                                min_ttl: None,
+                                force: true,
+                            },
+                        )
+                        .await
+                    } else {
+                        m.token_for("work", &spec(&["read"], &[]), TokenOptions::default())
+                            .await
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let e = t.await.unwrap().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NeedsSignIn, "{e}");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one request, then nobody");
+    }
+    assert!(f.store.get(&account.tokens_key()).unwrap().is_none());
+    assert!(f.m.account("work").unwrap().needs_sign_in.is_some());
 }
 
 #[tokio::test]
@@ -290,6 +394,125 @@ async fn the_cache_records_what_was_granted_and_sign_out_deletes_every_entry() {
     assert!(
         !f.m.paths().derived_token_state(&account.id).exists(),
         "the recorded facts go with the entries"
+    );
+}
+
+/// Signs `work` in again through the browser (scheme redirect); the fixture answers the code.
+async fn sign_in_again(f: &Fixture, opts: SignInOptions) -> SignedIn {
+    let start =
+        f.m.start_sign_in(
+            "work",
+            SignInOptions {
+                redirect: Some(RedirectMode::Scheme),
+                ..opts
+            },
+        )
+        .await
+        .unwrap();
+    let state =
+        url::form_urlencoded::byte_serialize(start.state.expose().as_bytes()).collect::<String>();
+    f.m.complete_sign_in(&format!("{}?state={state}&code=c", start.redirect_uri))
+        .await
+        .unwrap()
+}
+
+/// A token endpoint that answers a code with `at-N`/`rt-N` and a derived request with `d-N`.
+fn numbering_provider() -> Fixture {
+    let n = Arc::new(AtomicUsize::new(1));
+    fixture(move |req| {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        let code = req
+            .form()
+            .iter()
+            .any(|(k, v)| k == "grant_type" && v == "authorization_code");
+        Ok(json(
+            200,
+            if code {
+                json!({"access_token": format!("at-{i}"), "token_type": "Bearer", "expires_in": 3600, "refresh_token": format!("rt-{i}")})
+            } else {
+                json!({"access_token": format!("d-{i}"), "token_type": "Bearer", "expires_in": 3600})
+            },
+        ))
+    })
+}
+
+#[tokio::test]
+async fn a_new_sign_in_drops_the_cached_tokens_of_the_one_before() {
+    // A provider without identity (manual endpoints): whoever signs in next is unknown.
+    let f = numbering_provider();
+    let account = signed_in(&f).await;
+    let s = spec(&[], &["https://a.example"]);
+    let first =
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(first.token.expose(), "d-1");
+    let old_entry = f.store.get(&account.derived_key(&s)).unwrap().unwrap();
+
+    sign_in_again(&f, SignInOptions::default()).await;
+    assert_eq!(f.m.account("work").unwrap().sign_in_generation, 1);
+    assert!(
+        f.store.get(&account.derived_key(&s)).unwrap().is_none(),
+        "deleted at the new sign-in"
+    );
+    let second =
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(
+        second.token.expose(),
+        "d-3",
+        "obtained with the new sign-in"
+    );
+
+    // An entry of the earlier sign-in (a failed deletion, another process) is never served,
+    // and deleted when found.
+    f.store.set(&account.derived_key(&s), &old_entry).unwrap();
+    let third =
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(third.token.expose(), "d-4");
+    let stored = f.store.get(&account.derived_key(&s)).unwrap().unwrap();
+    assert!(
+        stored.contains("d-4") && stored.contains("\"generation\":1"),
+        "{stored}"
+    );
+
+    // Without a known identity, even an --add-scope sign-in may be someone else's.
+    sign_in_again(
+        &f,
+        SignInOptions {
+            add_scopes: vec!["admin".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(f.m.account("work").unwrap().sign_in_generation, 2);
+    assert_eq!(
+        f.m.token_for("work", &s, TokenOptions::default())
+            .await
+            .unwrap()
+            .token
+            .expose(),
+        "d-6"
+    );
+}
+
+#[tokio::test]
+async fn sign_out_deletes_cached_tokens_that_no_listing_or_record_knows() {
+    let f = fixture(|_| panic!("no request expected"));
+    let account = signed_in(&f).await;
+    // Left by a crash between the keychain write and the listing, or by an older Latchkey.
+    let orphan = format!("{}/derived/{}", account.id, "0".repeat(64));
+    f.store.set(&orphan, "{}").unwrap();
+    let foreign = format!("{}/derived/{}", Uuid::new_v4(), "0".repeat(64));
+    f.store.set(&foreign, "{}").unwrap();
+    f.m.logout("work").await.unwrap();
+    assert!(f.store.get(&orphan).unwrap().is_none(), "swept by a search");
+    assert!(
+        f.store.get(&foreign).unwrap().is_some(),
+        "another account's entry stays"
     );
 }
 

@@ -123,8 +123,16 @@ impl LoginManager {
         };
         let (_local, _file) = self.lock_account(account.id).await?;
         let account = self.account(&account.name)?;
-        self.store_sign_in(&account, response, None, started.replace_identity)
-            .await
+        // The device request names no resources (RFC 8628 has no place for them).
+        self.store_sign_in(
+            &account,
+            response,
+            None,
+            started.replace_identity,
+            false,
+            Vec::new(),
+        )
+        .await
     }
 
     /// [`Self::start_device_sign_in`], then `show` (print the codes, open the browser), then

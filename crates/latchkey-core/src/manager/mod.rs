@@ -29,7 +29,10 @@
 //!
 //! **Tokens for other APIs** ([`LoginManager::token_for`], `derived.rs`): narrower scopes,
 //! resources and audiences from the account's one refresh token, cached per [`TokenSpec`],
-//! under the same account locks; a rotated refresh token goes to the account's set first.
+//! under the same account locks; a rotated refresh token goes to the account's set first. A
+//! cached token belongs to the sign-in that obtained it ([`Account::sign_in_generation`]). A
+//! refresh token the provider may have spent (a refused request: [`Error::RefreshRefused`]) is
+//! never reused blindly, and after `invalid_grant` on any path nobody sends it again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -171,6 +174,9 @@ pub struct NewAccount {
     pub dpop: bool,
     /// Resources (RFC 8707) to ask for at sign-in (`--resource`).
     pub resources: Vec<String>,
+    /// Send `prompt=consent` with offline access (`--offline-consent`; `None`: the provider's
+    /// quirk). See [`Account::offline_consent`].
+    pub offline_consent: Option<bool>,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -208,6 +214,8 @@ pub struct AccountEdit {
     /// New resources asked for at sign-in (replace the old ones; take effect at the next
     /// sign-in).
     pub resources: Option<Vec<String>>,
+    /// Send `prompt=consent` with offline access or not (takes effect at the next sign-in).
+    pub offline_consent: Option<bool>,
 }
 
 /// What an edit did.
@@ -288,6 +296,43 @@ pub struct AccountSummary {
     /// what each is for, what was granted, its expiry. Never a token.
     #[serde(default)]
     pub cached_tokens: Vec<CachedToken>,
+    /// Whether the sign-in got the offline access it asked for; `None` when it asked for none
+    /// or holds no tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_access: Option<OfflineAccess>,
+}
+
+/// What a sign-in that asked for offline access ([`Account::asks_for_offline_access`]) got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "offline")]
+pub enum OfflineAccess {
+    /// A refresh token is stored.
+    Granted,
+    /// No refresh token: the account must sign in again when the access token expires.
+    NotGranted {
+        /// The sign-in sent `prompt=consent` (OpenID Connect Core §11). Without it, a provider
+        /// that follows §11 drops offline access: `latchkey edit NAME --offline-consent true`.
+        consent_sent: bool,
+    },
+}
+
+impl OfflineAccess {
+    /// What `account` got, given whether a refresh token is stored (`None` without tokens or
+    /// when it asked for no offline access).
+    pub fn of(account: &Account, has_refresh_token: Option<bool>) -> Option<OfflineAccess> {
+        if !account.asks_for_offline_access() || account.flow == GrantFlow::ClientCredentials {
+            return None;
+        }
+        has_refresh_token.map(|has| {
+            if has {
+                OfflineAccess::Granted
+            } else {
+                OfflineAccess::NotGranted {
+                    consent_sent: account.sends_offline_consent(),
+                }
+            }
+        })
+    }
 }
 
 /// How long before the end of a session the app warns, unless the account says otherwise.
@@ -383,6 +428,9 @@ pub struct SignedIn {
     pub scope: Option<String>,
     /// A refresh token was issued.
     pub has_refresh_token: bool,
+    /// Whether the offline access the sign-in asked for was granted (`None`: not asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_access: Option<OfflineAccess>,
 }
 
 /// Options of a sign-in.
@@ -688,6 +736,7 @@ mod session_warning_tests {
             session_ends_at: ends_in.map(|s| now + time::Duration::seconds(s)),
             session_ends_in: ends_in,
             cached_tokens: vec![],
+            offline_access: None,
         }
     }
 

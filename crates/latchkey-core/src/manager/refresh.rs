@@ -260,6 +260,16 @@ impl LoginManager {
                 }) if error == OAuthErrorCode::InvalidGrant && !client_credentials => {
                     return Err(self.refresh_token_rejected(account, description).await?);
                 }
+                // Not repeated: the provider may have spent the refresh token with it.
+                Err(Error::ProviderError {
+                    error,
+                    description,
+                    hint,
+                }) if !client_credentials && error != OAuthErrorCode::InvalidClient => {
+                    return Err(self
+                        .refresh_refused(account, "a renewal", error, description, hint)
+                        .await);
+                }
                 // A garbage answer (truncated JSON, a captive portal's page) while the current
                 // token is valid is served like an outage: degraded, not a failure.
                 Err(e @ Error::BadResponse { .. })
@@ -365,17 +375,29 @@ impl LoginManager {
         )
     }
 
-    /// The provider refused the refresh token (`invalid_grant`): the tokens are cleared and the
-    /// account marked needs-sign-in. Returns the error for the caller. Under the account locks.
-    async fn refresh_token_rejected(
+    /// The provider refused the refresh token (`invalid_grant`), on a renewal of the account's
+    /// own token or on a request for another API (`derived.rs`): the tokens (and the cached
+    /// tokens for other APIs) are deleted from the keychain and the account marked needs
+    /// sign-in, so no caller, in this process or another, sends the dead refresh token again
+    /// (the others find no tokens when they get the account locks). Returns the error for the
+    /// caller. Under the account locks.
+    pub(super) async fn refresh_token_rejected(
         &self,
         account: &Account,
         description: Option<String>,
     ) -> Result<Error> {
         tracing::warn!(account = %account.name, "refresh token rejected (invalid_grant); tokens cleared");
+        // The account on file: another process may have recorded a refused request since.
+        let at_risk = self.registry.load().ok().and_then(|f| {
+            f.by_id(&account.id)
+                .and_then(|a| a.refresh_token_at_risk.clone())
+        });
         let reason = format!(
-            "the provider no longer accepts its refresh token (invalid_grant{})",
-            description.map(|d| format!(": {d}")).unwrap_or_default()
+            "the provider no longer accepts its refresh token (invalid_grant{}){}",
+            description.map(|d| format!(": {d}")).unwrap_or_default(),
+            at_risk
+                .map(|r| format!("; probably because {r}"))
+                .unwrap_or_default()
         );
         self.delete_tokens(account).await?;
         let id = account.id;
@@ -384,6 +406,7 @@ impl LoginManager {
             .update(move |f| {
                 if let Some(a) = f.by_id_mut(&id) {
                     a.needs_sign_in = Some(r);
+                    a.refresh_token_at_risk = None;
                 }
                 Ok(())
             })
@@ -392,6 +415,51 @@ impl LoginManager {
             account: account.name.clone(),
             reason,
         })
+    }
+
+    /// The provider refused a request made with the account's refresh token (`what`: a
+    /// renewal, a token for another API), with an error other than `invalid_grant`. Some
+    /// providers spend the refresh token before they check the request (panva's oidc-provider
+    /// rotates it before it checks `resource`), so it may be gone. The request is not repeated;
+    /// the account records what happened (`latchkey status` shows it, and an `invalid_grant`
+    /// on the next request says why); the error says what to do. Under the account locks.
+    pub(super) async fn refresh_refused(
+        &self,
+        account: &Account,
+        what: &str,
+        error: OAuthErrorCode,
+        description: Option<String>,
+        hint: Option<String>,
+    ) -> Error {
+        let when = self
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let note = format!(
+            "the provider refused {what} ({error}) at {when} and may have spent the refresh token with it"
+        );
+        tracing::warn!(account = %account.name, "{note}");
+        let id = account.id;
+        let result = self
+            .registry
+            .update(move |f| {
+                if let Some(a) = f.by_id_mut(&id) {
+                    a.refresh_token_at_risk = Some(note);
+                }
+                Ok(())
+            })
+            .await;
+        log_cleanup_failure(&account.name, "recording a refused request", result);
+        Error::RefreshRefused {
+            account: account.name.clone(),
+            error,
+            description,
+            hint,
+            remedy: format!(
+                "the account's tokens are kept; if its next token request fails, sign in again: `latchkey login {}`",
+                account.name
+            ),
+        }
     }
 
     /// Stores a refresh answer: the rotated set first, then the identity and the metadata. The
@@ -448,6 +516,8 @@ impl LoginManager {
                 // file is rewritten only when something in it changes, not on every refresh.
                 if let Some(a) = f.by_id_mut(&id) {
                     a.needs_sign_in = None;
+                    // The refresh token worked: it was not spent by a refused request.
+                    a.refresh_token_at_risk = None;
                     // The token a tool reported rejected is replaced: the marker is used up.
                     if a.token_rejected_at.is_some_and(|r| r <= obtained) {
                         a.token_rejected_at = None;

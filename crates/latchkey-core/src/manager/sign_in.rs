@@ -140,6 +140,10 @@ impl LoginManager {
         new.flow.acr_values = opts.acr_values.as_deref().map(|a| a.trim().to_string());
         let digest = new.flow.digest();
         let mut extra: Vec<(&str, &str)> = quirks.extra_authorize_params.to_vec();
+        // OpenID Connect Core §11: offline access with consent, where the provider needs it.
+        if account.sends_offline_consent() && !extra.iter().any(|(k, _)| *k == "prompt") {
+            extra.push(("prompt", "consent"));
+        }
         // RFC 9449 §10: bind the authorization code to the account's DPoP key.
         let jkt = self.dpop_key(&account).await?.map(|key| key.thumbprint());
         if let Some(jkt) = &jkt {
@@ -314,6 +318,10 @@ impl LoginManager {
                         expires_at: t.expires_at,
                         scope: t.scope.clone(),
                         has_refresh_token: t.refresh_token.is_some(),
+                        offline_access: OfflineAccess::of(
+                            &account,
+                            Some(t.refresh_token.is_some()),
+                        ),
                     }),
                     _ => Err(Error::Callback(
                         "the sign-in was completed elsewhere but did not succeed; see the Latchkey app or `latchkey status`".into(),
@@ -474,12 +482,25 @@ impl LoginManager {
         {
             tracing::warn!(account = %account.name, "{note}");
         }
+        let addition = !flow.add_scopes.is_empty()
+            || !flow.add_resources.is_empty()
+            || flow.max_age.is_some()
+            || flow.acr_values.is_some();
+        let mut resources = account.resources.clone();
+        resources.extend(
+            flow.add_resources
+                .iter()
+                .filter(|r| !account.resources.contains(r))
+                .cloned(),
+        );
         let done = self
             .store_sign_in(
                 &account,
                 response,
                 flow.nonce.as_ref(),
                 flow.replace_identity,
+                addition,
+                resources,
             )
             .await?;
         // Only now, with the new tokens stored, does the account ask for the added scopes
@@ -493,12 +514,21 @@ impl LoginManager {
     /// received → validate the id_token (with the sign-in's nonce, if any) → read userinfo →
     /// refuse a silent identity switch → write the tokens → write the metadata. The caller
     /// holds the account locks.
+    ///
+    /// The cached tokens for other APIs belong to the sign-in that obtained them: a new
+    /// sign-in takes the next [`Account::sign_in_generation`] (before its tokens are written,
+    /// so no cached token of the old one is served with them) and deletes them. Only an
+    /// `addition` (`--add-scope`, `--add-resource`, step-up) by the same, known identity
+    /// keeps them. `resources`: what the sign-in asked for (RFC 8707), recorded as
+    /// [`Account::signed_in_resources`].
     pub(super) async fn store_sign_in(
         &self,
         account: &Account,
         response: TokenResponse,
         nonce: Option<&Secret>,
         replace_identity: bool,
+        addition: bool,
+        resources: Vec<String>,
     ) -> Result<SignedIn> {
         let quirks = account.provider.quirks();
         let identity = self.identify(account, &response, nonce).await?;
@@ -525,12 +555,28 @@ impl LoginManager {
         }
         let now = self.now();
         let set = TokenSet::from_response(response, now, None, quirks.scope_delimiter);
-        let other_user = matches!((&account.identity, &identity), (Some(old), Some(new)) if old.sub != new.sub)
-            || (account.identity.is_some() && identity.is_none());
+        let same_identity =
+            matches!((&account.identity, &identity), (Some(old), Some(new)) if old.sub == new.sub);
+        let new_sign_in = !(addition && same_identity);
+        if new_sign_in {
+            let id = account.id;
+            self.registry
+                .update(move |f| {
+                    if let Some(a) = f.by_id_mut(&id) {
+                        a.sign_in_generation = a.sign_in_generation.saturating_add(1);
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
         self.write_tokens(account, &set).await?;
-        if other_user {
-            // The cached tokens for other APIs belong to the identity just replaced.
-            self.delete_derived(account).await?;
+        if new_sign_in {
+            // Never served again (their generation is gone); deleting them is housekeeping.
+            log_cleanup_failure(
+                &account.name,
+                "deleting the cached tokens of the previous sign-in",
+                self.delete_derived(account).await,
+            );
         }
         let id = account.id;
         let granted = scope_list(set.scope.as_deref());
@@ -540,6 +586,8 @@ impl LoginManager {
                 if let Some(a) = f.by_id_mut(&id) {
                     a.signed_in_at = Some(now);
                     a.needs_sign_in = None;
+                    a.refresh_token_at_risk = None;
+                    a.signed_in_resources = Some(resources);
                     a.granted_scopes = granted;
                     // `None` only with --replace: the old identity is no longer known true.
                     a.identity = ident;
@@ -548,12 +596,21 @@ impl LoginManager {
             })
             .await?;
         tracing::info!(account = %account.name, sub = identity.as_ref().map(|i| i.sub.as_str()).unwrap_or("-"), "signed in");
+        let offline_access = OfflineAccess::of(account, Some(set.refresh_token.is_some()));
+        if let Some(OfflineAccess::NotGranted { consent_sent }) = offline_access {
+            if consent_sent {
+                tracing::info!(account = %account.name, "the sign-in asked for offline access with prompt=consent, but the provider issued no refresh token (the client may not be allowed the refresh_token grant)");
+            } else {
+                tracing::info!(account = %account.name, "the sign-in asked for offline access, but the provider issued no refresh token; a provider that follows OpenID Connect Core §11 grants it only with prompt=consent: `latchkey edit {} --offline-consent true`, then sign in again", account.name);
+            }
+        }
         Ok(SignedIn {
             account: account.name.clone(),
             identity,
             expires_at: set.expires_at,
             scope: set.scope.clone(),
             has_refresh_token: set.refresh_token.is_some(),
+            offline_access,
         })
     }
 

@@ -322,6 +322,23 @@ pub struct Quirks {
     /// Incremental authorization: an authorization request that adds scopes also sends
     /// `include_granted_scopes=true` (Google), so the new grant keeps the old scopes.
     pub include_granted_scopes: bool,
+    /// A refresh may ask for a resource (audience) the sign-in did not name: one refresh token
+    /// serves every resource the user consented to (Entra; Auth0 with multi-resource refresh
+    /// tokens). When false (RFC 8707 servers such as panva's oidc-provider) such a request is
+    /// not sent: it would be refused, and a provider that rotates the refresh token before it
+    /// checks `resource` would have used up the sign-in. An account also learns it from the
+    /// first `invalid_target` ([`crate::accounts::Account::refuses_new_resources`]).
+    pub new_resources_at_refresh: bool,
+    /// `invalid_grant` on a refresh that asks for another resource can mean "no consent for
+    /// that resource" (Entra AADSTS65001), not a dead refresh token: such an answer to a
+    /// request for another API leaves the sign-in alone.
+    pub invalid_grant_may_mean_no_consent: bool,
+    /// OpenID Connect Core §11: the provider grants offline access (a refresh token) only
+    /// when the authorization request has `prompt=consent` (Google; stock panva
+    /// oidc-provider). With it, a sign-in that asks for offline access sends `prompt=consent`
+    /// (the user is asked to consent at every sign-in); an account can say otherwise
+    /// ([`crate::accounts::Account::offline_consent`], `latchkey add|edit --offline-consent`).
+    pub offline_consent: bool,
     /// Notes for people, shown by `latchkey status`.
     pub notes: &'static [&'static str],
 }

@@ -108,6 +108,9 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         token_username: None,
         target_style: TargetStyle::Rfc8707,
         include_granted_scopes: false,
+        new_resources_at_refresh: false,
+        invalid_grant_may_mean_no_consent: false,
+        offline_consent: false,
         notes: &[],
     };
     let plain_oauth = Quirks {
@@ -153,13 +156,15 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             client_secret_required: true,
             client_secret_post: true,
             loopback_only: true,
-            extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
+            // Offline access by parameter; `prompt=consent` comes from `offline_consent`.
+            extra_authorize_params: vec![("access_type", "offline")],
+            offline_consent: true,
             target_style: TargetStyle::Unsupported(GOOGLE_NO_TARGET),
             include_granted_scopes: true,
             notes: &[
                 "Google desktop-app clients need their client secret (Google documents it as not confidential for installed apps).",
                 "Only loopback redirect URIs (http://127.0.0.1:<port>) are accepted; custom URL schemes are refused.",
-                "Google returns a refresh token only with access_type=offline and prompt=consent; Latchkey sends both, so Google asks for consent at every sign-in.",
+                "Google returns a refresh token only with access_type=offline and prompt=consent; Latchkey sends both, so Google asks for consent at every sign-in (`latchkey edit NAME --offline-consent false` stops prompt=consent, and with it new refresh tokens).",
             ],
             ..standard
         },
@@ -188,6 +193,8 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             rfc7009_revocation: false,
             issuer_template: Some(ENTRA_ISSUER_TEMPLATE),
             target_style: TargetStyle::EntraDefaultScope,
+            new_resources_at_refresh: true,
+            invalid_grant_may_mean_no_consent: true,
             notes: &[
                 "With --tenant common, organizations or consumers the issuer is the template https://login.microsoftonline.com/{tenantid}/v2.0; each id_token's iss is checked against its own tid claim.",
                 "Entra publishes no revocation endpoint: signing out forgets the tokens here.",
@@ -205,6 +212,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         Preset::Auth0 => Quirks {
             offline_scope: Some("offline_access"),
             target_style: TargetStyle::Auth0Audience,
+            new_resources_at_refresh: true,
             notes: &[
                 "The issuer ends with a slash: https://<domain>/.",
                 "A refresh token needs offline_access and \"Allow Offline Access\" on the Auth0 API.",
@@ -863,10 +871,7 @@ mod tests {
         assert_eq!(e.code_challenge_methods, s(&["plain", "S256"]));
         assert!(config.is_oidc());
         let q = config.quirks();
-        assert_eq!(
-            q.extra_authorize_params,
-            [("access_type", "offline"), ("prompt", "consent")]
-        );
+        assert_eq!(q.extra_authorize_params, [("access_type", "offline")]);
         assert_eq!(q.offline_scope, None);
         assert_eq!(config.default_scopes(), s(&["openid", "email", "profile"]));
         assert!(q.client_secret_required && q.loopback_only);
@@ -1734,6 +1739,25 @@ mod tests {
         assert!(
             presets_where(|q| q.offline_scope.is_some_and(|s| s != "offline_access")).is_empty()
         );
+    }
+
+    #[test]
+    fn quirk_new_resources_at_refresh() {
+        // RFC 8707 servers mint tokens on a refresh only for resources named at sign-in.
+        assert_eq!(
+            presets_where(|q| q.new_resources_at_refresh),
+            [Preset::Entra, Preset::Auth0]
+        );
+        assert_eq!(
+            presets_where(|q| q.invalid_grant_may_mean_no_consent),
+            [Preset::Entra]
+        );
+    }
+
+    #[test]
+    fn quirk_offline_consent() {
+        // Google: offline access by parameter, and a refresh token only with consent.
+        assert_eq!(presets_where(|q| q.offline_consent), [Preset::Google]);
     }
 
     #[test]
