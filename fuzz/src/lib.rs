@@ -328,7 +328,9 @@ fn agent_frame(data: &[u8]) {
                 if let Answer::Error { kind, message } = &resp.answer {
                     let shown = latchkey_core::text::clean_lines(message, 2000);
                     assert!(
-                        !shown.chars().any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
+                        !shown
+                            .chars()
+                            .any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
                         "an agent message reaches the terminal with control characters"
                     );
                     let _ = protocol::kinds::not_executed(kind, message);

@@ -428,7 +428,14 @@ srv.listen(sock, () => { fs.chmodSync(sock, 0o666); console.log('listening'); })
 "#;
         let received = format!("{}.received", socket.display());
         let mut child = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "node", "-e", script])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "node",
+                "-e",
+                script,
+            ])
             .arg(socket)
             .arg(&received)
             .stdout(Stdio::piped())
@@ -439,7 +446,11 @@ srv.listen(sock, () => { fs.chmodSync(sock, 0o666); console.log('listening'); })
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(line.trim(), "listening", "the fake agent of uid 65534 listens");
+        assert_eq!(
+            line.trim(),
+            "listening",
+            "the fake agent of uid 65534 listens"
+        );
         let meta = std::fs::metadata(socket).unwrap();
         assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
         FakeAgent(child)
@@ -483,14 +494,24 @@ fn a_socket_served_by_another_uid_gets_nothing_and_its_token_is_never_used() {
     cmd.env("LATCHKEY_AGENT_SOCK", &socket);
     let out = cmd.output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), own, "the direct path's token, not the fake's");
+    assert_eq!(
+        stdout(&out).trim(),
+        own,
+        "the direct path's token, not the fake's"
+    );
     assert!(
         stderr(&out).contains("is served by uid 65534, not by you"),
         "{}",
         stderr(&out)
     );
     let userinfo = format!("{}/me", p.issuer);
-    let mut cmd = sb.cmd(&["request", "victim", &userinfo, "-H", "X-Secret: body-of-victim"]);
+    let mut cmd = sb.cmd(&[
+        "request",
+        "victim",
+        &userinfo,
+        "-H",
+        "X-Secret: body-of-victim",
+    ]);
     cmd.env("LATCHKEY_AGENT_SOCK", &socket);
     let out = cmd.output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -504,7 +525,14 @@ fn a_socket_served_by_another_uid_gets_nothing_and_its_token_is_never_used() {
     // 2. No XDG_RUNTIME_DIR: the old default was `$TMPDIR/latchkey-<uid>/agent.sock`.
     let planted_dir = shared_tmp.path().join("latchkey-0");
     Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "mkdir", "-m", "0777"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "mkdir",
+            "-m",
+            "0777",
+        ])
         .arg(&planted_dir)
         .status()
         .unwrap();
@@ -542,7 +570,9 @@ fn a_socket_served_by_another_uid_gets_nothing_and_its_token_is_never_used() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = no_runtime_dir(&["status", "victim", "--json"]).output().unwrap();
+    let out = no_runtime_dir(&["status", "victim", "--json"])
+        .output()
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert!(up, "the real agent listens at {}", real_socket.display());

@@ -153,7 +153,10 @@ pub enum PastedLine {
 
 /// Reads one line of at most `max` bytes from `input`, never holding more than `max` bytes of
 /// it: a longer line is consumed to its end and reported as [`PastedLine::TooLong`].
-pub fn read_pasted_line(input: &mut impl std::io::BufRead, max: usize) -> std::io::Result<PastedLine> {
+pub fn read_pasted_line(
+    input: &mut impl std::io::BufRead,
+    max: usize,
+) -> std::io::Result<PastedLine> {
     let mut line = Vec::new();
     let mut too_long = false;
     let mut any = false;

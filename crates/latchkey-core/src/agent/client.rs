@@ -140,7 +140,10 @@ impl Client {
             if let Some(dir) = self.path.parent() {
                 super::check_private_dir(dir).map_err(|why| {
                     tracing::warn!("not asking the agent: {why}");
-                    (format!("the agent's directory cannot be trusted: {why}"), false)
+                    (
+                        format!("the agent's directory cannot be trusted: {why}"),
+                        false,
+                    )
                 })?;
             }
         }
@@ -246,7 +249,9 @@ struct Deadlined {
 #[cfg(unix)]
 impl Deadlined {
     fn left(&self) -> std::io::Result<Duration> {
-        let left = self.until.saturating_duration_since(std::time::Instant::now());
+        let left = self
+            .until
+            .saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             Err(std::io::ErrorKind::TimedOut.into())
         } else {
@@ -343,7 +348,11 @@ mod tests {
         let (_d2, path) = agent_answering(new_kind);
         match Client::new(&path, None).call(request_op(), Duration::from_secs(5)) {
             Outcome::Served { result: Err(e), .. } => {
-                assert_eq!(e.to_string(), "sent; [2Jtoo large", "control characters stripped")
+                assert_eq!(
+                    e.to_string(),
+                    "sent; [2Jtoo large",
+                    "control characters stripped"
+                )
             }
             other => panic!("final: {other:?}"),
         }

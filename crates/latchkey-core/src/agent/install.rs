@@ -59,10 +59,7 @@ pub fn unit_text(exe: &Path) -> Result<String> {
     for var in [crate::config::CONFIG_DIR_ENV, super::SOCKET_ENV] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             let v = unit_value(&format!("${var}"), &v.to_string_lossy())?;
-            env.push_str(&format!(
-                "Environment={}\n",
-                quote(&format!("{var}={v}"))
-            ));
+            env.push_str(&format!("Environment={}\n", quote(&format!("{var}={v}"))));
         }
     }
     let exe = unit_value("the path of latchkey", &exe.to_string_lossy())?;

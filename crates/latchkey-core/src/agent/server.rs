@@ -781,7 +781,13 @@ mod tests {
                 kinds.push(
                     a["result"]
                         .as_str()
-                        .map(|r| if r == "error" { a["kind"].to_string() } else { r.to_string() })
+                        .map(|r| {
+                            if r == "error" {
+                                a["kind"].to_string()
+                            } else {
+                                r.to_string()
+                            }
+                        })
                         .unwrap_or_default(),
                 );
                 held.push(s);

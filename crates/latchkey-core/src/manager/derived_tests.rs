@@ -129,11 +129,15 @@ async fn a_derived_token_is_one_exact_refresh_request_then_served_from_its_cache
         Some("read")
     );
     assert_eq!(summary.cached_tokens[0].expires_in, Some(600));
-    assert!(!serde_json::to_string(&summary).unwrap().contains("d-1"));
+    // Quoted: "d-1" alone can occur inside an id (a UUID's `…d-1…`).
+    assert!(!serde_json::to_string(&summary).unwrap().contains("\"d-1\""));
     // Lists read the recorded facts, not the keychain: with the entry gone from the keychain
     // (nothing else touched), the list still shows it; the record holds no token.
     let state = std::fs::read_to_string(f.m.paths().derived_token_state(&account.id)).unwrap();
-    assert!(state.contains("read") && !state.contains("d-1"), "{state}");
+    assert!(
+        state.contains("read") && !state.contains("\"d-1\""),
+        "{state}"
+    );
     f.store.delete(&account.derived_key(&s)).unwrap();
     f.clock.advance(Duration::from_secs(100));
     let listed = f.m.summaries().await.unwrap();

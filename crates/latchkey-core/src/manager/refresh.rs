@@ -399,10 +399,12 @@ impl LoginManager {
                 .map(|r| format!("; probably because {r}"))
                 .unwrap_or_default()
         );
-        self.delete_tokens(account).await?;
+        // Marked first, then deleted: a caller that finds the tokens gone (on the hot path,
+        // without the locks) finds the reason recorded too.
         let id = account.id;
         let r = reason.clone();
-        self.registry
+        let marked = self
+            .registry
             .update(move |f| {
                 if let Some(a) = f.by_id_mut(&id) {
                     a.needs_sign_in = Some(r);
@@ -410,7 +412,9 @@ impl LoginManager {
                 }
                 Ok(())
             })
-            .await?;
+            .await;
+        self.delete_tokens(account).await?;
+        marked?;
         Ok(Error::NeedsSignIn {
             account: account.name.clone(),
             reason,
