@@ -34,8 +34,9 @@ app_packages=(
   gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils libglib2.0-bin
 )
 # git: the integration tests clone and fetch over smart HTTP (`git http-backend`). kubectl is not
-# in Debian's repositories (only kubernetes-client 1.20, too old for ExecCredential v1 and
-# interactiveMode): the kubectl test runs where a kubectl is installed and skips loudly elsewhere.
+# in Debian's own repositories (only kubernetes-client 1.20, too old for ExecCredential v1 and
+# interactiveMode); it is installed below from a configured apt repository that has it (Google
+# Cloud's, Kubernetes' pkgs.k8s.io), and the kubectl tests FAIL (never skip) without it.
 # dunst: the notification daemon the tray/notification tests talk to.
 test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git dunst)
 
@@ -95,6 +96,19 @@ if ((${#missing[@]} > 0)); then
   apt_install "${missing[@]}"
 else
   say "system packages for '$mode': all present"
+fi
+
+# --- kubectl (the kubectl integration tests run the real one; >= 1.26 for ExecCredential v1) ---
+if [[ "$mode" == test ]] && ! command -v kubectl >/dev/null; then
+  apt_update_once
+  candidate=$(apt-cache policy kubectl 2>/dev/null | awk '/Candidate:/ { print $2 }')
+  if [[ -n "$candidate" && "$candidate" != "(none)" ]]; then
+    say "installing kubectl $candidate"
+    apt_install kubectl
+  else
+    say "WARNING: no apt repository here offers kubectl; the kubectl integration tests will fail."
+    say "  Add Kubernetes' repository (https://pkgs.k8s.io) or put a kubectl >= 1.26 on PATH."
+  fi
 fi
 
 # --- Node.js (tests/provider runs panva oidc-provider, which needs Node >= 20.18) ---

@@ -9,11 +9,8 @@
 //!   `exec`/`icon` = the binary name, `name` = productName, `categories` from the bundle
 //!   category, `mime_type` = `x-scheme-handler/<scheme>` for each scheme of
 //!   `plugins.deep-link.desktop`), validated with `desktop-file-validate`. Always runs.
-//! - the entry inside a real package, when `cargo tauri build` has made one
-//!   (`target/release/bundle/deb/*.deb`, unpacked with `dpkg-deb`). Skipped with a note when
-//!   there is none: building the package needs tauri-cli and a release build (see README).
-//!   It prints which case it took (`--nocapture` shows it); with `LATCHKEY_REQUIRE_DEB=1` a
-//!   missing package is a failure instead of a skip.
+//! - the entry inside a real package (unpacked with `dpkg-deb`): `#[ignore]`d, run by
+//!   `scripts/check-deb.sh` after it builds the package (tauri-cli and a release build).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -137,24 +134,9 @@ fn template_renders_an_entry_that_takes_the_url() {
 }
 
 #[test]
+#[ignore = "needs the .deb: scripts/check-deb.sh builds it and runs this test"]
 fn built_package_entry_takes_the_url() {
-    let deb_dir = root().join("target/release/bundle/deb");
-    let Some(deb) = std::fs::read_dir(&deb_dir).ok().and_then(|rd| {
-        rd.flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "deb"))
-    }) else {
-        assert!(
-            std::env::var_os("LATCHKEY_REQUIRE_DEB").is_none(),
-            "LATCHKEY_REQUIRE_DEB is set but there is no package in {}",
-            deb_dir.display()
-        );
-        eprintln!(
-            "no package in {}: skipped (build one with `cargo tauri build`)",
-            deb_dir.display()
-        );
-        return;
-    };
+    let deb = latchkey_testkit::built_deb();
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("dpkg-deb")
         .arg("-x")

@@ -861,7 +861,7 @@ fn kubectl_path() -> PathBuf {
                 .map(|d| d.join("kubectl"))
                 .find(|k| k.exists())
         })
-        .expect("kubectl is not installed (scripts/install-deps.sh installs it)")
+        .expect("kubectl is not installed (scripts/install-deps.sh test installs it where an apt repository offers it; else put a kubectl >= 1.26 on PATH)")
 }
 
 /// `KUBERNETES_EXEC_INFO` as kubectl writes it with `provideClusterInfo: true`.

@@ -26,6 +26,34 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The Debian package `cargo tauri build --bundles deb` made (`scripts/check-deb.sh` builds it):
+/// `$LATCHKEY_DEB` if set, else the first `.deb` in `<target dir>/release/bundle/deb`, where the
+/// target dir is `$CARGO_TARGET_DIR` or `<repo>/target`. Panics, naming where it looked, when
+/// there is none: the tests that call this are `#[ignore]`d and run only by that script.
+pub fn built_deb() -> PathBuf {
+    if let Some(p) = std::env::var_os("LATCHKEY_DEB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let dir = target.join("release/bundle/deb");
+    std::fs::read_dir(&dir)
+        .ok()
+        .and_then(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no .deb in {} (build it with scripts/check-deb.sh, which also runs this test)",
+                dir.display()
+            )
+        })
+}
+
 /// Fails with a clear message when the real Secret Service is not there.
 pub fn require_secret_service() {
     assert!(

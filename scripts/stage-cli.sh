@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# stage-cli.sh: tauri.conf.json's beforeBundleCommand. Builds the `latchkey` CLI in release mode
+# and copies it to packaging/stage/latchkey, the path the Debian package's
+# `bundle.linux.deb.files` names — wherever cargo puts its output (`CARGO_TARGET_DIR`, a
+# `build.target-dir` setting), which a fixed `target/release/latchkey` would miss.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo build --release -p latchkey-cli
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[[ -n "$target_dir" ]] || { echo "stage-cli.sh: cargo metadata gave no target_directory" >&2; exit 1; }
+install -D -m 0755 "$target_dir/release/latchkey" packaging/stage/latchkey
+echo "stage-cli.sh: staged $target_dir/release/latchkey as packaging/stage/latchkey"
