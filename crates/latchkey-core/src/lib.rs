@@ -39,6 +39,7 @@ pub mod flow;
 pub mod headless;
 pub mod http;
 pub mod issuer;
+pub mod jwt;
 pub mod kube;
 pub mod lock;
 pub mod manager;

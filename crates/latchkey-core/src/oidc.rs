@@ -61,12 +61,8 @@ fn tenant_claim(raw: &Secret) -> Option<String> {
 /// The claims of a JWT's payload, without any check (for the checks made on top of
 /// [`validate_id_token`], which verifies the signature).
 fn payload_claims(raw: &Secret) -> Option<serde_json::Value> {
-    use base64::Engine;
-    let payload = raw.expose().split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    crate::jwt::UnverifiedJwt::parse(raw.expose())
+        .map(|j| serde_json::Value::Object(j.unverified_claims().clone()))
 }
 
 /// Checks a step-up sign-in's id_token against what the authorization request asked for
@@ -117,35 +113,32 @@ pub fn check_step_up(
 /// length: openidconnect 4.1 converts it into a fixed-size array and *panics* otherwise (found
 /// by fuzzing, FUZZING.md). Other shapes are left to openidconnect, which rejects them.
 fn check_hmac_signature_length(raw: &str) -> Result<()> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut parts = raw.split('.');
-    let (Some(header), Some(_), Some(signature)) = (parts.next(), parts.next(), parts.next())
-    else {
+    // Not three parts, or not JSON: openidconnect rejects it without looking at a signature.
+    let Some(jwt) = crate::jwt::UnverifiedJwt::parse(raw) else {
+        if raw.split('.').count() != 3 {
+            return Err(Error::InvalidIdToken(
+                "it is not a signed JWT (three base64url parts)".into(),
+            ));
+        }
         return Ok(());
     };
-    let Some(alg) = b64
-        .decode(header)
-        .ok()
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-        .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_owned))
-    else {
+    let Some(alg) = jwt.header().get("alg").and_then(|a| a.as_str()) else {
         return Ok(());
     };
-    let want = match alg.as_str() {
+    let want = match alg {
         "HS256" => 32,
         "HS384" => 48,
         "HS512" => 64,
         _ => return Ok(()),
     };
     // Strict base64url: a lenient decoder elsewhere must never see what this one refuses.
-    match b64.decode(signature) {
-        Ok(sig) if sig.len() == want => Ok(()),
-        Ok(sig) => Err(Error::InvalidIdToken(format!(
+    match jwt.signature_bytes() {
+        Some(sig) if sig.len() == want => Ok(()),
+        Some(sig) => Err(Error::InvalidIdToken(format!(
             "its {alg} signature is {} bytes long, not {want}",
             sig.len()
         ))),
-        Err(_) => Err(Error::InvalidIdToken(format!(
+        None => Err(Error::InvalidIdToken(format!(
             "its {alg} signature is not base64url"
         ))),
     }

@@ -255,25 +255,7 @@ pub fn authorization_params(
 /// The `aud` claim(s) of an access token that is a JWT (`None` for opaque tokens). Only read
 /// to tell a person that the provider seems to have ignored a resource, never trusted.
 pub fn jwt_audiences(token: &str) -> Option<Vec<String>> {
-    use base64::Engine;
-    let mut parts = token.split('.');
-    let (_h, payload, _s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    match claims.get("aud")? {
-        serde_json::Value::String(s) => Some(vec![s.clone()]),
-        serde_json::Value::Array(a) => Some(
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        ),
-        _ => None,
-    }
+    crate::jwt::UnverifiedJwt::parse(token)?.audiences()
 }
 
 #[cfg(test)]

@@ -146,17 +146,10 @@ pub fn expiry_after(now: OffsetDateTime, secs: u64) -> OffsetDateTime {
 /// The `exp` of a token that is a JWT (Keycloak's refresh tokens are); `None` for opaque
 /// tokens. Only read to know when to warn, never trusted for anything else.
 fn jwt_exp(token: &Secret) -> Option<OffsetDateTime> {
-    use base64::Engine;
-    let mut parts = token.expose().split('.');
-    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.get("exp")?.as_i64()?;
+    let exp = crate::jwt::UnverifiedJwt::parse(token.expose())?
+        .unverified_claims()
+        .get("exp")?
+        .as_i64()?;
     // Keycloak offline tokens carry `exp: 0` (no end).
     if exp <= 0 {
         return None;
