@@ -130,12 +130,28 @@ pub struct ManagerOptions {
 }
 
 impl ManagerOptions {
-    /// Defaults from the environment (`LATCHKEY_CONFIG_DIR`), the platform keychain with the
-    /// given deadline, and the system clock.
+    /// Defaults from the environment (`LATCHKEY_CONFIG_DIR`), the secret store chosen by
+    /// [`crate::store::choice`] with the given deadline (a vault is unlocked by its cached key
+    /// or `LATCHKEY_VAULT_PASSWORD_COMMAND`; nobody is asked), and the system clock.
     pub fn from_env(keychain_deadline: Duration) -> Result<Self> {
+        Self::from_env_asking(
+            keychain_deadline,
+            Arc::new(crate::store::unlock::NobodyToAsk),
+        )
+    }
+
+    /// [`Self::from_env`] where `person` is asked for the vault's passphrase when neither the
+    /// key cache nor a password command gives it (the CLI's terminal prompt).
+    pub fn from_env_asking(
+        keychain_deadline: Duration,
+        person: Arc<dyn crate::store::unlock::PassphraseSource>,
+    ) -> Result<Self> {
+        let paths = Paths::from_env()?;
+        let unlock = crate::store::unlock::UnlockOptions::from_env(person);
+        let selector = crate::store::choice::StoreSelector::new(&paths, unlock)?;
         Ok(ManagerOptions {
-            paths: Paths::from_env()?,
-            keychain: Keychain::platform(keychain_deadline),
+            paths,
+            keychain: Keychain::selected(Arc::new(selector), keychain_deadline),
             http: HttpClient::new()?,
             clock: Arc::new(SystemClock),
             min_ttl: DEFAULT_MIN_TTL,
