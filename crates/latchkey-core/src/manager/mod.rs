@@ -546,6 +546,56 @@ impl LoginManager {
         self.ignored.subscribe()
     }
 
+    /// The secret store (the Secret Service or the vault) under its deadline.
+    pub fn keychain(&self) -> &Keychain {
+        &self.opts.keychain
+    }
+
+    /// Which store holds the secrets and why, and what it holds by kind (the vault is unlocked
+    /// for it if needed). Never a value.
+    pub async fn store_report(&self) -> Result<crate::store::choice::StoreReport> {
+        let Some(choice) = self.opts.keychain.choice().await else {
+            return Err(Error::Other(
+                "this Latchkey has a fixed secret store".into(),
+            ));
+        };
+        let choice = choice?;
+        let items = self
+            .opts
+            .keychain
+            .keys_with_prefix("")
+            .await?
+            .map(|keys| crate::store::choice::ItemCounts::of(&keys));
+        let key_cache = self
+            .opts
+            .keychain
+            .selector()
+            .map(|s| s.vault().key_cache())
+            .unwrap_or_default();
+        Ok(crate::store::choice::StoreReport {
+            choice,
+            items,
+            key_cache,
+        })
+    }
+
+    /// Unlocks the store now if it is the vault (asking for the passphrase if the key is
+    /// neither in memory nor cached; creating the vault if there is none yet) and says which
+    /// store is used.
+    pub async fn unlock_store(&self) -> Result<crate::store::choice::StoreChoice> {
+        let choice = match self.opts.keychain.choice().await {
+            Some(c) => c?,
+            None => {
+                return Err(Error::Other(
+                    "this Latchkey has a fixed secret store".into(),
+                ));
+            }
+        };
+        let create = choice.kind == crate::store::choice::StoreKind::Vault;
+        self.opts.keychain.unlock(create).await?;
+        Ok(choice)
+    }
+
     /// The config dir layout.
     pub fn paths(&self) -> &Paths {
         &self.opts.paths

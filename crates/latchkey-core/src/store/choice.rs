@@ -305,6 +305,69 @@ impl StoreSelector {
     }
 }
 
+/// What a store holds, by kind of item (never a value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ItemCounts {
+    /// Accounts' token sets (`<id>/tokens`).
+    pub tokens: usize,
+    /// Client secrets.
+    pub client_secrets: usize,
+    /// DPoP private keys.
+    pub dpop_keys: usize,
+    /// Tokens for other APIs (`<id>/derived/…`).
+    pub other_api_tokens: usize,
+    /// Sign-ins in progress.
+    pub pending_sign_ins: usize,
+    /// Anything else under Latchkey's service name.
+    pub other: usize,
+}
+
+impl ItemCounts {
+    /// Counts `keys` by kind.
+    pub fn of<S: AsRef<str>>(keys: &[S]) -> ItemCounts {
+        let mut c = ItemCounts::default();
+        for k in keys {
+            let k = k.as_ref();
+            if k.starts_with("pending/") {
+                c.pending_sign_ins += 1;
+            } else if k.contains("/derived/") {
+                c.other_api_tokens += 1;
+            } else if k.ends_with("/tokens") {
+                c.tokens += 1;
+            } else if k.ends_with("/client-secret") {
+                c.client_secrets += 1;
+            } else if k.ends_with("/dpop-key") {
+                c.dpop_keys += 1;
+            } else {
+                c.other += 1;
+            }
+        }
+        c
+    }
+
+    /// All items.
+    pub fn total(&self) -> usize {
+        self.tokens
+            + self.client_secrets
+            + self.dpop_keys
+            + self.other_api_tokens
+            + self.pending_sign_ins
+            + self.other
+    }
+}
+
+/// `latchkey store`: the store in use, why, and what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreReport {
+    /// The store in use and why.
+    #[serde(flatten)]
+    pub choice: StoreChoice,
+    /// What it holds (`None` where it cannot list its items).
+    pub items: Option<ItemCounts>,
+    /// Where the vault key is cached between processes.
+    pub key_cache: String,
+}
+
 /// What [`migrate`] did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Migration {

@@ -201,6 +201,15 @@ impl Keychain {
         )
     }
 
+    /// Unlocks the store now if it needs it (`latchkey unlock`, the agent at start); with
+    /// `create`, a vault that does not exist yet is created.
+    pub async fn unlock(&self, create: bool) -> Result<()> {
+        match self.prepare(create).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.explained(e, 0).await),
+        }
+    }
+
     /// Unlocks the store if a call of this kind needs it first ([`SecretStore::needs_unlock`]):
     /// the store is opened under the deadline, the unlock itself (a person typing a passphrase,
     /// a password command) has none.

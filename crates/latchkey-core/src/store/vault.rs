@@ -225,6 +225,11 @@ impl VaultStore {
         }
     }
 
+    /// Where the key is cached between processes, for people.
+    pub fn key_cache(&self) -> String {
+        self.options.cache.describe()
+    }
+
     /// Forgets the key: this process's copy and the cached one. `Ok(true)` if a cached key was
     /// removed.
     pub fn lock_now(&self) -> Result<bool> {
