@@ -732,20 +732,6 @@ pub fn introspection(name: &str, i: &Introspection, json: bool) {
     table(&rows);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(human_duration(59), "59s");
-        assert_eq!(human_duration(250), "4m 10s");
-        assert_eq!(human_duration(7500), "2h 5m");
-        assert_eq!(human_duration(-180), "3m 0s ago");
-        assert_eq!(human_duration(90_000), "1d 1h");
-    }
-}
-
 /// `latchkey status`'s last line: which store holds the secrets, and why.
 pub fn store_line(
     choice: &Result<latchkey_core::store::choice::StoreChoice, latchkey_core::Error>,
@@ -844,5 +830,19 @@ pub fn unlocked(c: &latchkey_core::store::choice::StoreChoice, json: bool) {
         println!("Vault unlocked ({}).", c.vault.display());
     } else {
         println!("Secrets are in the {}: no vault to unlock.", c.kind.label());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(59), "59s");
+        assert_eq!(human_duration(250), "4m 10s");
+        assert_eq!(human_duration(7500), "2h 5m");
+        assert_eq!(human_duration(-180), "3m 0s ago");
+        assert_eq!(human_duration(90_000), "1d 1h");
     }
 }

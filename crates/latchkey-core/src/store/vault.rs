@@ -193,7 +193,7 @@ impl VaultStore {
         }
         match env {
             Some(env) => {
-                if self.from_cache(&env) {
+                if self.take_cached_key(&env) {
                     return Ok(());
                 }
                 let pass = self.options.passphrase(&PassphraseRequest::Unlock {
@@ -237,7 +237,7 @@ impl VaultStore {
         self.options.cache.clear(&cache_name(&self.path))
     }
 
-    fn from_cache(&self, env: &Envelope) -> bool {
+    fn take_cached_key(&self, env: &Envelope) -> bool {
         let name = cache_name(&self.path);
         match self.options.cache.get(&name) {
             Ok(Some(identity)) => match recipient_of(&identity) {
