@@ -60,6 +60,13 @@ impl PassphraseSource for TerminalPrompt {
                 Ok(pass)
             }
             PassphraseRequest::Create { vault, reason } => {
+                if cfg!(unix) && std::fs::File::open("/dev/tty").is_err() {
+                    return Err(latchkey_core::store::unlock::cannot_create(
+                        vault,
+                        reason,
+                        "there is no terminal to ask for its passphrase",
+                    ));
+                }
                 eprintln!(
                     "latchkey: {reason}.\n  Latchkey never keeps secrets in plain files: it will keep them in an encrypted vault,\n  {}, unlocked with a passphrase you choose now (asked once per session;\n  or set {PASSWORD_COMMAND_ENV}, e.g. `pass show latchkey`).",
                     vault.display()

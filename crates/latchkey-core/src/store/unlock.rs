@@ -61,15 +61,31 @@ pub struct NobodyToAsk;
 
 impl PassphraseSource for NobodyToAsk {
     fn passphrase(&self, request: &PassphraseRequest) -> Result<Secret> {
-        let detail = match request {
-            PassphraseRequest::Unlock { vault } => format!("{}", vault.display()),
-            PassphraseRequest::Create { vault, reason } => format!(
-                "{reason}; a new vault would be created at {}, but there is nobody to ask for its passphrase here",
-                vault.display()
+        Err(match request {
+            PassphraseRequest::Unlock { vault } => {
+                Error::keychain(KeychainProblem::VaultLocked, format!("{}", vault.display()))
+            }
+            PassphraseRequest::Create { vault, reason } => cannot_create(
+                vault,
+                reason,
+                "there is nobody to ask for its passphrase here",
             ),
-        };
-        Err(Error::keychain(KeychainProblem::VaultLocked, detail))
+        })
     }
+}
+
+/// The error when no store can be used: no Secret Service answered (`reason`) and a new vault
+/// cannot be created because no passphrase can be had (`why`). Of kind keychain
+/// ([`KeychainProblem::Unavailable`]: "Latchkey never stores secrets in plain files"), saying
+/// how to get a vault.
+pub fn cannot_create(vault: &Path, reason: &str, why: &str) -> Error {
+    Error::keychain(
+        KeychainProblem::Unavailable,
+        format!(
+            "{reason}; an encrypted vault would be created at {}, but {why}: run `latchkey unlock` in a terminal, or set {PASSWORD_COMMAND_ENV}",
+            vault.display()
+        ),
+    )
 }
 
 /// Runs the password command (`sh -c COMMAND`, stdin closed, stderr passed through) and returns
