@@ -39,7 +39,9 @@ pub async fn store(a: StoreArgs, json: bool) -> Result<u8, Error> {
             Ok(0)
         }
         Some(StoreAction::Migrate { to }) => {
-            let done = choice::migrate(&selector(&m)?, kind(to), m.keychain().deadline()).await?;
+            let ids: Vec<_> = m.accounts()?.iter().map(|a| a.id).collect();
+            let done =
+                choice::migrate(&selector(&m)?, kind(to), &ids, m.keychain().deadline()).await?;
             output::migrated(&done, json);
             Ok(0)
         }

@@ -379,7 +379,10 @@ pub struct Migration {
     pub moved: usize,
 }
 
-/// Moves every Latchkey item from the other store to `to`: each copied and read back
+/// Moves every Latchkey item of this config dir from the other store to `to`: from the vault
+/// (one per config dir) every item; from the Secret Service (shared by every config dir of the
+/// user) the items of `accounts` (`<id>/…`; sign-ins in progress there are left to expire).
+/// Each is copied and read back
 /// (compared in constant time); then `to` is pinned (`store.toml`), items changed meanwhile are
 /// copied again, and only then are the originals deleted. Any failure before the deletions
 /// leaves every original in place (copies already made are harmless: the pin is not written).
@@ -387,6 +390,7 @@ pub struct Migration {
 pub async fn migrate(
     selector: &Arc<StoreSelector>,
     to: StoreKind,
+    accounts: &[uuid::Uuid],
     deadline: Duration,
 ) -> Result<Migration> {
     let vault = {
@@ -411,12 +415,19 @@ pub async fn migrate(
             selector.vault.path().display()
         )));
     }
-    let keys = source.keys_with_prefix("").await?.ok_or_else(|| {
-        Error::keychain(
-            KeychainProblem::Failed,
-            format!("the {} cannot list its items here", from.label()),
-        )
-    })?;
+    let prefixes: Vec<String> = accounts.iter().map(|id| format!("{id}/")).collect();
+    let keys: Vec<String> = source
+        .keys_with_prefix("")
+        .await?
+        .ok_or_else(|| {
+            Error::keychain(
+                KeychainProblem::Failed,
+                format!("the {} cannot list its items here", from.label()),
+            )
+        })?
+        .into_iter()
+        .filter(|k| from == StoreKind::Vault || prefixes.iter().any(|p| k.starts_with(p)))
+        .collect();
     let copy = |key: String| async move {
         let Some(value) = source.get(&key).await? else {
             return Ok::<bool, Error>(false);
@@ -561,21 +572,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::new(dir.path());
         let ss = Arc::new(MemoryStore::default());
-        ss.set("a/tokens", "T").unwrap();
-        ss.set("pending/x", "P").unwrap();
+        let (a, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        ss.set(&format!("{a}/tokens"), "T").unwrap();
+        ss.set(&format!("{a}/dpop-key"), "P").unwrap();
+        ss.set(&format!("{other}/tokens"), "another config dir's")
+            .unwrap();
         let s = selector(&paths, StorePreference::Auto, Some(ss.clone()));
-        let m = migrate(&s, StoreKind::Vault, Duration::from_secs(5))
+        let m = migrate(&s, StoreKind::Vault, &[a], Duration::from_secs(5))
             .await
             .unwrap();
         assert_eq!(m.moved, 2);
-        assert!(ss.is_empty());
+        assert_eq!(
+            ss.keys(),
+            vec![format!("{other}/tokens")],
+            "only this dir's items"
+        );
         assert_eq!(preference(&paths).unwrap(), StorePreference::Vault);
-        assert_eq!(s.vault().get("a/tokens").unwrap().as_deref(), Some("T"));
-        let m = migrate(&s, StoreKind::SecretService, Duration::from_secs(5))
+        assert_eq!(
+            s.vault().get(&format!("{a}/tokens")).unwrap().as_deref(),
+            Some("T")
+        );
+        let m = migrate(&s, StoreKind::SecretService, &[a], Duration::from_secs(5))
             .await
             .unwrap();
         assert_eq!(m.moved, 2);
-        assert_eq!(ss.get("pending/x").unwrap().as_deref(), Some("P"));
+        assert_eq!(
+            ss.get(&format!("{a}/dpop-key")).unwrap().as_deref(),
+            Some("P")
+        );
         assert_eq!(s.vault().keys_with_prefix("").unwrap().unwrap().len(), 0);
         assert_eq!(preference(&paths).unwrap(), StorePreference::SecretService);
     }
