@@ -21,6 +21,8 @@ const COMMANDS: &[&str] = &[
     "bench_painted",
     "keychain_state",
     "add_permissions",
+    "store_info",
+    "unlock_vault",
 ];
 
 fn main() {

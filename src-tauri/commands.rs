@@ -5,7 +5,7 @@
 
 use latchkey_core::manager::{AccountEdit, NewAccount};
 use latchkey_core::{GrantFlow, ProviderSpec, RedirectMode, Secret, SignInOptions, TokenOptions};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
 
@@ -35,6 +35,8 @@ pub const NAMES: &[&str] = &[
     "bench_painted",
     "keychain_state",
     "add_permissions",
+    "store_info",
+    "unlock_vault",
 ];
 
 /// The "Add account" form.
@@ -171,6 +173,62 @@ pub fn list_presets() -> Vec<PresetView> {
 #[tauri::command]
 pub fn keychain_state(state: State<'_, AppState>) -> latchkey_core::manager::KeychainState {
     state.manager.keychain_state()
+}
+
+/// Which store holds the secrets, for the footer and the unlock dialog: never a secret.
+#[derive(Debug, Serialize)]
+pub struct StoreInfo {
+    /// `secret-service` or `vault`.
+    pub kind: latchkey_core::store::choice::StoreKind,
+    /// Words for people ("vault", "Secret Service").
+    pub label: &'static str,
+    /// Why this store.
+    pub reason: String,
+    /// The vault file.
+    pub vault: String,
+    /// The store is the vault and this app does not hold its key (the dialog asks for it).
+    pub locked: bool,
+}
+
+/// Which store holds the secrets and why (`latchkey store`).
+#[tauri::command]
+pub async fn store_info(state: State<'_, AppState>) -> Result<StoreInfo, IpcError> {
+    let keychain = state.manager.keychain();
+    let choice = match keychain.choice().await {
+        Some(c) => c?,
+        None => {
+            return Err(latchkey_core::Error::Other("no store selection".into()).into());
+        }
+    };
+    let vault = keychain.selector().map(|s| s.vault().clone());
+    let locked = choice.kind == latchkey_core::store::choice::StoreKind::Vault
+        && choice.vault_exists
+        && vault.is_some_and(|v| !v.is_unlocked());
+    Ok(StoreInfo {
+        kind: choice.kind,
+        label: choice.kind.label(),
+        reason: choice.reason,
+        vault: choice.vault.display().to_string(),
+        locked,
+    })
+}
+
+/// Unlocks the vault with the passphrase typed in the app's dialog; the key stays in this
+/// process (and is cached for the session). A wrong passphrase is an error of kind `keychain`
+/// and changes nothing.
+#[tauri::command]
+pub async fn unlock_vault(state: State<'_, AppState>, passphrase: String) -> Result<(), IpcError> {
+    let passphrase = latchkey_core::Secret::new(passphrase);
+    let vault = state
+        .manager
+        .keychain()
+        .selector()
+        .map(|s| s.vault().clone())
+        .ok_or_else(|| latchkey_core::Error::Other("no vault here".into()))?;
+    tokio::task::spawn_blocking(move || vault.unlock_with(&passphrase))
+        .await
+        .map_err(|e| latchkey_core::Error::Other(format!("unlocking failed: {e}")))??;
+    Ok(())
 }
 
 /// Every account with its state.

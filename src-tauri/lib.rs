@@ -76,6 +76,8 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::bench_painted,
             commands::keychain_state,
             commands::add_permissions,
+            commands::store_info,
+            commands::unlock_vault,
         ])
 }
 

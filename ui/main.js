@@ -297,10 +297,63 @@ async function reload() {
     // Tokens held in memory are still served while the keychain is locked, so the statuses
     // alone would not show it: the app's last keychain call says.
     keychain = await call("keychain_state").catch(() => "unknown");
+    await showStore();
     render();
   } catch (err) {
     $("#loading").hidden = true;
     notice("error", `Could not read the accounts: ${explain(err)}`);
+  }
+}
+
+// ---- the store (Secret Service or the encrypted vault) ----------------------------------------
+
+let store = null;
+let unlockOffered = false;
+
+async function showStore() {
+  try {
+    store = await call("store_info");
+  } catch {
+    store = null;
+  }
+  const info = $("#store-info");
+  info.textContent = store ? `Secrets: ${store.label}${store.locked ? " (locked)" : ""}` : "";
+  info.title = store ? store.reason : "";
+  $("#store-unlock").hidden = !(store && store.locked);
+  // Offered once by itself; afterwards the footer's button opens it.
+  if (store && store.locked && !unlockOffered && !$("#unlock-dialog").open) {
+    unlockOffered = true;
+    openUnlock();
+  }
+}
+
+function openUnlock() {
+  if (!store) return;
+  $("#unlock-path").textContent = store.vault;
+  $("#unlock-error").hidden = true;
+  $("#unlock-passphrase").value = "";
+  $("#unlock-dialog").showModal();
+  $("#unlock-passphrase").focus();
+}
+
+async function submitUnlock(ev) {
+  ev.preventDefault();
+  const field = $("#unlock-passphrase");
+  const button = $("#unlock-submit");
+  if (!field.value) return;
+  button.disabled = true;
+  try {
+    await call("unlock_vault", { passphrase: field.value });
+    field.value = "";
+    $("#unlock-dialog").close();
+    await reload();
+  } catch (err) {
+    field.value = "";
+    $("#unlock-error").textContent = explain(err);
+    $("#unlock-error").hidden = false;
+    field.focus();
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -764,6 +817,9 @@ async function start() {
     setTimeout(() => { $("#device-copy").textContent = "Copy code"; }, 2000);
   });
   setInterval(tickDevice, 1000);
+  $("#store-unlock").addEventListener("click", openUnlock);
+  $("#unlock-form").addEventListener("submit", submitUnlock);
+  $("#unlock-cancel").addEventListener("click", () => $("#unlock-dialog").close());
 
   // The "Add account" form is ready without waiting for the statuses.
   const [info, list] = await Promise.all([call("app_info"), call("list_presets")]);

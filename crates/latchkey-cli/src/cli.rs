@@ -24,9 +24,13 @@ Environment:
   LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
                        (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
   LATCHKEY_NO_AGENT    set to 1: never ask the agent, always use the direct path
+  LATCHKEY_VAULT_PASSWORD_COMMAND
+                       where no Secret Service runs: a command whose output is the
+                       vault's passphrase (e.g. `pass show latchkey`)
   HTTPS_PROXY/NO_PROXY proxies for provider requests
 
-Secrets (tokens, client secrets) are only ever stored in the OS keychain.";
+Secrets (tokens, client secrets) are only ever stored in the OS keychain (Secret Service), or
+where none runs in an encrypted vault in the config dir (`latchkey store`); never in plain text.";
 
 /// Sign in to OAuth 2.0 / OpenID Connect providers and hand fresh tokens to scripts.
 #[derive(Debug, Parser)]
@@ -92,6 +96,51 @@ pub enum Command {
     /// `list`, `status`, `refresh` and `introspect` (and the desktop app) over a user-only
     /// socket. Foreground; `--install` sets it up as a systemd user service.
     Agent(AgentArgs),
+    /// Which store holds the secrets (Secret Service or the encrypted vault), what it holds and
+    /// why; `store use` pins one, `store migrate` moves every item.
+    Store(StoreArgs),
+    /// Unlock the vault now (asks for its passphrase; the key is cached for the session).
+    Unlock(JsonFlag),
+    /// Forget the vault's key cached for the session (the next command asks again).
+    Lock(JsonFlag),
+}
+
+/// `latchkey store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<StoreAction>,
+}
+
+/// `latchkey store use|migrate`.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Pin the store: `vault`, `secret-service` or `auto` (the vault if one exists, else the
+    /// Secret Service if it answers, else a new vault). Items are not moved: see `migrate`.
+    Use {
+        /// auto, vault or secret-service.
+        #[arg(value_parser = ["auto", "vault", "secret-service"])]
+        store: String,
+    },
+    /// Move every item to the other store (each verified before the originals are deleted),
+    /// and pin it.
+    Migrate {
+        /// The store to move the items to.
+        #[arg(long, value_enum)]
+        to: StoreTarget,
+    },
+}
+
+/// A store to migrate to.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StoreTarget {
+    /// The encrypted vault file.
+    Vault,
+    /// The Secret Service.
+    SecretService,
 }
 
 /// `latchkey agent`.

@@ -10,6 +10,7 @@ mod cli_tests;
 mod commands;
 mod logging;
 mod output;
+mod passphrase;
 
 use std::process::ExitCode;
 use std::time::Duration;

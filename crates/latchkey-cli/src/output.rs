@@ -732,6 +732,107 @@ pub fn introspection(name: &str, i: &Introspection, json: bool) {
     table(&rows);
 }
 
+/// `latchkey status`'s last line: which store holds the secrets, and why.
+pub fn store_line(
+    choice: &Result<latchkey_core::store::choice::StoreChoice, latchkey_core::Error>,
+) {
+    use latchkey_core::store::choice::StoreKind;
+    match choice {
+        Ok(c) if c.kind == StoreKind::Vault => {
+            println!("Secrets: vault {} ({})", c.vault.display(), c.reason)
+        }
+        Ok(c) => println!("Secrets: {} ({})", c.kind.label(), c.reason),
+        Err(e) => println!("Secrets: store not decided ({e})"),
+    }
+}
+
+/// `latchkey store`.
+pub fn store_report(r: &latchkey_core::store::choice::StoreReport, json: bool) {
+    use latchkey_core::store::choice::StoreKind;
+    if json {
+        print_json(r);
+        return;
+    }
+    let c = &r.choice;
+    println!("Store:   {}", c.kind.label());
+    println!("Why:     {} (setting: {})", c.reason, c.preference.as_str());
+    println!(
+        "Vault:   {}{}",
+        c.vault.display(),
+        if c.vault_exists { "" } else { " (not created)" }
+    );
+    if c.kind == StoreKind::Vault {
+        println!("Key:     cached in {} between commands", r.key_cache);
+    }
+    match &r.items {
+        Some(i) => println!(
+            "Holds:   {} item(s): {} token set(s), {} client secret(s), {} DPoP key(s), {} token(s) for other APIs, {} sign-in(s) in progress{}",
+            i.total(),
+            i.tokens,
+            i.client_secrets,
+            i.dpop_keys,
+            i.other_api_tokens,
+            i.pending_sign_ins,
+            if i.other > 0 {
+                format!(", {} other", i.other)
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("Holds:   (this store cannot list its items here)"),
+    }
+}
+
+/// `latchkey store use`.
+pub fn store_pinned(p: latchkey_core::store::choice::StorePreference, json: bool) {
+    if json {
+        print_json(&serde_json::json!({"use": p.as_str()}));
+    } else {
+        println!(
+            "Secrets store set to `{}` (items were not moved: `latchkey store migrate --to …` moves them)",
+            p.as_str()
+        );
+    }
+}
+
+/// `latchkey store migrate`.
+pub fn migrated(m: &latchkey_core::store::choice::Migration, json: bool) {
+    if json {
+        print_json(m);
+    } else {
+        println!(
+            "Moved {} item(s) from the {} to the {}, each verified before the original was deleted; the {} is now the store in use.",
+            m.moved,
+            m.from.label(),
+            m.to.label(),
+            m.to.label()
+        );
+    }
+}
+
+/// `latchkey lock`.
+pub fn locked(removed: bool, json: bool) {
+    if json {
+        print_json(&serde_json::json!({"forgotten": removed}));
+    } else if removed {
+        println!("Vault key forgotten: the next command asks for the passphrase.");
+    } else {
+        println!("No vault key was cached.");
+    }
+}
+
+/// `latchkey unlock`.
+pub fn unlocked(c: &latchkey_core::store::choice::StoreChoice, json: bool) {
+    use latchkey_core::store::choice::StoreKind;
+    if json {
+        print_json(c);
+    } else if c.kind == StoreKind::Vault {
+        println!("Vault unlocked ({}).", c.vault.display());
+    } else {
+        println!("Secrets are in the {}: no vault to unlock.", c.kind.label());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,10 @@
 //!   `accounts.index` (a byte-range cache of `accounts.toml`) and `token-state/<account id>.json`
 //!   and `token-state/<account id>.derived.json` (non-secret token expiry and status of the
 //!   account's own tokens and of its tokens for other APIs).
-//! - Secrets live in the OS keychain under service [`KEYCHAIN_SERVICE`], keyed by account id.
+//! - Secrets live in the OS keychain under service [`KEYCHAIN_SERVICE`], keyed by account id;
+//!   where no Secret Service runs, in the encrypted vault `vault.json` (never in plain text; see
+//!   [`crate::store::vault`]), written under `vault.lock`. `store.toml` pins which of the two
+//!   is used ([`crate::store::choice`]).
 
 use std::path::{Path, PathBuf};
 
@@ -118,5 +121,20 @@ impl Paths {
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("latchkey.log")
+    }
+
+    /// The encrypted vault (secrets where no Secret Service runs; [`crate::store::vault`]).
+    pub fn vault_file(&self) -> PathBuf {
+        self.dir.join("vault.json")
+    }
+
+    /// The lock held across every read-modify-write of the vault.
+    pub fn vault_lock(&self) -> PathBuf {
+        self.dir.join("vault.lock")
+    }
+
+    /// Which store holds the secrets (`latchkey store use`; [`crate::store::choice`]).
+    pub fn store_settings(&self) -> PathBuf {
+        self.dir.join("store.toml")
     }
 }

@@ -113,6 +113,13 @@ pub enum KeychainProblem {
     Failed,
     /// An item in the keychain is not in the format Latchkey wrote.
     Corrupt,
+    /// The encrypted vault (the store where no Secret Service runs) needs its passphrase and
+    /// none could be asked for here (no terminal, no password command, no cached key).
+    VaultLocked,
+    /// The passphrase given for the vault does not open it (nothing was changed).
+    WrongPassphrase,
+    /// The vault file could not be read, decrypted or written.
+    VaultFailed,
 }
 
 /// The core's error type.
@@ -276,6 +283,13 @@ fn keychain_message(problem: KeychainProblem, detail: &str) -> String {
         KeychainProblem::Corrupt => {
             "a Latchkey item in the OS keychain is not in the expected format; sign in again to rewrite it"
         }
+        KeychainProblem::VaultLocked => {
+            "the Latchkey vault is locked; unlock it with `latchkey unlock` in a terminal, or set LATCHKEY_VAULT_PASSWORD_COMMAND to a command that prints its passphrase"
+        }
+        KeychainProblem::WrongPassphrase => {
+            "wrong passphrase for the Latchkey vault; nothing was changed"
+        }
+        KeychainProblem::VaultFailed => "the Latchkey vault could not be used",
     };
     if detail.is_empty() {
         what.to_string()

@@ -100,6 +100,7 @@ pub fn replace(path: &Path, contents: &[u8], mode: NewMode) -> io::Result<std::p
         }
         file.sync_all()?;
         drop(file);
+        pause_before_rename(&target);
         std::fs::rename(&tmp, &target)
     })();
     if let Err(e) = written {
@@ -108,6 +109,22 @@ pub fn replace(path: &Path, contents: &[u8], mode: NewMode) -> io::Result<std::p
     }
     sync_dir(&dir)?;
     Ok(target)
+}
+
+/// Test hook (debug builds only): with `LATCHKEY_TEST_PAUSE_BEFORE_RENAME` naming the target's
+/// file name, the writer stops for a minute between the complete, synced temporary and the
+/// rename, and says so on standard error: end-to-end tests kill the process there (kill -9 in
+/// the middle of a write) and check that nothing was lost. Release builds never pause.
+fn pause_before_rename(target: &Path) {
+    #[cfg(debug_assertions)]
+    if let Some(name) = std::env::var_os("LATCHKEY_TEST_PAUSE_BEFORE_RENAME")
+        && target.file_name() == Some(name.as_os_str())
+    {
+        eprintln!("latchkey-test: paused before renaming {}", target.display());
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = target;
 }
 
 /// `path`, or what the chain of symlinks at `path` ends at (which may not exist yet).
@@ -220,6 +237,9 @@ pub fn tighten(paths: &Paths) {
         paths.accounts_lock(),
         paths.accounts_index(),
         paths.tokens_changed_marker(),
+        paths.vault_file(),
+        paths.vault_lock(),
+        paths.store_settings(),
         log.with_extension("log.1"),
         log,
     ] {

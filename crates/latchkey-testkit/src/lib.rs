@@ -361,6 +361,9 @@ pub struct Sandbox {
     pub bin: PathBuf,
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
+    /// Variables removed from this sandbox's commands (e.g. `DBUS_SESSION_BUS_ADDRESS` for a
+    /// machine without a Secret Service).
+    pub unset: Vec<String>,
 }
 
 impl Sandbox {
@@ -391,6 +394,7 @@ impl Sandbox {
                 ("LATCHKEY_BROWSER".into(), browser_command()),
                 ("LATCHKEY_AGENT_SOCK".into(), sock),
             ],
+            unset: Vec::new(),
         }
     }
 
@@ -420,6 +424,9 @@ impl Sandbox {
             .env("LATCHKEY_CONFIG_DIR", self.dir.path())
             .env_remove("LATCHKEY_LOG")
             .stdin(Stdio::null());
+        for k in &self.unset {
+            c.env_remove(k);
+        }
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -466,6 +473,9 @@ impl Sandbox {
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped());
+                for k in &self.unset {
+                    c.env_remove(k);
+                }
                 for (k, v) in &self.env {
                     c.env(k, v);
                 }

@@ -106,6 +106,11 @@ pub async fn status(s: StatusArgs, json: bool) -> Result<u8, Error> {
         None => m.summaries().await?,
     };
     let ok = output::status(&all, json || s.json, output::Served::Direct);
+    if !(json || s.json)
+        && let Some(choice) = m.keychain().choice().await
+    {
+        output::store_line(&choice);
+    }
     Ok(if ok { 0 } else { 3 })
 }
 

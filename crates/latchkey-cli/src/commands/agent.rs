@@ -44,8 +44,19 @@ pub async fn agent(a: AgentArgs, interrupt: Interrupt) -> Result<u8, Error> {
     server::harden_process();
     let socket = a.socket.clone().unwrap_or_else(agent::socket_path);
     let bound = server::bind(&socket)?;
-    let opts = ManagerOptions::from_env(AGENT_KEYCHAIN_DEADLINE)?;
+    // A vault is unlocked once, before serving: on the terminal if the agent has one (later
+    // requests never ask: a client waiting for its answer cannot see a prompt).
+    let prompt = crate::passphrase::TerminalPrompt::new();
+    let opts = ManagerOptions::from_env_asking(AGENT_KEYCHAIN_DEADLINE, Arc::new(prompt.clone()))?;
     let manager = Arc::new(LoginManager::new(opts).with_token_memory());
+    if let Some(Ok(choice)) = manager.keychain().choice().await
+        && choice.kind == latchkey_core::store::choice::StoreKind::Vault
+        && choice.vault_exists
+        && let Err(e) = manager.keychain().unlock(false).await
+    {
+        eprintln!("latchkey agent: the vault stays locked ({e}); clients are told to unlock it");
+    }
+    prompt.disable();
     eprintln!(
         "latchkey agent (pid {}) serving {} on {}",
         std::process::id(),

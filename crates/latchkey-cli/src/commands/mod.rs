@@ -10,6 +10,7 @@ pub mod git;
 pub mod kubectl;
 pub mod setup;
 mod sign_in;
+mod store;
 pub mod tokens;
 pub mod which;
 
@@ -31,9 +32,13 @@ use crate::{browser, output};
 /// Becomes `true` when the user presses Ctrl-C.
 pub type Interrupt = tokio::sync::watch::Receiver<bool>;
 
-/// The direct path's manager (the CLI's keychain deadline).
+/// The direct path's manager (the CLI's keychain deadline; a vault's passphrase, when needed,
+/// is asked on the terminal).
 pub fn manager() -> Result<LoginManager, Error> {
-    Ok(LoginManager::new(ManagerOptions::from_env(CLI_DEADLINE)?))
+    Ok(LoginManager::new(ManagerOptions::from_env_asking(
+        CLI_DEADLINE,
+        std::sync::Arc::new(crate::passphrase::TerminalPrompt::new()),
+    )?))
 }
 
 fn read_secret_stdin() -> Result<Secret, Error> {
@@ -88,6 +93,9 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Result<u8, Error> {
         Command::DockerCredential(d) => Ok(docker::helper(&d.action).await),
         Command::Exec(e) => exec::exec(e, interrupt).await,
         Command::Setup(s) => setup::setup(s, json).await,
+        Command::Store(s) => store::store(s, json).await,
+        Command::Unlock(u) => store::unlock(json || u.json).await,
+        Command::Lock(l) => store::lock(json || l.json).await,
     }
 }
 

@@ -55,10 +55,12 @@ impl KeychainState {
         match r {
             Ok(_) => Some(KeychainState::Available),
             Err(Error::Keychain { problem, .. }) => Some(match problem {
-                KeychainProblem::Locked => KeychainState::Locked,
+                KeychainProblem::Locked
+                | KeychainProblem::VaultLocked
+                | KeychainProblem::WrongPassphrase => KeychainState::Locked,
                 KeychainProblem::Unavailable => KeychainState::Unavailable,
                 KeychainProblem::TimedOut => KeychainState::TimedOut,
-                KeychainProblem::Failed => KeychainState::Failed,
+                KeychainProblem::Failed | KeychainProblem::VaultFailed => KeychainState::Failed,
                 // A bad item says nothing about the keychain itself.
                 KeychainProblem::Corrupt => KeychainState::Available,
             }),

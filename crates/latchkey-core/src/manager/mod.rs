@@ -130,12 +130,28 @@ pub struct ManagerOptions {
 }
 
 impl ManagerOptions {
-    /// Defaults from the environment (`LATCHKEY_CONFIG_DIR`), the platform keychain with the
-    /// given deadline, and the system clock.
+    /// Defaults from the environment (`LATCHKEY_CONFIG_DIR`), the secret store chosen by
+    /// [`crate::store::choice`] with the given deadline (a vault is unlocked by its cached key
+    /// or `LATCHKEY_VAULT_PASSWORD_COMMAND`; nobody is asked), and the system clock.
     pub fn from_env(keychain_deadline: Duration) -> Result<Self> {
+        Self::from_env_asking(
+            keychain_deadline,
+            Arc::new(crate::store::unlock::NobodyToAsk),
+        )
+    }
+
+    /// [`Self::from_env`] where `person` is asked for the vault's passphrase when neither the
+    /// key cache nor a password command gives it (the CLI's terminal prompt).
+    pub fn from_env_asking(
+        keychain_deadline: Duration,
+        person: Arc<dyn crate::store::unlock::PassphraseSource>,
+    ) -> Result<Self> {
+        let paths = Paths::from_env()?;
+        let unlock = crate::store::unlock::UnlockOptions::from_env(person);
+        let selector = crate::store::choice::StoreSelector::new(&paths, unlock)?;
         Ok(ManagerOptions {
-            paths: Paths::from_env()?,
-            keychain: Keychain::platform(keychain_deadline),
+            paths,
+            keychain: Keychain::selected(Arc::new(selector), keychain_deadline),
             http: HttpClient::new()?,
             clock: Arc::new(SystemClock),
             min_ttl: DEFAULT_MIN_TTL,
@@ -528,6 +544,56 @@ impl LoginManager {
         &self,
     ) -> tokio::sync::broadcast::Receiver<crate::flow::loopback::IgnoredCallback> {
         self.ignored.subscribe()
+    }
+
+    /// The secret store (the Secret Service or the vault) under its deadline.
+    pub fn keychain(&self) -> &Keychain {
+        &self.opts.keychain
+    }
+
+    /// Which store holds the secrets and why, and what it holds by kind (the vault is unlocked
+    /// for it if needed). Never a value.
+    pub async fn store_report(&self) -> Result<crate::store::choice::StoreReport> {
+        let Some(choice) = self.opts.keychain.choice().await else {
+            return Err(Error::Other(
+                "this Latchkey has a fixed secret store".into(),
+            ));
+        };
+        let choice = choice?;
+        let items = self
+            .opts
+            .keychain
+            .keys_with_prefix("")
+            .await?
+            .map(|keys| crate::store::choice::ItemCounts::of(&keys));
+        let key_cache = self
+            .opts
+            .keychain
+            .selector()
+            .map(|s| s.vault().key_cache())
+            .unwrap_or_default();
+        Ok(crate::store::choice::StoreReport {
+            choice,
+            items,
+            key_cache,
+        })
+    }
+
+    /// Unlocks the store now if it is the vault (asking for the passphrase if the key is
+    /// neither in memory nor cached; creating the vault if there is none yet) and says which
+    /// store is used.
+    pub async fn unlock_store(&self) -> Result<crate::store::choice::StoreChoice> {
+        let choice = match self.opts.keychain.choice().await {
+            Some(c) => c?,
+            None => {
+                return Err(Error::Other(
+                    "this Latchkey has a fixed secret store".into(),
+                ));
+            }
+        };
+        let create = choice.kind == crate::store::choice::StoreKind::Vault;
+        self.opts.keychain.unlock(create).await?;
+        Ok(choice)
     }
 
     /// The config dir layout.

@@ -13,10 +13,19 @@
 //! `<id>/derived/<digest>` (a cached token for another API, `manager/derived.rs`), and
 //! `pending/<sha256(state)>` (a sign-in in progress, 10 minutes). A value over the store's item
 //! limit is kept as `<key>#1`, `<key>#2`, … with the count in `<key>`.
+//!
+//! Two stores sit behind the trait: the Secret Service ([`keyring`]) and, where none runs, the
+//! encrypted vault ([`vault`]; how it is unlocked once per session: [`unlock`]). Which one a
+//! process uses, and why, is decided once in [`choice`] (`latchkey store`). A store that needs a
+//! person to unlock it says so ([`SecretStore::needs_unlock`]): the keychain then unlocks it
+//! before the call, outside the deadline (a person may be typing a passphrase).
 
+pub mod choice;
 pub mod keyring;
 #[cfg(any(test, feature = "test-support"))]
 pub mod memory;
+pub mod unlock;
+pub mod vault;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,6 +49,17 @@ pub trait SecretStore: Send + Sync + 'static {
     /// (not through an index); `Ok(None)` where the store cannot search.
     fn keys_with_prefix(&self, _prefix: &str) -> Result<Option<Vec<String>>> {
         Ok(None)
+    }
+    /// Whether a call must first [`Self::unlock`] the store (the vault before its passphrase
+    /// was given); `create` for a write that creates the store if there is none yet (a read or
+    /// a delete never does). Cheap, never blocks on a person.
+    fn needs_unlock(&self, _create: bool) -> bool {
+        false
+    }
+    /// Unlocks the store for a call (`create` as in [`Self::needs_unlock`]); may ask a person
+    /// (no deadline applies).
+    fn unlock(&self, _create: bool) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -111,6 +131,7 @@ struct Inner {
     current: Mutex<Option<Arc<dyn SecretStore>>>,
     deadline: Duration,
     diagnose: Option<StoreDiagnosis>,
+    selector: Option<Arc<choice::StoreSelector>>,
 }
 
 impl std::fmt::Debug for Keychain {
@@ -139,8 +160,89 @@ impl Keychain {
                 current: Mutex::new(None),
                 deadline,
                 diagnose: None,
+                selector: None,
             }),
         }
+    }
+
+    /// A keychain over the store [`choice::StoreSelector`] picks (the Secret Service or the
+    /// vault; see [`choice`]).
+    pub fn selected(selector: Arc<choice::StoreSelector>, deadline: Duration) -> Self {
+        let mut keychain = Self::with_factory(selector.factory(), deadline);
+        if let Some(inner) = Arc::get_mut(&mut keychain.inner) {
+            inner.diagnose = Some(keyring::service_restart_note);
+            inner.selector = Some(selector);
+        }
+        keychain
+    }
+
+    /// The selector behind [`Self::selected`] (`None` for a fixed store).
+    pub fn selector(&self) -> Option<&Arc<choice::StoreSelector>> {
+        self.inner.selector.as_ref()
+    }
+
+    /// Which store this keychain uses and why (`None` for a fixed store). Decides it if no
+    /// call did yet (the Secret Service is asked under the deadline).
+    pub async fn choice(&self) -> Option<Result<choice::StoreChoice>> {
+        let selector = self.inner.selector.clone()?;
+        let task = tokio::task::spawn_blocking(move || selector.choice());
+        Some(
+            match tokio::time::timeout(self.inner.deadline, task).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(join)) => Err(Error::keychain(
+                    KeychainProblem::Failed,
+                    format!("keychain task failed: {join}"),
+                )),
+                Err(_) => Err(Error::keychain(
+                    KeychainProblem::TimedOut,
+                    format!("no answer within {} s", self.inner.deadline.as_secs()),
+                )),
+            },
+        )
+    }
+
+    /// Unlocks the store now if it needs it (`latchkey unlock`, the agent at start); with
+    /// `create`, a vault that does not exist yet is created.
+    pub async fn unlock(&self, create: bool) -> Result<()> {
+        match self.prepare(create).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.explained(e, 0).await),
+        }
+    }
+
+    /// Unlocks the store if a call of this kind needs it first ([`SecretStore::needs_unlock`]):
+    /// the store is opened under the deadline, the unlock itself (a person typing a passphrase,
+    /// a password command) has none.
+    async fn prepare(&self, write: bool) -> Result<()> {
+        let this = self.clone();
+        let opened = tokio::task::spawn_blocking(move || this.store());
+        let store = match tokio::time::timeout(self.inner.deadline, opened).await {
+            Ok(Ok(store)) => store?,
+            Ok(Err(join)) => {
+                return Err(Error::keychain(
+                    KeychainProblem::Failed,
+                    format!("keychain task failed: {join}"),
+                ));
+            }
+            Err(_) => {
+                self.forget_store();
+                return Err(Error::keychain(
+                    KeychainProblem::TimedOut,
+                    format!("no answer within {} s", self.inner.deadline.as_secs()),
+                ));
+            }
+        };
+        if !store.needs_unlock(write) {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || store.unlock(write))
+            .await
+            .map_err(|join| {
+                Error::keychain(
+                    KeychainProblem::Failed,
+                    format!("keychain task failed: {join}"),
+                )
+            })?
     }
 
     /// The deadline applied to each call.
@@ -174,11 +276,14 @@ impl Keychain {
     /// (the keychain daemon dropped the call or the session: see [`is_transient`]) is retried on
     /// a fresh store after a short pause, at most [`TRANSIENT_PAUSES`]`.len()` times; the last
     /// failure says so, and whether the keychain service restarted (see [`StoreDiagnosis`]).
-    async fn run<T, F>(&self, what: &'static str, op: F) -> Result<T>
+    async fn run<T, F>(&self, what: &'static str, write: bool, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&dyn SecretStore) -> Result<T> + Send + Sync + 'static,
     {
+        if let Err(e) = self.prepare(write).await {
+            return Err(self.explained(e, 0).await);
+        }
         let op = Arc::new(op);
         let mut pauses = TRANSIENT_PAUSES.iter();
         let mut retried = 0;
@@ -236,7 +341,13 @@ impl Keychain {
         let Error::Keychain { problem, detail } = e else {
             return e;
         };
-        if problem == KeychainProblem::Corrupt {
+        if matches!(
+            problem,
+            KeychainProblem::Corrupt
+                | KeychainProblem::VaultLocked
+                | KeychainProblem::WrongPassphrase
+                | KeychainProblem::VaultFailed
+        ) {
             return Error::Keychain { problem, detail };
         }
         let mut notes = Vec::new();
@@ -261,7 +372,7 @@ impl Keychain {
     /// Reads a secret; `None` if there is no such item.
     pub async fn get(&self, key: &str) -> Result<Option<Secret>> {
         let key = key.to_string();
-        self.run("get", move |store| read_chunked(store, &key))
+        self.run("get", false, move |store| read_chunked(store, &key))
             .await
             .map(|v| v.map(Secret::new))
     }
@@ -270,7 +381,7 @@ impl Keychain {
     pub async fn set(&self, key: &str, value: &Secret) -> Result<()> {
         let key = key.to_string();
         let value = value.clone();
-        self.run("set", move |store| {
+        self.run("set", true, move |store| {
             write_chunked(store, &key, value.expose())
         })
         .await
@@ -279,7 +390,7 @@ impl Keychain {
     /// Deletes a secret; succeeds if it did not exist.
     pub async fn delete(&self, key: &str) -> Result<()> {
         let key = key.to_string();
-        self.run("delete", move |store| delete_chunked(store, &key))
+        self.run("delete", false, move |store| delete_chunked(store, &key))
             .await
     }
 
@@ -287,7 +398,7 @@ impl Keychain {
     /// split value are not listed); `Ok(None)` where the store cannot search.
     pub async fn keys_with_prefix(&self, prefix: &str) -> Result<Option<Vec<String>>> {
         let prefix = prefix.to_string();
-        self.run("search", move |store| {
+        self.run("search", false, move |store| {
             Ok(store.keys_with_prefix(&prefix)?.map(|keys| {
                 let mut keys: Vec<String> = keys.into_iter().filter(|k| !k.contains('#')).collect();
                 keys.sort();
