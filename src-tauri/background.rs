@@ -129,9 +129,7 @@ async fn sweep_forever<R: Runtime>(app: AppHandle<R>) {
 pub fn next_delay(streak: u32) -> Duration {
     match streak {
         0 => SWEEP_INTERVAL,
-        n => UNREADABLE_RETRY
-            .saturating_mul(1 << (n - 1).min(16))
-            .min(SWEEP_INTERVAL),
+        n => latchkey_core::backoff::Backoff::doubling(UNREADABLE_RETRY, SWEEP_INTERVAL).delay(n),
     }
 }
 

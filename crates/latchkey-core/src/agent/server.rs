@@ -29,9 +29,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 use super::protocol::{self, Answer, FrameError, Op, PROTOCOL_VERSION, Request, Response, kinds};
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::http::ResourceRequest;
-use crate::manager::{LoginManager, TokenOptions};
+use crate::manager::{DRAIN_AT_EXIT, LoginManager, TokenOptions};
 
 /// Deadline for each read of a request (and each write of an answer).
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
@@ -317,14 +318,9 @@ async fn serve_bound(
     }
     SERVING.store(false, Ordering::Relaxed);
     retry.abort();
-    // Rotated tokens still waiting for the keychain: one last try before exiting.
-    let left = manager.flush_unwritten().await;
-    if left > 0 {
-        tracing::error!(
-            accounts = left,
-            "exiting with rotated tokens the keychain did not accept; those accounts may need to sign in again"
-        );
-    }
+    // Renewals finishing in the background, and rotated tokens still waiting for the
+    // keychain: stored before exiting (bounded; the manager logs what it had to leave).
+    manager.drain(DRAIN_AT_EXIT).await;
     tracing::info!("agent stopped");
     drop(bound);
     Ok(())
@@ -711,15 +707,16 @@ fn watch(manager: Arc<LoginManager>) -> Option<notify::RecommendedWatcher> {
 /// Stores rotated sets the keychain refused, with backoff (1 s doubling to 30 s) while any
 /// wait; sleeps without waking while none do.
 async fn retry_unwritten(manager: Arc<LoginManager>) {
+    let backoff = Backoff::doubling(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         manager.unwritten_added().await;
-        let mut pause = Duration::from_secs(1);
+        let mut attempt = 0;
         loop {
-            tokio::time::sleep(pause).await;
+            attempt += 1;
+            tokio::time::sleep(backoff.delay(attempt)).await;
             if manager.flush_unwritten().await == 0 {
                 break;
             }
-            pause = (pause * 2).min(Duration::from_secs(30));
         }
     }
 }

@@ -38,7 +38,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
@@ -72,6 +71,7 @@ mod device_grant;
 mod integrations;
 mod memory;
 mod refresh;
+mod renewal;
 mod resource;
 mod sign_in;
 #[cfg(test)]
@@ -83,22 +83,27 @@ pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
 pub use memory::KeychainState;
-pub use refresh::{
-    PROACTIVE_REFRESH_DEADLINE, background_refreshes, background_refreshes_finished,
-};
+pub use renewal::{DRAIN_AT_EXIT, Drained, PROACTIVE_REFRESH_DEADLINE};
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 
 /// Default minimum remaining validity before a token is refreshed.
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);
 
-/// How transient refresh failures are retried when no valid token is left to serve.
+/// How transient renewal failures are retried when no valid token is left to serve.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts in all (≥ 1).
     pub attempts: u32,
     /// First pause; doubled each time, ±50 % jitter.
     pub base_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The pauses between attempts: [`RetryPolicy::base_delay`] doubling, ±50 % jitter.
+    pub fn backoff(&self) -> crate::backoff::Backoff {
+        crate::backoff::Backoff::doubling(self.base_delay, Duration::MAX).jittered()
+    }
 }
 
 impl Default for RetryPolicy {
@@ -485,6 +490,8 @@ pub struct LoginManager {
     locks: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
     memory: Option<Arc<memory::TokenMemory>>,
     ignored: tokio::sync::broadcast::Sender<crate::flow::loopback::IgnoredCallback>,
+    /// Renewals finishing in the background ([`LoginManager::drain`] waits for them).
+    background: Arc<renewal::BackgroundWork>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -507,11 +514,12 @@ impl LoginManager {
             locks: Arc::default(),
             memory: None,
             ignored: tokio::sync::broadcast::Sender::new(16),
+            background: Arc::default(),
         }
     }
 
-    /// A second handle on the same keychain, files, account locks and token memory, for a task
-    /// that outlives its caller (a refresh finishing in the background).
+    /// A second handle on the same keychain, files, account locks, token memory and background
+    /// work, for a task that outlives its caller (a renewal finishing in the background).
     fn detached(&self) -> LoginManager {
         LoginManager {
             opts: self.opts.clone(),
@@ -519,6 +527,7 @@ impl LoginManager {
             locks: self.locks.clone(),
             memory: self.memory.clone(),
             ignored: self.ignored.clone(),
+            background: self.background.clone(),
         }
     }
 

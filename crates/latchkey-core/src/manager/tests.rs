@@ -279,7 +279,7 @@ async fn a_slow_rotating_answer_after_the_proactive_deadline_is_still_stored() {
     );
     // The request is still in flight (not dropped), the old set still stored.
     assert_eq!(f.http.waiting(), 1);
-    assert!(background_refreshes() >= 1);
+    assert!(f.m.background_renewals() >= 1);
     assert_eq!(
         stored_tokens(&f, &account)
             .unwrap()
