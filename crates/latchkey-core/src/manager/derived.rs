@@ -176,7 +176,7 @@ impl LoginManager {
             Renewal {
                 purpose: Purpose::Other {
                     spec: spec.clone(),
-                    main,
+                    main: main.map(Box::new),
                 },
                 form,
                 current: cached,

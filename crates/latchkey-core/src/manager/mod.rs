@@ -9,7 +9,15 @@
 //! set (rotated refresh token included) to the keychain *before* releasing the locks or handing
 //! out the access token. `invalid_grant` clears the tokens and marks the account *needs sign-in*.
 //! Network failures and 5xx serve the old token while it is still valid (*degraded*), else
-//! retry with exponential backoff and jitter, then fail.
+//! retry with exponential backoff and jitter, then fail. One engine (`renewal.rs`) runs this for
+//! the account's own token (`refresh.rs`) and for tokens for other APIs (`derived.rs`),
+//! including a proactive request that outlives [`PROACTIVE_REFRESH_DEADLINE`] and finishes in
+//! the background; the manager owns that background work, and every process exit calls
+//! [`LoginManager::drain`] first.
+//!
+//! **Keep signed in** (`keep_signed_in.rs`): the policy that decides which marked accounts are
+//! due, and one sweep ([`LoginManager::keep_signed_in`]) that the agent and the desktop app
+//! run periodically.
 //!
 //! **Sign-in** ([`LoginManager::start_sign_in`], [`LoginManager::complete_sign_in`]): the
 //! pending flow lives in the keychain for 10 minutes; completion (from a loopback request or a
@@ -69,6 +77,7 @@ mod derived;
 mod derived_tests;
 mod device_grant;
 mod integrations;
+mod keep_signed_in;
 mod memory;
 mod refresh;
 mod renewal;
@@ -82,6 +91,10 @@ pub use derived::CachedToken;
 pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
+pub use keep_signed_in::{
+    KEEP_SIGNED_IN_MARGIN, KEEP_SIGNED_IN_SWEEP, Kept, KeptAccount, MIN_KEEP_SIGNED_IN_MARGIN,
+    Through, due_for_refresh, margin_for,
+};
 pub use memory::KeychainState;
 pub use renewal::{DRAIN_AT_EXIT, Drained, PROACTIVE_REFRESH_DEADLINE};
 pub use resource::Introspection;
@@ -167,7 +180,8 @@ pub struct NewAccount {
     pub redirect: RedirectMode,
     /// Fixed loopback port.
     pub port: Option<u16>,
-    /// Keep signed in (desktop app background refresh).
+    /// Keep signed in: renewed ahead of expiry by the agent or the desktop app
+    /// ([`LoginManager::keep_signed_in`]).
     pub keep_signed_in: bool,
     /// Free-text label.
     pub label: Option<String>,

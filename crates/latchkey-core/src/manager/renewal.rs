@@ -120,7 +120,7 @@ pub(super) enum Purpose {
         spec: TokenSpec,
         /// The account's own token set, whose refresh token the request sends (`None`:
         /// client credentials). A rotated refresh token is stored into it first.
-        main: Option<TokenSet>,
+        main: Option<Box<TokenSet>>,
     },
 }
 
@@ -394,7 +394,7 @@ impl LoginManager {
                     .await
             }
             Purpose::Other { spec, main } => {
-                self.store_derived(account, spec, main.clone(), response)
+                self.store_derived(account, spec, main.as_deref().cloned(), response)
                     .await
             }
         }

@@ -902,3 +902,42 @@ async fn a_listed_state_is_forgotten_when_the_tokens_are_deleted() {
     let listed = f.m.summaries().await.unwrap();
     assert_eq!(listed[0].status, TokenStatus::SignedOut);
 }
+
+/// Keep signed in: one sweep renews the marked accounts close to expiry (the margin is a
+/// quarter of the lifetime, at least one sweep plus slack), and nothing else.
+#[tokio::test]
+async fn a_keep_signed_in_sweep_renews_only_marked_accounts_close_to_expiry() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let kept = add_manual(&f, "kept").await;
+    let other = add_manual(&f, "other").await;
+    let later = add_manual(&f, "later").await;
+    for name in ["kept", "later"] {
+        f.m.edit(
+            name,
+            AccountEdit {
+                keep_signed_in: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    put_tokens(&f, &kept, "at-1", "rt-1", 10);
+    put_tokens(&f, &other, "at-o", "rt-o", 10);
+    put_tokens(&f, &later, "at-l", "rt-l", 3600);
+    let swept = f.m.keep_signed_in_sweep().await.unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(swept[0].name, "kept");
+    assert!(matches!(swept[0].outcome, Kept::Refreshed), "{swept:?}");
+    assert_eq!(f.http.count_to(TOKEN_URL), 1);
+    let stored = stored_tokens(&f, &kept).unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "rt-2");
+    assert_eq!(
+        stored_tokens(&f, &other).unwrap().access_token.expose(),
+        "at-o",
+        "not marked: left alone"
+    );
+    // Renewed for an hour: the next sweep finds nothing due and sends nothing.
+    assert!(f.m.keep_signed_in_sweep().await.unwrap().is_empty());
+    assert_eq!(f.http.count_to(TOKEN_URL), 1);
+}
