@@ -309,32 +309,29 @@ fn accounts_toml(data: &[u8]) {
 /// answer: [`protocol::read_frame`](latchkey_core::agent::protocol::read_frame), then the
 /// request and response types. An error message a client would print must be printable.
 fn agent_frame(data: &[u8]) {
-    use latchkey_core::agent::protocol::{self, Answer, Request, Response};
+    use latchkey_core::agent::protocol::{self, Answer, Op, Request, Response};
     for max in [protocol::MAX_REQUEST, 64] {
         let mut input = std::io::Cursor::new(data);
         while let Ok(frame) = protocol::read_frame(&mut input, max) {
             // The agent: JSON first (for the version and op name), then the typed request.
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame) {
-                if let Ok(req) = serde_json::from_value::<Request>(value) {
-                    if let latchkey_core::agent::protocol::Op::TokenFor { spec, .. }
-                    | latchkey_core::agent::protocol::Op::RequestFor { spec, .. } = &req.op
-                    {
-                        let _ = spec.check();
-                    }
-                }
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame)
+                && let Ok(req) = serde_json::from_value::<Request>(value)
+                && let Op::TokenFor { spec, .. } | Op::RequestFor { spec, .. } = &req.op
+            {
+                let _ = spec.check();
             }
             // A client.
-            if let Ok(resp) = serde_json::from_slice::<Response>(&frame) {
-                if let Answer::Error { kind, message } = &resp.answer {
-                    let shown = latchkey_core::text::clean_lines(message, 2000);
-                    assert!(
-                        !shown
-                            .chars()
-                            .any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
-                        "an agent message reaches the terminal with control characters"
-                    );
-                    let _ = protocol::kinds::not_executed(kind, message);
-                }
+            if let Ok(resp) = serde_json::from_slice::<Response>(&frame)
+                && let Answer::Error { kind, message } = &resp.answer
+            {
+                let shown = latchkey_core::text::clean_lines(message, 2000);
+                assert!(
+                    !shown
+                        .chars()
+                        .any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
+                    "an agent message reaches the terminal with control characters"
+                );
+                let _ = protocol::kinds::not_executed(kind, message);
             }
         }
     }
