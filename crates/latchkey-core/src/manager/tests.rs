@@ -941,3 +941,46 @@ async fn a_keep_signed_in_sweep_renews_only_marked_accounts_close_to_expiry() {
     assert!(f.m.keep_signed_in_sweep().await.unwrap().is_empty());
     assert_eq!(f.http.count_to(TOKEN_URL), 1);
 }
+
+/// The manager owns its background renewals: `drain` waits for a late answer to be stored,
+/// and says how many it had to abandon when its deadline passes first.
+#[tokio::test(start_paused = true)]
+async fn drain_waits_for_a_background_renewal_or_reports_it_abandoned() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", 30);
+    assert!(
+        f.m.drain(Duration::from_secs(1)).await.is_clean(),
+        "nothing to wait for"
+    );
+    f.http.hold();
+    let t =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(t.token.expose(), "at-1");
+    assert_eq!(f.m.background_renewals(), 1);
+    // The provider has not answered: a short drain gives up and says so.
+    let drained = f.m.drain(Duration::from_secs(1)).await;
+    assert_eq!(drained.abandoned, 1);
+    assert_eq!(
+        stored_tokens(&f, &account)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "rt-1"
+    );
+    // It answers: the drain returns once the rotated set is stored.
+    f.http.release();
+    assert!(f.m.drain(Duration::from_secs(60)).await.is_clean());
+    assert_eq!(f.m.background_renewals(), 0);
+    assert_eq!(
+        stored_tokens(&f, &account)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "rt-2"
+    );
+}
