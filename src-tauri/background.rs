@@ -3,11 +3,13 @@
 //! - **Live updates**: polls the metadata file's fingerprint (one `stat` every 500 ms; the CLI
 //!   and every refresh replace the file atomically) and emits one `accounts-changed` event when
 //!   it changes, plus a periodic tick so countdowns and "expires soon" stay true.
-//! - **Keep signed in**: accounts marked so are refreshed before expiry through the core's
-//!   single-flight refresh (the same locks as the CLI, so they never race).
+//! - **Keep signed in**: each sweep runs the core's keep-signed-in sweep
+//!   ([`latchkey_core::LoginManager::keep_signed_in`]: the policy and the renewals are the core's, the same
+//!   that `latchkey agent` runs), through the agent when another process serves it; here only
+//!   what to tell the user (a notification when an account needs sign-in).
 //! - **Session ending**: when the provider (or the account's settings) tells when the session
 //!   ends, one notification per session the account's warning time before (the core decides:
-//!   [`AccountSummary::session_warning`]), with the same "Sign in" action.
+//!   [`latchkey_core::AccountSummary::session_warning`]), with the same "Sign in" action.
 //! - **Needs sign-in**: one desktop notification per account when it needs the user, with a
 //!   "Sign in" action that starts the sign-in (Linux: notify-rust, so the action's
 //!   `ActionInvoked` reaches us), and the tray's status and tooltip say so. Without a notification service the failure is logged and shown in
@@ -15,8 +17,8 @@
 
 use std::time::Duration;
 
-use latchkey_core::manager::KeychainState;
-use latchkey_core::{AccountSummary, ErrorKind, TokenOptions, TokenStatus};
+use latchkey_core::TokenStatus;
+use latchkey_core::manager::{KEEP_SIGNED_IN_SWEEP, Kept, KeychainState, Through};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
@@ -25,8 +27,9 @@ use crate::{ACCOUNTS_CHANGED, NOTICE};
 
 /// How often the metadata file is checked.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
-/// How often account states are re-read (expiry, keep-signed-in, notifications, tray).
-const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
+/// How often account states are re-read (expiry, keep-signed-in, notifications, tray): the
+/// core's keep-signed-in sweep interval, which its margins are made for.
+const SWEEP_INTERVAL: Duration = KEEP_SIGNED_IN_SWEEP;
 /// The notification action that starts a sign-in.
 #[cfg(target_os = "linux")]
 const SIGN_IN_ACTION: &str = "sign-in";
@@ -37,23 +40,6 @@ const UNREADABLE_RETRY: Duration = Duration::from_secs(1);
 /// and its first `list_accounts_metadata` answer (BENCHMARKS.md, "The desktop app painting
 /// 1,000 accounts"). Nothing at start-up needs it sooner: the window reads the list itself.
 const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(2);
-/// Accounts marked "keep signed in" are refreshed when less than this is left (at most).
-const KEEP_SIGNED_IN_MARGIN: Duration = Duration::from_secs(120);
-/// The margin never goes below one sweep plus some slack, so a token cannot expire between
-/// two sweeps.
-const MIN_MARGIN: Duration = Duration::from_secs(SWEEP_INTERVAL.as_secs() + 5);
-
-/// The keep-signed-in margin for a token that lives `lifetime` seconds: a quarter of it,
-/// between [`MIN_MARGIN`] and [`KEEP_SIGNED_IN_MARGIN`]. A fixed 120 s margin would refresh a
-/// 100 s token on every sweep.
-pub fn margin_for(lifetime: Option<i64>) -> Duration {
-    match lifetime {
-        Some(l) if l > 0 => {
-            Duration::from_secs((l as u64) / 4).clamp(MIN_MARGIN, KEEP_SIGNED_IN_MARGIN)
-        }
-        _ => KEEP_SIGNED_IN_MARGIN,
-    }
-}
 
 /// A message for the window's notice area.
 #[derive(Debug, Clone, Serialize)]
@@ -129,9 +115,7 @@ async fn sweep_forever<R: Runtime>(app: AppHandle<R>) {
 pub fn next_delay(streak: u32) -> Duration {
     match streak {
         0 => SWEEP_INTERVAL,
-        n => UNREADABLE_RETRY
-            .saturating_mul(1 << (n - 1).min(16))
-            .min(SWEEP_INTERVAL),
+        n => latchkey_core::backoff::Backoff::doubling(UNREADABLE_RETRY, SWEEP_INTERVAL).delay(n),
     }
 }
 
@@ -151,10 +135,20 @@ async fn sweep<R: Runtime>(
         }
     };
     crate::tray::update(app, &summaries);
-    for s in &summaries {
-        if refresh && due_for_refresh(s) {
-            keep_signed_in(app, &state, s).await;
+    if refresh {
+        for kept in state
+            .manager
+            .keep_signed_in(&summaries, Through::AgentFirst)
+            .await
+        {
+            if matches!(kept.outcome, Kept::NeedsSignIn(_))
+                && state.mark_notified(&kept.id.to_string())
+            {
+                notify_needs_sign_in(app, &kept.name);
+            }
         }
+    }
+    for s in &summaries {
         let id = s.account.id.to_string();
         if let Some(w) = s.session_warning()
             && state.mark_session_warned(&id, w.ends_at.unix_timestamp())
@@ -177,34 +171,6 @@ async fn sweep<R: Runtime>(
     )
 }
 
-/// True if `s` is kept signed in and its token is close to expiry (pure).
-pub fn due_for_refresh(s: &AccountSummary) -> bool {
-    s.account.keep_signed_in
-        && s.has_refresh_token
-        && s.expires_in
-            .is_some_and(|left| left < margin_for(s.token_lifetime).as_secs() as i64)
-}
-
-async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &AccountSummary) {
-    let name = &s.account.name;
-    let opts = TokenOptions {
-        min_ttl: Some(margin_for(s.token_lifetime)),
-        force: false,
-    };
-    match latchkey_core::agent::access_token(&state.manager, name, opts).await {
-        Ok(t) if t.refreshed => tracing::info!(account = %name, "refreshed in the background"),
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NeedsSignIn => {
-            if state.mark_notified(&s.account.id.to_string()) {
-                notify_needs_sign_in(app, name);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(account = %name, kind = %e.kind(), "background refresh failed: {e}")
-        }
-    }
-}
-
 fn notify_needs_sign_in<R: Runtime>(app: &AppHandle<R>, name: &str) {
     let message = format!("Account “{name}” needs you to sign in again.");
     tracing::info!(account = %name, "needs sign-in; notifying");
@@ -214,19 +180,10 @@ fn notify_needs_sign_in<R: Runtime>(app: &AppHandle<R>, name: &str) {
 fn notify_session_ending<R: Runtime>(app: &AppHandle<R>, name: &str, seconds_left: i64) {
     let message = format!(
         "The session of “{name}” ends in {} (a limit set by the provider). Sign in again before then to keep working.",
-        time_left(seconds_left)
+        latchkey_core::text::human_duration(seconds_left)
     );
     tracing::info!(account = %name, seconds_left, "session ends soon; notifying");
     notify(app, "Latchkey: session ending soon", message, name);
-}
-
-/// "about 10 min" / "2 h 5 min" / "less than a minute" (pure).
-pub fn time_left(secs: i64) -> String {
-    match secs {
-        s if s < 60 => "less than a minute".to_string(),
-        s if s < 3600 => format!("about {} min", (s + 30) / 60),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
 }
 
 /// Shows a desktop notification with a "Sign in" action for `account`, and the same message
@@ -310,25 +267,5 @@ mod tests {
         assert_eq!(seen, [1, 2, 4, 8, 15, 15]);
         assert_eq!(next_delay(40).as_secs(), 15);
         assert_eq!(next_delay(0), SWEEP_INTERVAL);
-    }
-
-    #[test]
-    fn time_left_reads_well() {
-        assert_eq!(time_left(20), "less than a minute");
-        assert_eq!(time_left(599), "about 10 min");
-        assert_eq!(time_left(7500), "2 h 5 min");
-    }
-
-    #[test]
-    fn the_margin_scales_with_the_token_lifetime() {
-        // 100 s tokens: refreshed with 25 s left (every ~75 s), not on every 15 s sweep.
-        assert_eq!(margin_for(Some(100)), Duration::from_secs(25));
-        assert!(margin_for(Some(100)) < Duration::from_secs(100) - SWEEP_INTERVAL);
-        assert_eq!(margin_for(Some(3600)), KEEP_SIGNED_IN_MARGIN);
-        // Never below one sweep (a token must not expire between sweeps).
-        assert_eq!(margin_for(Some(30)), MIN_MARGIN);
-        assert!(MIN_MARGIN > SWEEP_INTERVAL);
-        assert_eq!(margin_for(None), KEEP_SIGNED_IN_MARGIN);
-        assert_eq!(margin_for(Some(-5)), KEEP_SIGNED_IN_MARGIN);
     }
 }

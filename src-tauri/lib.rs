@@ -143,34 +143,20 @@ pub fn run() {
         Ok(app) => app.run(|app, event| {
             if let RunEvent::Exit = event {
                 tracing::info!("quitting");
-                // Rotated sets the keychain refused earlier (locked) are held in memory only:
-                // one last try to store them (bounded), and say so if some are lost.
+                // Renewals finishing in the background (a late answer may carry the only
+                // valid, rotated refresh token) and rotated sets the keychain refused earlier
+                // (held in memory only) are stored first, within a bound; the manager says
+                // what it had to leave.
                 if let Some(state) = app.try_state::<AppState>() {
                     let manager = state.manager.clone();
-                    let left = tauri::async_runtime::block_on(async move {
-                        tokio::time::timeout(
-                            std::time::Duration::from_secs(20),
-                            manager.flush_unwritten(),
-                        )
-                        .await
+                    let drained = tauri::async_runtime::block_on(async move {
+                        manager.drain(latchkey_core::manager::DRAIN_AT_EXIT).await
                     });
-                    if !matches!(left, Ok(0)) {
+                    if !drained.is_clean() {
                         tracing::error!(
-                            "rotated tokens could not be stored in the keychain before quitting; the accounts concerned may need to sign in again"
+                            "quitting with tokens not stored; the accounts concerned may need to sign in again"
                         );
                     }
-                }
-                // A refresh that outlived its short deadline may carry the only valid (rotated)
-                // refresh token: let it be stored first (bounded).
-                if latchkey_core::manager::background_refreshes() > 0 {
-                    tracing::info!("waiting for a refresh finishing in the background");
-                    let _ = tauri::async_runtime::block_on(async {
-                        tokio::time::timeout(
-                            std::time::Duration::from_secs(60),
-                            latchkey_core::manager::background_refreshes_finished(),
-                        )
-                        .await
-                    });
                 }
             }
         }),

@@ -79,18 +79,13 @@ pub fn status_text(s: &AccountSummary, signing_in: bool) -> String {
     }
     match (s.status, s.expires_in) {
         (TokenStatus::SignedIn | TokenStatus::ExpiresSoon, Some(secs)) if secs >= 0 => {
-            format!("{}, {} left", s.status.label(), short_duration(secs))
+            format!(
+                "{}, {} left",
+                s.status.label(),
+                latchkey_core::text::human_duration(secs)
+            )
         }
         (status, _) => status.label().to_string(),
-    }
-}
-
-fn short_duration(secs: i64) -> String {
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 86_400 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
     }
 }
 
@@ -392,7 +387,7 @@ mod tests {
         );
         assert_eq!(
             m.entries[0],
-            Entry::Info("work (alice@example.test) — signed in, 30 min left".into())
+            Entry::Info("work (alice@example.test) — signed in, 30m 0s left".into())
         );
         assert_eq!(m.entries[2], Entry::Info("home — signed out".into()));
         assert!(!m.attention);

@@ -103,12 +103,17 @@ function explain(err) {
 
 // ---- rendering -----------------------------------------------------------------------------
 
+// A length of time in its two largest units ("59s", "4m 10s", "2h 5m", "1d 1h"; negative:
+// "3m 0s ago"): the same rules as the core's `latchkey_core::text::human_duration`
+// (crates/latchkey-core/src/text.rs), which the CLI, the tray and the notifications use.
 function fmtDuration(secs) {
   const s = Math.abs(Math.round(secs));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d`;
+  let text;
+  if (s >= 86400) text = `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+  else if (s >= 3600) text = `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  else if (s >= 60) text = `${Math.floor(s / 60)}m ${s % 60}s`;
+  else text = `${s}s`;
+  return Math.round(secs) < 0 ? `${text} ago` : text;
 }
 
 function fmtTime(iso) {
@@ -124,7 +129,7 @@ function statusOf(a) {
 function expiresText(a) {
   if (!a.expires_at) return "";
   const left = (new Date(a.expires_at).getTime() - Date.now()) / 1000;
-  return left >= 0 ? `expires in ${fmtDuration(left)}` : `expired ${fmtDuration(left)} ago`;
+  return left >= 0 ? `expires in ${fmtDuration(left)}` : `expired ${fmtDuration(left)}`;
 }
 
 let rendered = "";
@@ -499,7 +504,7 @@ function showDevice(ev) {
 function tickDevice() {
   if (!device) return;
   const left = (new Date(device.expires_at).getTime() - Date.now()) / 1000;
-  $("#device-countdown").textContent = left > 0 ? fmtDuration(left) : "0 s (expired)";
+  $("#device-countdown").textContent = left > 0 ? fmtDuration(left) : "0s (expired)";
 }
 function closeDevice(account) {
   if (device && (!account || device.account === account)) {

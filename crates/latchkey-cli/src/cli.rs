@@ -242,7 +242,8 @@ pub struct AddArgs {
     /// Fixed loopback port (for providers that match redirect ports exactly).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Let the desktop app refresh this account in the background.
+    /// Keep this account signed in: renewed ahead of expiry by `latchkey agent` (or the desktop
+    /// app) with no client asking.
     #[arg(long)]
     pub keep_signed_in: bool,
     /// Free-text label.
@@ -298,7 +299,7 @@ pub struct EditArgs {
     /// Use an ephemeral loopback port again.
     #[arg(long)]
     pub ephemeral_port: bool,
-    /// Keep signed in (true/false).
+    /// Keep signed in (true/false): renewed ahead of expiry by `latchkey agent` or the app.
     #[arg(long)]
     pub keep_signed_in: Option<bool>,
     /// The provider's session maximum in seconds from sign-in (0: unknown); the app warns

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use latchkey_core::manager::{DRAIN_AT_EXIT, LoginManager};
 use latchkey_core::{Error, ErrorKind};
 
 use crate::cli::Cli;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
     // Ctrl-C: the first one asks the command to stop at a safe point (a sign-in is abandoned
     // and cleaned up; a refresh in flight still stores its rotated token); a second one exits.
     let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
+    let direct = commands::DirectPath::default();
     let result = runtime.block_on(async {
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
             }
         });
         let interrupted = interrupt_rx.clone();
-        let r = commands::run(cli, interrupt_rx).await;
+        let r = commands::run(cli, &direct, interrupt_rx).await;
         if *interrupted.borrow() {
             Err(Error::Interrupted)
         } else {
@@ -76,36 +78,25 @@ fn main() -> ExitCode {
             ExitCode::from(e.kind().exit_status())
         }
     };
-    finish_background_refreshes(&runtime);
+    if let Some(manager) = direct.made() {
+        finish_background_renewals(&runtime, manager);
+    }
     // A keychain call stuck on an unlock prompt must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(300));
     code
 }
 
-/// Longest wait at exit for a refresh that outlived its short deadline (the request timeout,
-/// the keychain write and the lock, with room to spare).
-const BACKGROUND_REFRESH_LIMIT: Duration = Duration::from_secs(90);
-
-/// A proactive refresh that outlived its deadline goes on after the current token was printed:
+/// A proactive renewal that outlived its deadline goes on after the current token was printed:
 /// its answer may carry the only valid (rotated) refresh token, so the process stays until it
-/// is stored. The output is complete, so standard output and error are let go first: a caller
-/// reading them to the end (`$(latchkey token)`) carries on with the token at once.
-fn finish_background_refreshes(runtime: &tokio::runtime::Runtime) {
-    use latchkey_core::manager::{background_refreshes, background_refreshes_finished};
-    if background_refreshes() == 0 {
+/// is stored ([`LoginManager::drain`], at most [`DRAIN_AT_EXIT`]). The output is complete, so
+/// standard output and error are let go first: a caller reading them to the end
+/// (`$(latchkey token)`) carries on with the token at once.
+fn finish_background_renewals(runtime: &tokio::runtime::Runtime, manager: &LoginManager) {
+    if manager.background_renewals() == 0 {
         return;
     }
-    tracing::info!(
-        count = background_refreshes(),
-        "waiting for a refresh finishing in the background before exiting"
-    );
     release_std_streams();
-    let finished = runtime.block_on(async {
-        tokio::time::timeout(BACKGROUND_REFRESH_LIMIT, background_refreshes_finished()).await
-    });
-    if finished.is_err() {
-        tracing::error!("a refresh still running in the background was abandoned at exit");
-    }
+    runtime.block_on(manager.drain(DRAIN_AT_EXIT));
 }
 
 /// Points standard output and error at /dev/null, so whoever reads them sees their end.

@@ -17,24 +17,7 @@ pub(crate) fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
 }
 
-/// "4m 10s", "2h 5m", "expired 3m ago".
-pub fn human_duration(secs: i64) -> String {
-    let (past, s) = if secs < 0 {
-        (true, -secs)
-    } else {
-        (false, secs)
-    };
-    let text = if s >= 86_400 {
-        format!("{}d {}h", s / 86_400, (s % 86_400) / 3600)
-    } else if s >= 3600 {
-        format!("{}h {}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m {}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    };
-    if past { format!("{text} ago") } else { text }
-}
+use latchkey_core::text::human_duration;
 
 fn print_json<T: Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
@@ -830,19 +813,5 @@ pub fn unlocked(c: &latchkey_core::store::choice::StoreChoice, json: bool) {
         println!("Vault unlocked ({}).", c.vault.display());
     } else {
         println!("Secrets are in the {}: no vault to unlock.", c.kind.label());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(human_duration(59), "59s");
-        assert_eq!(human_duration(250), "4m 10s");
-        assert_eq!(human_duration(7500), "2h 5m");
-        assert_eq!(human_duration(-180), "3m 0s ago");
-        assert_eq!(human_duration(90_000), "1d 1h");
     }
 }

@@ -1169,3 +1169,64 @@ fn a_large_answer_through_the_agent_is_delivered_and_the_request_is_sent_once() 
     );
     drop(agent);
 }
+
+/// Keep signed in with only `latchkey agent` running: no client asks for a token, no window is
+/// open, and the account marked `--keep-signed-in` stays fresh — the agent's own sweep renews
+/// it ahead of expiry, over several lifetimes, and the provider sees those refreshes (before,
+/// only the desktop app's sweep did this: with the agent alone the token expired).
+#[test]
+fn the_agent_keeps_a_keep_signed_in_account_fresh_with_no_client_asking() {
+    let _shared = shared();
+    let ttl = 30;
+    let p = provider(json!({"accessTokenTtl": ttl}));
+    let sb = Sandbox::new(BIN);
+    let id = sb.add_and_login(&p, "kept");
+    sb.ok(&["edit", "kept", "--keep-signed-in", "true"]);
+    let expiry = |t: &Value| {
+        time::OffsetDateTime::parse(
+            t["expires_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let first = expiry(&tokens_in_keychain(&id));
+    let agent = Agent::start(&sb, &sb.agent_socket());
+    // Watch the keychain (not through latchkey: nothing asks for a token) until two lifetimes
+    // past the first token's expiry.
+    let until = first + time::Duration::seconds(2 * ttl);
+    let mut tokens = std::collections::HashSet::new();
+    loop {
+        let now = time::OffsetDateTime::now_utc();
+        if now > until {
+            break;
+        }
+        let stored = tokens_in_keychain(&id);
+        assert!(
+            expiry(&stored) > now,
+            "the stored token expired ({}) with only the agent running; agent log:\n{}",
+            expiry(&stored),
+            agent.log()
+        );
+        tokens.insert(stored["access_token"].as_str().unwrap().to_string());
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let refreshes = p.count("grant.success", Some("refresh_token"));
+    assert!(
+        refreshes >= 3 && tokens.len() >= 3,
+        "{refreshes} refreshes, {} tokens seen; agent log:\n{}",
+        tokens.len(),
+        agent.log()
+    );
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+    // The live refresh token is the stored one.
+    let rt = tokens_in_keychain(&id)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(p.introspect(&rt)["active"], true);
+    assert!(
+        agent.count(|l| l.contains("kept signed in")) >= 3,
+        "the agent renewed it:\n{}",
+        agent.log()
+    );
+}

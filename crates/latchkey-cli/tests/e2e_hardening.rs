@@ -567,6 +567,64 @@ fn proactive_refresh_faults_serve_the_current_token() {
     assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
 }
 
+/// `exec` with a slow token endpoint and a token inside the refresh window: CMD gets the current
+/// token after the short deadline, but `execve` ends latchkey's tasks, so the refresh still in
+/// flight is drained first — CMD starts only once the rotated set is in the keychain (CMD reads
+/// the keychain itself). Before the drain, CMD started at the deadline beside an old set, and
+/// the rotated refresh token the provider issued was lost with the process.
+#[test]
+fn exec_stores_a_refresh_finishing_in_the_background_before_it_becomes_the_command() {
+    let p = provider(json!({}));
+    let sb = Sandbox::new(BIN);
+    let id = sb.add_and_login(&p, "x");
+    let before = tokens_in_keychain(&id);
+    let current = before["access_token"].as_str().unwrap().to_string();
+    let old_rt = before["refresh_token"].as_str().unwrap().to_string();
+    let refreshes = p.count("grant.success", Some("refresh_token"));
+    // 300 s left, asked for 400: a proactive refresh; the provider answers (and rotates) after
+    // 12 s, well past the 5 s deadline and within the 30 s request timeout.
+    p.fault("token", "delay:12000", 1);
+    let item = format!("{id}/tokens");
+    let out = sb.run(&[
+        "exec",
+        "x",
+        "--min-ttl",
+        "400",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s\\n' \"$LATCHKEY_ACCESS_TOKEN\"; secret-tool lookup service latchkey username \"$0\"",
+        &item,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed = stdout(&out);
+    let (handed, seen) = printed.split_once('\n').unwrap();
+    // CMD got the current token (still valid), served degraded after the deadline.
+    assert_eq!(handed, current);
+    assert!(
+        stderr(&out).contains("in the background"),
+        "{}",
+        stderr(&out)
+    );
+    // When CMD ran, the keychain already held the rotated set of the late answer.
+    let seen: Value = serde_json::from_str(seen.trim()).unwrap();
+    let seen_rt = seen["refresh_token"].as_str().unwrap();
+    assert_ne!(
+        seen_rt, old_rt,
+        "CMD started before the background refresh was stored"
+    );
+    assert_eq!(
+        p.count("grant.success", Some("refresh_token")),
+        refreshes + 1
+    );
+    assert_eq!(p.introspect(seen_rt)["active"], true);
+    assert_eq!(tokens_in_keychain(&id)["refresh_token"], seen_rt);
+    // The account goes on refreshing with it (a lost rotation would be `invalid_grant`).
+    let out = sb.run(&["refresh", "x", "--force"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(p.grant_errors().is_empty(), "{:?}", p.grant_errors());
+}
+
 /// Point 5: `remove` deletes the keychain items of a sign-in in progress.
 #[test]
 fn remove_deletes_pending_sign_in_items() {

@@ -19,6 +19,7 @@
 //! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server, the one
 //!   path normalisation and the one https-only rule; [`kube`]: kubectl's `KUBERNETES_EXEC_INFO`
 //!   and which cluster gets which token.
+//! - [`backoff`]: the one retry-pause rule (doubling, capped, optional jitter).
 //! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
 //!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings; [`text`]:
 //!   the sanitizer for provider-supplied text.
@@ -29,6 +30,7 @@
 pub mod accounts;
 pub(crate) mod accounts_index;
 pub mod agent;
+pub mod backoff;
 pub mod browser;
 pub mod challenge;
 pub mod clock;

@@ -58,11 +58,15 @@ fn try_acquire(file: &File, path: &Path, start: Instant, timeout: Duration) -> R
     Ok(false)
 }
 
+/// Pauses between tries of a busy lock: 2 ms doubling to 20 ms.
+const POLL: crate::backoff::Backoff =
+    crate::backoff::Backoff::doubling(Duration::from_millis(2), Duration::from_millis(20));
+
 /// Takes the lock at `path`, waiting at most `timeout`.
 pub async fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
     let file = open(path)?;
     let start = Instant::now();
-    let mut pause = Duration::from_millis(2);
+    let mut attempt = 0;
     loop {
         if try_acquire(&file, path, start, timeout)? {
             return Ok(FileLock {
@@ -70,8 +74,8 @@ pub async fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
                 path: path.to_path_buf(),
             });
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(20));
+        attempt += 1;
+        tokio::time::sleep(POLL.delay(attempt)).await;
     }
 }
 

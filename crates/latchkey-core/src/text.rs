@@ -7,6 +7,9 @@
 //! Unicode bidi overrides that reorder text) and caps the length, so a hostile provider cannot
 //! rewrite the terminal title, hide text, write the clipboard (OSC 52) or fill `accounts.toml`
 //! with a megabyte of "reason".
+//!
+//! Also the one way a length of time is written for people ([`human_duration`]): the CLI, the
+//! tray, the app's notifications and (mirrored in `ui/main.js`) the window say it alike.
 
 /// Longest `error_description` kept (characters).
 pub const MAX_DESCRIPTION: usize = 300;
@@ -20,6 +23,27 @@ pub const MAX_IDENTITY: usize = 256;
 pub const MAX_USER_CODE: usize = 64;
 /// Longest HTML title or body snippet quoted in an error.
 pub const MAX_SNIPPET: usize = 120;
+
+/// A length of time for people, in its two largest units: "59s", "4m 10s", "2h 5m", "1d 1h";
+/// negative (in the past): "3m 0s ago". The one formatter of the CLI, the tray and the app's
+/// notifications; `ui/main.js` (`fmtDuration`) follows the same rules.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    let text = if s >= 86_400 {
+        format!("{}d {}h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h {}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    };
+    if secs < 0 {
+        format!("{text} ago")
+    } else {
+        text
+    }
+}
 
 /// True for characters that must not reach a terminal or a log line.
 pub fn is_unsafe(c: char) -> bool {
@@ -114,6 +138,17 @@ pub fn clean_opt(s: Option<String>, max: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_the_same_everywhere() {
+        assert_eq!(human_duration(0), "0s");
+        assert_eq!(human_duration(59), "59s");
+        assert_eq!(human_duration(250), "4m 10s");
+        assert_eq!(human_duration(7500), "2h 5m");
+        assert_eq!(human_duration(-180), "3m 0s ago");
+        assert_eq!(human_duration(90_000), "1d 1h");
+        assert!(human_duration(i64::MIN).ends_with("h ago"));
+    }
 
     #[test]
     fn clean_lines_keeps_line_breaks_and_indents_only() {

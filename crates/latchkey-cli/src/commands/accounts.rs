@@ -3,8 +3,8 @@
 use super::*;
 
 /// `latchkey add`.
-pub async fn add(a: Box<AddArgs>) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn add(direct: &DirectPath, a: Box<AddArgs>) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let secret = if a.client_secret_stdin {
         Some(read_secret_stdin()?)
     } else {
@@ -34,8 +34,8 @@ pub async fn add(a: Box<AddArgs>) -> Result<u8, Error> {
 }
 
 /// `latchkey edit`.
-pub async fn edit(e: EditArgs) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn edit(direct: &DirectPath, e: EditArgs) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let secret = if e.client_secret_stdin {
         Some(Some(read_secret_stdin()?))
     } else if e.remove_client_secret {
@@ -91,16 +91,16 @@ pub async fn edit(e: EditArgs) -> Result<u8, Error> {
 }
 
 /// `latchkey list`.
-pub async fn list(l: JsonFlag, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn list(direct: &DirectPath, l: JsonFlag, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let all = m.summaries().await?;
     output::list(&all, json || l.json);
     Ok(0)
 }
 
 /// `latchkey status`.
-pub async fn status(s: StatusArgs, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn status(direct: &DirectPath, s: StatusArgs, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let all = match &s.name {
         Some(n) => vec![m.summary(n).await?],
         None => m.summaries().await?,
@@ -115,16 +115,16 @@ pub async fn status(s: StatusArgs, json: bool) -> Result<u8, Error> {
 }
 
 /// `latchkey logout`.
-pub async fn logout(l: NameArg, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn logout(direct: &DirectPath, l: NameArg, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let report = m.logout(&l.name).await?;
     output::logged_out(&report, false, json || l.json);
     Ok(0)
 }
 
 /// `latchkey remove`.
-pub async fn remove(r: NameArg, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn remove(direct: &DirectPath, r: NameArg, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let report = m.remove(&r.name).await?;
     output::logged_out(&report, true, json || r.json);
     Ok(0)

@@ -18,7 +18,7 @@ use latchkey_core::rules::Target;
 use latchkey_core::{Error, TokenOptions};
 use serde::{Deserialize, Serialize};
 
-use super::manager;
+use super::DirectPath;
 use super::tokens::{account_override, fresh_token_for};
 
 /// The protocol's not-found message (docker-credential-helpers `credentials.ErrCredentialsNotFound`).
@@ -60,8 +60,8 @@ enum Outcome {
 }
 
 /// Runs one helper action; the result is the exit code.
-pub async fn helper(action: &str) -> u8 {
-    match run(action).await {
+pub async fn helper(direct: &DirectPath, action: &str) -> u8 {
+    match run(direct, action).await {
         Ok(Outcome::Ok(out)) => {
             let mut stdout = std::io::stdout().lock();
             if stdout
@@ -111,12 +111,12 @@ fn server_url(input: &str) -> Result<String, Error> {
     Ok(url.to_string())
 }
 
-async fn run(action: &str) -> Result<Outcome, Error> {
+async fn run(direct: &DirectPath, action: &str) -> Result<Outcome, Error> {
     match action {
         "get" => {
             let url = server_url(&read_stdin()?)?;
             let target = Target::parse(&url)?;
-            let m = manager()?;
+            let m = direct.manager()?;
             let Some(sel) = m.select_account(&target, account_override().as_deref())? else {
                 return Ok(Outcome::NotFound);
             };
@@ -144,7 +144,7 @@ async fn run(action: &str) -> Result<Outcome, Error> {
                 ))
             })?;
             let target = Target::parse(&req.server_url)?;
-            let m = manager()?;
+            let m = direct.manager()?;
             match m.select_account(&target, account_override().as_deref())? {
                 Some(sel) => Err(Error::InvalidInput(format!(
                     "{} gets tokens from the Latchkey account `{}`; Latchkey stores no registry passwords (sign in with `latchkey login {}`)",
@@ -162,7 +162,7 @@ async fn run(action: &str) -> Result<Outcome, Error> {
         "erase" => {
             let url = server_url(&read_stdin()?)?;
             let target = Target::parse(&url)?;
-            let m = manager()?;
+            let m = direct.manager()?;
             let Some(sel) = m.select_account(&target, account_override().as_deref())? else {
                 return Ok(Outcome::NotFound);
             };
@@ -170,7 +170,7 @@ async fn run(action: &str) -> Result<Outcome, Error> {
             Ok(Outcome::Ok(String::new()))
         }
         "list" => {
-            let m = manager()?;
+            let m = direct.manager()?;
             let mut map = serde_json::Map::new();
             for rule in m.rules()? {
                 if let Ok(account) = m.account(&rule.account) {

@@ -8,15 +8,18 @@
 //! reach CMD itself, and the caller sees CMD's own exit status — or CMD's death by a signal
 //! (a shell shows 143 for SIGTERM). Nothing of latchkey is left running that could hold a
 //! signal back or hide a status. Only if CMD cannot be run does latchkey exit itself: 127 when
-//! it is not found, 126 otherwise (as shells do).
+//! it is not found, 126 otherwise (as shells do). Like every exit, `execve` comes after
+//! [`latchkey_core::LoginManager::drain`]: a renewal still finishing in the background is
+//! stored first.
 
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use clap::Args;
+use latchkey_core::manager::DRAIN_AT_EXIT;
 use latchkey_core::{Error, TokenOptions};
 
-use super::manager;
+use super::DirectPath;
 use super::tokens::fresh_token_for;
 
 /// The default variable for the token.
@@ -51,7 +54,11 @@ fn valid_var(v: &str) -> bool {
 }
 
 /// `latchkey exec`.
-pub async fn exec(e: ExecArgs, interrupt: super::Interrupt) -> Result<u8, Error> {
+pub async fn exec(
+    direct: &DirectPath,
+    e: ExecArgs,
+    interrupt: super::Interrupt,
+) -> Result<u8, Error> {
     let vars = if e.env.is_empty() {
         vec![DEFAULT_VAR.to_string()]
     } else {
@@ -66,7 +73,7 @@ pub async fn exec(e: ExecArgs, interrupt: super::Interrupt) -> Result<u8, Error>
         return Err(Error::InvalidInput("no command after `--`".into()));
     };
     let spec = super::tokens::token_spec(&e.target)?;
-    let m = manager()?;
+    let m = direct.manager()?;
     let tok = fresh_token_for(
         &m,
         &e.name,
@@ -94,6 +101,12 @@ pub async fn exec(e: ExecArgs, interrupt: super::Interrupt) -> Result<u8, Error>
     // first): do not start CMD. After `exec` the signal handlers are gone (reset by execve).
     if *interrupt.borrow() {
         return Err(Error::Interrupted);
+    }
+    // `execve` ends this process's tasks: a renewal finishing in the background (the token
+    // endpoint was slower than the proactive deadline, CMD got the current token) is stored
+    // first, or its rotated refresh token would be lost with them.
+    if m.background_renewals() > 0 {
+        m.drain(DRAIN_AT_EXIT).await;
     }
     // Only returns if CMD could not be run.
     let err = cmd.exec();

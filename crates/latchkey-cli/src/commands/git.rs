@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 use latchkey_core::rules::Target;
 use latchkey_core::{Error, TokenOptions};
 
-use super::manager;
+use super::DirectPath;
 use super::tokens::{account_override, fresh_token_for};
 
 /// The helper's action (git appends it).
@@ -138,7 +138,7 @@ impl Request {
 }
 
 /// `latchkey git-credential ACTION`.
-pub async fn credential(args: GitCredentialArgs) -> Result<u8, Error> {
+pub async fn credential(direct: &DirectPath, args: GitCredentialArgs) -> Result<u8, Error> {
     let req = read_request(&mut std::io::stdin().lock())?;
     if args.action == Action::Store {
         return Ok(0);
@@ -155,7 +155,7 @@ pub async fn credential(args: GitCredentialArgs) -> Result<u8, Error> {
         req.path.as_deref(),
         req.username.as_deref(),
     )?;
-    let m = manager()?;
+    let m = direct.manager()?;
     let Some(selection) = m.select_account(&target, account_override().as_deref())? else {
         tracing::debug!(host = %target.authority(), "no rule matches; answering nothing");
         return Ok(0);

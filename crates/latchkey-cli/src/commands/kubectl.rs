@@ -21,7 +21,7 @@ use clap::Args;
 use latchkey_core::kube::{ClusterRequest, parse_exec_info};
 use latchkey_core::{Error, ErrorKind, TokenOptions};
 
-use super::manager;
+use super::DirectPath;
 use super::tokens::{account_override, fresh_token_for, token_spec};
 
 /// `latchkey kubectl-credential`.
@@ -55,11 +55,11 @@ pub fn exec_credential(
 }
 
 /// `latchkey kubectl-credential`.
-pub async fn credential(k: KubectlArgs) -> Result<u8, Error> {
+pub async fn credential(direct: &DirectPath, k: KubectlArgs) -> Result<u8, Error> {
     let raw = std::env::var("KUBERNETES_EXEC_INFO").ok();
     let info = parse_exec_info(raw.as_deref())?;
     let given = token_spec(&k.target)?;
-    let m = manager()?;
+    let m = direct.manager()?;
     let env = account_override();
     let selection = m.select_for_cluster(&ClusterRequest {
         server: info.server.as_deref(),

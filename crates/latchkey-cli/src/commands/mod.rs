@@ -17,6 +17,7 @@ pub mod which;
 pub use tokens::{request_body, request_head};
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::http::ResourceRequest;
@@ -32,13 +33,32 @@ use crate::{browser, output};
 /// Becomes `true` when the user presses Ctrl-C.
 pub type Interrupt = tokio::sync::watch::Receiver<bool>;
 
-/// The direct path's manager (the CLI's keychain deadline; a vault's passphrase, when needed,
-/// is asked on the terminal).
-pub fn manager() -> Result<LoginManager, Error> {
-    Ok(LoginManager::new(ManagerOptions::from_env_asking(
-        CLI_DEADLINE,
-        std::sync::Arc::new(crate::passphrase::TerminalPrompt::new()),
-    )?))
+/// The direct path of one `latchkey` run: its one [`LoginManager`] (the CLI's keychain
+/// deadline; a vault's passphrase, when needed, is asked on the terminal), made when a command
+/// first needs it, and kept so that `main` can [`LoginManager::drain`] the renewals it left
+/// finishing in the background before the process exits.
+#[derive(Default)]
+pub struct DirectPath {
+    manager: std::sync::OnceLock<Arc<LoginManager>>,
+}
+
+impl DirectPath {
+    /// The run's manager.
+    pub fn manager(&self) -> Result<Arc<LoginManager>, Error> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(LoginManager::new(ManagerOptions::from_env_asking(
+            CLI_DEADLINE,
+            std::sync::Arc::new(crate::passphrase::TerminalPrompt::new()),
+        )?));
+        Ok(self.manager.get_or_init(|| m).clone())
+    }
+
+    /// The run's manager if a command made it.
+    pub fn made(&self) -> Option<&Arc<LoginManager>> {
+        self.manager.get()
+    }
 }
 
 fn read_secret_stdin() -> Result<Secret, Error> {
@@ -66,36 +86,36 @@ fn split_scopes(raw: &[String]) -> Vec<String> {
 }
 
 /// Runs the parsed command; the result is its exit code.
-pub async fn run(cli: Cli, interrupt: Interrupt) -> Result<u8, Error> {
+pub async fn run(cli: Cli, direct: &DirectPath, interrupt: Interrupt) -> Result<u8, Error> {
     let json = cli.json;
     match cli.command {
-        Command::Add(a) => accounts::add(a).await,
-        Command::Edit(e) => accounts::edit(e).await,
-        Command::List(l) => accounts::list(l, json).await,
-        Command::Status(s) => accounts::status(s, json).await,
-        Command::Logout(l) => accounts::logout(l, json).await,
-        Command::Remove(r) => accounts::remove(r, json).await,
-        Command::Login(l) => sign_in::login(l, json, interrupt).await,
-        Command::Complete(c) => sign_in::complete(c, json).await,
-        Command::Token(t) => tokens::token(t, json).await,
-        Command::Refresh(r) => tokens::refresh(r, json).await,
-        Command::Request(r) => tokens::request(r).await,
-        Command::Introspect(n) => tokens::introspect(n, json).await,
+        Command::Add(a) => accounts::add(direct, a).await,
+        Command::Edit(e) => accounts::edit(direct, e).await,
+        Command::List(l) => accounts::list(direct, l, json).await,
+        Command::Status(s) => accounts::status(direct, s, json).await,
+        Command::Logout(l) => accounts::logout(direct, l, json).await,
+        Command::Remove(r) => accounts::remove(direct, r, json).await,
+        Command::Login(l) => sign_in::login(direct, l, json, interrupt).await,
+        Command::Complete(c) => sign_in::complete(direct, c, json).await,
+        Command::Token(t) => tokens::token(direct, t, json).await,
+        Command::Refresh(r) => tokens::refresh(direct, r, json).await,
+        Command::Request(r) => tokens::request(direct, r).await,
+        Command::Introspect(n) => tokens::introspect(direct, n, json).await,
         #[cfg(unix)]
         Command::Agent(a) => agent::agent(a, interrupt).await,
         #[cfg(not(unix))]
         Command::Agent(_) => Err(Error::InvalidInput(
             "the agent is only available on Unix".into(),
         )),
-        Command::Which(w) => which::which(w, json).await,
-        Command::GitCredential(g) => git::credential(g).await,
-        Command::KubectlCredential(k) => kubectl::credential(k).await,
-        Command::DockerCredential(d) => Ok(docker::helper(&d.action).await),
-        Command::Exec(e) => exec::exec(e, interrupt).await,
-        Command::Setup(s) => setup::setup(s, json).await,
-        Command::Store(s) => store::store(s, json).await,
-        Command::Unlock(u) => store::unlock(json || u.json).await,
-        Command::Lock(l) => store::lock(json || l.json).await,
+        Command::Which(w) => which::which(direct, w, json).await,
+        Command::GitCredential(g) => git::credential(direct, g).await,
+        Command::KubectlCredential(k) => kubectl::credential(direct, k).await,
+        Command::DockerCredential(d) => Ok(docker::helper(direct, &d.action).await),
+        Command::Exec(e) => exec::exec(direct, e, interrupt).await,
+        Command::Setup(s) => setup::setup(direct, s, json).await,
+        Command::Store(s) => store::store(direct, s, json).await,
+        Command::Unlock(u) => store::unlock(direct, json || u.json).await,
+        Command::Lock(l) => store::lock(direct, json || l.json).await,
     }
 }
 

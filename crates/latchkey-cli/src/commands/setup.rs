@@ -39,7 +39,7 @@ use latchkey_core::target::TokenSpec;
 
 use crate::cli::TargetArgs;
 
-use super::manager;
+use super::DirectPath;
 
 /// `latchkey setup`.
 #[derive(Debug, Args)]
@@ -120,8 +120,8 @@ struct Plan {
 }
 
 /// `latchkey setup`.
-pub async fn setup(s: SetupArgs, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let (plan, mode) = match s.tool {
         Tool::Git {
             account,

@@ -7,8 +7,13 @@ use latchkey_core::manager::SignedIn;
 use super::*;
 
 /// `latchkey login`.
-pub async fn login(l: LoginArgs, json: bool, interrupt: Interrupt) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn login(
+    direct: &DirectPath,
+    l: LoginArgs,
+    json: bool,
+    interrupt: Interrupt,
+) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let account = m.account(&l.name)?;
     let opts = SignInOptions {
         replace_identity: l.replace,
@@ -235,8 +240,8 @@ async fn pasted_sign_in(
 }
 
 /// `latchkey complete`.
-pub async fn complete(c: CompleteArgs, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn complete(direct: &DirectPath, c: CompleteArgs, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let done = m.complete_sign_in(&c.url).await?;
     output::signed_in(&done, json || c.json);
     Ok(0)

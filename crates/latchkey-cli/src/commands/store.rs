@@ -23,9 +23,9 @@ fn selector(m: &LoginManager) -> Result<Arc<choice::StoreSelector>, Error> {
 }
 
 /// `latchkey store …`.
-pub async fn store(a: StoreArgs, json: bool) -> Result<u8, Error> {
+pub async fn store(direct: &DirectPath, a: StoreArgs, json: bool) -> Result<u8, Error> {
     let json = json || a.json;
-    let m = manager()?;
+    let m = direct.manager()?;
     match a.action {
         None => {
             let report = m.store_report().await?;
@@ -49,16 +49,16 @@ pub async fn store(a: StoreArgs, json: bool) -> Result<u8, Error> {
 }
 
 /// `latchkey lock`: forgets the vault key (the kernel keyring's copy).
-pub async fn lock(json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn lock(direct: &DirectPath, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let removed = selector(&m)?.vault().lock_now()?;
     output::locked(removed, json);
     Ok(0)
 }
 
 /// `latchkey unlock`: asks for the vault's passphrase now and caches the key.
-pub async fn unlock(json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn unlock(direct: &DirectPath, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let choice = m.unlock_store().await?;
     output::unlocked(&choice, json);
     Ok(0)

@@ -8,9 +8,9 @@ pub fn token_spec(t: &TargetArgs) -> Result<TokenSpec, Error> {
 }
 
 /// `latchkey token`.
-pub async fn token(t: TokenArgs, json: bool) -> Result<u8, Error> {
+pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, Error> {
     let spec = token_spec(&t.target)?;
-    let m = manager()?;
+    let m = direct.manager()?;
     let tok = m
         .token_for(
             &t.name,
@@ -26,8 +26,8 @@ pub async fn token(t: TokenArgs, json: bool) -> Result<u8, Error> {
 }
 
 /// `latchkey refresh`.
-pub async fn refresh(r: RefreshArgs, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn refresh(direct: &DirectPath, r: RefreshArgs, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let tok = m
         .access_token(
             &r.name,
@@ -107,14 +107,14 @@ pub fn request_head(
 }
 
 /// `latchkey request`.
-pub async fn request(mut r: RequestArgs) -> Result<u8, Error> {
+pub async fn request(direct: &DirectPath, mut r: RequestArgs) -> Result<u8, Error> {
     let body = match r.preread_body.take() {
         Some(body) => body,
         None => request_body(&r)?,
     };
     let (method, headers) = request_head(&r, body.is_some())?;
     let spec = token_spec(&r.target)?;
-    let m = manager()?;
+    let m = direct.manager()?;
     let resp = m
         .request_with(
             &r.name,
@@ -156,8 +156,8 @@ pub fn explain_challenge<V: AsRef<[u8]>>(
 }
 
 /// `latchkey introspect`.
-pub async fn introspect(n: NameArg, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn introspect(direct: &DirectPath, n: NameArg, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let info = m.introspect(&n.name).await?;
     output::introspection(&n.name, &info, json || n.json);
     Ok(0)

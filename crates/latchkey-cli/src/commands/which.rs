@@ -5,7 +5,7 @@ use clap::Args;
 use latchkey_core::Error;
 use latchkey_core::rules::Target;
 
-use super::manager;
+use super::DirectPath;
 use super::tokens::account_override;
 
 /// `latchkey which`.
@@ -22,8 +22,8 @@ pub struct WhichArgs {
 }
 
 /// `latchkey which`: prints the account and the reason; exit 1 when nothing matches.
-pub async fn which(w: WhichArgs, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
+pub async fn which(direct: &DirectPath, w: WhichArgs, json: bool) -> Result<u8, Error> {
+    let m = direct.manager()?;
     let mut target = Target::parse(&w.url)?;
     if w.username.is_some() {
         target.username = w.username.clone();

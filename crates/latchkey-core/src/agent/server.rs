@@ -14,6 +14,13 @@
 //! - **Fresh.** A watcher on the config dir marks the token memory stale when `accounts.toml`
 //!   or `tokens.changed` change (no polling: the OS wakes the agent). Rotated tokens the
 //!   keychain refused are retried with backoff until stored (and never served before).
+//! - **Keeps accounts signed in.** `latchkey agent` ([`serve`]) runs the core's
+//!   keep-signed-in sweep every [`KEEP_SIGNED_IN_SWEEP`], so a marked account stays fresh with
+//!   no client asking and no window open (the desktop app, serving through [`host`], sweeps
+//!   from its own background task instead).
+//! - **Drains at exit.** On shutdown a sweep in progress finishes, then
+//!   [`LoginManager::drain`] stores renewals finishing in the background and rotated sets
+//!   the keychain refused (bounded by [`DRAIN_AT_EXIT`]).
 
 use std::fs::File;
 use std::future::Future;
@@ -29,9 +36,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 use super::protocol::{self, Answer, FrameError, Op, PROTOCOL_VERSION, Request, Response, kinds};
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::http::ResourceRequest;
-use crate::manager::{LoginManager, TokenOptions};
+use crate::manager::{DRAIN_AT_EXIT, KEEP_SIGNED_IN_SWEEP, LoginManager, TokenOptions};
 
 /// Deadline for each read of a request (and each write of an answer).
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
@@ -237,7 +245,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let _watcher = watch(manager.clone());
-    serve_bound(manager, bound, shutdown).await
+    serve_bound(manager, bound, shutdown, KeepSignedIn::Sweep).await
 }
 
 /// For a process that is an agent only when no other one runs (the desktop app): watches the
@@ -248,7 +256,7 @@ pub async fn host(manager: Arc<LoginManager>, shutdown: impl Future<Output = ()>
     let _watcher = watch(manager.clone());
     let path = super::socket_path();
     match bind(&path) {
-        Ok(bound) => serve_bound(manager, bound, shutdown).await,
+        Ok(bound) => serve_bound(manager, bound, shutdown, KeepSignedIn::Elsewhere).await,
         Err(e) => {
             tracing::info!(error = %e, "not serving the agent socket; asking the agent that serves it");
             shutdown.await;
@@ -257,10 +265,20 @@ pub async fn host(manager: Arc<LoginManager>, shutdown: impl Future<Output = ()>
     }
 }
 
+/// Whether the serving process runs the keep-signed-in sweep itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeepSignedIn {
+    /// `latchkey agent`: every [`KEEP_SIGNED_IN_SWEEP`].
+    Sweep,
+    /// The desktop app: its background sweep does it.
+    Elsewhere,
+}
+
 async fn serve_bound(
     manager: Arc<LoginManager>,
     bound: Bound,
     shutdown: impl Future<Output = ()>,
+    keep: KeepSignedIn,
 ) -> Result<()> {
     let listener = tokio::net::UnixListener::from_std(
         bound
@@ -280,6 +298,9 @@ async fn serve_bound(
     // account's tokens for other processes.
     harden_process();
     let retry = tokio::spawn(retry_unwritten(manager.clone()));
+    let (stop_sweeps, stopped) = tokio::sync::watch::channel(false);
+    let sweeps = (keep == KeepSignedIn::Sweep)
+        .then(|| tokio::spawn(keep_signed_in_forever(manager.clone(), stopped)));
     SERVING.store(true, Ordering::Relaxed);
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let peers = Arc::new(PeerSlots::default());
@@ -317,14 +338,17 @@ async fn serve_bound(
     }
     SERVING.store(false, Ordering::Relaxed);
     retry.abort();
-    // Rotated tokens still waiting for the keychain: one last try before exiting.
-    let left = manager.flush_unwritten().await;
-    if left > 0 {
-        tracing::error!(
-            accounts = left,
-            "exiting with rotated tokens the keychain did not accept; those accounts may need to sign in again"
-        );
+    // A sweep in progress is let finish (never dropped mid-request: its answer may rotate the
+    // refresh token), within the drain's bound.
+    let _ = stop_sweeps.send(true);
+    if let Some(sweeps) = sweeps
+        && tokio::time::timeout(DRAIN_AT_EXIT, sweeps).await.is_err()
+    {
+        tracing::error!("a keep-signed-in sweep did not finish before exiting");
     }
+    // Renewals finishing in the background, and rotated tokens still waiting for the
+    // keychain: stored before exiting (bounded; the manager logs what it had to leave).
+    manager.drain(DRAIN_AT_EXIT).await;
     tracing::info!("agent stopped");
     drop(bound);
     Ok(())
@@ -708,18 +732,37 @@ fn watch(manager: Arc<LoginManager>) -> Option<notify::RecommendedWatcher> {
     Some(watcher)
 }
 
+/// Keeps the accounts marked keep-signed-in fresh with no client asking
+/// ([`LoginManager::keep_signed_in_sweep`]): one sweep at start, then every
+/// [`KEEP_SIGNED_IN_SWEEP`], until `stop` turns true (checked between sweeps only).
+async fn keep_signed_in_forever(
+    manager: Arc<LoginManager>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = manager.keep_signed_in_sweep().await {
+            tracing::debug!(error = %e, "keep-signed-in sweep failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(KEEP_SIGNED_IN_SWEEP) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 /// Stores rotated sets the keychain refused, with backoff (1 s doubling to 30 s) while any
 /// wait; sleeps without waking while none do.
 async fn retry_unwritten(manager: Arc<LoginManager>) {
+    let backoff = Backoff::doubling(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         manager.unwritten_added().await;
-        let mut pause = Duration::from_secs(1);
+        let mut attempt = 0;
         loop {
-            tokio::time::sleep(pause).await;
+            attempt += 1;
+            tokio::time::sleep(backoff.delay(attempt)).await;
             if manager.flush_unwritten().await == 0 {
                 break;
             }
-            pause = (pause * 2).min(Duration::from_secs(30));
         }
     }
 }
@@ -767,9 +810,14 @@ mod tests {
         let socket = dir.path().join("agent.sock");
         let bound = bind(&socket).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(serve_bound(manager(dir.path()), bound, async {
-            let _ = stopped.await;
-        }));
+        let served = tokio::spawn(serve_bound(
+            manager(dir.path()),
+            bound,
+            async {
+                let _ = stopped.await;
+            },
+            KeepSignedIn::Elsewhere,
+        ));
         let path = socket.clone();
         let answers = tokio::task::spawn_blocking(move || {
             let mut held = Vec::new();

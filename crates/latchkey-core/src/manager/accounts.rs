@@ -346,7 +346,7 @@ impl LoginManager {
         self.summarize_with(account, tokens).await
     }
 
-    async fn summarize_with(
+    pub(super) async fn summarize_with(
         &self,
         mut account: Account,
         tokens: Result<Option<TokenSet>>,

@@ -31,10 +31,11 @@
 //! - **No entry outlives a logout.** An entry is listed and recorded
 //!   (`token-state/<id>.derived.json`) before its keychain item is written; sign-out deletes
 //!   the listed, the recorded and every `<id>/derived/` item a keychain search finds.
-//! - **A slow answer is not dropped.** With a valid cached token in hand a request gets
+//! - **A slow answer is not dropped.** The request is run by the renewal engine
+//!   (`renewal.rs`), as the account's own refresh is: with a valid cached token in hand it gets
 //!   [`PROACTIVE_REFRESH_DEADLINE`]; after it the cached token is served and the request
 //!   finishes in the background under the account locks, storing a rotated refresh token as
-//!   above (as the account's own refresh does: `refresh.rs`).
+//!   above. This file says what the request is and where its answer goes.
 //! - The cache entry records what the provider granted (`scope` of the answer), not what was
 //!   asked; broader grants and a `resource` the provider seems to ignore are logged (`-v`).
 //!
@@ -42,7 +43,9 @@
 //! token memory (the agent's protocol carries no spec: the CLI asks for derived tokens on the
 //! direct path).
 
-use super::refresh::PROACTIVE_REFRESH_DEADLINE;
+#[cfg(doc)]
+use super::PROACTIVE_REFRESH_DEADLINE;
+use super::renewal::{Locked, Purpose, Renewal};
 use super::*;
 use crate::oauth_error::OAuthErrorCode;
 use crate::target::{self, TokenSpec};
@@ -90,17 +93,6 @@ pub(super) struct SignInAdditions {
     pub params: Vec<(String, String)>,
 }
 
-/// A token request that outlives its caller (see [`LoginManager::send_derived`]).
-type OwnedRequest = std::pin::Pin<Box<dyn Future<Output = Result<TokenResponse>> + Send>>;
-
-enum Sent {
-    Answer(TokenResponse),
-    Degraded(AccessToken),
-    /// No answer within [`PROACTIVE_REFRESH_DEADLINE`] with a valid cached token in hand: the
-    /// request goes on (its answer may rotate the account's refresh token).
-    Late(OwnedRequest, TokenSet),
-}
-
 impl LoginManager {
     /// A token for exactly `spec`, from the keychain cache when it has more than `min_ttl`
     /// left, else obtained with the account's refresh token (see the module docs). An empty
@@ -117,48 +109,25 @@ impl LoginManager {
         let account = self.account(name)?;
         let params = spec.token_params(account.provider.quirks().target_style)?;
         not_outside_the_sign_in(&account, spec)?;
-        let min_ttl =
-            time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
-        let usable = |account: &Account, t: &TokenSet, now| {
-            t.is_fresh(now, min_ttl) && !token_rejected(account, t)
+        let min_ttl = self.min_ttl(&opts);
+        let served = Purpose::Other {
+            spec: spec.clone(),
+            main: None,
         };
         let mut in_hand = None;
         if !opts.force
             && let Some(e) = self.read_derived(&account, spec).await?
         {
-            if usable(&account, &e.set, self.now()) {
+            if self.fresh_enough(&account, &e.set, min_ttl) {
                 return Ok(hand_out(e.set, None, false));
             }
-            if e.set.is_unexpired(self.now()) && !token_rejected(&account, &e.set) {
+            if self.servable(&account, &e.set) {
                 in_hand = Some(e.set);
             }
         }
-        // With a usable cached token in hand, the wait for another refresh of the account (a
-        // slow provider, a refresh finishing in the background) is bounded, as for the
-        // account's own token (`refresh.rs`).
-        let locks = match in_hand {
-            Some(t) => {
-                match tokio::time::timeout(
-                    PROACTIVE_REFRESH_DEADLINE,
-                    self.lock_account(account.id),
-                )
-                .await
-                {
-                    Ok(locks) => locks?,
-                    Err(_) => {
-                        return Ok(hand_out(
-                            t,
-                            Some(format!(
-                                "another refresh of this account has been running for over {} s; serving the cached token for {} (still valid)",
-                                PROACTIVE_REFRESH_DEADLINE.as_secs(),
-                                spec.describe()
-                            )),
-                            false,
-                        ));
-                    }
-                }
-            }
-            None => self.lock_account(account.id).await?,
+        let locks = match self.lock_for_renewal(&account, in_hand, &served).await? {
+            Locked::Held(locks) => locks,
+            Locked::Served(t) => return Ok(t),
         };
         // Re-read: another task or process may have obtained it while we waited.
         let account = self.account(name)?;
@@ -167,7 +136,9 @@ impl LoginManager {
             .await?
             .map(|e| e.set);
         if !opts.force
-            && let Some(c) = cached.as_ref().filter(|c| usable(&account, c, self.now()))
+            && let Some(c) = cached
+                .as_ref()
+                .filter(|c| self.fresh_enough(&account, c, min_ttl))
         {
             tracing::debug!(account = %account.name, "derived token obtained by someone else meanwhile");
             return Ok(hand_out(c.clone(), None, false));
@@ -200,79 +171,24 @@ impl LoginManager {
                 .iter()
                 .map(|(k, v)| (k.clone(), Secret::new(v.clone()))),
         );
-        let response = match self
-            .send_derived(&account, spec, form, cached.as_ref())
-            .await?
-        {
-            Sent::Answer(r) => r,
-            Sent::Degraded(t) => return Ok(t),
-            Sent::Late(request, in_hand) => {
-                return Ok(self
-                    .finish_derived_in_background(&account, spec, main, request, in_hand, locks));
-            }
-        };
-        let stored = self.store_derived(&account, spec, main, response).await;
-        drop(locks);
-        stored
-    }
-
-    /// The caller gets the cached token (degraded) now; `request` goes on in a background task
-    /// that keeps the account locks and stores its answer, the rotated refresh token first
-    /// (the same as the account's own refresh: `refresh.rs`).
-    fn finish_derived_in_background(
-        &self,
-        account: &Account,
-        spec: &TokenSpec,
-        main: Option<TokenSet>,
-        request: OwnedRequest,
-        in_hand: TokenSet,
-        locks: super::refresh::AccountLocks,
-    ) -> AccessToken {
-        let counted = super::refresh::InBackground::start();
-        let manager = self.detached();
-        let account = account.clone();
-        let spec = spec.clone();
-        tracing::warn!(account = %account.name, "the token endpoint did not answer within {} s; serving the cached token for {} and finishing the request in the background", PROACTIVE_REFRESH_DEADLINE.as_secs(), spec.describe());
-        tokio::spawn(async move {
-            let _counted = counted;
-            let _locks = locks;
-            let outcome = match request.await {
-                Ok(response) => manager
-                    .store_derived(&account, &spec, main, response)
-                    .await
-                    .map(|_| ()),
-                Err(Error::ProviderError {
-                    error,
-                    description,
-                    hint,
-                }) => Err(manager
-                    .derived_refused(&account, &spec, error, description, hint)
-                    .await
-                    .unwrap_or_else(|e| e)),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(()) => {
-                    tracing::info!(account = %account.name, "late answer for {} stored", spec.describe())
-                }
-                Err(e) => {
-                    tracing::warn!(account = %account.name, error = %e, "a request for {} finished in the background failed", spec.describe())
-                }
-            }
-        });
-        hand_out(
-            in_hand,
-            Some(format!(
-                "the provider did not answer within {} s; serving the cached token (still valid) while the request finishes in the background",
-                PROACTIVE_REFRESH_DEADLINE.as_secs()
-            )),
-            false,
+        self.renew(
+            &account,
+            Renewal {
+                purpose: Purpose::Other {
+                    spec: spec.clone(),
+                    main: main.map(Box::new),
+                },
+                form,
+                current: cached,
+            },
+            locks,
         )
+        .await
     }
 
     /// Stores a derived answer under the account locks: a rotated refresh token into the
     /// account's set first, then the cache entry and the metadata.
-    async fn store_derived(
+    pub(super) async fn store_derived(
         &self,
         account: &Account,
         spec: &TokenSpec,
@@ -384,7 +300,7 @@ impl LoginManager {
     /// refresh token ([`Self::refresh_refused`]); an `invalid_target` for a resource the
     /// sign-in did not name teaches the account not to send such requests. Under the account
     /// locks.
-    async fn derived_refused(
+    pub(super) async fn derived_refused(
         &self,
         account: &Account,
         spec: &TokenSpec,
@@ -439,79 +355,6 @@ impl LoginManager {
                 hint,
             )
             .await)
-    }
-
-    /// Sends the derived grant, retrying like the account's own refresh; a valid cached token
-    /// is served (degraded) when the provider cannot be reached.
-    async fn send_derived(
-        &self,
-        account: &Account,
-        spec: &TokenSpec,
-        form: Vec<(String, Secret)>,
-        cached: Option<&TokenSet>,
-    ) -> Result<Sent> {
-        let auth = self.client_auth(account).await?;
-        let dpop = self.dpop_key(account).await?;
-        let quirks = account.provider.quirks();
-        let token_url = account.provider.endpoints.token.clone();
-        let form = Arc::new(form);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let in_hand = cached.filter(|c| c.is_unexpired(self.now()));
-            let mut request: OwnedRequest = Box::pin(derived_request(
-                self.opts.http.clone(),
-                token_url.clone(),
-                auth.clone(),
-                dpop.clone(),
-                form.clone(),
-                quirks.token_errors_with_http_200,
-            ));
-            let result = if let Some(c) = in_hand {
-                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, &mut request).await {
-                    Ok(r) => r,
-                    Err(_) => return Ok(Sent::Late(request, c.clone())),
-                }
-            } else {
-                request.await
-            };
-            let e = match result {
-                Ok(r) => return Ok(Sent::Answer(r)),
-                Err(Error::ProviderError {
-                    error,
-                    description,
-                    hint,
-                }) => {
-                    return Err(self
-                        .derived_refused(account, spec, error, description, hint)
-                        .await?);
-                }
-                Err(e) => e,
-            };
-            let transient = e.kind() == ErrorKind::ProviderUnreachable
-                || matches!(e, Error::BadResponse { .. });
-            if let Some(c) = in_hand
-                && transient
-            {
-                tracing::warn!(account = %account.name, error = %e, "could not renew the token for {}; serving the cached one (degraded)", spec.describe());
-                return Ok(Sent::Degraded(hand_out(
-                    c.clone(),
-                    Some(format!(
-                        "could not renew, serving the cached token until it expires: {e}"
-                    )),
-                    false,
-                )));
-            }
-            if e.kind() != ErrorKind::ProviderUnreachable
-                || attempt >= self.opts.retry.attempts.max(1)
-            {
-                return Err(e);
-            }
-            let base = self.opts.retry.base_delay * 2u32.pow(attempt - 1);
-            let pause = base.mul_f64(rand::rng().random_range(0.5..1.5));
-            tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
-            self.opts.clock.sleep(pause).await;
-        }
     }
 
     /// The cached entry for `spec`, if it belongs to the account's current sign-in (an entry
@@ -970,21 +813,4 @@ fn note_what_was_granted(account: &Account, spec: &TokenSpec, set: &TokenSet) {
     {
         tracing::info!(account = %account.name, "the provider seems to have ignored `resource`: the token's audience is {} (asked: {})", crate::text::clean(&auds.join(" "), crate::text::MAX_URI), spec.resources.join(" "));
     }
-}
-
-/// One derived token request with everything it needs owned, so it can outlive its caller.
-async fn derived_request(
-    http: HttpClient,
-    token_url: Url,
-    auth: ClientAuth,
-    dpop: Option<DpopKey>,
-    form: Arc<Vec<(String, Secret)>>,
-    errors_with_200: bool,
-) -> Result<TokenResponse> {
-    let ctx = ErrorContext {
-        redirect_uri: None,
-        errors_with_200,
-    };
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
-    request_token(&http, &token_url, &auth, &form, &ctx, dpop.as_ref()).await
 }

@@ -17,7 +17,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::*;
+use crate::backoff::Backoff;
 use crate::error::KeychainProblem;
+
+/// Pauses between the keychain writes of a rotated set in a process without token memory.
+const WRITE_RETRY: Backoff =
+    Backoff::doubling(Duration::from_millis(100), Duration::from_millis(400));
 
 /// What the last keychain call of a long-lived manager found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -353,10 +358,7 @@ impl LoginManager {
                     tracing::error!(account = %account.name, attempt, error = %e, "could not store new tokens");
                     last = Some(e);
                     if self.memory.is_none() {
-                        self.opts
-                            .clock
-                            .sleep(Duration::from_millis(100 << attempt))
-                            .await;
+                        self.opts.clock.sleep(WRITE_RETRY.delay(attempt + 1)).await;
                     }
                 }
             }

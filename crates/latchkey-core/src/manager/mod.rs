@@ -9,7 +9,15 @@
 //! set (rotated refresh token included) to the keychain *before* releasing the locks or handing
 //! out the access token. `invalid_grant` clears the tokens and marks the account *needs sign-in*.
 //! Network failures and 5xx serve the old token while it is still valid (*degraded*), else
-//! retry with exponential backoff and jitter, then fail.
+//! retry with exponential backoff and jitter, then fail. One engine (`renewal.rs`) runs this for
+//! the account's own token (`refresh.rs`) and for tokens for other APIs (`derived.rs`),
+//! including a proactive request that outlives [`PROACTIVE_REFRESH_DEADLINE`] and finishes in
+//! the background; the manager owns that background work, and every process exit calls
+//! [`LoginManager::drain`] first.
+//!
+//! **Keep signed in** (`keep_signed_in.rs`): the policy that decides which marked accounts are
+//! due, and one sweep ([`LoginManager::keep_signed_in`]) that the agent and the desktop app
+//! run periodically.
 //!
 //! **Sign-in** ([`LoginManager::start_sign_in`], [`LoginManager::complete_sign_in`]): the
 //! pending flow lives in the keychain for 10 minutes; completion (from a loopback request or a
@@ -38,7 +46,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
@@ -70,8 +77,10 @@ mod derived;
 mod derived_tests;
 mod device_grant;
 mod integrations;
+mod keep_signed_in;
 mod memory;
 mod refresh;
+mod renewal;
 mod resource;
 mod sign_in;
 #[cfg(test)]
@@ -82,23 +91,32 @@ pub use derived::CachedToken;
 pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
-pub use memory::KeychainState;
-pub use refresh::{
-    PROACTIVE_REFRESH_DEADLINE, background_refreshes, background_refreshes_finished,
+pub use keep_signed_in::{
+    KEEP_SIGNED_IN_MARGIN, KEEP_SIGNED_IN_SWEEP, Kept, KeptAccount, MIN_KEEP_SIGNED_IN_MARGIN,
+    Through, due_for_refresh, margin_for,
 };
+pub use memory::KeychainState;
+pub use renewal::{DRAIN_AT_EXIT, Drained, PROACTIVE_REFRESH_DEADLINE};
 pub use resource::Introspection;
 pub use sign_in::SignInMethod;
 
 /// Default minimum remaining validity before a token is refreshed.
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(60);
 
-/// How transient refresh failures are retried when no valid token is left to serve.
+/// How transient renewal failures are retried when no valid token is left to serve.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts in all (≥ 1).
     pub attempts: u32,
     /// First pause; doubled each time, ±50 % jitter.
     pub base_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The pauses between attempts: [`RetryPolicy::base_delay`] doubling, ±50 % jitter.
+    pub fn backoff(&self) -> crate::backoff::Backoff {
+        crate::backoff::Backoff::doubling(self.base_delay, Duration::MAX).jittered()
+    }
 }
 
 impl Default for RetryPolicy {
@@ -178,7 +196,8 @@ pub struct NewAccount {
     pub redirect: RedirectMode,
     /// Fixed loopback port.
     pub port: Option<u16>,
-    /// Keep signed in (desktop app background refresh).
+    /// Keep signed in: renewed ahead of expiry by the agent or the desktop app
+    /// ([`LoginManager::keep_signed_in`]).
     pub keep_signed_in: bool,
     /// Free-text label.
     pub label: Option<String>,
@@ -501,6 +520,8 @@ pub struct LoginManager {
     locks: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
     memory: Option<Arc<memory::TokenMemory>>,
     ignored: tokio::sync::broadcast::Sender<crate::flow::loopback::IgnoredCallback>,
+    /// Renewals finishing in the background ([`LoginManager::drain`] waits for them).
+    background: Arc<renewal::BackgroundWork>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -523,11 +544,12 @@ impl LoginManager {
             locks: Arc::default(),
             memory: None,
             ignored: tokio::sync::broadcast::Sender::new(16),
+            background: Arc::default(),
         }
     }
 
-    /// A second handle on the same keychain, files, account locks and token memory, for a task
-    /// that outlives its caller (a refresh finishing in the background).
+    /// A second handle on the same keychain, files, account locks, token memory and background
+    /// work, for a task that outlives its caller (a renewal finishing in the background).
     fn detached(&self) -> LoginManager {
         LoginManager {
             opts: self.opts.clone(),
@@ -535,6 +557,7 @@ impl LoginManager {
             locks: self.locks.clone(),
             memory: self.memory.clone(),
             ignored: self.ignored.clone(),
+            background: self.background.clone(),
         }
     }
 

@@ -1,163 +1,88 @@
-//! The refresh protocol: `access_token` (hot path, then single-flight renewal under the account locks).
-//!
-//! A proactive refresh that outlives [`PROACTIVE_REFRESH_DEADLINE`] is not dropped: its answer
-//! may carry the only valid (rotated) refresh token. The caller gets the current token
-//! (degraded) and the request goes on in a background task that keeps the account locks and
-//! stores the answer; the next caller waits for the locks and finds the new set. A process that
-//! is about to exit waits for [`background_refreshes_finished`] first.
+//! The account's own token: [`LoginManager::access_token`] (the hot path, then a renewal under
+//! the account locks by the engine in `renewal.rs`). What is particular to it lives here: the
+//! request (`grant_type=refresh_token`, or a new `client_credentials` grant for a
+//! client-credentials account), what a refusal means (`invalid_grant` ends the sign-in for every
+//! caller: [`LoginManager::refresh_token_rejected`]; another refusal may have spent the refresh
+//! token: [`LoginManager::refresh_refused`]; a client-credentials client the provider does not
+//! accept gets the command that fixes it), and how the answer is stored (the rotated set first,
+//! then the identity and the metadata: `store_refreshed`).
 
-use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use super::renewal::{Locked, Purpose, Renewal};
 use super::*;
 use crate::oauth_error::OAuthErrorCode;
 
-/// How long a *proactive* refresh (the current token is still valid) may take before the current
-/// token is served instead (degraded): a hanging token endpoint must not hold a caller who has
-/// a usable token for the full request timeout. With no usable token the full timeout applies.
-/// The request itself is not abandoned: it finishes in the background (see the module docs).
-pub const PROACTIVE_REFRESH_DEADLINE: Duration = Duration::from_secs(5);
-
-/// The account's in-process mutex and cross-process lock file, held while refreshing.
-pub(super) type AccountLocks = (tokio::sync::OwnedMutexGuard<()>, lock::FileLock);
-
-static IN_BACKGROUND: AtomicUsize = AtomicUsize::new(0);
-static BACKGROUND_DONE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Counts a background refresh while it lives (also when its task is aborted).
-pub(super) struct InBackground;
-
-impl InBackground {
-    pub(super) fn start() -> Self {
-        IN_BACKGROUND.fetch_add(1, Ordering::SeqCst);
-        InBackground
-    }
-}
-
-impl Drop for InBackground {
-    fn drop(&mut self) {
-        IN_BACKGROUND.fetch_sub(1, Ordering::SeqCst);
-        BACKGROUND_DONE.notify_waiters();
-    }
-}
-
-/// How many refreshes of this process are still finishing in the background (their callers
-/// were served the current token after [`PROACTIVE_REFRESH_DEADLINE`]).
-pub fn background_refreshes() -> usize {
-    IN_BACKGROUND.load(Ordering::SeqCst)
-}
-
-/// Waits until every background refresh of this process has stored its answer or given up. A
-/// short-lived process (the CLI) calls this before it exits, so a rotated refresh token the
-/// provider already issued is not lost with the process.
-pub async fn background_refreshes_finished() {
-    loop {
-        let done = BACKGROUND_DONE.notified();
-        tokio::pin!(done);
-        done.as_mut().enable();
-        if background_refreshes() == 0 {
-            return;
-        }
-        done.await;
-    }
-}
-
-/// How [`LoginManager`] renews a token under the account locks.
-#[derive(Clone)]
-pub(super) enum Renewal {
-    /// `grant_type=refresh_token`.
-    RefreshToken(Secret),
-    /// `grant_type=client_credentials` (a new grant replaces the old token).
-    ClientCredentials,
-}
-
 impl LoginManager {
-    /// A valid access token: the stored one if it has more than `min_ttl` left, else refreshed
-    /// (single-flight across tasks and processes). See the module docs.
+    /// A valid access token: the stored one if it has more than `min_ttl` left, else renewed
+    /// (single-flight across tasks and processes; see `renewal.rs`).
     pub async fn access_token(&self, name: &str, opts: TokenOptions) -> Result<AccessToken> {
         let account = self.account(name)?;
-        let min_ttl =
-            time::Duration::try_from(opts.min_ttl.unwrap_or(self.opts.min_ttl)).unwrap_or_default();
+        let min_ttl = self.min_ttl(&opts);
         // Client credentials: "refresh" is a new grant, through the same single-flight path.
         let client_credentials = account.flow == GrantFlow::ClientCredentials;
+        let purpose = Purpose::Own { client_credentials };
         let mut in_hand = None;
         if !opts.force {
             match self.read_tokens(&account).await? {
-                Some(t) if t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, &t) => {
+                Some(t) if self.fresh_enough(&account, &t, min_ttl) => {
                     return Ok(hand_out(t, None, false));
                 }
-                Some(t) if t.is_unexpired(self.now()) && !token_rejected(&account, &t) => {
-                    in_hand = Some(t);
-                }
+                Some(t) if self.servable(&account, &t) => in_hand = Some(t),
                 Some(_) => {}
                 None if client_credentials => {}
                 None => return Err(self.needs_sign_in_error(&account)),
             }
         }
-        // With a usable token in hand, the wait for a refresh someone else is running (a slow
-        // provider, a refresh finishing in the background) is bounded like the refresh itself.
-        let locks = match in_hand {
-            Some(t) => {
-                match tokio::time::timeout(
-                    PROACTIVE_REFRESH_DEADLINE,
-                    self.lock_account(account.id),
-                )
-                .await
-                {
-                    Ok(locks) => locks?,
-                    Err(_) => {
-                        return Ok(hand_out(
-                            t,
-                            Some(format!(
-                                "another refresh of this account has been running for over {} s; serving the current token (still valid)",
-                                PROACTIVE_REFRESH_DEADLINE.as_secs()
-                            )),
-                            false,
-                        ));
-                    }
-                }
-            }
-            None => self.lock_account(account.id).await?,
+        let locks = match self.lock_for_renewal(&account, in_hand, &purpose).await? {
+            Locked::Held(locks) => locks,
+            Locked::Served(t) => return Ok(t),
         };
         // Re-read: another task or process may have refreshed while we waited.
         let account = self.account(name)?;
         let current = self.read_tokens_locked(&account).await?;
-        if client_credentials {
-            if !opts.force
-                && let Some(t) = current
-                    .as_ref()
-                    .filter(|t| t.is_fresh(self.now(), min_ttl) && !token_rejected(&account, t))
-            {
-                tracing::debug!(account = %account.name, "renewed by someone else meanwhile");
-                return Ok(hand_out(t.clone(), None, false));
-            }
-            return self
-                .refresh_locked(&account, current, Renewal::ClientCredentials, locks)
-                .await;
+        if !opts.force
+            && let Some(t) = current
+                .as_ref()
+                .filter(|t| self.fresh_enough(&account, t, min_ttl))
+        {
+            tracing::debug!(account = %account.name, "renewed by someone else meanwhile");
+            return Ok(hand_out(t.clone(), None, false));
         }
-        let current = current.ok_or_else(|| self.needs_sign_in_error(&account))?;
-        let now = self.now();
-        if !opts.force && current.is_fresh(now, min_ttl) && !token_rejected(&account, &current) {
-            tracing::debug!(account = %account.name, "refreshed by someone else meanwhile");
-            return Ok(hand_out(current, None, false));
-        }
-        let Some(refresh_token) = current.refresh_token.clone() else {
-            if current.is_unexpired(now) {
-                return Ok(hand_out(
-                    current,
-                    Some("no refresh token: this token cannot be renewed; sign in again before it expires".into()),
-                    false,
-                ));
+        let form = if client_credentials {
+            let mut form = vec![("grant_type".into(), Secret::new("client_credentials"))];
+            if !account.scopes.is_empty() {
+                form.push(("scope".into(), Secret::new(account.scopes.join(" "))));
             }
-            return Err(Error::NeedsSignIn {
-                account: account.name.clone(),
-                reason: "the access token expired and the provider issued no refresh token".into(),
-            });
+            form
+        } else {
+            let current_set = current
+                .as_ref()
+                .ok_or_else(|| self.needs_sign_in_error(&account))?;
+            let Some(refresh_token) = current_set.refresh_token.clone() else {
+                if current_set.is_unexpired(self.now()) {
+                    return Ok(hand_out(
+                        current_set.clone(),
+                        Some("no refresh token: this token cannot be renewed; sign in again before it expires".into()),
+                        false,
+                    ));
+                }
+                return Err(Error::NeedsSignIn {
+                    account: account.name.clone(),
+                    reason: "the access token expired and the provider issued no refresh token"
+                        .into(),
+                });
+            };
+            vec![
+                ("grant_type".into(), Secret::new("refresh_token")),
+                ("refresh_token".into(), refresh_token),
+            ]
         };
-        self.refresh_locked(
+        self.renew(
             &account,
-            Some(current),
-            Renewal::RefreshToken(refresh_token),
+            Renewal {
+                purpose,
+                form,
+                current,
+            },
             locks,
         )
         .await
@@ -185,194 +110,49 @@ impl LoginManager {
         }
     }
 
-    /// Refreshes under the account locks (`locks`: released when this returns, or handed to the
-    /// background task that finishes a refresh which outlived [`PROACTIVE_REFRESH_DEADLINE`]).
-    pub(super) async fn refresh_locked(
+    /// What the provider's refusal of a renewal of the account's own token means (the error
+    /// for the caller). Under the account locks.
+    pub(super) async fn refresh_refusal(
         &self,
         account: &Account,
-        current: Option<TokenSet>,
-        renewal: Renewal,
-        locks: AccountLocks,
-    ) -> Result<AccessToken> {
-        let auth = self.client_auth(account).await?;
-        let dpop = self.dpop_key(account).await?;
-        let token_url = account.provider.endpoints.token.clone();
-        let quirks = account.provider.quirks();
-        let client_credentials = matches!(renewal, Renewal::ClientCredentials);
-        let mut attempt = 0u32;
-        let response = loop {
-            attempt += 1;
-            let in_hand = current
-                .as_ref()
-                .filter(|c| c.is_unexpired(self.now()))
-                .cloned();
-            let mut request = Box::pin(token_request(
-                self.opts.http.clone(),
-                token_url.clone(),
-                auth.clone(),
-                dpop.clone(),
-                renewal.clone(),
-                account.scopes.join(" "),
-                quirks.token_errors_with_http_200,
-            ));
-            let result = if let Some(in_hand) = in_hand {
-                match tokio::time::timeout(PROACTIVE_REFRESH_DEADLINE, &mut request).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return Ok(self.finish_in_background(
-                            account,
-                            in_hand,
-                            request,
-                            client_credentials,
-                            locks,
-                        ));
-                    }
-                }
-            } else {
-                request.await
-            };
-            match result {
-                Ok(r) => break r,
-                Err(Error::ProviderError {
-                    error, description, ..
-                }) if client_credentials
-                    && matches!(
-                        error,
-                        OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient
-                    ) =>
-                {
-                    return Err(Error::ProviderError {
-                        hint: Some(format!(
-                            "The provider did not accept the client credentials of `{}`: check the client id and secret (`latchkey edit {} --client-secret-stdin`), that the client may use the client_credentials grant, and that it is registered for the authentication method in use ({}; see `--auth basic|post`)",
-                            account.name,
-                            account.name,
-                            match &auth {
-                                ClientAuth::Post { .. } => "client_secret_post",
-                                _ => "client_secret_basic",
-                            }
-                        )),
-                        error,
-                        description,
-                    });
-                }
-                Err(Error::ProviderError {
-                    error, description, ..
-                }) if error == OAuthErrorCode::InvalidGrant && !client_credentials => {
-                    return Err(self.refresh_token_rejected(account, description).await?);
-                }
-                // Not repeated: the provider may have spent the refresh token with it.
-                Err(Error::ProviderError {
-                    error,
-                    description,
-                    hint,
-                }) if !client_credentials && error != OAuthErrorCode::InvalidClient => {
-                    return Err(self
-                        .refresh_refused(account, "a renewal", error, description, hint)
-                        .await);
-                }
-                // A garbage answer (truncated JSON, a captive portal's page) while the current
-                // token is valid is served like an outage: degraded, not a failure.
-                Err(e @ Error::BadResponse { .. })
-                    if current.as_ref().is_some_and(|c| c.is_unexpired(self.now())) =>
-                {
-                    let Some(current) = current.clone() else {
-                        return Err(e);
-                    };
-                    tracing::warn!(account = %account.name, error = %e, "the provider's answer to a refresh was unusable; serving the current token (degraded)");
-                    return Ok(hand_out(
-                        current,
-                        Some(format!(
-                            "could not refresh, serving the current token until it expires: {e}"
-                        )),
-                        false,
-                    ));
-                }
-                Err(e) if e.kind() == ErrorKind::ProviderUnreachable => {
-                    let now = self.now();
-                    if let Some(current) = current.as_ref().filter(|c| c.is_unexpired(now)) {
-                        tracing::warn!(account = %account.name, error = %e, "refresh failed; serving the current token (degraded)");
-                        return Ok(hand_out(
-                            current.clone(),
-                            Some(format!(
-                                "could not refresh, serving the current token until it expires: {e}"
-                            )),
-                            false,
-                        ));
-                    }
-                    if attempt >= self.opts.retry.attempts.max(1) {
-                        return Err(e);
-                    }
-                    let base = self.opts.retry.base_delay * 2u32.pow(attempt - 1);
-                    let jitter = rand::rng().random_range(0.5..1.5);
-                    let pause = base.mul_f64(jitter);
-                    tracing::info!(account = %account.name, attempt, pause_ms = pause.as_millis() as u64, "provider unreachable; retrying");
-                    self.opts.clock.sleep(pause).await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        // `locks` are held until the answer is stored.
-        let stored = self
-            .store_refreshed(account, current, response, client_credentials)
-            .await;
-        drop(locks);
-        stored
-    }
-
-    /// The caller gets `current` (degraded) now; `request` goes on in a background task that
-    /// keeps the account locks and stores its answer (a rotated refresh token must not be lost).
-    fn finish_in_background(
-        &self,
-        account: &Account,
-        current: TokenSet,
-        request: std::pin::Pin<Box<impl Future<Output = Result<TokenResponse>> + Send + 'static>>,
         client_credentials: bool,
-        locks: AccountLocks,
-    ) -> AccessToken {
-        let counted = InBackground::start();
-        let manager = self.detached();
-        let account = account.clone();
-        let previous = current.clone();
-        tracing::warn!(account = %account.name, "the token endpoint did not answer within {} s; serving the current token and finishing the refresh in the background", PROACTIVE_REFRESH_DEADLINE.as_secs());
-        tokio::spawn(async move {
-            let _counted = counted;
-            let _locks = locks;
-            match request.await {
-                Ok(response) => {
-                    match manager
-                        .store_refreshed(&account, Some(previous), response, client_credentials)
-                        .await
-                    {
-                        Ok(_) => {
-                            tracing::info!(account = %account.name, "late refresh answer stored")
-                        }
-                        Err(e) => {
-                            tracing::error!(account = %account.name, error = %e, "could not store a late refresh answer")
-                        }
-                    }
-                }
-                Err(Error::ProviderError {
-                    error: OAuthErrorCode::InvalidGrant,
-                    description,
-                    ..
-                }) if !client_credentials => {
-                    if let Err(e) = manager.refresh_token_rejected(&account, description).await {
-                        tracing::error!(account = %account.name, error = %e, "could not record a rejected refresh token");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(account = %account.name, error = %e, "a refresh finished in the background failed; the current token stays until it expires");
-                }
-            }
-        });
-        hand_out(
-            current,
-            Some(format!(
-                "the provider did not answer within {} s; serving the current token (still valid) while the refresh finishes in the background",
-                PROACTIVE_REFRESH_DEADLINE.as_secs()
-            )),
-            false,
-        )
+        auth: &ClientAuth,
+        error: OAuthErrorCode,
+        description: Option<String>,
+        hint: Option<String>,
+    ) -> Result<Error> {
+        let unaccepted_client = matches!(
+            error,
+            OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient
+        );
+        if client_credentials && unaccepted_client {
+            let method = match auth {
+                ClientAuth::Post { .. } => "client_secret_post",
+                _ => "client_secret_basic",
+            };
+            return Ok(Error::ProviderError {
+                hint: Some(format!(
+                    "The provider did not accept the client credentials of `{}`: check the client id and secret (`latchkey edit {} --client-secret-stdin`), that the client may use the client_credentials grant, and that it is registered for the authentication method in use ({method}; see `--auth basic|post`)",
+                    account.name, account.name
+                )),
+                error,
+                description,
+            });
+        }
+        if client_credentials || error == OAuthErrorCode::InvalidClient {
+            return Ok(Error::ProviderError {
+                error,
+                description,
+                hint,
+            });
+        }
+        if error == OAuthErrorCode::InvalidGrant {
+            return self.refresh_token_rejected(account, description).await;
+        }
+        // Not repeated: the provider may have spent the refresh token with it.
+        Ok(self
+            .refresh_refused(account, "a renewal", error, description, hint)
+            .await)
     }
 
     /// The provider refused the refresh token (`invalid_grant`), on a renewal of the account's
@@ -468,7 +248,7 @@ impl LoginManager {
 
     /// Stores a refresh answer: the rotated set first, then the identity and the metadata. The
     /// caller holds the account locks.
-    async fn store_refreshed(
+    pub(super) async fn store_refreshed(
         &self,
         account: &Account,
         current: Option<TokenSet>,
@@ -548,34 +328,4 @@ impl LoginManager {
         tracing::info!(account = %account.name, "token refreshed");
         Ok(hand_out(set, None, true))
     }
-}
-
-/// One token request with everything it needs owned, so it can outlive its caller (see
-/// [`LoginManager::finish_in_background`]).
-async fn token_request(
-    http: HttpClient,
-    token_url: Url,
-    auth: ClientAuth,
-    dpop: Option<DpopKey>,
-    renewal: Renewal,
-    scope: String,
-    errors_with_200: bool,
-) -> Result<TokenResponse> {
-    let ctx = ErrorContext {
-        redirect_uri: None,
-        errors_with_200,
-    };
-    let params: Vec<(&str, &str)> = match &renewal {
-        Renewal::RefreshToken(rt) => vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt.expose()),
-        ],
-        Renewal::ClientCredentials if scope.is_empty() => {
-            vec![("grant_type", "client_credentials")]
-        }
-        Renewal::ClientCredentials => {
-            vec![("grant_type", "client_credentials"), ("scope", &scope)]
-        }
-    };
-    request_token(&http, &token_url, &auth, &params, &ctx, dpop.as_ref()).await
 }

@@ -279,7 +279,7 @@ async fn a_slow_rotating_answer_after_the_proactive_deadline_is_still_stored() {
     );
     // The request is still in flight (not dropped), the old set still stored.
     assert_eq!(f.http.waiting(), 1);
-    assert!(background_refreshes() >= 1);
+    assert!(f.m.background_renewals() >= 1);
     assert_eq!(
         stored_tokens(&f, &account)
             .unwrap()
@@ -901,4 +901,86 @@ async fn a_listed_state_is_forgotten_when_the_tokens_are_deleted() {
     f.m.logout("work").await.unwrap();
     let listed = f.m.summaries().await.unwrap();
     assert_eq!(listed[0].status, TokenStatus::SignedOut);
+}
+
+/// Keep signed in: one sweep renews the marked accounts close to expiry (the margin is a
+/// quarter of the lifetime, at least one sweep plus slack), and nothing else.
+#[tokio::test]
+async fn a_keep_signed_in_sweep_renews_only_marked_accounts_close_to_expiry() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let kept = add_manual(&f, "kept").await;
+    let other = add_manual(&f, "other").await;
+    let later = add_manual(&f, "later").await;
+    for name in ["kept", "later"] {
+        f.m.edit(
+            name,
+            AccountEdit {
+                keep_signed_in: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    put_tokens(&f, &kept, "at-1", "rt-1", 10);
+    put_tokens(&f, &other, "at-o", "rt-o", 10);
+    put_tokens(&f, &later, "at-l", "rt-l", 3600);
+    let swept = f.m.keep_signed_in_sweep().await.unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(swept[0].name, "kept");
+    assert!(matches!(swept[0].outcome, Kept::Refreshed), "{swept:?}");
+    assert_eq!(f.http.count_to(TOKEN_URL), 1);
+    let stored = stored_tokens(&f, &kept).unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "rt-2");
+    assert_eq!(
+        stored_tokens(&f, &other).unwrap().access_token.expose(),
+        "at-o",
+        "not marked: left alone"
+    );
+    // Renewed for an hour: the next sweep finds nothing due and sends nothing.
+    assert!(f.m.keep_signed_in_sweep().await.unwrap().is_empty());
+    assert_eq!(f.http.count_to(TOKEN_URL), 1);
+}
+
+/// The manager owns its background renewals: `drain` waits for a late answer to be stored,
+/// and says how many it had to abandon when its deadline passes first.
+#[tokio::test(start_paused = true)]
+async fn drain_waits_for_a_background_renewal_or_reports_it_abandoned() {
+    let f = fixture(|_| Ok(refreshed_answer()));
+    let account = add_manual(&f, "work").await;
+    put_tokens(&f, &account, "at-1", "rt-1", 30);
+    assert!(
+        f.m.drain(Duration::from_secs(1)).await.is_clean(),
+        "nothing to wait for"
+    );
+    f.http.hold();
+    let t =
+        f.m.access_token("work", TokenOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(t.token.expose(), "at-1");
+    assert_eq!(f.m.background_renewals(), 1);
+    // The provider has not answered: a short drain gives up and says so.
+    let drained = f.m.drain(Duration::from_secs(1)).await;
+    assert_eq!(drained.abandoned, 1);
+    assert_eq!(
+        stored_tokens(&f, &account)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "rt-1"
+    );
+    // It answers: the drain returns once the rotated set is stored.
+    f.http.release();
+    assert!(f.m.drain(Duration::from_secs(60)).await.is_clean());
+    assert_eq!(f.m.background_renewals(), 0);
+    assert_eq!(
+        stored_tokens(&f, &account)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "rt-2"
+    );
 }
