@@ -191,7 +191,7 @@ async fn keep_signed_in<R: Runtime>(app: &AppHandle<R>, state: &AppState, s: &Ac
         min_ttl: Some(margin_for(s.token_lifetime)),
         force: false,
     };
-    match latchkey_core::agent::access_token(&state.manager, name, opts).await {
+    match state.source.token(name, &Default::default(), opts).await {
         Ok(t) if t.refreshed => tracing::info!(account = %name, "refreshed in the background"),
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::NeedsSignIn => {

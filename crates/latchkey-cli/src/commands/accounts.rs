@@ -92,20 +92,15 @@ pub async fn edit(e: EditArgs) -> Result<u8, Error> {
 
 /// `latchkey list`.
 pub async fn list(l: JsonFlag, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
-    let all = m.summaries().await?;
+    let (all, _) = source().list().await?;
     output::list(&all, json || l.json);
     Ok(0)
 }
 
 /// `latchkey status`.
 pub async fn status(s: StatusArgs, json: bool) -> Result<u8, Error> {
-    let m = manager()?;
-    let all = match &s.name {
-        Some(n) => vec![m.summary(n).await?],
-        None => m.summaries().await?,
-    };
-    let ok = output::status(&all, json || s.json, output::Served::Direct);
+    let (all, served) = source().accounts(s.name.as_deref()).await?;
+    let ok = output::status(&all, json || s.json, served);
     Ok(if ok { 0 } else { 3 })
 }
 

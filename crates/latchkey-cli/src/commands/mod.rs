@@ -13,12 +13,11 @@ mod sign_in;
 pub mod tokens;
 pub mod which;
 
-pub use tokens::{request_body, request_head};
-
 use std::io::Read;
 use std::time::Duration;
 
 use latchkey_core::http::ResourceRequest;
+use latchkey_core::source::Source;
 use latchkey_core::manager::{AccountEdit, LoginManager, ManagerOptions, NewAccount};
 use latchkey_core::store::CLI_DEADLINE;
 use latchkey_core::{
@@ -34,6 +33,12 @@ pub type Interrupt = tokio::sync::watch::Receiver<bool>;
 /// The direct path's manager (the CLI's keychain deadline).
 pub fn manager() -> Result<LoginManager, Error> {
     Ok(LoginManager::new(ManagerOptions::from_env(CLI_DEADLINE)?))
+}
+
+/// Where the commands that hand out tokens or read state get them: the agent first, else
+/// [`manager`], built only when the agent does not answer.
+pub fn source() -> Source {
+    Source::from_env(manager)
 }
 
 fn read_secret_stdin() -> Result<Secret, Error> {
