@@ -376,7 +376,6 @@ pub struct TargetArgs {
     pub audience: Option<String>,
 }
 
-
 /// `latchkey complete`.
 #[derive(Debug, Args)]
 pub struct CompleteArgs {

@@ -338,10 +338,7 @@ impl Source {
             Outcome::Lost(reason) => Err(not_repeated(reason)),
             Outcome::Fallback(reason) => {
                 fallback(&reason);
-                let resp = self
-                    .manager()?
-                    .request_with(name, spec, request)
-                    .await?;
+                let resp = self.manager()?.request_with(name, spec, request).await?;
                 Ok(HttpAnswer {
                     status: resp.status,
                     headers: resp

@@ -17,8 +17,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use latchkey_core::http::ResourceRequest;
-use latchkey_core::source::Source;
 use latchkey_core::manager::{AccountEdit, LoginManager, ManagerOptions, NewAccount};
+use latchkey_core::source::Source;
 use latchkey_core::store::CLI_DEADLINE;
 use latchkey_core::{
     Error, RedirectMode, Secret, SignInMethod, SignInOptions, TokenOptions, TokenSpec,

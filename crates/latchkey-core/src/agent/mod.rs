@@ -26,7 +26,6 @@ pub mod server;
 
 use std::path::PathBuf;
 
-
 /// Environment variable naming the socket (both the agent and its clients).
 pub const SOCKET_ENV: &str = "LATCHKEY_AGENT_SOCK";
 

@@ -618,7 +618,11 @@ impl Server {
                     && let Ok(spec) = spec.check()
                     && !spec.is_empty()
                 {
-                    tracing::debug!(tool = request.tool.name(), "token request for {}", spec.describe());
+                    tracing::debug!(
+                        tool = request.tool.name(),
+                        "token request for {}",
+                        spec.describe()
+                    );
                 }
                 tracing::debug!(tool = request.tool.name(), "credential request");
                 match m.credential_for(&request).await {

@@ -245,11 +245,19 @@ mod tests {
     #[test]
     fn no_rule_is_the_protocols_not_found_and_a_refusal_an_error_on_both_streams() {
         let (code, out, _) = run("get", b"r.test", &Fake::answering(Ok(Handout::NoRule)));
-        assert_eq!((code, out.as_str()), (1, "credentials not found in native keychain\n"));
-        let refused = Fake::answering(Ok(Handout::Refused("not sending a token over http://".into())));
+        assert_eq!(
+            (code, out.as_str()),
+            (1, "credentials not found in native keychain\n")
+        );
+        let refused = Fake::answering(Ok(Handout::Refused(
+            "not sending a token over http://".into(),
+        )));
         let (code, out, err) = run("get", b"http://r.test", &refused);
         assert_eq!(code, 2);
-        assert_eq!(out, "docker-credential-latchkey: not sending a token over http://\n");
+        assert_eq!(
+            out,
+            "docker-credential-latchkey: not sending a token over http://\n"
+        );
         assert_eq!(out, err);
     }
 
@@ -272,9 +280,16 @@ mod tests {
             );
             assert!(fake.asked.borrow().is_empty(), "{input:?}: nothing asked");
         }
-        let (code, out, _) = run("\x1b]0;evil\x07", b"", &Fake::answering(Ok(Handout::NoRule)));
+        let (code, out, _) = run(
+            "\x1b]0;evil\x07",
+            b"",
+            &Fake::answering(Ok(Handout::NoRule)),
+        );
         assert_eq!(code, 2);
-        assert!(!out.trim_end().chars().any(crate::text::is_unsafe), "{out:?}");
+        assert!(
+            !out.trim_end().chars().any(crate::text::is_unsafe),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -299,6 +314,9 @@ mod tests {
         assert_eq!((code, out.as_str()), (0, "{\"r.test\":\"oauth2\"}\n"));
         let (code, out, _) = run("version", b"", &fake);
         assert_eq!(code, 0);
-        assert!(out.starts_with("docker-credential-latchkey (latchkey "), "{out}");
+        assert!(
+            out.starts_with("docker-credential-latchkey (latchkey "),
+            "{out}"
+        );
     }
 }

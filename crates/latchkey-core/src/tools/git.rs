@@ -321,16 +321,26 @@ mod tests {
 
     #[test]
     fn no_rule_refused_store_and_a_request_without_host_answer_nothing() {
-        let (r, out, err) = run(Action::Get, b"protocol=https\nhost=h\n\n", &Fake::answering(Ok(Handout::NoRule)));
+        let (r, out, err) = run(
+            Action::Get,
+            b"protocol=https\nhost=h\n\n",
+            &Fake::answering(Ok(Handout::NoRule)),
+        );
         r.unwrap();
         assert_eq!((out.as_str(), err.as_str()), ("", ""));
-        let refused = Fake::answering(Ok(Handout::Refused("not sending a token over http://".into())));
+        let refused = Fake::answering(Ok(Handout::Refused(
+            "not sending a token over http://".into(),
+        )));
         let (r, out, err) = run(Action::Get, b"protocol=http\nhost=h\n\n", &refused);
         r.unwrap();
         assert_eq!(out, "");
         assert!(err.contains("not sending a token over http://"), "{err}");
         let fake = Fake::answering(Ok(issued("never")));
-        let (r, out, _) = run(Action::Store, b"protocol=https\nhost=h\npassword=p\n\n", &fake);
+        let (r, out, _) = run(
+            Action::Store,
+            b"protocol=https\nhost=h\npassword=p\n\n",
+            &fake,
+        );
         r.unwrap();
         assert_eq!(out, "");
         let (r, out, err) = run(Action::Get, b"path=x\n\n", &fake);
@@ -366,7 +376,11 @@ mod tests {
         if let Handout::Issued(c) = &mut h {
             c.token.degraded = Some("provider unreachable".into());
         }
-        let (r, out, err) = run(Action::Get, b"protocol=https\nhost=h\n\n", &Fake::answering(Ok(h)));
+        let (r, out, err) = run(
+            Action::Get,
+            b"protocol=https\nhost=h\n\n",
+            &Fake::answering(Ok(h)),
+        );
         r.unwrap();
         assert!(out.contains("password=tok-3"));
         assert_eq!(err, "latchkey: warning: provider unreachable\n");

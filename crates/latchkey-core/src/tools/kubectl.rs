@@ -77,7 +77,10 @@ pub async fn main(
                 _ => return Err(e),
             };
             let _ = writeln!(stderr, "latchkey: {e}");
-            let _ = writeln!(stderr, "latchkey: kubectl runs interactively: signing in now");
+            let _ = writeln!(
+                stderr,
+                "latchkey: kubectl runs interactively: signing in now"
+            );
             sign_in(account).await?;
             issued(latchkey.credential(request).await?)?
         }
@@ -128,9 +131,11 @@ mod tests {
         assert_eq!(c["status"]["expirationTimestamp"], "2030-01-02T03:04:05Z");
         assert_eq!(c["kind"], "ExecCredential");
         assert_eq!(c["apiVersion"], V1);
-        assert!(exec_credential(V1, "tok", None)["status"]
-            .get("expirationTimestamp")
-            .is_none());
+        assert!(
+            exec_credential(V1, "tok", None)["status"]
+                .get("expirationTimestamp")
+                .is_none()
+        );
     }
 
     #[test]
@@ -143,17 +148,25 @@ mod tests {
             spec: TokenSpec::default(),
         };
         let raw = info("https://k.test:6443", false);
-        block(main(inv, Some(&raw), None, &mut out, &mut err, &fake, async |_| {
-            panic!("no sign-in")
-        }))
+        block(main(
+            inv,
+            Some(&raw),
+            None,
+            &mut out,
+            &mut err,
+            &fake,
+            async |_| panic!("no sign-in"),
+        ))
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["apiVersion"], "client.authentication.k8s.io/v1beta1");
         assert_eq!(v["status"]["token"], "tok-k");
         let asked = fake.asked.borrow();
         assert_eq!(asked[0].tool, Tool::Kubectl);
-        assert!(matches!(&asked[0].subject, Subject::Cluster { server: Some(s), account: Some(a), .. }
-            if s == "https://k.test:6443" && a == "work"));
+        assert!(
+            matches!(&asked[0].subject, Subject::Cluster { server: Some(s), account: Some(a), .. }
+            if s == "https://k.test:6443" && a == "work")
+        );
     }
 
     #[test]
@@ -168,9 +181,15 @@ mod tests {
         let fake = Fake::answering(needs());
         let mut out = Vec::new();
         let raw = info("https://k.test", false);
-        let e = block(main(Invocation::default(), Some(&raw), None, &mut out, Vec::new(), &fake, async |_| {
-            panic!("no sign-in")
-        }))
+        let e = block(main(
+            Invocation::default(),
+            Some(&raw),
+            None,
+            &mut out,
+            Vec::new(),
+            &fake,
+            async |_| panic!("no sign-in"),
+        ))
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NeedsSignIn);
         assert!(out.is_empty());
@@ -179,12 +198,20 @@ mod tests {
         let signed = std::cell::Cell::new(false);
         let raw = info("https://k.test", true);
         let mut out = Vec::new();
-        let r = block(main(Invocation::default(), Some(&raw), None, &mut out, Vec::new(), &fake, async |a| {
-            assert_eq!(a, "work");
-            signed.set(true);
-            *fake.answer.borrow_mut() = Some(Ok(issued_token("after")));
-            Ok(())
-        }));
+        let r = block(main(
+            Invocation::default(),
+            Some(&raw),
+            None,
+            &mut out,
+            Vec::new(),
+            &fake,
+            async |a| {
+                assert_eq!(a, "work");
+                signed.set(true);
+                *fake.answer.borrow_mut() = Some(Ok(issued_token("after")));
+                Ok(())
+            },
+        ));
         r.unwrap();
         assert!(signed.get());
         assert!(String::from_utf8(out).unwrap().contains("\"after\""));
@@ -192,11 +219,23 @@ mod tests {
 
     #[test]
     fn hostile_exec_info_is_refused_before_anything_is_asked() {
-        for raw in ["{", "[]", r#"{"apiVersion":"client.authentication.k8s.io/v9\u001b[2J"}"#] {
+        for raw in [
+            "{",
+            "[]",
+            r#"{"apiVersion":"client.authentication.k8s.io/v9\u001b[2J"}"#,
+        ] {
             let fake = Fake::answering(Ok(issued_token("never")));
             let mut out = Vec::new();
-            let e = block(main(Invocation::default(), Some(raw), None, &mut out, Vec::new(), &fake, async |_| Ok(())))
-                .unwrap_err();
+            let e = block(main(
+                Invocation::default(),
+                Some(raw),
+                None,
+                &mut out,
+                Vec::new(),
+                &fake,
+                async |_| Ok(()),
+            ))
+            .unwrap_err();
             assert!(!e.to_string().chars().any(crate::text::is_unsafe), "{e:?}");
             assert!(out.is_empty());
             assert!(fake.asked.borrow().is_empty());

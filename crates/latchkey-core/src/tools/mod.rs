@@ -90,7 +90,11 @@ pub(crate) mod fake {
             Ok(self.select.clone())
         }
 
-        async fn token_rejected(&self, subject: &Subject, _: Option<&str>) -> Result<Option<String>> {
+        async fn token_rejected(
+            &self,
+            subject: &Subject,
+            _: Option<&str>,
+        ) -> Result<Option<String>> {
             self.rejected.borrow_mut().push(subject.clone());
             Ok(Some("work".into()))
         }
