@@ -310,13 +310,22 @@ fn agent_frame(data: &[u8]) {
         let mut input = std::io::Cursor::new(data);
         while let Ok(frame) = protocol::read_frame(&mut input, max) {
             // The agent: JSON first (for the version and op name), then the typed request.
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame) {
-                if let Ok(req) = serde_json::from_value::<Request>(value) {
-                    if let latchkey_core::agent::protocol::Op::TokenFor { spec, .. }
-                    | latchkey_core::agent::protocol::Op::RequestFor { spec, .. } = &req.op
-                    {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame)
+                && let Ok(req) = serde_json::from_value::<Request>(value)
+            {
+                match &req.op {
+                    protocol::Op::TokenFor { spec, .. } | protocol::Op::RequestFor { spec, .. } => {
                         let _ = spec.check();
                     }
+                    protocol::Op::Credential { request } => {
+                        if let latchkey_core::handout::Subject::Account { spec, .. }
+                        | latchkey_core::handout::Subject::Cluster { spec, .. } =
+                            &request.subject
+                        {
+                            let _ = spec.check();
+                        }
+                    }
+                    _ => {}
                 }
             }
             // A client.
@@ -330,6 +339,12 @@ fn agent_frame(data: &[u8]) {
                         "an agent message reaches the terminal with control characters"
                     );
                     let _ = protocol::kinds::not_executed(kind, message);
+                }
+                // What a tool would word from a hand-out: cleaned text.
+                if let Answer::Handout { handout } = resp.answer
+                    && let latchkey_core::handout::Handout::Refused(reason) = handout.into()
+                {
+                    assert!(!reason.chars().any(latchkey_core::text::is_unsafe));
                 }
             }
         }

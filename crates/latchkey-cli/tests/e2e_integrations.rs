@@ -2004,7 +2004,11 @@ fn every_tool_refuses_a_dpop_bound_token_alike() {
         "--dpop",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = sb.run(&["login", "bound", "--timeout", "60"]);
+    let out = sb
+        .cmd(&["login", "bound", "--timeout", "60"])
+        .env("LATCHKEY_TEST_LOGIN", "alice")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     home.latchkey_ok(
         &sb,

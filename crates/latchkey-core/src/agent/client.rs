@@ -136,16 +136,16 @@ impl Client {
                 false,
             ));
         }
-        if super::in_default_dir(&self.path) {
-            if let Some(dir) = self.path.parent() {
-                super::check_private_dir(dir).map_err(|why| {
-                    tracing::warn!("not asking the agent: {why}");
-                    (
-                        format!("the agent's directory cannot be trusted: {why}"),
-                        false,
-                    )
-                })?;
-            }
+        if super::in_default_dir(&self.path)
+            && let Some(dir) = self.path.parent()
+        {
+            super::check_private_dir(dir).map_err(|why| {
+                tracing::warn!("not asking the agent: {why}");
+                (
+                    format!("the agent's directory cannot be trusted: {why}"),
+                    false,
+                )
+            })?;
         }
         let stream = UnixStream::connect(&self.path)
             .map_err(|e| match e.kind() {

@@ -116,10 +116,9 @@ pub async fn main(
             writeln!(stdout, "{msg}").map(|()| e.kind().exit_status())
         }
     };
-    match written.and_then(|code| stdout.flush().map(|()| code)) {
-        Ok(code) => code,
-        Err(_) => 1,
-    }
+    written
+        .and_then(|code| stdout.flush().map(|()| code))
+        .unwrap_or(1)
 }
 
 async fn run(

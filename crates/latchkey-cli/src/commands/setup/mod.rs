@@ -47,6 +47,7 @@ mod kubectl;
 
 #[cfg(test)]
 use self::docker::edit_docker_config;
+#[cfg(test)]
 use self::kubectl::*;
 
 /// `latchkey setup`.
