@@ -1991,7 +1991,8 @@ fn kubectl_credential_sends_no_token_to_a_cluster_it_was_not_set_up_for() {
 /// token` still prints it (for a caller that makes its own proofs).
 #[test]
 fn every_tool_refuses_a_dpop_bound_token_alike() {
-    let p = provider(600);
+    require_secret_service();
+    let p = Provider::start(json!({"accessTokenTtl": 600, "dpop": true}));
     let sb = Sandbox::new(BIN);
     let home = Home::new();
     let out = sb.run(&[
