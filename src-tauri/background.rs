@@ -138,7 +138,7 @@ async fn sweep<R: Runtime>(
     if refresh {
         for kept in state
             .manager
-            .keep_signed_in(&summaries, Through::AgentFirst)
+            .keep_signed_in(&summaries, Through::Source(&state.source))
             .await
         {
             if matches!(kept.outcome, Kept::NeedsSignIn(_))

@@ -21,8 +21,10 @@ pub async fn copy_token<R: Runtime>(
     name: &str,
 ) -> Result<AccessToken> {
     // From the agent when another process serves it, else from the app's own manager.
-    let token =
-        latchkey_core::agent::access_token(&state.manager, name, TokenOptions::default()).await?;
+    let token = state
+        .source
+        .token(name, &Default::default(), TokenOptions::default())
+        .await?;
     app.clipboard()
         .write_secret(token.token.expose())
         .map_err(|e| Error::Other(format!("could not write to the clipboard: {e}")))?;

@@ -347,7 +347,7 @@ pub async fn refresh_account(
         min_ttl: None,
         force: true,
     };
-    let token = latchkey_core::agent::access_token(&state.manager, &name, opts).await?;
+    let token = state.source.token(&name, &Default::default(), opts).await?;
     Ok(TokenInfoView::new(&token, None))
 }
 

@@ -207,9 +207,9 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
 /// already serves it, the app asks that agent for tokens instead.
 #[cfg(unix)]
 fn serve_agent<R: Runtime>(app: &tauri::AppHandle<R>) {
-    let manager = app.state::<AppState>().manager.clone();
+    let source = app.state::<AppState>().source.clone();
     tauri::async_runtime::spawn(async move {
-        if let Err(e) = latchkey_core::agent::server::host(manager, std::future::pending()).await {
+        if let Err(e) = latchkey_core::agent::server::host(source, std::future::pending()).await {
             tracing::warn!("could not serve the agent socket: {e}");
         }
     });

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use latchkey_core::manager::ManagerOptions;
+use latchkey_core::source::Source;
 use latchkey_core::store::APP_DEADLINE;
 use latchkey_core::{LoginManager, Result};
 use tokio::sync::oneshot;
@@ -32,6 +33,9 @@ pub struct SignInProgress {
 pub struct AppState {
     /// The one façade over accounts, keychain and providers.
     pub manager: Arc<LoginManager>,
+    /// Where tokens come from: the agent when another process serves the socket, else
+    /// [`Self::manager`] (also while this app is the agent: [`latchkey_core::agent::server::host`]).
+    pub source: Arc<Source>,
     /// The system browser.
     pub opener: Opener,
     sign_ins: Mutex<HashMap<String, SignInProgress>>,
@@ -58,8 +62,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AppState {
     /// State over an explicit manager and opener (tests).
     pub fn new(manager: LoginManager, opener: Opener) -> Self {
+        let manager = Arc::new(manager);
         AppState {
-            manager: Arc::new(manager),
+            source: Arc::new(Source::with_manager(manager.clone())),
+            manager,
             opener,
             sign_ins: Mutex::new(HashMap::new()),
             notified: Mutex::new(HashSet::new()),

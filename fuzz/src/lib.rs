@@ -3,9 +3,11 @@
 //!
 //! Each target ([`TARGETS`]) feeds arbitrary bytes to one parser exactly as the core receives
 //! them: callback URLs (the loopback request head, then the URL; the scheme URL), token /
-//! device / PAR / introspection / error responses ([`latchkey_core::token::interpret_json`]
+//! device / PAR (the core's `PushedRequest`) / introspection / error responses ([`latchkey_core::token::interpret_json`]
 //! and the checks after it), discovery documents, a JWKS with an id_token, `WWW-Authenticate` /
-//! `DPoP-Nonce` headers, and `accounts.toml`. A harness only fails by panicking: every input
+//! `DPoP-Nonce` headers, `accounts.toml`, agent frames, and the tools' protocols (git's
+//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`) through the same
+//! `latchkey_core::tools` code the CLI runs, with a fake hand-out behind them. A harness only fails by panicking: every input
 //! must end in `Ok` or a typed error. Whatever the parser returns must also be free of control
 //! characters where it is text for people (error messages).
 //!
@@ -35,6 +37,9 @@ pub const TARGETS: &[&str] = &[
     "www_authenticate",
     "accounts_toml",
     "agent_frame",
+    "git_credential",
+    "docker_helper",
+    "kube_exec_info",
 ];
 
 /// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
@@ -52,6 +57,9 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "www_authenticate" => www_authenticate(data),
         "accounts_toml" => accounts_toml(data),
         "agent_frame" => agent_frame(data),
+        "git_credential" => git_credential(data),
+        "docker_helper" => docker_helper(data),
+        "kube_exec_info" => kube_exec_info(data),
         _ => return false,
     }
     true
@@ -155,26 +163,14 @@ fn tokio_free_instant() -> Instant {
 }
 
 fn par_response(data: &[u8]) {
-    #[derive(serde::Deserialize)]
-    struct Pushed {
-        #[allow(dead_code)]
-        request_uri: String,
-        #[serde(default, deserialize_with = "expires")]
-        #[allow(dead_code)]
-        expires_in: Option<u64>,
-    }
-    fn expires<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> std::result::Result<Option<u64>, D::Error> {
-        use serde::Deserialize;
-        Ok(Option::<serde_json::Value>::deserialize(d)?.and_then(|v| v.as_u64()))
-    }
+    // The core's own PAR response type and checks (not a look-alike).
     for status in [201, 400] {
-        if let Err(e) = interpret_json::<Pushed>(
+        match latchkey_core::flow::pkce::PushedRequest::parse(
             &response(status, "application/json", data),
-            &ErrorContext::default(),
+            "http://127.0.0.1:1/callback",
         ) {
-            assert_printable(&e);
+            Ok(p) => assert!(!p.request_uri.is_empty(), "an empty request_uri is refused"),
+            Err(e) => assert_printable(&e),
         }
     }
 }
@@ -309,29 +305,47 @@ fn accounts_toml(data: &[u8]) {
 /// answer: [`protocol::read_frame`](latchkey_core::agent::protocol::read_frame), then the
 /// request and response types. An error message a client would print must be printable.
 fn agent_frame(data: &[u8]) {
-    use latchkey_core::agent::protocol::{self, Answer, Op, Request, Response};
+    use latchkey_core::agent::protocol::{self, Answer, Request, Response};
     for max in [protocol::MAX_REQUEST, 64] {
         let mut input = std::io::Cursor::new(data);
         while let Ok(frame) = protocol::read_frame(&mut input, max) {
             // The agent: JSON first (for the version and op name), then the typed request.
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame)
                 && let Ok(req) = serde_json::from_value::<Request>(value)
-                && let Op::TokenFor { spec, .. } | Op::RequestFor { spec, .. } = &req.op
             {
-                let _ = spec.check();
+                match &req.op {
+                    protocol::Op::TokenFor { spec, .. } | protocol::Op::RequestFor { spec, .. } => {
+                        let _ = spec.check();
+                    }
+                    protocol::Op::Credential { request } => {
+                        if let latchkey_core::handout::Subject::Account { spec, .. }
+                        | latchkey_core::handout::Subject::Cluster { spec, .. } =
+                            &request.subject
+                        {
+                            let _ = spec.check();
+                        }
+                    }
+                    _ => {}
+                }
             }
             // A client.
-            if let Ok(resp) = serde_json::from_slice::<Response>(&frame)
-                && let Answer::Error { kind, message } = &resp.answer
-            {
-                let shown = latchkey_core::text::clean_lines(message, 2000);
-                assert!(
-                    !shown
-                        .chars()
-                        .any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
-                    "an agent message reaches the terminal with control characters"
-                );
-                let _ = protocol::kinds::not_executed(kind, message);
+            if let Ok(resp) = serde_json::from_slice::<Response>(&frame) {
+                if let Answer::Error { kind, message } = &resp.answer {
+                    let shown = latchkey_core::text::clean_lines(message, 2000);
+                    assert!(
+                        !shown
+                            .chars()
+                            .any(|c| c != '\n' && latchkey_core::text::is_unsafe(c)),
+                        "an agent message reaches the terminal with control characters"
+                    );
+                    let _ = protocol::kinds::not_executed(kind, message);
+                }
+                // What a tool would word from a hand-out: cleaned text.
+                if let Answer::Handout { handout } = resp.answer
+                    && let latchkey_core::handout::Handout::Refused(reason) = handout.into()
+                {
+                    assert!(!reason.chars().any(latchkey_core::text::is_unsafe));
+                }
             }
         }
     }
@@ -523,4 +537,146 @@ pub fn corpus(target: &str) -> Vec<Vec<u8>> {
         .into_iter()
         .filter_map(|p| std::fs::read(p).ok())
         .collect()
+}
+
+/// Hands out a fixed Bearer credential for every request, so the protocols' answer paths run.
+struct Handouts;
+
+impl latchkey_core::handout::Handouts for Handouts {
+    async fn credential(
+        &self,
+        _request: latchkey_core::handout::CredentialRequest,
+    ) -> latchkey_core::Result<latchkey_core::handout::Handout> {
+        Ok(latchkey_core::handout::Handout::Issued(
+            latchkey_core::handout::Credential {
+                account: "fuzz".into(),
+                username: "fuzz-user".into(),
+                token: latchkey_core::AccessToken {
+                    token: latchkey_core::Secret::new("FUZZTOKEN"),
+                    token_type: "Bearer".into(),
+                    expires_at: None,
+                    scope: None,
+                    degraded: None,
+                    refreshed: false,
+                },
+            },
+        ))
+    }
+
+    async fn select(
+        &self,
+        _: &latchkey_core::handout::Subject,
+        _: Option<&str>,
+    ) -> latchkey_core::Result<Option<latchkey_core::rules::Selection>> {
+        Ok(None)
+    }
+
+    async fn token_rejected(
+        &self,
+        _: &latchkey_core::handout::Subject,
+        _: Option<&str>,
+    ) -> latchkey_core::Result<Option<String>> {
+        Ok(None)
+    }
+
+    async fn usernames(&self) -> latchkey_core::Result<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Polls a future that never waits (the fake [`Handouts`] answers at once) to completion.
+fn now<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn git_credential(data: &[u8]) {
+    use latchkey_core::tools::git;
+    match git::read_request(&mut &data[..]) {
+        Ok(req) => {
+            if let Some(latchkey_core::handout::Subject::GitRequest {
+                protocol,
+                host,
+                path,
+                username,
+            }) = req.subject()
+            {
+                // What the core would make of it (the agent or the direct path).
+                if let Err(e) = latchkey_core::rules::Target::from_host_field(
+                    protocol.as_deref(),
+                    &host,
+                    path.as_deref(),
+                    username.as_deref(),
+                ) {
+                    assert_printable(&e);
+                }
+            }
+        }
+        Err(e) => assert_printable(&e),
+    }
+    for action in [git::Action::Get, git::Action::Erase] {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        match now(git::main(action, None, data, &mut out, &mut err, &Handouts)) {
+            Ok(()) => {}
+            Err(e) => {
+                assert_printable(&e);
+                assert!(out.is_empty(), "no answer with an error");
+            }
+        }
+    }
+}
+
+fn docker_helper(data: &[u8]) {
+    use latchkey_core::tools::docker;
+    for action in ["get", "erase", "store"] {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = now(docker::main(
+            action, None, data, &mut out, &mut err, &Handouts,
+        ));
+        let out = String::from_utf8_lossy(&out);
+        if code != 0 {
+            assert!(!out.contains("FUZZTOKEN"), "no token with an error");
+            assert!(
+                !out.trim_end().chars().any(latchkey_core::text::is_unsafe),
+                "an error on stdout carries control characters: {out:?}"
+            );
+        }
+    }
+    if let Err(e) = docker::store_request(&text(data)) {
+        assert_printable(&e);
+    }
+}
+
+fn kube_exec_info(data: &[u8]) {
+    use latchkey_core::tools::kubectl;
+    let raw = text(data);
+    match latchkey_core::kube::parse_exec_info(Some(&raw)) {
+        Ok(info) => assert!(latchkey_core::kube::API_VERSIONS.contains(&info.api_version.as_str())),
+        Err(e) => assert_printable(&e),
+    }
+    let mut out = Vec::new();
+    let r = now(kubectl::main(
+        kubectl::Invocation::default(),
+        Some(&raw),
+        None,
+        &mut out,
+        Vec::new(),
+        &Handouts,
+        async |_| Ok(()),
+    ));
+    match r {
+        Ok(()) => {
+            let v = serde_json::from_slice::<serde_json::Value>(&out);
+            assert!(
+                v.is_ok_and(|v| v["kind"] == "ExecCredential"),
+                "the answer is an ExecCredential"
+            );
+        }
+        Err(e) => assert_printable(&e),
+    }
 }

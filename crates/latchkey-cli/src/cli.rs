@@ -407,9 +407,6 @@ pub struct RequestArgs {
     pub include: bool,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// The body, when the agent fast path already read it (standard input is read once).
-    #[arg(skip)]
-    pub preread_body: Option<Option<Vec<u8>>>,
 }
 
 /// What a token is for (`token`, `request`, `exec`, `kubectl-credential`, the rules `setup`
@@ -427,13 +424,6 @@ pub struct TargetArgs {
     /// Ask for a token for this audience (Auth0 API identifier; other servers get `audience`).
     #[arg(long, value_name = "AUDIENCE")]
     pub audience: Option<String>,
-}
-
-impl TargetArgs {
-    /// True if no option was given.
-    pub fn is_empty(&self) -> bool {
-        self.scope.is_empty() && self.resource.is_empty() && self.audience.is_none()
-    }
 }
 
 /// `latchkey complete`.

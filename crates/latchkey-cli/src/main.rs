@@ -2,7 +2,6 @@
 //! command, prints tables or JSON, and maps errors to documented exit codes. All OAuth, keychain
 //! and file logic lives in `latchkey-core`.
 
-mod agent_client;
 mod browser;
 mod cli;
 #[cfg(test)]
@@ -30,11 +29,7 @@ fn main() -> ExitCode {
     }) {
         args.splice(0..1, ["latchkey".into(), "docker-credential".into()]);
     }
-    let mut cli = Cli::parse_from(args);
-    // The agent first, before any runtime, HTTPS client or config parse.
-    if let Some(code) = agent_client::fast_path(&mut cli) {
-        return code;
-    }
+    let cli = Cli::parse_from(args);
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

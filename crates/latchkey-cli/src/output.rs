@@ -3,8 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use latchkey_core::http::Response;
-use latchkey_core::manager::{AccountSummary, EditOutcome, KeychainState, LogoutReport, SignedIn};
+use latchkey_core::manager::{AccountSummary, EditOutcome, LogoutReport, SignedIn};
 use latchkey_core::{
     AccessToken, Account, DeviceSignIn, GrantFlow, Introspection, OfflineAccess, TokenStatus,
 };
@@ -220,22 +219,8 @@ pub fn list(all: &[AccountSummary], json: bool) {
     table(&rows);
 }
 
-/// `latchkey status`; returns false if some account needs attention.
-/// Who answered `latchkey status`.
-#[derive(Debug, Clone, Copy)]
-pub enum Served {
-    /// The agent with this pid.
-    Agent {
-        /// Its pid.
-        pid: u32,
-        /// The keychain as the agent sees it.
-        keychain: KeychainState,
-        /// Rotated token sets the agent could not store yet.
-        unwritten: usize,
-    },
-    /// This process, from the keychain (no agent answered).
-    Direct,
-}
+/// Who answered a `list` or `status`.
+pub use latchkey_core::source::Served;
 
 /// `latchkey status`; true if every account is usable.
 pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
@@ -612,23 +597,8 @@ pub fn end_countdown() {
     }
 }
 
-/// `latchkey request`: the status on stderr (and with `--include` the status line and headers
-/// on stdout), the body on stdout.
-pub fn response(r: &Response, include: bool) {
-    let headers: Vec<(String, String)> = r
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    response_parts(r.status, &headers, &r.body, include);
-}
-
-/// [`response`] from its parts (an answer relayed by the agent).
+/// A resource server's response (`latchkey request`): the status line on stderr, with
+/// `--include` the status line and headers on stdout, then the body.
 pub fn response_parts(status: u16, headers: &[(String, String)], body: &[u8], include: bool) {
     let reason = reqwest_reason(status);
     eprintln!("HTTP {status} {reason}");

@@ -1230,3 +1230,96 @@ fn the_agent_keeps_a_keep_signed_in_account_fresh_with_no_client_asking() {
         agent.log()
     );
 }
+
+/// Issue 15.2: a tool the agent answers builds no manager of its own — with no D-Bus session
+/// (no keychain reachable at all) git's helper, Docker's helper, `exec` and `token` still get
+/// the account's token through the agent's `credential`/`token` operations. An agent that does
+/// not know `credential` answers `bad_request`, and the tool decides itself (same token).
+#[test]
+fn a_tool_answered_by_the_agent_needs_no_keychain_and_an_older_agent_leaves_it_to_the_direct_path()
+{
+    let _shared = shared();
+    let p = provider(json!({"accessTokenTtl": 600}));
+    let sb = Sandbox::new(BIN);
+    sb.add_and_login(&p, "reg");
+    let home = tempfile::tempdir().unwrap();
+    let gitconfig = home.path().join(".gitconfig");
+    let mut c = sb.cmd(&["setup", "git", "reg", "--host", "code.example.test"]);
+    c.env("HOME", home.path())
+        .env("GIT_CONFIG_GLOBAL", &gitconfig);
+    let out = c.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let own = sb.ok(&["token", "reg"]).trim().to_string();
+    let agent = Agent::start(&sb, &sb.agent_socket());
+
+    let no_keychain = |args: &[&str], input: &str| {
+        let mut c = sb.cmd(args);
+        c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("HOME", home.path());
+        let out = latchkey_testkit::output_with_stdin(&mut c, input);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("agent not used"), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let git = no_keychain(
+        &["-v", "git-credential", "get"],
+        "protocol=https\nhost=code.example.test\n\n",
+    );
+    assert!(git.contains(&format!("password={own}\n")), "{git}");
+    let docker = no_keychain(&["-v", "docker-credential", "get"], "code.example.test\n");
+    assert!(
+        docker.contains(&format!("\"Secret\":\"{own}\"")),
+        "{docker}"
+    );
+    let exec = no_keychain(
+        &[
+            "-v",
+            "exec",
+            "reg",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$LATCHKEY_ACCESS_TOKEN\"",
+        ],
+        "",
+    );
+    assert_eq!(exec, own);
+    assert_eq!(no_keychain(&["-v", "token", "reg"], "").trim(), own);
+    assert!(
+        agent.count(|l| l.contains("credential request")) >= 3,
+        "{}",
+        agent.log()
+    );
+    // Without the agent the same call needs the keychain: it fails (proof that the answers
+    // above came from the agent, not from this process).
+    let mut c = sb.cmd(&["git-credential", "get"]);
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("LATCHKEY_NO_AGENT", "1")
+        .env("HOME", home.path());
+    let out =
+        latchkey_testkit::output_with_stdin(&mut c, "protocol=https\nhost=code.example.test\n\n");
+    assert_ne!(code(&out), 0, "{}", stdout(&out));
+    assert!(!stdout(&out).contains(&own));
+
+    // An agent of the first release: `credential` is unknown to it, the direct path answers.
+    let dir = tempfile::tempdir().unwrap();
+    let old_sock = dir.path().join("old.sock");
+    let old = older_agent(old_sock.clone());
+    let mut c = sb.cmd(&["-v", "git-credential", "get"]);
+    c.env("LATCHKEY_AGENT_SOCK", &old_sock)
+        .env("HOME", home.path());
+    let out =
+        latchkey_testkit::output_with_stdin(&mut c, "protocol=https\nhost=code.example.test\n\n");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("password={own}\n")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("agent not used (the agent (pid 1) said bad_request"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(old.join().unwrap(), 1, "the older agent was asked once");
+}

@@ -1984,3 +1984,70 @@ fn kubectl_credential_sends_no_token_to_a_cluster_it_was_not_set_up_for() {
     );
     assert!(!sb.accounts_toml().contains(&format!("127.0.0.1:{pa}")));
 }
+
+/// Issue 15.3: one bearer-only rule for every tool. A DPoP-bound token is useless without a
+/// proof per request and none of git, Docker, kubectl or `exec` can send one, so all of them
+/// refuse it with the same error (Docker's `get` and `exec` used to hand it out); `latchkey
+/// token` still prints it (for a caller that makes its own proofs).
+#[test]
+fn every_tool_refuses_a_dpop_bound_token_alike() {
+    require_secret_service();
+    let p = Provider::start(json!({"accessTokenTtl": 600, "dpop": true}));
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    let out = sb.run(&[
+        "add",
+        "bound",
+        "--issuer",
+        &p.issuer,
+        "--client-id",
+        "latchkey-dpop",
+        "--dpop",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = sb
+        .cmd(&["login", "bound", "--timeout", "60"])
+        .env("LATCHKEY_TEST_LOGIN", "alice")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "bound", "--host", "git.example.test"],
+    );
+    let printed: Value = serde_json::from_str(&sb.ok(&["token", "bound", "--json"])).unwrap();
+    assert_eq!(printed["token_type"], "DPoP", "{printed}");
+    let token = printed["access_token"].as_str().unwrap().to_string();
+    let refused = |out: &Output, tool: &str| {
+        assert_eq!(code(out), 2, "{tool}: {}", stderr(out));
+        let said = format!("{}{}", stdout(out), stderr(out));
+        assert!(
+            said.contains(&format!(
+                "account `bound` has DPoP-bound tokens, which {tool} cannot use"
+            )),
+            "{tool}: {said}"
+        );
+        assert!(!said.contains(&token), "{tool}: the token was handed out");
+    };
+    let mut c = sb.cmd(&["git-credential", "get"]);
+    home.apply(&mut c);
+    let out = output_with_stdin(&mut c, "protocol=https\nhost=git.example.test\n\n");
+    refused(&out, "git");
+    assert_eq!(stdout(&out), "");
+    let mut c = sb.cmd(&["docker-credential", "get"]);
+    home.apply(&mut c);
+    refused(&output_with_stdin(&mut c, "git.example.test\n"), "Docker");
+    let out = home.latchkey(
+        &sb,
+        &[
+            "exec",
+            "bound",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$LATCHKEY_ACCESS_TOKEN\"",
+        ],
+    );
+    refused(&out, "exec");
+    assert_eq!(stdout(&out), "", "the command did not run");
+}

@@ -16,6 +16,11 @@
 //!   explained with the `latchkey login` command that fixes it.
 //! - [`target`]: what a token is for (scopes, resources, audience) and how each provider is
 //!   asked for it; the protocol is `manager/derived.rs`.
+//! - [`source`]: the agent first, else this process — the one way every shell gets tokens;
+//!   [`handout`]: THE hand-out of a tool's credential (rules, https only, bearer only, username),
+//!   served by [`LoginManager::credential_for`]; [`tools`]: the tools' protocols (git
+//!   credential helper, Docker credential helper, kubectl exec plugin, `exec`'s environment)
+//!   as bytes in, bytes out.
 //! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server, the one
 //!   path normalisation and the one https-only rule; [`kube`]: kubectl's `KUBERNETES_EXEC_INFO`
 //!   and which cluster gets which token.
@@ -38,6 +43,7 @@ pub mod config;
 pub mod dpop;
 pub mod error;
 pub mod flow;
+pub mod handout;
 pub mod headless;
 pub mod http;
 pub mod issuer;
@@ -51,12 +57,14 @@ pub mod private;
 pub mod provider;
 pub mod rules;
 pub mod secret;
+pub mod source;
 pub mod store;
 pub mod target;
 pub mod text;
 pub mod tls;
 pub mod token;
 pub mod token_state;
+pub mod tools;
 pub mod watch;
 
 pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode};

@@ -92,21 +92,18 @@ pub async fn edit(direct: &DirectPath, e: EditArgs) -> Result<u8, Error> {
 
 /// `latchkey list`.
 pub async fn list(direct: &DirectPath, l: JsonFlag, json: bool) -> Result<u8, Error> {
-    let m = direct.manager()?;
-    let all = m.summaries().await?;
+    let (all, _) = direct.source().list().await?;
     output::list(&all, json || l.json);
     Ok(0)
 }
 
 /// `latchkey status`.
 pub async fn status(direct: &DirectPath, s: StatusArgs, json: bool) -> Result<u8, Error> {
-    let m = direct.manager()?;
-    let all = match &s.name {
-        Some(n) => vec![m.summary(n).await?],
-        None => m.summaries().await?,
-    };
-    let ok = output::status(&all, json || s.json, output::Served::Direct);
+    let (all, served) = direct.source().accounts(s.name.as_deref()).await?;
+    let ok = output::status(&all, json || s.json, served);
+    // Which store holds the secrets, when this process read them itself.
     if !(json || s.json)
+        && let Some(m) = direct.made()
         && let Some(choice) = m.keychain().choice().await
     {
         output::store_line(&choice);

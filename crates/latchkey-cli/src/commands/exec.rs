@@ -1,7 +1,8 @@
 //! `latchkey exec ACCOUNT [--env VAR]... [--min-ttl SECS] [--scope S]... [--resource URI]...
-//! [--audience A] -- CMD ARGS...`: runs CMD with a
-//! fresh access token in its environment (never in any argv) and its expiry in
-//! `LATCHKEY_ACCESS_TOKEN_EXPIRES_AT` (RFC 3339).
+//! [--audience A] -- CMD ARGS...`: runs CMD with a fresh access token in its environment
+//! (never in any argv) and its expiry in `LATCHKEY_ACCESS_TOKEN_EXPIRES_AT` (RFC 3339). The
+//! token is the one hand-out for `exec` (bearer only) and the environment is
+//! [`latchkey_core::tools::exec`]'s; this adapter runs the command.
 //!
 //! Once the token is in hand, latchkey *becomes* CMD (`execve`, as `exec` in a shell does):
 //! same process id, same process group and terminal, so Ctrl-C and any signal sent to "us"
@@ -13,19 +14,14 @@
 //! stored first.
 
 use std::os::unix::process::CommandExt;
-use std::time::Duration;
 
 use clap::Args;
+use latchkey_core::Error;
+use latchkey_core::handout::Handout;
 use latchkey_core::manager::DRAIN_AT_EXIT;
-use latchkey_core::{Error, TokenOptions};
+use latchkey_core::tools::exec::{self as protocol, EXPIRES_VAR};
 
 use super::DirectPath;
-use super::tokens::fresh_token_for;
-
-/// The default variable for the token.
-pub const DEFAULT_VAR: &str = "LATCHKEY_ACCESS_TOKEN";
-/// The variable for the expiry.
-pub const EXPIRES_VAR: &str = "LATCHKEY_ACCESS_TOKEN_EXPIRES_AT";
 
 /// `latchkey exec`.
 #[derive(Debug, Args)]
@@ -45,67 +41,58 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
-fn valid_var(v: &str) -> bool {
-    let mut chars = v.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// `latchkey exec`.
 pub async fn exec(
     direct: &DirectPath,
     e: ExecArgs,
     interrupt: super::Interrupt,
 ) -> Result<u8, Error> {
-    let vars = if e.env.is_empty() {
-        vec![DEFAULT_VAR.to_string()]
-    } else {
-        e.env.clone()
-    };
-    if let Some(bad) = vars.iter().find(|v| !valid_var(v)) {
-        return Err(Error::InvalidInput(format!(
-            "--env `{bad}` is not a variable name (letters, digits and `_`, not starting with a digit)"
-        )));
-    }
+    let vars = protocol::variables(&e.env)?;
     let Some((program, args)) = e.command.split_first() else {
         return Err(Error::InvalidInput("no command after `--`".into()));
     };
     let spec = super::tokens::token_spec(&e.target)?;
-    let m = direct.manager()?;
-    let tok = fresh_token_for(
-        &m,
-        &e.name,
-        &spec,
-        TokenOptions {
-            min_ttl: e.min_ttl.map(Duration::from_secs),
-            force: false,
-        },
-    )
-    .await?;
-    if let Some(w) = &tok.degraded {
+    let credential = match direct
+        .source()
+        .credential(protocol::request(&e.name, &spec, e.min_ttl))
+        .await?
+    {
+        Handout::Issued(c) => c,
+        // A named account has no rule to miss and no server to refuse.
+        Handout::NoRule | Handout::Refused(_) => {
+            return Err(Error::Other(format!(
+                "no token was handed out for `{}`",
+                e.name
+            )));
+        }
+    };
+    if let Some(w) = &credential.token.degraded {
         eprintln!("latchkey: warning: {w}");
     }
+    let env = protocol::environment(&vars, &credential);
+    drop(credential);
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
-    for v in &vars {
-        cmd.env(v, tok.token.expose());
+    for (v, token) in &env.token {
+        cmd.env(v, token.expose());
     }
-    match crate::output::rfc3339(tok.expires_at) {
+    match &env.expires_at {
         Some(exp) => cmd.env(EXPIRES_VAR, exp),
         None => cmd.env_remove(EXPIRES_VAR),
     };
-    drop(tok);
+    drop(env);
     // Ctrl-C while the token was fetched (a refresh finishes and stores its rotated token
     // first): do not start CMD. After `exec` the signal handlers are gone (reset by execve).
     if *interrupt.borrow() {
         return Err(Error::Interrupted);
     }
-    // `execve` ends this process's tasks: a renewal finishing in the background (the token
-    // endpoint was slower than the proactive deadline, CMD got the current token) is stored
-    // first, or its rotated refresh token would be lost with them.
-    if m.background_renewals() > 0 {
+    // `execve` ends this process's tasks: a renewal finishing in the background on the direct
+    // path (the token endpoint was slower than the proactive deadline, CMD got the current
+    // token) is stored first, or its rotated refresh token would be lost with them. (Served by
+    // the agent, there is no manager here: the agent finishes its own.)
+    if let Some(m) = direct.made()
+        && m.background_renewals() > 0
+    {
         m.drain(DRAIN_AT_EXIT).await;
     }
     // Only returns if CMD could not be run.
@@ -120,17 +107,4 @@ pub async fn exec(
         program.to_string_lossy()
     );
     Ok(code)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn variable_names() {
-        assert!(super::valid_var("LATCHKEY_ACCESS_TOKEN"));
-        assert!(super::valid_var("_x1"));
-        assert!(!super::valid_var("1X"));
-        assert!(!super::valid_var("A-B"));
-        assert!(!super::valid_var(""));
-        assert!(!super::valid_var("A=B"));
-    }
 }

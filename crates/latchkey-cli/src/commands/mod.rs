@@ -14,14 +14,13 @@ mod store;
 pub mod tokens;
 pub mod which;
 
-pub use tokens::{request_body, request_head};
-
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::http::ResourceRequest;
 use latchkey_core::manager::{AccountEdit, LoginManager, ManagerOptions, NewAccount};
+use latchkey_core::source::Source;
 use latchkey_core::store::CLI_DEADLINE;
 use latchkey_core::{
     Error, RedirectMode, Secret, SignInMethod, SignInOptions, TokenOptions, TokenSpec,
@@ -37,9 +36,9 @@ pub type Interrupt = tokio::sync::watch::Receiver<bool>;
 /// deadline; a vault's passphrase, when needed, is asked on the terminal), made when a command
 /// first needs it, and kept so that `main` can [`LoginManager::drain`] the renewals it left
 /// finishing in the background before the process exits.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct DirectPath {
-    manager: std::sync::OnceLock<Arc<LoginManager>>,
+    manager: Arc<std::sync::OnceLock<Arc<LoginManager>>>,
 }
 
 impl DirectPath {
@@ -58,6 +57,13 @@ impl DirectPath {
     /// The run's manager if a command made it.
     pub fn made(&self) -> Option<&Arc<LoginManager>> {
         self.manager.get()
+    }
+
+    /// Where the commands that hand out tokens or read state get them: the agent first, else
+    /// this run's manager, built only when the agent does not answer.
+    pub fn source(&self) -> Source {
+        let direct = self.clone();
+        Source::from_env(move || direct.manager())
     }
 }
 

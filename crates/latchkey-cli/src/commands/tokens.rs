@@ -7,12 +7,12 @@ pub fn token_spec(t: &TargetArgs) -> Result<TokenSpec, Error> {
     TokenSpec::new(&t.scope, &t.resource, t.audience.as_deref())
 }
 
-/// `latchkey token`.
+/// `latchkey token` (the agent first: [`source`]).
 pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, Error> {
     let spec = token_spec(&t.target)?;
-    let m = direct.manager()?;
-    let tok = m
-        .token_for(
+    let tok = direct
+        .source()
+        .token(
             &t.name,
             &spec,
             TokenOptions {
@@ -27,10 +27,11 @@ pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, 
 
 /// `latchkey refresh`.
 pub async fn refresh(direct: &DirectPath, r: RefreshArgs, json: bool) -> Result<u8, Error> {
-    let m = direct.manager()?;
-    let tok = m
-        .access_token(
+    let tok = direct
+        .source()
+        .token(
             &r.name,
+            &TokenSpec::default(),
             TokenOptions {
                 min_ttl: None,
                 force: r.force,
@@ -106,17 +107,14 @@ pub fn request_head(
     Ok((method, headers))
 }
 
-/// `latchkey request`.
-pub async fn request(direct: &DirectPath, mut r: RequestArgs) -> Result<u8, Error> {
-    let body = match r.preread_body.take() {
-        Some(body) => body,
-        None => request_body(&r)?,
-    };
+/// `latchkey request` (the agent first, and never sent twice: [`Source::request`]).
+pub async fn request(direct: &DirectPath, r: RequestArgs) -> Result<u8, Error> {
+    let body = request_body(&r)?;
     let (method, headers) = request_head(&r, body.is_some())?;
     let spec = token_spec(&r.target)?;
-    let m = direct.manager()?;
-    let resp = m
-        .request_with(
+    let resp = direct
+        .source()
+        .request(
             &r.name,
             &spec,
             ResourceRequest {
@@ -127,14 +125,14 @@ pub async fn request(direct: &DirectPath, mut r: RequestArgs) -> Result<u8, Erro
             },
         )
         .await?;
-    output::response(&resp, r.include);
+    output::response_parts(resp.status, &resp.headers, &resp.body, r.include);
     explain_challenge(
         &r.name,
         resp.status,
         resp.headers
-            .get_all("www-authenticate")
             .iter()
-            .map(|v| v.as_bytes()),
+            .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str()),
     );
     Ok(if resp.status >= 400 {
         latchkey_core::error::EXIT_HTTP_ERROR_STATUS
@@ -157,25 +155,9 @@ pub fn explain_challenge<V: AsRef<[u8]>>(
 
 /// `latchkey introspect`.
 pub async fn introspect(direct: &DirectPath, n: NameArg, json: bool) -> Result<u8, Error> {
-    let m = direct.manager()?;
-    let info = m.introspect(&n.name).await?;
+    let info = direct.source().introspect(&n.name).await?;
     output::introspection(&n.name, &info, json || n.json);
     Ok(0)
-}
-
-/// The one way the integrations (git, Docker, kubectl, `exec`) get a token, for exactly `spec`
-/// (empty: the account's own token; else `exec --scope/--resource/--audience`, a selection
-/// rule's spec, `kubectl-credential --resource`): from the agent when one answers
-/// ([`crate::agent_client::token_for_or`]), else [`LoginManager::access_token`] /
-/// [`LoginManager::token_for`] (keychain hot path, single-flight refresh, rotation into the
-/// account's set) — the same protocol either way.
-pub async fn fresh_token_for(
-    m: &LoginManager,
-    name: &str,
-    spec: &TokenSpec,
-    opts: TokenOptions,
-) -> Result<latchkey_core::AccessToken, Error> {
-    crate::agent_client::token_for_or(m, name, spec, opts).await
 }
 
 /// `LATCHKEY_ACCOUNT`, the override of the selection rules.

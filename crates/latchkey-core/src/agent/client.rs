@@ -136,10 +136,8 @@ impl Client {
                 false,
             ));
         }
-        if let Some(dir) = self
-            .path
-            .parent()
-            .filter(|_| super::in_default_dir(&self.path))
+        if super::in_default_dir(&self.path)
+            && let Some(dir) = self.path.parent()
         {
             super::check_private_dir(dir).map_err(|why| {
                 tracing::warn!("not asking the agent: {why}");

@@ -6,8 +6,9 @@
 //!   a dead agent is replaced), checks every peer's uid, serves requests from one long-lived
 //!   [`crate::LoginManager`] with token memory, watches the config dir and retries keychain
 //!   writes that failed.
-//! - [`client`]: the blocking client the CLI uses before it builds any runtime; any failure to
-//!   get an answer is a reason to fall back to the direct path, never an error.
+//! - [`client`]: the blocking client; any failure to get an answer is a reason to fall back to
+//!   the direct path, never an error. Shells use it through [`crate::source::Source`], the one
+//!   "agent, else this process".
 //!
 //! The socket is `$LATCHKEY_AGENT_SOCK` if set, else `$XDG_RUNTIME_DIR/latchkey/agent.sock`,
 //! else `<cache dir>/latchkey/agent/agent.sock` (`~/.cache/latchkey/agent/agent.sock`):
@@ -24,9 +25,6 @@ pub mod protocol;
 pub mod server;
 
 use std::path::PathBuf;
-
-use crate::error::Result;
-use crate::manager::{AccessToken, LoginManager, TokenOptions};
 
 /// Environment variable naming the socket (both the agent and its clients).
 pub const SOCKET_ENV: &str = "LATCHKEY_AGENT_SOCK";
@@ -99,42 +97,4 @@ pub fn current_uid() -> u32 {
 #[cfg(not(unix))]
 pub fn current_uid() -> u32 {
     0
-}
-
-/// An access token for a long-lived process that has its own `manager` (the desktop app): from
-/// the agent when another process serves the socket, else from `manager` (which is then the
-/// agent itself, or there is none). Same refresh protocol either way.
-pub async fn access_token(
-    manager: &LoginManager,
-    name: &str,
-    opts: TokenOptions,
-) -> Result<AccessToken> {
-    #[cfg(unix)]
-    if !server::serving() {
-        let op = protocol::Op::Token {
-            account: name.to_string(),
-            min_ttl: opts.min_ttl.map(|d| d.as_secs()),
-            force: opts.force,
-        };
-        // The app's own config dir goes with the request: an agent serving other accounts
-        // says so, and the app uses its own manager.
-        let agent = client::Client::new(socket_path(), Some(manager.paths().dir().to_path_buf()));
-        let asked =
-            tokio::task::spawn_blocking(move || agent.call(op, client::ANSWER_DEADLINE)).await;
-        match asked {
-            Ok(client::Outcome::Served {
-                result: Ok(protocol::Answer::Token(t)),
-                ..
-            }) => return Ok(t.into()),
-            Ok(client::Outcome::Served { result: Err(e), .. }) => return Err(e),
-            Ok(client::Outcome::Served { pid, .. }) => {
-                tracing::info!("{}", client::unexpected(pid, "token"));
-            }
-            Ok(client::Outcome::Fallback(reason) | client::Outcome::Lost(reason)) => {
-                tracing::debug!("agent not used ({reason})");
-            }
-            Err(e) => tracing::warn!(error = %e, "asking the agent failed"),
-        }
-    }
-    manager.access_token(name, opts).await
 }

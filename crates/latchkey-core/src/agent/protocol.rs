@@ -154,10 +154,19 @@ pub enum Op {
         #[serde(flatten)]
         spec: TokenSpecWire,
     },
+    /// A tool's credential (git, Docker, kubectl, `exec`):
+    /// [`crate::LoginManager::credential_for`] — selection rules, https only, the token, bearer
+    /// only, the username, decided by the agent. Answers [`Answer::Handout`]. An agent that
+    /// does not know it answers `bad_request` ("unknown or malformed request…") and the client
+    /// decides itself.
+    Credential {
+        /// What the tool asks.
+        request: crate::handout::CredentialRequest,
+    },
 }
 
 /// A token spec as sent: checked by the agent ([`crate::target::TokenSpec::new`]) before use.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenSpecWire {
     /// Scopes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -241,6 +250,71 @@ pub enum Answer {
         /// The answer.
         introspection: Introspection,
     },
+    /// Answer to [`Op::Credential`].
+    Handout {
+        /// What the tool gets.
+        handout: HandoutAnswer,
+    },
+}
+
+/// A [`crate::handout::Handout`] on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "handout", rename_all = "snake_case")]
+pub enum HandoutAnswer {
+    /// No rule names the server.
+    NoRule,
+    /// No token may travel there.
+    Refused {
+        /// Why (for people).
+        reason: String,
+    },
+    /// The credential.
+    Issued {
+        /// The account.
+        account: String,
+        /// The username beside the token.
+        username: String,
+        /// The token.
+        token: TokenAnswer,
+    },
+}
+
+impl From<crate::handout::Handout> for HandoutAnswer {
+    fn from(h: crate::handout::Handout) -> Self {
+        use crate::handout::Handout;
+        match h {
+            Handout::NoRule => HandoutAnswer::NoRule,
+            Handout::Refused(reason) => HandoutAnswer::Refused { reason },
+            Handout::Issued(c) => HandoutAnswer::Issued {
+                account: c.account,
+                username: c.username,
+                token: c.token.into(),
+            },
+        }
+    }
+}
+
+impl From<HandoutAnswer> for crate::handout::Handout {
+    /// The agent's words reach a terminal: text is cleaned of control characters and bounded.
+    fn from(h: HandoutAnswer) -> Self {
+        use crate::handout::{Credential, Handout};
+        let clean = |s: &str| crate::text::clean(s, crate::text::MAX_IDENTITY);
+        match h {
+            HandoutAnswer::NoRule => Handout::NoRule,
+            HandoutAnswer::Refused { reason } => {
+                Handout::Refused(crate::text::clean(&reason, crate::text::MAX_DESCRIPTION))
+            }
+            HandoutAnswer::Issued {
+                account,
+                username,
+                token,
+            } => Handout::Issued(Credential {
+                account: clean(&account),
+                username: clean(&username),
+                token: token.into(),
+            }),
+        }
+    }
 }
 
 /// An access token on the wire.

@@ -28,7 +28,6 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::os::unix::net::UnixListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -38,8 +37,10 @@ use tokio::net::UnixStream;
 use super::protocol::{self, Answer, FrameError, Op, PROTOCOL_VERSION, Request, Response, kinds};
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
+use crate::handout::Subject;
 use crate::http::ResourceRequest;
 use crate::manager::{DRAIN_AT_EXIT, KEEP_SIGNED_IN_SWEEP, LoginManager, TokenOptions};
+use crate::source::Source;
 
 /// Deadline for each read of a request (and each write of an answer).
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
@@ -229,14 +230,6 @@ struct Server {
     config_dir: PathBuf,
 }
 
-/// True while this process serves an agent socket.
-static SERVING: AtomicBool = AtomicBool::new(false);
-
-/// True while this process serves an agent socket (its own manager is then the owner).
-pub fn serving() -> bool {
-    SERVING.load(Ordering::Relaxed)
-}
-
 /// Serves `bound` from `manager` (which should hold tokens in memory:
 /// [`LoginManager::with_token_memory`]) until `shutdown` completes.
 pub async fn serve(
@@ -249,14 +242,19 @@ pub async fn serve(
 }
 
 /// For a process that is an agent only when no other one runs (the desktop app): watches the
-/// config dir for `manager`'s token memory, and serves the socket ([`super::socket_path`]) if
-/// it is free, until `shutdown`. When another agent serves it, this process stays its client
-/// (see [`super::access_token`]) and only the watcher runs.
-pub async fn host(manager: Arc<LoginManager>, shutdown: impl Future<Output = ()>) -> Result<()> {
+/// config dir for the token memory of `source`'s manager, and serves the socket
+/// ([`super::socket_path`]) if it is free, until `shutdown`. While it serves, `source` answers
+/// from its own manager ([`Source::serve`]); when another agent serves the socket, this process
+/// stays that agent's client through `source` and only the watcher runs.
+pub async fn host(source: Arc<Source>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let manager = source.manager()?;
     let _watcher = watch(manager.clone());
     let path = super::socket_path();
     match bind(&path) {
-        Ok(bound) => serve_bound(manager, bound, shutdown, KeepSignedIn::Elsewhere).await,
+        Ok(bound) => {
+            let _serving = source.serve();
+            serve_bound(manager, bound, shutdown, KeepSignedIn::Elsewhere).await
+        }
         Err(e) => {
             tracing::info!(error = %e, "not serving the agent socket; asking the agent that serves it");
             shutdown.await;
@@ -301,7 +299,6 @@ async fn serve_bound(
     let (stop_sweeps, stopped) = tokio::sync::watch::channel(false);
     let sweeps = (keep == KeepSignedIn::Sweep)
         .then(|| tokio::spawn(keep_signed_in_forever(manager.clone(), stopped)));
-    SERVING.store(true, Ordering::Relaxed);
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let peers = Arc::new(PeerSlots::default());
     tracing::info!(socket = %bound.path.display(), pid = server.pid, "agent serving");
@@ -336,7 +333,6 @@ async fn serve_bound(
             () = &mut shutdown => break,
         }
     }
-    SERVING.store(false, Ordering::Relaxed);
     retry.abort();
     // A sweep in progress is let finish (never dropped mid-request: its answer may rotate the
     // refresh token), within the drain's bound.
@@ -637,6 +633,24 @@ impl Server {
                 };
                 match m.token_for(&account, &spec, opts).await {
                     Ok(t) => Answer::Token(t.into()),
+                    Err(e) => core_error(&e),
+                }
+            }
+            Op::Credential { request } => {
+                if let Subject::Account { spec, .. } | Subject::Cluster { spec, .. } =
+                    &request.subject
+                    && let Ok(spec) = spec.check()
+                    && !spec.is_empty()
+                {
+                    tracing::debug!(
+                        tool = request.tool.name(),
+                        "token request for {}",
+                        spec.describe()
+                    );
+                }
+                tracing::debug!(tool = request.tool.name(), "credential request");
+                match m.credential_for(&request).await {
+                    Ok(h) => Answer::Handout { handout: h.into() },
                     Err(e) => core_error(&e),
                 }
             }

@@ -382,3 +382,32 @@ mod tests {
         ));
     }
 }
+
+/// The answer of an RFC 9126 pushed authorization request.
+#[derive(Debug, serde::Deserialize)]
+pub struct PushedRequest {
+    /// The `request_uri` the browser URL then carries.
+    pub request_uri: String,
+}
+
+impl PushedRequest {
+    /// Reads the PAR endpoint's response (201 with JSON, or an OAuth error); an empty
+    /// `request_uri` is refused. `redirect_uri` is for the wording of a redirect mismatch.
+    pub fn parse(resp: &crate::http::Response, redirect_uri: &str) -> Result<Self> {
+        let pushed: PushedRequest = crate::token::interpret_json(
+            resp,
+            &crate::token::ErrorContext {
+                redirect_uri: Some(redirect_uri),
+                errors_with_200: false,
+            },
+        )?;
+        if pushed.request_uri.is_empty() {
+            return Err(Error::BadResponse {
+                url: resp.url.clone(),
+                status: resp.status,
+                detail: "the pushed authorization response has an empty `request_uri`".into(),
+            });
+        }
+        Ok(pushed)
+    }
+}

@@ -1,8 +1,10 @@
-//! What the integrations (git, Docker, kubectl, `exec`, `which`) need beyond a token: the
-//! selection rules in the metadata file, the "token rejected" marker a tool's `erase` leaves,
-//! and the username a provider expects beside a token.
+//! What the integrations (git, Docker, kubectl, `exec`, `which`) ask of the manager: THE
+//! hand-out of a tool's credential ([`LoginManager::credential_for`], see [`crate::handout`]),
+//! the selection rules in the metadata file, the "token rejected" marker a tool's `erase`
+//! leaves, and the username a provider expects beside a token.
 
 use super::*;
+use crate::handout::{Credential, CredentialRequest, Handout, Subject};
 use crate::provider::Preset;
 use crate::rules::{Rule, Selection, Target};
 
@@ -180,4 +182,119 @@ fn checked_selection(
         )));
     }
     Ok(selection)
+}
+
+/// The server a tool names, as a [`Target`] (`None` for a cluster or a named account).
+fn subject_target(subject: &Subject) -> Result<Option<Target>> {
+    Ok(match subject {
+        Subject::GitRequest {
+            protocol,
+            host,
+            path,
+            username,
+        } => Some(Target::from_host_field(
+            protocol.as_deref(),
+            host,
+            path.as_deref(),
+            username.as_deref(),
+        )?),
+        Subject::Server { url } => Some(Target::parse(url)?),
+        Subject::Cluster { .. } | Subject::Account { .. } => None,
+    })
+}
+
+impl LoginManager {
+    /// THE hand-out of a tool's credential (see [`crate::handout`]): which account and token
+    /// spec, https only, the token, bearer only, the username — in this order, here only.
+    pub async fn credential_for(&self, request: &CredentialRequest) -> Result<Handout> {
+        let env = request.env_override.as_deref();
+        let (name, spec) = match &request.subject {
+            Subject::GitRequest { .. } | Subject::Server { .. } => {
+                let Some(target) = subject_target(&request.subject)? else {
+                    return Ok(Handout::NoRule);
+                };
+                let Some(selection) = self.select_account(&target, env)? else {
+                    tracing::debug!(host = %target.authority(), "no rule matches; nothing handed out");
+                    return Ok(Handout::NoRule);
+                };
+                if let Err(e) = target.check_transport() {
+                    return Ok(Handout::Refused(e.to_string()));
+                }
+                (selection.account, selection.spec)
+            }
+            Subject::Cluster {
+                server,
+                account,
+                recorded_server,
+                spec,
+            } => {
+                let selection = self.select_for_cluster(&crate::kube::ClusterRequest {
+                    server: server.as_deref(),
+                    account: account.as_deref(),
+                    recorded_server: recorded_server.as_deref(),
+                    spec: spec.check()?,
+                    env_override: env,
+                })?;
+                (selection.account, selection.spec)
+            }
+            Subject::Account { account, spec } => (account.clone(), spec.check()?),
+        };
+        let account = self.account(&name)?;
+        let opts = TokenOptions {
+            min_ttl: request.min_ttl.map(Duration::from_secs),
+            force: false,
+        };
+        let token = self.token_for(&account.name, &spec, opts).await?;
+        if request.tool.bearer_only() && !token.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(Error::InvalidInput(format!(
+                "account `{}` has {}-bound tokens, which {} cannot use (it sends only Bearer tokens); pick an account without --dpop",
+                account.name,
+                crate::text::clean(&token.token_type, 20),
+                request.tool.name()
+            )));
+        }
+        Ok(Handout::Issued(Credential {
+            username: self.token_username(&account),
+            account: account.name,
+            token,
+        }))
+    }
+
+    /// The selection for a server a tool names (`None`: no rule, or not a server).
+    pub fn select_for(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<Selection>> {
+        match subject_target(subject)? {
+            Some(target) => self.select_account(&target, env_override),
+            None => Ok(None),
+        }
+    }
+
+    /// A tool's `erase`: marks the token of the account the rules pick for `subject` rejected
+    /// ([`Self::mark_token_rejected`]); the account, or `None` when no rule names it.
+    pub async fn token_rejected_for(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<String>> {
+        let Some(selection) = self.select_for(subject, env_override)? else {
+            return Ok(None);
+        };
+        self.mark_token_rejected(&selection.account).await?;
+        Ok(Some(selection.account))
+    }
+
+    /// Each rule's pattern with the username its account presents (rules naming an account
+    /// that does not exist are left out).
+    pub fn rule_usernames(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for rule in self.rules()? {
+            if let Ok(account) = self.account(&rule.account) {
+                out.push((rule.pattern(), self.token_username(&account)));
+            }
+        }
+        Ok(out)
+    }
 }

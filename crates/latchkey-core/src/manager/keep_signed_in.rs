@@ -42,13 +42,13 @@ pub fn due_for_refresh(s: &AccountSummary) -> bool {
 }
 
 /// Which way a sweep renews a due account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Through {
+#[derive(Debug, Clone, Copy)]
+pub enum Through<'a> {
     /// This manager's own refresh (the agent, which owns the tokens).
     Manager,
-    /// The agent when another process serves it, else this manager ([`crate::agent::access_token`]:
-    /// the desktop app, so that one process owns the renewals while an agent runs).
-    AgentFirst,
+    /// A [`crate::source::Source`]: the agent when another process serves it, else its manager
+    /// (the desktop app, so that one process owns the renewals while an agent runs).
+    Source(&'a crate::source::Source),
 }
 
 /// What a keep-signed-in sweep did for one due account.
@@ -83,7 +83,7 @@ impl LoginManager {
     pub async fn keep_signed_in(
         &self,
         summaries: &[AccountSummary],
-        through: Through,
+        through: Through<'_>,
     ) -> Vec<KeptAccount> {
         let mut out = Vec::new();
         for s in summaries.iter().filter(|s| due_for_refresh(s)) {
@@ -94,7 +94,7 @@ impl LoginManager {
             };
             let result = match through {
                 Through::Manager => self.access_token(name, opts).await,
-                Through::AgentFirst => crate::agent::access_token(self, name, opts).await,
+                Through::Source(source) => source.token(name, &Default::default(), opts).await,
             };
             let outcome = match result {
                 Ok(t) if t.refreshed => {

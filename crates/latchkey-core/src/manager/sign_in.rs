@@ -2,12 +2,6 @@
 
 use super::*;
 
-/// The answer of an RFC 9126 pushed authorization request.
-#[derive(Debug, serde::Deserialize)]
-pub(super) struct PushedRequest {
-    request_uri: String,
-}
-
 /// How an account signs in. Decided here, once, for the CLI and the desktop app (both only
 /// present the chosen method).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -701,20 +695,7 @@ impl LoginManager {
             .http
             .post_form_dpop(endpoint, &auth, &form, dpop.as_ref())
             .await?;
-        let pushed: PushedRequest = interpret_json(
-            &resp,
-            &ErrorContext {
-                redirect_uri: Some(&request.flow.redirect_uri),
-                errors_with_200: false,
-            },
-        )?;
-        if pushed.request_uri.is_empty() {
-            return Err(Error::BadResponse {
-                url: resp.url,
-                status: resp.status,
-                detail: "the pushed authorization response has an empty `request_uri`".into(),
-            });
-        }
+        let pushed = pkce::PushedRequest::parse(&resp, &request.flow.redirect_uri)?;
         tracing::debug!(account = %account.name, "authorization request pushed (PAR)");
         let mut url = request.endpoint.clone();
         url.query_pairs_mut()

@@ -1,0 +1,411 @@
+//! Where a shell's tokens come from: the agent first, else this process.
+//!
+//! [`Source`] is the one "ask the agent, else do it here" of Latchkey. Every shell uses it —
+//! the CLI (`token`, `refresh`, `list`, `status`, `request`, `introspect`), the tool adapters
+//! (git, Docker, kubectl, `exec`: [`Source::credential`]) and the desktop app:
+//!
+//! - It asks the agent ([`crate::agent::client::Client`], blocking, on tokio's blocking pool)
+//!   unless `LATCHKEY_NO_AGENT` is set or this process itself serves the socket
+//!   ([`Source::serve`], held by [`crate::agent::server::host`] while it serves).
+//! - Only when the agent does not answer (absent, slow, another config dir, an operation it
+//!   does not know) does it use a [`LoginManager`]; for the CLI that manager is built then, on
+//!   first use ([`Source::from_env`]): an answered call builds no HTTPS client and opens no
+//!   keychain. The reason is logged at `info` (`-v`).
+//! - An agent's answer is final, errors included. For `request` an answer that was lost after
+//!   the request was sent ([`Outcome::Lost`]) is an error too: the HTTP request may have reached
+//!   the server and is never sent twice.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+
+use crate::agent::client::{self, ANSWER_DEADLINE, Client, Outcome, REQUEST_DEADLINE};
+use crate::agent::protocol::{Answer, Op};
+use crate::error::{Error, Result};
+use crate::handout::{CredentialRequest, Handout, Handouts, Subject};
+use crate::http::ResourceRequest;
+use crate::manager::{
+    AccessToken, AccountSummary, Introspection, KeychainState, LoginManager, TokenOptions,
+};
+use crate::rules::Selection;
+use crate::target::TokenSpec;
+
+/// Environment variable that keeps every shell off the agent (set, and not `0`).
+pub const NO_AGENT_ENV: &str = "LATCHKEY_NO_AGENT";
+
+/// Who answered a `list` or `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// The agent with this pid.
+    Agent {
+        /// Its pid.
+        pid: u32,
+        /// The keychain as the agent sees it.
+        keychain: KeychainState,
+        /// Rotated token sets the agent could not store yet.
+        unwritten: usize,
+    },
+    /// This process, from the keychain (no agent answered).
+    Direct,
+}
+
+/// A resource server's response, whoever made the request.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Headers (values as text).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+type Build = Box<dyn Fn() -> Result<Arc<LoginManager>> + Send + Sync>;
+
+/// The agent first, else this process's own [`LoginManager`] (see the module doc).
+pub struct Source {
+    agent: Option<Client>,
+    build: Option<Build>,
+    manager: Mutex<Option<Arc<LoginManager>>>,
+    serving: AtomicBool,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("agent", &self.agent)
+            .field("manager_built", &self.manager_built())
+            .field("serving", &self.serving.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// `LATCHKEY_NO_AGENT` is set (and not `0`).
+fn no_agent() -> bool {
+    std::env::var_os(NO_AGENT_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// While held, the [`Source`] it came from is the agent itself and asks no other.
+#[derive(Debug)]
+pub struct Serving<'a>(&'a Source);
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.serving.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Source {
+    /// The CLI's source: the agent at [`crate::agent::socket_path`] (sending
+    /// `$LATCHKEY_CONFIG_DIR` when set), else a manager made by `build` on first use (the
+    /// caller keeps a handle on it: it drains the manager's background renewals at exit).
+    pub fn from_env(build: impl Fn() -> Result<Arc<LoginManager>> + Send + Sync + 'static) -> Self {
+        Source {
+            agent: (!no_agent()).then(Client::from_env),
+            build: Some(Box::new(build)),
+            manager: Mutex::new(None),
+            serving: AtomicBool::new(false),
+        }
+    }
+
+    /// A long-lived process with its own manager (the desktop app): the agent when another
+    /// process serves the socket (the manager's config dir goes with each request: an agent
+    /// serving other accounts says so), else `manager`.
+    pub fn with_manager(manager: Arc<LoginManager>) -> Self {
+        let dir = manager.paths().dir().to_path_buf();
+        Source {
+            agent: (!no_agent()).then(|| Client::new(crate::agent::socket_path(), Some(dir))),
+            build: None,
+            manager: Mutex::new(Some(manager)),
+            serving: AtomicBool::new(false),
+        }
+    }
+
+    /// A source that asks `agent` (tests, a client of an explicit socket).
+    pub fn with_agent(
+        agent: Option<Client>,
+        build: impl Fn() -> Result<Arc<LoginManager>> + Send + Sync + 'static,
+    ) -> Self {
+        Source {
+            agent,
+            build: Some(Box::new(build)),
+            manager: Mutex::new(None),
+            serving: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks this process as the agent until the guard drops: its own manager answers
+    /// everything, no socket is asked.
+    pub fn serve(&self) -> Serving<'_> {
+        self.serving.store(true, Ordering::Relaxed);
+        Serving(self)
+    }
+
+    /// Whether the direct path's manager exists (built, or given).
+    pub fn manager_built(&self) -> bool {
+        self.manager
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// This process's own manager (built on first use).
+    pub fn manager(&self) -> Result<Arc<LoginManager>> {
+        let mut held = self.manager.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = held.as_ref() {
+            return Ok(m.clone());
+        }
+        let build = self
+            .build
+            .as_ref()
+            .ok_or_else(|| Error::Other("no login manager to fall back to".into()))?;
+        let m = build()?;
+        *held = Some(m.clone());
+        Ok(m)
+    }
+
+    /// Asks the agent (on the blocking pool); a fallback when none should be asked.
+    async fn ask(&self, op: Op, deadline: Duration) -> Outcome<Answer> {
+        if self.serving.load(Ordering::Relaxed) {
+            return Outcome::Fallback("this process is the agent".into());
+        }
+        let Some(agent) = self.agent.clone() else {
+            return Outcome::Fallback(format!("{NO_AGENT_ENV} is set"));
+        };
+        match tokio::task::spawn_blocking(move || agent.call(op, deadline)).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Fallback(format!("asking the agent failed: {e}")),
+        }
+    }
+
+    /// A valid access token for `name`, for exactly `spec` (empty: the account's own token):
+    /// the agent's `token` / `token_for`, else [`LoginManager::token_for`]. `opts.force` is
+    /// `latchkey refresh --force`.
+    pub async fn token(
+        &self,
+        name: &str,
+        spec: &TokenSpec,
+        opts: TokenOptions,
+    ) -> Result<AccessToken> {
+        let min_ttl = opts.min_ttl.map(|d| d.as_secs());
+        let (op, what) = if spec.is_empty() {
+            let op = Op::Token {
+                account: name.to_string(),
+                min_ttl,
+                force: opts.force,
+            };
+            (op, "token")
+        } else {
+            let op = Op::TokenFor {
+                account: name.to_string(),
+                min_ttl,
+                force: opts.force,
+                spec: spec.into(),
+            };
+            (op, "token_for")
+        };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Token(t)),
+                ..
+            } => return Ok(t.into()),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, what),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.token_for(name, spec, opts).await
+    }
+
+    /// Every account with its state (`latchkey list`), and who answered.
+    pub async fn list(&self) -> Result<(Vec<AccountSummary>, Served)> {
+        self.accounts(None).await
+    }
+
+    /// One account (`Some`) or every account with its state (`latchkey status`), and who
+    /// answered.
+    pub async fn accounts(&self, name: Option<&str>) -> Result<(Vec<AccountSummary>, Served)> {
+        let op = match name {
+            Some(n) => Op::Status {
+                account: n.to_string(),
+            },
+            None => Op::List,
+        };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                pid,
+                result:
+                    Ok(Answer::Accounts {
+                        accounts,
+                        keychain,
+                        unwritten,
+                    }),
+            } => {
+                let served = Served::Agent {
+                    pid,
+                    keychain,
+                    unwritten,
+                };
+                return Ok((accounts, served));
+            }
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "status"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        let m = self.manager()?;
+        let all = match name {
+            Some(n) => vec![m.summary(n).await?],
+            None => m.summaries().await?,
+        };
+        Ok((all, Served::Direct))
+    }
+
+    /// RFC 7662 introspection of the account's token (`latchkey introspect`).
+    pub async fn introspect(&self, name: &str) -> Result<Introspection> {
+        let op = Op::Introspect {
+            account: name.to_string(),
+        };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Introspection { introspection }),
+                ..
+            } => return Ok(introspection),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "introspect"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.introspect(name).await
+    }
+
+    /// An HTTP request with the account's token for `spec` (`latchkey request`). Sent once:
+    /// once the agent may have sent it, whatever happens next is the answer.
+    pub async fn request(
+        &self,
+        name: &str,
+        spec: &TokenSpec,
+        request: ResourceRequest,
+    ) -> Result<HttpAnswer> {
+        let body_b64 = request
+            .body
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+        let op = if spec.is_empty() {
+            Op::Request {
+                account: name.to_string(),
+                method: request.method.clone(),
+                url: request.url.clone(),
+                headers: request.headers.clone(),
+                body_b64,
+            }
+        } else {
+            // Its own operation: an older agent answers `bad_request` without sending anything.
+            Op::RequestFor {
+                account: name.to_string(),
+                method: request.method.clone(),
+                url: request.url.clone(),
+                headers: request.headers.clone(),
+                body_b64,
+                spec: spec.into(),
+            }
+        };
+        let not_repeated = |reason: String| {
+            Error::Other(format!(
+                "{reason}; the request may or may not have reached the server, so it was not repeated"
+            ))
+        };
+        match self.ask(op, REQUEST_DEADLINE).await {
+            Outcome::Served {
+                result:
+                    Ok(Answer::Http {
+                        status,
+                        headers,
+                        body_b64,
+                    }),
+                pid,
+            } => match base64::engine::general_purpose::STANDARD.decode(body_b64) {
+                Ok(body) => Ok(HttpAnswer {
+                    status,
+                    headers,
+                    body,
+                }),
+                Err(_) => Err(not_repeated(client::unexpected(pid, "request"))),
+            },
+            Outcome::Served { result: Err(e), .. } => Err(e),
+            Outcome::Served { pid, .. } => Err(not_repeated(client::unexpected(pid, "request"))),
+            Outcome::Lost(reason) => Err(not_repeated(reason)),
+            Outcome::Fallback(reason) => {
+                fallback(&reason);
+                let resp = self.manager()?.request_with(name, spec, request).await?;
+                Ok(HttpAnswer {
+                    status: resp.status,
+                    headers: resp
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect(),
+                    body: resp.body,
+                })
+            }
+        }
+    }
+
+    /// A tool's credential: the agent's `credential` operation, else
+    /// [`LoginManager::credential_for`] — the same decision either way.
+    pub async fn credential(&self, request: CredentialRequest) -> Result<Handout> {
+        let op = Op::Credential {
+            request: request.clone(),
+        };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Handout { handout }),
+                ..
+            } => return Ok(handout.into()),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "credential"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.credential_for(&request).await
+    }
+}
+
+fn fallback(reason: &str) {
+    tracing::info!("agent not used ({reason}); using the direct path");
+}
+
+impl Handouts for Source {
+    async fn credential(&self, request: CredentialRequest) -> Result<Handout> {
+        Source::credential(self, request).await
+    }
+
+    async fn select(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<Selection>> {
+        self.manager()?.select_for(subject, env_override)
+    }
+
+    async fn token_rejected(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<String>> {
+        self.manager()?
+            .token_rejected_for(subject, env_override)
+            .await
+    }
+
+    async fn usernames(&self) -> Result<Vec<(String, String)>> {
+        self.manager()?.rule_usernames()
+    }
+}
