@@ -29,6 +29,16 @@ fn main() -> ExitCode {
     }) {
         args.splice(0..1, ["latchkey".into(), "docker-credential".into()]);
     }
+    let direct = commands::DirectPath::default();
+    if let Some(done) = commands::tokens::token_first(&args, &direct) {
+        return match done {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                logging::init(0);
+                report(&e)
+            }
+        };
+    }
     let cli = Cli::parse_from(args);
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -44,7 +54,6 @@ fn main() -> ExitCode {
     // Ctrl-C: the first one asks the command to stop at a safe point (a sign-in is abandoned
     // and cleaned up; a refresh in flight still stores its rotated token); a second one exits.
     let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
-    let direct = commands::DirectPath::default();
     let result = runtime.block_on(async {
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -67,11 +76,7 @@ fn main() -> ExitCode {
     });
     let code = match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            tracing::info!(kind = %e.kind(), "command failed: {e}");
-            eprintln!("latchkey: {e}");
-            ExitCode::from(e.kind().exit_status())
-        }
+        Err(e) => report(&e),
     };
     if let Some(manager) = direct.made() {
         finish_background_renewals(&runtime, manager);
@@ -79,6 +84,13 @@ fn main() -> ExitCode {
     // A keychain call stuck on an unlock prompt must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(300));
     code
+}
+
+/// A failed command: logged, worded on standard error, and its exit code.
+fn report(e: &Error) -> ExitCode {
+    tracing::info!(kind = %e.kind(), "command failed: {e}");
+    eprintln!("latchkey: {e}");
+    ExitCode::from(e.kind().exit_status())
 }
 
 /// A proactive renewal that outlived its deadline goes on after the current token was printed:

@@ -189,34 +189,42 @@ impl Source {
         spec: &TokenSpec,
         opts: TokenOptions,
     ) -> Result<AccessToken> {
-        let min_ttl = opts.min_ttl.map(|d| d.as_secs());
-        let (op, what) = if spec.is_empty() {
-            let op = Op::Token {
-                account: name.to_string(),
-                min_ttl,
-                force: opts.force,
-            };
-            (op, "token")
-        } else {
-            let op = Op::TokenFor {
-                account: name.to_string(),
-                min_ttl,
-                force: opts.force,
-                spec: spec.into(),
-            };
-            (op, "token_for")
-        };
-        let reason = match self.ask(op, ANSWER_DEADLINE).await {
-            Outcome::Served {
-                result: Ok(Answer::Token(t)),
-                ..
-            } => return Ok(t.into()),
-            Outcome::Served { result: Err(e), .. } => return Err(e),
-            Outcome::Served { pid, .. } => client::unexpected(pid, what),
-            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        let (op, what) = token_op(name, spec, opts);
+        let reason = match token_answer(self.ask(op, ANSWER_DEADLINE).await, what) {
+            Ok(answer) => return answer,
+            Err(reason) => reason,
         };
         fallback(&reason);
         self.manager()?.token_for(name, spec, opts).await
+    }
+
+    /// [`Self::token`]'s question to the agent, asked on this thread without a runtime (the
+    /// CLI's `latchkey token NAME` asks it before it parses anything else): `Ok` with the
+    /// agent's answer (a token or its error), `Err(reason)` when the direct path must serve —
+    /// the caller then goes on with [`Self::without_agent`], so the agent is asked once.
+    pub fn token_from_agent(
+        &self,
+        name: &str,
+        spec: &TokenSpec,
+        opts: TokenOptions,
+    ) -> std::result::Result<Result<AccessToken>, String> {
+        if self.serving.load(Ordering::Relaxed) {
+            return Err("this process is the agent".into());
+        }
+        let Some(agent) = &self.agent else {
+            return Err(format!("{NO_AGENT_ENV} is set"));
+        };
+        let (op, what) = token_op(name, spec, opts);
+        token_answer(agent.call(op, ANSWER_DEADLINE), what)
+    }
+
+    /// The same source without its agent (already asked: `reason` says why it did not serve,
+    /// logged when the direct path is used).
+    pub fn without_agent(mut self, reason: &str) -> Self {
+        if self.agent.take().is_some() {
+            fallback(reason);
+        }
+        self
     }
 
     /// Every account with its state (`latchkey list`), and who answered.
@@ -375,6 +383,43 @@ impl Source {
         };
         fallback(&reason);
         self.manager()?.credential_for(&request).await
+    }
+}
+
+/// The operation that asks the agent for a token: `token`, or `token_for` with a spec.
+fn token_op(name: &str, spec: &TokenSpec, opts: TokenOptions) -> (Op, &'static str) {
+    let min_ttl = opts.min_ttl.map(|d| d.as_secs());
+    if spec.is_empty() {
+        let op = Op::Token {
+            account: name.to_string(),
+            min_ttl,
+            force: opts.force,
+        };
+        (op, "token")
+    } else {
+        let op = Op::TokenFor {
+            account: name.to_string(),
+            min_ttl,
+            force: opts.force,
+            spec: spec.into(),
+        };
+        (op, "token_for")
+    }
+}
+
+/// The agent's answer to a token operation, or why the direct path must serve.
+fn token_answer(
+    outcome: Outcome<Answer>,
+    what: &str,
+) -> std::result::Result<Result<AccessToken>, String> {
+    match outcome {
+        Outcome::Served {
+            result: Ok(Answer::Token(t)),
+            ..
+        } => Ok(Ok(t.into())),
+        Outcome::Served { result: Err(e), .. } => Ok(Err(e)),
+        Outcome::Served { pid, .. } => Err(client::unexpected(pid, what)),
+        Outcome::Fallback(r) | Outcome::Lost(r) => Err(r),
     }
 }
 

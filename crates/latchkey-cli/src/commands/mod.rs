@@ -39,6 +39,9 @@ pub type Interrupt = tokio::sync::watch::Receiver<bool>;
 #[derive(Default, Clone)]
 pub struct DirectPath {
     manager: Arc<std::sync::OnceLock<Arc<LoginManager>>>,
+    /// Why the agent did not serve, when it was already asked this run
+    /// ([`tokens::token_first`]): it is not asked again.
+    agent_declined: Arc<std::sync::OnceLock<String>>,
 }
 
 impl DirectPath {
@@ -63,7 +66,16 @@ impl DirectPath {
     /// this run's manager, built only when the agent does not answer.
     pub fn source(&self) -> Source {
         let direct = self.clone();
-        Source::from_env(move || direct.manager())
+        let source = Source::from_env(move || direct.manager());
+        match self.agent_declined.get() {
+            Some(reason) => source.without_agent(reason),
+            None => source,
+        }
+    }
+
+    /// Records that the agent was asked and did not serve (`reason`).
+    pub fn agent_declined(&self, reason: String) {
+        let _ = self.agent_declined.set(reason);
     }
 }
 

@@ -25,6 +25,38 @@ pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, 
     Ok(0)
 }
 
+/// `latchkey token NAME`, exactly that — the call scripts and tools make most — asked of the
+/// agent before anything else is set up (argument parsing, logging, the runtime): the same
+/// question [`token`] asks ([`Source::token_from_agent`]) and the same output. `None` when the
+/// arguments have another shape, or when the direct path must serve: the reason is kept in
+/// `direct`, and the command then runs as usual without asking the agent again.
+pub fn token_first(args: &[std::ffi::OsString], direct: &DirectPath) -> Option<Result<(), Error>> {
+    let [_, command, name] = args else {
+        return None;
+    };
+    let name = name
+        .to_str()
+        .filter(|n| !n.is_empty() && !n.starts_with('-'))?;
+    if command != "token" {
+        return None;
+    }
+    let asked =
+        direct
+            .source()
+            .token_from_agent(name, &TokenSpec::default(), TokenOptions::default());
+    match asked {
+        Ok(Ok(tok)) => {
+            output::token(&tok, false);
+            Some(Ok(()))
+        }
+        Ok(Err(e)) => Some(Err(e)),
+        Err(reason) => {
+            direct.agent_declined(reason);
+            None
+        }
+    }
+}
+
 /// `latchkey refresh`.
 pub async fn refresh(direct: &DirectPath, r: RefreshArgs, json: bool) -> Result<u8, Error> {
     let tok = direct
