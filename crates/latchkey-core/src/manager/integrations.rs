@@ -18,6 +18,10 @@ pub enum RuleChange {
     Unchanged,
 }
 
+/// An id_token handed out must stay valid this long (the time a tool needs to present it; some
+/// providers issue id_tokens that last only a minute).
+pub const ID_TOKEN_MARGIN: time::Duration = time::Duration::seconds(15);
+
 /// True if `t` was obtained at or before the account's "token rejected" marker: it must not be
 /// served again, the next request refreshes once.
 pub(crate) fn token_rejected(account: &Account, t: &TokenSet) -> bool {
@@ -295,7 +299,7 @@ impl LoginManager {
     }
 
     /// The account's id_token (OpenID Connect), for a tool that presents the identity itself
-    /// (AWS STS). One that expires within a minute is renewed first with a forced refresh
+    /// (AWS STS). One that expires within [`ID_TOKEN_MARGIN`] is renewed first with a forced refresh
     /// (single-flight; providers send a fresh id_token with an `openid` refresh); an account
     /// without one is an error that says what to do instead.
     pub async fn id_token(&self, name: &str) -> Result<AccessToken> {
@@ -307,7 +311,7 @@ impl LoginManager {
                 .get("exp")?
                 .as_i64()?;
             let exp = OffsetDateTime::from_unix_timestamp(exp).ok()?;
-            (exp > now + time::Duration::minutes(1)).then_some((id, exp))
+            (exp > now + ID_TOKEN_MARGIN).then_some((id, exp))
         };
         let mut found = usable(self.read_tokens(&account).await?, self.now());
         if found.is_none() {
