@@ -671,7 +671,10 @@ fn sts_response(data: &[u8]) {
         }
         Err(Ok(e)) => {
             let line = aws::explain_sts_error(&e, "work", "arn:aws:iam::1:role/r");
-            assert!(!line.chars().any(latchkey_core::text::is_unsafe), "{line:?}");
+            assert!(
+                !line.chars().any(latchkey_core::text::is_unsafe),
+                "{line:?}"
+            );
         }
         Err(Err(e)) => assert_printable(&e),
     }

@@ -267,7 +267,10 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
     setup(&[]);
     let config = std::fs::read_to_string(home.path().join(".aws/config")).unwrap();
     assert!(config.contains("[profile dev]"), "{config}");
-    assert!(config.contains("aws-credential work --role-arn"), "{config}");
+    assert!(
+        config.contains("aws-credential work --role-arn"),
+        "{config}"
+    );
     assert!(!home.path().join(".aws/credentials").exists());
     assert!(setup(&[]).contains("Nothing to change"));
 
@@ -277,7 +280,14 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
         home.path(),
         &bin,
         proxy.port,
-        &["sts", "get-caller-identity", "--profile", "dev", "--output", "json"],
+        &[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "dev",
+            "--output",
+            "json",
+        ],
     );
     assert_eq!(code(&who), 0, "aws: {}\n{}", stdout(&who), stderr(&who));
     let arn = serde_json::from_str::<serde_json::Value>(&stdout(&who)).unwrap()["Arn"]
@@ -293,10 +303,12 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
         .to_string();
     let calls = proxy.assume_calls("latchkey");
     assert_eq!(calls.len(), 1, "one STS exchange for the first command");
-    let sent = |f: &Vec<(String, String)>, k: &str| {
-        f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    };
-    assert_eq!(sent(&calls[0], "WebIdentityToken").as_deref(), Some(id_token.as_str()));
+    let sent =
+        |f: &Vec<(String, String)>, k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(
+        sent(&calls[0], "WebIdentityToken").as_deref(),
+        Some(id_token.as_str())
+    );
     assert_eq!(sent(&calls[0], "RoleArn").as_deref(), Some(ROLE));
 
     // A second command: served from the cache, no STS exchange.
@@ -308,7 +320,11 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
         &["sts", "get-caller-identity", "--profile", "dev"],
     );
     assert_eq!(code(&again), 0, "{}", stderr(&again));
-    assert_eq!(proxy.assume_calls("latchkey").len(), 1, "served from the cache");
+    assert_eq!(
+        proxy.assume_calls("latchkey").len(),
+        1,
+        "served from the cache"
+    );
     assert!(
         !Keyring::items(&format!("{}/aws/", sb.account_id("work"))).is_empty(),
         "cached in the keychain under the account"
@@ -319,14 +335,22 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
         let mut args = vec!["aws-credential", "work", "--role-arn", ROLE];
         args.extend_from_slice(extra);
         let mut c = sb.cmd(&args);
-        c.env("AWS_ENDPOINT_URL_STS", format!("http://127.0.0.1:{}", proxy.port));
+        c.env(
+            "AWS_ENDPOINT_URL_STS",
+            format!("http://127.0.0.1:{}", proxy.port),
+        );
         c
     };
     let out = run(&["--refresh"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["Version"], 1);
-    for k in ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"] {
+    for k in [
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+    ] {
         assert!(v[k].is_string(), "{k} in {v}");
     }
     assert_eq!(proxy.assume_calls("latchkey").len(), 2);
@@ -352,7 +376,10 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
     let burst = proxy.assume_calls("burst");
     assert_eq!(burst.len(), 1, "ten concurrent calls, one STS request");
     assert_eq!(sent(&burst[0], "DurationSeconds").as_deref(), Some("900"));
-    assert!(answers.windows(2).all(|w| w[0] == w[1]), "all got the same credentials");
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "all got the same credentials"
+    );
 
     // --undo takes the profile back out.
     setup(&["--undo"]);

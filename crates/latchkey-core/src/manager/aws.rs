@@ -23,7 +23,10 @@ impl AwsBackend for LoginManager {
 
     async fn store(&self, account: &str, digest: &str, value: &Secret) -> Result<()> {
         let account = self.account(account)?;
-        self.opts.keychain.set(&account.aws_key(digest), value).await
+        self.opts
+            .keychain
+            .set(&account.aws_key(digest), value)
+            .await
     }
 
     async fn lock(&self, account: &str, digest: &str) -> Result<lock::FileLock> {

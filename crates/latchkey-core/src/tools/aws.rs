@@ -189,14 +189,16 @@ pub fn parse_sts_response(
     status: u16,
     body: &[u8],
 ) -> std::result::Result<AwsCredentials, std::result::Result<StsError, Error>> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Err(Error::Other("STS answered with a body that is not UTF-8".into())))?;
+    let text = std::str::from_utf8(body).map_err(|_| {
+        Err(Error::Other(
+            "STS answered with a body that is not UTF-8".into(),
+        ))
+    })?;
     if status != 200 {
         let err = element(text, "Error").map(|e| e.into_owned());
         let err = err.as_deref().unwrap_or(text);
-        let field = |name| {
-            element(err, name).map(|v| crate::text::clean(v.trim(), crate::text::MAX_URI))
-        };
+        let field =
+            |name| element(err, name).map(|v| crate::text::clean(v.trim(), crate::text::MAX_URI));
         return Err(Ok(StsError {
             status,
             code: field("Code"),
@@ -212,16 +214,14 @@ pub fn parse_sts_response(
             .ok_or_else(|| Err(Error::Other(format!("STS's Credentials lack {name}"))))
     };
     let expiration = field("Expiration")?;
-    let expiration = OffsetDateTime::parse(
-        &expiration,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|_| {
-        Err(Error::Other(format!(
-            "STS's Expiration is not a time: {}",
-            crate::text::clean(&expiration, 40)
-        )))
-    })?;
+    let expiration =
+        OffsetDateTime::parse(&expiration, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                Err(Error::Other(format!(
+                    "STS's Expiration is not a time: {}",
+                    crate::text::clean(&expiration, 40)
+                )))
+            })?;
     let assumed_role_arn = element(text, "AssumedRoleUser")
         .and_then(|u| element(&u, "Arn").map(|a| crate::text::clean(a.trim(), 2048)));
     Ok(AwsCredentials {
@@ -241,14 +241,17 @@ pub fn explain_sts_error(e: &StsError, account: &str, role_arn: &str) -> String 
         (None, Some(m)) => m.clone(),
         (None, None) => format!("HTTP {}", e.status),
     };
-    let message = e.message.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let message = e
+        .message
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let hint = match e.code.as_deref() {
         Some("ExpiredTokenException") => format!(
             "the token of `{account}` had expired when STS checked it; run the command again, or `latchkey refresh {account}`"
         ),
-        Some("InvalidIdentityToken") if message.contains("aud") || message.contains("audience") => format!(
-            "STS does not accept the token's audience: add the account's client id as an audience of the IAM OIDC provider, or pass the audience it expects with --audience"
-        ),
+        Some("InvalidIdentityToken") if message.contains("aud") => "STS does not accept the token's audience: add the account's client id as an audience of the IAM OIDC provider, or pass the audience it expects with --audience"
+            .into(),
         Some("InvalidIdentityToken") => format!(
             "STS refused the token of `{account}`: check that IAM has an OIDC identity provider for its issuer (and its thumbprint/audience)"
         ),
@@ -277,11 +280,7 @@ pub fn sts_endpoint(region: Option<&str>, env: impl Fn(&str) -> Option<String>) 
                 .or_else(|| set("AWS_DEFAULT_REGION"));
             match region {
                 Some(r) => {
-                    if r.is_empty()
-                        || !r
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    {
+                    if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                         return Err(Error::InvalidInput(format!(
                             "not an AWS region: {}",
                             crate::text::clean(&r, 40)
@@ -325,13 +324,20 @@ pub trait AwsBackend {
     /// The cached entry `digest` of `account`, if any.
     fn cached(&self, account: &str, digest: &str) -> impl Future<Output = Result<Option<Secret>>>;
     /// Stores the entry.
-    fn store(&self, account: &str, digest: &str, value: &Secret)
-    -> impl Future<Output = Result<()>>;
+    fn store(
+        &self,
+        account: &str,
+        digest: &str,
+        value: &Secret,
+    ) -> impl Future<Output = Result<()>>;
     /// The cross-process lock of the entry.
     fn lock(&self, account: &str, digest: &str) -> impl Future<Output = Result<Self::Guard>>;
     /// POSTs `form` to `url` (no client authentication); the status and body.
-    fn post(&self, url: &Url, form: &[(String, Secret)])
-    -> impl Future<Output = Result<(u16, Vec<u8>)>>;
+    fn post(
+        &self,
+        url: &Url,
+        form: &[(String, Secret)],
+    ) -> impl Future<Output = Result<(u16, Vec<u8>)>>;
     /// Now.
     fn now(&self) -> OffsetDateTime;
 }
@@ -391,7 +397,9 @@ pub async fn credentials(
         Handout::NoRule => return Err(Error::UnknownAccount(inv.account.clone())),
         Handout::Refused(reason) => return Err(Error::InvalidInput(reason)),
     };
-    let (status, body) = backend.post(&endpoint, &assume_role_form(inv, &token)).await?;
+    let (status, body) = backend
+        .post(&endpoint, &assume_role_form(inv, &token))
+        .await?;
     let creds = match parse_sts_response(status, &body) {
         Ok(c) => c,
         Err(Ok(e)) => {
@@ -473,7 +481,9 @@ mod tests {
             Ok(self.cache.borrow().get(&format!("{a}/{d}")).cloned())
         }
         async fn store(&self, a: &str, d: &str, v: &Secret) -> Result<()> {
-            self.cache.borrow_mut().insert(format!("{a}/{d}"), v.clone());
+            self.cache
+                .borrow_mut()
+                .insert(format!("{a}/{d}"), v.clone());
             Ok(())
         }
         async fn lock(&self, _: &str, _: &str) -> Result<()> {
@@ -518,7 +528,9 @@ mod tests {
         assert_eq!(j["Version"], 1);
         assert_eq!(j["Expiration"], "2030-01-02T03:04:05Z");
         let err = r#"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>Incorrect token audience</Message></Error></ErrorResponse>"#;
-        let e = parse_sts_response(400, err.as_bytes()).unwrap_err().unwrap();
+        let e = parse_sts_response(400, err.as_bytes())
+            .unwrap_err()
+            .unwrap();
         assert_eq!(e.code.as_deref(), Some("InvalidIdentityToken"));
         let line = explain_sts_error(&e, "work", "arn:r");
         assert!(line.contains("audience") && !line.contains('\n'), "{line}");
@@ -587,7 +599,9 @@ mod tests {
             .as_str(),
             "http://127.0.0.1:5000/"
         );
-        assert!(sts_endpoint(None, env(&[("AWS_ENDPOINT_URL", "http://sts.example.com")])).is_err());
+        assert!(
+            sts_endpoint(None, env(&[("AWS_ENDPOINT_URL", "http://sts.example.com")])).is_err()
+        );
         assert!(sts_endpoint(Some("eu/../x"), no_env).is_err());
     }
 
@@ -601,7 +615,12 @@ mod tests {
         assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
         let posts = backend.posts.borrow().clone();
         assert_eq!(posts.len(), 1);
-        let get = |k: &str| posts[0].iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            posts[0]
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("Action"), Some("AssumeRoleWithWebIdentity"));
         assert_eq!(get("Version"), Some("2011-06-15"));
         assert_eq!(get("WebIdentityToken"), Some("the-id-token"));

@@ -40,7 +40,11 @@ fn is_header_of(line: &str, profile: &str) -> bool {
 
 fn key_of(line: &str) -> Option<&str> {
     let t = line.trim_start();
-    if t.starts_with('#') || t.starts_with(';') || t.starts_with('[') || line.starts_with([' ', '\t']) {
+    if t.starts_with('#')
+        || t.starts_with(';')
+        || t.starts_with('[')
+        || line.starts_with([' ', '\t'])
+    {
         return None;
     }
     t.split_once('=').map(|(k, _)| k.trim())
@@ -79,9 +83,8 @@ pub fn edit_aws_config(
         .iter()
         .position(|l| l.trim_start().starts_with('['))
         .map_or(lines.len(), |i| start + 1 + i);
-    let find = |lines: &[String], key: &str| {
-        (start + 1..end).find(|i| key_of(&lines[*i]) == Some(key))
-    };
+    let find =
+        |lines: &[String], key: &str| (start + 1..end).find(|i| key_of(&lines[*i]) == Some(key));
     let value = |line: &str| line.split_once('=').map(|(_, v)| v.trim().to_string());
     let current = find(&lines, "credential_process");
     if undo {
@@ -91,9 +94,7 @@ pub fn edit_aws_config(
             changes.push(format!("- {head} {}", lines[i].trim()));
             lines.remove(i);
             let end = end - 1;
-            let left: Vec<&str> = (start + 1..end)
-                .filter_map(|i| key_of(&lines[i]))
-                .collect();
+            let left: Vec<&str> = (start + 1..end).filter_map(|i| key_of(&lines[i])).collect();
             if left.iter().all(|k| *k == "region") {
                 changes.push(format!("- {head}"));
                 lines.drain(start..end);
@@ -125,15 +126,28 @@ pub fn edit_aws_config(
 }
 
 /// The `credential_process` line: this binary, quoted when its path has spaces.
-fn command_line(account: &str, role_arn: &str, region: Option<&str>, spec: &TokenSpec) -> Result<String, Error> {
+fn command_line(
+    account: &str,
+    role_arn: &str,
+    region: Option<&str>,
+    spec: &TokenSpec,
+) -> Result<String, Error> {
     let quote = |s: &str| {
-        if s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+        if s.chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+        {
             format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
         } else {
             s.to_string()
         }
     };
-    let mut parts = vec![quote(&exe()?), "aws-credential".into(), quote(account), "--role-arn".into(), quote(role_arn)];
+    let mut parts = vec![
+        quote(&exe()?),
+        "aws-credential".into(),
+        quote(account),
+        "--role-arn".into(),
+        quote(role_arn),
+    ];
     if let Some(r) = region {
         parts.extend(["--region".into(), quote(r)]);
     }
@@ -160,14 +174,20 @@ pub(super) async fn setup(
     mode: Mode,
 ) -> Result<Plan, Error> {
     m.account(account)?;
-    if profile.is_empty() || !profile.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c)) {
+    if profile.is_empty()
+        || !profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c))
+    {
         return Err(Error::InvalidInput(format!(
             "not a profile name: {}",
             latchkey_core::text::clean(profile, 60)
         )));
     }
     if !role_arn.starts_with("arn:") || role_arn.chars().any(char::is_whitespace) {
-        return Err(Error::InvalidInput("--role-arn must be a role ARN (arn:aws:iam::ACCOUNT:role/NAME)".into()));
+        return Err(Error::InvalidInput(
+            "--role-arn must be a role ARN (arn:aws:iam::ACCOUNT:role/NAME)".into(),
+        ));
     }
     if let Some(r) = region
         && (r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
@@ -199,7 +219,9 @@ mod tests {
         let (once, changes) = edit_aws_config(before, "dev", CMD, Some("us-east-1"), false);
         assert_eq!(changes.len(), 2);
         assert!(once.starts_with(before));
-        assert!(once.contains("[profile dev]\ncredential_process = /usr/bin/latchkey aws-credential"));
+        assert!(
+            once.contains("[profile dev]\ncredential_process = /usr/bin/latchkey aws-credential")
+        );
         let (twice, changes) = edit_aws_config(&once, "dev", CMD, Some("us-east-1"), false);
         assert!(changes.is_empty());
         assert_eq!(twice, once);
@@ -210,7 +232,8 @@ mod tests {
 
     #[test]
     fn changes_only_its_keys_in_an_existing_profile() {
-        let before = "[profile dev]\noutput = json\ncredential_process = other\n[profile x]\na = b\n";
+        let before =
+            "[profile dev]\noutput = json\ncredential_process = other\n[profile x]\na = b\n";
         let (after, changes) = edit_aws_config(before, "dev", CMD, None, false);
         assert_eq!(changes.len(), 1);
         assert!(changes[0].contains("(was other)"));
