@@ -10,7 +10,9 @@
 #         the tray library, the Secret Service (gnome-keyring) and its tools, D-Bus, xdg tools.
 #   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick, git, dunst,
 #         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy, and tauri-driver
-#         (`cargo install tauri-driver --locked`, for the desktop end-to-end test).
+#         (`cargo install tauri-driver --locked`, for the desktop end-to-end test), and a Python
+#         venv with the AWS CLI and moto's STS (`~/.cache/latchkey-test-venv`, or
+#         $LATCHKEY_TEST_VENV) for crates/latchkey-cli/tests/e2e_aws_cargo.rs.
 #
 # It never installs Rust or a Node.js from outside the distribution: when those are missing or
 # too old it says how to get them and exits 1.
@@ -38,7 +40,7 @@ app_packages=(
 # interactiveMode); it is installed below from a configured apt repository that has it (Google
 # Cloud's, Kubernetes' pkgs.k8s.io), and the kubectl tests FAIL (never skip) without it.
 # dunst: the notification daemon the tray/notification tests talk to.
-test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git dunst)
+test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git dunst python3 python3-venv)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 die() {
@@ -189,5 +191,20 @@ if [[ "$mode" == test ]]; then
     say "cargo install tauri-driver --locked (for tests/desktop_e2e.rs)"
     cargo install tauri-driver --locked --version "^2" ||
       die "installing tauri-driver failed; run: cargo install tauri-driver --locked"
+  fi
+fi
+
+# --- awscli + moto (the AWS integration test runs the real AWS CLI against moto's STS) ---
+readonly AWSCLI_VERSION="1.46.*"
+readonly MOTO_VERSION="5.2.*"
+if [[ "$mode" == test ]]; then
+  venv=${LATCHKEY_TEST_VENV:-$HOME/.cache/latchkey-test-venv}
+  if [[ -x "$venv/bin/aws" && -x "$venv/bin/moto_server" ]]; then
+    say "awscli and moto: present in $venv"
+  else
+    say "python venv $venv: pip install awscli==$AWSCLI_VERSION moto[server]==$MOTO_VERSION"
+    python3 -m venv "$venv" || die "creating the venv $venv failed (is python3-venv installed?)"
+    "$venv/bin/pip" install -q "awscli==$AWSCLI_VERSION" "moto[server]==$MOTO_VERSION" ||
+      die "installing awscli and moto into $venv failed"
   fi
 fi

@@ -6,7 +6,7 @@
 //! device / PAR (the core's `PushedRequest`) / introspection / error responses ([`latchkey_core::token::interpret_json`]
 //! and the checks after it), discovery documents, a JWKS with an id_token, `WWW-Authenticate` /
 //! `DPoP-Nonce` headers, `accounts.toml`, agent frames, and the tools' protocols (git's
-//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`) through the same
+//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`, AWS STS's XML answer) through the same
 //! `latchkey_core::tools` code the CLI runs, with a fake hand-out behind them. A harness only fails by panicking: every input
 //! must end in `Ok` or a typed error. Whatever the parser returns must also be free of control
 //! characters where it is text for people (error messages).
@@ -40,6 +40,7 @@ pub const TARGETS: &[&str] = &[
     "git_credential",
     "docker_helper",
     "kube_exec_info",
+    "sts_response",
 ];
 
 /// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
@@ -60,6 +61,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "git_credential" => git_credential(data),
         "docker_helper" => docker_helper(data),
         "kube_exec_info" => kube_exec_info(data),
+        "sts_response" => sts_response(data),
         _ => return false,
     }
     true
@@ -649,6 +651,32 @@ fn docker_helper(data: &[u8]) {
     }
     if let Err(e) = docker::store_request(&text(data)) {
         assert_printable(&e);
+    }
+}
+
+fn sts_response(data: &[u8]) {
+    use latchkey_core::tools::aws;
+    // The first byte picks the status (200 or a refusal), the rest is the body.
+    let (status, body) = match data.split_first() {
+        Some((b, rest)) if b % 2 == 0 => (200, rest),
+        Some((_, rest)) => (403, rest),
+        None => (200, data),
+    };
+    match aws::parse_sts_response(status, body) {
+        Ok(c) => {
+            let j = c.process_json();
+            assert_eq!(j["Version"], 1);
+            assert!(j["Expiration"].is_string());
+            assert!(!c.access_key_id.is_empty() && !c.secret_access_key.is_empty());
+        }
+        Err(Ok(e)) => {
+            let line = aws::explain_sts_error(&e, "work", "arn:aws:iam::1:role/r");
+            assert!(
+                !line.chars().any(latchkey_core::text::is_unsafe),
+                "{line:?}"
+            );
+        }
+        Err(Err(e)) => assert_printable(&e),
     }
 }
 

@@ -84,13 +84,17 @@ pub enum Command {
     /// kubectl exec credential plugin: prints an ExecCredential with a fresh token (set up
     /// with `latchkey setup kubectl`).
     KubectlCredential(crate::commands::kubectl::KubectlArgs),
+    /// AWS credential_process: exchanges the account's id_token at STS
+    /// (AssumeRoleWithWebIdentity) and prints the credentials, cached until 5 min before they
+    /// expire (set up with `latchkey setup aws`).
+    AwsCredential(crate::commands::aws::AwsArgs),
     /// Docker credential helper (`get`, `store`, `erase`, `list`); installed as
     /// `docker-credential-latchkey`, set up with `latchkey setup docker`.
     DockerCredential(crate::commands::docker::DockerArgs),
     /// Run a command with a fresh access token in its environment (never in its arguments);
     /// its exit status and signals pass through.
     Exec(crate::commands::exec::ExecArgs),
-    /// Point git, kubectl or Docker at Latchkey (idempotent; --dry-run, --undo).
+    /// Point git, kubectl, Docker or AWS at Latchkey (idempotent; --dry-run, --undo).
     Setup(crate::commands::setup::SetupArgs),
     /// Run the agent: one process that holds the tokens and answers `token`, `request`,
     /// `list`, `status`, `refresh` and `introspect` (and the desktop app) over a user-only

@@ -103,6 +103,14 @@ impl Paths {
         self.dir.join("locks").join(format!("{id}.lock"))
     }
 
+    /// The cross-process lock of one cached AWS credential of an account (its own file, not
+    /// the account lock: obtaining the credentials may refresh the account under that one).
+    pub fn aws_lock(&self, id: &uuid::Uuid, digest: &str) -> PathBuf {
+        self.dir
+            .join("locks")
+            .join(format!("{id}.aws-{digest}.lock"))
+    }
+
     /// Cached public signing keys (JWKS) of a provider: public data, kept to save a request
     /// per refresh.
     pub fn jwks_cache(&self, jwks_uri: &url::Url) -> PathBuf {

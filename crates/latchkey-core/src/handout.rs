@@ -43,6 +43,9 @@ pub enum Tool {
     Kubectl,
     /// `latchkey exec`.
     Exec,
+    /// `latchkey aws-credential`: an empty spec hands out the account's id_token (the web
+    /// identity STS exchanges), any spec the access token for it.
+    Aws,
 }
 
 impl Tool {
@@ -53,7 +56,14 @@ impl Tool {
             Tool::Docker => "Docker",
             Tool::Kubectl => "kubectl",
             Tool::Exec => "exec",
+            Tool::Aws => "AWS",
         }
+    }
+
+    /// Whether an empty token spec means the account's id_token rather than its access token
+    /// (AWS STS takes an OpenID Connect id_token as the web identity).
+    pub fn wants_id_token(self) -> bool {
+        self == Tool::Aws
     }
 
     /// The one bearer-only rule: whether the tool can send nothing but `Authorization: Bearer`
@@ -61,7 +71,7 @@ impl Tool {
     /// a tool that learns DPoP changes its answer here.
     pub fn bearer_only(self) -> bool {
         match self {
-            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec => true,
+            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec | Tool::Aws => true,
         }
     }
 }

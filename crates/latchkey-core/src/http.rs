@@ -439,6 +439,21 @@ impl HttpClient {
         self.send(req).await
     }
 
+    /// POST a form without client authentication to a service that is not the provider (AWS
+    /// STS), accepting XML or JSON. The values may be secrets; they travel only in the body.
+    pub async fn post_plain_form(&self, url: &Url, form: &[(String, Secret)]) -> Result<Response> {
+        let mut req = HttpRequest::new(Method::POST, url, MAX_BODY);
+        req.set_header(ACCEPT, "text/xml, application/xml, application/json", false)?;
+        req.set_header(CONTENT_TYPE, "application/x-www-form-urlencoded", false)?;
+        req.body = Some(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form.iter().map(|(k, v)| (k.as_str(), v.expose())))
+                .finish()
+                .into_bytes(),
+        );
+        self.send(req).await
+    }
+
     /// POST a form with client authentication, accepting JSON.
     pub async fn post_form(
         &self,

@@ -4,6 +4,7 @@
 mod accounts;
 #[cfg(unix)]
 mod agent;
+pub mod aws;
 pub mod docker;
 pub mod exec;
 pub mod git;
@@ -128,6 +129,7 @@ pub async fn run(cli: Cli, direct: &DirectPath, interrupt: Interrupt) -> Result<
         Command::Which(w) => which::which(direct, w, json).await,
         Command::GitCredential(g) => git::credential(direct, g).await,
         Command::KubectlCredential(k) => kubectl::credential(direct, k).await,
+        Command::AwsCredential(a) => aws::credential(direct, a).await,
         Command::DockerCredential(d) => Ok(docker::helper(direct, &d.action).await),
         Command::Exec(e) => exec::exec(direct, e, interrupt).await,
         Command::Setup(s) => setup::setup(direct, s, json).await,

@@ -492,6 +492,18 @@ impl LoginManager {
                 tracing::warn!(account = %account.name, error = %e, "could not search the keychain for cached tokens")
             }
         }
+        // Cached AWS credentials (`<id>/aws/`) go with them.
+        match self
+            .opts
+            .keychain
+            .keys_with_prefix(&format!("{}/aws/", account.id))
+            .await
+        {
+            Ok(found) => keys.extend(found.unwrap_or_default()),
+            Err(e) => {
+                tracing::warn!(account = %account.name, error = %e, "could not search the keychain for cached AWS credentials")
+            }
+        }
         for key in &keys {
             self.opts.keychain.delete(key).await?;
         }

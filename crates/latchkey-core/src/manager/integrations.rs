@@ -18,6 +18,10 @@ pub enum RuleChange {
     Unchanged,
 }
 
+/// An id_token handed out must stay valid this long (the time a tool needs to present it; some
+/// providers issue id_tokens that last only a minute).
+pub const ID_TOKEN_MARGIN: time::Duration = time::Duration::seconds(15);
+
 /// True if `t` was obtained at or before the account's "token rejected" marker: it must not be
 /// served again, the next request refreshes once.
 pub(crate) fn token_rejected(account: &Account, t: &TokenSet) -> bool {
@@ -240,6 +244,14 @@ impl LoginManager {
             Subject::Account { account, spec } => (account.clone(), spec.check()?),
         };
         let account = self.account(&name)?;
+        if request.tool.wants_id_token() && spec.is_empty() {
+            let token = self.id_token(&account.name).await?;
+            return Ok(Handout::Issued(Credential {
+                username: self.token_username(&account),
+                account: account.name,
+                token,
+            }));
+        }
         let opts = TokenOptions {
             min_ttl: request.min_ttl.map(Duration::from_secs),
             force: false,
@@ -284,6 +296,50 @@ impl LoginManager {
         };
         self.mark_token_rejected(&selection.account).await?;
         Ok(Some(selection.account))
+    }
+
+    /// The account's id_token (OpenID Connect), for a tool that presents the identity itself
+    /// (AWS STS). One that expires within [`ID_TOKEN_MARGIN`] is renewed first with a forced refresh
+    /// (single-flight; providers send a fresh id_token with an `openid` refresh); an account
+    /// without one is an error that says what to do instead.
+    pub async fn id_token(&self, name: &str) -> Result<AccessToken> {
+        let account = self.account(name)?;
+        let usable = |set: Option<TokenSet>, now: OffsetDateTime| {
+            let id = set?.id_token?;
+            let exp = crate::jwt::UnverifiedJwt::parse(id.expose())?
+                .unverified_claims()
+                .get("exp")?
+                .as_i64()?;
+            let exp = OffsetDateTime::from_unix_timestamp(exp).ok()?;
+            (exp > now + ID_TOKEN_MARGIN).then_some((id, exp))
+        };
+        let mut found = usable(self.read_tokens(&account).await?, self.now());
+        if found.is_none() {
+            tracing::info!(account = %account.name, "id_token missing or expiring; refreshing for a new one");
+            self.access_token(
+                name,
+                TokenOptions {
+                    min_ttl: None,
+                    force: true,
+                },
+            )
+            .await?;
+            found = usable(self.read_tokens(&account).await?, self.now());
+        }
+        let (token, exp) = found.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "account `{}` has no current id_token (not an OpenID Connect sign-in, or the provider sent none on refresh): sign in again with `latchkey login {}`, or pass --audience/--resource for an access token the role accepts",
+                account.name, account.name
+            ))
+        })?;
+        Ok(AccessToken {
+            token,
+            token_type: "id_token".into(),
+            expires_at: Some(exp),
+            scope: None,
+            degraded: None,
+            refreshed: false,
+        })
     }
 
     /// Each rule's pattern with the username its account presents (rules naming an account

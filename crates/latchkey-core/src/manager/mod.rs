@@ -71,6 +71,7 @@ use crate::store::Keychain;
 use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, request_token};
 
 mod accounts;
+mod aws;
 mod client_credentials;
 mod derived;
 #[cfg(test)]

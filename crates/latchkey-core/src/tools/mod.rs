@@ -1,18 +1,21 @@
 //! The tools' own protocols, as library code: bytes (or environment) in, bytes out, with
 //! Latchkey behind a [`crate::handout::Handouts`] — so they are unit-tested without processes and
-//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`).
+//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`).
 //!
 //! - [`git`]: git's credential helper (`get`/`store`/`erase`, `key=value` lines).
 //! - [`docker`]: the Docker credential helper (`get` with a server URL on stdin, `list`,
 //!   `store`, `erase`, `version`).
 //! - [`kubectl`]: the kubectl exec credential plugin (`KUBERNETES_EXEC_INFO` in, an
 //!   `ExecCredential` out).
+//! - [`aws`]: AWS's `credential_process` (the id_token exchanged at STS for role credentials,
+//!   cached in the keychain).
 //! - [`exec`]: the environment `latchkey exec` gives its command.
 //!
 //! Each only parses and words: which account, which token, https only and bearer only are
 //! decided by [`crate::LoginManager::credential_for`]. The CLI's command files are thin
 //! adapters (argv, environment, exit codes) over these.
 
+pub mod aws;
 pub mod docker;
 pub mod exec;
 pub mod git;

@@ -18,6 +18,10 @@
 //! - Docker: `credHelpers[REGISTRY] = "latchkey"` in `$DOCKER_CONFIG/config.json` (default
 //!   `~/.docker/config.json`), every other key kept; plus the rule REGISTRY → ACCOUNT.
 //!
+//! - AWS: a profile in `AWS_CONFIG_FILE` (else `~/.aws/config`, never `~/.aws/credentials`)
+//!   whose `credential_process` is `latchkey aws-credential ACCOUNT --role-arn ARN`; no rule (the
+//!   account is named in the command).
+//!
 //! `--scope/--resource/--audience` say which token the tool gets (as `latchkey token ACCOUNT
 //! --resource URI` does): in the rule for git and Docker, in the exec plugin's args for kubectl.
 //! Setting up the same host again with another spec replaces the rule; `--undo` without them
@@ -41,6 +45,7 @@ use crate::cli::TargetArgs;
 
 use super::DirectPath;
 
+mod aws;
 mod docker;
 mod git;
 mod kubectl;
@@ -118,6 +123,24 @@ pub enum Tool {
         #[command(flatten)]
         mode: Mode,
     },
+    /// AWS: a profile in ~/.aws/config whose credential_process is `latchkey aws-credential`.
+    Aws {
+        /// The AWS profile name (`default` for the default profile).
+        profile: String,
+        /// Account name (its id_token is exchanged at STS).
+        #[arg(long)]
+        account: String,
+        /// The IAM role to assume.
+        #[arg(long, value_name = "ARN")]
+        role_arn: String,
+        /// The profile's region (also where STS is asked).
+        #[arg(long)]
+        region: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        mode: Mode,
+    },
 }
 
 /// What a set-up changes (or would change).
@@ -168,6 +191,29 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
             let spec = super::tokens::token_spec(&target)?;
             (
                 docker::setup(&m, &account, &registry, spec, mode).await?,
+                mode,
+            )
+        }
+        Tool::Aws {
+            profile,
+            account,
+            role_arn,
+            region,
+            target,
+            mode,
+        } => {
+            let spec = super::tokens::token_spec(&target)?;
+            (
+                aws::setup(
+                    &m,
+                    &profile,
+                    &account,
+                    &role_arn,
+                    region.as_deref(),
+                    spec,
+                    mode,
+                )
+                .await?,
                 mode,
             )
         }
