@@ -1,5 +1,5 @@
 //! Handing a tool its credential: the one decision every integration (git, Docker, kubectl,
-//! `exec`) asks for, whichever process serves it.
+//! pnpm, `exec`) asks for, whichever process serves it.
 //!
 //! A tool adapter parses its protocol into a [`CredentialRequest`] (which tool, what it talks
 //! to, `LATCHKEY_ACCOUNT`) and words the [`Handout`] it gets back. Everything between lives in
@@ -43,6 +43,8 @@ pub enum Tool {
     Kubectl,
     /// `latchkey exec`.
     Exec,
+    /// `latchkey npm-token-helper` (pnpm's `tokenHelper`).
+    Npm,
 }
 
 impl Tool {
@@ -53,6 +55,7 @@ impl Tool {
             Tool::Docker => "Docker",
             Tool::Kubectl => "kubectl",
             Tool::Exec => "exec",
+            Tool::Npm => "pnpm",
         }
     }
 
@@ -61,7 +64,7 @@ impl Tool {
     /// a tool that learns DPoP changes its answer here.
     pub fn bearer_only(self) -> bool {
         match self {
-            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec => true,
+            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec | Tool::Npm => true,
         }
     }
 }
