@@ -14,14 +14,16 @@
 //! A missing tool fails the test with what to install (never a skip).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use latchkey_testkit::{Provider, Sandbox, code, repo_root, require_secret_service, stderr, stdout};
+use latchkey_testkit::{
+    Provider, Sandbox, code, repo_root, require_secret_service, stderr, stdout,
+};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
@@ -92,7 +94,11 @@ fn tarball() -> Vec<u8> {
         json!({"name": PKG, "version": "1.0.0", "main": "index.js"}).to_string(),
     )
     .unwrap();
-    std::fs::write(pkg.join("index.js"), "module.exports = 'hello from the registry';\n").unwrap();
+    std::fs::write(
+        pkg.join("index.js"),
+        "module.exports = 'hello from the registry';\n",
+    )
+    .unwrap();
     let out = Command::new("tar")
         .args(["-czf", "-", "package"])
         .current_dir(dir.path())
@@ -106,7 +112,10 @@ fn start_registry(p: Arc<Provider>) -> (String, Seen) {
     use base64::Engine;
     use sha2::Digest;
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let base = format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port());
+    let base = format!(
+        "http://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
     let tgz = Arc::new(tarball());
     let integrity = format!(
         "sha512-{}",
@@ -180,7 +189,11 @@ fn serve_registry(
         } else if path == format!("/{PKG}/-/{PKG}-1.0.0.tgz") {
             ("200 OK", "application/octet-stream", tgz.to_vec())
         } else {
-            ("404 Not Found", "application/json", br#"{"error":"not found"}"#.to_vec())
+            (
+                "404 Not Found",
+                "application/json",
+                br#"{"error":"not found"}"#.to_vec(),
+            )
         };
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nWWW-Authenticate: Bearer\r\n\r\n",
@@ -241,10 +254,21 @@ fn pnpm_installs_from_a_token_registry_through_the_token_helper() {
 
     // Without Latchkey the registry refuses pnpm.
     let out = pnpm_install(&sb, home.path(), &project);
-    assert_ne!(code(&out), 0, "installed without a token?\n{}", stdout(&out));
-    assert!(!seen.lock().unwrap().is_empty(), "pnpm never asked the registry");
+    assert_ne!(
+        code(&out),
+        0,
+        "installed without a token?\n{}",
+        stdout(&out)
+    );
     assert!(
-        seen.lock().unwrap().iter().all(|(_, t, ok)| t.is_none() && !ok),
+        !seen.lock().unwrap().is_empty(),
+        "pnpm never asked the registry"
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|(_, t, ok)| t.is_none() && !ok),
         "{:?}",
         seen.lock().unwrap()
     );
@@ -259,12 +283,21 @@ fn pnpm_installs_from_a_token_registry_through_the_token_helper() {
             .env("NPM_CONFIG_USERCONFIG", &npmrc)
             .output()
             .unwrap();
-        assert_eq!(code(&out), 0, "setup {extra:?}: {}{}", stdout(&out), stderr(&out));
+        assert_eq!(
+            code(&out),
+            0,
+            "setup {extra:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         stdout(&out)
     };
     let dry = setup(&["--dry-run"]);
     assert!(dry.contains("Would change"), "{dry}");
-    assert_eq!(std::fs::read_to_string(&npmrc).unwrap(), "# mine\nfund=false\n");
+    assert_eq!(
+        std::fs::read_to_string(&npmrc).unwrap(),
+        "# mine\nfund=false\n"
+    );
     assert!(!sb.config_dir().join("npm").exists());
 
     let done = setup(&[]);
@@ -295,17 +328,29 @@ fn pnpm_installs_from_a_token_registry_through_the_token_helper() {
     // With Latchkey pnpm installs, sending the account's active token.
     seen.lock().unwrap().clear();
     let out = pnpm_install(&sb, home.path(), &project);
-    assert_eq!(code(&out), 0, "pnpm install: {}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "pnpm install: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let installed = project.join("node_modules").join(PKG).join("index.js");
     assert!(
-        std::fs::read_to_string(&installed).unwrap().contains("hello from the registry"),
+        std::fs::read_to_string(&installed)
+            .unwrap()
+            .contains("hello from the registry"),
         "{}",
         installed.display()
     );
     let seen = seen.lock().unwrap().clone();
-    assert!(seen.iter().any(|(path, _, _)| path.ends_with(".tgz")), "{seen:?}");
     assert!(
-        seen.iter().all(|(_, t, ok)| *ok && t.as_deref() == Some(token.as_str())),
+        seen.iter().any(|(path, _, _)| path.ends_with(".tgz")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|(_, t, ok)| *ok && t.as_deref() == Some(token.as_str())),
         "{seen:?}"
     );
 
@@ -318,8 +363,335 @@ fn pnpm_installs_from_a_token_registry_through_the_token_helper() {
     // --undo takes the line, the script and the rule back.
     let undone = setup(&["--undo"]);
     assert!(undone.contains("- "), "{undone}");
-    assert_eq!(std::fs::read_to_string(&npmrc).unwrap(), "# mine\nfund=false\n");
+    assert_eq!(
+        std::fs::read_to_string(&npmrc).unwrap(),
+        "# mine\nfund=false\n"
+    );
     assert!(!Path::new(&helper).exists());
     let which = sb.run(&["which", &registry]);
     assert!(!stdout(&which).contains("work"), "{}", stdout(&which));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mail: a private Dovecot that validates tokens by introspection at the test provider
+// ---------------------------------------------------------------------------------------------
+
+/// A Dovecot of this test's own (config, sockets, state, logs and mail in a temporary dir).
+struct Dovecot {
+    dir: tempfile::TempDir,
+    port: u16,
+    master: std::process::Child,
+    /// `uid:gid` of the mail files.
+    mail_owner: String,
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        // SIGTERM to the master this test started: it stops its own children.
+        let _ = Command::new("kill")
+            .arg(self.master.id().to_string())
+            .status();
+        let _ = self.master.wait();
+    }
+}
+
+fn id(flag: &str) -> String {
+    let out = Command::new("id").arg(flag).output().unwrap();
+    stdout(&out).trim().to_string()
+}
+
+fn id_of(flag: &str, user: &str) -> String {
+    let out = Command::new("id").args([flag, user]).output().unwrap();
+    assert!(out.status.success(), "no user {user}: {}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+impl Dovecot {
+    fn start(p: &Provider) -> Dovecot {
+        let dovecot = ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|d| d.exists())
+            .unwrap_or_else(|| {
+                on_path(
+                    "dovecot",
+                    "apt-get install dovecot-imapd (scripts/install-deps.sh test)",
+                )
+            });
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Dovecot's login processes (another user when this runs as root) reach the sockets.
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for sub in ["run", "state", "mail"] {
+            std::fs::create_dir(d.join(sub)).unwrap();
+        }
+        let port = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // As root the login and internal processes need unprivileged users of their own (the
+        // package creates them); otherwise everything runs as the current user.
+        let (login_user, internal_user, internal_group) = if id("-u") == "0" {
+            (
+                "dovenull".to_string(),
+                "dovecot".to_string(),
+                "dovecot".to_string(),
+            )
+        } else {
+            (id("-un"), id("-un"), id("-gn"))
+        };
+        // Mail is never accessed as root: as root it belongs to the `dovecot` user.
+        let (uid, gid) = if id("-u") == "0" {
+            (id_of("-u", "dovecot"), id_of("-g", "dovecot"))
+        } else {
+            (id("-u"), id("-g"))
+        };
+        let dp = d.display();
+        std::fs::write(
+            d.join("oauth2.conf.ext"),
+            format!(
+                "introspection_mode = post\nintrospection_url = http://latchkey-rs:rs-secret-0123456789abcdef@127.0.0.1:{}{}\nusername_attribute = sub\nactive_attribute = active\nactive_value = true\n",
+                p.port,
+                p.endpoint_path("introspection_endpoint")
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("dovecot.conf"),
+            format!(
+                r#"base_dir = {dp}/run
+state_dir = {dp}/state
+log_path = {dp}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+first_valid_uid = 1
+auth_mechanisms = xoauth2 oauthbearer
+auth_verbose = yes
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+mail_location = maildir:{dp}/mail/%u
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dp}/oauth2.conf.ext
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={dp}/mail/%u
+}}
+"#
+            ),
+        )
+        .unwrap();
+        let master = Command::new(dovecot)
+            .arg("-F")
+            .arg("-c")
+            .arg(d.join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Dovecot {
+            dir,
+            port,
+            master,
+            mail_owner: format!("{uid}:{gid}"),
+        };
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("Dovecot did not listen on {port}:\n{}", server.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+    }
+
+    /// Delivers one message to `user`'s INBOX (a Maildir file).
+    fn deliver(&self, user: &str, subject: &str) {
+        let inbox = self.dir.path().join("mail").join(user);
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(inbox.join(sub)).unwrap();
+        }
+        std::fs::write(
+            inbox.join("new").join("1700000000.M1P1.latchkey-test"),
+            format!("From: a@example.test\r\nTo: {user}\r\nSubject: {subject}\r\n\r\nhello\r\n"),
+        )
+        .unwrap();
+        let out = Command::new("chown")
+            .arg("-R")
+            .arg(&self.mail_owner)
+            .arg(&inbox)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "chown: {}", stderr(&out));
+    }
+
+    /// `AUTHENTICATE MECH <initial response>` over a raw IMAP session: the tagged answer line.
+    fn authenticate(&self, mechanism: &str, response: &str) -> String {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("* OK"), "greeting: {line}");
+        write!(writer, "a AUTHENTICATE {mechanism} {response}\r\n").unwrap();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                return "(connection closed)".into();
+            }
+            if line.starts_with("+") {
+                // A failure's error challenge: the client answers with an empty response.
+                writer.write_all(b"\r\n").unwrap();
+            } else if line.starts_with("a ") {
+                let _ = writer.write_all(b"b LOGOUT\r\n");
+                return line.trim_end().to_string();
+            }
+        }
+    }
+}
+
+fn sasl(sb: &Sandbox, name: &str, args: &[&str]) -> String {
+    let mut all = vec!["token", name, "--min-ttl", "0", "--sasl"];
+    all.extend_from_slice(args);
+    sb.ok(&all).trim().to_string()
+}
+
+#[test]
+fn dovecot_takes_the_sasl_responses_and_mbsync_logs_in_with_xoauth2() {
+    let mbsync = on_path(
+        "mbsync",
+        "apt-get install isync libsasl2-modules-kdexoauth2 (scripts/install-deps.sh test)",
+    );
+    let p = provider();
+    let sb = signed_in(&p, "mail");
+    let dovecot = Dovecot::start(&p);
+    let token = current_token(&sb, "mail");
+    let info = p.introspect(&token);
+    let user = info["sub"]
+        .as_str()
+        .expect("introspection has sub")
+        .to_string();
+
+    // The --sasl initial responses, straight to Dovecot.
+    let port = dovecot.port.to_string();
+    let xoauth2 = sasl(&sb, "mail", &["xoauth2", "--user", &user]);
+    assert!(!xoauth2.contains(&token));
+    let answer = dovecot.authenticate("XOAUTH2", &xoauth2);
+    assert!(
+        answer.starts_with("a OK"),
+        "XOAUTH2: {answer}\n{}",
+        dovecot.log()
+    );
+    let bearer = sasl(
+        &sb,
+        "mail",
+        &[
+            "oauthbearer",
+            "--user",
+            &user,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ],
+    );
+    let answer = dovecot.authenticate("OAUTHBEARER", &bearer);
+    assert!(
+        answer.starts_with("a OK"),
+        "OAUTHBEARER: {answer}\n{}",
+        dovecot.log()
+    );
+    // Dovecot really checks: another user's name with this token, or a made-up token, is refused.
+    let other = sasl(&sb, "mail", &["xoauth2", "--user", "someone-else"]);
+    let answer = dovecot.authenticate("XOAUTH2", &other);
+    assert!(answer.starts_with("a NO"), "{answer}");
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::STANDARD
+        .encode(format!("user={user}\x01auth=Bearer not-a-token\x01\x01"));
+    let answer = dovecot.authenticate("XOAUTH2", &forged);
+    assert!(answer.starts_with("a NO"), "{answer}");
+
+    // mbsync: XOAUTH2 with the bare token from `PassCmd "latchkey token NAME"`.
+    dovecot.deliver(&user, "synced through latchkey");
+    let home = tempfile::tempdir().unwrap();
+    let local = home.path().join("Mail");
+    std::fs::create_dir_all(&local).unwrap();
+    let config = home.path().join(".mbsyncrc");
+    let write_config = |pass_cmd: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "IMAPAccount test\nHost 127.0.0.1\nPort {port}\nUser {user}\nPassCmd \"{pass_cmd}\"\nAuthMechs XOAUTH2\nSSLType None\n\nIMAPStore remote\nAccount test\n\nMaildirStore local\nPath {l}/\nInbox {l}/INBOX\n\nChannel test\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\nSyncState *\n",
+                l = local.display()
+            ),
+        )
+        .unwrap();
+    };
+    let run_mbsync = |limit: &str| {
+        // mbsync waits forever after a refused login: a time limit turns that into a failure.
+        tool(&sb, home.path(), "timeout")
+            .arg(limit)
+            .arg(&mbsync)
+            .arg("-c")
+            .arg(&config)
+            .arg("test")
+            .output()
+            .unwrap()
+    };
+    // Without Latchkey (a password that is no token) Dovecot refuses it.
+    write_config("echo not-a-token");
+    let out = run_mbsync("15");
+    assert_ne!(code(&out), 0, "mbsync without a token: {}", stdout(&out));
+
+    write_config(&format!("{BIN} token mail"));
+    let out = run_mbsync("60");
+    assert_eq!(
+        code(&out),
+        0,
+        "mbsync: {}\n{}\n{}",
+        stdout(&out),
+        stderr(&out),
+        dovecot.log()
+    );
+    let synced: String = ["new", "cur"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(local.join("INBOX").join(d)).ok())
+        .flatten()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        synced.contains("synced through latchkey"),
+        "local INBOX: {synced:?}"
+    );
+    assert!(!std::fs::read_to_string(&config).unwrap().contains(&token));
 }

@@ -74,7 +74,10 @@ impl Registry {
 
     /// npm's key for the registry (`//host[:port]/path/`): the URL without its scheme.
     pub fn npmrc_key(&self) -> String {
-        let rest = self.url.find("://").map_or(&*self.url, |i| &self.url[i + 1..]);
+        let rest = self
+            .url
+            .find("://")
+            .map_or(&*self.url, |i| &self.url[i + 1..]);
         rest.to_string()
     }
 }
@@ -236,7 +239,10 @@ async fn helper_value(
     latchkey: &impl Handouts,
 ) -> Result<String> {
     let registry = Registry::parse(registry)?;
-    match latchkey.credential(request(&registry, env_override)).await? {
+    match latchkey
+        .credential(request(&registry, env_override))
+        .await?
+    {
         Handout::NoRule => Err(Error::InvalidInput(format!(
             "no Latchkey rule for {} (set it up with `latchkey setup npm ACCOUNT --registry {}`)",
             registry.url, registry.url
@@ -314,15 +320,28 @@ mod tests {
             ["~ //127.0.0.1:4873/:tokenHelper=/d/h2 (was /c/npm/h1)"]
         );
         // Undo leaves a helper it did not write.
-        assert!(edit_npmrc(&moved.text, &r, "/c/npm/h1", true).changes.is_empty());
+        assert!(
+            edit_npmrc(&moved.text, &r, "/c/npm/h1", true)
+                .changes
+                .is_empty()
+        );
         let undone = edit_npmrc(&e.text, &r, "/c/npm/h1", true);
         assert_eq!(undone.text, before);
-        assert_eq!(edit_npmrc("", &r, "/h", false).text, "//127.0.0.1:4873/:tokenHelper=/h\n");
+        assert_eq!(
+            edit_npmrc("", &r, "/h", false).text,
+            "//127.0.0.1:4873/:tokenHelper=/h\n"
+        );
     }
 
     fn helper(registry: &str, fake: &Fake) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = block(token_helper(registry, Some("work"), &mut out, &mut err, fake));
+        let code = block(token_helper(
+            registry,
+            Some("work"),
+            &mut out,
+            &mut err,
+            fake,
+        ));
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -351,7 +370,10 @@ mod tests {
         let (code, out, err) = helper("https://r.test/", &Fake::answering(Ok(Handout::NoRule)));
         assert_ne!(code, 0);
         assert_eq!(out, "");
-        assert!(err.contains("latchkey setup npm ACCOUNT --registry https://r.test/"), "{err}");
+        assert!(
+            err.contains("latchkey setup npm ACCOUNT --registry https://r.test/"),
+            "{err}"
+        );
         let refused = Fake::answering(Ok(Handout::Refused("not over http".into())));
         let (code, out, _) = helper("https://r.test/", &refused);
         assert_ne!(code, 0);

@@ -89,7 +89,8 @@ pub fn initial_response(
     }
     if token.expose().is_empty() || token.expose().chars().any(char::is_control) {
         return Err(Error::InvalidInput(
-            "the provider's access token has control characters; it cannot go into a SASL response".into(),
+            "the provider's access token has control characters; it cannot go into a SASL response"
+                .into(),
         ));
     }
     let raw = match mechanism {
@@ -191,19 +192,21 @@ mod tests {
                 user,
                 ..Identity::default()
             };
-            let e = initial_response(Mechanism::OauthBearer, &who, &Secret::new("s3cret"), "Bearer")
-                .unwrap_err()
-                .to_string();
+            let e = initial_response(
+                Mechanism::OauthBearer,
+                &who,
+                &Secret::new("s3cret"),
+                "Bearer",
+            )
+            .unwrap_err()
+            .to_string();
             assert!(!e.contains("s3cret"), "{e}");
         }
         let e = initial_response(Mechanism::Xoauth2, &who, &Secret::new("a\x01b"), "bearer")
             .unwrap_err()
             .to_string();
         assert!(!e.contains("a\x01b"), "{e}");
-        assert_eq!(
-            "XOAUTH2".parse::<Mechanism>().unwrap(),
-            Mechanism::Xoauth2
-        );
+        assert_eq!("XOAUTH2".parse::<Mechanism>().unwrap(), Mechanism::Xoauth2);
         assert!("plain".parse::<Mechanism>().is_err());
     }
 }
