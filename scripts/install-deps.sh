@@ -9,7 +9,8 @@
 #   app   (default) build and run the desktop app and the CLI: WebKitGTK/GTK development files,
 #         the tray library, the Secret Service (gnome-keyring) and its tools, D-Bus, xdg tools.
 #   test  app + what scripts/test.sh needs: Xvfb, WebKitWebDriver, hyperfine, ImageMagick, git, dunst,
-#         Node.js >= 20.18 with npm (for tests/provider), rustfmt and clippy, and tauri-driver
+#         Node.js >= 20.18 with npm (for tests/provider and tests/tools' pnpm), Dovecot, isync
+#         with the XOAUTH2 SASL plugin and msmtp (the mail tests), rustfmt and clippy, and tauri-driver
 #         (`cargo install tauri-driver --locked`, for the desktop end-to-end test), and a Python
 #         venv with the AWS CLI and moto's STS (`~/.cache/latchkey-test-venv`, or
 #         $LATCHKEY_TEST_VENV) for crates/latchkey-cli/tests/e2e_aws_cargo.rs.
@@ -40,7 +41,13 @@ app_packages=(
 # interactiveMode); it is installed below from a configured apt repository that has it (Google
 # Cloud's, Kubernetes' pkgs.k8s.io), and the kubectl tests FAIL (never skip) without it.
 # dunst: the notification daemon the tray/notification tests talk to.
-test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git dunst python3 python3-venv)
+# dovecot-imapd, isync, libsasl2-modules-kdexoauth2, msmtp: the mail tests run a private Dovecot
+# that validates OAuth tokens by introspection and log in with mbsync over XOAUTH2 (isync needs
+# the kdexoauth2 SASL plugin for it); they FAIL (never skip) without them. pnpm is not a Debian
+# package: scripts/test.sh installs it into tests/tools (`npm ci --prefix tests/tools`).
+# python3-venv: the AWS test's venv (awscli + moto, below).
+test_packages=(xvfb xauth webkit2gtk-driver hyperfine imagemagick git dunst python3 python3-venv
+  dovecot-imapd isync libsasl2-modules-kdexoauth2 msmtp)
 
 say() { printf 'install-deps: %s\n' "$*"; }
 die() {
@@ -151,6 +158,20 @@ if [[ "$mode" == test ]] && ! node_ok; then
 fi
 if [[ "$mode" == test ]]; then
   say "node $(node --version), npm $(npm --version)"
+fi
+
+# --- pnpm (the npm-registry tests drive the real one; pinned in tests/tools/package-lock.json:
+# 10.x, since 11.x needs Node 22) ---
+if [[ "$mode" == test ]]; then
+  repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  tools_pnpm="$repo_root/tests/tools/node_modules/.bin/pnpm"
+  if [[ -x "$tools_pnpm" ]] && "$tools_pnpm" --version >/dev/null 2>&1; then
+    say "pnpm $("$tools_pnpm" --version) (tests/tools): present"
+  else
+    say "npm ci --prefix tests/tools (pnpm for the npm-registry tests)"
+    npm ci --prefix "$repo_root/tests/tools" --no-audit --no-fund ||
+      die "installing tests/tools failed; run: npm ci --prefix tests/tools"
+  fi
 fi
 
 # --- Rust ---

@@ -19,7 +19,7 @@ Environment:
   LATCHKEY_CONFIG_DIR  where accounts.toml, locks and latchkey.log live
                        (default: the platform config dir, ~/.config/latchkey on Linux)
   LATCHKEY_BROWSER     command that opens URLs (the URL is appended as the last argument)
-  LATCHKEY_ACCOUNT     the account git, Docker, kubectl and `which` use, overriding the rules
+  LATCHKEY_ACCOUNT     the account git, Docker, kubectl, pnpm and `which` use, overriding the rules
   LATCHKEY_LOG         log filter for stderr and the log file (e.g. debug, latchkey_core=trace)
   LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
                        (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
@@ -91,10 +91,13 @@ pub enum Command {
     /// Docker credential helper (`get`, `store`, `erase`, `list`); installed as
     /// `docker-credential-latchkey`, set up with `latchkey setup docker`.
     DockerCredential(crate::commands::docker::DockerArgs),
+    /// pnpm's tokenHelper: prints `Bearer <token>` for the registry (set up with `latchkey
+    /// setup npm`, which writes the wrapper script pnpm runs).
+    NpmTokenHelper(crate::commands::npm::NpmTokenHelperArgs),
     /// Run a command with a fresh access token in its environment (never in its arguments);
     /// its exit status and signals pass through.
     Exec(crate::commands::exec::ExecArgs),
-    /// Point git, kubectl, Docker or AWS at Latchkey (idempotent; --dry-run, --undo).
+    /// Point git, kubectl, Docker, AWS or pnpm at Latchkey (idempotent; --dry-run, --undo).
     Setup(crate::commands::setup::SetupArgs),
     /// Run the agent: one process that holds the tokens and answers `token`, `request`,
     /// `list`, `status`, `refresh` and `introspect` (and the desktop app) over a user-only
@@ -451,8 +454,21 @@ pub struct TokenArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// JSON output: access_token, token_type, expires_at (RFC 3339), scope, degraded.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sasl")]
     pub json: bool,
+    /// Print a mail client's SASL initial response instead of the bare token: `xoauth2` or
+    /// `oauthbearer` (RFC 7628), base64; needs --user.
+    #[arg(long, value_name = "MECHANISM", requires = "user")]
+    pub sasl: Option<String>,
+    /// The mail address (login) for --sasl.
+    #[arg(long, value_name = "ADDRESS", requires = "sasl")]
+    pub user: Option<String>,
+    /// The server's host name for --sasl oauthbearer (`host=`; optional).
+    #[arg(long, requires = "sasl")]
+    pub host: Option<String>,
+    /// The server's port for --sasl oauthbearer (`port=`; optional).
+    #[arg(long, requires = "sasl")]
+    pub port: Option<u16>,
 }
 
 /// `latchkey refresh`.

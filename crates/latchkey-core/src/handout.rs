@@ -1,5 +1,5 @@
 //! Handing a tool its credential: the one decision every integration (git, Docker, kubectl,
-//! `exec`) asks for, whichever process serves it.
+//! pnpm, `exec`) asks for, whichever process serves it.
 //!
 //! A tool adapter parses its protocol into a [`CredentialRequest`] (which tool, what it talks
 //! to, `LATCHKEY_ACCOUNT`) and words the [`Handout`] it gets back. Everything between lives in
@@ -46,6 +46,8 @@ pub enum Tool {
     /// `latchkey aws-credential`: an empty spec hands out the account's id_token (the web
     /// identity STS exchanges), any spec the access token for it.
     Aws,
+    /// `latchkey npm-token-helper` (pnpm's `tokenHelper`).
+    Npm,
 }
 
 impl Tool {
@@ -57,6 +59,7 @@ impl Tool {
             Tool::Kubectl => "kubectl",
             Tool::Exec => "exec",
             Tool::Aws => "AWS",
+            Tool::Npm => "pnpm",
         }
     }
 
@@ -71,7 +74,7 @@ impl Tool {
     /// a tool that learns DPoP changes its answer here.
     pub fn bearer_only(self) -> bool {
         match self {
-            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec | Tool::Aws => true,
+            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec | Tool::Aws | Tool::Npm => true,
         }
     }
 }

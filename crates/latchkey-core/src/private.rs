@@ -24,6 +24,8 @@ use crate::config::Paths;
 pub const DIR_MODE: u32 = 0o700;
 /// Mode of every file Latchkey writes.
 pub const FILE_MODE: u32 = 0o600;
+/// Mode of a script Latchkey writes for a tool to run: the user's alone, executable.
+pub const PROGRAM_MODE: u32 = 0o700;
 
 /// `create_dir_all` with mode [`DIR_MODE`] for what it creates, and the leaf tightened to it.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
@@ -63,6 +65,8 @@ pub enum NewMode {
     Private,
     /// The replaced file's permission bits, else [`FILE_MODE`]: files of other tools.
     KeepExisting,
+    /// [`PROGRAM_MODE`]: a script Latchkey writes for a tool to run (pnpm's `tokenHelper`).
+    Program,
 }
 
 /// Writes `contents` to `path` atomically, mode [`FILE_MODE`] ([`replace`] with
@@ -84,6 +88,7 @@ pub fn replace(path: &Path, contents: &[u8], mode: NewMode) -> io::Result<std::p
     let mode = match mode {
         NewMode::Private => FILE_MODE,
         NewMode::KeepExisting => existing_mode(&target).unwrap_or(FILE_MODE),
+        NewMode::Program => PROGRAM_MODE,
     };
     let name = target
         .file_name()

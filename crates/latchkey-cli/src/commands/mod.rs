@@ -9,6 +9,7 @@ pub mod docker;
 pub mod exec;
 pub mod git;
 pub mod kubectl;
+pub mod npm;
 pub mod setup;
 mod sign_in;
 mod store;
@@ -131,6 +132,7 @@ pub async fn run(cli: Cli, direct: &DirectPath, interrupt: Interrupt) -> Result<
         Command::KubectlCredential(k) => kubectl::credential(direct, k).await,
         Command::AwsCredential(a) => aws::credential(direct, a).await,
         Command::DockerCredential(d) => Ok(docker::helper(direct, &d.action).await),
+        Command::NpmTokenHelper(a) => Ok(npm::token_helper(direct, &a).await),
         Command::Exec(e) => exec::exec(direct, e, interrupt).await,
         Command::Setup(s) => setup::setup(direct, s, json).await,
         Command::Store(s) => store::store(direct, s, json).await,

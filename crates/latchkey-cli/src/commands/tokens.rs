@@ -10,6 +10,11 @@ pub fn token_spec(t: &TargetArgs) -> Result<TokenSpec, Error> {
 /// `latchkey token` (the agent first: [`source`]).
 pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, Error> {
     let spec = token_spec(&t.target)?;
+    let sasl = t
+        .sasl
+        .as_deref()
+        .map(str::parse::<latchkey_core::tools::sasl::Mechanism>)
+        .transpose()?;
     let tok = direct
         .source()
         .token(
@@ -21,6 +26,24 @@ pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, 
             },
         )
         .await?;
+    if let Some(mechanism) = sasl {
+        let who = latchkey_core::tools::sasl::Identity {
+            user: t.user.as_deref().unwrap_or_default(),
+            host: t.host.as_deref(),
+            port: t.port,
+        };
+        let response = latchkey_core::tools::sasl::initial_response(
+            mechanism,
+            &who,
+            &tok.token,
+            &tok.token_type,
+        )?;
+        if let Some(w) = &tok.degraded {
+            eprintln!("latchkey: warning: {w}");
+        }
+        println!("{}", response.expose());
+        return Ok(0);
+    }
     output::token(&tok, json || t.json);
     Ok(0)
 }

@@ -341,6 +341,11 @@ pub struct Quirks {
     pub offline_consent: bool,
     /// Notes for people, shown by `latchkey status`.
     pub notes: &'static [&'static str],
+    /// The scopes IMAP and SMTP with an OAuth token (XOAUTH2, OAUTHBEARER) need at this
+    /// provider, for people to add to an account (`latchkey add … --scope`, or `latchkey login
+    /// NAME --add-scope`); empty where the provider has no OAuth mail. Not asked for by default:
+    /// a mail scope is full mailbox access, and consent screens say so.
+    pub mail_scopes: &'static [&'static str],
 }
 
 /// Resolved endpoints and capabilities. Stored in the accounts file so that `latchkey token`

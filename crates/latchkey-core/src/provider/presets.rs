@@ -76,6 +76,15 @@ pub const DEFAULT_GITLAB_URL: &str = "https://gitlab.com";
 
 const OIDC_SCOPES: &[&str] = &["openid", "email", "profile"];
 const GITHUB_SCOPES: &[&str] = &["read:user", "user:email"];
+/// Gmail over IMAP/SMTP (XOAUTH2, OAUTHBEARER).
+const GOOGLE_MAIL_SCOPES: &[&str] = &["https://mail.google.com/"];
+/// Microsoft 365 / Outlook.com over IMAP and SMTP AUTH (XOAUTH2); `offline_access` keeps a
+/// refresh token with these (Exchange Online) scopes.
+const MICROSOFT_MAIL_SCOPES: &[&str] = &[
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/SMTP.Send",
+    "offline_access",
+];
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 // ---------------------------------------------------------------------------------------------
@@ -112,6 +121,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
         invalid_grant_may_mean_no_consent: false,
         offline_consent: false,
         notes: &[],
+        mail_scopes: &[],
     };
     let plain_oauth = Quirks {
         default_scopes: Vec::new(),
@@ -153,6 +163,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             ..plain_oauth
         },
         Preset::Google => Quirks {
+            mail_scopes: GOOGLE_MAIL_SCOPES,
             client_secret_required: true,
             client_secret_post: true,
             loopback_only: true,
@@ -189,6 +200,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             ..github
         },
         Preset::Entra => Quirks {
+            mail_scopes: MICROSOFT_MAIL_SCOPES,
             offline_scope: Some("offline_access"),
             rfc7009_revocation: false,
             issuer_template: Some(ENTRA_ISSUER_TEMPLATE),
@@ -1758,6 +1770,25 @@ mod tests {
     fn quirk_offline_consent() {
         // Google: offline access by parameter, and a refresh token only with consent.
         assert_eq!(presets_where(|q| q.offline_consent), [Preset::Google]);
+    }
+
+    #[test]
+    fn quirk_mail_scopes() {
+        for preset in Preset::all() {
+            let scopes = preset.quirks().mail_scopes;
+            match preset {
+                Preset::Google => assert_eq!(scopes, ["https://mail.google.com/"]),
+                Preset::Entra => assert_eq!(
+                    scopes,
+                    [
+                        "https://outlook.office.com/IMAP.AccessAsUser.All",
+                        "https://outlook.office.com/SMTP.Send",
+                        "offline_access"
+                    ]
+                ),
+                _ => assert!(scopes.is_empty(), "{preset}"),
+            }
+        }
     }
 
     #[test]

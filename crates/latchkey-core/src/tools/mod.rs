@@ -10,6 +10,10 @@
 //! - [`aws`]: AWS's `credential_process` (the id_token exchanged at STS for role credentials,
 //!   cached in the keychain).
 //! - [`exec`]: the environment `latchkey exec` gives its command.
+//! - [`npm`]: pnpm's `tokenHelper` (`Bearer <token>` for a registry) and the `.npmrc` line and
+//!   wrapper script `latchkey setup npm` writes.
+//! - [`sasl`]: the SASL initial responses mail clients send (`XOAUTH2`, RFC 7628
+//!   `OAUTHBEARER`) for `latchkey token --sasl`.
 //!
 //! Each only parses and words: which account, which token, https only and bearer only are
 //! decided by [`crate::LoginManager::credential_for`]. The CLI's command files are thin
@@ -20,6 +24,8 @@ pub mod docker;
 pub mod exec;
 pub mod git;
 pub mod kubectl;
+pub mod npm;
+pub mod sasl;
 
 /// An expiry as RFC 3339 (`2030-01-02T03:04:05Z`), as the tools' answers carry it.
 pub fn rfc3339(t: Option<time::OffsetDateTime>) -> Option<String> {

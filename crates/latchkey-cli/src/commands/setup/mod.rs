@@ -1,4 +1,4 @@
-//! `latchkey setup git|kubectl|docker ACCOUNT ...`: points a tool at Latchkey and writes the
+//! `latchkey setup git|kubectl|docker|aws|npm ...`: points a tool at Latchkey and writes the
 //! selection rule it needs. Idempotent (a second run changes nothing and says so), prints every
 //! change, `--dry-run` only prints them, `--undo` takes them back.
 //!
@@ -17,6 +17,9 @@
 //!   not (the YAML library drops them), and the output says so.
 //! - Docker: `credHelpers[REGISTRY] = "latchkey"` in `$DOCKER_CONFIG/config.json` (default
 //!   `~/.docker/config.json`), every other key kept; plus the rule REGISTRY → ACCOUNT.
+//! - npm registries (pnpm): a wrapper script in `<config>/npm/` that runs `latchkey
+//!   npm-token-helper --registry URL`, the `tokenHelper` line naming it in the user `.npmrc`
+//!   (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`), and the rule URL → ACCOUNT. No token is written.
 //!
 //! - AWS: a profile in `AWS_CONFIG_FILE` (else `~/.aws/config`, never `~/.aws/credentials`)
 //!   whose `credential_process` is `latchkey aws-credential ACCOUNT --role-arn ARN`; no rule (the
@@ -49,6 +52,7 @@ mod aws;
 mod docker;
 mod git;
 mod kubectl;
+mod npm;
 
 #[cfg(test)]
 use self::docker::edit_docker_config;
@@ -141,6 +145,20 @@ pub enum Tool {
         #[command(flatten)]
         mode: Mode,
     },
+    /// npm registries for pnpm: its `tokenHelper` in the user `.npmrc` (a wrapper script in the
+    /// config dir; never a token) and the rule REGISTRY → ACCOUNT.
+    Npm {
+        /// Account name.
+        account: String,
+        /// Registry URL (`https://npm.example.com/`, `https://host/path/`; plain http only to
+        /// 127.0.0.1/localhost).
+        #[arg(long)]
+        registry: String,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        mode: Mode,
+    },
 }
 
 /// What a set-up changes (or would change).
@@ -193,6 +211,15 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
                 docker::setup(&m, &account, &registry, spec, mode).await?,
                 mode,
             )
+        }
+        Tool::Npm {
+            account,
+            registry,
+            target,
+            mode,
+        } => {
+            let spec = super::tokens::token_spec(&target)?;
+            (npm::setup(&m, &account, &registry, spec, mode).await?, mode)
         }
         Tool::Aws {
             profile,
