@@ -330,7 +330,7 @@ fn agent_frame(data: &[u8]) {
             }
             // A client.
             if let Ok(resp) = serde_json::from_slice::<Response>(&frame) {
-                if let Answer::Error { kind, message } = &resp.answer {
+                if let Answer::Error { kind, message, .. } = &resp.answer {
                     let shown = latchkey_core::text::clean_lines(message, 2000);
                     assert!(
                         !shown
