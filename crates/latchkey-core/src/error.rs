@@ -150,9 +150,9 @@ pub enum Error {
         /// What the refusal means for this request.
         hint: Option<String>,
         /// What the refusal means for the sign-in, in words (no command).
-        advice: String,
+        advice: &'static str,
         /// What to do about the sign-in.
-        remedy: crate::remedy::Remedy,
+        remedy: Box<crate::remedy::Remedy>,
     },
 
     /// The provider answered with something that is not a usable OAuth response.
@@ -241,7 +241,7 @@ pub enum Error {
         /// The agent's message (never a secret).
         message: String,
         /// What the agent's core said to do about it.
-        remedy: Option<crate::remedy::Remedy>,
+        remedy: Option<Box<crate::remedy::Remedy>>,
     },
 
     /// An error with what to do about it ([`Error::with_remedy`]); says what the inner error
@@ -251,7 +251,7 @@ pub enum Error {
         /// The error.
         error: Box<Error>,
         /// What to do about it.
-        remedy: crate::remedy::Remedy,
+        remedy: Box<crate::remedy::Remedy>,
     },
 
     /// Anything else.
@@ -325,7 +325,7 @@ impl Error {
                 account: account.clone(),
             }),
             Error::RefreshRefused { remedy, .. } | Error::Remedied { remedy, .. } => {
-                Some(remedy.clone())
+                Some((**remedy).clone())
             }
             Error::IdentityMismatch { account, .. } => Some(Remedy::SignInAgain {
                 account: account.clone(),
@@ -335,7 +335,7 @@ impl Error {
                 problem: KeychainProblem::VaultLocked,
                 ..
             } => Some(Remedy::UnlockVault),
-            Error::Agent { remedy, .. } => remedy.clone(),
+            Error::Agent { remedy, .. } => remedy.as_deref().cloned(),
             _ => None,
         }
     }
@@ -344,7 +344,7 @@ impl Error {
     pub fn with_remedy(self, remedy: crate::remedy::Remedy) -> Self {
         Error::Remedied {
             error: Box::new(self),
-            remedy,
+            remedy: Box::new(remedy),
         }
     }
 

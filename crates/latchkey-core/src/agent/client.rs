@@ -93,7 +93,7 @@ impl Client {
                 // The agent's words reach a terminal: no control characters, bounded.
                 let message = crate::text::clean_lines(&message, MAX_AGENT_MESSAGE);
                 let kind = crate::text::clean(&kind, crate::text::MAX_ERROR_CODE);
-                let remedy = remedy.map(crate::remedy::Remedy::cleaned);
+                let remedy = remedy.map(|r| Box::new(r.cleaned()));
                 match serde_json::from_value::<ErrorKind>(serde_json::Value::String(kind.clone())) {
                     Ok(kind) => Outcome::Served {
                         pid,

@@ -230,7 +230,7 @@ async fn refusals_are_explained_and_say_the_sign_in_may_be_used_up() {
     );
     match &e {
         Error::RefreshRefused { remedy, .. } => assert_eq!(
-            remedy,
+            &**remedy,
             &crate::remedy::Remedy::AddScopes {
                 account: "work".into(),
                 scopes: vec!["admin".into()]

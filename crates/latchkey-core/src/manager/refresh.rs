@@ -243,12 +243,11 @@ impl LoginManager {
             error,
             description,
             hint,
-            advice: "the account's tokens are kept; if its next token request fails, sign in again"
-                .into(),
-            remedy: remedy.unwrap_or_else(|| Remedy::SignInAgain {
+            advice: "the account's tokens are kept; if its next token request fails, sign in again",
+            remedy: Box::new(remedy.unwrap_or_else(|| Remedy::SignInAgain {
                 account: account.name.clone(),
                 replace: false,
-            }),
+            })),
         }
     }
 
