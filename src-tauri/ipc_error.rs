@@ -1,11 +1,11 @@
-//! The one error type the app's commands return over IPC: `{kind, message}`.
+//! The one error type the app's commands return over IPC: `{kind, message, remedy?}`.
 //!
 //! `kind` is the core's stable [`ErrorKind`] (snake_case), so the page can branch on it (offer
 //! "Replace identity?" for `identity_mismatch`, "unlock your keyring" for `keychain`, …);
 //! `message` is the core's text for people. Core messages never contain a secret, and nothing
 //! else is added here.
 
-use latchkey_core::{Error, ErrorKind};
+use latchkey_core::{Error, ErrorKind, Remedy};
 use serde::Serialize;
 
 /// An error as the web page receives it.
@@ -13,8 +13,12 @@ use serde::Serialize;
 pub struct IpcError {
     /// Stable machine-readable kind.
     pub kind: ErrorKind,
-    /// What happened and what to do, for people.
+    /// What happened, for people (names no command).
     pub message: String,
+    /// What to do about it, as data: the page offers a "Sign in" button for a sign-in
+    /// remedy ([`Remedy::is_sign_in`], `remedy.account`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<Remedy>,
 }
 
 impl IpcError {
@@ -23,6 +27,7 @@ impl IpcError {
         IpcError {
             kind,
             message: message.into(),
+            remedy: None,
         }
     }
 }
@@ -33,6 +38,7 @@ impl From<Error> for IpcError {
         IpcError {
             kind: e.kind(),
             message: e.to_string(),
+            remedy: e.remedy(),
         }
     }
 }
@@ -53,6 +59,21 @@ mod tests {
         let json = serde_json::to_value(&e).expect("serializes");
         assert_eq!(json["kind"], "not_found");
         assert!(json["message"].as_str().is_some_and(|m| m.contains("work")));
+        assert_eq!(json["remedy"]["do"], "list_accounts");
+        let e = IpcError::from(Error::NeedsSignIn {
+            account: "work".into(),
+            reason: "no tokens".into(),
+        });
+        let json = serde_json::to_value(&e).expect("serializes");
+        assert_eq!(json["remedy"]["do"], "sign_in");
+        assert_eq!(json["remedy"]["account"], "work");
+        assert!(
+            json["message"]
+                .as_str()
+                .is_some_and(|m| !m.contains("latchkey login"))
+        );
+        let e = IpcError::new(ErrorKind::Other, "x");
+        let json = serde_json::to_value(&e).expect("serializes");
         assert_eq!(json.as_object().map(|o| o.len()), Some(2));
     }
 }

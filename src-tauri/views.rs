@@ -74,7 +74,7 @@ pub struct EditedView {
     pub name: String,
     /// The change removed the tokens.
     pub signed_out: bool,
-    /// Notes for people.
+    /// Notes for people (what to do is the sign-in the page offers).
     pub notes: Vec<String>,
     /// The redirect URI to register.
     pub redirect_uri: String,
@@ -86,7 +86,7 @@ impl From<EditOutcome> for EditedView {
             redirect_uri: o.account.redirect_uri_to_register(),
             name: o.account.name,
             signed_out: o.signed_out,
-            notes: o.notes,
+            notes: o.notes.into_iter().map(|n| n.text).collect(),
         }
     }
 }

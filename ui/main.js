@@ -101,6 +101,35 @@ function explain(err) {
   }
 }
 
+// What the core says to do about an error (`err.remedy`, data, never a command): a sign-in gets
+// a "Sign in" button; the others are said in words after the message.
+function remedyActions(err) {
+  const r = err?.remedy;
+  if (!r?.account) return [];
+  if (r.do === "sign_in" || (r.do === "sign_in_again" && !r.replace)) {
+    return [["Sign in", () => signIn(r.account, false).catch((e) => notice("error", explain(e)))]];
+  }
+  return [];
+}
+
+function remedyWords(err) {
+  const r = err?.remedy;
+  switch (r?.do) {
+    case "add_scopes":
+      return r.scopes.length ? ` Sign in again asking for the scope ${r.scopes.join(" ")}.` : "";
+    case "add_resources":
+      return ` Sign in again naming ${r.resources.join(" ")}.`;
+    case "step_up":
+      return " Sign in again (a stronger or more recent sign-in).";
+    case "set_client_secret":
+      return " Set the client secret again in Edit.";
+    case "unlock_vault":
+      return " Unlock the vault in a terminal.";
+    default:
+      return "";
+  }
+}
+
 // ---- rendering -----------------------------------------------------------------------------
 
 // A length of time in its two largest units ("59s", "4m 10s", "2h 5m", "1d 1h"; negative:
@@ -412,7 +441,7 @@ async function act(action, a, button) {
     }
   } catch (err) {
     accountErrors.set(a.name, err);
-    notice(err?.kind === "callback" ? "info" : "error", `${a.name}: ${explain(err)}`);
+    notice(err?.kind === "callback" ? "info" : "error", `${a.name}: ${explain(err)}${remedyWords(err)}`, remedyActions(err));
   } finally {
     button.disabled = false;
     await reload();
@@ -442,7 +471,7 @@ function onSignInFinished(ev) {
     notice("info", error.message);
   } else {
     if (account) accountErrors.set(account, error);
-    notice("error", `${account ? `${account}: ` : ""}${explain(error)}`);
+    notice("error", `${account ? `${account}: ` : ""}${explain(error)}${remedyWords(error)}`, remedyActions(error));
   }
   reload();
 }

@@ -279,7 +279,9 @@ fn www_authenticate(data: &[u8]) {
         for value in [challenge.to_vec(), text(challenge).into_bytes()] {
             if let Some(words) = latchkey_core::challenge::explain("acct", status, [&value]) {
                 assert!(
-                    !words.chars().any(latchkey_core::text::is_unsafe),
+                    !format!("{words:?}")
+                        .chars()
+                        .any(latchkey_core::text::is_unsafe),
                     "a challenge explanation carries control characters: {words:?}"
                 );
             }
@@ -332,7 +334,7 @@ fn agent_frame(data: &[u8]) {
             }
             // A client.
             if let Ok(resp) = serde_json::from_slice::<Response>(&frame) {
-                if let Answer::Error { kind, message } = &resp.answer {
+                if let Answer::Error { kind, message, .. } = &resp.answer {
                     let shown = latchkey_core::text::clean_lines(message, 2000);
                     assert!(
                         !shown
@@ -638,7 +640,13 @@ fn docker_helper(data: &[u8]) {
     for action in ["get", "erase", "store"] {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = now(docker::main(
-            action, None, data, &mut out, &mut err, &Handouts,
+            action,
+            None,
+            data,
+            &mut out,
+            &mut err,
+            &Handouts,
+            |e: &latchkey_core::Error| (e.to_string(), 1),
         ));
         let out = String::from_utf8_lossy(&out);
         if code != 0 {

@@ -7,9 +7,11 @@ mod cli;
 #[cfg(test)]
 mod cli_tests;
 mod commands;
+mod exit;
 mod logging;
 mod output;
 mod passphrase;
+mod speak;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,7 +50,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("latchkey: cannot start: {e}");
-            return ExitCode::from(ErrorKind::Other.exit_status());
+            return ExitCode::from(exit::status(ErrorKind::Other));
         }
     };
     // Ctrl-C: the first one asks the command to stop at a safe point (a sign-in is abandoned
@@ -62,7 +64,7 @@ fn main() -> ExitCode {
                     "latchkey: interrupted; finishing safely (press Ctrl-C again to quit now)"
                 );
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(ErrorKind::Interrupted.exit_code());
+                    std::process::exit(exit::code(ErrorKind::Interrupted));
                 }
             }
         });
@@ -89,8 +91,8 @@ fn main() -> ExitCode {
 /// A failed command: logged, worded on standard error, and its exit code.
 fn report(e: &Error) -> ExitCode {
     tracing::info!(kind = %e.kind(), "command failed: {e}");
-    eprintln!("latchkey: {e}");
-    ExitCode::from(e.kind().exit_status())
+    eprintln!("latchkey: {}", speak::error(e));
+    ExitCode::from(exit::status(e.kind()))
 }
 
 /// A proactive renewal that outlived its deadline goes on after the current token was printed:

@@ -516,7 +516,7 @@ pub fn added(a: &Account) {
 pub fn edited(o: &EditOutcome) {
     println!("Updated `{}`.", o.account.name);
     for n in &o.notes {
-        println!("Note: {n}");
+        println!("Note: {}", crate::speak::advice(n));
     }
 }
 

@@ -5,6 +5,8 @@
 //! the agent). Values from the server reach the terminal only when they are plain scope
 //! tokens; anything else is left out.
 
+use crate::remedy::Remedy;
+
 /// The parameters of one `Bearer` (or `DPoP`) challenge.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BearerChallenge {
@@ -140,13 +142,22 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Words for a person and the command to run, when a response's challenge asks for more scope
-/// or a stronger sign-in; `None` otherwise.
+/// What a response's challenge asks for, for a person, and the sign-in that gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// What the server asks for, in words (no command).
+    pub text: String,
+    /// The sign-in that gives it ([`Remedy::AddScopes`] or [`Remedy::StepUp`]).
+    pub remedy: Remedy,
+}
+
+/// What a response's challenge asks for and the sign-in that gives it, when it asks for more
+/// scope or a stronger sign-in; `None` otherwise.
 pub fn explain<V: AsRef<[u8]>>(
     account: &str,
     status: u16,
     www_authenticate: impl IntoIterator<Item = V>,
-) -> Option<String> {
+) -> Option<Explained> {
     if status != 401 && status != 403 {
         return None;
     }
@@ -160,20 +171,22 @@ pub fn explain<V: AsRef<[u8]>>(
                 .split_whitespace()
                 .filter(|s| crate::target::valid_scope(s) && s.len() <= 200)
                 .collect();
-            Some(if scopes.is_empty() {
+            let text = if scopes.is_empty() {
                 format!(
-                    "the server says the token of `{account}` lacks a scope (insufficient_scope) but does not say which; add it with `latchkey login {account} --add-scope SCOPE`"
+                    "the server says the token of `{account}` lacks a scope (insufficient_scope) but does not say which; add it to the sign-in with"
                 )
             } else {
                 format!(
-                    "the server needs the scope {} (insufficient_scope), which the token of `{account}` does not carry; add it to the sign-in with:\n  latchkey login {account} {}",
+                    "the server needs the scope {} (insufficient_scope), which the token of `{account}` does not carry; add it to the sign-in with",
                     scopes.join(" "),
-                    scopes
-                        .iter()
-                        .map(|s| format!("--add-scope {s}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
                 )
+            };
+            Some(Explained {
+                text,
+                remedy: Remedy::AddScopes {
+                    account: account.to_string(),
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                },
             })
         }
         "insufficient_user_authentication" => {
@@ -185,25 +198,27 @@ pub fn explain<V: AsRef<[u8]>>(
                 .filter(|s| crate::target::valid_scope(s) && s.len() <= 200)
                 .collect();
             let mut asked = Vec::new();
-            let mut flags = Vec::new();
             if !acr.is_empty() {
                 asked.push(format!("acr_values {}", acr.join(" ")));
-                flags.push(format!("--acr \"{}\"", acr.join(" ")));
             }
             if let Some(m) = c.max_age {
                 asked.push(format!("max_age {m} s"));
-                flags.push(format!("--max-age {m}"));
             }
-            Some(if flags.is_empty() {
-                format!(
-                    "the server asks for a stronger or more recent sign-in (insufficient_user_authentication, RFC 9470) without saying which; sign in again: `latchkey login {account}`"
-                )
+            let text = if asked.is_empty() {
+                "the server asks for a stronger or more recent sign-in (insufficient_user_authentication, RFC 9470) without saying which; sign in again with".to_string()
             } else {
                 format!(
-                    "the server asks for a stronger or more recent sign-in (insufficient_user_authentication, RFC 9470): {}; sign in again with:\n  latchkey login {account} {}",
+                    "the server asks for a stronger or more recent sign-in (insufficient_user_authentication, RFC 9470): {}; sign in again with",
                     asked.join(", "),
-                    flags.join(" ")
                 )
+            };
+            Some(Explained {
+                text,
+                remedy: Remedy::StepUp {
+                    account: account.to_string(),
+                    acr: acr.iter().map(|s| s.to_string()).collect(),
+                    max_age: c.max_age,
+                },
             })
         }
         _ => None,
@@ -271,10 +286,13 @@ mod tests {
             [r#"Bearer error="insufficient_scope", scope="api:write""#],
         )
         .unwrap();
-        assert!(text.contains("api:write"), "{text}");
-        assert!(
-            text.contains("latchkey login work --add-scope api:write"),
-            "{text}"
+        assert!(text.text.contains("api:write"), "{text:?}");
+        assert_eq!(
+            text.remedy,
+            Remedy::AddScopes {
+                account: "work".into(),
+                scopes: vec!["api:write".into()]
+            }
         );
         // A hostile scope never reaches the terminal.
         let text = explain(
@@ -283,7 +301,7 @@ mod tests {
             ["Bearer error=\"insufficient_scope\", scope=\"\u{1b}]0;x\u{7}\""],
         )
         .unwrap();
-        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(!format!("{text:?}").contains('\u{1b}'), "{text:?}");
         assert!(explain("work", 200, [r#"Bearer error="insufficient_scope""#]).is_none());
         assert!(explain("work", 401, [r#"Bearer error="invalid_token""#]).is_none());
     }
@@ -296,9 +314,13 @@ mod tests {
             [r#"Bearer error="insufficient_user_authentication", acr_values="phr phrh", max_age=300"#],
         )
         .unwrap();
-        assert!(
-            text.contains(r#"latchkey login work --acr "phr phrh" --max-age 300"#),
-            "{text}"
+        assert_eq!(
+            text.remedy,
+            Remedy::StepUp {
+                account: "work".into(),
+                acr: vec!["phr".into(), "phrh".into()],
+                max_age: Some(300)
+            }
         );
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Every failure the core can report is an [`Error`]. Its `Display` text is written for a
 //! person: it says what happened and what to do, and never contains a secret. Programs (the
-//! CLI's exit codes, the desktop app's IPC `{kind, message}`) branch on [`Error::kind`], whose
-//! values are stable.
+//! CLI's exit codes, the desktop app's IPC `{kind, message, remedy}`) branch on
+//! [`Error::kind`], whose values are stable. What to do about an error is data
+//! ([`Error::remedy`]): the message names no command, the shells word the remedy.
 
 use std::fmt;
 
@@ -48,30 +49,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The `latchkey` CLI exit code for this kind (documented in `latchkey --help`).
-    pub fn exit_code(self) -> i32 {
-        match self {
-            ErrorKind::InvalidInput => 2,
-            ErrorKind::NeedsSignIn => 3,
-            ErrorKind::Provider | ErrorKind::RefreshRefused | ErrorKind::ProviderUnreachable => 4,
-            ErrorKind::Keychain => 5,
-            ErrorKind::Interrupted => 130,
-            ErrorKind::NotFound
-            | ErrorKind::AlreadyExists
-            | ErrorKind::Callback
-            | ErrorKind::InvalidIdToken
-            | ErrorKind::IdentityMismatch
-            | ErrorKind::Config
-            | ErrorKind::Timeout
-            | ErrorKind::Other => 1,
-        }
-    }
-
-    /// [`Self::exit_code`] as a process exit status.
-    pub fn exit_status(self) -> u8 {
-        u8::try_from(self.exit_code()).unwrap_or(1)
-    }
-
     /// The stable snake_case name used in JSON and IPC.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,15 +108,15 @@ pub enum Error {
     InvalidInput(String),
 
     /// No such account.
-    #[error("no account named `{0}` (see `latchkey list`)")]
+    #[error("no account named `{0}`")]
     UnknownAccount(String),
 
     /// An account with this name exists already.
-    #[error("an account named `{0}` already exists; pick another name or `latchkey edit` it")]
+    #[error("an account named `{0}` already exists; pick another name")]
     AccountExists(String),
 
     /// The account must be signed in (again).
-    #[error("account `{account}` needs sign-in: {reason}; run `latchkey login {account}`")]
+    #[error("account `{account}` needs sign-in: {reason}")]
     NeedsSignIn {
         /// Account name.
         account: String,
@@ -162,7 +139,7 @@ pub enum Error {
     /// `invalid_grant`). Some providers spend (rotate) the refresh token before they check
     /// the request, so the sign-in may be used up: the request is not repeated, and `remedy`
     /// says what to do.
-    #[error("the provider refused the request: {error}{}{}. It may have used up the sign-in of `{account}` with it (some providers spend the refresh token before they check the request); {remedy}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
+    #[error("the provider refused the request: {error}{}{}. It may have used up the sign-in of `{account}` with it (some providers spend the refresh token before they check the request); {advice}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(), hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
     RefreshRefused {
         /// Account name.
         account: String,
@@ -172,8 +149,10 @@ pub enum Error {
         description: Option<String>,
         /// What the refusal means for this request.
         hint: Option<String>,
+        /// What the refusal means for the sign-in, in words (no command).
+        advice: &'static str,
         /// What to do about the sign-in.
-        remedy: String,
+        remedy: Box<crate::remedy::Remedy>,
     },
 
     /// The provider answered with something that is not a usable OAuth response.
@@ -215,7 +194,7 @@ pub enum Error {
 
     /// Re-signing in would change the account's identity.
     #[error(
-        "account `{account}` belongs to `{existing}`, but the sign-in was for `{new}`; sign in as `{existing}`, or replace the identity (`latchkey login {account} --replace`)"
+        "account `{account}` belongs to `{existing}`, but the sign-in was for `{new}`; sign in as `{existing}`, or replace the identity"
     )]
     IdentityMismatch {
         /// Account name.
@@ -261,6 +240,18 @@ pub enum Error {
         kind: ErrorKind,
         /// The agent's message (never a secret).
         message: String,
+        /// What the agent's core said to do about it.
+        remedy: Option<Box<crate::remedy::Remedy>>,
+    },
+
+    /// An error with what to do about it ([`Error::with_remedy`]); says what the inner error
+    /// says.
+    #[error("{error}")]
+    Remedied {
+        /// The error.
+        error: Box<Error>,
+        /// What to do about it.
+        remedy: Box<crate::remedy::Remedy>,
     },
 
     /// Anything else.
@@ -284,7 +275,7 @@ fn keychain_message(problem: KeychainProblem, detail: &str) -> String {
             "a Latchkey item in the OS keychain is not in the expected format; sign in again to rewrite it"
         }
         KeychainProblem::VaultLocked => {
-            "the Latchkey vault is locked; unlock it with `latchkey unlock` in a terminal, or set LATCHKEY_VAULT_PASSWORD_COMMAND to a command that prints its passphrase"
+            "the Latchkey vault is locked; unlock it in a terminal, or set LATCHKEY_VAULT_PASSWORD_COMMAND to a command that prints its passphrase"
         }
         KeychainProblem::WrongPassphrase => {
             "wrong passphrase for the Latchkey vault; nothing was changed"
@@ -317,7 +308,43 @@ impl Error {
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Agent { kind, .. } => *kind,
+            Error::Remedied { error, .. } => error.kind(),
             Error::Io { .. } | Error::Other(_) => ErrorKind::Other,
+        }
+    }
+
+    /// What the user can do about this error, if the core knows (the shells word it: a
+    /// command in the CLI, a button in the app). The message ([`std::fmt::Display`]) never
+    /// names a command.
+    pub fn remedy(&self) -> Option<crate::remedy::Remedy> {
+        use crate::remedy::Remedy;
+        match self {
+            Error::UnknownAccount(_) => Some(Remedy::ListAccounts),
+            Error::AccountExists(_) => Some(Remedy::EditAccount),
+            Error::NeedsSignIn { account, .. } => Some(Remedy::SignIn {
+                account: account.clone(),
+            }),
+            Error::RefreshRefused { remedy, .. } | Error::Remedied { remedy, .. } => {
+                Some((**remedy).clone())
+            }
+            Error::IdentityMismatch { account, .. } => Some(Remedy::SignInAgain {
+                account: account.clone(),
+                replace: true,
+            }),
+            Error::Keychain {
+                problem: KeychainProblem::VaultLocked,
+                ..
+            } => Some(Remedy::UnlockVault),
+            Error::Agent { remedy, .. } => remedy.as_deref().cloned(),
+            _ => None,
+        }
+    }
+
+    /// This error with `remedy` as what to do about it (its message and kind unchanged).
+    pub fn with_remedy(self, remedy: crate::remedy::Remedy) -> Self {
+        Error::Remedied {
+            error: Box::new(self),
+            remedy: Box::new(remedy),
         }
     }
 
@@ -338,30 +365,12 @@ impl Error {
     }
 }
 
-/// Exit status of `latchkey request` when the server answered with HTTP 400 or more: not an
-/// error of Latchkey (the response is printed), so it has no [`ErrorKind`]; the other exit codes
-/// all come from [`ErrorKind::exit_code`].
-pub const EXIT_HTTP_ERROR_STATUS: u8 = 6;
-
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exit_codes_are_stable() {
-        assert_eq!(ErrorKind::NeedsSignIn.exit_code(), 3);
-        assert_eq!(ErrorKind::ProviderUnreachable.exit_code(), 4);
-        assert_eq!(ErrorKind::Provider.exit_code(), 4);
-        assert_eq!(ErrorKind::Keychain.exit_code(), 5);
-        assert_eq!(ErrorKind::InvalidInput.exit_code(), 2);
-        assert_eq!(ErrorKind::Interrupted.exit_code(), 130);
-        assert_eq!(ErrorKind::Other.exit_code(), 1);
-        assert_eq!(ErrorKind::Interrupted.exit_status(), 130);
-        assert_eq!(EXIT_HTTP_ERROR_STATUS, 6);
-    }
 
     #[test]
     fn provider_error_message_names_code_and_description() {
@@ -381,6 +390,6 @@ mod tests {
     fn keychain_message_says_what_to_do() {
         let e = Error::keychain(KeychainProblem::Locked, "");
         assert!(e.to_string().contains("unlock"));
-        assert_eq!(e.kind().exit_code(), 5);
+        assert_eq!(e.kind(), ErrorKind::Keychain);
     }
 }

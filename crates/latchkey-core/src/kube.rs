@@ -17,6 +17,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::remedy::Remedy;
 use crate::rules::{Reason, Rule, Selection, Target};
 use crate::target::TokenSpec;
 
@@ -123,17 +124,16 @@ pub struct ClusterRequest<'a> {
 /// Which account (and token spec) the cluster kubectl runs the plugin for gets; an error that
 /// says in one line what to do when it gets none (see the module doc).
 pub fn select_for_cluster(rules: &[Rule], req: &ClusterRequest<'_>) -> Result<Selection> {
-    let setup_hint = |what: &str| {
-        format!(
-            "run `latchkey setup kubectl {} --cluster NAME` for {what}",
-            req.account.unwrap_or("ACCOUNT")
-        )
+    let setup_hint = |what: &str| format!("set up kubectl for {what}");
+    let setup = || Remedy::SetupKubectl {
+        account: req.account.map(str::to_string),
     };
     let server = req.server.ok_or_else(|| {
         Error::InvalidInput(format!(
             "kubectl did not say which cluster this is for (the kubeconfig user lacks `provideClusterInfo: true`, as entries written by older versions of latchkey do), so no token is sent; {}",
             setup_hint("the cluster to update the entry")
         ))
+        .with_remedy(setup())
     })?;
     let shown = crate::text::clean(server, crate::text::MAX_URI);
     if !server.contains("://") {
@@ -150,10 +150,11 @@ pub fn select_for_cluster(rules: &[Rule], req: &ClusterRequest<'_>) -> Result<Se
     if let Some(recorded) = req.recorded_server {
         if !same_server(&Target::parse(recorded)?, &target) {
             return Err(Error::InvalidInput(format!(
-                "this kubeconfig user was set up for the server {}, but kubectl runs it for {shown}; no token is sent ({})",
+                "this kubeconfig user was set up for the server {}, but kubectl runs it for {shown}; no token is sent; {}",
                 crate::text::clean(recorded, crate::text::MAX_URI),
                 setup_hint("that cluster")
-            )));
+            ))
+            .with_remedy(setup()));
         }
         if let Some(account) = req.account {
             // The user names its account and the server it was set up for: self-contained.
@@ -174,6 +175,7 @@ pub fn select_for_cluster(rules: &[Rule], req: &ClusterRequest<'_>) -> Result<Se
             "no latchkey rule names the cluster server {shown}, so no token is sent to it; {}",
             setup_hint("that cluster")
         ))
+        .with_remedy(setup())
     })?;
     if !req.spec.is_empty() {
         sel.spec = req.spec.clone();
@@ -264,10 +266,13 @@ mod tests {
             )
         };
         // No cluster info (old entries, provideClusterInfo: false): nothing, and what to do.
-        let e = ask(None, Some("work"), None, None).unwrap_err().to_string();
-        assert!(
-            e.contains("provideClusterInfo") && e.contains("latchkey setup kubectl work"),
-            "{e}"
+        let e = ask(None, Some("work"), None, None).unwrap_err();
+        assert!(e.to_string().contains("provideClusterInfo"), "{e}");
+        assert_eq!(
+            e.remedy(),
+            Some(Remedy::SetupKubectl {
+                account: Some("work".into())
+            })
         );
         // Plain http, even with a rule and the account named.
         for account in [None, Some("work")] {
@@ -279,13 +284,15 @@ mod tests {
         assert!(ask(Some("plain.test"), Some("work"), None, None).is_err());
         // A server no rule names: refused with or without ACCOUNT or LATCHKEY_ACCOUNT.
         for (account, env) in [(None, None), (Some("work"), None), (None, Some("work"))] {
-            let e = ask(Some("https://b.test:6443"), account, None, env)
-                .unwrap_err()
-                .to_string();
+            let e = ask(Some("https://b.test:6443"), account, None, env).unwrap_err();
             assert!(
-                e.contains("no latchkey rule names the cluster server https://b.test:6443")
-                    && e.contains("latchkey setup kubectl"),
+                e.to_string()
+                    .contains("no latchkey rule names the cluster server https://b.test:6443"),
                 "{e}"
+            );
+            assert!(
+                matches!(e.remedy(), Some(Remedy::SetupKubectl { .. })),
+                "{e:?}"
             );
         }
         // The rule's server: its account and spec; LATCHKEY_ACCOUNT keeps the spec.

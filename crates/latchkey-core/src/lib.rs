@@ -55,6 +55,7 @@ pub mod oauth_error;
 pub mod oidc;
 pub mod private;
 pub mod provider;
+pub mod remedy;
 pub mod rules;
 pub mod secret;
 pub mod source;
@@ -75,4 +76,5 @@ pub use manager::{
     TokenSpec, TokenStatus,
 };
 pub use provider::{Preset, ProviderSpec};
+pub use remedy::{Advice, Remedy};
 pub use secret::Secret;

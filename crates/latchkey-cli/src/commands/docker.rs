@@ -26,6 +26,7 @@ pub async fn helper(direct: &DirectPath, action: &str) -> u8 {
         std::io::stdout().lock(),
         std::io::stderr(),
         &direct.source(),
+        |e| (crate::speak::error(e), crate::exit::status(e.kind())),
     )
     .await
 }

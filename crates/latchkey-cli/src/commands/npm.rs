@@ -24,6 +24,7 @@ pub async fn token_helper(direct: &DirectPath, a: &NpmTokenHelperArgs) -> u8 {
         std::io::stdout().lock(),
         std::io::stderr(),
         &direct.source(),
+        |e| (crate::speak::error(e), crate::exit::status(e.kind())),
     )
     .await
 }

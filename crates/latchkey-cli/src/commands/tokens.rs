@@ -190,7 +190,7 @@ pub async fn request(direct: &DirectPath, r: RequestArgs) -> Result<u8, Error> {
             .map(|(_, v)| v.as_str()),
     );
     Ok(if resp.status >= 400 {
-        latchkey_core::error::EXIT_HTTP_ERROR_STATUS
+        crate::exit::EXIT_HTTP_ERROR_STATUS
     } else {
         0
     })
@@ -203,8 +203,8 @@ pub fn explain_challenge<V: AsRef<[u8]>>(
     status: u16,
     values: impl IntoIterator<Item = V>,
 ) {
-    if let Some(text) = latchkey_core::challenge::explain(name, status, values) {
-        eprintln!("latchkey: {text}");
+    if let Some(x) = latchkey_core::challenge::explain(name, status, values) {
+        eprintln!("latchkey: {}", crate::speak::challenge(&x));
     }
 }
 

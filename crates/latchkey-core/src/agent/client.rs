@@ -82,16 +82,26 @@ impl Client {
             )),
             Ok(Response {
                 pid,
-                answer: Answer::Error { kind, message },
+                answer:
+                    Answer::Error {
+                        kind,
+                        message,
+                        remedy,
+                    },
                 ..
             }) => {
                 // The agent's words reach a terminal: no control characters, bounded.
                 let message = crate::text::clean_lines(&message, MAX_AGENT_MESSAGE);
                 let kind = crate::text::clean(&kind, crate::text::MAX_ERROR_CODE);
+                let remedy = remedy.map(|r| Box::new(r.cleaned()));
                 match serde_json::from_value::<ErrorKind>(serde_json::Value::String(kind.clone())) {
                     Ok(kind) => Outcome::Served {
                         pid,
-                        result: Err(Error::Agent { kind, message }),
+                        result: Err(Error::Agent {
+                            kind,
+                            message,
+                            remedy,
+                        }),
                     },
                     Err(_) if has_effects && !protocol::kinds::not_executed(&kind, &message) => {
                         Outcome::Served {
@@ -99,6 +109,7 @@ impl Client {
                             result: Err(Error::Agent {
                                 kind: ErrorKind::Other,
                                 message,
+                                remedy,
                             }),
                         }
                     }

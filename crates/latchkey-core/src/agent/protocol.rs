@@ -216,8 +216,12 @@ pub enum Answer {
     Error {
         /// Kind.
         kind: String,
-        /// Message for people (never a secret).
+        /// Message for people (never a secret, never a command).
         message: String,
+        /// What to do about it, for the client to word (optional; added within v1: an older
+        /// client ignores it, an older agent sends none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remedy: Option<crate::remedy::Remedy>,
     },
     /// Answer to [`Op::Ping`].
     Pong {

@@ -354,11 +354,16 @@ fn error(kind: &str, message: impl Into<String>) -> Answer {
     Answer::Error {
         kind: kind.into(),
         message: message.into(),
+        remedy: None,
     }
 }
 
 fn core_error(e: &Error) -> Answer {
-    error(e.kind().as_str(), e.to_string())
+    Answer::Error {
+        kind: e.kind().as_str().into(),
+        message: e.to_string(),
+        remedy: e.remedy(),
+    }
 }
 
 impl Server {

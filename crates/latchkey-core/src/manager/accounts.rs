@@ -1,6 +1,7 @@
 //! Account management: add, edit, status summaries, sign-out and removal.
 
 use super::*;
+use crate::remedy::Advice;
 
 impl LoginManager {
     /// Adds an account (runs discovery; stores the client secret in the keychain).
@@ -164,6 +165,9 @@ impl LoginManager {
         let (_local, _file) = self.lock_account(account.id).await?;
         let account = self.account(name)?;
         let mut notes = Vec::new();
+        let sign_in = || Remedy::SignIn {
+            account: name.to_string(),
+        };
         let mut signed_out = false;
         if let Some(Some(mode)) = edit.redirect.map(Some)
             && mode == RedirectMode::Scheme
@@ -207,9 +211,10 @@ impl LoginManager {
         if let Some(reason) = sign_out_because {
             self.delete_tokens(&account).await?;
             signed_out = true;
-            notes.push(format!(
-                "{reason}, so the tokens were removed; run `latchkey login {name}`"
-            ));
+            notes.push(Advice {
+                text: format!("{reason}, so the tokens were removed"),
+                remedy: Some(sign_in()),
+            });
         }
         match &edit.client_secret {
             Some(Some(secret)) => {
@@ -230,30 +235,35 @@ impl LoginManager {
         if let Some(resources) = &edit.resources {
             let resources = checked_resources(resources, &account.provider.quirks())?;
             if resources != account.resources {
-                notes.push(format!(
-                    "the new resources are asked for at the next sign-in (`latchkey login {name}`)"
-                ));
+                notes.push(Advice {
+                    text: "the new resources are asked for at the next sign-in".into(),
+                    remedy: Some(sign_in()),
+                });
             }
             edit.resources = Some(resources);
         }
         if let Some(consent) = edit.offline_consent
             && Some(consent) != account.offline_consent
         {
-            notes.push(format!(
-                "takes effect at the next sign-in (`latchkey login {name}`){}",
-                if consent && !account.asks_for_offline_access() {
-                    "; the account asks for no offline access (add the offline_access scope)"
-                } else {
-                    ""
-                }
-            ));
+            notes.push(Advice {
+                text: format!(
+                    "takes effect at the next sign-in{}",
+                    if consent && !account.asks_for_offline_access() {
+                        " (the account asks for no offline access: add the offline_access scope)"
+                    } else {
+                        ""
+                    }
+                ),
+                remedy: Some(sign_in()),
+            });
         }
         if let Some(scopes) = &edit.scopes
             && scopes != &account.scopes
         {
-            notes.push(format!(
-                "the new scopes take effect at the next sign-in (`latchkey login {name}`)"
-            ));
+            notes.push(Advice {
+                text: "the new scopes take effect at the next sign-in".into(),
+                remedy: Some(sign_in()),
+            });
         }
         let id = account.id;
         let updated = self
@@ -657,12 +667,10 @@ impl LoginManager {
 
 /// The problem a refused refresh-token request leaves ([`Account::refresh_token_at_risk`]).
 fn at_risk_problem(account: &Account) -> Option<String> {
-    account.refresh_token_at_risk.as_ref().map(|r| {
-        format!(
-            "{r}; if the next renewal fails, sign in again (`latchkey login {}`)",
-            account.name
-        )
-    })
+    account
+        .refresh_token_at_risk
+        .as_ref()
+        .map(|r| format!("{r}; if the next renewal fails, sign in again"))
 }
 
 /// Resources as given to `add`/`edit --resource`: each an RFC 8707 URI, sorted, no duplicates,

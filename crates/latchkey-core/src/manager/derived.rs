@@ -316,17 +316,21 @@ impl LoginManager {
         {
             return self.refresh_token_rejected(account, description).await;
         }
-        let hint = refusal_hint(account, spec, &error, hint);
+        let (hint, remedy) = refusal_hint(account, spec, &error, hint);
         if !with_refresh_token
             || matches!(
                 error,
                 OAuthErrorCode::InvalidGrant | OAuthErrorCode::InvalidClient
             )
         {
-            return Ok(Error::ProviderError {
+            let e = Error::ProviderError {
                 error,
                 description,
                 hint,
+            };
+            return Ok(match remedy {
+                Some(r) => e.with_remedy(r),
+                None => e,
             });
         }
         if error.as_str() == "invalid_target"
@@ -353,6 +357,7 @@ impl LoginManager {
                 error,
                 description,
                 hint,
+                remedy,
             )
             .await)
     }
@@ -577,8 +582,12 @@ impl LoginManager {
         }
         if account.flow == GrantFlow::ClientCredentials && opts.asks_for_more() {
             return Err(Error::InvalidInput(format!(
-                "`{name}` uses the client credentials grant: there is no sign-in to add permissions to; ask for a token with `latchkey token {name} --scope … --resource …`"
-            )));
+                "`{name}` uses the client credentials grant: there is no sign-in to add permissions to; ask for a token for that API instead"
+            ))
+            .with_remedy(Remedy::RequestToken {
+                account: name.clone(),
+                for_api: true,
+            }));
         }
         let quirks = account.provider.quirks();
         let mut add_scopes: Vec<String> = Vec::new();
@@ -729,28 +738,26 @@ fn not_outside_the_sign_in(account: &Account, spec: &TokenSpec) -> Result<()> {
         "this provider issues tokens on a refresh only for resources named at sign-in (RFC 8707)"
     };
     Err(Error::InvalidInput(format!(
-        "the sign-in of `{name}` did not name {}, and {why}; Latchkey did not ask, because a refused request can use up the sign-in. Add it to the sign-in: `latchkey login {name} {}`",
+        "the sign-in of `{name}` did not name {}, and {why}; Latchkey did not ask, because a refused request can use up the sign-in. Add it to the sign-in",
         missing
             .iter()
             .map(|r| r.as_str())
             .collect::<Vec<_>>()
             .join(" "),
-        missing
-            .iter()
-            .map(|r| format!("--add-resource {r}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    )))
+    ))
+    .with_remedy(Remedy::AddResources {
+        account: name.clone(),
+        resources: missing.iter().map(|r| r.to_string()).collect(),
+    }))
 }
 
-/// What a provider's refusal of a request for another API means, with the command that fixes
-/// it.
+/// What a provider's refusal of a request for another API means, with what fixes it.
 fn refusal_hint(
     account: &Account,
     spec: &TokenSpec,
     error: &OAuthErrorCode,
     hint: Option<String>,
-) -> Option<String> {
+) -> (Option<String>, Option<Remedy>) {
     let name = &account.name;
     match error.as_str() {
         "invalid_scope" => {
@@ -764,44 +771,60 @@ fn refusal_hint(
             } else {
                 missing
             };
-            Some(if ask.is_empty() {
-                format!(
-                    "The provider does not allow this token with the sign-in of `{name}`; check --scope/--resource/--audience"
+            if ask.is_empty() {
+                (
+                    Some(format!(
+                        "The provider does not allow this token with the sign-in of `{name}`; check --scope/--resource/--audience"
+                    )),
+                    None,
                 )
             } else {
-                format!(
-                    "The sign-in of `{name}` does not allow {} (a refresh can only narrow what the sign-in granted, RFC 6749 §6); add it with `latchkey login {name} {}`",
-                    ask.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-                    ask.iter()
-                        .map(|s| format!("--add-scope {s}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                (
+                    Some(format!(
+                        "The sign-in of `{name}` does not allow {} (a refresh can only narrow what the sign-in granted, RFC 6749 §6); add it to the sign-in",
+                        ask.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                    )),
+                    Some(Remedy::AddScopes {
+                        account: name.clone(),
+                        scopes: ask.iter().map(|s| s.to_string()).collect(),
+                    }),
                 )
-            })
+            }
         }
         "invalid_target" => {
             let missing = outside_the_sign_in(account, spec);
-            Some(if missing.is_empty() {
-                format!(
-                    "The provider does not issue tokens for {} to `{name}` (it may not know the resource, or the client may not be allowed it)",
-                    spec.describe()
+            if missing.is_empty() {
+                (
+                    Some(format!(
+                        "The provider does not issue tokens for {} to `{name}` (it may not know the resource, or the client may not be allowed it)",
+                        spec.describe()
+                    )),
+                    None,
                 )
             } else {
-                format!(
-                    "The provider issues tokens only for resources named at sign-in (RFC 8707); sign in again with it: `latchkey login {name} {}`",
-                    missing
-                        .iter()
-                        .map(|r| format!("--add-resource {r}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                (
+                    Some(
+                        "The provider issues tokens only for resources named at sign-in (RFC 8707); sign in again with it"
+                            .into(),
+                    ),
+                    Some(Remedy::AddResources {
+                        account: name.clone(),
+                        resources: missing.iter().map(|r| r.to_string()).collect(),
+                    }),
                 )
-            })
+            }
         }
-        "invalid_grant" => Some(format!(
-            "The provider refused the refresh token of `{name}` for {} (this provider says so also when the user has not consented to that API). The account's own token is kept: `latchkey token {name}` shows whether its sign-in still works; if not, `latchkey login {name}`",
-            spec.describe()
-        )),
-        _ => hint,
+        "invalid_grant" => (
+            Some(format!(
+                "The provider refused the refresh token of `{name}` for {} (this provider says so also when the user has not consented to that API). The account's own token is kept: asking for it shows whether its sign-in still works; if not, sign in again",
+                spec.describe()
+            )),
+            Some(Remedy::SignInAgain {
+                account: name.clone(),
+                replace: false,
+            }),
+        ),
+        _ => (hint, None),
     }
 }
 

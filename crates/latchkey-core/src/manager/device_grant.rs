@@ -43,13 +43,20 @@ impl LoginManager {
         let account = self.account(name)?;
         if account.flow == GrantFlow::ClientCredentials {
             return Err(Error::InvalidInput(format!(
-                "`{name}` uses the client credentials grant, which has no user sign-in; run `latchkey token {name}`"
-            )));
+                "`{name}` uses the client credentials grant, which has no user sign-in; ask for a token instead"
+            ))
+            .with_remedy(Remedy::RequestToken {
+                account: name.to_string(),
+                for_api: false,
+            }));
         }
         if opts.asks_for_more() {
-            return Err(Error::InvalidInput(format!(
-                "--add-scope, --add-resource, --acr and --max-age need the browser sign-in (the device flow cannot carry them); run `latchkey login {name}` with them but without --device"
-            )));
+            return Err(Error::InvalidInput(
+                "--add-scope, --add-resource, --acr and --max-age need the browser sign-in (the device flow cannot carry them); sign in with them but without --device".to_string(),
+            )
+            .with_remedy(Remedy::SignInWithBrowser {
+                account: name.to_string(),
+            }));
         }
         let Some(endpoint) = account.provider.endpoints.device_authorization.clone() else {
             return Err(Error::InvalidInput(format!(

@@ -180,10 +180,11 @@ fn checked_selection(
     }
     if file.by_name(&selection.account).is_none() {
         return Err(Error::InvalidInput(format!(
-            "{} selects the account `{}`, which does not exist (see `latchkey list`)",
+            "{} selects the account `{}`, which does not exist",
             selection.explain(),
             selection.account
-        )));
+        ))
+        .with_remedy(Remedy::ListAccounts));
     }
     Ok(selection)
 }

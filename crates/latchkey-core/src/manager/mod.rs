@@ -66,6 +66,7 @@ use crate::http::{ClientAuth, HttpClient, Presented, ResourceRequest, Response};
 use crate::lock;
 use crate::oidc::{self, IdTokenCheck};
 use crate::provider::{IdentitySource, ProviderConfig, ProviderSpec, Resolution};
+use crate::remedy::Remedy;
 use crate::secret::{Secret, ct_eq};
 use crate::store::Keychain;
 use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, request_token};
@@ -261,8 +262,8 @@ pub struct EditOutcome {
     pub account: Account,
     /// True if the tokens were removed (the change invalidated them).
     pub signed_out: bool,
-    /// Human notes ("scopes take effect at the next sign-in").
-    pub notes: Vec<String>,
+    /// Notes for people ("scopes take effect at the next sign-in"), each with what to do.
+    pub notes: Vec<crate::remedy::Advice>,
 }
 
 /// Token state of an account, for `list`, `status` and the UI.
@@ -716,9 +717,12 @@ impl LoginManager {
             .await?
             .ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "the client secret of `{}` is missing from the keychain; set it again with `latchkey edit {} --client-secret-stdin`",
-                    account.name, account.name
+                    "the client secret of `{}` is missing from the keychain; set it again",
+                    account.name
                 ))
+                .with_remedy(Remedy::SetClientSecret {
+                    account: account.name.clone(),
+                })
             })?;
         let client_id = account.client_id.clone();
         let post = match account.client_auth {

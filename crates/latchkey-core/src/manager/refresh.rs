@@ -132,12 +132,15 @@ impl LoginManager {
             };
             return Ok(Error::ProviderError {
                 hint: Some(format!(
-                    "The provider did not accept the client credentials of `{}`: check the client id and secret (`latchkey edit {} --client-secret-stdin`), that the client may use the client_credentials grant, and that it is registered for the authentication method in use ({method}; see `--auth basic|post`)",
-                    account.name, account.name
+                    "The provider did not accept the client credentials of `{}`: check the client id, that the client may use the client_credentials grant, that it is registered for the authentication method in use ({method}; see `--auth basic|post`), and the client secret",
+                    account.name
                 )),
                 error,
                 description,
-            });
+            }
+            .with_remedy(Remedy::SetClientSecret {
+                account: account.name.clone(),
+            }));
         }
         if client_credentials || error == OAuthErrorCode::InvalidClient {
             return Ok(Error::ProviderError {
@@ -151,7 +154,7 @@ impl LoginManager {
         }
         // Not repeated: the provider may have spent the refresh token with it.
         Ok(self
-            .refresh_refused(account, "a renewal", error, description, hint)
+            .refresh_refused(account, "a renewal", error, description, hint, None)
             .await)
     }
 
@@ -214,6 +217,7 @@ impl LoginManager {
         error: OAuthErrorCode,
         description: Option<String>,
         hint: Option<String>,
+        remedy: Option<Remedy>,
     ) -> Error {
         let when = self
             .now()
@@ -239,10 +243,11 @@ impl LoginManager {
             error,
             description,
             hint,
-            remedy: format!(
-                "the account's tokens are kept; if its next token request fails, sign in again: `latchkey login {}`",
-                account.name
-            ),
+            advice: "the account's tokens are kept; if its next token request fails, sign in again",
+            remedy: Box::new(remedy.unwrap_or_else(|| Remedy::SignInAgain {
+                account: account.name.clone(),
+                replace: false,
+            })),
         }
     }
 

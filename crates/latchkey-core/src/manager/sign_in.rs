@@ -318,8 +318,9 @@ impl LoginManager {
                         ),
                     }),
                     _ => Err(Error::Callback(
-                        "the sign-in was completed elsewhere but did not succeed; see the Latchkey app or `latchkey status`".into(),
-                    )),
+                        "the sign-in was completed elsewhere but did not succeed; see the account's status".into(),
+                    )
+                    .with_remedy(Remedy::CheckStatus)),
                 };
             }
             if tokio::time::Instant::now() >= deadline {
@@ -595,7 +596,7 @@ impl LoginManager {
             if consent_sent {
                 tracing::info!(account = %account.name, "the sign-in asked for offline access with prompt=consent, but the provider issued no refresh token (the client may not be allowed the refresh_token grant)");
             } else {
-                tracing::info!(account = %account.name, "the sign-in asked for offline access, but the provider issued no refresh token; a provider that follows OpenID Connect Core §11 grants it only with prompt=consent: `latchkey edit {} --offline-consent true`, then sign in again", account.name);
+                tracing::info!(account = %account.name, "the sign-in asked for offline access, but the provider issued no refresh token; a provider that follows OpenID Connect Core §11 grants it only with prompt=consent: turn on the account's offline consent (--offline-consent true), then sign in again");
             }
         }
         Ok(SignedIn {

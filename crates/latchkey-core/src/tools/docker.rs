@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::handout::{CredentialRequest, Handout, Handouts, Subject, Tool};
+use crate::remedy::Remedy;
 use crate::rules::Target;
 
 /// The protocol's not-found message (docker-credential-helpers `credentials.ErrCredentialsNotFound`).
@@ -96,7 +97,8 @@ pub fn store_request(input: &str) -> Result<StoreRequest> {
 }
 
 /// Runs one helper action; the result is the exit code (what went wrong is already written,
-/// to `stdout` for Docker and to `stderr` for people).
+/// to `stdout` for Docker and to `stderr` for people). `say` is the shell's words for an error
+/// and its exit code (the core names no command and owns no exit code).
 pub async fn main(
     action: &str,
     env_override: Option<&str>,
@@ -104,6 +106,7 @@ pub async fn main(
     mut stdout: impl Write,
     mut stderr: impl Write,
     latchkey: &impl Handouts,
+    say: impl Fn(&Error) -> (String, u8),
 ) -> u8 {
     let outcome = run(action, env_override, &mut stdin, &mut stderr, latchkey).await;
     let written = match outcome {
@@ -111,9 +114,10 @@ pub async fn main(
         Ok(Outcome::NotFound) => writeln!(stdout, "{NOT_FOUND}").map(|()| 1),
         Err(e) => {
             // Docker shows what the helper printed on stdout; people running it see stderr.
-            let msg = format!("{BINARY_NAME}: {e}");
+            let (words, code) = say(&e);
+            let msg = format!("{BINARY_NAME}: {words}");
             let _ = writeln!(stderr, "{msg}");
-            writeln!(stdout, "{msg}").map(|()| e.kind().exit_status())
+            writeln!(stdout, "{msg}").map(|()| code)
         }
     };
     written
@@ -163,16 +167,20 @@ async fn run(
             };
             match latchkey.select(&subject, env).await? {
                 Some(sel) => Err(Error::InvalidInput(format!(
-                    "{} gets tokens from the Latchkey account `{}`; Latchkey stores no registry passwords (sign in with `latchkey login {}`)",
+                    "{} gets tokens from the Latchkey account `{}`; Latchkey stores no registry passwords (sign in instead)",
                     target.authority(),
                     sel.account,
-                    sel.account
-                ))),
+                ))
+                .with_remedy(Remedy::SignIn {
+                    account: sel.account,
+                })),
                 None => Err(Error::InvalidInput(format!(
-                    "no Latchkey rule for {}; Latchkey stores no registry passwords (set it up with `latchkey setup docker ACCOUNT --registry {}`)",
+                    "no Latchkey rule for {}; Latchkey stores no registry passwords (set up Docker for it instead)",
                     target.authority(),
-                    target.authority()
-                ))),
+                ))
+                .with_remedy(Remedy::SetupDocker {
+                    registry: target.authority().to_string(),
+                })),
             }
         }
         "erase" => {
@@ -214,7 +222,14 @@ mod tests {
 
     fn run(action: &str, input: &[u8], fake: &Fake) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = block(main(action, None, input, &mut out, &mut err, fake));
+        let say = |e: &Error| {
+            let code = match e.kind() {
+                crate::ErrorKind::InvalidInput => 2,
+                _ => 1,
+            };
+            (e.to_string(), code)
+        };
+        let code = block(main(action, None, input, &mut out, &mut err, fake, say));
         (
             code,
             String::from_utf8(out).unwrap(),

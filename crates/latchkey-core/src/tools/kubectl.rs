@@ -104,8 +104,9 @@ fn issued(h: Handout) -> Result<Credential> {
     match h {
         Handout::Issued(c) => Ok(c),
         Handout::NoRule => Err(Error::InvalidInput(
-            "no account answers for this cluster; run `latchkey setup kubectl ACCOUNT --cluster NAME`".into(),
-        )),
+            "no account answers for this cluster; set up kubectl for it".into(),
+        )
+        .with_remedy(crate::remedy::Remedy::SetupKubectl { account: None })),
         Handout::Refused(reason) => Err(Error::InvalidInput(reason)),
     }
 }

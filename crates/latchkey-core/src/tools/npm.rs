@@ -210,13 +210,15 @@ pub fn request(registry: &Registry, env_override: Option<&str>) -> CredentialReq
 }
 
 /// The helper: prints `Bearer <token>` for `registry` and returns 0, or says on `stderr` why
-/// not and returns the error's exit status (pnpm then reports the helper failed).
+/// not and returns the error's exit status (pnpm then reports the helper failed). `say` is the
+/// shell's words for an error and its exit code (the core owns no exit code).
 pub async fn token_helper(
     registry: &str,
     env_override: Option<&str>,
     mut stdout: impl Write,
     mut stderr: impl Write,
     latchkey: &impl Handouts,
+    say: impl Fn(&Error) -> (String, u8),
 ) -> u8 {
     match helper_value(registry, env_override, &mut stderr, latchkey).await {
         Ok(value) => {
@@ -226,8 +228,9 @@ pub async fn token_helper(
             u8::from(written.is_err())
         }
         Err(e) => {
-            let _ = writeln!(stderr, "latchkey {HELPER_COMMAND}: {e}");
-            e.kind().exit_status()
+            let (words, code) = say(&e);
+            let _ = writeln!(stderr, "latchkey {HELPER_COMMAND}: {words}");
+            code
         }
     }
 }
@@ -341,6 +344,7 @@ mod tests {
             &mut out,
             &mut err,
             fake,
+            |e| (e.to_string(), 1),
         ));
         (
             code,
