@@ -9,8 +9,8 @@
 # Runs in its own D-Bus session with a throwaway unlocked gnome-keyring and the test provider.
 # Writes bench/results/agent-token.json, bench/results/agent-refresh-vs-curl.json and
 # bench/results/agent-idle.txt.
-# Usage: bench/agent.sh  (needs: hyperfine, node, gnome-keyring, libsecret-tools, curl;
-#        oidc-agent optional)
+# Usage: bench/agent.sh [--token-only]  (needs: hyperfine, node, gnome-keyring, libsecret-tools,
+#        curl; oidc-agent optional). The binary is $CARGO_TARGET_DIR/release/latchkey when set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
@@ -18,7 +18,10 @@ if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
   export LATCHKEY_BENCH_INSIDE=1
   exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
 fi
-bin=$PWD/target/release/latchkey
+# --token-only: only the first hyperfine run (the token start-up comparison of issue 15).
+token_only=false
+[[ "${1:-}" == --token-only ]] && token_only=true
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/latchkey
 work=$(mktemp -d)
 cleanup() {
   kill "$provider_pid" 2>/dev/null || true
@@ -76,7 +79,10 @@ hyperfine --warmup 20 --runs 300 -N \
   --export-json bench/results/agent-token.json \
   --command-name "latchkey token (agent)" "$bin token bench" \
   --command-name "latchkey token (direct, LATCHKEY_NO_AGENT=1)" "env LATCHKEY_NO_AGENT=1 $bin token bench" \
+  --command-name "latchkey --version (start-up floor)" "$bin --version" \
+  --command-name "/bin/true (process floor)" "/bin/true" \
   "${peers[@]}"
+"$token_only" && exit 0
 
 printf 'grant_type=refresh_token&client_id=latchkey-public&refresh_token=%s' "$rt" >"$work/form"
 hyperfine --warmup 5 --runs 60 -N \

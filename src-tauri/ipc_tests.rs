@@ -264,7 +264,7 @@ fn command_lists_agree_build_rs_capability_and_handler() {
 }
 
 #[test]
-fn empty_config_lists_nothing_and_errors_are_kind_and_message() {
+fn empty_config_lists_nothing_and_errors_are_kind_message_and_remedy() {
     let (opener, _rx) = capturing_opener();
     let t = test_app(opener);
     assert_eq!(t.ok("list_accounts", json!({})), json!([]));
@@ -273,7 +273,9 @@ fn empty_config_lists_nothing_and_errors_are_kind_and_message() {
         .expect_err("unknown account");
     assert_eq!(err["kind"], "not_found");
     assert!(err["message"].as_str().unwrap().contains("nope"));
-    assert_eq!(err.as_object().unwrap().len(), 2, "{err}");
+    // Kind, message and the remedy as data (a button for the window); nothing else.
+    assert_eq!(err["remedy"]["do"], "list_accounts", "{err}");
+    assert_eq!(err.as_object().unwrap().len(), 3, "{err}");
     let presets = t.ok("list_presets", json!({}));
     assert!(
         presets
