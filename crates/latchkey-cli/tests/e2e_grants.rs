@@ -276,7 +276,10 @@ fn client_credentials_wrong_secret_or_method_exit_4_with_an_explanation() {
     let err = stderr(&out);
     assert_eq!(code(&out), 4, "{err}");
     assert!(err.contains("invalid_client"), "{err}");
-    assert!(err.contains("did not accept the client credentials"), "{err}");
+    assert!(
+        err.contains("did not accept the client credentials"),
+        "{err}"
+    );
     assert!(
         err.contains("latchkey edit bad --client-secret-stdin"),
         "{err}"
