@@ -218,16 +218,10 @@ pub async fn store_info(state: State<'_, AppState>) -> Result<StoreInfo, IpcErro
 /// and changes nothing.
 #[tauri::command]
 pub async fn unlock_vault(state: State<'_, AppState>, passphrase: String) -> Result<(), IpcError> {
-    let passphrase = latchkey_core::Secret::new(passphrase);
-    let vault = state
+    state
         .manager
-        .keychain()
-        .selector()
-        .map(|s| s.vault().clone())
-        .ok_or_else(|| latchkey_core::Error::Other("no vault here".into()))?;
-    tokio::task::spawn_blocking(move || vault.unlock_with(&passphrase))
-        .await
-        .map_err(|e| latchkey_core::Error::Other(format!("unlocking failed: {e}")))??;
+        .unlock_vault_with(latchkey_core::Secret::new(passphrase))
+        .await?;
     Ok(())
 }
 

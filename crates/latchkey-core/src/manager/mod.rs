@@ -621,6 +621,23 @@ impl LoginManager {
         Ok(choice)
     }
 
+    /// Unlocks the vault with `passphrase` (the window's unlock dialog), then asks the store
+    /// once so that what this manager last saw of it ([`Self::keychain_state`]) is current:
+    /// a "locked" from before the unlock must not stay on screen. A wrong passphrase is an error
+    /// and changes nothing.
+    pub async fn unlock_vault_with(&self, passphrase: crate::Secret) -> Result<KeychainState> {
+        let vault = self
+            .opts
+            .keychain
+            .selector()
+            .map(|s| s.vault().clone())
+            .ok_or_else(|| Error::Other("the secrets are not in a vault here".into()))?;
+        tokio::task::spawn_blocking(move || vault.unlock_with(&passphrase))
+            .await
+            .map_err(|e| Error::Other(format!("unlocking failed: {e}")))??;
+        Ok(self.probe_keychain().await)
+    }
+
     /// The config dir layout.
     pub fn paths(&self) -> &Paths {
         &self.opts.paths
