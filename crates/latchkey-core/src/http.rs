@@ -48,6 +48,21 @@ pub struct Response {
 }
 
 impl Response {
+    /// The headers as `(name, value)` text for people and for the agent's answer (values that
+    /// are not UTF-8 are replaced lossily; parsers such as [`crate::challenge::parse`] take the
+    /// bytes from [`Self::headers`] instead).
+    pub fn header_lines(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// The media type without parameters, lower-case.
     pub fn content_type(&self) -> String {
         self.headers

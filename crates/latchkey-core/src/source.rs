@@ -350,16 +350,7 @@ impl Source {
                 let resp = self.manager()?.request_with(name, spec, request).await?;
                 Ok(HttpAnswer {
                     status: resp.status,
-                    headers: resp
-                        .headers
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.to_string(),
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                            )
-                        })
-                        .collect(),
+                    headers: resp.header_lines(),
                     body: resp.body,
                 })
             }

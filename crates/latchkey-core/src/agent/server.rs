@@ -600,20 +600,7 @@ impl Server {
                     )
                     .await
                 {
-                    Ok(resp) => Answer::Http {
-                        status: resp.status,
-                        headers: resp
-                            .headers
-                            .iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.to_string(),
-                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                )
-                            })
-                            .collect(),
-                        body_b64: base64::engine::general_purpose::STANDARD.encode(&resp.body),
-                    },
+                    Ok(resp) => http_answer(&resp),
                     Err(e) => core_error(&e),
                 }
             }
@@ -698,16 +685,7 @@ impl Server {
 fn http_answer(resp: &crate::http::Response) -> Answer {
     Answer::Http {
         status: resp.status,
-        headers: resp
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: resp.header_lines(),
         body_b64: base64::engine::general_purpose::STANDARD.encode(&resp.body),
     }
 }
