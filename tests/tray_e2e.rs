@@ -484,6 +484,7 @@ fn add_accounts(config_dir: &Path, issuer: &str, names: &[&str]) -> HashMap<Stri
                 dpop: false,
                 resources: vec![],
                 offline_consent: None,
+                ..Default::default()
             }))
             .unwrap();
         ids.insert(name.to_string(), account.id.to_string());

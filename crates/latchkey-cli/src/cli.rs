@@ -13,6 +13,7 @@ Exit codes:
   4    provider unreachable, or the provider answered with an error
   5    keychain unavailable, locked, or timed out
   6    `latchkey request`: the server answered with HTTP status 400 or more
+  7    the hand-out was not approved (denied, unanswered, or the account needs the agent)
   130  interrupted
 
 Environment:
@@ -24,6 +25,9 @@ Environment:
   LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
                        (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
   LATCHKEY_NO_AGENT    set to 1: never ask the agent, always use the direct path
+                       (refused for accounts that need approval: only the agent asks)
+  LATCHKEY_APPROVAL_TIMEOUT
+                       seconds an approval prompt waits before it is a denial (default 60)
   LATCHKEY_VAULT_PASSWORD_COMMAND
                        where no Secret Service runs: a command whose output is the
                        vault's passphrase (e.g. `pass show latchkey`)
@@ -108,8 +112,91 @@ pub enum Command {
     Store(StoreArgs),
     /// Unlock the vault now (asks for its passphrase; the key is cached for the session).
     Unlock(JsonFlag),
-    /// Forget the vault's key cached for the session (the next command asks again).
+    /// End every approval session grant (in the agent) and forget the vault's key cached for
+    /// the session (the next command asks again).
     Lock(JsonFlag),
+    /// Hand-outs waiting for your approval in the agent (answer with `approve`/`deny`).
+    Pending(JsonFlag),
+    /// Approve a waiting hand-out: this once (default), for the requester's session, or always
+    /// for its program.
+    Approve(ApproveArgs),
+    /// Deny a waiting hand-out.
+    Deny(IdArg),
+    /// Remembered "always allow" decisions and live session grants; --revoke ID forgets one.
+    Approvals(ApprovalsArgs),
+    /// Who got which token: every hand-out and refusal, newest last (never a token).
+    Activity(ActivityArgs),
+}
+
+/// `latchkey approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The id `latchkey pending` shows.
+    pub id: String,
+    /// Allow the requester (program + terminal or session) until the grant is idle or old.
+    #[arg(long, conflicts_with = "always")]
+    pub session: bool,
+    /// Always allow the requester's program for this account (refused for a program you can
+    /// change).
+    #[arg(long)]
+    pub always: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A prompt's id.
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// The id `latchkey pending` shows.
+    pub id: String,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey approvals`.
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Forget the remembered decision with this id.
+    #[arg(long, value_name = "ID")]
+    pub revoke: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey activity`.
+#[derive(Debug, Args)]
+pub struct ActivityArgs {
+    /// Only this account's.
+    pub name: Option<String>,
+    /// Only this recent: a number with s, m, h or d (`1h`, `7d`).
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<u64>,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+    /// JSON output: one array of records.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_since(s: &str) -> Result<u64, String> {
+    latchkey_core::approval::parse_ttl(s)
+        .map_err(|e| e.to_string().replace("approval TTL", "duration"))
+        .and_then(|(secs, max)| match max {
+            None => Ok(secs),
+            Some(_) => Err("one duration, such as 1h".into()),
+        })
+}
+
+fn parse_approval(s: &str) -> Result<latchkey_core::approval::ApprovalMode, String> {
+    latchkey_core::approval::ApprovalMode::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_approval_ttl(s: &str) -> Result<(u64, Option<u64>), String> {
+    latchkey_core::approval::parse_ttl(s).map_err(|e| e.to_string())
 }
 
 /// `latchkey store`.
@@ -253,6 +340,13 @@ pub struct AddArgs {
     /// app) with no client asking.
     #[arg(long)]
     pub keep_signed_in: bool,
+    /// Ask before handing out this account's tokens: off (default), session (once per program
+    /// and terminal/session) or every-use. Only the agent or the window can ask.
+    #[arg(long, value_parser = parse_approval, value_name = "off|session|every-use")]
+    pub approval: Option<latchkey_core::approval::ApprovalMode>,
+    /// Session grants' lifetime: IDLE or IDLE,MAX (default 10m,12h).
+    #[arg(long, value_parser = parse_approval_ttl, value_name = "IDLE[,MAX]")]
+    pub approval_ttl: Option<(u64, Option<u64>)>,
     /// Free-text label.
     #[arg(long)]
     pub label: Option<String>,
@@ -309,6 +403,13 @@ pub struct EditArgs {
     /// Keep signed in (true/false): renewed ahead of expiry by `latchkey agent` or the app.
     #[arg(long)]
     pub keep_signed_in: Option<bool>,
+    /// Ask before handing out this account's tokens: off, session or every-use (ends its
+    /// session grants).
+    #[arg(long, value_parser = parse_approval, value_name = "off|session|every-use")]
+    pub approval: Option<latchkey_core::approval::ApprovalMode>,
+    /// Session grants' lifetime: IDLE or IDLE,MAX (default 10m,12h).
+    #[arg(long, value_parser = parse_approval_ttl, value_name = "IDLE[,MAX]")]
+    pub approval_ttl: Option<(u64, Option<u64>)>,
     /// The provider's session maximum in seconds from sign-in (0: unknown); the app warns
     /// before it ends.
     #[arg(long, value_name = "SECONDS")]

@@ -15,6 +15,7 @@ pub fn code(kind: ErrorKind) -> i32 {
         ErrorKind::NeedsSignIn => 3,
         ErrorKind::Provider | ErrorKind::RefreshRefused | ErrorKind::ProviderUnreachable => 4,
         ErrorKind::Keychain => 5,
+        ErrorKind::Denied => 7,
         ErrorKind::Interrupted => 130,
         _ => 1,
     }
@@ -39,6 +40,7 @@ mod tests {
         assert_eq!(code(ErrorKind::InvalidInput), 2);
         assert_eq!(code(ErrorKind::Interrupted), 130);
         assert_eq!(code(ErrorKind::Other), 1);
+        assert_eq!(code(ErrorKind::Denied), 7);
         assert_eq!(code(ErrorKind::NotFound), 1);
         assert_eq!(status(ErrorKind::Interrupted), 130);
         assert_eq!(EXIT_HTTP_ERROR_STATUS, 6);

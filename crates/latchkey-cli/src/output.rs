@@ -764,13 +764,186 @@ pub fn migrated(m: &latchkey_core::store::choice::Migration, json: bool) {
 }
 
 /// `latchkey lock`.
-pub fn locked(removed: bool, json: bool) {
+pub fn locked(l: &latchkey_core::manager::Locked, json: bool) {
     if json {
-        print_json(&serde_json::json!({"forgotten": removed}));
-    } else if removed {
+        print_json(l);
+        return;
+    }
+    match l.grants_ended {
+        0 => println!("No approval session grants were open."),
+        1 => println!("1 approval session grant ended: the next hand-out asks again."),
+        n => println!("{n} approval session grants ended: the next hand-outs ask again."),
+    }
+    if l.vault_key_removed {
         println!("Vault key forgotten: the next command asks for the passphrase.");
     } else {
         println!("No vault key was cached.");
+    }
+}
+
+/// Standard error, while a hand-out waits for the owner's approval.
+pub fn waiting(p: &latchkey_core::approval::PendingApproval) {
+    let secs = (p.deadline - p.asked_at).whole_seconds().max(0);
+    eprintln!(
+        "latchkey: waiting for approval {id}: {what} of account `{account}` for {who}; allow it in the Latchkey window or with `latchkey approve {id}` (denied in {secs} s)",
+        id = p.id,
+        what = p.ask.what,
+        account = p.ask.account,
+        who = p.requester_line,
+    );
+}
+
+/// `latchkey pending`.
+pub fn pending(list: &[latchkey_core::approval::PendingApproval], json: bool) {
+    if json {
+        print_json(&list);
+        return;
+    }
+    if list.is_empty() {
+        println!("Nothing waits for approval.");
+        return;
+    }
+    let now = OffsetDateTime::now_utc();
+    for p in list {
+        println!("{}  account `{}`: {}", p.id, p.ask.account, p.ask.what);
+        if let Some(t) = &p.ask.target {
+            println!("        for {} → {t}", p.ask.tool);
+        } else {
+            println!("        for {}", p.ask.tool);
+        }
+        println!("        asked by {}", p.requester_line);
+        println!(
+            "        denied in {} unless answered: latchkey approve {} [--session|--always] | latchkey deny {}",
+            human_duration((p.deadline - now).whole_seconds().max(0)),
+            p.id,
+            p.id
+        );
+        if let Some(why) = &p.cannot_remember {
+            println!("        (--always is not offered: {why})");
+        }
+    }
+}
+
+/// `latchkey approve|deny`.
+pub fn decided(
+    p: &latchkey_core::approval::PendingApproval,
+    d: latchkey_core::approval::Decision,
+    json: bool,
+) {
+    use latchkey_core::approval::Decision;
+    if json {
+        print_json(&serde_json::json!({"id": p.id, "decision": d, "pending": p}));
+        return;
+    }
+    let who = &p.requester_line;
+    match d {
+        Decision::Once => println!(
+            "Allowed once: {} of `{}` for {who}.",
+            p.ask.what, p.ask.account
+        ),
+        Decision::Session => println!(
+            "Allowed for this session: {} of `{}` for {who}.",
+            p.ask.what, p.ask.account
+        ),
+        Decision::Always => println!(
+            "Always allowed: `{}` for {}.",
+            p.ask.account,
+            p.requester
+                .executable
+                .as_deref()
+                .unwrap_or(&p.requester.name)
+        ),
+        Decision::Deny => println!("Denied: {} of `{}` for {who}.", p.ask.what, p.ask.account),
+    }
+}
+
+/// `latchkey approvals --revoke`.
+pub fn revoked(r: &latchkey_core::approval::remembered::Remembered, json: bool) {
+    if json {
+        print_json(r);
+    } else {
+        println!(
+            "Forgotten: `{}` is no longer always allowed for {}.",
+            r.account, r.program
+        );
+    }
+}
+
+/// `latchkey approvals`.
+pub fn approvals(a: &latchkey_core::manager::Approvals, json: bool) {
+    if json {
+        print_json(a);
+        return;
+    }
+    if a.remembered.is_empty() {
+        println!("No program is always allowed.");
+    } else {
+        println!("Always allowed:");
+        for r in &a.remembered {
+            println!(
+                "  {}  `{}` for {} (since {})",
+                r.id,
+                r.account,
+                r.program,
+                r.decided_at.format(&Rfc3339).unwrap_or_default()
+            );
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    if a.sessions.is_empty() {
+        println!("No session grants are open.");
+    } else {
+        println!("Session grants:");
+        for g in &a.sessions {
+            println!(
+                "  `{}` for {} on {} (given {} ago, last used {} ago)",
+                g.account,
+                g.program,
+                g.session,
+                human_duration((now - g.granted_at).whole_seconds().max(0)),
+                human_duration((now - g.last_used).whole_seconds().max(0))
+            );
+        }
+    }
+    if let Some(l) = &a.last_lock {
+        println!(
+            "Grants last ended {} ago: {}.",
+            human_duration((now - l.at).whole_seconds().max(0)),
+            l.reason
+        );
+    }
+}
+
+/// `latchkey activity`.
+pub fn activity(records: &[latchkey_core::activity::ActivityRecord], json: bool) {
+    if json {
+        print_json(&records);
+        return;
+    }
+    if records.is_empty() {
+        println!("No activity recorded.");
+        return;
+    }
+    for r in records {
+        let when = r.at.format(&Rfc3339).unwrap_or_default();
+        let target = r
+            .ask
+            .target
+            .as_deref()
+            .map(|t| format!(" → {t}"))
+            .unwrap_or_default();
+        println!(
+            "{when}  {:<9} `{}` {} for {}{target} — {} ({})",
+            r.outcome.label(),
+            r.ask.account,
+            r.ask.what,
+            r.ask.tool,
+            r.requester.line(),
+            r.via
+        );
+        if let Some(why) = &r.reason {
+            println!("{:width$}  {why}", "", width = when.len());
+        }
     }
 }
 

@@ -62,6 +62,8 @@ pub fn command(r: &Remedy) -> String {
         Remedy::ListAccounts => "latchkey list".into(),
         Remedy::EditAccount => "latchkey edit".into(),
         Remedy::UnlockVault => "latchkey unlock".into(),
+        Remedy::StartAgent => "latchkey agent".into(),
+        Remedy::ListPending => "latchkey pending".into(),
         Remedy::SetupKubectl { account } => format!(
             "latchkey setup kubectl {} --cluster NAME",
             account.as_deref().unwrap_or("ACCOUNT")

@@ -191,6 +191,15 @@ pub struct Account {
     /// Refresh in the background (desktop app) before expiry.
     #[serde(default)]
     pub keep_signed_in: bool,
+    /// When its hand-outs need the owner's approval ([`crate::approval`]).
+    #[serde(default, skip_serializing_if = "crate::approval::ApprovalMode::is_off")]
+    pub approval: crate::approval::ApprovalMode,
+    /// A session grant ends after this many seconds unused (default 10 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_idle_secs: Option<u64>,
+    /// A session grant ends this many seconds after it was given (default 12 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_max_secs: Option<u64>,
     /// A client secret is stored in the keychain for this account.
     #[serde(default)]
     pub has_client_secret: bool,

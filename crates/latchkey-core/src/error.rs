@@ -44,6 +44,9 @@ pub enum ErrorKind {
     Timeout,
     /// The operation was cancelled by the user.
     Interrupted,
+    /// The owner did not approve the hand-out (denied, unanswered in time, or nobody could be
+    /// asked: see [`crate::approval`]).
+    Denied,
     /// Anything else (local I/O and the like).
     Other,
 }
@@ -66,6 +69,7 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Denied => "denied",
             ErrorKind::Other => "other",
         }
     }
@@ -254,6 +258,16 @@ pub enum Error {
         remedy: Box<crate::remedy::Remedy>,
     },
 
+    /// The owner did not approve a hand-out (see [`crate::approval`]); the message says who
+    /// asked for what and why it was not approved.
+    #[error("{message}")]
+    Denied {
+        /// For people.
+        message: String,
+        /// Nobody answered in time (rather than a "Deny").
+        timed_out: bool,
+    },
+
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -307,6 +321,7 @@ impl Error {
             Error::Config { .. } => ErrorKind::Config,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Interrupted => ErrorKind::Interrupted,
+            Error::Denied { .. } => ErrorKind::Denied,
             Error::Agent { kind, .. } => *kind,
             Error::Remedied { error, .. } => error.kind(),
             Error::Io { .. } | Error::Other(_) => ErrorKind::Other,

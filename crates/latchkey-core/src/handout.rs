@@ -63,6 +63,19 @@ impl Tool {
         }
     }
 
+    /// The tool's stable id in records and JSON (`git`, `docker`, `kubectl`, `exec`, `aws`,
+    /// `npm`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Tool::Git => "git",
+            Tool::Docker => "docker",
+            Tool::Kubectl => "kubectl",
+            Tool::Exec => "exec",
+            Tool::Aws => "aws",
+            Tool::Npm => "npm",
+        }
+    }
+
     /// Whether an empty token spec means the account's id_token rather than its access token
     /// (AWS STS takes an OpenID Connect id_token as the web identity).
     pub fn wants_id_token(self) -> bool {

@@ -34,7 +34,9 @@
 
 pub mod accounts;
 pub(crate) mod accounts_index;
+pub mod activity;
 pub mod agent;
+pub mod approval;
 pub mod backoff;
 pub mod browser;
 pub mod challenge;

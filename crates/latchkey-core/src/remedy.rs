@@ -85,6 +85,11 @@ pub enum Remedy {
         /// The registry.
         registry: String,
     },
+    /// Start the agent (or the desktop app): only it can ask the owner before handing out a
+    /// token of an account that needs approval.
+    StartAgent,
+    /// Look at the approvals waiting.
+    ListPending,
 }
 
 impl Remedy {
@@ -104,6 +109,8 @@ impl Remedy {
             | Remedy::ListAccounts
             | Remedy::EditAccount
             | Remedy::UnlockVault
+            | Remedy::StartAgent
+            | Remedy::ListPending
             | Remedy::SetupDocker { .. } => None,
         }
     }
@@ -171,7 +178,9 @@ impl Remedy {
             r @ (Remedy::CheckStatus
             | Remedy::ListAccounts
             | Remedy::EditAccount
-            | Remedy::UnlockVault) => r,
+            | Remedy::UnlockVault
+            | Remedy::StartAgent
+            | Remedy::ListPending) => r,
         }
     }
 }

@@ -23,11 +23,13 @@ use base64::Engine;
 
 use crate::agent::client::{self, ANSWER_DEADLINE, Client, Outcome, REQUEST_DEADLINE};
 use crate::agent::protocol::{Answer, Op};
+use crate::approval::{Asker, Decision, Origin, PendingApproval};
 use crate::error::{Error, Result};
 use crate::handout::{CredentialRequest, Handout, Handouts, Subject};
 use crate::http::ResourceRequest;
 use crate::manager::{
-    AccessToken, AccountSummary, Introspection, KeychainState, LoginManager, TokenOptions,
+    AccessToken, AccountSummary, Approvals, Introspection, KeychainState, Locked, LoginManager,
+    TokenOptions,
 };
 use crate::rules::Selection;
 use crate::target::TokenSpec;
@@ -70,6 +72,8 @@ pub struct Source {
     build: Option<Build>,
     manager: Mutex<Option<Arc<LoginManager>>>,
     serving: AtomicBool,
+    /// The desktop app's own source: its direct hand-outs are the window's buttons.
+    window: bool,
 }
 
 impl std::fmt::Debug for Source {
@@ -107,6 +111,7 @@ impl Source {
             build: Some(Box::new(build)),
             manager: Mutex::new(None),
             serving: AtomicBool::new(false),
+            window: false,
         }
     }
 
@@ -120,6 +125,7 @@ impl Source {
             build: None,
             manager: Mutex::new(Some(manager)),
             serving: AtomicBool::new(false),
+            window: true,
         }
     }
 
@@ -133,6 +139,23 @@ impl Source {
             build: Some(Box::new(build)),
             manager: Mutex::new(None),
             serving: AtomicBool::new(false),
+            window: false,
+        }
+    }
+
+    /// This source, telling `hook` when the agent says a hand-out waits for approval.
+    pub fn on_wait(mut self, hook: client::WaitHook) -> Self {
+        self.agent = self.agent.map(|a| a.on_wait(hook));
+        self
+    }
+
+    /// Who asks when this process serves a hand-out itself: the window's buttons, or this
+    /// process (the CLI's direct path, which cannot ask for approval).
+    fn direct_origin(&self) -> Origin {
+        if self.window {
+            Origin::Window
+        } else {
+            Origin::Direct(crate::approval::Requester::this_process())
         }
     }
 
@@ -195,7 +218,10 @@ impl Source {
             Err(reason) => reason,
         };
         fallback(&reason);
-        self.manager()?.token_for(name, spec, opts).await
+        let origin = self.direct_origin();
+        self.manager()?
+            .hand_out_token(&Asker::new(&origin), name, spec, opts)
+            .await
     }
 
     /// [`Self::token`]'s question to the agent, asked on this thread without a runtime (the
@@ -347,7 +373,11 @@ impl Source {
             Outcome::Lost(reason) => Err(not_repeated(reason)),
             Outcome::Fallback(reason) => {
                 fallback(&reason);
-                let resp = self.manager()?.request_with(name, spec, request).await?;
+                let origin = self.direct_origin();
+                let resp = self
+                    .manager()?
+                    .hand_out_request(&Asker::new(&origin), name, spec, request)
+                    .await?;
                 Ok(HttpAnswer {
                     status: resp.status,
                     headers: resp.header_lines(),
@@ -373,7 +403,101 @@ impl Source {
             Outcome::Fallback(r) | Outcome::Lost(r) => r,
         };
         fallback(&reason);
-        self.manager()?.credential_for(&request).await
+        let origin = self.direct_origin();
+        self.manager()?
+            .credential_for(&request, &Asker::new(&origin))
+            .await
+    }
+
+    /// The approval prompts waiting (`latchkey pending`, the window): the agent's, else this
+    /// process's own (the app when it is the agent; empty for a CLI without an agent).
+    pub async fn pending(&self) -> Result<Vec<PendingApproval>> {
+        let reason = match self.ask(Op::Pending, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Pending { pending }),
+                ..
+            } => return Ok(pending.into_iter().map(PendingApproval::cleaned).collect()),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "pending"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        Ok(self.manager()?.pending_approvals())
+    }
+
+    /// Answers a waiting prompt (`latchkey approve|deny`, the window).
+    pub async fn decide(&self, id: &str, decision: Decision) -> Result<PendingApproval> {
+        let op = Op::Decide {
+            id: id.to_string(),
+            decision,
+        };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Decided { pending }),
+                ..
+            } => return Ok(pending.cleaned()),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "decide"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.decide_approval(id, decision)
+    }
+
+    /// Remembered decisions and the serving process's session grants (`latchkey approvals`).
+    pub async fn approvals(&self) -> Result<Approvals> {
+        let reason = match self.ask(Op::Approvals, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Approvals { approvals }),
+                ..
+            } => return Ok(approvals),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "approvals"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.approvals()
+    }
+
+    /// Forgets a remembered decision (`latchkey approvals --revoke ID`).
+    pub async fn revoke(&self, id: &str) -> Result<crate::approval::remembered::Remembered> {
+        let op = Op::Revoke { id: id.to_string() };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Revoked { remembered }),
+                ..
+            } => return Ok(remembered),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "revoke"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.revoke_approval(id).await
+    }
+
+    /// `latchkey lock`: the agent ends its session grants and forgets its vault key; then this
+    /// process forgets the cached vault key too. Session grants ended (by the agent).
+    pub async fn lock(&self) -> Result<Locked> {
+        let ended = match self.ask(Op::Lock, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Locked { ended }),
+                ..
+            } => Some(ended),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => {
+                tracing::info!("{}", client::unexpected(pid, "lock"));
+                None
+            }
+            Outcome::Fallback(r) | Outcome::Lost(r) => {
+                tracing::info!("no agent to lock ({r})");
+                None
+            }
+        };
+        let mine = self.manager()?.lock("latchkey lock")?;
+        Ok(Locked {
+            grants_ended: ended.unwrap_or(0) + mine.grants_ended,
+            vault_key_removed: mine.vault_key_removed,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 mod accounts;
 #[cfg(unix)]
 mod agent;
+mod approvals;
 pub mod aws;
 pub mod docker;
 pub mod exec;
@@ -68,7 +69,9 @@ impl DirectPath {
     /// this run's manager, built only when the agent does not answer.
     pub fn source(&self) -> Source {
         let direct = self.clone();
-        let source = Source::from_env(move || direct.manager());
+        let source = Source::from_env(move || direct.manager()).on_wait(Arc::new(
+            |p: &latchkey_core::approval::PendingApproval| output::waiting(p),
+        ));
         match self.agent_declined.get() {
             Some(reason) => source.without_agent(reason),
             None => source,
@@ -137,7 +140,12 @@ pub async fn run(cli: Cli, direct: &DirectPath, interrupt: Interrupt) -> Result<
         Command::Setup(s) => setup::setup(direct, s, json).await,
         Command::Store(s) => store::store(direct, s, json).await,
         Command::Unlock(u) => store::unlock(direct, json || u.json).await,
-        Command::Lock(l) => store::lock(direct, json || l.json).await,
+        Command::Lock(l) => approvals::lock(direct, json || l.json).await,
+        Command::Pending(p) => approvals::pending(direct, json || p.json).await,
+        Command::Approve(a) => approvals::approve(direct, a, json).await,
+        Command::Deny(d) => approvals::deny(direct, d, json).await,
+        Command::Approvals(a) => approvals::approvals(direct, a, json).await,
+        Command::Activity(a) => approvals::activity(direct, a, json).await,
     }
 }
 

@@ -48,14 +48,6 @@ pub async fn store(direct: &DirectPath, a: StoreArgs, json: bool) -> Result<u8, 
     }
 }
 
-/// `latchkey lock`: forgets the vault key (the kernel keyring's copy).
-pub async fn lock(direct: &DirectPath, json: bool) -> Result<u8, Error> {
-    let m = direct.manager()?;
-    let removed = selector(&m)?.vault().lock_now()?;
-    output::locked(removed, json);
-    Ok(0)
-}
-
 /// `latchkey unlock`: asks for the vault's passphrase now and caches the key.
 pub async fn unlock(direct: &DirectPath, json: bool) -> Result<u8, Error> {
     let m = direct.manager()?;

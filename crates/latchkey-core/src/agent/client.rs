@@ -36,11 +36,25 @@ pub enum Outcome<T> {
     Lost(String),
 }
 
+/// Told when the agent says a hand-out waits for the owner's approval (the CLI prints what
+/// it waits for).
+pub type WaitHook = std::sync::Arc<dyn Fn(&crate::approval::PendingApproval) + Send + Sync>;
+
 /// A client of the agent at one socket path.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     path: PathBuf,
     config_dir: Option<PathBuf>,
+    on_wait: Option<WaitHook>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("path", &self.path)
+            .field("config_dir", &self.config_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -55,6 +69,7 @@ impl Client {
             config_dir: std::env::var_os(crate::config::CONFIG_DIR_ENV)
                 .filter(|d| !d.is_empty())
                 .map(PathBuf::from),
+            on_wait: None,
         }
     }
 
@@ -63,7 +78,14 @@ impl Client {
         Client {
             path: path.into(),
             config_dir,
+            on_wait: None,
         }
+    }
+
+    /// This client, telling `hook` when a hand-out waits for approval.
+    pub fn on_wait(mut self, hook: WaitHook) -> Self {
+        self.on_wait = Some(hook);
+        self
     }
 
     /// The socket path.
@@ -193,37 +215,59 @@ impl Client {
         // The agent may answer before reading (refused, busy) and close: read its answer even
         // if the write failed.
         let written = protocol::write_frame(&mut stream, &body);
-        let answer = protocol::read_frame(&mut stream, protocol::MAX_RESPONSE)
-            .map_err(|e| match e {
-                protocol::FrameError::Io(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+        let mut waited = false;
+        loop {
+            let answer = protocol::read_frame(&mut stream, protocol::MAX_RESPONSE)
+                .map_err(|e| match e {
+                    protocol::FrameError::Io(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        format!(
+                            "the agent at {shown} did not answer within {} ms",
+                            deadline.as_millis()
+                        )
+                    }
+                    e => format!("the agent at {shown} closed the connection: {e}"),
+                })
+                .map_err(|r| match &written {
+                    Err(e) => io(std::io::Error::new(e.kind(), e.to_string())),
+                    // Once a prompt was raised the request was carried as far as a person:
+                    // never asked again on another path.
+                    Ok(()) => (r, true),
+                })?;
+            let resp: Response = serde_json::from_slice(&answer).map_err(|e| {
+                (
+                    // Not serde's message: it may quote a value of the answer (a token).
                     format!(
-                        "the agent at {shown} did not answer within {} ms",
-                        deadline.as_millis()
-                    )
-                }
-                e => format!("the agent at {shown} closed the connection: {e}"),
-            })
-            .map_err(|r| match &written {
-                Err(e) => io(std::io::Error::new(e.kind(), e.to_string())),
-                Ok(()) => (r, true),
+                        "the agent at {shown} answered something this latchkey does not understand ({:?} at line {}, column {})",
+                        e.classify(),
+                        e.line(),
+                        e.column()
+                    ),
+                    true,
+                )
             })?;
-        serde_json::from_slice(&answer).map_err(|e| {
-            (
-                // Not serde's message: it may quote a value of the answer (a token).
-                format!(
-                    "the agent at {shown} answered something this latchkey does not understand ({:?} at line {}, column {})",
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                ),
-                true,
-            )
-        })
+            match resp.answer {
+                Answer::Waiting { pending, wait_secs } if !waited => {
+                    waited = true;
+                    let pending = pending.cleaned();
+                    if let Some(tell) = &self.on_wait {
+                        tell(&pending);
+                    }
+                    // The owner has this long to answer; then the agent's answer comes.
+                    stream.until = std::time::Instant::now()
+                        + Duration::from_secs(wait_secs.min(600))
+                        + ANSWER_DEADLINE;
+                }
+                Answer::Waiting { .. } => {
+                    return Err((format!("the agent at {shown} said it waits twice"), true));
+                }
+                _ => return Ok(resp),
+            }
+        }
     }
 
     #[cfg(not(unix))]

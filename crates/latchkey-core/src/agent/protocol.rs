@@ -163,6 +163,29 @@ pub enum Op {
         /// What the tool asks.
         request: crate::handout::CredentialRequest,
     },
+    /// The approval prompts waiting in the agent (`latchkey pending`). Answers
+    /// [`Answer::Pending`].
+    Pending,
+    /// Answers a waiting prompt (`latchkey approve|deny ID`, the window). Answers
+    /// [`Answer::Decided`].
+    Decide {
+        /// The prompt's id.
+        id: String,
+        /// The answer.
+        decision: crate::approval::Decision,
+    },
+    /// Remembered decisions and live session grants (`latchkey approvals`). Answers
+    /// [`Answer::Approvals`].
+    Approvals,
+    /// Forgets a remembered decision (`latchkey approvals --revoke ID`). Answers
+    /// [`Answer::Revoked`].
+    Revoke {
+        /// The decision's id.
+        id: String,
+    },
+    /// Ends every session grant and forgets the vault key (`latchkey lock`). Answers
+    /// [`Answer::Locked`].
+    Lock,
 }
 
 /// A token spec as sent: checked by the agent ([`crate::target::TokenSpec::new`]) before use.
@@ -258,6 +281,39 @@ pub enum Answer {
     Handout {
         /// What the tool gets.
         handout: HandoutAnswer,
+    },
+    /// Sent before the final answer when a hand-out waits for the owner's approval: the
+    /// client says what it waits for and reads on, up to `wait_secs` more.
+    Waiting {
+        /// The prompt.
+        pending: crate::approval::PendingApproval,
+        /// Seconds the agent waits for an answer.
+        wait_secs: u64,
+    },
+    /// Answer to [`Op::Pending`].
+    Pending {
+        /// The prompts, oldest first.
+        pending: Vec<crate::approval::PendingApproval>,
+    },
+    /// Answer to [`Op::Decide`].
+    Decided {
+        /// The prompt that was answered.
+        pending: crate::approval::PendingApproval,
+    },
+    /// Answer to [`Op::Approvals`].
+    Approvals {
+        /// Remembered decisions and session grants.
+        approvals: crate::manager::Approvals,
+    },
+    /// Answer to [`Op::Revoke`].
+    Revoked {
+        /// The decision forgotten.
+        remembered: crate::approval::remembered::Remembered,
+    },
+    /// Answer to [`Op::Lock`].
+    Locked {
+        /// Session grants ended.
+        ended: usize,
     },
 }
 

@@ -35,6 +35,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 use super::protocol::{self, Answer, FrameError, Op, PROTOCOL_VERSION, Request, Response, kinds};
+use crate::approval::{Asker, OnWait, Origin};
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::handout::Subject;
@@ -299,6 +300,11 @@ async fn serve_bound(
     let (stop_sweeps, stopped) = tokio::sync::watch::channel(false);
     let sweeps = (keep == KeepSignedIn::Sweep)
         .then(|| tokio::spawn(keep_signed_in_forever(manager.clone(), stopped)));
+    // The screen locking ends every session grant.
+    let locking = manager.clone();
+    crate::approval::screen_lock::watch(Arc::new(move |reason: &str| {
+        locking.end_session_grants(reason);
+    }));
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let peers = Arc::new(PeerSlots::default());
     tracing::info!(socket = %bound.path.display(), pid = server.pid, "agent serving");
@@ -432,6 +438,8 @@ impl Server {
                 .await;
             return;
         }
+        // Who this peer is, read from /proc once, when an operation hands something out.
+        let origin = std::sync::OnceLock::new();
         loop {
             let frame = match tokio::time::timeout(
                 READ_DEADLINE,
@@ -466,14 +474,47 @@ impl Server {
                     return;
                 }
             };
-            let answer = self.answer(&frame).await;
+            // A hand-out that waits for approval says so first (`Answer::Waiting`), then
+            // answers; nothing else is sent in between.
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let wait_secs = self.manager.gate().timeout().as_secs();
+            let on_wait = move |p: &crate::approval::PendingApproval| {
+                let _ = tx.send(Answer::Waiting {
+                    pending: p.clone(),
+                    wait_secs,
+                });
+            };
+            let peer_pid = peer.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+            let answering = self.answer(&frame, peer_pid, &origin, &on_wait);
+            tokio::pin!(answering);
+            let answer = loop {
+                tokio::select! {
+                    a = &mut answering => break a,
+                    Some(w) = rx.recv() => {
+                        if self.send(&mut stream, w).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            };
+            while let Ok(w) = rx.try_recv() {
+                if self.send(&mut stream, w).await.is_err() {
+                    return;
+                }
+            }
             if self.send(&mut stream, answer).await.is_err() {
                 return;
             }
         }
     }
 
-    async fn answer(&self, frame: &[u8]) -> Answer {
+    async fn answer(
+        &self,
+        frame: &[u8],
+        peer_pid: u32,
+        origin: &std::sync::OnceLock<Origin>,
+        on_wait: OnWait<'_>,
+    ) -> Answer {
         let value: serde_json::Value = match serde_json::from_slice(frame) {
             Ok(v) => v,
             Err(e) => return error(kinds::BAD_REQUEST, format!("not JSON: {e}")),
@@ -528,6 +569,15 @@ impl Server {
             }
         }
         let m = &self.manager;
+        let asker = || Asker {
+            origin: origin.get_or_init(|| {
+                Origin::Peer(crate::approval::Requester::inspect(
+                    &crate::approval::requester::LiveProc,
+                    peer_pid,
+                ))
+            }),
+            on_wait: Some(on_wait),
+        };
         match req.op {
             Op::Ping => Answer::Pong {
                 keychain: m.keychain_state(),
@@ -539,8 +589,10 @@ impl Server {
             } => {
                 tracing::debug!(account = %account, force, "token request");
                 match m
-                    .access_token(
+                    .hand_out_token(
+                        &asker(),
                         &account,
+                        &crate::target::TokenSpec::default(),
                         TokenOptions {
                             min_ttl: min_ttl.map(Duration::from_secs),
                             force,
@@ -589,8 +641,10 @@ impl Server {
                     Err(e) => return error(kinds::BAD_REQUEST, format!("body is not base64: {e}")),
                 };
                 match m
-                    .request(
+                    .hand_out_request(
+                        &asker(),
                         &account,
+                        &crate::target::TokenSpec::default(),
                         ResourceRequest {
                             method,
                             url,
@@ -623,7 +677,7 @@ impl Server {
                     min_ttl: min_ttl.map(Duration::from_secs),
                     force,
                 };
-                match m.token_for(&account, &spec, opts).await {
+                match m.hand_out_token(&asker(), &account, &spec, opts).await {
                     Ok(t) => Answer::Token(t.into()),
                     Err(e) => core_error(&e),
                 }
@@ -641,7 +695,7 @@ impl Server {
                     );
                 }
                 tracing::debug!(tool = request.tool.name(), "credential request");
-                match m.credential_for(&request).await {
+                match m.credential_for(&request, &asker()).await {
                     Ok(h) => Answer::Handout { handout: h.into() },
                     Err(e) => core_error(&e),
                 }
@@ -672,11 +726,32 @@ impl Server {
                     headers,
                     body,
                 };
-                match m.request_with(&account, &spec, request).await {
+                match m.hand_out_request(&asker(), &account, &spec, request).await {
                     Ok(resp) => http_answer(&resp),
                     Err(e) => core_error(&e),
                 }
             }
+            Op::Pending => Answer::Pending {
+                pending: m.pending_approvals(),
+            },
+            Op::Decide { id, decision } => match m.decide_approval(&id, decision) {
+                Ok(pending) => Answer::Decided { pending },
+                Err(e) => core_error(&e),
+            },
+            Op::Approvals => match m.approvals() {
+                Ok(approvals) => Answer::Approvals { approvals },
+                Err(e) => core_error(&e),
+            },
+            Op::Revoke { id } => match m.revoke_approval(&id).await {
+                Ok(remembered) => Answer::Revoked { remembered },
+                Err(e) => core_error(&e),
+            },
+            Op::Lock => match m.lock("latchkey lock") {
+                Ok(l) => Answer::Locked {
+                    ended: l.grants_ended,
+                },
+                Err(e) => core_error(&e),
+            },
         }
     }
 }

@@ -86,6 +86,9 @@ impl LoginManager {
             redirect: new.redirect,
             port: new.port,
             keep_signed_in: new.keep_signed_in,
+            approval: new.approval,
+            approval_idle_secs: new.approval_ttl.map(|(idle, _)| idle),
+            approval_max_secs: new.approval_ttl.and_then(|(_, max)| max),
             session_max_secs: None,
             session_warning_secs: None,
             has_client_secret: new.client_secret.is_some(),
@@ -159,6 +162,10 @@ impl LoginManager {
 
     /// Changes an account. Changes that invalidate its tokens (client id) sign it out.
     pub async fn edit(&self, name: &str, edit: AccountEdit) -> Result<EditOutcome> {
+        if edit.approval.is_some() || edit.approval_ttl.is_some() {
+            // A new policy starts from no grants.
+            self.gate.end_grants_of(name);
+        }
         let account = self.account(name)?;
         // Held until the metadata is rewritten: a refresh finishing in between would store
         // tokens of the old settings under the new ones.
@@ -292,6 +299,13 @@ impl LoginManager {
                 }
                 if let Some(k) = edit.keep_signed_in {
                     a.keep_signed_in = k;
+                }
+                if let Some(m) = edit.approval {
+                    a.approval = m;
+                }
+                if let Some((idle, max)) = edit.approval_ttl {
+                    a.approval_idle_secs = Some(idle);
+                    a.approval_max_secs = max;
                 }
                 if let Some(m) = edit.session_max_secs {
                     a.session_max_secs = m;

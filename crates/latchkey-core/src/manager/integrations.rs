@@ -189,6 +189,32 @@ fn checked_selection(
     Ok(selection)
 }
 
+/// Where a tool's token goes, for people and the activity record (no user-info, no query).
+fn subject_words(subject: &Subject) -> Option<String> {
+    let clean = |s: &str| crate::text::clean(s, crate::text::MAX_URI);
+    match subject {
+        Subject::GitRequest {
+            protocol,
+            host,
+            path,
+            ..
+        } => Some(clean(&format!(
+            "{}://{}/{}",
+            protocol.as_deref().unwrap_or("https"),
+            host,
+            path.as_deref().unwrap_or("")
+        ))),
+        Subject::Server { url } => Some(match url::Url::parse(url) {
+            Ok(u) => crate::http::display_url(&u),
+            Err(_) => clean(url.split(['?', '#']).next().unwrap_or_default()),
+        }),
+        Subject::Cluster { server, .. } => {
+            server.as_deref().map(|s| format!("cluster {}", clean(s)))
+        }
+        Subject::Account { .. } => None,
+    }
+}
+
 /// The server a tool names, as a [`Target`] (`None` for a cluster or a named account).
 fn subject_target(subject: &Subject) -> Result<Option<Target>> {
     Ok(match subject {
@@ -210,9 +236,21 @@ fn subject_target(subject: &Subject) -> Result<Option<Target>> {
 
 impl LoginManager {
     /// THE hand-out of a tool's credential (see [`crate::handout`]): which account and token
-    /// spec, https only, the token, bearer only, the username — in this order, here only.
-    pub async fn credential_for(&self, request: &CredentialRequest) -> Result<Handout> {
+    /// spec, https only, the owner's approval ([`Self::admit`]), the token, bearer only, the
+    /// username — in this order, here only — and the activity record of what happened.
+    pub async fn credential_for(
+        &self,
+        request: &CredentialRequest,
+        asker: &crate::approval::Asker<'_>,
+    ) -> Result<Handout> {
         let env = request.env_override.as_deref();
+        let target = subject_words(&request.subject);
+        let ask = |account: &str, what: String| crate::approval::Ask {
+            account: account.to_string(),
+            what,
+            tool: request.tool.id().into(),
+            target: target.clone(),
+        };
         let (name, spec) = match &request.subject {
             Subject::GitRequest { .. } | Subject::Server { .. } => {
                 let Some(target) = subject_target(&request.subject)? else {
@@ -223,6 +261,16 @@ impl LoginManager {
                     return Ok(Handout::NoRule);
                 };
                 if let Err(e) = target.check_transport() {
+                    self.record_outcome(
+                        asker.origin,
+                        ask(
+                            &selection.account,
+                            super::approvals::token_words(&selection.spec),
+                        ),
+                        crate::activity::Outcome::Refused,
+                        None,
+                        Some(e.to_string()),
+                    );
                     return Ok(Handout::Refused(e.to_string()));
                 }
                 (selection.account, selection.spec)
@@ -244,20 +292,47 @@ impl LoginManager {
             }
             Subject::Account { account, spec } => (account.clone(), spec.check()?),
         };
-        let account = self.account(&name)?;
-        if request.tool.wants_id_token() && spec.is_empty() {
+        let id_token = request.tool.wants_id_token() && spec.is_empty();
+        let ask = ask(
+            &name,
+            if id_token {
+                "its id_token".into()
+            } else {
+                super::approvals::token_words(&spec)
+            },
+        );
+        let result = async {
+            let account = self.account(&name)?;
+            let admission = self.admit(asker, &account, &ask).await?;
+            let credential = self.issue(request, &account, &spec, id_token).await?;
+            Ok((admission, credential))
+        }
+        .await;
+        self.record(asker.origin, ask, &result);
+        result.map(|(_, c)| Handout::Issued(c))
+    }
+
+    /// The token of an admitted hand-out, bearer only, with its username.
+    async fn issue(
+        &self,
+        request: &CredentialRequest,
+        account: &Account,
+        spec: &crate::target::TokenSpec,
+        id_token: bool,
+    ) -> Result<Credential> {
+        if id_token {
             let token = self.id_token(&account.name).await?;
-            return Ok(Handout::Issued(Credential {
-                username: self.token_username(&account),
-                account: account.name,
+            return Ok(Credential {
+                username: self.token_username(account),
+                account: account.name.clone(),
                 token,
-            }));
+            });
         }
         let opts = TokenOptions {
             min_ttl: request.min_ttl.map(Duration::from_secs),
             force: false,
         };
-        let token = self.token_for(&account.name, &spec, opts).await?;
+        let token = self.token_for(&account.name, spec, opts).await?;
         if request.tool.bearer_only() && !token.token_type.eq_ignore_ascii_case("bearer") {
             return Err(Error::InvalidInput(format!(
                 "account `{}` has {}-bound tokens, which {} cannot use (it sends only Bearer tokens); pick an account without --dpop",
@@ -266,11 +341,11 @@ impl LoginManager {
                 request.tool.name()
             )));
         }
-        Ok(Handout::Issued(Credential {
-            username: self.token_username(&account),
-            account: account.name,
+        Ok(Credential {
+            username: self.token_username(account),
+            account: account.name.clone(),
             token,
-        }))
+        })
     }
 
     /// The selection for a server a tool names (`None`: no rule, or not a server).

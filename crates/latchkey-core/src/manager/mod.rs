@@ -72,6 +72,7 @@ use crate::store::Keychain;
 use crate::token::{ErrorContext, TokenResponse, TokenSet, interpret_json, request_token};
 
 mod accounts;
+mod approvals;
 mod aws;
 mod client_credentials;
 mod derived;
@@ -89,6 +90,7 @@ mod sign_in;
 mod tests;
 
 pub use crate::target::TokenSpec;
+pub use approvals::{Approvals, Locked};
 pub use derived::CachedToken;
 pub use device_grant::DeviceSignIn;
 pub use integrations::RuleChange;
@@ -201,6 +203,11 @@ pub struct NewAccount {
     /// Keep signed in: renewed ahead of expiry by the agent or the desktop app
     /// ([`LoginManager::keep_signed_in`]).
     pub keep_signed_in: bool,
+    /// When hand-outs need the owner's approval ([`crate::approval`]).
+    pub approval: crate::approval::ApprovalMode,
+    /// Session grants' idle time and maximum in seconds ([`crate::approval::parse_ttl`];
+    /// `None`: 10 minutes and 12 hours).
+    pub approval_ttl: Option<(u64, Option<u64>)>,
     /// Free-text label.
     pub label: Option<String>,
     /// How the account obtains tokens (default: authorization code + PKCE).
@@ -233,6 +240,10 @@ pub struct AccountEdit {
     pub port: Option<Option<u16>>,
     /// Keep signed in.
     pub keep_signed_in: Option<bool>,
+    /// New approval mode (ends the account's session grants).
+    pub approval: Option<crate::approval::ApprovalMode>,
+    /// New session-grant idle time and maximum in seconds.
+    pub approval_ttl: Option<(u64, Option<u64>)>,
     /// The provider's session maximum in seconds (`Some(None)`: unknown).
     pub session_max_secs: Option<Option<u64>>,
     /// Seconds of warning before the session ends (`Some(None)`: the default).
@@ -524,6 +535,8 @@ pub struct LoginManager {
     ignored: tokio::sync::broadcast::Sender<crate::flow::loopback::IgnoredCallback>,
     /// Renewals finishing in the background ([`LoginManager::drain`] waits for them).
     background: Arc<renewal::BackgroundWork>,
+    /// Approval prompts and session grants ([`crate::approval`]).
+    gate: Arc<crate::approval::Gate>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -547,6 +560,7 @@ impl LoginManager {
             memory: None,
             ignored: tokio::sync::broadcast::Sender::new(16),
             background: Arc::default(),
+            gate: Arc::default(),
         }
     }
 
@@ -560,6 +574,7 @@ impl LoginManager {
             memory: self.memory.clone(),
             ignored: self.ignored.clone(),
             background: self.background.clone(),
+            gate: self.gate.clone(),
         }
     }
 
