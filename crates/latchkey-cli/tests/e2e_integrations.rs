@@ -2051,3 +2051,305 @@ fn every_tool_refuses_a_dpop_bound_token_alike() {
     refused(&out, "exec");
     assert_eq!(stdout(&out), "", "the command did not run");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Approval (issue 17): the real agent asks, `latchkey approve|deny` answers from another shell
+// (no display), real git waits and completes or fails with Latchkey's reason.
+// ---------------------------------------------------------------------------------------------
+
+/// A `latchkey agent` on the sandbox's socket; killed on drop.
+struct ApprovalAgent(std::process::Child);
+
+impl ApprovalAgent {
+    fn start(sb: &Sandbox, home: &Home, timeout_secs: u64) -> ApprovalAgent {
+        let log = std::fs::File::create(sb.config_dir().join("agent-test.log")).unwrap();
+        let mut c = sb.cmd(&["agent"]);
+        home.apply(&mut c)
+            .env("LATCHKEY_APPROVAL_TIMEOUT", timeout_secs.to_string())
+            .env("LATCHKEY_LOG", "latchkey=info,latchkey_core=info")
+            .stdout(Stdio::null())
+            .stderr(log);
+        let agent = ApprovalAgent(c.spawn().unwrap());
+        for _ in 0..300 {
+            if home.latchkey(sb, &["pending", "--json"]).status.success()
+                && std::fs::read_to_string(sb.config_dir().join("agent-test.log"))
+                    .unwrap_or_default()
+                    .contains("agent serving")
+            {
+                return agent;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the agent did not start");
+    }
+}
+
+impl Drop for ApprovalAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The prompts waiting, polled until `n` wait (30 s at most).
+fn wait_pending(sb: &Sandbox, home: &Home, n: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let out = home.latchkey_ok(sb, &["pending", "--json"]);
+        let list: Vec<Value> = serde_json::from_str(&out).unwrap();
+        if list.len() >= n {
+            return list;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no approval prompt appeared");
+}
+
+/// `cmd` started in the background, its output collected when it ends.
+fn background(mut cmd: Command) -> std::thread::JoinHandle<Output> {
+    std::thread::spawn(move || cmd.output().unwrap())
+}
+
+fn git_cmd(home: &Home, sb: &Sandbox, cwd: &Path, args: &[&str], new_session: bool) -> Command {
+    let mut c = if new_session {
+        let mut c = Command::new("setsid");
+        c.arg("--wait").arg("git");
+        c
+    } else {
+        Command::new("git")
+    };
+    c.args(args)
+        .current_dir(cwd)
+        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .env_remove("LATCHKEY_LOG")
+        .stdin(Stdio::null());
+    for (k, v) in &sb.env {
+        c.env(k, v);
+    }
+    home.apply(&mut c);
+    c
+}
+
+#[test]
+fn approval_asks_once_per_program_and_session_and_denials_timeouts_and_locks_are_kept() {
+    let p = provider(600);
+    let sb = Sandbox::new(BIN);
+    let home = Home::new();
+    add_and_login(&sb, &p, "acct-a", "alice");
+    let server = GitServer::start(p.clone());
+    server.repo("org-a/repo.git", "from a\n");
+    let host = format!("http://127.0.0.1:{}", server.port);
+    home.latchkey_ok(
+        &sb,
+        &["setup", "git", "acct-a", "--host", &host, "--path", "org-a"],
+    );
+    let edited = home.latchkey_ok(&sb, &["edit", "acct-a", "--approval", "session"]);
+    assert!(
+        sb.accounts_toml().contains("approval = \"session\""),
+        "{edited}"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let url = server.url("org-a/repo.git");
+
+    // No agent: the direct path cannot ask, so it refuses (it never skips the check).
+    let mut direct = git_cmd(
+        &home,
+        &sb,
+        work.path(),
+        &["clone", "-q", &url, "direct"],
+        false,
+    );
+    direct.env("LATCHKEY_NO_AGENT", "1");
+    let out = direct.output().unwrap();
+    assert_ne!(code(&out), 0, "git without approval");
+    assert!(
+        stderr(&out).contains("asks for approval") && stderr(&out).contains("latchkey agent"),
+        "{}",
+        stderr(&out)
+    );
+    let out = home.latchkey(&sb, &["token", "acct-a"]);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert!(server.seen().is_empty(), "no token reached the server");
+
+    let _agent = ApprovalAgent::start(&sb, &home, 4);
+
+    // First clone: a prompt naming git, approved for the session from "another shell".
+    let clone = background(git_cmd(
+        &home,
+        &sb,
+        work.path(),
+        &["clone", "-q", &url, "repo"],
+        false,
+    ));
+    let pending = wait_pending(&sb, &home, 1);
+    assert_eq!(pending[0]["ask"]["account"], "acct-a");
+    assert_eq!(pending[0]["ask"]["tool"], "git");
+    assert_eq!(pending[0]["requester"]["name"], "git", "{pending:?}");
+    assert!(
+        pending[0]["ask"]["target"]
+            .as_str()
+            .unwrap()
+            .contains("org-a/repo.git"),
+        "{pending:?}"
+    );
+    let listed = home.latchkey_ok(&sb, &["pending"]);
+    assert!(
+        listed.contains("asked by git (") && listed.contains("latchkey approve"),
+        "{listed}"
+    );
+    let id = pending[0]["id"].as_str().unwrap().to_string();
+    let approved = home.latchkey_ok(&sb, &["approve", &id, "--session"]);
+    assert!(approved.contains("Allowed for this session"), "{approved}");
+    let out = clone.join().unwrap();
+    assert_eq!(code(&out), 0, "clone: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("waiting for approval"),
+        "{}",
+        stderr(&out)
+    );
+    let repo = work.path().join("repo");
+
+    // The same program in the same session: nothing asked.
+    let out = git_cmd(&home, &sb, &repo, &["fetch", "-q"], false)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "fetch: {}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("waiting for approval"),
+        "{}",
+        stderr(&out)
+    );
+    let grants = home.latchkey_ok(&sb, &["approvals", "--json"]);
+    let grants: Value = serde_json::from_str(&grants).unwrap();
+    assert_eq!(grants["sessions"].as_array().unwrap().len(), 1, "{grants}");
+    assert!(
+        grants["sessions"][0]["program"]
+            .as_str()
+            .unwrap()
+            .ends_with("/git")
+    );
+
+    // Another program (this test, through `latchkey token`) asks again; Deny fails it with
+    // the reason (exit 7).
+    let token = background({
+        let mut c = sb.cmd(&["token", "acct-a"]);
+        home.apply(&mut c);
+        c
+    });
+    let pending = wait_pending(&sb, &home, 1);
+    let other = pending[0]["requester"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(other.starts_with("e2e_integrations"), "{pending:?}");
+    assert_eq!(pending[0]["ask"]["tool"], "token");
+    let id = pending[0]["id"].as_str().unwrap().to_string();
+    home.latchkey_ok(&sb, &["deny", &id]);
+    let out = token.join().unwrap();
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert!(stderr(&out).contains("you denied"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+
+    // git in another session asks again; unanswered, it is denied at the deadline.
+    let out = git_cmd(&home, &sb, &repo, &["fetch", "-q"], true)
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 0, "an unanswered prompt is a denial");
+    assert!(stderr(&out).contains("nobody approved"), "{}", stderr(&out));
+
+    // A lock (latchkey lock) ends the session grant: the same git asks again.
+    let locked = home.latchkey_ok(&sb, &["lock"]);
+    assert!(
+        locked.contains("1 approval session grant ended"),
+        "{locked}"
+    );
+    let fetch = background(git_cmd(&home, &sb, &repo, &["fetch", "-q"], false));
+    let pending = wait_pending(&sb, &home, 1);
+    home.latchkey_ok(
+        &sb,
+        &["approve", pending[0]["id"].as_str().unwrap(), "--session"],
+    );
+    assert_eq!(code(&fetch.join().unwrap()), 0);
+
+    // The screen locking (ActiveChanged on the session bus) ends it too.
+    let sent = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--type=signal",
+            "/org/freedesktop/ScreenSaver",
+            "org.freedesktop.ScreenSaver.ActiveChanged",
+            "boolean:true",
+        ])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "dbus-send: {}", stderr(&sent));
+    let mut ended = false;
+    for _ in 0..100 {
+        let a: Value =
+            serde_json::from_str(&home.latchkey_ok(&sb, &["approvals", "--json"])).unwrap();
+        if a["sessions"].as_array().unwrap().is_empty() {
+            assert_eq!(a["last_lock"]["reason"], "the screen locked", "{a}");
+            ended = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ended, "the screen lock ended the grant");
+
+    // Remembering a program root can change is refused (the suite runs as root here); as
+    // another user /usr/bin/git could be remembered.
+    let fetch = background(git_cmd(&home, &sb, &repo, &["fetch", "-q"], false));
+    let pending = wait_pending(&sb, &home, 1);
+    let id = pending[0]["id"].as_str().unwrap().to_string();
+    let root = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").unwrap().uid() == 0
+    };
+    if root {
+        assert_eq!(pending[0]["can_remember"], false, "{pending:?}");
+        assert!(
+            pending[0]["cannot_remember"]
+                .as_str()
+                .unwrap()
+                .contains("root")
+        );
+    }
+    home.latchkey_ok(&sb, &["approve", &id]);
+    assert_eq!(code(&fetch.join().unwrap()), 0);
+
+    // The activity names each of these, never a token.
+    let activity = home.latchkey_ok(&sb, &["activity", "acct-a", "--json"]);
+    for (_, _, token, _) in server.seen() {
+        assert!(!activity.contains(&token), "no token in the activity");
+    }
+    let records: Vec<Value> = serde_json::from_str(&activity).unwrap();
+    let outcomes: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap().to_string(),
+                r["requester"]["name"].as_str().unwrap().to_string(),
+                r["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |o: &str, who: &str, via: &str| {
+        outcomes
+            .iter()
+            .any(|(a, b, c)| a == o && b == who && c == via)
+    };
+    assert!(has("denied", "git", "direct"), "{outcomes:?}");
+    assert!(has("issued", "git", "agent"), "{outcomes:?}");
+    assert!(has("denied", &other, "agent"), "{outcomes:?}");
+    assert!(has("timed_out", "git", "agent"), "{outcomes:?}");
+    let issued_git = records
+        .iter()
+        .filter(|r| r["outcome"] == "issued" && r["requester"]["name"] == "git")
+        .count();
+    assert_eq!(issued_git, 4, "{outcomes:?}");
+    assert!(
+        records.iter().any(|r| r["admission"] == "session_grant"),
+        "the second fetch went through the grant: {outcomes:?}"
+    );
+    let text = home.latchkey_ok(&sb, &["activity", "--since", "1h"]);
+    assert!(text.contains("issued") && text.contains("git ("), "{text}");
+}
