@@ -53,6 +53,7 @@ pub struct Notice {
 /// Starts the watcher and the sweeper.
 pub fn start<R: Runtime>(app: &AppHandle<R>) {
     tauri::async_runtime::spawn(watch(app.clone()));
+    tauri::async_runtime::spawn(approvals(app.clone()));
     tauri::async_runtime::spawn(sweep_forever(app.clone()));
 }
 
@@ -74,6 +75,134 @@ async fn watch<R: Runtime>(app: AppHandle<R>) {
             sweep(&app, false).await;
         }
     }
+}
+
+/// Hand-outs waiting for approval (the agent's, or this app's own when it is the agent): every
+/// [`WATCH_INTERVAL`], the window gets `approvals-changed` when the set changes; a new one
+/// while the window is hidden also gets a notification with the dialog's actions; the tray
+/// asks for attention while any wait.
+async fn approvals<R: Runtime>(app: AppHandle<R>) {
+    let mut shown: Vec<String> = Vec::new();
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let Some(state) = app.try_state::<AppState>() else {
+            return;
+        };
+        let pending = match state.source.pending().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the approvals waiting");
+                continue;
+            }
+        };
+        let ids: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
+        if ids == shown {
+            continue;
+        }
+        let visible = app
+            .get_webview_window("main")
+            .and_then(|w| w.is_visible().ok())
+            .unwrap_or(false);
+        for p in pending.iter().filter(|p| !shown.contains(&p.id)) {
+            tracing::info!(id = %p.id, account = %p.ask.account, "approval asked");
+            if !visible {
+                approval_notification(&app, p);
+            }
+        }
+        state.set_approvals_waiting(pending.len());
+        let _ = app.emit(APPROVALS_CHANGED, &pending);
+        shown = ids;
+        sweep(&app, false).await;
+    }
+}
+
+/// The event the window's approval dialog listens to (payload: the waiting hand-outs).
+pub const APPROVALS_CHANGED: &str = "approvals-changed";
+
+/// A notification for a hand-out waiting while the window is hidden, with the dialog's
+/// actions (Linux: notify-rust, so the `ActionInvoked` reaches us); its body opens the window.
+fn approval_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    p: &latchkey_core::approval::PendingApproval,
+) {
+    let app = app.clone();
+    let p = p.clone();
+    std::thread::spawn(move || {
+        if let Err(e) = show_approval_notification(&app, &p) {
+            tracing::warn!("no desktop notification for the approval: {e}");
+        }
+    });
+}
+
+#[cfg(target_os = "linux")]
+fn show_approval_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    p: &latchkey_core::approval::PendingApproval,
+) -> Result<(), String> {
+    use latchkey_core::approval::{ApprovalMode, Decision};
+    let mut n = notify_rust::Notification::new();
+    n.appname("Latchkey")
+        .summary(&format!("Allow {} of `{}`?", p.ask.what, p.ask.account))
+        .body(&format!(
+            "{}{}\nAsked by {}",
+            p.ask.tool,
+            p.ask
+                .target
+                .as_deref()
+                .map(|t| format!(" → {t}"))
+                .unwrap_or_default(),
+            p.requester_line
+        ))
+        .action("once", "Allow once");
+    if p.mode == ApprovalMode::Session {
+        n.action("session", "Allow for this session");
+    }
+    n.action("deny", "Deny").action("default", "Open Latchkey");
+    let handle = n.show().map_err(|e| e.to_string())?;
+    let app = app.clone();
+    let id = p.id.clone();
+    handle.wait_for_action(|action| {
+        let decision = match action {
+            "once" => Some(Decision::Once),
+            "session" => Some(Decision::Session),
+            "deny" => Some(Decision::Deny),
+            "default" => {
+                crate::show_main_window(&app);
+                None
+            }
+            _ => None,
+        };
+        if let Some(d) = decision
+            && let Some(state) = app.try_state::<AppState>()
+        {
+            let source = state.source.clone();
+            let id = id.clone();
+            tauri::async_runtime::spawn(async move {
+                match source.decide(&id, d).await {
+                    Ok(_) => tracing::info!(id = %id, "approval answered from the notification"),
+                    Err(e) => tracing::warn!(id = %id, error = %e, "approval from the notification failed"),
+                }
+            });
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn show_approval_notification<R: Runtime>(
+    app: &AppHandle<R>,
+    p: &latchkey_core::approval::PendingApproval,
+) -> Result<(), String> {
+    use tauri_plugin_notification::NotificationExt;
+    app.notification()
+        .builder()
+        .title(format!("Allow {} of `{}`?", p.ask.what, p.ask.account))
+        .body(format!(
+            "Asked by {}; answer in the Latchkey window",
+            p.requester_line
+        ))
+        .show()
+        .map_err(|e| e.to_string())
 }
 
 /// Sweeps every [`SWEEP_INTERVAL`]; while some account's tokens cannot be read (a locked

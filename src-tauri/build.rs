@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "add_permissions",
     "store_info",
     "unlock_vault",
+    "pending_approvals",
+    "decide_approval",
+    "account_activity",
 ];
 
 fn main() {

@@ -37,6 +37,9 @@ pub const NAMES: &[&str] = &[
     "add_permissions",
     "store_info",
     "unlock_vault",
+    "pending_approvals",
+    "decide_approval",
+    "account_activity",
 ];
 
 /// The "Add account" form.
@@ -448,4 +451,34 @@ mod secret_input_tests {
         let e = AccountEdit::from(edit);
         assert!(matches!(e.client_secret, Some(Some(s)) if s.expose() == "other-s3cr3t"));
     }
+}
+
+/// The hand-outs waiting for the owner's approval (the agent's, or this app's when it is the
+/// agent): the approval dialog shows the oldest.
+#[tauri::command]
+pub async fn pending_approvals(
+    state: State<'_, AppState>,
+) -> Result<Vec<latchkey_core::approval::PendingApproval>, IpcError> {
+    Ok(state.source.pending().await?)
+}
+
+/// Answers a waiting hand-out: `once`, `session`, `always` or `deny`.
+#[tauri::command]
+pub async fn decide_approval(
+    state: State<'_, AppState>,
+    id: String,
+    decision: String,
+) -> Result<latchkey_core::approval::PendingApproval, IpcError> {
+    let decision = latchkey_core::approval::Decision::parse(&decision)?;
+    Ok(state.source.decide(&id, decision).await?)
+}
+
+/// An account's recent use: per tool today ("git, 12 times today, last 3m 0s ago") and its
+/// last records (never a token).
+#[tauri::command]
+pub async fn account_activity(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<crate::views::ActivityView, IpcError> {
+    Ok(crate::views::ActivityView::of(&state.manager, &name)?)
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     notified: Mutex<HashSet<String>>,
     warned_sessions: Mutex<HashSet<(String, i64)>>,
     generation: AtomicU64,
+    /// Hand-outs waiting for the owner's approval (the tray asks for attention while any do).
+    approvals_waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for AppState {
@@ -71,6 +73,7 @@ impl AppState {
             notified: Mutex::new(HashSet::new()),
             warned_sessions: Mutex::new(HashSet::new()),
             generation: AtomicU64::new(0),
+            approvals_waiting: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -119,6 +122,18 @@ impl AppState {
             .iter()
             .find(|(_, p)| p.digest.as_deref() == Some(digest))
             .map(|(name, _)| name.clone())
+    }
+
+    /// How many hand-outs wait for approval now.
+    pub fn approvals_waiting(&self) -> usize {
+        self.approvals_waiting
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records how many hand-outs wait for approval.
+    pub fn set_approvals_waiting(&self, n: usize) {
+        self.approvals_waiting
+            .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Names of the accounts with a sign-in in progress.

@@ -91,6 +91,16 @@ pub fn status_text(s: &AccountSummary, signing_in: bool) -> String {
 
 /// The tray for this account list (pure).
 pub fn model(accounts: &[AccountSummary], signing_in: &HashSet<String>) -> Model {
+    model_waiting(accounts, signing_in, 0)
+}
+
+/// [`model`] while `waiting` hand-outs wait for approval: the tray asks for attention and
+/// its tooltip says so first.
+pub fn model_waiting(
+    accounts: &[AccountSummary],
+    signing_in: &HashSet<String>,
+    waiting: usize,
+) -> Model {
     let mut entries = Vec::new();
     let mut attention = Vec::new();
     if accounts.is_empty() {
@@ -150,14 +160,19 @@ pub fn model(accounts: &[AccountSummary], signing_in: &HashSet<String>) -> Model
             label: label.into(),
         });
     }
-    let tooltip = match attention.as_slice() {
+    let mut tooltip = match attention.as_slice() {
         [] => "Latchkey".to_string(),
         [one] => format!("Latchkey — {one} needs attention"),
         many => format!("Latchkey — {} accounts need attention", many.len()),
     };
+    match waiting {
+        0 => {}
+        1 => tooltip = format!("Latchkey — a token waits for your approval; {tooltip}"),
+        n => tooltip = format!("Latchkey — {n} tokens wait for your approval; {tooltip}"),
+    }
     Model {
-        tooltip,
-        attention: !attention.is_empty(),
+        tooltip: tooltip.replace("; Latchkey", ""),
+        attention: !attention.is_empty() || waiting > 0,
         entries,
     }
 }
@@ -240,11 +255,11 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
 
 /// Rebuilds the tray from the current account list.
 pub fn update<R: Runtime>(app: &AppHandle<R>, accounts: &[AccountSummary]) {
-    let signing_in = app
+    let (signing_in, waiting) = app
         .try_state::<AppState>()
-        .map(|s| s.signing_in())
+        .map(|s| (s.signing_in(), s.approvals_waiting()))
         .unwrap_or_default();
-    let model = model(accounts, &signing_in);
+    let model = model_waiting(accounts, &signing_in, waiting);
     show(app, model);
 }
 

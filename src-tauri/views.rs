@@ -228,3 +228,40 @@ mod tests {
         );
     }
 }
+
+/// An account's recent use for the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityView {
+    /// One line per tool: `git, 12 times today, last 3m 0s ago`.
+    pub usage: Vec<String>,
+    /// The last records, newest first.
+    pub recent: Vec<latchkey_core::activity::ActivityRecord>,
+    /// The account's approval policy in words (`off`, `once per program and session …`).
+    pub approval: String,
+}
+
+impl ActivityView {
+    /// The view of account `name` ([`latchkey_core::LoginManager::usage`] and the last 20
+    /// records).
+    pub fn of(m: &latchkey_core::LoginManager, name: &str) -> latchkey_core::Result<Self> {
+        let account = m.account(name)?;
+        let now = time::OffsetDateTime::now_utc();
+        let usage = m
+            .usage(name)?
+            .iter()
+            .filter(|u| u.today > 0 || u.refused_today > 0)
+            .map(|u| latchkey_core::activity::usage_line(u, now))
+            .collect();
+        let mut recent = m.activity(&latchkey_core::activity::Filter {
+            account: Some(name.to_string()),
+            since: None,
+            limit: 20,
+        })?;
+        recent.reverse();
+        Ok(ActivityView {
+            usage,
+            recent,
+            approval: latchkey_core::approval::ApprovalPolicy::of(&account).describe(),
+        })
+    }
+}

@@ -1569,3 +1569,249 @@ fn a_vault_is_named_in_the_footer_and_unlocked_from_its_dialog() {
     s.screenshot("vault-02-unlocked");
     s.end();
 }
+
+/// `git credential fill` (real git, which runs Latchkey's credential helper exactly as a
+/// fetch does) for `https://git.example/org/repo.git`, in this session or a new one.
+fn git_fill(sb: &latchkey_testkit::Sandbox, home: &std::path::Path, new_session: bool) -> Child {
+    let mut c = if new_session {
+        let mut c = Command::new("setsid");
+        c.args(["--wait", "git"]);
+        c
+    } else {
+        Command::new("git")
+    };
+    c.args(["credential", "fill"])
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .env_remove("LATCHKEY_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &sb.env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"protocol=https\nhost=git.example\npath=org/repo.git\n\n")
+        .unwrap();
+    child
+}
+
+/// Issue 17: the app is the agent; real git asks through Latchkey's helper for an account with
+/// `--approval session`. The dialog names git and what it asks; WebDriver answers it. The same
+/// session is not asked again, another session is, Deny fails git with Latchkey's reason, an
+/// unanswered prompt is denied at its deadline, a lock signal on the bus ends the grant, and
+/// the activity names each with requester `git`.
+#[test]
+fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let p = provider();
+    let mut sb = latchkey_testkit::Sandbox::new(cli_bin());
+    let sock = sb.agent_socket().to_string_lossy().into_owned();
+    let d = Desktop::start(&[
+        ("LATCHKEY_CONFIG_DIR", sb.config_dir().display().to_string()),
+        ("LATCHKEY_AGENT_SOCK", sock.clone()),
+        ("LATCHKEY_APPROVAL_TIMEOUT", "6".to_string()),
+    ]);
+    sb.set_env("DBUS_SESSION_BUS_ADDRESS", d.bus.clone());
+    sb.add_and_login(&p, "work");
+    sb.ok(&["edit", "work", "--approval", "session"]);
+    let home = tempfile::tempdir().unwrap();
+    let setup = sb
+        .cmd(&[
+            "setup",
+            "git",
+            "work",
+            "--host",
+            "https://git.example",
+            "--path",
+            "org",
+        ])
+        .env("HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+
+    let s = d.session(&[]);
+    s.wait_for(
+        "the account in the list",
+        &Session::account_js("work"),
+        Duration::from_secs(30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::path::Path::new(&sock).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the app did not serve the agent socket"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dialog_up = "document.querySelector('#approval-dialog').open";
+    let dialog_down = "!document.querySelector('#approval-dialog').open";
+
+    // 1. git asks: the dialog names the account, what and who; Deny has the focus.
+    let git = git_fill(&sb, home.path(), false);
+    s.wait_for("the approval dialog", dialog_up, Duration::from_secs(30));
+    assert_eq!(s.text("#approval-account"), "work");
+    assert!(s.text("#approval-what").contains("its own token"));
+    assert!(
+        s.text("#approval-target")
+            .contains("git → https://git.example/org/repo.git"),
+        "{}",
+        s.text("#approval-target")
+    );
+    let who = s.text("#approval-who");
+    assert!(
+        who.starts_with("git (/") && who.contains("/git, pid "),
+        "{who}"
+    );
+    assert_eq!(
+        s.js("return document.activeElement.id;"),
+        json!("approval-deny"),
+        "Deny has the focus: Enter never allows by accident"
+    );
+    s.screenshot("approval-dialog");
+    s.assert_accessible("the approval dialog");
+    s.click("#approval-session");
+    s.wait_for("the dialog to close", dialog_down, Duration::from_secs(10));
+    let out = git.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "git: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let filled = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        filled.contains("password=") && !filled.contains("password=\n"),
+        "{filled}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("waiting for approval"));
+
+    // 2. The same program in the same session: nothing asked.
+    let out = git_fill(&sb, home.path(), false)
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git again: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting for approval"));
+
+    // 3. git in another session asks again; Deny fails it with Latchkey's reason.
+    let git = git_fill(&sb, home.path(), true);
+    s.wait_for(
+        "the approval dialog again",
+        dialog_up,
+        Duration::from_secs(30),
+    );
+    s.click("#approval-deny");
+    let out = git.wait_with_output().unwrap();
+    assert!(!out.status.success(), "denied git must fail");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("you denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // 4. Unanswered: denied at the deadline, and the dialog goes away by itself.
+    let git = git_fill(&sb, home.path(), true);
+    s.wait_for(
+        "the approval dialog (unanswered)",
+        dialog_up,
+        Duration::from_secs(30),
+    );
+    let out = git.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nobody approved"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_for(
+        "the expired dialog to close",
+        dialog_down,
+        Duration::from_secs(10),
+    );
+
+    // 5. The screen locks (a signal on the session bus): the session grant ends, the same git
+    //    asks again.
+    let sent = Command::new("dbus-send")
+        .env("DBUS_SESSION_BUS_ADDRESS", &d.bus)
+        .args([
+            "--session",
+            "--type=signal",
+            "/org/freedesktop/ScreenSaver",
+            "org.freedesktop.ScreenSaver.ActiveChanged",
+            "boolean:true",
+        ])
+        .output()
+        .unwrap();
+    assert!(sent.status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let a: Value = serde_json::from_str(&sb.ok(&["approvals", "--json"])).unwrap();
+        if a["sessions"].as_array().unwrap().is_empty() {
+            assert_eq!(a["last_lock"]["reason"], "the screen locked", "{a}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lock signal did not end the grant: {a}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let git = git_fill(&sb, home.path(), false);
+    s.wait_for(
+        "the dialog after the lock",
+        dialog_up,
+        Duration::from_secs(30),
+    );
+    s.click("#approval-once");
+    let out = git.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // 6. The activity names each, requester executable git.
+    let records: Vec<Value> =
+        serde_json::from_str(&sb.ok(&["activity", "work", "--json"])).unwrap();
+    let git_records: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["requester"]["name"] == "git"
+                && r["requester"]["executable"]
+                    .as_str()
+                    .is_some_and(|e| e.ends_with("/git"))
+        })
+        .collect();
+    let outcomes: Vec<&str> = git_records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["issued", "issued", "denied", "timed_out", "issued"],
+        "{records:?}"
+    );
+    assert_eq!(git_records[1]["admission"], "session_grant");
+    assert!(
+        git_records
+            .iter()
+            .all(|r| r["via"] == "agent" && r["tool"] == "git"),
+        "{git_records:?}"
+    );
+    s.end();
+}

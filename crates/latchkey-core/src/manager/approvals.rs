@@ -107,14 +107,14 @@ impl LoginManager {
         match decision {
             Decision::Deny if answered => Err(Error::Denied {
                 message: format!(
-                    "you denied {who} {} of account `{}`",
+                    "you denied {who}: {} of account `{}`",
                     ask.what, account.name
                 ),
                 timed_out: false,
             }),
             Decision::Deny => Err(Error::Denied {
                 message: format!(
-                    "nobody approved {who} {} of account `{}` within {} s; denied",
+                    "nobody approved {who}: {} of account `{}` (no answer within {} s)",
                     ask.what,
                     account.name,
                     self.gate.timeout().as_secs()
