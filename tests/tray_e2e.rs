@@ -324,6 +324,17 @@ struct AppSession {
 
 impl AppSession {
     fn start(config_dir: &Path, with_dunst: bool) -> AppSession {
+        Self::start_with(config_dir, with_dunst.then_some("Sign"), &[], &[])
+    }
+
+    /// The app with `args` and `env`; with `dunst_pick`, dunst runs on the bus and its context
+    /// menu picks the first action matching that pattern.
+    fn start_with(
+        config_dir: &Path,
+        dunst_pick: Option<&str>,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> AppSession {
         let dir = tempfile::tempdir().unwrap();
         let info = dir.path().join("session.info");
         let go = dir.path().join("go");
@@ -342,6 +353,7 @@ impl AppSession {
             .arg(&info)
             .arg(&go)
             .arg(APP)
+            .args(args)
             .env("LATCHKEY_CONFIG_DIR", config_dir)
             .env("LATCHKEY_BROWSER", browser)
             .env("LATCHKEY_TEST_BROWSER_LOG", dir.path().join("browser.log"))
@@ -351,12 +363,15 @@ impl AppSession {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        if with_dunst {
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        if let Some(pick) = dunst_pick {
             let rc = dir.path().join("dunstrc");
             std::fs::write(
                 &rc,
                 format!(
-                    "[global]\n    timeout = 0\n    dmenu = \"{} {} Sign\"\n",
+                    "[global]\n    timeout = 0\n    dmenu = \"{} {} '{pick}'\"\n",
                     repo_root().join("tests/desktop/dunst-pick.sh").display(),
                     dir.path().join("dunst-menu.log").display()
                 ),
@@ -773,4 +788,139 @@ fn tray_and_notifications_through_their_real_protocols() {
             .ok()
             .filter(|st| !st.success())
     });
+}
+
+/// Issue 17: a hand-out waiting for approval while the window is hidden is a notification
+/// with the dialog's actions (picked through dunst's context menu, as a person would) and the
+/// tray asks for attention until it is answered.
+#[test]
+fn an_approval_while_the_window_is_hidden_is_a_notification_with_actions_and_tray_attention() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the desktop end-to-end tests need a display: run them with scripts/test.sh (xvfb-run)"
+    );
+    let cli = PathBuf::from(APP).with_file_name("latchkey");
+    assert!(
+        cli.exists(),
+        "build the CLI first (cargo build -p latchkey-cli)"
+    );
+    let p = Provider::start(json!({"accessTokenTtl": 300}));
+    let mut sb = latchkey_testkit::Sandbox::new(&cli);
+    let sock = sb.agent_socket().to_string_lossy().into_owned();
+    let s = AppSession::start_with(
+        &sb.config_dir(),
+        Some("for this session"),
+        &["--hidden"],
+        &[("LATCHKEY_AGENT_SOCK", sock.clone())],
+    );
+    sb.set_env("DBUS_SESSION_BUS_ADDRESS", s.bus.clone());
+    let (conn, registered) = play_panel(&s.bus);
+    sb.add_and_login(&p, "work");
+    sb.ok(&["edit", "work", "--approval", "session"]);
+    let home = tempfile::tempdir().unwrap();
+    let setup = sb
+        .cmd(&[
+            "setup",
+            "git",
+            "work",
+            "--host",
+            "https://git.example",
+            "--path",
+            "org",
+        ])
+        .env("HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    s.go();
+    let (service, sender) = wait_until(
+        "the app's RegisterStatusNotifierItem",
+        Duration::from_secs(60),
+        || registered.lock().unwrap().first().cloned(),
+    );
+    let (dest, path) = if service.starts_with('/') {
+        (sender, service)
+    } else {
+        (service, "/StatusNotifierItem".to_string())
+    };
+    let item = Item {
+        conn: &conn,
+        dest,
+        path,
+    };
+    wait_until(
+        "the app to serve the agent socket",
+        Duration::from_secs(30),
+        || Path::new(&sock).exists().then_some(()),
+    );
+    assert_eq!(item.status(), "Active");
+
+    // Real git asks through the helper; nobody sees the window.
+    let mut git = Command::new("git");
+    git.args(["credential", "fill"])
+        .env("HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .env_remove("LATCHKEY_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &sb.env {
+        git.env(k, v);
+    }
+    let mut git = git.spawn().unwrap();
+    std::io::Write::write_all(
+        &mut git.stdin.take().unwrap(),
+        b"protocol=https\nhost=git.example\npath=org/repo.git\n\n",
+    )
+    .unwrap();
+
+    wait_until(
+        "dunst to show the approval",
+        Duration::from_secs(30),
+        || {
+            let n: u32 = s
+                .tool("dunstctl", &["count", "displayed"])
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            (n >= 1).then_some(())
+        },
+    );
+    item.wait_status("NeedsAttention");
+    assert!(
+        item.tooltip().contains("waits for your approval"),
+        "{}",
+        item.tooltip()
+    );
+    item.dump("tray-05-approval-waiting");
+    // The context menu offers the dialog's answers; the pick is "Allow for this session".
+    let out = s.tool("dunstctl", &["context"]);
+    assert!(!out.contains("rror"), "dunstctl context: {out}");
+    let out = git.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "git after the notification's Allow: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.logs()
+    );
+    let offered = std::fs::read_to_string(s.dir.path().join("dunst-menu.log")).unwrap_or_default();
+    for action in ["Allow once", "Allow for this session", "Deny"] {
+        assert!(offered.contains(action), "dunst offered: {offered}");
+    }
+    let log = std::fs::read_to_string(sb.config_dir().join("latchkey.log")).unwrap_or_default();
+    assert!(
+        log.contains("approval answered from the notification"),
+        "the app saw the ActionInvoked: {log}"
+    );
+    item.wait_status("Active");
+    // A session grant: the same git in the same session is not asked again.
+    let grants: Value = serde_json::from_str(&sb.ok(&["approvals", "--json"])).unwrap();
+    assert_eq!(grants["sessions"].as_array().unwrap().len(), 1, "{grants}");
 }
