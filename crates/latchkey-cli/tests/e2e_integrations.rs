@@ -2249,6 +2249,25 @@ fn approval_asks_once_per_program_and_session_and_denials_timeouts_and_locks_are
     assert!(stderr(&out).contains("you denied"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 
+    // A caller that goes away (Ctrl-C) withdraws its prompt at once.
+    let mut c = sb.cmd(&["token", "acct-a"]);
+    home.apply(&mut c)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut quitter = c.spawn().unwrap();
+    wait_pending(&sb, &home, 1);
+    quitter.kill().unwrap();
+    quitter.wait().unwrap();
+    let mut withdrawn = false;
+    for _ in 0..50 {
+        if home.latchkey_ok(&sb, &["pending", "--json"]).trim() == "[]" {
+            withdrawn = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(withdrawn, "the prompt went with its caller");
+
     // git in another session asks again; unanswered, it is denied at the deadline.
     let out = git_cmd(&home, &sb, &repo, &["fetch", "-q"], true)
         .output()

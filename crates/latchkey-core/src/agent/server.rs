@@ -487,11 +487,21 @@ impl Server {
             let peer_pid = peer.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
             let answering = self.answer(&frame, peer_pid, &origin, &on_wait);
             tokio::pin!(answering);
+            let mut waiting = false;
             let answer = loop {
                 tokio::select! {
                     a = &mut answering => break a,
                     Some(w) = rx.recv() => {
+                        waiting = true;
                         if self.send(&mut stream, w).await.is_err() {
+                            return;
+                        }
+                    }
+                    // A client that goes away while its hand-out waits for approval (Ctrl-C)
+                    // takes its prompt with it: nobody is asked for what nobody waits for.
+                    closed = client_gone(&stream), if waiting => {
+                        if closed {
+                            tracing::info!("the client went away; its approval prompt is withdrawn");
                             return;
                         }
                     }
@@ -753,6 +763,24 @@ impl Server {
                 Err(e) => core_error(&e),
             },
         }
+    }
+}
+
+/// Waits until the client's side of `stream` is readable: `true` when it closed (or sent
+/// something mid-request, which the protocol does not allow), `false` on a spurious wake-up.
+async fn client_gone(stream: &UnixStream) -> bool {
+    if stream.readable().await.is_err() {
+        return true;
+    }
+    let mut probe = [0u8; 1];
+    match stream.try_read(&mut probe) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            // Readable reported, nothing there yet: look again shortly.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            false
+        }
+        Err(_) => true,
     }
 }
 

@@ -516,9 +516,17 @@ impl Gate {
             waiting.insert(id.clone(), Waiting { view, answer: tx });
         }
         self.changed();
+        // Removed however this ends: answered, timed out, or dropped (the caller went away).
+        struct Unlist<'g>(&'g Gate, String);
+        impl Drop for Unlist<'_> {
+            fn drop(&mut self) {
+                if lock(&self.0.waiting).remove(&self.1).is_some() {
+                    self.0.changed();
+                }
+            }
+        }
+        let _unlist = Unlist(self, id);
         let answer = tokio::time::timeout(self.timeout, rx).await;
-        lock(&self.waiting).remove(&id);
-        self.changed();
         match answer {
             Ok(Ok(d)) => (d, true),
             // Unanswered (or the gate went away): no.
@@ -761,8 +769,19 @@ mod tests {
             "answered once only"
         );
 
-        let view = gate.prompt(ask, &git, ApprovalMode::Session, Ok(()), now());
+        let view = gate.prompt(ask.clone(), &git, ApprovalMode::Session, Ok(()), now());
         assert_eq!(gate.ask(view, None).await, (Decision::Deny, false));
         assert!(gate.pending().is_empty());
+
+        // A caller that goes away takes its prompt with it.
+        let view = gate.prompt(ask, &git, ApprovalMode::Session, Ok(()), now());
+        let g = gate.clone();
+        let waiter = tokio::spawn(async move { g.ask(view, None).await });
+        while gate.pending().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        waiter.abort();
+        let _ = waiter.await;
+        assert!(gate.pending().is_empty(), "withdrawn with its caller");
     }
 }
