@@ -41,6 +41,8 @@ pub const TARGETS: &[&str] = &[
     "docker_helper",
     "kube_exec_info",
     "sts_response",
+    "proc_requester",
+    "activity_line",
 ];
 
 /// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
@@ -62,9 +64,77 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "docker_helper" => docker_helper(data),
         "kube_exec_info" => kube_exec_info(data),
         "sts_response" => sts_response(data),
+        "proc_requester" => proc_requester(data),
+        "activity_line" => activity_line(data),
         _ => return false,
     }
     true
+}
+
+/// `/proc` as a hostile process could shape it (its `comm`, its cgroup name, its argv): the
+/// input is split at `0xFF` into `stat`, `cgroup` and `cmdline`; every pid of a chain of eight
+/// gets them (so parent loops and self-parents happen), and the requester line named from it
+/// must be one line of printable text.
+fn proc_requester(data: &[u8]) {
+    use latchkey_core::approval::requester::{self, ProcInfo, ProcSource, Requester};
+    let mut parts = data.splitn(3, |&b| b == 0xff);
+    let stat = parts.next().unwrap_or_default();
+    let cgroup = parts.next().unwrap_or_default();
+    let cmdline = parts.next().unwrap_or_default();
+    let parsed = requester::parse_stat(stat);
+    let cg = requester::parse_cgroup(cgroup);
+    if let Some(c) = &cg {
+        let _ = requester::cgroup_unit(c);
+        let _ = requester::sandbox_app(c);
+    }
+    struct Table(Option<ProcInfo>, Option<String>, bool);
+    impl ProcSource for Table {
+        fn process(&self, pid: u32) -> Option<ProcInfo> {
+            let mut p = self.0.clone()?;
+            if pid > 8 {
+                return None;
+            }
+            // A chain 1..=8 whose parents come from the input.
+            p.pid = pid;
+            p.ppid = p.ppid % 9;
+            p.cgroup = self.1.clone();
+            p.runs_command = self.2;
+            p.exe = Some(std::path::PathBuf::from(format!("/usr/bin/{}", p.comm)));
+            Some(p)
+        }
+    }
+    let table = Table(parsed, cg, requester::runs_command(cmdline));
+    for pid in 0..=9 {
+        let r = Requester::inspect(&table, pid);
+        let line = r.line();
+        assert!(
+            !line.chars().any(latchkey_core::text::is_unsafe),
+            "{line:?}"
+        );
+        let _ = r.session_key();
+        if let Some(tty) = requester::tty_name(u32::from(stat.first().copied().unwrap_or(0)) << 8) {
+            assert!(!tty.is_empty());
+        }
+    }
+}
+
+/// A line of `activity.jsonl` (the file is the user's: hand edits, torn writes): read back as a
+/// record or skipped, never a panic; the filter and the per-tool summary work on what parses.
+fn activity_line(data: &[u8]) {
+    let records = latchkey_core::activity::parse(data);
+    for r in &records {
+        let line = r.requester.line();
+        assert!(
+            !line.chars().any(latchkey_core::text::is_unsafe),
+            "{line:?}"
+        );
+        assert!(!r.ask.what.chars().any(latchkey_core::text::is_unsafe));
+    }
+    let now =
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    for u in latchkey_core::activity::usage(&records, now) {
+        let _ = latchkey_core::activity::usage_line(&u, now);
+    }
 }
 
 fn text(data: &[u8]) -> String {

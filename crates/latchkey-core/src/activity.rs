@@ -12,7 +12,7 @@
 //! ([`read`], [`usage`]). Writing is best effort: a full disk loses the record (logged), never
 //! the hand-out.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -132,30 +132,56 @@ pub fn read(dir: &Path, filter: &Filter) -> crate::Result<Vec<ActivityRecord>> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(crate::Error::io(format!("reading {}", p.display()), e)),
         };
-        for line in std::io::BufReader::new(file).split(b'\n') {
-            let line = line.map_err(|e| crate::Error::io(format!("reading {}", p.display()), e))?;
-            if line.len() > MAX_LINE {
-                continue;
-            }
-            let Ok(r) = serde_json::from_slice::<ActivityRecord>(&line) else {
-                continue;
-            };
-            if filter
-                .account
-                .as_deref()
-                .is_some_and(|a| a != r.ask.account)
-                || filter.since.is_some_and(|s| r.at < s)
-            {
-                continue;
-            }
-            out.push(r);
-        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::BufReader::new(file), &mut bytes)
+            .map_err(|e| crate::Error::io(format!("reading {}", p.display()), e))?;
+        out.extend(parse(&bytes).into_iter().filter(|r| {
+            filter.account.as_deref().is_none_or(|a| a == r.ask.account)
+                && filter.since.is_none_or(|s| r.at >= s)
+        }));
     }
     out.sort_by_key(|r| r.at);
     if filter.limit > 0 && out.len() > filter.limit {
         out.drain(..out.len() - filter.limit);
     }
     Ok(out)
+}
+
+/// The records in the bytes of an activity file; lines that are not records (a torn last line,
+/// a hand edit, one longer than 64 KiB) are skipped.
+pub fn parse(bytes: &[u8]) -> Vec<ActivityRecord> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty() && line.len() <= MAX_LINE)
+        .filter_map(|line| serde_json::from_slice::<ActivityRecord>(line).ok())
+        .map(ActivityRecord::cleaned)
+        .collect()
+}
+
+impl ActivityRecord {
+    /// The record with every text made safe to print (the file is the user's to edit).
+    pub fn cleaned(mut self) -> Self {
+        let c = |s: &str| crate::text::clean(s, crate::text::MAX_DESCRIPTION);
+        self.ask.account = c(&self.ask.account);
+        self.ask.what = c(&self.ask.what);
+        self.ask.tool = c(&self.ask.tool);
+        self.ask.target = self.ask.target.as_deref().map(c);
+        self.via = c(&self.via);
+        self.reason = self.reason.as_deref().map(c);
+        let r = &mut self.requester;
+        for field in [
+            &mut r.tty,
+            &mut r.shell,
+            &mut r.terminal,
+            &mut r.unit,
+            &mut r.app,
+            &mut r.executable,
+        ] {
+            *field = field.as_deref().map(c);
+        }
+        r.name = c(&r.name);
+        self
+    }
 }
 
 /// How one account was used, per tool: "git, 12 times today, last 3 min ago".
