@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "add_permissions",
     "store_info",
     "unlock_vault",
+    "list_connections",
+    "plan_setup",
+    "apply_setup",
 ];
 
 fn main() {

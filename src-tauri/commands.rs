@@ -12,8 +12,8 @@ use tauri_plugin_autostart::ManagerExt;
 use crate::ipc_error::IpcError;
 use crate::state::AppState;
 use crate::views::{
-    AccountView, AddedView, AppInfo, EditedView, PresetView, SignInStartedView, SignOutView,
-    TokenInfoView,
+    AccountView, AddedView, AppInfo, EditedView, PresetView, SetupPlanView, SignInStartedView,
+    SignOutView, TokenInfoView,
 };
 
 /// Every command, for `build.rs`'s list and the capability file (kept in sync by a test).
@@ -37,6 +37,9 @@ pub const NAMES: &[&str] = &[
     "add_permissions",
     "store_info",
     "unlock_vault",
+    "list_connections",
+    "plan_setup",
+    "apply_setup",
 ];
 
 /// The "Add account" form.
@@ -363,6 +366,86 @@ pub async fn copy_access_token<R: Runtime>(
         &token,
         Some(crate::clipboard::CLEAR_AFTER.as_secs()),
     ))
+}
+
+/// What points at Latchkey for an account: each rule naming it with the tool set up for it
+/// (git host/path, kubectl cluster, Docker registry) and what undoing it takes.
+#[tauri::command]
+pub fn list_connections(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<latchkey_core::setup::Connection>, IpcError> {
+    Ok(state.manager.connections(&name, &state.tool_files)?)
+}
+
+/// "Connect git/kubectl/Docker…" and "Undo": which tool, where, for which account. The page
+/// cannot name a kubeconfig file (the default one is used) nor a program.
+#[derive(Debug, Deserialize)]
+pub struct SetupInput {
+    /// The account.
+    pub account: String,
+    /// The tool and where (`{"tool": "git", "host": …, "path": …}`, …).
+    #[serde(flatten)]
+    pub target: latchkey_core::setup::SetupTarget,
+    /// Take it back out.
+    #[serde(default)]
+    pub undo: bool,
+}
+
+impl SetupInput {
+    /// The core's request: the `latchkey` beside the app as the program the tools run, the
+    /// tools' files as found at start.
+    fn request(self, state: &AppState) -> Result<latchkey_core::setup::SetupRequest, IpcError> {
+        let program = state.cli.clone().ok_or_else(|| {
+            IpcError::new(
+                latchkey_core::ErrorKind::Config,
+                "the `latchkey` command is not installed beside the app, and the tools run it: install the latchkey package",
+            )
+        })?;
+        let target = match self.target {
+            latchkey_core::setup::SetupTarget::Kubectl { cluster, .. } => {
+                latchkey_core::setup::SetupTarget::Kubectl {
+                    cluster,
+                    kubeconfig: None,
+                }
+            }
+            other => other,
+        };
+        Ok(latchkey_core::setup::SetupRequest {
+            account: self.account,
+            target,
+            spec: Default::default(),
+            undo: self.undo,
+            program,
+            files: state.tool_files.clone(),
+        })
+    }
+}
+
+/// The dry run: what connecting (or undoing) would change, file by file (changed lines only,
+/// secret-looking values redacted) and the rule; kept in the app under the returned id for
+/// [`apply_setup`].
+#[tauri::command]
+pub async fn plan_setup(
+    state: State<'_, AppState>,
+    input: SetupInput,
+) -> Result<SetupPlanView, IpcError> {
+    let request = input.request(&state)?;
+    let plan = state.manager.plan_setup(&request).await?;
+    Ok(SetupPlanView::new(&plan, |p| state.keep_plan(p)))
+}
+
+/// Applies the plan previewed under `id` (each file must still read as it did in the preview);
+/// returns the changes made.
+#[tauri::command]
+pub async fn apply_setup(state: State<'_, AppState>, id: u64) -> Result<Vec<String>, IpcError> {
+    let plan = state.take_plan(id).ok_or_else(|| {
+        IpcError::new(
+            latchkey_core::ErrorKind::InvalidInput,
+            "this preview is no longer current: open it again",
+        )
+    })?;
+    Ok(state.manager.apply_setup(&plan).await?)
 }
 
 fn autostart_error(e: impl std::fmt::Display) -> IpcError {

@@ -78,6 +78,9 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::add_permissions,
             commands::store_info,
             commands::unlock_vault,
+            commands::list_connections,
+            commands::plan_setup,
+            commands::apply_setup,
         ])
 }
 
