@@ -369,9 +369,10 @@ pub async fn copy_access_token<R: Runtime>(
 }
 
 /// What points at Latchkey for an account: each rule naming it with the tool set up for it
-/// (git host/path, kubectl cluster, Docker registry) and what undoing it takes.
+/// (git host/path, kubectl cluster, Docker registry) and what undoing it takes. (Async: it
+/// reads the tools' files and runs `git config`, which must not hold the main thread.)
 #[tauri::command]
-pub fn list_connections(
+pub async fn list_connections(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<Vec<latchkey_core::setup::Connection>, IpcError> {

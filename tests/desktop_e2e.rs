@@ -1832,5 +1832,49 @@ fn list_detail_keyboard_and_git_connected_and_undone_from_the_window() {
         "!document.querySelector('#connections li.connection') && !document.querySelector('#connections-none').hidden",
         Duration::from_secs(10),
     );
+
+    // A preset account (added with the CLI: GitHub needs no discovery) gets its provider's mark.
+    let mut add = Command::new(&cli)
+        .args([
+            "add",
+            "gh",
+            "--provider",
+            "github",
+            "--client-id",
+            "Iv1.test",
+            "--client-secret-stdin",
+        ])
+        .env("LATCHKEY_CONFIG_DIR", d.config_dir())
+        .env("DBUS_SESSION_BUS_ADDRESS", &d.bus)
+        .env("LATCHKEY_NO_AGENT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"test-client-secret\n")
+        .unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    s.wait_for(
+        "the GitHub account in the list",
+        "document.querySelector('li.account[data-name=gh] .provider-icon[data-preset=github] use')?.getAttribute('href') === '#icon-github'",
+        Duration::from_secs(15),
+    );
+    // Every preset's mark, drawn once beside the list for the record (removed again).
+    s.js("const box = document.createElement('div'); box.id = 'marks'; box.style.cssText = 'display:flex;gap:6px;padding:8px;flex-wrap:wrap';
+          for (const p of ['oidc','google','github','entra','gitlab','auth0','okta','cognito','keycloak']) {
+            const s = document.createElement('span'); s.className = 'provider-icon'; s.dataset.preset = p;
+            s.innerHTML = `<svg viewBox=\"0 0 24 24\"><use href=\"#icon-${p}\"></use></svg>`; box.append(s); }
+          document.querySelector('.sidebar').append(box);");
+    s.screenshot("layout-03-provider-marks");
+    s.js("document.querySelector('#marks').remove();");
     s.end();
 }
