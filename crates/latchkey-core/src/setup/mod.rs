@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::manager::{LoginManager, RuleChange};
+use crate::manager::LoginManager;
 use crate::rules::Rule;
 use crate::target::TokenSpec;
 use crate::{Error, Result};
@@ -443,9 +443,8 @@ impl LoginManager {
         }
         match &plan.rule {
             Some(RuleEdit::Add { rule, .. }) => {
-                if self.add_rule(rule.clone()).await? == RuleChange::Unchanged {
-                    tracing::debug!("the rule was already there");
-                }
+                let change = self.add_rule(rule.clone()).await?;
+                tracing::debug!(?change, "rule added");
             }
             Some(RuleEdit::Remove { rule }) => {
                 self.remove_rule(rule).await?;

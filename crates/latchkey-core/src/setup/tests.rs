@@ -308,7 +308,7 @@ async fn env() -> Env {
         Duration::from_secs(5),
     );
     let m = LoginManager::new(ManagerOptions {
-        paths: Paths::new(&dir.path().join("config")),
+        paths: Paths::new(dir.path().join("config")),
         keychain,
         http: ScriptedTransport::new(|r| Err(unreachable(r))).client(),
         clock: Arc::new(SystemClock),
