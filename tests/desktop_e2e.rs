@@ -1833,6 +1833,112 @@ fn list_detail_keyboard_and_git_connected_and_undone_from_the_window() {
         Duration::from_secs(10),
     );
 
+    // Docker and kubectl, the same way: connect (preview, Apply), listed, undone byte for byte.
+    let docker_cfg = home.path().join(".docker/config.json");
+    let docker_before =
+        "{\n  \"auths\": {\n    \"other.test\": {\n      \"auth\": \"c2VjcmV0\"\n    }\n  }\n}\n";
+    std::fs::create_dir_all(docker_cfg.parent().unwrap()).unwrap();
+    std::fs::write(&docker_cfg, docker_before).unwrap();
+    let kubeconfig = home.path().join(".kube/config");
+    let kube_before = "apiVersion: v1\nclusters:\n- name: prod\n  cluster:\n    server: https://k8s.example.test:6443\ncontexts: []\nusers: []\n";
+    std::fs::create_dir_all(kubeconfig.parent().unwrap()).unwrap();
+    std::fs::write(&kubeconfig, kube_before).unwrap();
+    for (tool, field, value, detail, file_hint) in [
+        (
+            "docker",
+            "registry",
+            "registry.example.test:5000",
+            "registry.example.test:5000",
+            "\"registry.example.test:5000\": \"latchkey\"",
+        ),
+        (
+            "kubectl",
+            "cluster",
+            "prod",
+            "cluster prod",
+            "name: latchkey-alpha@prod",
+        ),
+    ] {
+        s.click(&format!("#connect-{tool}"));
+        s.wait_for(
+            "the connect form",
+            "document.querySelector('#connect-dialog').open",
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            s.focused().0,
+            format!("input[name={field}] in connect-dialog")
+        );
+        s.type_into(&format!("#connect-form [name={field}]"), value);
+        s.click("#connect-preview-button");
+        s.wait_for(
+            "the preview",
+            "!document.querySelector('#connect-preview').hidden",
+            Duration::from_secs(10),
+        );
+        let preview = s.text("#connect-preview");
+        assert!(preview.contains(file_hint), "{preview}");
+        assert!(
+            !preview.contains("c2VjcmV0"),
+            "another entry's secret is not shown: {preview}"
+        );
+        s.screenshot(&format!("connect-05-{tool}-preview"));
+        s.assert_accessible(&format!("the {tool} preview"));
+        s.click("#connect-apply");
+        s.wait_for(
+            "the dialog to close",
+            "!document.querySelector('#connect-dialog').open",
+            Duration::from_secs(10),
+        );
+        s.wait_for(
+            &format!("the {tool} connection"),
+            &format!(
+                "document.querySelector('#connections li.connection[data-tool={tool}][data-detail=\"{detail}\"]')"
+            ),
+            Duration::from_secs(10),
+        );
+    }
+    let docker_after = std::fs::read_to_string(&docker_cfg).unwrap();
+    assert!(
+        docker_after.contains("\"registry.example.test:5000\": \"latchkey\""),
+        "{docker_after}"
+    );
+    let kube_after = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(
+        kube_after.contains("kubectl-credential") && kube_after.contains("latchkey-alpha@prod"),
+        "{kube_after}"
+    );
+    assert!(
+        kube_after.contains(&cli.display().to_string()),
+        "the exec plugin runs the CLI: {kube_after}"
+    );
+    s.screenshot("connect-06-three-connections");
+    for tool in ["docker", "kubectl"] {
+        s.click(&format!(
+            "#connections li.connection[data-tool={tool}] button[data-undo]"
+        ));
+        s.wait_for(
+            "the undo preview",
+            "document.querySelector('#connect-dialog').open && !document.querySelector('#connect-preview').hidden && !document.querySelector('#connect-apply').disabled",
+            Duration::from_secs(10),
+        );
+        s.click("#connect-apply");
+        s.wait_for(
+            "the dialog to close",
+            "!document.querySelector('#connect-dialog').open",
+            Duration::from_secs(10),
+        );
+        s.wait_for(
+            &format!("the {tool} connection to go"),
+            &format!("!document.querySelector('#connections li.connection[data-tool={tool}]')"),
+            Duration::from_secs(10),
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&docker_cfg).unwrap(), docker_before);
+    let kube_undone = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(!kube_undone.contains("latchkey"), "{kube_undone}");
+    assert!(kube_undone.contains("https://k8s.example.test:6443"));
+
     // A preset account (added with the CLI: GitHub needs no discovery) gets its provider's mark.
     let mut add = Command::new(&cli)
         .args([
