@@ -394,10 +394,14 @@ pub struct SetupInput {
 }
 
 impl SetupInput {
-    /// The core's request: the `latchkey` beside the app as the program the tools run, the
-    /// tools' files as found at start.
-    fn request(self, state: &AppState) -> Result<latchkey_core::setup::SetupRequest, IpcError> {
-        let program = state.cli.clone().ok_or_else(|| {
+    /// The core's request: `program` (the `latchkey` beside the app) as the program the tools
+    /// run, the tools' files as found at start; a kubeconfig named by the page is dropped.
+    fn request(
+        self,
+        program: Option<String>,
+        files: latchkey_core::setup::ToolFiles,
+    ) -> Result<latchkey_core::setup::SetupRequest, IpcError> {
+        let program = program.ok_or_else(|| {
             IpcError::new(
                 latchkey_core::ErrorKind::Config,
                 "the `latchkey` command is not installed beside the app, and the tools run it: install the latchkey package",
@@ -418,7 +422,7 @@ impl SetupInput {
             spec: Default::default(),
             undo: self.undo,
             program,
-            files: state.tool_files.clone(),
+            files,
         })
     }
 }
@@ -431,7 +435,7 @@ pub async fn plan_setup(
     state: State<'_, AppState>,
     input: SetupInput,
 ) -> Result<SetupPlanView, IpcError> {
-    let request = input.request(&state)?;
+    let request = input.request(state.cli.clone(), state.tool_files.clone())?;
     let plan = state.manager.plan_setup(&request).await?;
     Ok(SetupPlanView::new(&plan, |p| state.keep_plan(p)))
 }
@@ -513,8 +517,47 @@ pub fn bench_painted(
 }
 
 #[cfg(test)]
-mod secret_input_tests {
+mod input_tests {
     use super::*;
+
+    #[test]
+    fn the_page_names_the_tool_and_where_but_never_a_file_or_program() {
+        use latchkey_core::setup::{SetupTarget, ToolFiles};
+        let input: SetupInput = serde_json::from_value(serde_json::json!({
+            "account": "work", "tool": "kubectl", "cluster": "prod",
+            "kubeconfig": "/etc/passwd", "program": "/bin/evil", "undo": true
+        }))
+        .unwrap();
+        let files = ToolFiles {
+            kubeconfig: Some("/home/u/.kube/config".into()),
+            ..Default::default()
+        };
+        let r = input
+            .request(Some("/usr/bin/latchkey".into()), files.clone())
+            .unwrap();
+        assert_eq!(
+            r.target,
+            SetupTarget::Kubectl {
+                cluster: "prod".into(),
+                kubeconfig: None
+            }
+        );
+        assert_eq!(r.program, "/usr/bin/latchkey");
+        assert_eq!(r.files, files);
+        assert!(r.undo);
+        let git: SetupInput = serde_json::from_value(serde_json::json!({
+            "account": "work", "tool": "git", "host": "git.example.com", "path": null
+        }))
+        .unwrap();
+        assert!(
+            matches!(&git.target, SetupTarget::Git { host: Some(h), path: None, .. } if h == "git.example.com")
+        );
+        let e = git.request(None, ToolFiles::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("not installed beside the app"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn client_secrets_from_the_form_are_secrets() {

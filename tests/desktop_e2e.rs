@@ -8,7 +8,9 @@
 //! throwaway, unlocked keyring. The test talks to that bus with `secret-tool` through the
 //! address `tests/desktop/session.sh` records.
 //!
-//! Scenarios: the keychain banner against a really locked gnome-keyring (locked over D-Bus,
+//! Scenarios: the list + detail layout driven with the keyboard, and git, Docker and kubectl
+//! connected from the window (dry-run preview, Apply writing what `latchkey setup` writes into
+//! the app's HOME, the connection listed, Undo back to the original bytes); the keychain banner against a really locked gnome-keyring (locked over D-Bus,
 //! no prompter able to show) and its recovery without a restart once unlocked; the app as the
 //! client of a standalone `latchkey agent` (the CLI built beside the app), asking for an expired
 //! token at the same moment as 20 CLI callers: one refresh in all; custom-scheme
