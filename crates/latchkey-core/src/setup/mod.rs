@@ -162,13 +162,35 @@ pub struct DiffLine {
 }
 
 impl FileChange {
-    /// The lines removed and added, in file order (a longest-common-subsequence diff: other
-    /// tools' files are small). Values of secret-looking keys (`token`, `password`, `auth`, …)
-    /// are redacted: a preview must not carry another tool's secret.
+    /// The lines removed and added, in file order: the common head and tail are skipped, the
+    /// middle compared line by line (longest common subsequence; when that would be large, the
+    /// middle is shown as removed then added). Values of secret-looking keys (`token`,
+    /// `password`, `auth`, …) are redacted: a preview must not carry another tool's secret.
     pub fn diff(&self) -> Vec<DiffLine> {
+        /// Above this many cells the middle is not compared line by line.
+        const MAX_CELLS: usize = 1 << 20;
         let a: Vec<&str> = self.before.as_deref().unwrap_or("").lines().collect();
         let b: Vec<&str> = self.after.lines().collect();
+        let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        let tail = a[head..]
+            .iter()
+            .rev()
+            .zip(b[head..].iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count();
+        let (a, b) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
         let (n, m) = (a.len(), b.len());
+        let line = |op, text: &str| DiffLine {
+            op,
+            text: redact_line(text),
+        };
+        if (n + 1).saturating_mul(m + 1) > MAX_CELLS {
+            return a
+                .iter()
+                .map(|t| line('-', t))
+                .chain(b.iter().map(|t| line('+', t)))
+                .collect();
+        }
         let mut lcs = vec![vec![0u32; m + 1]; n + 1];
         for i in (0..n).rev() {
             for j in (0..m).rev() {
@@ -181,10 +203,6 @@ impl FileChange {
         }
         let (mut i, mut j) = (0, 0);
         let mut out = Vec::new();
-        let line = |op, text: &str| DiffLine {
-            op,
-            text: redact_line(text),
-        };
         while i < n || j < m {
             if i < n && j < m && a[i] == b[j] {
                 i += 1;

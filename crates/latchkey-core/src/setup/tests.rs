@@ -532,3 +532,35 @@ fn previews_redact_secret_looking_values() {
         ]
     );
 }
+
+#[test]
+fn a_diff_skips_the_common_head_and_tail_and_stays_small_on_big_files() {
+    let big: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    let f = FileChange {
+        path: "x".into(),
+        before: Some(big.clone()),
+        after: big.replace("line 2500\n", "line 2500\nadded\n"),
+        description: Vec::new(),
+    };
+    assert_eq!(
+        f.diff(),
+        [DiffLine {
+            op: '+',
+            text: "added".into()
+        }]
+    );
+    let f = FileChange {
+        path: "x".into(),
+        before: Some(big.clone()),
+        after: big
+            .replace("line 1\n", "one\n")
+            .replace("line 4998\n", "x\n"),
+        description: Vec::new(),
+    };
+    // Changes far apart in a big file: the middle (4,998 lines) is too big to compare line by
+    // line, so it is shown removed, then added.
+    let d = f.diff();
+    assert_eq!(d.len(), 2 * 4998);
+    assert!(d[..4998].iter().all(|l| l.op == '-'));
+    assert_eq!(d[4998].text, "one");
+}
