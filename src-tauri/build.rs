@@ -26,6 +26,9 @@ const COMMANDS: &[&str] = &[
     "pending_approvals",
     "decide_approval",
     "account_activity",
+    "list_connections",
+    "plan_setup",
+    "apply_setup",
 ];
 
 fn main() {

@@ -12,8 +12,8 @@ use tauri_plugin_autostart::ManagerExt;
 use crate::ipc_error::IpcError;
 use crate::state::AppState;
 use crate::views::{
-    AccountView, AddedView, AppInfo, EditedView, PresetView, SignInStartedView, SignOutView,
-    TokenInfoView,
+    AccountView, AddedView, AppInfo, EditedView, PresetView, SetupPlanView, SignInStartedView,
+    SignOutView, TokenInfoView,
 };
 
 /// Every command, for `build.rs`'s list and the capability file (kept in sync by a test).
@@ -40,6 +40,9 @@ pub const NAMES: &[&str] = &[
     "pending_approvals",
     "decide_approval",
     "account_activity",
+    "list_connections",
+    "plan_setup",
+    "apply_setup",
 ];
 
 /// The "Add account" form.
@@ -368,6 +371,91 @@ pub async fn copy_access_token<R: Runtime>(
     ))
 }
 
+/// What points at Latchkey for an account: each rule naming it with the tool set up for it
+/// (git host/path, kubectl cluster, Docker registry) and what undoing it takes. (Async: it
+/// reads the tools' files and runs `git config`, which must not hold the main thread.)
+#[tauri::command]
+pub async fn list_connections(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<latchkey_core::setup::Connection>, IpcError> {
+    Ok(state.manager.connections(&name, &state.tool_files)?)
+}
+
+/// "Connect git/kubectl/Docker…" and "Undo": which tool, where, for which account. The page
+/// cannot name a kubeconfig file (the default one is used) nor a program.
+#[derive(Debug, Deserialize)]
+pub struct SetupInput {
+    /// The account.
+    pub account: String,
+    /// The tool and where (`{"tool": "git", "host": …, "path": …}`, …).
+    #[serde(flatten)]
+    pub target: latchkey_core::setup::SetupTarget,
+    /// Take it back out.
+    #[serde(default)]
+    pub undo: bool,
+}
+
+impl SetupInput {
+    /// The core's request: `program` (the `latchkey` beside the app) as the program the tools
+    /// run, the tools' files as found at start; a kubeconfig named by the page is dropped.
+    fn request(
+        self,
+        program: Option<String>,
+        files: latchkey_core::setup::ToolFiles,
+    ) -> Result<latchkey_core::setup::SetupRequest, IpcError> {
+        let program = program.ok_or_else(|| {
+            IpcError::new(
+                latchkey_core::ErrorKind::Config,
+                "the `latchkey` command is not installed beside the app, and the tools run it: install the latchkey package",
+            )
+        })?;
+        let target = match self.target {
+            latchkey_core::setup::SetupTarget::Kubectl { cluster, .. } => {
+                latchkey_core::setup::SetupTarget::Kubectl {
+                    cluster,
+                    kubeconfig: None,
+                }
+            }
+            other => other,
+        };
+        Ok(latchkey_core::setup::SetupRequest {
+            account: self.account,
+            target,
+            spec: Default::default(),
+            undo: self.undo,
+            program,
+            files,
+        })
+    }
+}
+
+/// The dry run: what connecting (or undoing) would change, file by file (changed lines only,
+/// secret-looking values redacted) and the rule; kept in the app under the returned id for
+/// [`apply_setup`].
+#[tauri::command]
+pub async fn plan_setup(
+    state: State<'_, AppState>,
+    input: SetupInput,
+) -> Result<SetupPlanView, IpcError> {
+    let request = input.request(state.cli.clone(), state.tool_files.clone())?;
+    let plan = state.manager.plan_setup(&request).await?;
+    Ok(SetupPlanView::new(&plan, |p| state.keep_plan(p)))
+}
+
+/// Applies the plan previewed under `id` (each file must still read as it did in the preview);
+/// returns the changes made.
+#[tauri::command]
+pub async fn apply_setup(state: State<'_, AppState>, id: u64) -> Result<Vec<String>, IpcError> {
+    let plan = state.take_plan(id).ok_or_else(|| {
+        IpcError::new(
+            latchkey_core::ErrorKind::InvalidInput,
+            "this preview is no longer current: open it again",
+        )
+    })?;
+    Ok(state.manager.apply_setup(&plan).await?)
+}
+
 fn autostart_error(e: impl std::fmt::Display) -> IpcError {
     IpcError::new(
         latchkey_core::ErrorKind::Other,
@@ -432,8 +520,47 @@ pub fn bench_painted(
 }
 
 #[cfg(test)]
-mod secret_input_tests {
+mod input_tests {
     use super::*;
+
+    #[test]
+    fn the_page_names_the_tool_and_where_but_never_a_file_or_program() {
+        use latchkey_core::setup::{SetupTarget, ToolFiles};
+        let input: SetupInput = serde_json::from_value(serde_json::json!({
+            "account": "work", "tool": "kubectl", "cluster": "prod",
+            "kubeconfig": "/etc/passwd", "program": "/bin/evil", "undo": true
+        }))
+        .unwrap();
+        let files = ToolFiles {
+            kubeconfig: Some("/home/u/.kube/config".into()),
+            ..Default::default()
+        };
+        let r = input
+            .request(Some("/usr/bin/latchkey".into()), files.clone())
+            .unwrap();
+        assert_eq!(
+            r.target,
+            SetupTarget::Kubectl {
+                cluster: "prod".into(),
+                kubeconfig: None
+            }
+        );
+        assert_eq!(r.program, "/usr/bin/latchkey");
+        assert_eq!(r.files, files);
+        assert!(r.undo);
+        let git: SetupInput = serde_json::from_value(serde_json::json!({
+            "account": "work", "tool": "git", "host": "git.example.com", "path": null
+        }))
+        .unwrap();
+        assert!(
+            matches!(&git.target, SetupTarget::Git { host: Some(h), path: None, .. } if h == "git.example.com")
+        );
+        let e = git.request(None, ToolFiles::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("not installed beside the app"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn client_secrets_from_the_form_are_secrets() {

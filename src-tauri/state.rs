@@ -1,6 +1,7 @@
 //! The app's shared state, managed by Tauri and extracted by commands: the core's
-//! [`LoginManager`], the browser opener, and the sign-ins this app started (so the window can
-//! show "signing in…" and a Cancel button, and a loopback wait can be cancelled).
+//! [`LoginManager`], the browser opener, the sign-ins this app started (so the window can
+//! show "signing in…" and a Cancel button, and a loopback wait can be cancelled), and the
+//! set-up plans the window previewed (applied by id: the page never sends file contents).
 //!
 //! No global `AppHandle`: whoever needs to emit events gets a handle passed in.
 
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use latchkey_core::manager::ManagerOptions;
+use latchkey_core::setup::{SetupPlan, ToolFiles};
 use latchkey_core::source::Source;
 use latchkey_core::store::APP_DEADLINE;
 use latchkey_core::{LoginManager, Result};
@@ -44,7 +46,15 @@ pub struct AppState {
     generation: AtomicU64,
     /// Hand-outs waiting for the owner's approval (the tray asks for attention while any do).
     approvals_waiting: std::sync::atomic::AtomicUsize,
+    /// Where git, Docker and kubectl keep their files (as each tool finds them at start).
+    pub tool_files: ToolFiles,
+    /// The `latchkey` CLI the tools run (installed beside the app); `None`: not found.
+    pub cli: Option<String>,
+    setup_plans: Mutex<HashMap<u64, SetupPlan>>,
 }
+
+/// Previewed plans kept for "Apply" (older ones are dropped).
+const KEPT_PLANS: usize = 8;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +84,31 @@ impl AppState {
             warned_sessions: Mutex::new(HashSet::new()),
             generation: AtomicU64::new(0),
             approvals_waiting: std::sync::atomic::AtomicUsize::new(0),
+            tool_files: ToolFiles::from_env(),
+            cli: std::env::current_exe()
+                .ok()
+                .and_then(|exe| latchkey_core::setup::cli_beside(&exe))
+                .and_then(|p| p.to_str().map(str::to_string)),
+            setup_plans: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keeps a previewed plan for [`Self::take_plan`]; returns its id.
+    pub fn keep_plan(&self, plan: SetupPlan) -> u64 {
+        let id = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut plans = lock(&self.setup_plans);
+        if plans.len() >= KEPT_PLANS
+            && let Some(oldest) = plans.keys().min().copied()
+        {
+            plans.remove(&oldest);
+        }
+        plans.insert(id, plan);
+        id
+    }
+
+    /// The previewed plan `id`, once.
+    pub fn take_plan(&self, id: u64) -> Option<SetupPlan> {
+        lock(&self.setup_plans).remove(&id)
     }
 
     /// The real state: config dir from the environment, the platform keychain with the app's

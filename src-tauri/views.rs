@@ -265,3 +265,75 @@ impl ActivityView {
         })
     }
 }
+
+/// One file of a set-up preview: which file, what changes in words, and the changed lines
+/// (never the whole file; secret-looking values redacted by the core).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChangeView {
+    /// The file.
+    pub path: String,
+    /// One line per change.
+    pub description: Vec<String>,
+    /// The lines removed (`-`) and added (`+`).
+    pub diff: Vec<latchkey_core::setup::DiffLine>,
+}
+
+/// A set-up preview ("dry run") for the window: applied later by `id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupPlanView {
+    /// Pass to `apply_setup` (0: nothing to apply).
+    pub id: u64,
+    /// The account.
+    pub account: String,
+    /// An undo.
+    pub undo: bool,
+    /// Nothing to change.
+    pub empty: bool,
+    /// The files.
+    pub files: Vec<FileChangeView>,
+    /// Every change in the CLI's words (`+ rule host → account`, …).
+    pub changes: Vec<String>,
+    /// What the change costs, in words.
+    pub warnings: Vec<String>,
+    /// The kubeconfig context to use afterwards.
+    pub context: Option<String>,
+}
+
+impl SetupPlanView {
+    /// The view of `plan`; `keep` stores a plan with changes and returns its id.
+    pub fn new(
+        plan: &latchkey_core::setup::SetupPlan,
+        keep: impl FnOnce(latchkey_core::setup::SetupPlan) -> u64,
+    ) -> Self {
+        let files = plan
+            .files
+            .iter()
+            .map(|f| FileChangeView {
+                path: f.path.display().to_string(),
+                description: f.description.clone(),
+                diff: f.diff(),
+            })
+            .collect();
+        let warnings = plan
+            .warnings
+            .iter()
+            .map(|w| match w {
+                latchkey_core::setup::SetupWarning::CommentsDropped { path } => format!(
+                    "{} has comments, which will not be kept: the YAML library drops them when it rewrites the file",
+                    path.display()
+                ),
+            })
+            .collect();
+        let empty = plan.is_empty();
+        SetupPlanView {
+            id: if empty { 0 } else { keep(plan.clone()) },
+            account: plan.account.clone(),
+            undo: plan.undo,
+            empty,
+            files,
+            changes: plan.changes.clone(),
+            warnings,
+            context: plan.context.clone(),
+        }
+    }
+}

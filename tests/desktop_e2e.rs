@@ -8,7 +8,9 @@
 //! throwaway, unlocked keyring. The test talks to that bus with `secret-tool` through the
 //! address `tests/desktop/session.sh` records.
 //!
-//! Scenarios: the keychain banner against a really locked gnome-keyring (locked over D-Bus,
+//! Scenarios: the list + detail layout driven with the keyboard, and git, Docker and kubectl
+//! connected from the window (dry-run preview, Apply writing what `latchkey setup` writes into
+//! the app's HOME, the connection listed, Undo back to the original bytes); the keychain banner against a really locked gnome-keyring (locked over D-Bus,
 //! no prompter able to show) and its recovery without a restart once unlocked; the app as the
 //! client of a standalone `latchkey agent` (the CLI built beside the app), asking for an expired
 //! token at the same moment as 20 CLI callers: one refresh in all; custom-scheme
@@ -472,9 +474,27 @@ impl Session<'_> {
             .to_string()
     }
 
+    /// The detail pane while it shows account `name`.
+    fn detail_js(name: &str) -> String {
+        format!("document.querySelector('#detail[data-name=\"{name}\"]')")
+    }
+
+    /// Selects account `name` in the list (a click) and waits for its detail pane.
+    fn show(&self, name: &str) {
+        self.click(&format!("li.account[data-name=\"{name}\"]"));
+        let detail = Self::detail_js(name);
+        self.wait_for(
+            &format!("the detail of {name}"),
+            &format!("{detail} && !{detail}.hidden"),
+            Duration::from_secs(5),
+        );
+    }
+
+    /// Clicks an action of account `name` in the detail pane (selecting it first).
     fn action(&self, name: &str, action: &str) {
+        self.show(name);
         self.click(&format!(
-            "li.account[data-name=\"{name}\"] button[data-action=\"{action}\"]"
+            "#detail[data-name=\"{name}\"] button[data-action=\"{action}\"]"
         ));
     }
 
@@ -519,7 +539,8 @@ fn provider() -> Provider {
 /// Signed in → keychain → Refresh → Sign out, with screenshots; returns every token seen.
 fn signed_in_refresh_sign_out(d: &Desktop, s: &Session, name: &str, prefix: &str) -> Vec<String> {
     s.wait_status(name, "signed_in");
-    let identity = s.text(&format!("li.account[data-name=\"{name}\"] .identity"));
+    s.show(name);
+    let identity = s.text(&format!("#detail[data-name=\"{name}\"] .identity"));
     assert!(
         identity.contains("Alice Example") && identity.contains("alice@example.test"),
         "identity shown: {identity:?}"
@@ -543,7 +564,7 @@ fn signed_in_refresh_sign_out(d: &Desktop, s: &Session, name: &str, prefix: &str
         "the refresh",
         &format!(
             "{}.querySelector('.refreshed').innerText.includes('last refresh')",
-            Session::account_js(name)
+            Session::detail_js(name)
         ),
         Duration::from_secs(30),
     );
@@ -626,7 +647,7 @@ fn loopback_sign_in_from_the_window() {
     std::fs::write(&toml, text.replace("per_account_redirect = true\n", "")).unwrap();
     s.wait_for(
         "the shared-redirect warning",
-        "[...document.querySelectorAll('li.account[data-name=\"home\"] .problem')].some((p) => p.textContent.includes('shared by all accounts'))",
+        "[...document.querySelectorAll('#detail[data-name=\"home\"] .problem')].some((p) => p.textContent.includes('shared by all accounts'))",
         Duration::from_secs(10),
     );
     s.action("home", "edit");
@@ -654,7 +675,7 @@ fn loopback_sign_in_from_the_window() {
     assert!(account_toml(&d, "home").contains("per_account_redirect = true"));
     s.wait_for(
         "the warning to go",
-        "![...document.querySelectorAll('li.account[data-name=\"home\"] .problem')].some((p) => p.textContent.includes('shared by all accounts'))",
+        "![...document.querySelectorAll('#detail[data-name=\"home\"] .problem')].some((p) => p.textContent.includes('shared by all accounts'))",
         Duration::from_secs(10),
     );
     s.action("home", "sign-in");
@@ -848,7 +869,8 @@ fn locked_keychain_shows_a_banner_and_recovers_without_a_restart() {
         Duration::from_secs(60),
     );
     s.wait_status("vault", "signed_in");
-    let identity = s.text("li.account[data-name=\"vault\"] .identity");
+    s.show("vault");
+    let identity = s.text("#detail[data-name=\"vault\"] .identity");
     assert!(identity.contains("alice@example.test"), "{identity}");
     assert!(d.app_running(), "the same app, not a restart");
     s.screenshot("keychain-04-unlocked");
@@ -1038,7 +1060,7 @@ impl Session<'_> {
         let v = self.js(
             "const e = document.activeElement; if (!e || e === document.body) return ['body', false];
              const s = getComputedStyle(e);
-             const li = e.closest('li.account');
+             const li = e.closest('li.account, #detail');
              const d = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
                + (e.dataset.action ? '[' + e.dataset.action + ']' : '')
                + (e.name ? '[name=' + e.name + ']' : '')
@@ -1367,7 +1389,8 @@ fn device_panel_and_edit_form_through_the_window() {
         &format!("{id}/client-secret"),
     ]);
     assert_eq!(secret.trim(), "edited-secret-7f3a");
-    let scopes = s.text("li.account[data-name=\"tv\"] .scopes");
+    s.show("tv");
+    let scopes = s.text("#detail[data-name=\"tv\"] .scopes");
     assert!(scopes.contains("openid"), "{scopes}");
     assert!(
         !s.dom().contains("edited-secret-7f3a"),
@@ -1426,7 +1449,9 @@ fn keyboard_reaches_every_action_and_dialogs_trap_and_restore_focus() {
     s.screenshot("keyboard-02-focus");
 
     // Enter on Edit opens the form; Tab stays inside it; Escape closes it; focus returns.
-    s.js("document.querySelector('li.account[data-name=\"kb\"] button[data-action=\"edit\"]').focus();");
+    s.js(
+        "document.querySelector('#detail[data-name=\"kb\"] button[data-action=\"edit\"]').focus();",
+    );
     s.press("\u{E007}", false); // Enter
     s.wait_for(
         "the edit form",
@@ -1813,5 +1838,397 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
             .all(|r| r["via"] == "agent" && r["tool"] == "git"),
         "{git_records:?}"
     );
+    s.end();
+}
+
+// ---- list + detail, connections set up from the window (issue 17, points 6 and 7) ------------
+
+/// `git config --global ARGS` in `home` (the app's HOME in the test), as a person would check.
+fn git_global(home: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["config", "--global"])
+        .args(args)
+        .env("HOME", home)
+        .env_remove("GIT_CONFIG_GLOBAL")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Two accounts: the list takes the arrow keys and the detail pane follows; "Connect git…"
+/// shows the dry run (file, changed lines, the rule) and writes nothing until Apply; Apply
+/// writes what `latchkey setup git` writes (the CLI then finds nothing to change) in the app's
+/// HOME; the connection is listed; its Undo (with the same preview) puts the file back byte
+/// for byte. axe on the list and detail, the form and both previews; screenshots.
+#[test]
+fn list_detail_keyboard_and_git_connected_and_undone_from_the_window() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let p = provider();
+    let cli = cli_bin();
+    let home = tempfile::tempdir().unwrap();
+    let gitconfig = home.path().join(".gitconfig");
+    let original = "# mine\n[user]\n\tname = Test Person\n";
+    std::fs::write(&gitconfig, original).unwrap();
+    let d = Desktop::start(&[("HOME", home.path().display().to_string())]);
+    let s = d.session(&[]);
+    s.wait_for(
+        "the empty state",
+        "!document.querySelector('#empty').hidden",
+        Duration::from_secs(20),
+    );
+    s.add_account("alpha", &p.issuer, "loopback", "layout-00-add-form");
+    s.add_account("beta", &p.issuer, "loopback", "layout-00-add-form-2");
+
+    // The list: one Tab stop, arrow keys move the selection and the detail follows.
+    let selected = || {
+        s.js("return [...document.querySelectorAll('#accounts [aria-selected=true]')].map((li) => li.dataset.name);")
+    };
+    assert_eq!(selected(), json!(["alpha"]), "the first account is shown");
+    s.js("document.querySelector('li.account[aria-selected=true]').focus();");
+    assert_eq!(s.focused().0, "li@alpha");
+    s.press("\u{E015}", false); // ArrowDown
+    assert_eq!(s.focused(), ("li@beta".to_string(), true));
+    assert_eq!(selected(), json!(["beta"]));
+    s.wait_for(
+        "beta's detail",
+        "document.querySelector('#detail').dataset.name === 'beta'",
+        Duration::from_secs(5),
+    );
+    assert_eq!(s.text("#detail-name"), "beta");
+    s.press("\u{E013}", false); // ArrowUp
+    assert_eq!(s.focused().0, "li@alpha");
+    s.wait_for(
+        "alpha's detail",
+        "document.querySelector('#detail').dataset.name === 'alpha'",
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        s.js("return document.querySelector('#accounts').getAttribute('role') + ' ' + document.querySelector('li.account').getAttribute('role');"),
+        json!("listbox option")
+    );
+    assert_eq!(
+        s.js("return document.querySelector('#detail .provider-icon use').getAttribute('href');"),
+        json!("#icon-oidc"),
+        "a custom issuer gets the generic mark"
+    );
+    assert!(s.text("#connections-none").contains("No tool"));
+    s.screenshot("layout-01-list-detail");
+    s.assert_accessible("the list and the detail pane");
+
+    // Narrower window: one column (best effort: the driver may not resize).
+    let (status, _) = http(
+        d.port,
+        "POST",
+        &format!("/session/{}/window/rect", s.id),
+        &json!({"width": 600, "height": 760}).to_string(),
+    );
+    if status == 200 {
+        std::thread::sleep(Duration::from_millis(400));
+        s.screenshot("layout-02-narrow");
+        s.assert_accessible("the narrow layout");
+        http(
+            d.port,
+            "POST",
+            &format!("/session/{}/window/rect", s.id),
+            &json!({"width": 1000, "height": 720}).to_string(),
+        );
+    }
+
+    // Connect git, from the keyboard: the form, then the dry run.
+    s.js("document.querySelector('#connect-git').focus();");
+    s.press("\u{E007}", false); // Enter
+    s.wait_for(
+        "the connect form",
+        "document.querySelector('#connect-dialog').open",
+        Duration::from_secs(5),
+    );
+    assert_eq!(s.focused().0, "input[name=host] in connect-dialog");
+    s.type_into("#connect-form [name=host]", "git.example.test");
+    s.type_into("#connect-form [name=path]", "team");
+    s.screenshot("connect-01-form");
+    s.assert_accessible("the connect form");
+    s.click("#connect-preview-button");
+    s.wait_for(
+        "the preview",
+        "!document.querySelector('#connect-preview').hidden",
+        Duration::from_secs(10),
+    );
+    let preview = s.text("#connect-preview");
+    assert!(
+        preview.contains(&gitconfig.display().to_string()),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("+ [credential \"https://git.example.test\"]"),
+        "{preview}"
+    );
+    assert!(preview.contains("git-credential"), "{preview}");
+    assert!(
+        preview.contains("+ rule git.example.test/team → alpha"),
+        "{preview}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&gitconfig).unwrap(),
+        original,
+        "the preview wrote nothing"
+    );
+    assert!(!account_toml(&d, "alpha").contains("git.example.test"));
+    assert_eq!(s.focused().0, "button#connect-apply in connect-dialog");
+    s.screenshot("connect-02-preview");
+    s.assert_accessible("the connect preview");
+
+    // Apply: the helper in the app's HOME, as the CLI writes it.
+    s.click("#connect-apply");
+    s.wait_for(
+        "the dialog to close",
+        "!document.querySelector('#connect-dialog').open",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        git_global(
+            home.path(),
+            &["--get-all", "credential.https://git.example.test.helper"]
+        ),
+        // (the path is quoted for the shell only when it needs it)
+        format!("\n{} git-credential\n", cli.display())
+    );
+    assert_eq!(
+        git_global(
+            home.path(),
+            &["--get", "credential.https://git.example.test.useHttpPath"]
+        ),
+        "true\n"
+    );
+    assert!(
+        std::fs::read_to_string(&gitconfig)
+            .unwrap()
+            .starts_with(original)
+    );
+    let cli_says = Command::new(&cli)
+        .args([
+            "setup",
+            "git",
+            "alpha",
+            "--host",
+            "git.example.test",
+            "--path",
+            "team",
+            "--dry-run",
+        ])
+        .env("HOME", home.path())
+        .env("LATCHKEY_CONFIG_DIR", d.config_dir())
+        .env("DBUS_SESSION_BUS_ADDRESS", &d.bus)
+        .env("LATCHKEY_NO_AGENT", "1")
+        .env_remove("GIT_CONFIG_GLOBAL")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&cli_says.stdout).trim(),
+        "Nothing to change: already set up.",
+        "the CLI finds its own set-up: {}",
+        String::from_utf8_lossy(&cli_says.stderr)
+    );
+
+    // The connection is listed, with its rule.
+    s.wait_for(
+        "the connection",
+        "document.querySelector('#connections li.connection[data-tool=git][data-detail=\"git.example.test/team\"]')",
+        Duration::from_secs(10),
+    );
+    let listed = s.text("#connections");
+    assert!(
+        listed.contains("rule git.example.test/team → alpha"),
+        "{listed}"
+    );
+    s.screenshot("connect-03-connected");
+    s.assert_accessible("the detail with a connection");
+
+    // Undo, with the same preview, back to the very bytes.
+    s.click("#connections li.connection[data-tool=git] button[data-undo]");
+    s.wait_for(
+        "the undo preview",
+        "document.querySelector('#connect-dialog').open && !document.querySelector('#connect-preview').hidden",
+        Duration::from_secs(10),
+    );
+    let preview = s.text("#connect-preview");
+    assert!(
+        preview.contains("- rule git.example.test/team → alpha"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("- [credential \"https://git.example.test\"]"),
+        "{preview}"
+    );
+    s.screenshot("connect-04-undo-preview");
+    s.assert_accessible("the undo preview");
+    s.click("#connect-apply");
+    s.wait_for(
+        "the dialog to close",
+        "!document.querySelector('#connect-dialog').open",
+        Duration::from_secs(10),
+    );
+    assert_eq!(std::fs::read_to_string(&gitconfig).unwrap(), original);
+    assert!(!account_toml(&d, "alpha").contains("git.example.test"));
+    assert!(
+        !std::fs::read_to_string(d.config_dir().join("accounts.toml"))
+            .unwrap()
+            .contains("[[rule]]")
+    );
+    s.wait_for(
+        "the connection to go",
+        "!document.querySelector('#connections li.connection') && !document.querySelector('#connections-none').hidden",
+        Duration::from_secs(10),
+    );
+
+    // Docker and kubectl, the same way: connect (preview, Apply), listed, undone byte for byte.
+    let docker_cfg = home.path().join(".docker/config.json");
+    let docker_before =
+        "{\n  \"auths\": {\n    \"other.test\": {\n      \"auth\": \"c2VjcmV0\"\n    }\n  }\n}\n";
+    std::fs::create_dir_all(docker_cfg.parent().unwrap()).unwrap();
+    std::fs::write(&docker_cfg, docker_before).unwrap();
+    let kubeconfig = home.path().join(".kube/config");
+    let kube_before = "apiVersion: v1\nclusters:\n- name: prod\n  cluster:\n    server: https://k8s.example.test:6443\ncontexts: []\nusers: []\n";
+    std::fs::create_dir_all(kubeconfig.parent().unwrap()).unwrap();
+    std::fs::write(&kubeconfig, kube_before).unwrap();
+    for (tool, field, value, detail, file_hint) in [
+        (
+            "docker",
+            "registry",
+            "registry.example.test:5000",
+            "registry.example.test:5000",
+            "\"registry.example.test:5000\": \"latchkey\"",
+        ),
+        (
+            "kubectl",
+            "cluster",
+            "prod",
+            "cluster prod",
+            "name: latchkey-alpha@prod",
+        ),
+    ] {
+        s.click(&format!("#connect-{tool}"));
+        s.wait_for(
+            "the connect form",
+            "document.querySelector('#connect-dialog').open",
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            s.focused().0,
+            format!("input[name={field}] in connect-dialog")
+        );
+        s.type_into(&format!("#connect-form [name={field}]"), value);
+        s.click("#connect-preview-button");
+        s.wait_for(
+            "the preview",
+            "!document.querySelector('#connect-preview').hidden",
+            Duration::from_secs(10),
+        );
+        let preview = s.text("#connect-preview");
+        assert!(preview.contains(file_hint), "{preview}");
+        assert!(
+            !preview.contains("c2VjcmV0"),
+            "another entry's secret is not shown: {preview}"
+        );
+        s.screenshot(&format!("connect-05-{tool}-preview"));
+        s.assert_accessible(&format!("the {tool} preview"));
+        s.click("#connect-apply");
+        s.wait_for(
+            "the dialog to close",
+            "!document.querySelector('#connect-dialog').open",
+            Duration::from_secs(10),
+        );
+        s.wait_for(
+            &format!("the {tool} connection"),
+            &format!(
+                "document.querySelector('#connections li.connection[data-tool={tool}][data-detail=\"{detail}\"]')"
+            ),
+            Duration::from_secs(10),
+        );
+    }
+    let docker_after = std::fs::read_to_string(&docker_cfg).unwrap();
+    assert!(
+        docker_after.contains("\"registry.example.test:5000\": \"latchkey\""),
+        "{docker_after}"
+    );
+    let kube_after = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(
+        kube_after.contains("kubectl-credential") && kube_after.contains("latchkey-alpha@prod"),
+        "{kube_after}"
+    );
+    assert!(
+        kube_after.contains(&cli.display().to_string()),
+        "the exec plugin runs the CLI: {kube_after}"
+    );
+    s.screenshot("connect-06-three-connections");
+    for tool in ["docker", "kubectl"] {
+        s.click(&format!(
+            "#connections li.connection[data-tool={tool}] button[data-undo]"
+        ));
+        s.wait_for(
+            "the undo preview",
+            "document.querySelector('#connect-dialog').open && !document.querySelector('#connect-preview').hidden && !document.querySelector('#connect-apply').disabled",
+            Duration::from_secs(10),
+        );
+        s.click("#connect-apply");
+        s.wait_for(
+            "the dialog to close",
+            "!document.querySelector('#connect-dialog').open",
+            Duration::from_secs(10),
+        );
+        s.wait_for(
+            &format!("the {tool} connection to go"),
+            &format!("!document.querySelector('#connections li.connection[data-tool={tool}]')"),
+            Duration::from_secs(10),
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&docker_cfg).unwrap(), docker_before);
+    let kube_undone = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(!kube_undone.contains("latchkey"), "{kube_undone}");
+    assert!(kube_undone.contains("https://k8s.example.test:6443"));
+
+    // A preset account (added with the CLI: GitHub needs no discovery) gets its provider's mark.
+    let mut add = Command::new(&cli)
+        .args([
+            "add",
+            "gh",
+            "--provider",
+            "github",
+            "--client-id",
+            "Iv1.test",
+            "--client-secret-stdin",
+        ])
+        .env("LATCHKEY_CONFIG_DIR", d.config_dir())
+        .env("DBUS_SESSION_BUS_ADDRESS", &d.bus)
+        .env("LATCHKEY_NO_AGENT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"test-client-secret\n")
+        .unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    s.wait_for(
+        "the GitHub account in the list",
+        "document.querySelector('li.account[data-name=gh] .provider-icon[data-preset=github] use')?.getAttribute('href') === '#icon-github'",
+        Duration::from_secs(15),
+    );
+    // Every preset's mark, drawn once beside the list for the record (removed again).
+    s.js("const box = document.createElement('div'); box.id = 'marks'; box.style.cssText = 'display:flex;gap:6px;padding:8px;flex-wrap:wrap';
+          for (const p of ['oidc','google','github','entra','gitlab','auth0','okta','cognito','keycloak']) {
+            const s = document.createElement('span'); s.className = 'provider-icon'; s.dataset.preset = p;
+            s.innerHTML = `<svg viewBox=\"0 0 24 24\"><use href=\"#icon-${p}\"></use></svg>`; box.append(s); }
+          document.querySelector('.sidebar').append(box);");
+    s.screenshot("layout-03-provider-marks");
+    s.js("document.querySelector('#marks').remove();");
     s.end();
 }

@@ -164,6 +164,26 @@ function expiresText(a) {
 let rendered = "";
 let keychain = "unknown";
 const KEYCHAIN_UNUSABLE = ["locked", "unavailable", "timed_out", "failed"];
+
+// The account shown in the detail pane (its name), or null.
+let selected = null;
+
+// Provider marks (inline SVG symbols in index.html); custom issuers get the generic padlock.
+const ICONS = {
+  google: "google", github: "github", "github-enterprise": "github", entra: "entra",
+  gitlab: "gitlab", auth0: "auth0", okta: "okta", cognito: "cognito", keycloak: "keycloak",
+};
+function setIcon(el, a) {
+  const preset = a.provider?.spec?.preset ?? "oidc";
+  el.dataset.preset = preset;
+  el.querySelector("use").setAttribute("href", `#icon-${ICONS[preset] ?? "oidc"}`);
+}
+
+function setStatus(el, a) {
+  el.textContent = STATUS_TEXT[statusOf(a)] ?? a.status;
+  el.dataset.status = statusOf(a);
+}
+
 function render() {
   $("#loading").hidden = true;
   // Re-render only on change: keeps keyboard focus and avoids needless work on each poll.
@@ -180,89 +200,25 @@ function render() {
   rendered = key;
   const list = $("#accounts");
   $("#empty").hidden = accounts.length > 0;
+  $("#split").hidden = accounts.length === 0;
   // "unknown": the account's tokens could not be read from the keychain (locked, no service);
   // or the keychain refused the app's last call although tokens held in memory are served.
   $("#keychain-locked").hidden =
     !accounts.some((a) => a.status === "unknown") && !KEYCHAIN_UNUSABLE.includes(keychain);
+  if (!accounts.some((a) => a.name === selected)) selected = accounts[0]?.name ?? null;
+  const listHadFocus = list.contains(document.activeElement);
   const tpl = $("#account-template");
   const row = (a) => {
     const li = tpl.content.firstElementChild.cloneNode(true);
     li.dataset.name = a.name;
     li.dataset.status = statusOf(a);
-    const preset = a.provider?.spec?.preset ?? "oidc";
-    const badge = $(".badge", li);
-    badge.textContent = a.provider_name.slice(0, 1).toUpperCase();
-    badge.dataset.preset = preset;
-    badge.setAttribute("aria-label", `${a.provider_name} account`);
+    const mine = a.name === selected;
+    li.setAttribute("aria-selected", String(mine));
+    li.tabIndex = mine ? 0 : -1;
+    setIcon($(".provider-icon", li), a);
     $(".name", li).textContent = a.name;
     $(".label", li).textContent = a.label ?? "";
-    const status = $(".status", li);
-    status.textContent = STATUS_TEXT[statusOf(a)] ?? a.status;
-    status.dataset.status = statusOf(a);
-    status.setAttribute("aria-label", `Status: ${status.textContent}`);
-    const id = a.identity;
-    const who = $(".identity", li);
-    if (id) {
-      const parts = [id.name, id.email ?? id.username].filter(Boolean);
-      who.textContent = parts.length ? parts.join(" · ") : id.sub;
-      who.title = `subject: ${id.sub}`;
-    } else {
-      who.textContent = "Not signed in yet";
-      who.classList.add("muted");
-    }
-    $(".provider", li).textContent = a.provider_name;
-    $(".expires", li).textContent = expiresText(a);
-    $(".refreshed", li).textContent = a.last_refresh_at ? `last refresh ${fmtTime(a.last_refresh_at)}` : "";
-    const scopes = a.granted_scopes?.length ? a.granted_scopes : a.scopes;
-    $(".scopes", li).textContent = scopes?.length ? `scopes: ${scopes.join(" ")}` : "";
-    // Tokens for other APIs (never the token: scopes, resources, audience, expiry).
-    const cached = $(".cached", li);
-    for (const c of a.cached_tokens ?? []) {
-      const item = document.createElement("li");
-      const what = [
-        c.scopes?.length ? `scope ${c.scopes.join(" ")}` : "",
-        ...(c.resources ?? []).map((r) => `resource ${r}`),
-        c.audience ? `audience ${c.audience}` : "",
-      ].filter(Boolean).join(", ");
-      const left = c.expires_at ? (new Date(c.expires_at).getTime() - Date.now()) / 1000 : null;
-      const when = left === null ? "" : left > 0 ? ` · expires in ${fmtDuration(left)}` : " · expired (renewed on next use)";
-      item.textContent = `token for ${what}${when}`;
-      cached.append(item);
-    }
-    const problems = $(".problems", li);
-    const err = accountErrors.get(a.name);
-    for (const p of [...(a.problems ?? []), ...(err ? [errorText(err)] : [])]) {
-      const div = document.createElement("div");
-      div.className = "problem";
-      div.textContent = p;
-      problems.append(div);
-    }
-    const hasTokens = ["signed_in", "expires_soon", "expired_refreshable"].includes(a.status);
-    const show = {
-      "sign-in": !a.signing_in && !["signed_in", "expires_soon", "checking"].includes(a.status),
-      cancel: a.signing_in,
-      refresh: hasTokens && a.has_refresh_token,
-      copy: hasTokens,
-      "add-permissions": hasTokens && a.flow !== "client-credentials" && !a.signing_in,
-      "sign-out": hasTokens || a.status === "unknown",
-      edit: true,
-      remove: true,
-    };
-    // Clicks are handled once for the whole list (see `onListClick`).
-    for (const b of li.querySelectorAll("button[data-action]")) {
-      b.hidden = !show[b.dataset.action];
-    }
-    if (a.status === "signed_in" || a.status === "expires_soon") {
-      // Offer "sign in again" quietly (e.g. new scopes).
-      const again = $("button[data-action='sign-in']", li);
-      again.hidden = a.signing_in;
-      again.textContent = "Sign in again";
-      again.classList.remove("primary");
-    }
-    // Screen readers hear which account a button acts on ("Edit, work").
-    for (const b of li.querySelectorAll("button[data-action]")) {
-      b.setAttribute("aria-label", `${b.textContent}, ${a.name}`);
-    }
+    setStatus($(".status", li), a);
     return li;
   };
   // The first screenful at once; the rest in chunks, each after a frame has been drawn
@@ -271,6 +227,7 @@ function render() {
   const gen = ++renderGeneration;
   let at = Math.min(FIRST_ROWS, accounts.length);
   list.replaceChildren(...accounts.slice(0, at).map(row));
+  if (listHadFocus) selectedRow()?.focus();
   const more = () => {
     if (gen !== renderGeneration || at >= accounts.length) return;
     const end = Math.min(at + CHUNK_ROWS, accounts.length);
@@ -279,6 +236,7 @@ function render() {
     afterFrame(more);
   };
   afterFrame(more);
+  renderDetail();
 }
 
 const afterFrame = (f) => requestAnimationFrame(() => setTimeout(f, 0));
@@ -287,23 +245,70 @@ const FIRST_ROWS = 40;
 const CHUNK_ROWS = 200;
 let renderGeneration = 0;
 
-// One click handler for every row's buttons.
+function selectedRow() {
+  return [...$("#accounts").children].find((li) => li.dataset.name === selected) ?? null;
+}
+
+// Shows account `name` in the detail pane; `focus` moves the keyboard focus to its row.
+function select(name, focus = false) {
+  if (name !== selected) {
+    const remove = $("#detail button[data-action='remove']");
+    remove.dataset.confirm = "";
+    remove.textContent = "Remove";
+  }
+  selected = name;
+  for (const li of $("#accounts").children) {
+    const mine = li.dataset.name === name;
+    li.setAttribute("aria-selected", String(mine));
+    li.tabIndex = mine ? 0 : -1;
+  }
+  renderDetail();
+  const li = selectedRow();
+  if (li && focus) {
+    li.focus();
+    li.scrollIntoView({ block: "nearest" });
+  }
+}
+
+// The list: a click selects; arrow keys, Home and End move the selection (and the focus).
 function onListClick(ev) {
-  const b = ev.target.closest("button[data-action]");
-  const li = b?.closest("li.account");
-  if (!b || !li || b.disabled) return;
-  const a = accounts.find((x) => x.name === li.dataset.name);
+  const li = ev.target.closest("li.account");
+  if (li) select(li.dataset.name, true);
+}
+
+function onListKey(ev) {
+  const rows = [...$("#accounts").children];
+  const at = rows.findIndex((li) => li.dataset.name === selected);
+  let to = null;
+  switch (ev.key) {
+    case "ArrowDown": to = Math.min(at + 1, rows.length - 1); break;
+    case "ArrowUp": to = Math.max(at - 1, 0); break;
+    case "Home": to = 0; break;
+    case "End": to = rows.length - 1; break;
+    default: return;
+  }
+  ev.preventDefault();
+  if (rows[to]) select(rows[to].dataset.name, true);
+}
+
+// One click handler for the detail pane's actions.
+function onDetailClick(ev) {
+  const b = ev.target.closest("button[data-action], button[data-connect]");
+  if (!b || b.disabled) return;
+  if (b.dataset.connect) {
+    openConnect(b.dataset.connect);
+    return;
+  }
+  const a = accounts.find((x) => x.name === $("#detail").dataset.name);
   if (a) act(b.dataset.action, a, b);
 }
 
-// Live countdowns, without re-rendering the whole list.
+// Live countdowns, without re-rendering.
 function tick() {
   let expiredNow = false;
-  const rows = new Map([...$("#accounts").children].map((li) => [li.dataset.name, li]));
+  const shown = accounts.find((a) => a.name === selected);
+  if (shown) $("#detail .expires").textContent = expiresText(shown);
   for (const a of accounts) {
-    const li = rows.get(a.name);
-    if (!li) continue;
-    $(".expires", li).textContent = expiresText(a);
     if (a.expires_at && a.status === "signed_in" && new Date(a.expires_at).getTime() - Date.now() < 60000) {
       expiredNow = true;
     }
@@ -312,6 +317,315 @@ function tick() {
     }
   }
   if (expiredNow) scheduleReload();
+}
+
+// The detail pane is one fixed set of elements, updated in place: a button keeps the keyboard
+// focus across reloads, and a dialog's opener stays in the page.
+function renderDetail() {
+  const a = accounts.find((x) => x.name === selected);
+  const d = $("#detail");
+  d.hidden = !a;
+  if (!a) return;
+  const changed = d.dataset.name !== a.name;
+  d.dataset.name = a.name;
+  d.dataset.status = statusOf(a);
+  setIcon($(".provider-icon", d), a);
+  $("#detail-name").textContent = a.name;
+  $(".label", d).textContent = a.label ?? "";
+  setStatus($(".status", d), a);
+  const id = a.identity;
+  const who = $(".identity", d);
+  who.classList.toggle("muted", !id);
+  if (id) {
+    const parts = [id.name, id.email ?? id.username].filter(Boolean);
+    who.textContent = parts.length ? parts.join(" · ") : id.sub;
+    who.title = `subject: ${id.sub}`;
+  } else {
+    who.textContent = "Not signed in yet";
+    who.title = "";
+  }
+  $(".provider", d).textContent = a.provider_name;
+  $(".expires", d).textContent = expiresText(a);
+  $(".refreshed", d).textContent = a.last_refresh_at ? `last refresh ${fmtTime(a.last_refresh_at)}` : "";
+  const scopes = a.granted_scopes?.length ? a.granted_scopes : a.scopes;
+  $(".scopes", d).textContent = scopes?.length ? `scopes: ${scopes.join(" ")}` : "";
+  // Tokens for other APIs (never the token: what it is for, what was granted, expiry). The
+  // core records no last use yet: the activity record will.
+  const cached = $(".cached", d);
+  cached.replaceChildren(...(a.cached_tokens ?? []).map((c) => {
+    const item = document.createElement("li");
+    const what = [
+      c.scopes?.length ? `scope ${c.scopes.join(" ")}` : "",
+      ...(c.resources ?? []).map((r) => `resource ${r}`),
+      c.audience ? `audience ${c.audience}` : "",
+    ].filter(Boolean).join(", ");
+    const left = c.expires_at ? (new Date(c.expires_at).getTime() - Date.now()) / 1000 : null;
+    const when = left === null ? "" : left > 0 ? ` · expires in ${fmtDuration(left)}` : " · expired (renewed on next use)";
+    const granted = c.granted_scope && c.granted_scope !== (c.scopes ?? []).join(" ") ? ` · granted ${c.granted_scope}` : "";
+    item.textContent = `token for ${what || "the account's own scopes"}${granted}${when}`;
+    return item;
+  }));
+  $(".cached-none", d).hidden = (a.cached_tokens ?? []).length > 0;
+  const problems = $(".problems", d);
+  const err = accountErrors.get(a.name);
+  problems.replaceChildren(...[...(a.problems ?? []), ...(err ? [errorText(err)] : [])].map((p) => {
+    const div = document.createElement("div");
+    div.className = "problem";
+    div.textContent = p;
+    return div;
+  }));
+  const hasTokens = ["signed_in", "expires_soon", "expired_refreshable"].includes(a.status);
+  const show = {
+    "sign-in": !a.signing_in && !["signed_in", "expires_soon", "checking"].includes(a.status),
+    cancel: a.signing_in,
+    refresh: hasTokens && a.has_refresh_token,
+    copy: hasTokens,
+    "add-permissions": hasTokens && a.flow !== "client-credentials" && !a.signing_in,
+    "sign-out": hasTokens || a.status === "unknown",
+    edit: true,
+    remove: true,
+  };
+  for (const b of d.querySelectorAll("button[data-action]")) {
+    b.hidden = !show[b.dataset.action];
+  }
+  const signIn = $("button[data-action='sign-in']", d);
+  if (a.status === "signed_in" || a.status === "expires_soon") {
+    // Offer "sign in again" quietly (e.g. new scopes).
+    signIn.hidden = a.signing_in;
+    signIn.textContent = "Sign in again";
+    signIn.classList.remove("primary");
+  } else {
+    signIn.textContent = "Sign in";
+    signIn.classList.add("primary");
+  }
+  // Screen readers hear which account a button acts on ("Edit, work").
+  for (const b of d.querySelectorAll("button[data-action], button[data-connect]")) {
+    b.setAttribute("aria-label", `${b.textContent}, ${a.name}`);
+  }
+  if (changed) loadConnections();
+}
+
+// ---- connections (rules and the tools set up for them) ------------------------------------
+
+const TOOL_NAME = { git: "git", kubectl: "kubectl", docker: "Docker", rule: "Rule" };
+let connections = { account: null, key: "" };
+
+// The selected account's connections, from the core (`list_connections`); re-drawn only when
+// they changed, so an Undo button keeps the focus.
+async function loadConnections() {
+  const name = selected;
+  if (!name) return;
+  let list;
+  try {
+    list = await call("list_connections", { name });
+  } catch (err) {
+    list = [];
+    if (err?.kind !== "unknown_account") notice("error", `${name}: connections: ${explain(err)}`);
+  }
+  if (name !== selected) return;
+  const key = JSON.stringify(list);
+  if (connections.account === name && connections.key === key) return;
+  connections = { account: name, key };
+  const ul = $("#connections");
+  const hadFocus = ul.contains(document.activeElement);
+  ul.replaceChildren(...list.map((c) => {
+    const li = document.createElement("li");
+    li.className = "connection";
+    li.dataset.tool = c.tool;
+    li.dataset.detail = c.detail;
+    const tool = document.createElement("span");
+    tool.className = "tool";
+    tool.textContent = TOOL_NAME[c.tool] ?? c.tool;
+    const what = document.createElement("span");
+    what.className = "what";
+    what.textContent = c.detail;
+    if (c.rule) {
+      const rule = document.createElement("span");
+      rule.className = "rule";
+      rule.textContent = `rule ${c.rule}`;
+      what.append(rule);
+    }
+    li.append(tool, what);
+    if (c.undo) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "small";
+      b.dataset.undo = "";
+      b.textContent = "Undo…";
+      b.setAttribute("aria-label", `Undo the ${TOOL_NAME[c.tool]} connection ${c.detail}, ${name}`);
+      b.addEventListener("click", () => openUndo(name, c));
+      li.append(b);
+    }
+    return li;
+  }));
+  $("#connections-none").hidden = list.length > 0;
+  if (hadFocus) ($("button", ul) ?? $("#connect-git")).focus();
+}
+
+// The "Connect …" dialog: the form, then the dry run (which file, which lines), then Apply.
+let connect = null; // {account, tool, undo, planId}
+
+function openConnect(tool) {
+  const a = accounts.find((x) => x.name === selected);
+  if (!a) return;
+  connect = { account: a.name, tool, undo: false, planId: 0 };
+  const form = $("#connect-form");
+  form.reset();
+  $("#connect-title").textContent = `Connect ${TOOL_NAME[tool]} to ${a.name}`;
+  $("#connect-intro").textContent = {
+    git: "git asks Latchkey for this account's token for the host (and path prefix): the credential helper in your global git config, and a rule.",
+    kubectl: "kubectl runs Latchkey for the cluster: a user and a context in your kubeconfig, and a rule for the cluster's server.",
+    docker: "Docker asks Latchkey for this registry: a credHelpers entry in Docker's config.json, and a rule.",
+  }[tool];
+  $("#connect-fields").hidden = false;
+  for (const label of $("#connect-fields").querySelectorAll("[data-tool]")) {
+    label.hidden = label.dataset.tool !== tool;
+  }
+  if (tool === "git") {
+    const preset = a.provider?.spec?.preset;
+    form.host.placeholder = preset === "github" ? "github.com (default)" : preset === "gitlab" ? "gitlab.com (default)" : "git.example.com";
+  }
+  resetPreview();
+  $("#connect-preview-button").hidden = false;
+  $("#connect-apply").textContent = "Apply";
+  showDialog($("#connect-dialog"));
+  $("#connect-fields label:not([hidden]) input").focus();
+}
+
+async function openUndo(account, c) {
+  connect = { account, tool: c.tool, undo: true, planId: 0 };
+  $("#connect-title").textContent = `Undo the ${TOOL_NAME[c.tool]} connection of ${account}`;
+  $("#connect-intro").textContent = `${c.detail}: these changes take it back out.`;
+  $("#connect-fields").hidden = true;
+  $("#connect-preview-button").hidden = true;
+  $("#connect-apply").textContent = "Undo";
+  resetPreview();
+  showDialog($("#connect-dialog"));
+  await runPreview({ ...c.undo, account, undo: true });
+}
+
+function resetPreview() {
+  $("#connect-preview").hidden = true;
+  $("#connect-preview-body").replaceChildren();
+  $("#connect-error").hidden = true;
+  $("#connect-apply").disabled = true;
+  if (connect) connect.planId = 0;
+}
+
+function connectInput() {
+  const form = $("#connect-form");
+  const v = (n) => form[n].value.trim() || null;
+  const input = { account: connect.account, tool: connect.tool, undo: false };
+  if (connect.tool === "git") Object.assign(input, { host: v("host"), path: v("path") });
+  if (connect.tool === "kubectl") Object.assign(input, { cluster: v("cluster") ?? "" });
+  if (connect.tool === "docker") Object.assign(input, { registry: v("registry") ?? "" });
+  return input;
+}
+
+async function previewConnect(ev) {
+  ev.preventDefault();
+  if (!connect || connect.undo) return;
+  const form = $("#connect-form");
+  if (connect.tool === "kubectl" && !form.cluster.value.trim()) {
+    showConnectError("Give the cluster's name, as `kubectl config get-clusters` lists it.");
+    return;
+  }
+  if (connect.tool === "docker" && !form.registry.value.trim()) {
+    showConnectError("Give the registry, e.g. registry.example.com.");
+    return;
+  }
+  await runPreview(connectInput());
+}
+
+function showConnectError(text) {
+  $("#connect-error").textContent = text;
+  $("#connect-error").hidden = false;
+}
+
+async function runPreview(input) {
+  const button = $("#connect-preview-button");
+  button.disabled = true;
+  try {
+    showPreview(await call("plan_setup", { input }));
+  } catch (err) {
+    resetPreview();
+    showConnectError(explain(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The dry run: per file its path, the changes in words and the changed lines; then the rule.
+function showPreview(plan) {
+  const parts = [];
+  const para = (text, cls) => {
+    const p = document.createElement("p");
+    if (cls) p.className = cls;
+    p.textContent = text;
+    return p;
+  };
+  const list = (lines) => {
+    const ul = document.createElement("ul");
+    for (const line of lines) {
+      const li = document.createElement("li");
+      li.textContent = line;
+      ul.append(li);
+    }
+    return ul;
+  };
+  const box = (title, ...content) => {
+    const div = document.createElement("div");
+    div.className = "file";
+    const path = document.createElement("div");
+    path.className = "file-path";
+    path.textContent = title;
+    div.append(path, ...content);
+    return div;
+  };
+  if (plan.empty) {
+    parts.push(para(plan.undo ? "Nothing to change: not set up." : "Nothing to change: already set up."));
+  }
+  const inFiles = new Set();
+  for (const f of plan.files) {
+    for (const line of f.description) inFiles.add(line);
+    const pre = document.createElement("pre");
+    pre.className = "diff";
+    pre.tabIndex = 0;
+    pre.setAttribute("aria-label", `Changed lines in ${f.path}`);
+    for (const d of f.diff) {
+      const span = document.createElement("span");
+      span.className = d.op === "+" ? "add" : "del";
+      span.textContent = `${d.op} ${d.text}\n`;
+      pre.append(span);
+    }
+    parts.push(box(f.path, list(f.description), pre));
+  }
+  const rules = plan.changes.filter((c) => !inFiles.has(c));
+  if (rules.length) parts.push(box("Latchkey's rules (accounts.toml)", list(rules)));
+  for (const w of plan.warnings) parts.push(para(`Note: ${w}`, "warning"));
+  if (plan.context) parts.push(para(`Afterwards: kubectl --context ${plan.context} …`, "muted small-text"));
+  $("#connect-preview-body").replaceChildren(...parts);
+  $("#connect-preview").hidden = false;
+  connect.planId = plan.id;
+  $("#connect-apply").disabled = plan.empty;
+  (plan.empty ? $("#connect-cancel") : $("#connect-apply")).focus();
+}
+
+async function applyConnect() {
+  if (!connect?.planId) return;
+  $("#connect-apply").disabled = true;
+  try {
+    const changes = await call("apply_setup", { id: connect.planId });
+    const what = connect.undo ? "took back" : "connected";
+    notice("info", `${connect.account}: ${what} ${TOOL_NAME[connect.tool] ?? connect.tool} (${changes.length} change${changes.length === 1 ? "" : "s"}).`);
+    connect.planId = 0;
+    $("#connect-dialog").close();
+    connections.key = "";
+    await loadConnections();
+  } catch (err) {
+    connect.planId = 0;
+    showConnectError(explain(err));
+  }
 }
 
 let reloadTimer = null;
@@ -333,6 +647,7 @@ async function reload() {
     keychain = await call("keychain_state").catch(() => "unknown");
     await showStore();
     render();
+    loadConnections();
   } catch (err) {
     $("#loading").hidden = true;
     notice("error", `Could not read the accounts: ${explain(err)}`);
@@ -785,6 +1100,8 @@ async function start() {
   // has been drawn, the rest of the metadata list; then the token status from the keychain
   // (`list_accounts`, the reload below).
   $("#accounts").addEventListener("click", onListClick);
+  $("#accounts").addEventListener("keydown", onListKey);
+  $("#detail").addEventListener("click", onDetailClick);
   const listStart = performance.now();
   const phases = {};
   try {
@@ -843,6 +1160,11 @@ async function start() {
   manageDialog($("#device-dialog"));
   manageDialog($("#account-dialog"));
   manageDialog($("#permissions-dialog"));
+  manageDialog($("#connect-dialog"));
+  $("#connect-form").addEventListener("submit", previewConnect);
+  $("#connect-form").addEventListener("input", () => { if (connect && !connect.undo) resetPreview(); });
+  $("#connect-apply").addEventListener("click", applyConnect);
+  $("#connect-cancel").addEventListener("click", () => $("#connect-dialog").close());
   $("#permissions-form").addEventListener("submit", submitPermissions);
   $("#permissions-cancel").addEventListener("click", () => $("#permissions-dialog").close());
   $("#device-copy").addEventListener("click", async () => {

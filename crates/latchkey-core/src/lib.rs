@@ -24,6 +24,9 @@
 //! - [`rules`]: which account an integration (git, Docker, kubectl) uses for a server, the one
 //!   path normalisation and the one https-only rule; [`kube`]: kubectl's `KUBERNETES_EXEC_INFO`
 //!   and which cluster gets which token.
+//! - [`setup`]: pointing git, kubectl and Docker at Latchkey as a plan (file before/after, the
+//!   rule) computed without touching anything, then applied — for the CLI's `setup` and the
+//!   window alike.
 //! - [`backoff`]: the one retry-pause rule (doubling, capped, optional jitter).
 //! - [`error`]: the one error type with stable kinds; [`oauth_error`]: typed OAuth error codes;
 //!   [`issuer`]: the one issuer-matching rule; [`secret`]: redacting secret strings; [`text`]:
@@ -60,6 +63,7 @@ pub mod provider;
 pub mod remedy;
 pub mod rules;
 pub mod secret;
+pub mod setup;
 pub mod source;
 pub mod store;
 pub mod target;

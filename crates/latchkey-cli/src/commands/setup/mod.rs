@@ -2,21 +2,10 @@
 //! selection rule it needs. Idempotent (a second run changes nothing and says so), prints every
 //! change, `--dry-run` only prints them, `--undo` takes them back.
 //!
-//! - git: `git config --global` (never a hand edit of the file): for `credential.<url>` an
-//!   empty `helper` (so helpers configured for every host do not answer first), Latchkey's
-//!   `helper`, and `useHttpPath = true` (git then sends the repository path the rules match
-//!   on); plus the rule host[/path] → ACCOUNT.
-//! - kubectl: the kubeconfig (`--kubeconfig`, else the first file of `KUBECONFIG`, else
-//!   `~/.kube/config`) gets, per account *and* cluster, a `users` entry `latchkey-ACCOUNT@CLUSTER`
-//!   (exec plugin `kubectl-credential ACCOUNT --server URL`, `provideClusterInfo: true`,
-//!   `interactiveMode: IfAvailable`) and a context `latchkey-ACCOUNT@CLUSTER`; plus the rule
-//!   SERVER → ACCOUNT. The cluster's server must be https (plain http only to loopback). A user is
-//!   removed only when no context refers to it any more — including the one user
-//!   `latchkey-ACCOUNT` that older versions shared between clusters, whose contexts move to the
-//!   per-cluster user when their cluster is set up again. Every other entry is kept; comments are
-//!   not (the YAML library drops them), and the output says so.
-//! - Docker: `credHelpers[REGISTRY] = "latchkey"` in `$DOCKER_CONFIG/config.json` (default
-//!   `~/.docker/config.json`), every other key kept; plus the rule REGISTRY → ACCOUNT.
+//! - git, kubectl, Docker: planned and applied by the core ([`latchkey_core::setup`]), the same
+//!   calls the window's "Connect…" and "Undo" make; see that module for what each tool gets.
+//!   This command words the plan (`Changed:` / `Would change (dry run):`, `Nothing to change`)
+//!   and the warnings.
 //! - npm registries (pnpm): a wrapper script in `<config>/npm/` that runs `latchkey
 //!   npm-token-helper --registry URL`, the `tokenHelper` line naming it in the user `.npmrc`
 //!   (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`), and the rule URL → ACCOUNT. No token is written.
@@ -36,12 +25,12 @@
 //! mode (0600 for a new file), never readable by others while it is written.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use clap::{Args, Subcommand};
 use latchkey_core::Error;
 use latchkey_core::manager::{LoginManager, RuleChange};
-use latchkey_core::rules::{Rule, Target};
+use latchkey_core::rules::Rule;
+use latchkey_core::setup::{SetupRequest, SetupTarget, SetupWarning, ToolFiles};
 use latchkey_core::target::TokenSpec;
 
 use crate::cli::TargetArgs;
@@ -49,15 +38,7 @@ use crate::cli::TargetArgs;
 use super::DirectPath;
 
 mod aws;
-mod docker;
-mod git;
-mod kubectl;
 mod npm;
-
-#[cfg(test)]
-use self::docker::edit_docker_config;
-#[cfg(test)]
-use self::kubectl::*;
 
 /// `latchkey setup`.
 #[derive(Debug, Args)]
@@ -181,11 +162,13 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
             target,
             mode,
         } => {
-            let spec = super::tokens::token_spec(&target)?;
-            (
-                git::setup(&m, &account, host, path, username, spec, mode).await?,
-                mode,
-            )
+            let target_spec = super::tokens::token_spec(&target)?;
+            let t = SetupTarget::Git {
+                host,
+                path,
+                username,
+            };
+            (tool_setup(&m, &account, t, target_spec, mode).await?, mode)
         }
         Tool::Kubectl {
             account,
@@ -195,10 +178,11 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
             mode,
         } => {
             let spec = super::tokens::token_spec(&target)?;
-            (
-                kubectl::setup(&m, &account, &cluster, kubeconfig, spec, mode).await?,
-                mode,
-            )
+            let t = SetupTarget::Kubectl {
+                cluster,
+                kubeconfig,
+            };
+            (tool_setup(&m, &account, t, spec, mode).await?, mode)
         }
         Tool::Docker {
             account,
@@ -207,10 +191,8 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
             mode,
         } => {
             let spec = super::tokens::token_spec(&target)?;
-            (
-                docker::setup(&m, &account, &registry, spec, mode).await?,
-                mode,
-            )
+            let t = SetupTarget::Docker { registry };
+            (tool_setup(&m, &account, t, spec, mode).await?, mode)
         }
         Tool::Npm {
             account,
@@ -278,6 +260,61 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
     Ok(0)
 }
 
+/// git, kubectl and Docker: the core's plan, applied unless `--dry-run`, in the CLI's words.
+async fn tool_setup(
+    m: &LoginManager,
+    account: &str,
+    target: SetupTarget,
+    spec: TokenSpec,
+    mode: Mode,
+) -> Result<Plan, Error> {
+    let docker = matches!(target, SetupTarget::Docker { .. });
+    let request = SetupRequest {
+        account: account.to_string(),
+        target,
+        spec,
+        undo: mode.undo,
+        program: exe()?,
+        files: ToolFiles::from_env(),
+    };
+    let plan = m.plan_setup(&request).await?;
+    if !mode.dry_run && !plan.is_empty() {
+        m.apply_setup(&plan).await?;
+    }
+    let warnings = plan
+        .warnings
+        .iter()
+        .map(|w| match w {
+            SetupWarning::CommentsDropped { path } => format!(
+                "{} has comments, which {} not kept: the YAML library drops them when it rewrites the file",
+                path.display(),
+                if mode.dry_run { "would be" } else { "were" }
+            ),
+        })
+        .collect();
+    if let Some(ctx) = &plan.context {
+        eprintln!(
+            "Use it with `kubectl --context {ctx} ...` (or `kubectl config use-context {ctx}`)."
+        );
+    }
+    if docker && !plan.is_empty() && !mode.undo && !docker_helper_on_path() {
+        eprintln!(
+            "latchkey: note: Docker runs `docker-credential-latchkey`, which is not on PATH; install the package, or link it: ln -s {} ~/.local/bin/docker-credential-latchkey",
+            exe().unwrap_or_else(|_| "/usr/bin/latchkey".into())
+        );
+    }
+    Ok(Plan {
+        changes: plan.changes,
+        warnings,
+    })
+}
+
+fn docker_helper_on_path() -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| d.join(crate::commands::docker::BINARY_NAME).exists())
+    })
+}
+
 fn exe() -> Result<String, Error> {
     let p = std::env::current_exe().map_err(|e| Error::io("finding the latchkey binary", e))?;
     p.to_str()
@@ -339,7 +376,7 @@ async fn apply_rule(
 }
 
 // ---------------------------------------------------------------------------------------------
-// git
+// Files: read (never clobber a malformed or read-only file), write atomically
 // ---------------------------------------------------------------------------------------------
 
 pub(super) fn read_config(path: &Path) -> Result<Option<String>, Error> {
@@ -379,263 +416,4 @@ pub(super) fn write_config(path: &Path, text: &str) -> Result<(), Error> {
     )
     .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KUBECONFIG: &str = "apiVersion: v1
-kind: Config
-clusters:
-- name: prod
-  cluster:
-    server: https://k.example.com:6443
-contexts:
-- name: admin@prod
-  context: {cluster: prod, user: admin}
-current-context: admin@prod
-users:
-- name: admin
-  user: {token: keep-me}
-preferences: {colors: true}
-";
-
-    fn edit(
-        doc: &mut serde_norway::Value,
-        cluster: &str,
-        spec: &TokenSpec,
-        undo: bool,
-    ) -> Vec<String> {
-        edit_kubeconfig(doc, "work", cluster, "/usr/bin/latchkey", spec, undo)
-            .unwrap()
-            .changes
-    }
-
-    fn args(doc: &serde_norway::Value, user: &str) -> Vec<String> {
-        doc["users"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|u| u["name"] == user)
-            .unwrap()["user"]["exec"]["args"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
-    }
-
-    #[test]
-    fn kubeconfig_edit_adds_user_and_context_keeps_the_rest_and_undoes() {
-        let mut doc: serde_norway::Value = serde_norway::from_str(KUBECONFIG).unwrap();
-        let original = doc.clone();
-        let e = edit_kubeconfig(
-            &mut doc,
-            "work",
-            "prod",
-            "/usr/bin/latchkey",
-            &TokenSpec::default(),
-            false,
-        )
-        .unwrap();
-        assert_eq!(
-            e.changes,
-            vec![
-                "+ users: latchkey-work@prod",
-                "+ contexts: latchkey-work@prod"
-            ]
-        );
-        assert_eq!(e.server.as_deref(), Some("https://k.example.com:6443"));
-        let users = doc["users"].as_sequence().unwrap();
-        assert_eq!(users.len(), 2);
-        assert_eq!(users[0]["user"]["token"], "keep-me");
-        let exec = &users[1]["user"]["exec"];
-        assert_eq!(exec["interactiveMode"], "IfAvailable");
-        assert_eq!(exec["provideClusterInfo"], true);
-        assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
-        assert_eq!(
-            args(&doc, "latchkey-work@prod"),
-            [
-                "kubectl-credential",
-                "work",
-                "--server",
-                "https://k.example.com:6443"
-            ]
-        );
-        assert_eq!(doc["contexts"][1]["context"]["user"], "latchkey-work@prod");
-        assert_eq!(doc["current-context"], "admin@prod");
-        assert_eq!(doc["preferences"]["colors"], true);
-        // Idempotent.
-        let again = doc.clone();
-        assert!(edit(&mut doc, "prod", &TokenSpec::default(), false).is_empty());
-        assert_eq!(doc, again);
-        // Undo restores the original.
-        let ch = edit(&mut doc, "prod", &TokenSpec::default(), true);
-        assert_eq!(
-            ch,
-            vec![
-                "- contexts: latchkey-work@prod",
-                "- users: latchkey-work@prod"
-            ]
-        );
-        assert_eq!(doc, original);
-        // An unknown cluster or a non-kubeconfig is an error.
-        assert!(
-            edit_kubeconfig(&mut doc, "work", "nope", "x", &TokenSpec::default(), false)
-                .unwrap_err()
-                .contains("no cluster named `nope`")
-        );
-        let mut bad: serde_norway::Value = serde_norway::from_str("- a\n- b\n").unwrap();
-        assert!(edit_kubeconfig(&mut bad, "w", "prod", "x", &TokenSpec::default(), false).is_err());
-    }
-
-    const TWO: &str = "apiVersion: v1
-clusters:
-- name: a
-  cluster: {server: 'https://a.test:6443'}
-- name: b
-  cluster: {server: 'https://b.test:6443'}
-";
-
-    #[test]
-    fn each_cluster_gets_its_own_user_and_undoing_one_keeps_the_other() {
-        let mut doc: serde_norway::Value = serde_norway::from_str(TWO).unwrap();
-        let ra = TokenSpec::new(&[], &["https://ra.test".into()], None).unwrap();
-        let rb = TokenSpec::new(&[], &["https://rb.test".into()], None).unwrap();
-        edit(&mut doc, "a", &ra, false);
-        let a_user = args(&doc, "latchkey-work@a");
-        assert_eq!(
-            edit(&mut doc, "b", &rb, false),
-            vec!["+ users: latchkey-work@b", "+ contexts: latchkey-work@b"]
-        );
-        assert_eq!(
-            args(&doc, "latchkey-work@a"),
-            a_user,
-            "a's user is untouched"
-        );
-        assert_eq!(
-            args(&doc, "latchkey-work@b"),
-            [
-                "kubectl-credential",
-                "work",
-                "--server",
-                "https://b.test:6443",
-                "--resource",
-                "https://rb.test"
-            ]
-        );
-        assert!(a_user.contains(&"https://ra.test".to_string()));
-        let e = edit_kubeconfig(
-            &mut doc,
-            "work",
-            "b",
-            "/usr/bin/latchkey",
-            &TokenSpec::default(),
-            true,
-        )
-        .unwrap();
-        assert_eq!(e.server.as_deref(), Some("https://b.test:6443"));
-        assert_eq!(doc["users"].as_sequence().unwrap().len(), 1);
-        assert_eq!(args(&doc, "latchkey-work@a"), a_user);
-        assert_eq!(doc["contexts"][0]["name"], "latchkey-work@a");
-        // A new spec for a: its user is updated, its context kept.
-        assert_eq!(
-            edit(&mut doc, "a", &TokenSpec::default(), false),
-            vec!["~ users: latchkey-work@a (updated)"]
-        );
-        assert_eq!(args(&doc, "latchkey-work@a").len(), 4);
-    }
-
-    #[test]
-    fn the_old_shared_user_is_kept_while_a_context_uses_it_and_then_removed() {
-        let old = format!(
-            "{TWO}users:
-- name: latchkey-work
-  user:
-    exec: {{command: /usr/bin/latchkey, args: [kubectl-credential, work], provideClusterInfo: false}}
-contexts:
-- name: latchkey-work@a
-  context: {{cluster: a, user: latchkey-work}}
-- name: latchkey-work@b
-  context: {{cluster: b, user: latchkey-work}}
-"
-        );
-        let mut doc: serde_norway::Value = serde_norway::from_str(&old).unwrap();
-        // Setting a up again moves its context to a's own user; b still uses the old one.
-        assert_eq!(
-            edit(&mut doc, "a", &TokenSpec::default(), false),
-            vec![
-                "+ users: latchkey-work@a",
-                "~ contexts: latchkey-work@a (updated)"
-            ]
-        );
-        assert_eq!(doc["contexts"][1]["context"]["user"], "latchkey-work");
-        assert!(
-            doc["users"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .any(|u| u["name"] == "latchkey-work")
-        );
-        // Undoing b removes its context and then the old user, which nothing uses any more.
-        let ch = edit(&mut doc, "b", &TokenSpec::default(), true);
-        assert_eq!(ch.len(), 2, "{ch:?}");
-        assert_eq!(ch[0], "- contexts: latchkey-work@b");
-        assert!(
-            ch[1].starts_with("- users: latchkey-work (the user older versions shared"),
-            "{ch:?}"
-        );
-        let names: Vec<&str> = doc["users"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|u| u["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["latchkey-work@a"]);
-    }
-
-    #[test]
-    fn comments_are_noticed_outside_quotes() {
-        assert!(yaml_has_comments("# top\napiVersion: v1\n"));
-        assert!(yaml_has_comments("apiVersion: v1 # trailing\n"));
-        assert!(!yaml_has_comments(
-            "server: 'https://h/#x'\nname: \"a #b\"\n"
-        ));
-        assert!(!yaml_has_comments("token: abc#def\n"));
-        assert!(!yaml_has_comments(KUBECONFIG));
-    }
-
-    #[test]
-    fn docker_edit_keeps_other_keys_in_order_and_undoes() {
-        let text = r#"{"auths":{"r.test":{"auth":"abc"}},"credHelpers":{"gcr.io":"gcloud"},"zeta":1,"alpha":2}"#;
-        let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
-        let ch = edit_docker_config(&mut doc, "registry.example.com:5000", false).unwrap();
-        assert_eq!(
-            ch,
-            vec!["+ credHelpers[\"registry.example.com:5000\"] = \"latchkey\""]
-        );
-        assert_eq!(doc["credHelpers"]["gcr.io"], "gcloud");
-        assert_eq!(doc["auths"]["r.test"]["auth"], "abc");
-        let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            ["auths", "credHelpers", "zeta", "alpha"],
-            "key order is kept"
-        );
-        assert!(
-            edit_docker_config(&mut doc, "registry.example.com:5000", false)
-                .unwrap()
-                .is_empty()
-        );
-        edit_docker_config(&mut doc, "registry.example.com:5000", true).unwrap();
-        assert_eq!(
-            doc,
-            serde_json::from_str::<serde_json::Value>(text).unwrap()
-        );
-        let mut bad = serde_json::json!({"credHelpers": []});
-        assert!(edit_docker_config(&mut bad, "r", false).is_err());
-        let mut bad = serde_json::json!([1]);
-        assert!(edit_docker_config(&mut bad, "r", false).is_err());
-    }
 }

@@ -1,8 +1,18 @@
-//! `latchkey setup kubectl`: the per-account-and-cluster kubeconfig user and context (exec
-//! plugin `kubectl-credential ACCOUNT --server URL`), the legacy shared user's migration, and
-//! the rule SERVER → ACCOUNT.
+//! kubectl: per account and cluster a kubeconfig user `latchkey-ACCOUNT@CLUSTER` (exec plugin
+//! `kubectl-credential ACCOUNT --server URL`, `provideClusterInfo: true`, `interactiveMode:
+//! IfAvailable`) and a context of the same name; the legacy shared user's migration; and the
+//! rule SERVER → ACCOUNT. A user is removed only when no context refers to it any more. Every
+//! other entry is kept; comments are not (the YAML library drops them).
 
-use super::*;
+use std::path::{Path, PathBuf};
+
+use super::{
+    FileChange, SetupPlan, SetupRequest, SetupWarning, config_error, plan_rule, read_config,
+    rule_to_undo,
+};
+use crate::rules::{Rule, Target};
+use crate::target::TokenSpec;
+use crate::{Error, Result};
 
 /// True if the YAML text has a comment (`#` at the start of a line or after a blank, outside
 /// quotes): rewriting the document loses it.
@@ -24,11 +34,8 @@ pub fn yaml_has_comments(text: &str) -> bool {
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// kubectl
-// ---------------------------------------------------------------------------------------------
-
-pub(super) fn kubeconfig_path(explicit: Option<PathBuf>) -> Result<PathBuf, Error> {
+/// The kubeconfig: `explicit`, else the first file of `KUBECONFIG`, else `~/.kube/config`.
+pub fn kubeconfig_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p);
     }
@@ -83,7 +90,7 @@ pub struct KubeEdit {
     pub server: Option<String>,
 }
 
-pub(super) fn entry_name(e: &serde_norway::Value) -> Option<&str> {
+fn entry_name(e: &serde_norway::Value) -> Option<&str> {
     e.get("name").and_then(serde_norway::Value::as_str)
 }
 
@@ -98,7 +105,7 @@ pub fn edit_kubeconfig(
     command: &str,
     spec: &TokenSpec,
     undo: bool,
-) -> Result<KubeEdit, String> {
+) -> std::result::Result<KubeEdit, String> {
     use serde_norway::{Mapping, Value};
     let root = doc
         .as_mapping_mut()
@@ -237,7 +244,7 @@ pub fn edit_kubeconfig(
 }
 
 /// A plain string as a YAML scalar (quoted when it needs to be).
-pub(super) fn yaml_scalar(s: &str) -> Result<String, String> {
+fn yaml_scalar(s: &str) -> std::result::Result<String, String> {
     Ok(serde_norway::to_string(s)
         .map_err(|e| e.to_string())?
         .trim()
@@ -245,37 +252,43 @@ pub(super) fn yaml_scalar(s: &str) -> Result<String, String> {
 }
 
 /// The `--server URL` in a Latchkey user's exec args.
-pub(super) fn recorded_server(user: &serde_norway::Value) -> Option<String> {
+fn recorded_server(user: &serde_norway::Value) -> Option<String> {
     let args = user.get("user")?.get("exec")?.get("args")?.as_sequence()?;
     let i = args.iter().position(|a| a.as_str() == Some("--server"))?;
     args.get(i + 1)?.as_str().map(str::to_string)
 }
 
-pub(super) async fn setup(
-    m: &LoginManager,
-    account: &str,
+pub(super) fn plan(
+    plan: &mut SetupPlan,
+    rules: &[Rule],
     cluster: &str,
     kubeconfig: Option<PathBuf>,
-    spec: TokenSpec,
-    mode: Mode,
-) -> Result<Plan, Error> {
-    m.account(account)?;
-    let path = kubeconfig_path(kubeconfig)?;
-    let text = read_config(&path)?.ok_or_else(|| {
+    request: &SetupRequest,
+) -> Result<()> {
+    let account = request.account.as_str();
+    let path = request.files.kubeconfig(kubeconfig.as_deref())?;
+    let before = read_config(&path)?.ok_or_else(|| {
         config_error(
             &path,
             format!("no kubeconfig here, so no cluster `{cluster}` to sign in to"),
         )
     })?;
-    let mut doc: serde_norway::Value = serde_norway::from_str(&text)
+    let mut doc: serde_norway::Value = serde_norway::from_str(&before)
         .map_err(|e| config_error(&path, format!("not valid YAML ({e}); nothing was changed")))?;
-    let edit = edit_kubeconfig(&mut doc, account, cluster, &exe()?, &spec, mode.undo)
-        .map_err(|e| config_error(&path, format!("{e}; nothing was changed")))?;
+    let edit = edit_kubeconfig(
+        &mut doc,
+        account,
+        cluster,
+        &request.program,
+        &request.spec,
+        request.undo,
+    )
+    .map_err(|e| config_error(&path, format!("{e}; nothing was changed")))?;
     // The token goes only over https (plain http only to loopback): checked before anything
     // is written, by the rule every tool follows.
     let rule = match &edit.server {
         Some(server) => {
-            if !mode.undo {
+            if !request.undo {
                 if !server.contains("://") {
                     return Err(config_error(
                         &path,
@@ -291,43 +304,61 @@ pub(super) async fn setup(
                     )
                 })?;
             }
-            Some(Rule::new(server, None, None, account)?.with_spec(spec))
+            Some(Rule::new(server, None, None, account)?.with_spec(request.spec.clone()))
         }
         None => None,
     };
-    let mut plan = Plan {
-        changes: edit.changes,
-        warnings: Vec::new(),
-    };
-    if !plan.changes.is_empty() {
-        if yaml_has_comments(&text) {
-            plan.warnings.push(format!(
-                "{} has comments, which {} not kept: the YAML library drops them when it rewrites the file",
-                path.display(),
-                if mode.dry_run { "would be" } else { "were" }
-            ));
+    if !edit.changes.is_empty() {
+        if yaml_has_comments(&before) {
+            plan.warnings
+                .push(SetupWarning::CommentsDropped { path: path.clone() });
         }
-        if !mode.dry_run {
-            let out = serde_norway::to_string(&doc)
-                .map_err(|e| config_error(&path, format!("cannot write YAML: {e}")))?;
-            write_config(&path, &out)?;
-        }
+        let after = serde_norway::to_string(&doc)
+            .map_err(|e| config_error(&path, format!("cannot write YAML: {e}")))?;
+        plan.files.push(FileChange {
+            path,
+            before: Some(before),
+            after,
+            description: edit.changes.clone(),
+        });
     }
+    plan.changes.extend(edit.changes);
     if let Some(mut rule) = rule {
-        if mode.undo {
-            rule = rule_to_undo(m, rule)?;
+        if request.undo {
+            rule = rule_to_undo(rules, rule);
         }
-        apply_rule(m, rule, mode, &mut plan).await?;
+        if let Some((e, line)) = plan_rule(rules, rule, request.undo) {
+            plan.rule = Some(e);
+            plan.changes.push(line);
+        }
     }
-    if !mode.undo {
-        eprintln!(
-            "Use it with `kubectl --context {ctx} ...` (or `kubectl config use-context {ctx}`).",
-            ctx = kube_context(account, cluster)
-        );
+    if !request.undo {
+        plan.context = Some(kube_context(account, cluster));
     }
-    Ok(plan)
+    Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Docker
-// ---------------------------------------------------------------------------------------------
+/// The clusters of the default kubeconfig set up for `account` (a user
+/// `latchkey-ACCOUNT@CLUSTER` that a context uses), with the server the user was written for.
+pub(super) fn clusters_of(path: &Path, account: &str) -> Result<Vec<(String, String)>> {
+    let Some(text) = read_config(path)? else {
+        return Ok(Vec::new());
+    };
+    let doc: serde_norway::Value = serde_norway::from_str(&text)
+        .map_err(|e| config_error(path, format!("not valid YAML ({e})")))?;
+    let prefix = format!("latchkey-{account}@");
+    let mut out = Vec::new();
+    for u in doc
+        .get("users")
+        .and_then(serde_norway::Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(cluster) = entry_name(u).and_then(|n| n.strip_prefix(&prefix))
+            && let Some(server) = recorded_server(u)
+        {
+            out.push((cluster.to_string(), server));
+        }
+    }
+    Ok(out)
+}
