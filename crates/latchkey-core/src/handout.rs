@@ -1,5 +1,5 @@
 //! Handing a tool its credential: the one decision every integration (git, Docker, kubectl,
-//! pnpm, `exec`) asks for, whichever process serves it.
+//! AWS, pnpm, cargo, `exec`) asks for, whichever process serves it.
 //!
 //! A tool adapter parses its protocol into a [`CredentialRequest`] (which tool, what it talks
 //! to, `LATCHKEY_ACCOUNT`) and words the [`Handout`] it gets back. Everything between lives in
@@ -48,6 +48,8 @@ pub enum Tool {
     Aws,
     /// `latchkey npm-token-helper` (pnpm's `tokenHelper`).
     Npm,
+    /// `latchkey cargo-credential` (cargo's credential provider).
+    Cargo,
 }
 
 impl Tool {
@@ -60,6 +62,7 @@ impl Tool {
             Tool::Exec => "exec",
             Tool::Aws => "AWS",
             Tool::Npm => "pnpm",
+            Tool::Cargo => "cargo",
         }
     }
 
@@ -74,7 +77,13 @@ impl Tool {
     /// a tool that learns DPoP changes its answer here.
     pub fn bearer_only(self) -> bool {
         match self {
-            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec | Tool::Aws | Tool::Npm => true,
+            Tool::Git
+            | Tool::Docker
+            | Tool::Kubectl
+            | Tool::Exec
+            | Tool::Aws
+            | Tool::Npm
+            | Tool::Cargo => true,
         }
     }
 }

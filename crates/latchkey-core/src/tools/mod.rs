@@ -1,6 +1,6 @@
 //! The tools' own protocols, as library code: bytes (or environment) in, bytes out, with
 //! Latchkey behind a [`crate::handout::Handouts`] — so they are unit-tested without processes and
-//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`).
+//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`, `cargo_request`).
 //!
 //! - [`git`]: git's credential helper (`get`/`store`/`erase`, `key=value` lines).
 //! - [`docker`]: the Docker credential helper (`get` with a server URL on stdin, `list`,
@@ -12,6 +12,8 @@
 //! - [`exec`]: the environment `latchkey exec` gives its command.
 //! - [`npm`]: pnpm's `tokenHelper` (`Bearer <token>` for a registry) and the `.npmrc` line and
 //!   wrapper script `latchkey setup npm` writes.
+//! - [`cargo`]: cargo's credential provider (JSON lines: `Bearer <token>` for a registry's
+//!   index) and the `[registries.NAME]` entry `latchkey setup cargo` writes in `config.toml`.
 //! - [`sasl`]: the SASL initial responses mail clients send (`XOAUTH2`, RFC 7628
 //!   `OAUTHBEARER`) for `latchkey token --sasl`.
 //!
@@ -20,6 +22,7 @@
 //! adapters (argv, environment, exit codes) over these.
 
 pub mod aws;
+pub mod cargo;
 pub mod docker;
 pub mod exec;
 pub mod git;
