@@ -6,7 +6,8 @@
 //! device / PAR (the core's `PushedRequest`) / introspection / error responses ([`latchkey_core::token::interpret_json`]
 //! and the checks after it), discovery documents, a JWKS with an id_token, `WWW-Authenticate` /
 //! `DPoP-Nonce` headers, `accounts.toml`, agent frames, and the tools' protocols (git's
-//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`, AWS STS's XML answer) through the same
+//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`, AWS STS's XML answer,
+//! cargo's credential-provider requests and `config.toml`) through the same
 //! `latchkey_core::tools` code the CLI runs, with a fake hand-out behind them. A harness only fails by panicking: every input
 //! must end in `Ok` or a typed error. Whatever the parser returns must also be free of control
 //! characters where it is text for people (error messages).
@@ -41,6 +42,7 @@ pub const TARGETS: &[&str] = &[
     "docker_helper",
     "kube_exec_info",
     "sts_response",
+    "cargo_request",
 ];
 
 /// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
@@ -62,6 +64,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "docker_helper" => docker_helper(data),
         "kube_exec_info" => kube_exec_info(data),
         "sts_response" => sts_response(data),
+        "cargo_request" => cargo_request(data),
         _ => return false,
     }
     true
@@ -714,5 +717,69 @@ fn kube_exec_info(data: &[u8]) {
             );
         }
         Err(e) => assert_printable(&e),
+    }
+}
+
+fn cargo_request(data: &[u8]) {
+    use latchkey_core::tools::cargo;
+    // cargo's side of the conversation: every non-blank line gets exactly one JSON answer.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let at = OffsetDateTime::UNIX_EPOCH;
+    let r = now(cargo::main(
+        data,
+        &mut out,
+        &mut err,
+        None,
+        &Handouts,
+        || at,
+        |e: &latchkey_core::Error| e.to_string(),
+    ));
+    assert!(r.is_ok(), "only writing can fail");
+    let out = String::from_utf8(out).expect("the answers are UTF-8");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(r#"{"v":[1]}"#), "the hello comes first");
+    let requests = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count();
+    let mut answers = 0;
+    for line in lines {
+        answers += 1;
+        let v: serde_json::Value = serde_json::from_str(line).expect("each answer is JSON");
+        if let Some(e) = v.get("Err") {
+            let text = e.to_string();
+            assert!(!text.contains("FUZZTOKEN"), "no token with an error");
+            if let Some(m) = e.get("message").and_then(|m| m.as_str()) {
+                assert!(
+                    !m.chars().any(latchkey_core::text::is_unsafe),
+                    "an error message carries control characters: {m:?}"
+                );
+            }
+        } else {
+            assert_eq!(v["Ok"]["token"], "Bearer FUZZTOKEN", "{line}");
+        }
+    }
+    assert_eq!(answers, requests, "one answer per request line");
+
+    // The same bytes as a user's config.toml: an edit that succeeds is valid TOML holding the
+    // provider, and a second edit changes nothing.
+    let text = text(data);
+    let Ok(index) = cargo::Index::parse("https://crates.example.com/") else {
+        panic!("the fixed index parses");
+    };
+    match cargo::edit_config(&text, "corp", &index, "/usr/bin/latchkey", false) {
+        Ok(e) => {
+            let again = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", false)
+                .expect("the edited file edits again");
+            assert!(again.changes.is_empty(), "idempotent: {:?}", again.changes);
+            assert!(e.text.parse::<toml::Table>().is_ok(), "the edit is TOML");
+            let undone = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", true)
+                .expect("the edit undoes");
+            assert!(!undone.changes.is_empty(), "the provider just written is undone");
+        }
+        Err(detail) => assert!(
+            !detail.chars().any(latchkey_core::text::is_unsafe),
+            "{detail:?}"
+        ),
     }
 }

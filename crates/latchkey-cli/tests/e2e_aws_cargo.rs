@@ -1,13 +1,20 @@
-//! End-to-end tests of the AWS integration with the real tools: the AWS CLI (PyPI `awscli`)
-//! with a profile written by `latchkey setup aws` whose `credential_process` is `latchkey
-//! aws-credential`, against a local STS (`moto_server`) reached through a small counting proxy
-//! that records every `AssumeRoleWithWebIdentity` form (moto accepts any token, so the test
-//! itself checks that the WebIdentityToken is the account's id_token). The provider and the
-//! keychain (gnome-keyring) are real.
+//! End-to-end tests of the AWS and cargo integrations with the real tools.
 //!
-//! awscli and moto come from the test venv `scripts/install-deps.sh test` creates
-//! (`~/.cache/latchkey-test-venv`, or `LATCHKEY_TEST_VENV`); without them these tests FAIL
-//! saying so.
+//! - **AWS**: the AWS CLI (PyPI `awscli`) with a profile written by `latchkey setup aws` whose
+//!   `credential_process` is `latchkey aws-credential`, against a local STS (`moto_server`)
+//!   reached through a small counting proxy that records every `AssumeRoleWithWebIdentity` form
+//!   (moto accepts any token, so the test itself checks that the WebIdentityToken is the
+//!   account's id_token). awscli and moto come from the test venv `scripts/install-deps.sh test`
+//!   creates (`~/.cache/latchkey-test-venv`, or `LATCHKEY_TEST_VENV`); without them the test
+//!   FAILS saying so.
+//! - **cargo** (the machine's, the one running these tests): a small HTTPS sparse registry in
+//!   this test (self-signed certificate, given to cargo as `CARGO_HTTP_CAINFO`; `config.json`
+//!   with `"auth-required": true`, one index entry, a `.crate` made by `cargo package`) that
+//!   accepts only an `Authorization: Bearer` token the test provider says is active. `cargo
+//!   fetch` is refused without Latchkey and succeeds through the provider `latchkey setup
+//!   cargo` writes; `config.toml` never holds a token and `--undo` restores it byte for byte.
+//!
+//! The provider and the keychain (gnome-keyring) are real.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use sha2::Digest;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
@@ -385,4 +393,315 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
     setup(&["--undo"]);
     let config = std::fs::read_to_string(home.path().join(".aws/config")).unwrap();
     assert!(!config.contains("aws-credential"), "{config}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// cargo: a sparse registry over https that takes only active Bearer tokens
+// ---------------------------------------------------------------------------------------------
+
+const CRATE: &str = "lkdemo";
+
+/// What the registry saw: (path, the raw Authorization value, accepted).
+type Seen = Arc<Mutex<Vec<(String, Option<String>, bool)>>>;
+
+/// The machine's cargo (the one running this test).
+fn cargo_bin() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// cargo with a home of its own (`CARGO_HOME` under `home`), trusting the registry's
+/// certificate, and the sandbox's environment for the `latchkey` it runs.
+fn cargo_cmd(sb: &Sandbox, home: &Path, ca: &Path) -> Command {
+    let mut c = Command::new(cargo_bin());
+    c.env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .env_remove("LATCHKEY_LOG")
+        .env_remove("LATCHKEY_ACCOUNT");
+    for (k, v) in &sb.env {
+        c.env(k, v);
+    }
+    for k in &sb.unset {
+        c.env_remove(k);
+    }
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_REGISTRIES_") || k.starts_with("CARGO_REGISTRY_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("CARGO_HOME", home.join(".cargo"))
+        .env("HOME", home)
+        .env("CARGO_HTTP_CAINFO", ca)
+        .env("CARGO_NET_RETRY", "0")
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `lkdemo-1.0.0.crate`, packaged by the real cargo.
+fn crate_file(sb: &Sandbox, home: &Path, ca: &Path) -> Vec<u8> {
+    let src = home.join("lkdemo-src");
+    std::fs::create_dir_all(src.join("src")).unwrap();
+    std::fs::write(
+        src.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{CRATE}\"\nversion = \"1.0.0\"\nedition = \"2021\"\ndescription = \"Latchkey's test crate\"\nlicense = \"MIT\"\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("src/lib.rs"),
+        "pub fn hello() -> &'static str { \"hello from the registry\" }\n",
+    )
+    .unwrap();
+    let out = cargo_cmd(sb, home, ca)
+        .args(["package", "--no-verify", "--allow-dirty", "--offline"])
+        .arg("--target-dir")
+        .arg(home.join("pkg-target"))
+        .current_dir(&src)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "cargo package: {}", stderr(&out));
+    std::fs::read(home.join(format!("pkg-target/package/{CRATE}-1.0.0.crate"))).unwrap()
+}
+
+/// A sparse registry on 127.0.0.1 over TLS: `/index/config.json`, `/index/lk/de/lkdemo`,
+/// `/dl/lkdemo/1.0.0/download`; every request needs `Authorization: Bearer <active token>`.
+/// Returns the index URL, the certificate (PEM) file, and what it saw.
+fn start_cargo_registry(p: Arc<Provider>, crate_bytes: Vec<u8>, dir: &Path) -> (String, PathBuf, Seen) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let ca = dir.join("registry-ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let chain = vec![cert.cert.der().clone()];
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let config_json = json!({
+        "dl": format!("{base}/dl/{{crate}}/{{version}}/download"),
+        "auth-required": true
+    })
+    .to_string();
+    let entry = json!({
+        "name": CRATE, "vers": "1.0.0", "deps": [], "features": {}, "yanked": false,
+        "cksum": hex(&sha2::Sha256::digest(&crate_bytes)),
+    })
+    .to_string()
+        + "\n";
+    let files: Arc<Vec<(String, Vec<u8>)>> = Arc::new(vec![
+        ("/index/config.json".into(), config_json.into_bytes()),
+        (format!("/index/lk/de/{CRATE}"), entry.into_bytes()),
+        (format!("/dl/{CRATE}/1.0.0/download"), crate_bytes),
+    ]);
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, p, log, files) = (config.clone(), p.clone(), log.clone(), files.clone());
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = BufReader::new(&mut tls);
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut auth = None;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() {
+                        return;
+                    }
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        auth = Some(v.trim().to_string());
+                    }
+                }
+                let ok = auth
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .is_some_and(|t| p.introspect(t)["active"] == true);
+                log.lock().unwrap().push((path.clone(), auth, ok));
+                let (status, body): (&str, Vec<u8>) = if !ok {
+                    (
+                        "401 Unauthorized",
+                        br#"{"errors":[{"detail":"authentication required"}]}"#.to_vec(),
+                    )
+                } else if let Some((_, b)) = files.iter().find(|(f, _)| *f == path) {
+                    ("200 OK", b.clone())
+                } else {
+                    ("404 Not Found", br#"{"errors":[{"detail":"not found"}]}"#.to_vec())
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nWWW-Authenticate: Cargo\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes());
+                let _ = tls.write_all(&body);
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (format!("{base}/index/"), ca, seen)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
+    require_secret_service();
+    let p = Arc::new(Provider::start(json!({"accessTokenTtl": 600})));
+    let sb = Sandbox::new(BIN);
+    sb.add_and_login(&p, "work");
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    // The certificate is made before cargo packages the crate (cargo wants the CA file to
+    // exist): a placeholder CA path first, then the registry's own.
+    let placeholder = home.join("none.pem");
+    std::fs::write(&placeholder, "").unwrap();
+    let crate_bytes = crate_file(&sb, home, &placeholder);
+    let (index, ca, seen) = start_cargo_registry(p.clone(), crate_bytes, home);
+
+    let config = home.join(".cargo/config.toml");
+    let before = "# my own settings\n[net]\nretry = 0 # no retries\n";
+    std::fs::write(&config, before).unwrap();
+    let app = home.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n{CRATE} = {{ version = \"1.0.0\", registry = \"corp\" }}\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(app.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let fetch = |env_index: bool| {
+        let mut c = cargo_cmd(&sb, home, &ca);
+        c.arg("fetch").current_dir(&app);
+        if env_index {
+            c.env("CARGO_REGISTRIES_CORP_INDEX", format!("sparse+{index}"));
+        }
+        c.output().unwrap()
+    };
+
+    // Without Latchkey (the registry defined, no provider for it) cargo is refused.
+    let out = fetch(true);
+    assert_ne!(code(&out), 0, "fetched without a token?\n{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("authenticated registries require a credential-provider"),
+        "cargo without Latchkey: {err}"
+    );
+    {
+        let seen = seen.lock().unwrap();
+        assert!(!seen.is_empty(), "cargo never asked the registry");
+        assert!(seen.iter().all(|(_, a, ok)| a.is_none() && !ok), "{seen:?}");
+    }
+
+    // setup: --dry-run changes nothing; then once; then nothing to do.
+    let setup = |extra: &[&str]| {
+        let mut args = vec!["setup", "cargo", "work", "--registry", "corp", "--index", &index];
+        args.extend_from_slice(extra);
+        let out = sb
+            .cmd(&args)
+            .env("CARGO_HOME", home.join(".cargo"))
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "setup cargo {extra:?}: {}{}", stdout(&out), stderr(&out));
+        stdout(&out)
+    };
+    let dry = setup(&["--dry-run"]);
+    assert!(dry.contains("Would change"), "{dry}");
+    assert!(dry.contains("credential-provider"), "{dry}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(
+        !stdout(&sb.run(&["which", &index])).contains("work"),
+        "the dry run wrote the rule"
+    );
+    let done = setup(&[]);
+    assert!(done.contains("Changed"), "{done}");
+    assert!(done.contains("rule 127.0.0.1:"), "{done}");
+    assert!(setup(&[]).contains("Nothing to change"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.starts_with(before), "{text}");
+    assert!(text.contains(&format!("index = \"sparse+{index}\"")), "{text}");
+    assert!(
+        text.contains(&format!("credential-provider = [\"{BIN}\", \"cargo-credential\"]")),
+        "{text}"
+    );
+    let which = sb.ok(&["which", &index]);
+    assert!(which.starts_with("work"), "{which}");
+
+    // With Latchkey cargo fetches, sending `Bearer <the account's active token>`.
+    seen.lock().unwrap().clear();
+    let out = fetch(false);
+    assert_eq!(code(&out), 0, "cargo fetch: {}", stderr(&out));
+    let token = sb.ok(&["token", "work", "--min-ttl", "0"]).trim().to_string();
+    {
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter().any(|(path, _, ok)| path.ends_with("/download") && *ok),
+            "{seen:?}"
+        );
+        let bearer = format!("Bearer {token}");
+        // The first config.json request carries no token (cargo learns that the registry needs
+        // one from its 401); every other one carries the account's.
+        assert!(
+            seen.iter()
+                .filter(|(_, a, _)| a.is_some())
+                .all(|(_, a, ok)| *ok && a.as_deref() == Some(bearer.as_str())),
+            "{seen:?}"
+        );
+    }
+    let cached: Vec<PathBuf> = std::fs::read_dir(home.join(".cargo/registry/cache"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join(format!("{CRATE}-1.0.0.crate")))
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(cached.len(), 1, "the crate was downloaded");
+
+    // No token in cargo's config or anywhere cargo keeps credentials.
+    assert!(!std::fs::read_to_string(&config).unwrap().contains(&token));
+    assert!(!home.join(".cargo/credentials.toml").exists());
+
+    // login/logout: nothing to store, said plainly.
+    let out = cargo_cmd(&sb, home, &ca)
+        .args(["logout", "--registry", "corp"])
+        .current_dir(&app)
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("latchkey logout work"), "{}", stderr(&out));
+
+    // --undo restores the file byte for byte and takes the rule away: cargo is refused again.
+    let undone = setup(&["--undo"]);
+    assert!(undone.contains("- "), "{undone}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(!stdout(&sb.run(&["which", &index])).contains("work"));
+    assert!(setup(&["--undo"]).contains("Nothing to change"));
+    std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+    std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
+    let out = fetch(true);
+    assert_ne!(code(&out), 0, "fetched after --undo?\n{}", stderr(&out));
 }

@@ -1,6 +1,7 @@
 //! `latchkey cargo-credential`: cargo's credential provider, run by cargo as
-//! `credential-provider = ["/abs/latchkey", "cargo-credential"]` (cargo appends
-//! `--cargo-plugin`). The protocol (the hello, one JSON request per line, `Bearer <token>` for
+//! `credential-provider = ["/abs/latchkey", "cargo-credential"]`: cargo starts the program
+//! alone with `--cargo-plugin` (the rest of the array goes into each request's `args`), which
+//! `main` turns into this command. The protocol (the hello, one JSON request per line, `Bearer <token>` for
 //! the registry's index, `login`/`logout` answered with nothing to store) is
 //! [`latchkey_core::tools::cargo`]; this adapter wires stdin, stdout, stderr,
 //! `LATCHKEY_ACCOUNT` and the exit code.
@@ -9,6 +10,9 @@ use clap::Args;
 
 use super::DirectPath;
 use super::tokens::account_override;
+
+/// The command's name (`credential-provider = ["latchkey", "cargo-credential"]`).
+pub const COMMAND: &str = latchkey_core::tools::cargo::HELPER_COMMAND;
 
 /// `latchkey cargo-credential`.
 #[derive(Debug, Args)]

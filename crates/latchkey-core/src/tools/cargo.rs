@@ -1,8 +1,9 @@
 //! cargo: a credential provider speaking cargo's JSON-lines protocol, and the registry entry
 //! `latchkey setup cargo` writes into cargo's `config.toml`.
 //!
-//! **The provider** ([`main`]). cargo runs `credential-provider = ["/abs/latchkey",
-//! "cargo-credential"]` with `--cargo-plugin` appended; the provider prints its hello
+//! **The provider** ([`main`]). For `credential-provider = ["/abs/latchkey",
+//! "cargo-credential"]` cargo runs `/abs/latchkey --cargo-plugin` (the rest of the array
+//! arrives as each request's `args`, unused here); the provider prints its hello
 //! `{"v":[1]}`, then answers one JSON request per line until stdin ends:
 //!
 //! - `"kind":"get"` (any `operation`: read, publish, yank, …): the token of the account the
@@ -15,8 +16,9 @@
 //!   provider, then says it found no token), with a line on stderr saying how to set it up.
 //!   Refused or failed: `other` with the reason (what to do included).
 //! - `"kind":"login"` / `"logout"`: Latchkey keeps no registry token, so there is nothing to
-//!   store or remove; both are answered `operation-not-supported` with a message naming the
-//!   account and the command that signs it in (or out). A token cargo passes with `login` is
+//!   store or remove; both are answered `operation-not-supported`, with a message naming the
+//!   account and the command that signs it in (or out) — in the answer and on stderr, since
+//!   cargo shows only the kind. A token cargo passes with `login` is
 //!   never read into memory as anything but an ignored JSON field.
 //! - Unknown fields are ignored, unknown kinds are `operation-not-supported`, and a line that
 //!   is no request (malformed JSON, another protocol version, longer than [`MAX_LINE`]) gets
@@ -40,7 +42,7 @@ use super::npm::Registry;
 use crate::error::{Error, Result};
 use crate::handout::{CredentialRequest, Handout, Handouts, Subject, Tool};
 
-/// The CLI command cargo runs (with `--cargo-plugin` appended).
+/// The CLI command of the provider (the second word of its `credential-provider` array).
 pub const HELPER_COMMAND: &str = "cargo-credential";
 
 /// How long before the token's expiry cargo must stop reusing it.
@@ -317,6 +319,13 @@ async fn answer(
                     "Latchkey keeps no registry token, and no Latchkey rule names {shown} (set it up with `latchkey setup cargo --registry NAME --index {shown} ACCOUNT`)"
                 ),
             };
+            // cargo shows only "requested operation not supported" for this kind: the words
+            // go to stderr (cargo's own) too.
+            let _ = writeln!(
+                stderr,
+                "latchkey {HELPER_COMMAND}: {}",
+                crate::text::clean(&words, 1000)
+            );
             Answer::error("operation-not-supported", Some(words))
         }
         _ => Answer::error("operation-not-supported", None),
@@ -695,7 +704,8 @@ mod tests {
 {"v":1,"registry":{"index-url":"sparse+https://crates.example.com/"},"kind":"logout"}
 {"v":1,"registry":{"index-url":"sparse+https://crates.example.com/"},"kind":"teleport"}
 "#;
-        let (out, _) = talk(input, &fake);
+        let (out, err) = talk(input, &fake);
+        assert!(err.contains("latchkey login work"), "{err}");
         assert_eq!(out.len(), 4);
         for a in &out[1..] {
             assert_eq!(a["Err"]["kind"], "operation-not-supported", "{a}");
