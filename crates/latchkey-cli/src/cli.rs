@@ -459,6 +459,10 @@ pub struct TokenArgs {
     /// JSON output: access_token, token_type, expires_at (RFC 3339), scope, degraded.
     #[arg(long, conflicts_with = "sasl")]
     pub json: bool,
+    /// Print `Bearer <token>`, the whole Authorization value (for tools that send what they
+    /// read as the header, e.g. cargo's `cargo:token-from-stdout`); refused for DPoP tokens.
+    #[arg(long, conflicts_with_all = ["json", "sasl"])]
+    pub bearer: bool,
     /// Print a mail client's SASL initial response instead of the bare token: `xoauth2` or
     /// `oauthbearer` (RFC 7628), base64; needs --user.
     #[arg(long, value_name = "MECHANISM", requires = "user")]

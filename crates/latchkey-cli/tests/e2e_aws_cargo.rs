@@ -702,6 +702,35 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
     assert!(setup(&["--undo"]).contains("Nothing to change"));
     std::fs::remove_file(app.join("Cargo.lock")).unwrap();
     std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
+    seen.lock().unwrap().clear();
     let out = fetch(true);
     assert_ne!(code(&out), 0, "fetched after --undo?\n{}", stderr(&out));
+    assert!(seen.lock().unwrap().iter().all(|(_, a, _)| a.is_none()));
+
+    // The alternative without setup: cargo's own `cargo:token-from-stdout` running
+    // `latchkey token work --bearer` (cargo sends the line it prints as the whole header).
+    let out = cargo_cmd(&sb, home, &ca)
+        .arg("fetch")
+        .current_dir(&app)
+        .env("CARGO_REGISTRIES_CORP_INDEX", format!("sparse+{index}"))
+        .env(
+            "CARGO_REGISTRIES_CORP_CREDENTIAL_PROVIDER",
+            format!("cargo:token-from-stdout {BIN} token work --bearer"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "token-from-stdout: {}", stderr(&out));
+    let bearer = format!("Bearer {token}");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|(path, _, ok)| path.ends_with("/download") && *ok),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .filter(|(_, a, _)| a.is_some())
+            .all(|(_, a, ok)| *ok && a.as_deref() == Some(bearer.as_str())),
+        "{seen:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
 }

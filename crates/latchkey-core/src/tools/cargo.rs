@@ -354,9 +354,13 @@ async fn get(
             if let Some(w) = &c.token.degraded {
                 let _ = writeln!(stderr, "latchkey {HELPER_COMMAND}: warning: {w}");
             }
+            let value = match super::bearer_value(&c.token.token, &c.token.token_type) {
+                Ok(v) => v,
+                Err(e) => return Answer::other(say(&e)),
+            };
             Answer::Ok(Issued {
                 kind: "get",
-                token: format!("Bearer {}", c.token.token.expose()),
+                token: value.expose().to_string(),
                 cache: cache_for(c.token.expires_at, now()),
                 operation_independent: true,
             })
