@@ -567,6 +567,56 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `latchkey agent` on the sandbox's socket (debug log captured; killed on drop).
+struct Agent {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    fn start(sb: &Sandbox) -> Agent {
+        let mut cmd = sb.cmd(&["agent", "--socket", sb.agent_socket().to_str().unwrap()]);
+        cmd.env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let err = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let agent = Agent { child, lines };
+        let start = Instant::now();
+        while agent.count(|l| l.contains("agent serving")) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the agent did not start:\n{}",
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        agent
+    }
+
+    fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    fn count(&self, f: impl Fn(&str) -> bool) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| f(l)).count()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
     require_secret_service();
@@ -680,6 +730,31 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
         .filter(|p| p.exists())
         .collect();
     assert_eq!(cached.len(), 1, "the crate was downloaded");
+
+    // With the agent running, it serves the provider's hand-out (the same rule, same token).
+    {
+        let agent = Agent::start(&sb);
+        std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+        std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
+        seen.lock().unwrap().clear();
+        let out = fetch(false);
+        assert_eq!(code(&out), 0, "cargo fetch through the agent: {}", stderr(&out));
+        assert!(
+            agent.count(|l| l.contains("credential request") && l.contains("cargo")) >= 1,
+            "the agent served cargo's provider:\n{}",
+            agent.log()
+        );
+        let bearer = format!("Bearer {token}");
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, a, _)| a.is_some())
+                .all(|(_, a, ok)| *ok && a.as_deref() == Some(bearer.as_str())),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+    }
 
     // No token in cargo's config or anywhere cargo keeps credentials.
     assert!(!std::fs::read_to_string(&config).unwrap().contains(&token));
