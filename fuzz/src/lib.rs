@@ -735,7 +735,9 @@ fn cargo_request(data: &[u8]) {
         |e: &latchkey_core::Error| e.to_string(),
     ));
     assert!(r.is_ok(), "only writing can fail");
-    let out = String::from_utf8(out).expect("the answers are UTF-8");
+    let Ok(out) = String::from_utf8(out) else {
+        panic!("the answers are not UTF-8");
+    };
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some(r#"{"v":[1]}"#), "the hello comes first");
     let requests = data
@@ -745,7 +747,9 @@ fn cargo_request(data: &[u8]) {
     let mut answers = 0;
     for line in lines {
         answers += 1;
-        let v: serde_json::Value = serde_json::from_str(line).expect("each answer is JSON");
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            panic!("an answer is not JSON: {line:?}");
+        };
         if let Some(e) = v.get("Err") {
             let text = e.to_string();
             assert!(!text.contains("FUZZTOKEN"), "no token with an error");
@@ -769,13 +773,20 @@ fn cargo_request(data: &[u8]) {
     };
     match cargo::edit_config(&text, "corp", &index, "/usr/bin/latchkey", false) {
         Ok(e) => {
-            let again = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", false)
-                .expect("the edited file edits again");
+            let Ok(again) = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", false)
+            else {
+                panic!("the edited file does not edit again");
+            };
             assert!(again.changes.is_empty(), "idempotent: {:?}", again.changes);
             assert!(e.text.parse::<toml::Table>().is_ok(), "the edit is TOML");
-            let undone = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", true)
-                .expect("the edit undoes");
-            assert!(!undone.changes.is_empty(), "the provider just written is undone");
+            let Ok(undone) = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", true)
+            else {
+                panic!("the edit does not undo");
+            };
+            assert!(
+                !undone.changes.is_empty(),
+                "the provider just written is undone"
+            );
         }
         Err(detail) => assert!(
             !detail.chars().any(latchkey_core::text::is_unsafe),

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
-use sha2::Digest;
 use serde_json::json;
+use sha2::Digest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 const ROLE: &str = "arn:aws:iam::123456789012:role/latchkey-dev";
@@ -467,7 +467,11 @@ fn crate_file(sb: &Sandbox, home: &Path, ca: &Path) -> Vec<u8> {
 /// A sparse registry on 127.0.0.1 over TLS: `/index/config.json`, `/index/lk/de/lkdemo`,
 /// `/dl/lkdemo/1.0.0/download`; every request needs `Authorization: Bearer <active token>`.
 /// Returns the index URL, the certificate (PEM) file, and what it saw.
-fn start_cargo_registry(p: Arc<Provider>, crate_bytes: Vec<u8>, dir: &Path) -> (String, PathBuf, Seen) {
+fn start_cargo_registry(
+    p: Arc<Provider>,
+    crate_bytes: Vec<u8>,
+    dir: &Path,
+) -> (String, PathBuf, Seen) {
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let ca = dir.join("registry-ca.pem");
@@ -484,7 +488,10 @@ fn start_cargo_registry(p: Arc<Provider>, crate_bytes: Vec<u8>, dir: &Path) -> (
             .unwrap(),
     );
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
     let config_json = json!({
         "dl": format!("{base}/dl/{{crate}}/{{version}}/download"),
         "auth-required": true
@@ -546,7 +553,10 @@ fn start_cargo_registry(p: Arc<Provider>, crate_bytes: Vec<u8>, dir: &Path) -> (
                 } else if let Some((_, b)) = files.iter().find(|(f, _)| *f == path) {
                     ("200 OK", b.clone())
                 } else {
-                    ("404 Not Found", br#"{"errors":[{"detail":"not found"}]}"#.to_vec())
+                    (
+                        "404 Not Found",
+                        br#"{"errors":[{"detail":"not found"}]}"#.to_vec(),
+                    )
                 };
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nWWW-Authenticate: Cargo\r\nConnection: close\r\n\r\n",
@@ -670,14 +680,28 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
 
     // setup: --dry-run changes nothing; then once; then nothing to do.
     let setup = |extra: &[&str]| {
-        let mut args = vec!["setup", "cargo", "work", "--registry", "corp", "--index", &index];
+        let mut args = vec![
+            "setup",
+            "cargo",
+            "work",
+            "--registry",
+            "corp",
+            "--index",
+            &index,
+        ];
         args.extend_from_slice(extra);
         let out = sb
             .cmd(&args)
             .env("CARGO_HOME", home.join(".cargo"))
             .output()
             .unwrap();
-        assert_eq!(code(&out), 0, "setup cargo {extra:?}: {}{}", stdout(&out), stderr(&out));
+        assert_eq!(
+            code(&out),
+            0,
+            "setup cargo {extra:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         stdout(&out)
     };
     let dry = setup(&["--dry-run"]);
@@ -694,9 +718,14 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
     assert!(setup(&[]).contains("Nothing to change"));
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.starts_with(before), "{text}");
-    assert!(text.contains(&format!("index = \"sparse+{index}\"")), "{text}");
     assert!(
-        text.contains(&format!("credential-provider = [\"{BIN}\", \"cargo-credential\"]")),
+        text.contains(&format!("index = \"sparse+{index}\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "credential-provider = [\"{BIN}\", \"cargo-credential\"]"
+        )),
         "{text}"
     );
     let which = sb.ok(&["which", &index]);
@@ -706,11 +735,15 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
     seen.lock().unwrap().clear();
     let out = fetch(false);
     assert_eq!(code(&out), 0, "cargo fetch: {}", stderr(&out));
-    let token = sb.ok(&["token", "work", "--min-ttl", "0"]).trim().to_string();
+    let token = sb
+        .ok(&["token", "work", "--min-ttl", "0"])
+        .trim()
+        .to_string();
     {
         let seen = seen.lock().unwrap();
         assert!(
-            seen.iter().any(|(path, _, ok)| path.ends_with("/download") && *ok),
+            seen.iter()
+                .any(|(path, _, ok)| path.ends_with("/download") && *ok),
             "{seen:?}"
         );
         let bearer = format!("Bearer {token}");
@@ -738,7 +771,12 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
         std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
         seen.lock().unwrap().clear();
         let out = fetch(false);
-        assert_eq!(code(&out), 0, "cargo fetch through the agent: {}", stderr(&out));
+        assert_eq!(
+            code(&out),
+            0,
+            "cargo fetch through the agent: {}",
+            stderr(&out)
+        );
         assert!(
             agent.count(|l| l.contains("credential request") && l.contains("cargo")) >= 1,
             "the agent served cargo's provider:\n{}",
@@ -767,7 +805,11 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
         .output()
         .unwrap();
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("latchkey logout work"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("latchkey logout work"),
+        "{}",
+        stderr(&out)
+    );
 
     // --undo restores the file byte for byte and takes the rule away: cargo is refused again.
     let undone = setup(&["--undo"]);
@@ -798,7 +840,8 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
     let bearer = format!("Bearer {token}");
     let seen = seen.lock().unwrap();
     assert!(
-        seen.iter().any(|(path, _, ok)| path.ends_with("/download") && *ok),
+        seen.iter()
+            .any(|(path, _, ok)| path.ends_with("/download") && *ok),
         "{seen:?}"
     );
     assert!(

@@ -657,7 +657,10 @@ mod tests {
     #[test]
     fn a_token_near_its_expiry_is_not_cached() {
         let t = time::macros::datetime!(2030-01-02 03:04:05 UTC);
-        assert_eq!(cache_for(Some(t), t - Duration::from_secs(30)), Cache::Never);
+        assert_eq!(
+            cache_for(Some(t), t - Duration::from_secs(30)),
+            Cache::Never
+        );
         assert_eq!(cache_for(None, t), Cache::Never);
         assert_eq!(
             cache_for(Some(t), t - Duration::from_secs(3600)),
@@ -766,7 +769,10 @@ mod tests {
             assert!(e.text.contains(MARKER));
             let parsed: toml::Table = toml::from_str(&e.text).unwrap();
             let reg = &parsed["registries"]["corp"];
-            assert_eq!(reg["index"].as_str(), Some("sparse+http://127.0.0.1:8080/index/"));
+            assert_eq!(
+                reg["index"].as_str(),
+                Some("sparse+http://127.0.0.1:8080/index/")
+            );
             assert_eq!(
                 reg["credential-provider"],
                 toml::Value::Array(vec![EXE.into(), "cargo-credential".into()])
@@ -777,7 +783,12 @@ mod tests {
             let undone = edit_config(&e.text, "corp", &i, EXE, true).unwrap();
             assert_eq!(undone.changes, ["- [registries.corp]"]);
             assert_eq!(undone.text, before);
-            assert!(edit_config(before, "corp", &i, EXE, true).unwrap().changes.is_empty());
+            assert!(
+                edit_config(before, "corp", &i, EXE, true)
+                    .unwrap()
+                    .changes
+                    .is_empty()
+            );
         }
     }
 
@@ -796,7 +807,11 @@ mod tests {
         assert!(e.text.starts_with("[registries.corp] # ours\n"));
         let undone = edit_config(&e.text, "corp", &i, EXE, true).unwrap();
         assert_eq!(undone.changes.len(), 1);
-        assert!(undone.text.contains("index = \"sparse+https://crates.example.com\""));
+        assert!(
+            undone
+                .text
+                .contains("index = \"sparse+https://crates.example.com\"")
+        );
         assert!(!undone.text.contains("credential-provider"));
         // Another index under the same name is refused; so is a file that is not TOML.
         let other = index("https://elsewhere.example.com/");
@@ -808,7 +823,12 @@ mod tests {
         assert!(edit_config("[oops", "corp", &i, EXE, false).is_err());
         assert!(edit_config("registries = 3\n", "corp", &i, EXE, false).is_err());
         // A provider that is not Latchkey's is never undone.
-        assert!(edit_config(before, "corp", &i, EXE, true).unwrap().changes.is_empty());
+        assert!(
+            edit_config(before, "corp", &i, EXE, true)
+                .unwrap()
+                .changes
+                .is_empty()
+        );
         // Nor is a token ever written.
         assert!(!e.text.contains("token ="));
     }
