@@ -389,6 +389,45 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
         "all got the same credentials"
     );
 
+    // With the agent running it serves the whole call: this process reaches no keychain (its
+    // D-Bus address leads nowhere) and still gets credentials, which the agent obtained.
+    {
+        let agent = Agent::start(&sb);
+        let no_bus = |c: &mut Command| {
+            c.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent/latchkey-test-bus",
+            );
+        };
+        let mut c = run(&["--session-name", "agent"]);
+        c.arg("-v");
+        no_bus(&mut c);
+        let out = c.output().unwrap();
+        assert_eq!(code(&out), 0, "through the agent: {}", stderr(&out));
+        assert!(!stderr(&out).contains("agent not used"), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert!(v["AccessKeyId"].is_string(), "{v}");
+        assert_eq!(proxy.assume_calls("agent").len(), 1);
+        assert!(
+            agent.count(|l| l.contains("AWS credentials request")) >= 1,
+            "{}",
+            agent.log()
+        );
+        // The same call without the agent needs the keychain, which this bus does not reach:
+        // the direct path finds no tokens (no Secret Service, so no signed-in account).
+        let mut c = run(&["--session-name", "agent"]);
+        c.env("LATCHKEY_NO_AGENT", "1");
+        no_bus(&mut c);
+        let out = c.output().unwrap();
+        assert_eq!(
+            code(&out),
+            3,
+            "the direct path reached the tokens?\n{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("needs sign-in"), "{}", stderr(&out));
+    }
+
     // --undo takes the profile back out.
     setup(&["--undo"]);
     let config = std::fs::read_to_string(home.path().join(".aws/config")).unwrap();

@@ -414,6 +414,42 @@ fn token_answer(
     }
 }
 
+impl crate::tools::aws::AwsSource for Source {
+    /// The agent's `aws` operation, else [`crate::tools::aws::credentials_at`] with this
+    /// process's manager (built only then). An answer lost after the agent was asked is served
+    /// here too: another `AssumeRoleWithWebIdentity` spends nothing (the token is not
+    /// consumed), and the cache entry's lock keeps concurrent callers to one exchange.
+    async fn aws_credentials(
+        &self,
+        inv: &crate::tools::aws::Invocation,
+        endpoint: &url::Url,
+    ) -> Result<crate::tools::aws::AwsCredentials> {
+        let op = Op::Aws {
+            account: inv.account.clone(),
+            role_arn: inv.role_arn.clone(),
+            duration: inv.duration,
+            session_name: inv.session_name.clone(),
+            region: inv.region.clone(),
+            refresh: inv.refresh,
+            endpoint: endpoint.to_string(),
+            spec: (&inv.spec).into(),
+        };
+        let reason = match self.ask(op, REQUEST_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Aws { credentials }),
+                ..
+            } => return Ok(credentials),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "aws"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        let m = self.manager()?;
+        let handouts = Source::with_manager(m.clone()).without_agent(&reason);
+        crate::tools::aws::credentials_at(inv, endpoint, &handouts, &*m).await
+    }
+}
+
 fn fallback(reason: &str) {
     tracing::info!("agent not used ({reason}); using the direct path");
 }
