@@ -2,7 +2,8 @@
 //!
 //! [`Source`] is the one "ask the agent, else do it here" of Latchkey. Every shell uses it —
 //! the CLI (`token`, `refresh`, `list`, `status`, `request`, `introspect`), the tool adapters
-//! (git, Docker, kubectl, `exec`: [`Source::credential`]) and the desktop app:
+//! (git, Docker, kubectl, pnpm, cargo, `exec`: [`Source::credential`]; AWS's
+//! `credential_process` as a whole: [`crate::tools::aws::AwsSource`]) and the desktop app:
 //!
 //! - It asks the agent ([`crate::agent::client::Client`], blocking, on tokio's blocking pool)
 //!   unless `LATCHKEY_NO_AGENT` is set or this process itself serves the socket

@@ -1,6 +1,7 @@
 //! The tools' own protocols, as library code: bytes (or environment) in, bytes out, with
 //! Latchkey behind a [`crate::handout::Handouts`] — so they are unit-tested without processes and
-//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`, `cargo_request`).
+//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`,
+//! `cargo_request`).
 //!
 //! - [`git`]: git's credential helper (`get`/`store`/`erase`, `key=value` lines).
 //! - [`docker`]: the Docker credential helper (`get` with a server URL on stdin, `list`,
