@@ -18,8 +18,8 @@
 //! - `"kind":"login"` / `"logout"`: Latchkey keeps no registry token, so there is nothing to
 //!   store or remove; both are answered `operation-not-supported`, with a message naming the
 //!   account and the command that signs it in (or out) — in the answer and on stderr, since
-//!   cargo shows only the kind. A token cargo passes with `login` is
-//!   never read into memory as anything but an ignored JSON field.
+//!   cargo shows only the kind. A token cargo passes with `login` is skipped by the parser and
+//!   kept nowhere.
 //! - Unknown fields are ignored, unknown kinds are `operation-not-supported`, and a line that
 //!   is no request (malformed JSON, another protocol version, longer than [`MAX_LINE`]) gets
 //!   `other` with what was wrong — the loop goes on.
