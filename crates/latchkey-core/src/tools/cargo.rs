@@ -487,7 +487,13 @@ pub fn edit_config(
     let regs = root
         .get_mut("registries")
         .ok_or_else(|| "the `registries` table went missing".to_string())?;
-    let regs_inline = regs.is_inline_table();
+    if regs.is_inline_table() {
+        // An inline table is closed: the new entry could carry no marker, so `--undo` could not
+        // tell it from the user's own.
+        return Err(format!(
+            "`registries` is written inline (`registries = {{ … }}`): write it as `[registries.…]` sections so `[registries.{name}]` can be added and taken back exactly"
+        ));
+    }
     let regs = regs
         .as_table_like_mut()
         .ok_or_else(|| "`registries` is not a table".to_string())?;
@@ -506,11 +512,7 @@ pub fn edit_config(
                 "+ {head} credential-provider = {}",
                 provider_array(latchkey)
             ));
-            if regs_inline {
-                regs.insert(name, Item::Value(Value::InlineTable(t.into_inline_table())));
-            } else {
-                regs.insert(name, Item::Table(t));
-            }
+            regs.insert(name, Item::Table(t));
         }
         Some(reg) => {
             let reg = reg
@@ -822,6 +824,17 @@ mod tests {
         );
         assert!(edit_config("[oops", "corp", &i, EXE, false).is_err());
         assert!(edit_config("registries = 3\n", "corp", &i, EXE, false).is_err());
+        assert!(
+            edit_config(
+                "registries = { a = { index = \"x\" } }\n",
+                "corp",
+                &i,
+                EXE,
+                false
+            )
+            .unwrap_err()
+            .contains("written inline")
+        );
         // A provider that is not Latchkey's is never undone.
         assert!(
             edit_config(before, "corp", &i, EXE, true)
