@@ -19,7 +19,8 @@ Environment:
   LATCHKEY_CONFIG_DIR  where accounts.toml, locks and latchkey.log live
                        (default: the platform config dir, ~/.config/latchkey on Linux)
   LATCHKEY_BROWSER     command that opens URLs (the URL is appended as the last argument)
-  LATCHKEY_ACCOUNT     the account git, Docker, kubectl, pnpm, cargo and `which` use, overriding the rules
+  LATCHKEY_ACCOUNT     the account git, Docker, kubectl, pnpm, cargo and `which` use,
+                       overriding the rules
   LATCHKEY_LOG         log filter for stderr and the log file (e.g. debug, latchkey_core=trace)
   LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
                        (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
