@@ -6,7 +6,8 @@
 //! device / PAR (the core's `PushedRequest`) / introspection / error responses ([`latchkey_core::token::interpret_json`]
 //! and the checks after it), discovery documents, a JWKS with an id_token, `WWW-Authenticate` /
 //! `DPoP-Nonce` headers, `accounts.toml`, agent frames, and the tools' protocols (git's
-//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`, AWS STS's XML answer) through the same
+//! credential request, the Docker helper's input, `KUBERNETES_EXEC_INFO`, AWS STS's XML answer,
+//! cargo's credential-provider requests and `config.toml`) through the same
 //! `latchkey_core::tools` code the CLI runs, with a fake hand-out behind them. A harness only fails by panicking: every input
 //! must end in `Ok` or a typed error. Whatever the parser returns must also be free of control
 //! characters where it is text for people (error messages).
@@ -43,6 +44,7 @@ pub const TARGETS: &[&str] = &[
     "sts_response",
     "proc_requester",
     "activity_line",
+    "cargo_request",
 ];
 
 /// Runs `data` through `target`. Returns `false` for an unknown target; panics on a finding.
@@ -66,6 +68,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "sts_response" => sts_response(data),
         "proc_requester" => proc_requester(data),
         "activity_line" => activity_line(data),
+        "cargo_request" => cargo_request(data),
         _ => return false,
     }
     true
@@ -784,5 +787,80 @@ fn kube_exec_info(data: &[u8]) {
             );
         }
         Err(e) => assert_printable(&e),
+    }
+}
+
+fn cargo_request(data: &[u8]) {
+    use latchkey_core::tools::cargo;
+    // cargo's side of the conversation: every non-blank line gets exactly one JSON answer.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let at = OffsetDateTime::UNIX_EPOCH;
+    let r = now(cargo::main(
+        data,
+        &mut out,
+        &mut err,
+        None,
+        &Handouts,
+        || at,
+        |e: &latchkey_core::Error| e.to_string(),
+    ));
+    assert!(r.is_ok(), "only writing can fail");
+    let Ok(out) = String::from_utf8(out) else {
+        panic!("the answers are not UTF-8");
+    };
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(r#"{"v":[1]}"#), "the hello comes first");
+    let requests = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count();
+    let mut answers = 0;
+    for line in lines {
+        answers += 1;
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            panic!("an answer is not JSON: {line:?}");
+        };
+        if let Some(e) = v.get("Err") {
+            let text = e.to_string();
+            assert!(!text.contains("FUZZTOKEN"), "no token with an error");
+            if let Some(m) = e.get("message").and_then(|m| m.as_str()) {
+                assert!(
+                    !m.chars().any(latchkey_core::text::is_unsafe),
+                    "an error message carries control characters: {m:?}"
+                );
+            }
+        } else {
+            assert_eq!(v["Ok"]["token"], "Bearer FUZZTOKEN", "{line}");
+        }
+    }
+    assert_eq!(answers, requests, "one answer per request line");
+
+    // The same bytes as a user's config.toml: an edit that succeeds is valid TOML holding the
+    // provider, and a second edit changes nothing.
+    let text = text(data);
+    let Ok(index) = cargo::Index::parse("https://crates.example.com/") else {
+        panic!("the fixed index parses");
+    };
+    match cargo::edit_config(&text, "corp", &index, "/usr/bin/latchkey", false) {
+        Ok(e) => {
+            let Ok(again) = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", false)
+            else {
+                panic!("the edited file does not edit again");
+            };
+            assert!(again.changes.is_empty(), "idempotent: {:?}", again.changes);
+            assert!(e.text.parse::<toml::Table>().is_ok(), "the edit is TOML");
+            let Ok(undone) = cargo::edit_config(&e.text, "corp", &index, "/usr/bin/latchkey", true)
+            else {
+                panic!("the edit does not undo");
+            };
+            assert!(
+                !undone.changes.is_empty(),
+                "the provider just written is undone"
+            );
+        }
+        Err(detail) => assert!(
+            !detail.chars().any(latchkey_core::text::is_unsafe),
+            "{detail:?}"
+        ),
     }
 }

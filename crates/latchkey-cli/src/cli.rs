@@ -20,7 +20,8 @@ Environment:
   LATCHKEY_CONFIG_DIR  where accounts.toml, locks and latchkey.log live
                        (default: the platform config dir, ~/.config/latchkey on Linux)
   LATCHKEY_BROWSER     command that opens URLs (the URL is appended as the last argument)
-  LATCHKEY_ACCOUNT     the account git, Docker, kubectl, pnpm and `which` use, overriding the rules
+  LATCHKEY_ACCOUNT     the account git, Docker, kubectl, pnpm, cargo and `which` use,
+                       overriding the rules
   LATCHKEY_LOG         log filter for stderr and the log file (e.g. debug, latchkey_core=trace)
   LATCHKEY_AGENT_SOCK  the agent's socket, for `latchkey agent` and its clients
                        (default: $XDG_RUNTIME_DIR/latchkey/agent.sock)
@@ -98,10 +99,13 @@ pub enum Command {
     /// pnpm's tokenHelper: prints `Bearer <token>` for the registry (set up with `latchkey
     /// setup npm`, which writes the wrapper script pnpm runs).
     NpmTokenHelper(crate::commands::npm::NpmTokenHelperArgs),
+    /// cargo's credential provider (JSON lines on stdin/stdout): `Bearer <token>` for the
+    /// registry's index (set up with `latchkey setup cargo`); `login`/`logout` store nothing.
+    CargoCredential(crate::commands::cargo::CargoCredentialArgs),
     /// Run a command with a fresh access token in its environment (never in its arguments);
     /// its exit status and signals pass through.
     Exec(crate::commands::exec::ExecArgs),
-    /// Point git, kubectl, Docker, AWS or pnpm at Latchkey (idempotent; --dry-run, --undo).
+    /// Point git, kubectl, Docker, AWS, pnpm or cargo at Latchkey (idempotent; --dry-run, --undo).
     Setup(crate::commands::setup::SetupArgs),
     /// Run the agent: one process that holds the tokens and answers `token`, `request`,
     /// `list`, `status`, `refresh` and `introspect` (and the desktop app) over a user-only
@@ -557,6 +561,10 @@ pub struct TokenArgs {
     /// JSON output: access_token, token_type, expires_at (RFC 3339), scope, degraded.
     #[arg(long, conflicts_with = "sasl")]
     pub json: bool,
+    /// Print `Bearer <token>`, the whole Authorization value (for tools that send what they
+    /// read as the header, e.g. cargo's `cargo:token-from-stdout`); refused for DPoP tokens.
+    #[arg(long, conflicts_with_all = ["json", "sasl"])]
+    pub bearer: bool,
     /// Print a mail client's SASL initial response instead of the bare token: `xoauth2` or
     /// `oauthbearer` (RFC 7628), base64; needs --user.
     #[arg(long, value_name = "MECHANISM", requires = "user")]

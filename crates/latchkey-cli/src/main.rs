@@ -31,6 +31,14 @@ fn main() -> ExitCode {
     }) {
         args.splice(0..1, ["latchkey".into(), "docker-credential".into()]);
     }
+    // cargo runs a credential provider `["/abs/latchkey", "cargo-credential"]` as
+    // `/abs/latchkey --cargo-plugin`, the rest of the array going into each request's `args`.
+    if args.len() == 2 && args[1] == "--cargo-plugin" {
+        args.splice(
+            1..2,
+            [commands::cargo::COMMAND.into(), "--cargo-plugin".into()],
+        );
+    }
     let direct = commands::DirectPath::default();
     if let Some(done) = commands::tokens::token_first(&args, &direct) {
         return match done {

@@ -1,13 +1,20 @@
-//! End-to-end tests of the AWS integration with the real tools: the AWS CLI (PyPI `awscli`)
-//! with a profile written by `latchkey setup aws` whose `credential_process` is `latchkey
-//! aws-credential`, against a local STS (`moto_server`) reached through a small counting proxy
-//! that records every `AssumeRoleWithWebIdentity` form (moto accepts any token, so the test
-//! itself checks that the WebIdentityToken is the account's id_token). The provider and the
-//! keychain (gnome-keyring) are real.
+//! End-to-end tests of the AWS and cargo integrations with the real tools.
 //!
-//! awscli and moto come from the test venv `scripts/install-deps.sh test` creates
-//! (`~/.cache/latchkey-test-venv`, or `LATCHKEY_TEST_VENV`); without them these tests FAIL
-//! saying so.
+//! - **AWS**: the AWS CLI (PyPI `awscli`) with a profile written by `latchkey setup aws` whose
+//!   `credential_process` is `latchkey aws-credential`, against a local STS (`moto_server`)
+//!   reached through a small counting proxy that records every `AssumeRoleWithWebIdentity` form
+//!   (moto accepts any token, so the test itself checks that the WebIdentityToken is the
+//!   account's id_token). awscli and moto come from the test venv `scripts/install-deps.sh test`
+//!   creates (`~/.cache/latchkey-test-venv`, or `LATCHKEY_TEST_VENV`); without them the test
+//!   FAILS saying so.
+//! - **cargo** (the machine's, the one running these tests): a small HTTPS sparse registry in
+//!   this test (self-signed certificate, given to cargo as `CARGO_HTTP_CAINFO`; `config.json`
+//!   with `"auth-required": true`, one index entry, a `.crate` made by `cargo package`) that
+//!   accepts only an `Authorization: Bearer` token the test provider says is active. `cargo
+//!   fetch` is refused without Latchkey and succeeds through the provider `latchkey setup
+//!   cargo` writes; `config.toml` never holds a token and `--undo` restores it byte for byte.
+//!
+//! The provider and the keychain (gnome-keyring) are real.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
 use serde_json::json;
+use sha2::Digest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 const ROLE: &str = "arn:aws:iam::123456789012:role/latchkey-dev";
@@ -381,8 +389,505 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
         "all got the same credentials"
     );
 
+    // With the agent running it serves the whole call: this process reaches no keychain (its
+    // D-Bus address leads nowhere) and still gets credentials, which the agent obtained.
+    {
+        let agent = Agent::start(&sb);
+        let no_bus = |c: &mut Command| {
+            c.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent/latchkey-test-bus",
+            );
+        };
+        let mut c = run(&["--session-name", "agent"]);
+        c.arg("-v");
+        no_bus(&mut c);
+        let out = c.output().unwrap();
+        assert_eq!(code(&out), 0, "through the agent: {}", stderr(&out));
+        assert!(!stderr(&out).contains("agent not used"), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert!(v["AccessKeyId"].is_string(), "{v}");
+        assert_eq!(proxy.assume_calls("agent").len(), 1);
+        assert!(
+            agent.count(|l| l.contains("AWS credentials request")) >= 1,
+            "{}",
+            agent.log()
+        );
+        // The same call without the agent needs the keychain, which this bus does not reach:
+        // the direct path finds no tokens (no Secret Service, so no signed-in account).
+        let mut c = run(&["--session-name", "agent"]);
+        c.env("LATCHKEY_NO_AGENT", "1");
+        no_bus(&mut c);
+        let out = c.output().unwrap();
+        assert_eq!(
+            code(&out),
+            3,
+            "the direct path reached the tokens?\n{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("needs sign-in"), "{}", stderr(&out));
+    }
+
     // --undo takes the profile back out.
     setup(&["--undo"]);
     let config = std::fs::read_to_string(home.path().join(".aws/config")).unwrap();
     assert!(!config.contains("aws-credential"), "{config}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// cargo: a sparse registry over https that takes only active Bearer tokens
+// ---------------------------------------------------------------------------------------------
+
+const CRATE: &str = "lkdemo";
+
+/// What the registry saw: (path, the raw Authorization value, accepted).
+type Seen = Arc<Mutex<Vec<(String, Option<String>, bool)>>>;
+
+/// The machine's cargo (the one running this test).
+fn cargo_bin() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// cargo with a home of its own (`CARGO_HOME` under `home`), trusting the registry's
+/// certificate, and the sandbox's environment for the `latchkey` it runs.
+fn cargo_cmd(sb: &Sandbox, home: &Path, ca: &Path) -> Command {
+    let mut c = Command::new(cargo_bin());
+    c.env("LATCHKEY_CONFIG_DIR", sb.config_dir())
+        .env_remove("LATCHKEY_LOG")
+        .env_remove("LATCHKEY_ACCOUNT");
+    for (k, v) in &sb.env {
+        c.env(k, v);
+    }
+    for k in &sb.unset {
+        c.env_remove(k);
+    }
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_REGISTRIES_") || k.starts_with("CARGO_REGISTRY_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("CARGO_HOME", home.join(".cargo"))
+        .env("HOME", home)
+        .env("CARGO_HTTP_CAINFO", ca)
+        .env("CARGO_NET_RETRY", "0")
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `lkdemo-1.0.0.crate`, packaged by the real cargo.
+fn crate_file(sb: &Sandbox, home: &Path, ca: &Path) -> Vec<u8> {
+    let src = home.join("lkdemo-src");
+    std::fs::create_dir_all(src.join("src")).unwrap();
+    std::fs::write(
+        src.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{CRATE}\"\nversion = \"1.0.0\"\nedition = \"2021\"\ndescription = \"Latchkey's test crate\"\nlicense = \"MIT\"\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("src/lib.rs"),
+        "pub fn hello() -> &'static str { \"hello from the registry\" }\n",
+    )
+    .unwrap();
+    let out = cargo_cmd(sb, home, ca)
+        .args(["package", "--no-verify", "--allow-dirty", "--offline"])
+        .arg("--target-dir")
+        .arg(home.join("pkg-target"))
+        .current_dir(&src)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "cargo package: {}", stderr(&out));
+    std::fs::read(home.join(format!("pkg-target/package/{CRATE}-1.0.0.crate"))).unwrap()
+}
+
+/// A sparse registry on 127.0.0.1 over TLS: `/index/config.json`, `/index/lk/de/lkdemo`,
+/// `/dl/lkdemo/1.0.0/download`; every request needs `Authorization: Bearer <active token>`.
+/// Returns the index URL, the certificate (PEM) file, and what it saw.
+fn start_cargo_registry(
+    p: Arc<Provider>,
+    crate_bytes: Vec<u8>,
+    dir: &Path,
+) -> (String, PathBuf, Seen) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let ca = dir.join("registry-ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let chain = vec![cert.cert.der().clone()];
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let config_json = json!({
+        "dl": format!("{base}/dl/{{crate}}/{{version}}/download"),
+        "auth-required": true
+    })
+    .to_string();
+    let entry = json!({
+        "name": CRATE, "vers": "1.0.0", "deps": [], "features": {}, "yanked": false,
+        "cksum": hex(&sha2::Sha256::digest(&crate_bytes)),
+    })
+    .to_string()
+        + "\n";
+    let files: Arc<Vec<(String, Vec<u8>)>> = Arc::new(vec![
+        ("/index/config.json".into(), config_json.into_bytes()),
+        (format!("/index/lk/de/{CRATE}"), entry.into_bytes()),
+        (format!("/dl/{CRATE}/1.0.0/download"), crate_bytes),
+    ]);
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, p, log, files) = (config.clone(), p.clone(), log.clone(), files.clone());
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = BufReader::new(&mut tls);
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut auth = None;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() {
+                        return;
+                    }
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        auth = Some(v.trim().to_string());
+                    }
+                }
+                let ok = auth
+                    .as_deref()
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .is_some_and(|t| p.introspect(t)["active"] == true);
+                log.lock().unwrap().push((path.clone(), auth, ok));
+                let (status, body): (&str, Vec<u8>) = if !ok {
+                    (
+                        "401 Unauthorized",
+                        br#"{"errors":[{"detail":"authentication required"}]}"#.to_vec(),
+                    )
+                } else if let Some((_, b)) = files.iter().find(|(f, _)| *f == path) {
+                    ("200 OK", b.clone())
+                } else {
+                    (
+                        "404 Not Found",
+                        br#"{"errors":[{"detail":"not found"}]}"#.to_vec(),
+                    )
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nWWW-Authenticate: Cargo\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes());
+                let _ = tls.write_all(&body);
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (format!("{base}/index/"), ca, seen)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `latchkey agent` on the sandbox's socket (debug log captured; killed on drop).
+struct Agent {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    fn start(sb: &Sandbox) -> Agent {
+        let mut cmd = sb.cmd(&["agent", "--socket", sb.agent_socket().to_str().unwrap()]);
+        cmd.env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let err = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let agent = Agent { child, lines };
+        let start = Instant::now();
+        while agent.count(|l| l.contains("agent serving")) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the agent did not start:\n{}",
+                agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        agent
+    }
+
+    fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    fn count(&self, f: impl Fn(&str) -> bool) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| f(l)).count()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
+    require_secret_service();
+    let p = Arc::new(Provider::start(json!({"accessTokenTtl": 600})));
+    let sb = Sandbox::new(BIN);
+    sb.add_and_login(&p, "work");
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    // The certificate is made before cargo packages the crate (cargo wants the CA file to
+    // exist): a placeholder CA path first, then the registry's own.
+    let placeholder = home.join("none.pem");
+    std::fs::write(&placeholder, "").unwrap();
+    let crate_bytes = crate_file(&sb, home, &placeholder);
+    let (index, ca, seen) = start_cargo_registry(p.clone(), crate_bytes, home);
+
+    let config = home.join(".cargo/config.toml");
+    let before = "# my own settings\n[net]\nretry = 0 # no retries\n";
+    std::fs::write(&config, before).unwrap();
+    let app = home.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n{CRATE} = {{ version = \"1.0.0\", registry = \"corp\" }}\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(app.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let fetch = |env_index: bool| {
+        let mut c = cargo_cmd(&sb, home, &ca);
+        c.arg("fetch").current_dir(&app);
+        if env_index {
+            c.env("CARGO_REGISTRIES_CORP_INDEX", format!("sparse+{index}"));
+        }
+        c.output().unwrap()
+    };
+
+    // Without Latchkey (the registry defined, no provider for it) cargo is refused.
+    let out = fetch(true);
+    assert_ne!(code(&out), 0, "fetched without a token?\n{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("authenticated registries require a credential-provider"),
+        "cargo without Latchkey: {err}"
+    );
+    {
+        let seen = seen.lock().unwrap();
+        assert!(!seen.is_empty(), "cargo never asked the registry");
+        assert!(seen.iter().all(|(_, a, ok)| a.is_none() && !ok), "{seen:?}");
+    }
+
+    // setup: --dry-run changes nothing; then once; then nothing to do.
+    let setup = |extra: &[&str]| {
+        let mut args = vec![
+            "setup",
+            "cargo",
+            "work",
+            "--registry",
+            "corp",
+            "--index",
+            &index,
+        ];
+        args.extend_from_slice(extra);
+        let out = sb
+            .cmd(&args)
+            .env("CARGO_HOME", home.join(".cargo"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            code(&out),
+            0,
+            "setup cargo {extra:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let dry = setup(&["--dry-run"]);
+    assert!(dry.contains("Would change"), "{dry}");
+    assert!(dry.contains("credential-provider"), "{dry}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(
+        !stdout(&sb.run(&["which", &index])).contains("work"),
+        "the dry run wrote the rule"
+    );
+    let done = setup(&[]);
+    assert!(done.contains("Changed"), "{done}");
+    assert!(done.contains("rule 127.0.0.1:"), "{done}");
+    assert!(setup(&[]).contains("Nothing to change"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.starts_with(before), "{text}");
+    assert!(
+        text.contains(&format!("index = \"sparse+{index}\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "credential-provider = [\"{BIN}\", \"cargo-credential\"]"
+        )),
+        "{text}"
+    );
+    let which = sb.ok(&["which", &index]);
+    assert!(which.starts_with("work"), "{which}");
+
+    // With Latchkey cargo fetches, sending `Bearer <the account's active token>`.
+    seen.lock().unwrap().clear();
+    let out = fetch(false);
+    assert_eq!(code(&out), 0, "cargo fetch: {}", stderr(&out));
+    let token = sb
+        .ok(&["token", "work", "--min-ttl", "0"])
+        .trim()
+        .to_string();
+    {
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|(path, _, ok)| path.ends_with("/download") && *ok),
+            "{seen:?}"
+        );
+        let bearer = format!("Bearer {token}");
+        // The first config.json request carries no token (cargo learns that the registry needs
+        // one from its 401); every other one carries the account's.
+        assert!(
+            seen.iter()
+                .filter(|(_, a, _)| a.is_some())
+                .all(|(_, a, ok)| *ok && a.as_deref() == Some(bearer.as_str())),
+            "{seen:?}"
+        );
+    }
+    let cached: Vec<PathBuf> = std::fs::read_dir(home.join(".cargo/registry/cache"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join(format!("{CRATE}-1.0.0.crate")))
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(cached.len(), 1, "the crate was downloaded");
+
+    // With the agent running, it serves the provider's hand-out (the same rule, same token).
+    {
+        let agent = Agent::start(&sb);
+        std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+        std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
+        seen.lock().unwrap().clear();
+        let out = fetch(false);
+        assert_eq!(
+            code(&out),
+            0,
+            "cargo fetch through the agent: {}",
+            stderr(&out)
+        );
+        assert!(
+            agent.count(|l| l.contains("credential request") && l.contains("cargo")) >= 1,
+            "the agent served cargo's provider:\n{}",
+            agent.log()
+        );
+        let bearer = format!("Bearer {token}");
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, a, _)| a.is_some())
+                .all(|(_, a, ok)| *ok && a.as_deref() == Some(bearer.as_str())),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+    }
+
+    // No token in cargo's config or anywhere cargo keeps credentials.
+    assert!(!std::fs::read_to_string(&config).unwrap().contains(&token));
+    assert!(!home.join(".cargo/credentials.toml").exists());
+
+    // login/logout: nothing to store, said plainly.
+    let out = cargo_cmd(&sb, home, &ca)
+        .args(["logout", "--registry", "corp"])
+        .current_dir(&app)
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("latchkey logout work"),
+        "{}",
+        stderr(&out)
+    );
+
+    // --undo restores the file byte for byte and takes the rule away: cargo is refused again.
+    let undone = setup(&["--undo"]);
+    assert!(undone.contains("- "), "{undone}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(!stdout(&sb.run(&["which", &index])).contains("work"));
+    assert!(setup(&["--undo"]).contains("Nothing to change"));
+    std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+    std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
+    seen.lock().unwrap().clear();
+    let out = fetch(true);
+    assert_ne!(code(&out), 0, "fetched after --undo?\n{}", stderr(&out));
+    assert!(seen.lock().unwrap().iter().all(|(_, a, _)| a.is_none()));
+
+    // The alternative without setup: cargo's own `cargo:token-from-stdout` running
+    // `latchkey token work --bearer` (cargo sends the line it prints as the whole header).
+    let out = cargo_cmd(&sb, home, &ca)
+        .arg("fetch")
+        .current_dir(&app)
+        .env("CARGO_REGISTRIES_CORP_INDEX", format!("sparse+{index}"))
+        .env(
+            "CARGO_REGISTRIES_CORP_CREDENTIAL_PROVIDER",
+            format!("cargo:token-from-stdout {BIN} token work --bearer"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "token-from-stdout: {}", stderr(&out));
+    let bearer = format!("Bearer {token}");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|(path, _, ok)| path.ends_with("/download") && *ok),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .filter(|(_, a, _)| a.is_some())
+            .all(|(_, a, ok)| *ok && a.as_deref() == Some(bearer.as_str())),
+        "{seen:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
 }

@@ -1,5 +1,5 @@
 //! Handing a tool its credential: the one decision every integration (git, Docker, kubectl,
-//! pnpm, `exec`) asks for, whichever process serves it.
+//! AWS, pnpm, cargo, `exec`) asks for, whichever process serves it.
 //!
 //! A tool adapter parses its protocol into a [`CredentialRequest`] (which tool, what it talks
 //! to, `LATCHKEY_ACCOUNT`) and words the [`Handout`] it gets back. Everything between lives in
@@ -48,6 +48,8 @@ pub enum Tool {
     Aws,
     /// `latchkey npm-token-helper` (pnpm's `tokenHelper`).
     Npm,
+    /// `latchkey cargo-credential` (cargo's credential provider).
+    Cargo,
 }
 
 impl Tool {
@@ -60,6 +62,7 @@ impl Tool {
             Tool::Exec => "exec",
             Tool::Aws => "AWS",
             Tool::Npm => "pnpm",
+            Tool::Cargo => "cargo",
         }
     }
 
@@ -73,6 +76,7 @@ impl Tool {
             Tool::Exec => "exec",
             Tool::Aws => "aws",
             Tool::Npm => "npm",
+            Tool::Cargo => "cargo",
         }
     }
 
@@ -87,7 +91,13 @@ impl Tool {
     /// a tool that learns DPoP changes its answer here.
     pub fn bearer_only(self) -> bool {
         match self {
-            Tool::Git | Tool::Docker | Tool::Kubectl | Tool::Exec | Tool::Aws | Tool::Npm => true,
+            Tool::Git
+            | Tool::Docker
+            | Tool::Kubectl
+            | Tool::Exec
+            | Tool::Aws
+            | Tool::Npm
+            | Tool::Cargo => true,
         }
     }
 }
@@ -198,4 +208,41 @@ pub trait Handouts {
     ) -> impl Future<Output = Result<Option<String>>>;
     /// Each rule's pattern with the username its account presents (Docker's `list`).
     fn usernames(&self) -> impl Future<Output = Result<Vec<(String, String)>>>;
+}
+
+/// A manager that answers one asker's hand-outs itself: the agent, for an operation that runs a
+/// whole tool protocol in its own process (`aws`), so the tool's hand-out passes the same
+/// approval and activity record as every other ([`crate::LoginManager::credential_for`] with
+/// that asker).
+pub struct AskedManager<'a> {
+    /// The manager.
+    pub manager: &'a crate::LoginManager,
+    /// Who asks.
+    pub asker: crate::approval::Asker<'a>,
+}
+
+impl Handouts for AskedManager<'_> {
+    async fn credential(&self, request: CredentialRequest) -> Result<Handout> {
+        self.manager.credential_for(&request, &self.asker).await
+    }
+
+    async fn select(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<Selection>> {
+        self.manager.select_for(subject, env_override)
+    }
+
+    async fn token_rejected(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<String>> {
+        self.manager.token_rejected_for(subject, env_override).await
+    }
+
+    async fn usernames(&self) -> Result<Vec<(String, String)>> {
+        self.manager.rule_usernames()
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`Source`] is the one "ask the agent, else do it here" of Latchkey. Every shell uses it —
 //! the CLI (`token`, `refresh`, `list`, `status`, `request`, `introspect`), the tool adapters
-//! (git, Docker, kubectl, `exec`: [`Source::credential`]) and the desktop app:
+//! (git, Docker, kubectl, pnpm, cargo, `exec`: [`Source::credential`]; AWS's
+//! `credential_process` as a whole: [`crate::tools::aws::AwsSource`]) and the desktop app:
 //!
 //! - It asks the agent ([`crate::agent::client::Client`], blocking, on tokio's blocking pool)
 //!   unless `LATCHKEY_NO_AGENT` is set or this process itself serves the socket
@@ -535,6 +536,42 @@ fn token_answer(
         Outcome::Served { result: Err(e), .. } => Ok(Err(e)),
         Outcome::Served { pid, .. } => Err(client::unexpected(pid, what)),
         Outcome::Fallback(r) | Outcome::Lost(r) => Err(r),
+    }
+}
+
+impl crate::tools::aws::AwsSource for Source {
+    /// The agent's `aws` operation, else [`crate::tools::aws::credentials_at`] with this
+    /// process's manager (built only then). An answer lost after the agent was asked is served
+    /// here too: another `AssumeRoleWithWebIdentity` spends nothing (the token is not
+    /// consumed), and the cache entry's lock keeps concurrent callers to one exchange.
+    async fn aws_credentials(
+        &self,
+        inv: &crate::tools::aws::Invocation,
+        endpoint: &url::Url,
+    ) -> Result<crate::tools::aws::AwsCredentials> {
+        let op = Op::Aws {
+            account: inv.account.clone(),
+            role_arn: inv.role_arn.clone(),
+            duration: inv.duration,
+            session_name: inv.session_name.clone(),
+            region: inv.region.clone(),
+            refresh: inv.refresh,
+            endpoint: endpoint.to_string(),
+            spec: (&inv.spec).into(),
+        };
+        let reason = match self.ask(op, REQUEST_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Aws { credentials }),
+                ..
+            } => return Ok(credentials),
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "aws"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        let m = self.manager()?;
+        let handouts = Source::with_manager(m.clone()).without_agent(&reason);
+        crate::tools::aws::credentials_at(inv, endpoint, &handouts, &*m).await
     }
 }
 

@@ -1,8 +1,9 @@
 //! `latchkey aws-credential ACCOUNT --role-arn ARN`: AWS's `credential_process`. The protocol
 //! (the id_token exchanged at STS, the `Version: 1` JSON, the keychain cache and its lock) is
 //! [`latchkey_core::tools::aws`]; the token is the one hand-out
-//! ([`latchkey_core::LoginManager::credential_for`], through the agent when it runs). This
-//! adapter reads the args and the environment and writes stdout.
+//! ([`latchkey_core::LoginManager::credential_for`]); when the agent runs it serves the whole
+//! call (cache, lock, hand-out, STS), so this process opens no keychain. This adapter reads
+//! the args and the environment and writes stdout.
 
 use clap::Args;
 use latchkey_core::Error;
@@ -46,13 +47,12 @@ pub async fn credential(direct: &DirectPath, a: AwsArgs) -> Result<u8, Error> {
         spec: token_spec(&a.target)?,
         refresh: a.refresh,
     };
-    let manager = direct.manager()?;
+    // The agent serves the whole call when it runs (no keychain, no manager here).
     aws::main(
         invocation,
         |name| std::env::var(name).ok(),
         std::io::stdout().lock(),
         &direct.source(),
-        &*manager,
     )
     .await?;
     Ok(0)

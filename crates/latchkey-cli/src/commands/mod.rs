@@ -6,6 +6,7 @@ mod accounts;
 mod agent;
 mod approvals;
 pub mod aws;
+pub mod cargo;
 pub mod docker;
 pub mod exec;
 pub mod git;
@@ -136,6 +137,7 @@ pub async fn run(cli: Cli, direct: &DirectPath, interrupt: Interrupt) -> Result<
         Command::AwsCredential(a) => aws::credential(direct, a).await,
         Command::DockerCredential(d) => Ok(docker::helper(direct, &d.action).await),
         Command::NpmTokenHelper(a) => Ok(npm::token_helper(direct, &a).await),
+        Command::CargoCredential(a) => Ok(cargo::credential(direct, &a).await),
         Command::Exec(e) => exec::exec(direct, e, interrupt).await,
         Command::Setup(s) => setup::setup(direct, s, json).await,
         Command::Store(s) => store::store(direct, s, json).await,

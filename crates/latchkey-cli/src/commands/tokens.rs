@@ -44,6 +44,14 @@ pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, 
         println!("{}", response.expose());
         return Ok(0);
     }
+    if t.bearer {
+        let value = latchkey_core::tools::bearer_value(&tok.token, &tok.token_type)?;
+        if let Some(w) = &tok.degraded {
+            eprintln!("latchkey: warning: {w}");
+        }
+        println!("{}", value.expose());
+        return Ok(0);
+    }
     output::token(&tok, json || t.json);
     Ok(0)
 }

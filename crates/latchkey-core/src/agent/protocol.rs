@@ -186,6 +186,33 @@ pub enum Op {
     /// Ends every session grant and forgets the vault key (`latchkey lock`). Answers
     /// [`Answer::Locked`].
     Lock,
+    /// AWS `credential_process` (`latchkey aws-credential`): [`crate::tools::aws::credentials_at`]
+    /// run by the agent — its keychain cache, the entry's lock, the hand-out and the STS
+    /// request — so the client opens no keychain. Answers [`Answer::Aws`]. An agent that does
+    /// not know it answers `bad_request` and the client serves itself.
+    Aws {
+        /// The account whose identity is exchanged.
+        account: String,
+        /// The role to assume.
+        role_arn: String,
+        /// `--duration` in seconds.
+        #[serde(default)]
+        duration: Option<u32>,
+        /// `--session-name`.
+        #[serde(default)]
+        session_name: Option<String>,
+        /// `--region`.
+        #[serde(default)]
+        region: Option<String>,
+        /// `--refresh`: skip the cached entry.
+        #[serde(default)]
+        refresh: bool,
+        /// The STS endpoint the client's environment names (checked again by the agent).
+        endpoint: String,
+        /// What the token is for (empty: the id_token).
+        #[serde(flatten)]
+        spec: TokenSpecWire,
+    },
 }
 
 /// A token spec as sent: checked by the agent ([`crate::target::TokenSpec::new`]) before use.
@@ -314,6 +341,11 @@ pub enum Answer {
     Locked {
         /// Session grants ended.
         ended: usize,
+    },
+    /// Answer to [`Op::Aws`].
+    Aws {
+        /// The temporary AWS credentials.
+        credentials: crate::tools::aws::AwsCredentials,
     },
 }
 

@@ -710,6 +710,50 @@ impl Server {
                     Err(e) => core_error(&e),
                 }
             }
+            Op::Aws {
+                account,
+                role_arn,
+                duration,
+                session_name,
+                region,
+                refresh,
+                endpoint,
+                spec,
+            } => {
+                let spec = match spec.check() {
+                    Ok(s) => s,
+                    Err(e) => return core_error(&e),
+                };
+                let endpoint = match url::Url::parse(&endpoint) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        return error(
+                            kinds::BAD_REQUEST,
+                            format!("the STS endpoint is not a URL: {e}"),
+                        );
+                    }
+                };
+                tracing::debug!(account = %account, "AWS credentials request");
+                let inv = crate::tools::aws::Invocation {
+                    account,
+                    role_arn,
+                    duration,
+                    session_name,
+                    region,
+                    spec,
+                    refresh,
+                };
+                // The agent's own hand-out (never its socket), approved and recorded for the
+                // peer that asked.
+                let handouts = crate::handout::AskedManager {
+                    manager: m,
+                    asker: asker(),
+                };
+                match crate::tools::aws::credentials_at(&inv, &endpoint, &handouts, &**m).await {
+                    Ok(credentials) => Answer::Aws { credentials },
+                    Err(e) => core_error(&e),
+                }
+            }
             Op::RequestFor {
                 account,
                 method,

@@ -17,6 +17,9 @@
 //!   spec>`) until [`CACHE_MARGIN`] before they expire, and obtained single-flight across
 //!   processes (a lock file per cache entry: ten concurrent calls make one STS request).
 //!   `--refresh` skips the cached entry.
+//! - **Who serves it** ([`AwsSource`]): the agent when it runs (its `aws` operation runs
+//!   [`credentials_at`] with the agent's own keychain, lock and HTTPS client, so the calling
+//!   process opens no keychain and builds no manager), else this process ([`Local`]).
 
 use std::future::Future;
 use std::io::Write;
@@ -358,21 +361,27 @@ async fn cached_fresh(
         .filter(|c| c.fresh_at(backend.now())))
 }
 
-/// The credentials for `inv`: cached, else (under the entry's lock, checking the cache again)
-/// from STS with the hand-out's token, then cached.
-pub async fn credentials(
-    inv: &Invocation,
-    env: impl Fn(&str) -> Option<String>,
-    latchkey: &impl Handouts,
-    backend: &impl AwsBackend,
-) -> Result<AwsCredentials> {
+fn check_role_arn(inv: &Invocation) -> Result<()> {
     if !inv.role_arn.starts_with("arn:") {
         return Err(Error::InvalidInput(format!(
             "--role-arn must be a role ARN (arn:aws:iam::ACCOUNT:role/NAME), not {}",
             crate::text::clean(&inv.role_arn, 100)
         )));
     }
-    let endpoint = sts_endpoint(inv.region.as_deref(), env)?;
+    Ok(())
+}
+
+/// The credentials for `inv` from the STS at `endpoint` (https, or plain http to loopback:
+/// checked again here, for the agent serving another process): cached, else (under the
+/// entry's lock, checking the cache again) from STS with the hand-out's token, then cached.
+pub async fn credentials_at(
+    inv: &Invocation,
+    endpoint: &Url,
+    latchkey: &impl Handouts,
+    backend: &impl AwsBackend,
+) -> Result<AwsCredentials> {
+    check_role_arn(inv)?;
+    crate::rules::Target::parse(endpoint.as_str())?.check_transport()?;
     let digest = inv.cache_digest();
     if let Some(c) = cached_fresh(backend, inv, &digest).await? {
         tracing::debug!("AWS credentials served from the cache");
@@ -398,7 +407,7 @@ pub async fn credentials(
         Handout::Refused(reason) => return Err(Error::InvalidInput(reason)),
     };
     let (status, body) = backend
-        .post(&endpoint, &assume_role_form(inv, &token))
+        .post(endpoint, &assume_role_form(inv, &token))
         .await?;
     let creds = match parse_sts_response(status, &body) {
         Ok(c) => c,
@@ -422,15 +431,44 @@ pub async fn credentials(
     Ok(creds)
 }
 
-/// `latchkey aws-credential`: writes the `credential_process` JSON on `stdout`.
+/// Where `latchkey aws-credential` gets its credentials. [`crate::source::Source`] asks the
+/// agent first (which runs [`credentials_at`] with its own keychain cache, lock, hand-out and
+/// HTTPS client), so a call the agent answers opens no keychain and builds no manager; it
+/// serves them itself ([`Local`] over its manager) only when no agent answers.
+pub trait AwsSource {
+    /// The credentials for `inv` from the STS at `endpoint`.
+    fn aws_credentials(
+        &self,
+        inv: &Invocation,
+        endpoint: &Url,
+    ) -> impl Future<Output = Result<AwsCredentials>>;
+}
+
+/// This process: [`credentials_at`] over `latchkey` and `backend`.
+pub struct Local<'a, H, B> {
+    /// The hand-outs.
+    pub latchkey: &'a H,
+    /// The cache, lock and STS client.
+    pub backend: &'a B,
+}
+
+impl<H: Handouts, B: AwsBackend> AwsSource for Local<'_, H, B> {
+    async fn aws_credentials(&self, inv: &Invocation, endpoint: &Url) -> Result<AwsCredentials> {
+        credentials_at(inv, endpoint, self.latchkey, self.backend).await
+    }
+}
+
+/// `latchkey aws-credential`: finds STS in `env` and writes the `credential_process` JSON on
+/// `stdout`.
 pub async fn main(
     inv: Invocation,
     env: impl Fn(&str) -> Option<String>,
     mut stdout: impl Write,
-    latchkey: &impl Handouts,
-    backend: &impl AwsBackend,
+    source: &impl AwsSource,
 ) -> Result<()> {
-    let creds = credentials(&inv, env, latchkey, backend).await?;
+    check_role_arn(&inv)?;
+    let endpoint = sts_endpoint(inv.region.as_deref(), env)?;
+    let creds = source.aws_credentials(&inv, &endpoint).await?;
     writeln!(stdout, "{}", creds.process_json())
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::io("answering the AWS CLI", e))
@@ -499,6 +537,13 @@ mod tests {
         }
         fn now(&self) -> OffsetDateTime {
             self.now.get()
+        }
+    }
+
+    fn local<'a>(fake: &'a Fake, backend: &'a Backend) -> Local<'a, Fake, Backend> {
+        Local {
+            latchkey: fake,
+            backend,
         }
     }
 
@@ -610,7 +655,7 @@ mod tests {
         let fake = Fake::answering(Ok(issued("the-id-token")));
         let backend = Backend::new(200, OK);
         let mut out = Vec::new();
-        block(main(inv(), no_env, &mut out, &fake, &backend)).unwrap();
+        block(main(inv(), no_env, &mut out, &local(&fake, &backend))).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
         let posts = backend.posts.borrow().clone();
@@ -629,7 +674,7 @@ mod tests {
         assert_eq!(fake.asked.borrow()[0].tool, Tool::Aws);
         // Cached: no hand-out, no STS.
         let mut out = Vec::new();
-        block(main(inv(), no_env, &mut out, &fake, &backend)).unwrap();
+        block(main(inv(), no_env, &mut out, &local(&fake, &backend))).unwrap();
         assert_eq!(backend.posts.borrow().len(), 1);
         assert_eq!(fake.asked.borrow().len(), 1);
         // Within the margin of expiry: asked again.
@@ -637,7 +682,7 @@ mod tests {
             .now
             .set(time::macros::datetime!(2030-01-02 03:00:00 UTC));
         *fake.answer.borrow_mut() = Some(Ok(issued("again")));
-        block(main(inv(), no_env, Vec::new(), &fake, &backend)).unwrap();
+        block(main(inv(), no_env, Vec::new(), &local(&fake, &backend))).unwrap();
         assert_eq!(backend.posts.borrow().len(), 2);
         // --refresh: asked again.
         backend
@@ -648,7 +693,7 @@ mod tests {
             refresh: true,
             ..inv()
         };
-        block(main(forced, no_env, Vec::new(), &fake, &backend)).unwrap();
+        block(main(forced, no_env, Vec::new(), &local(&fake, &backend))).unwrap();
         assert_eq!(backend.posts.borrow().len(), 3);
     }
 
@@ -660,7 +705,7 @@ mod tests {
             "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>",
         );
         let mut out = Vec::new();
-        let e = block(main(inv(), no_env, &mut out, &fake, &backend)).unwrap_err();
+        let e = block(main(inv(), no_env, &mut out, &local(&fake, &backend))).unwrap_err();
         assert!(e.to_string().contains("trust policy"), "{e}");
         assert!(!e.to_string().contains("tok\""));
         assert!(out.is_empty());
@@ -675,7 +720,7 @@ mod tests {
             role_arn: "dev".into(),
             ..inv()
         };
-        assert!(block(main(bad, no_env, Vec::new(), &fake, &backend)).is_err());
+        assert!(block(main(bad, no_env, Vec::new(), &local(&fake, &backend))).is_err());
         assert!(fake.asked.borrow().is_empty());
     }
 

@@ -1,6 +1,7 @@
 //! The tools' own protocols, as library code: bytes (or environment) in, bytes out, with
 //! Latchkey behind a [`crate::handout::Handouts`] — so they are unit-tested without processes and
-//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`).
+//! fuzzed (`fuzz/`: `git_credential`, `docker_helper`, `kube_exec_info`, `sts_response`,
+//! `cargo_request`).
 //!
 //! - [`git`]: git's credential helper (`get`/`store`/`erase`, `key=value` lines).
 //! - [`docker`]: the Docker credential helper (`get` with a server URL on stdin, `list`,
@@ -12,6 +13,8 @@
 //! - [`exec`]: the environment `latchkey exec` gives its command.
 //! - [`npm`]: pnpm's `tokenHelper` (`Bearer <token>` for a registry) and the `.npmrc` line and
 //!   wrapper script `latchkey setup npm` writes.
+//! - [`cargo`]: cargo's credential provider (JSON lines: `Bearer <token>` for a registry's
+//!   index) and the `[registries.NAME]` entry `latchkey setup cargo` writes in `config.toml`.
 //! - [`sasl`]: the SASL initial responses mail clients send (`XOAUTH2`, RFC 7628
 //!   `OAUTHBEARER`) for `latchkey token --sasl`.
 //!
@@ -20,12 +23,32 @@
 //! adapters (argv, environment, exit codes) over these.
 
 pub mod aws;
+pub mod cargo;
 pub mod docker;
 pub mod exec;
 pub mod git;
 pub mod kubectl;
 pub mod npm;
 pub mod sasl;
+
+/// The whole `Authorization` value for tools that send what they are given verbatim (cargo's
+/// provider answer, `latchkey token --bearer` for `cargo:token-from-stdout`): `Bearer <token>`.
+/// A token of another type (DPoP-bound: useless without a proof per request) is refused.
+pub fn bearer_value(
+    token: &crate::secret::Secret,
+    token_type: &str,
+) -> crate::error::Result<crate::secret::Secret> {
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(crate::error::Error::InvalidInput(format!(
+            "the account's tokens are {}-bound; an `Authorization: Bearer` value cannot carry them (pick an account without --dpop)",
+            crate::text::clean(token_type, 20)
+        )));
+    }
+    Ok(crate::secret::Secret::new(format!(
+        "Bearer {}",
+        token.expose()
+    )))
+}
 
 /// An expiry as RFC 3339 (`2030-01-02T03:04:05Z`), as the tools' answers carry it.
 pub fn rfc3339(t: Option<time::OffsetDateTime>) -> Option<String> {
@@ -120,5 +143,22 @@ pub(crate) mod fake {
             .build()
             .unwrap()
             .block_on(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::secret::Secret;
+
+    #[test]
+    fn bearer_values_refuse_other_token_types() {
+        let t = Secret::new("tok-x");
+        assert_eq!(
+            super::bearer_value(&t, "bearer").unwrap().expose(),
+            "Bearer tok-x"
+        );
+        let e = super::bearer_value(&t, "DPoP").unwrap_err().to_string();
+        assert!(e.contains("DPoP-bound") && !e.contains("tok-x"), "{e}");
     }
 }

@@ -1,4 +1,4 @@
-//! `latchkey setup git|kubectl|docker|aws|npm ...`: points a tool at Latchkey and writes the
+//! `latchkey setup git|kubectl|docker|aws|npm|cargo ...`: points a tool at Latchkey and writes the
 //! selection rule it needs. Idempotent (a second run changes nothing and says so), prints every
 //! change, `--dry-run` only prints them, `--undo` takes them back.
 //!
@@ -9,7 +9,10 @@
 //! - npm registries (pnpm): a wrapper script in `<config>/npm/` that runs `latchkey
 //!   npm-token-helper --registry URL`, the `tokenHelper` line naming it in the user `.npmrc`
 //!   (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`), and the rule URL → ACCOUNT. No token is written.
-//!
+//! - cargo: `[registries.NAME]` in `$CARGO_HOME/config.toml` (default `~/.cargo/config.toml`)
+//!   with `index = "sparse+URL"` and `credential-provider = ["<this binary>",
+//!   "cargo-credential"]`, comments and layout kept (the table marked as Latchkey's when it
+//!   creates it, so `--undo` removes exactly that); plus the rule INDEX → ACCOUNT. No token.
 //! - AWS: a profile in `AWS_CONFIG_FILE` (else `~/.aws/config`, never `~/.aws/credentials`)
 //!   whose `credential_process` is `latchkey aws-credential ACCOUNT --role-arn ARN`; no rule (the
 //!   account is named in the command).
@@ -38,6 +41,7 @@ use crate::cli::TargetArgs;
 use super::DirectPath;
 
 mod aws;
+mod cargo;
 mod npm;
 
 /// `latchkey setup`.
@@ -140,6 +144,23 @@ pub enum Tool {
         #[command(flatten)]
         mode: Mode,
     },
+    /// cargo registries: `[registries.NAME]` in ~/.cargo/config.toml with Latchkey as its
+    /// credential provider (never a token) and the rule INDEX → ACCOUNT.
+    Cargo {
+        /// Account name.
+        account: String,
+        /// The registry's name in cargo's config (`--registry NAME` of cargo's commands).
+        #[arg(long, value_name = "NAME")]
+        registry: String,
+        /// The sparse index URL (`https://crates.example.com/index/`; `sparse+` is added;
+        /// plain http only to 127.0.0.1/localhost).
+        #[arg(long, value_name = "URL")]
+        index: String,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        mode: Mode,
+    },
 }
 
 /// What a set-up changes (or would change).
@@ -202,6 +223,19 @@ pub async fn setup(direct: &DirectPath, s: SetupArgs, json: bool) -> Result<u8, 
         } => {
             let spec = super::tokens::token_spec(&target)?;
             (npm::setup(&m, &account, &registry, spec, mode).await?, mode)
+        }
+        Tool::Cargo {
+            account,
+            registry,
+            index,
+            target,
+            mode,
+        } => {
+            let spec = super::tokens::token_spec(&target)?;
+            (
+                cargo::setup(&m, &account, &registry, &index, spec, mode).await?,
+                mode,
+            )
         }
         Tool::Aws {
             profile,
