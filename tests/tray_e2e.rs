@@ -808,7 +808,7 @@ fn an_approval_while_the_window_is_hidden_is_a_notification_with_actions_and_tra
     let mut sb = latchkey_testkit::Sandbox::new(&cli);
     let sock = sb.agent_socket().to_string_lossy().into_owned();
     let s = AppSession::start_with(
-        &sb.config_dir(),
+        sb.config_dir(),
         Some("for this session"),
         &["--hidden"],
         &[("LATCHKEY_AGENT_SOCK", sock.clone())],

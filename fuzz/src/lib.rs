@@ -99,7 +99,7 @@ fn proc_requester(data: &[u8]) {
             }
             // A chain 1..=8 whose parents come from the input.
             p.pid = pid;
-            p.ppid = p.ppid % 9;
+            p.ppid %= 9;
             p.cgroup = self.1.clone();
             p.runs_command = self.2;
             p.exe = Some(std::path::PathBuf::from(format!("/usr/bin/{}", p.comm)));

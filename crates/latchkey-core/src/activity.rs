@@ -232,7 +232,7 @@ pub fn usage(records: &[ActivityRecord], now: OffsetDateTime) -> Vec<ToolUse> {
             t.refused_today += 1;
         }
     }
-    by_tool.sort_by(|a, b| b.last.cmp(&a.last));
+    by_tool.sort_by_key(|t| std::cmp::Reverse(t.last));
     by_tool
 }
 

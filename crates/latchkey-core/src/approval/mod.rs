@@ -759,7 +759,7 @@ mod tests {
             rx.changed().await.unwrap();
         }
         assert_eq!(gate.pending()[0].ask, ask);
-        assert_eq!(lock(&told).as_slice(), [id.clone()]);
+        assert_eq!(lock(&told).as_slice(), std::slice::from_ref(&id));
         assert!(gate.decide("nope", Decision::Once).is_err());
         gate.decide(&id, Decision::Session).unwrap();
         assert_eq!(waiter.await.unwrap(), (Decision::Session, true));
