@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "pending_approvals",
     "decide_approval",
     "account_activity",
+    "activity_log",
     "list_connections",
     "plan_setup",
     "apply_setup",

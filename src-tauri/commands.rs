@@ -40,6 +40,7 @@ pub const NAMES: &[&str] = &[
     "pending_approvals",
     "decide_approval",
     "account_activity",
+    "activity_log",
     "list_connections",
     "plan_setup",
     "apply_setup",
@@ -608,4 +609,13 @@ pub async fn account_activity(
     name: String,
 ) -> Result<crate::views::ActivityView, IpcError> {
     Ok(crate::views::ActivityView::of(&state.manager, &name)?)
+}
+
+/// Every account's last `limit` hand-outs and refusals, newest first (the full activity view).
+#[tauri::command]
+pub async fn activity_log(
+    state: State<'_, AppState>,
+    limit: usize,
+) -> Result<Vec<crate::views::ActivityRow>, IpcError> {
+    Ok(crate::views::ActivityRow::latest(&state.manager, limit)?)
 }

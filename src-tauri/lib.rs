@@ -81,6 +81,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::pending_approvals,
             commands::decide_approval,
             commands::account_activity,
+            commands::activity_log,
             commands::list_connections,
             commands::plan_setup,
             commands::apply_setup,

@@ -238,6 +238,8 @@ pub struct ActivityView {
     pub recent: Vec<latchkey_core::activity::ActivityRecord>,
     /// The account's approval policy in words (`off`, `once per program and session …`).
     pub approval: String,
+    /// Per tool: hand-outs today and the last one (the connections show "last use").
+    pub tools: Vec<latchkey_core::activity::ToolUse>,
 }
 
 impl ActivityView {
@@ -246,8 +248,8 @@ impl ActivityView {
     pub fn of(m: &latchkey_core::LoginManager, name: &str) -> latchkey_core::Result<Self> {
         let account = m.account(name)?;
         let now = time::OffsetDateTime::now_utc();
-        let usage = m
-            .usage(name)?
+        let tools = m.usage(name)?;
+        let usage = tools
             .iter()
             .filter(|u| u.today > 0 || u.refused_today > 0)
             .map(|u| latchkey_core::activity::usage_line(u, now))
@@ -262,6 +264,7 @@ impl ActivityView {
             usage,
             recent,
             approval: latchkey_core::approval::ApprovalPolicy::of(&account).describe(),
+            tools,
         })
     }
 }
@@ -335,5 +338,37 @@ impl SetupPlanView {
             warnings,
             context: plan.context.clone(),
         }
+    }
+}
+
+/// One record of the full activity view: the record and its requester as one line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityRow {
+    /// The record (flattened).
+    #[serde(flatten)]
+    pub record: latchkey_core::activity::ActivityRecord,
+    /// Who asked, as one line.
+    pub requester_line: String,
+}
+
+impl ActivityRow {
+    /// Every account's last `limit` records, newest first.
+    pub fn latest(
+        m: &latchkey_core::LoginManager,
+        limit: usize,
+    ) -> latchkey_core::Result<Vec<Self>> {
+        let mut records = m.activity(&latchkey_core::activity::Filter {
+            account: None,
+            since: None,
+            limit: limit.clamp(1, 1000),
+        })?;
+        records.reverse();
+        Ok(records
+            .into_iter()
+            .map(|record| ActivityRow {
+                requester_line: record.requester.line(),
+                record,
+            })
+            .collect())
     }
 }

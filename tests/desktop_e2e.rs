@@ -1638,15 +1638,17 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     let p = provider();
     let mut sb = latchkey_testkit::Sandbox::new(cli_bin());
     let sock = sb.agent_socket().to_string_lossy().into_owned();
+    // The app's home is the tools' home: it lists the git connection set up there.
+    let home = tempfile::tempdir().unwrap();
     let d = Desktop::start(&[
         ("LATCHKEY_CONFIG_DIR", sb.config_dir().display().to_string()),
         ("LATCHKEY_AGENT_SOCK", sock.clone()),
         ("LATCHKEY_APPROVAL_TIMEOUT", "6".to_string()),
+        ("HOME", home.path().display().to_string()),
     ]);
     sb.set_env("DBUS_SESSION_BUS_ADDRESS", d.bus.clone());
     sb.add_and_login(&p, "work");
     sb.ok(&["edit", "work", "--approval", "session"]);
-    let home = tempfile::tempdir().unwrap();
     let setup = sb
         .cmd(&[
             "setup",
@@ -1832,6 +1834,47 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
         "{records:?}"
     );
     assert_eq!(git_records[1]["admission"], "session_grant");
+
+    // 7. The window shows it: the account's recent use and policy, "last use" beside the git
+    //    connection, and the full activity view.
+    s.show("work");
+    s.wait_for(
+        "the account's recent activity",
+        "!document.querySelector('#activity').hidden && document.querySelector('#activity-list').innerText.includes('git, 3 times today')",
+        Duration::from_secs(15),
+    );
+    assert!(
+        s.text("#approval-policy")
+            .contains("once per program and session (10m 0s idle, 12h 0m at most)"),
+        "{}",
+        s.text("#approval-policy")
+    );
+    let recent = s.text("#activity-list");
+    assert!(
+        recent.contains("denied") && recent.contains("not answered"),
+        "{recent}"
+    );
+    s.wait_for(
+        "last use beside the git connection",
+        "document.querySelector('#connections li.connection[data-tool=\"git\"] .last-use')",
+        Duration::from_secs(15),
+    );
+    s.js("document.querySelector('#activity').scrollIntoView(); return true;");
+    s.screenshot("activity-01-detail");
+    s.click("#activity-all");
+    s.wait_for(
+        "the activity view",
+        "document.querySelector('#activity-dialog').open",
+        Duration::from_secs(10),
+    );
+    let table = s.text("#activity-table");
+    assert!(
+        table.contains("git (/") && table.contains("not answered") && table.contains("agent"),
+        "{table}"
+    );
+    s.screenshot("activity-02-all");
+    s.assert_accessible("the activity view");
+    s.click("#activity-close");
     assert!(
         git_records
             .iter()

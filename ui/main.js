@@ -402,7 +402,119 @@ function renderDetail() {
   for (const b of d.querySelectorAll("button[data-action], button[data-connect]")) {
     b.setAttribute("aria-label", `${b.textContent}, ${a.name}`);
   }
-  if (changed) loadConnections();
+  if (changed) {
+    loadConnections();
+    activityKey = "";
+    loadActivity();
+  }
+}
+
+// ---- activity (who got this account's tokens) ----------------------------------------------
+
+const OUTCOME_TEXT = {
+  issued: "issued",
+  refused: "refused",
+  denied: "denied",
+  timed_out: "not answered",
+  failed: "failed",
+};
+let activityKey = "";
+let lastUse = {}; // tool id -> ISO time of the last hand-out, for the connections list
+
+function activityWhere(r) {
+  return r.target ? `${r.tool} → ${r.target}` : r.tool;
+}
+
+// The selected account's use (`account_activity`: per tool today, the last records, its
+// approval policy). Re-drawn only when it changed.
+async function loadActivity() {
+  const name = selected;
+  if (!name) return;
+  let v;
+  try {
+    v = await tauri.core.invoke("account_activity", { name });
+  } catch {
+    return;
+  }
+  if (name !== selected) return;
+  const key = JSON.stringify(v);
+  if (key === activityKey) return;
+  activityKey = key;
+  $("#activity").hidden = false;
+  $("#approval-policy").textContent = `Approval before a hand-out: ${v.approval}.`;
+  const items = v.usage.map((line) => {
+    const li = document.createElement("li");
+    li.className = "usage";
+    li.textContent = line;
+    return li;
+  });
+  for (const r of v.recent.slice(0, 5)) {
+    const li = document.createElement("li");
+    li.className = `outcome-${r.outcome}`;
+    li.textContent = `${fmtTime(r.at)} — ${OUTCOME_TEXT[r.outcome] ?? r.outcome}: ${r.what}, ${activityWhere(r)}, asked by ${r.requester.name}`;
+    items.push(li);
+  }
+  if (items.length === 0) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "No token of this account has been handed out yet.";
+    items.push(li);
+  }
+  $("#activity-list").replaceChildren(...items);
+  lastUse = Object.fromEntries((v.tools ?? []).map((t) => [t.tool, t.last]));
+  markLastUse();
+}
+
+// "last use 3m 0s ago" beside each connection whose tool has handed out a token.
+function markLastUse() {
+  for (const li of document.querySelectorAll("#connections li.connection")) {
+    const when = lastUse[li.dataset.tool];
+    let span = li.querySelector(".last-use");
+    if (!when) {
+      span?.remove();
+      continue;
+    }
+    if (!span) {
+      span = document.createElement("span");
+      span.className = "last-use muted small-text";
+      li.querySelector(".what")?.append(span);
+    }
+    span.textContent = ` · last use ${fmtDuration(Math.min(-1, (new Date(when).getTime() - Date.now()) / 1000))}`;
+  }
+}
+
+// The full view: every account's records, newest first.
+async function openActivity() {
+  let records = [];
+  try {
+    records = await tauri.core.invoke("activity_log", { limit: 200 });
+  } catch (err) {
+    notice("error", `Activity: ${explain(err)}`);
+    return;
+  }
+  const rows = records.map((r) => {
+    const tr = document.createElement("tr");
+    tr.className = `outcome-${r.outcome}`;
+    const cells = [
+      fmtTime(r.at),
+      r.account,
+      OUTCOME_TEXT[r.outcome] ?? r.outcome,
+      `${r.what}, ${activityWhere(r)}${r.reason ? ` (${r.reason})` : ""}`,
+      `${r.requester_line} · ${r.via}`,
+    ];
+    for (const c of cells) {
+      const td = document.createElement("td");
+      td.textContent = c;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("#activity-table tbody").replaceChildren(...rows);
+  $("#activity-empty").hidden = rows.length > 0;
+  $("#activity-table").hidden = rows.length === 0;
+  openers.set($("#activity-dialog"), document.activeElement);
+  $("#activity-dialog").showModal();
+  $("#activity-close").focus();
 }
 
 // ---- connections (rules and the tools set up for them) ------------------------------------
@@ -459,6 +571,7 @@ async function loadConnections() {
     return li;
   }));
   $("#connections-none").hidden = list.length > 0;
+  markLastUse();
   if (hadFocus) ($("button", ul) ?? $("#connect-git")).focus();
 }
 
@@ -1149,7 +1262,12 @@ async function start() {
     tauri.event.listen("notice", (ev) => notice(ev.payload.level, ev.payload.message)),
     tauri.event.listen("open-add-account", () => openDialog()),
     tauri.event.listen("device-code", showDevice),
+    tauri.event.listen("approvals-changed", () => loadActivity()),
   ]);
+  // Hand-outs do not change the accounts file: the activity is re-read every few seconds.
+  setInterval(() => { if (!document.hidden) loadActivity(); }, 3000);
+  $("#activity-all").addEventListener("click", openActivity);
+  $("#activity-close").addEventListener("click", () => $("#activity-dialog").close());
   const cancelDevice = async () => {
     if (device) await call("cancel_sign_in", { name: device.account }).catch((e) => notice("error", explain(e)));
     closeDevice();
@@ -1161,6 +1279,7 @@ async function start() {
   manageDialog($("#account-dialog"));
   manageDialog($("#permissions-dialog"));
   manageDialog($("#connect-dialog"));
+  manageDialog($("#activity-dialog"));
   $("#connect-form").addEventListener("submit", previewConnect);
   $("#connect-form").addEventListener("input", () => { if (connect && !connect.undo) resetPreview(); });
   $("#connect-apply").addEventListener("click", applyConnect);
