@@ -608,7 +608,13 @@ pub async fn account_activity(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<crate::views::ActivityView, IpcError> {
-    Ok(crate::views::ActivityView::of(&state.manager, &name)?)
+    // Grants live in the process that serves (the agent, or this app): asked through the source.
+    let approvals = state.source.approvals().await.ok();
+    Ok(crate::views::ActivityView::of(
+        &state.manager,
+        &name,
+        approvals.as_ref(),
+    )?)
 }
 
 /// Every account's last `limit` hand-outs and refusals, newest first (the full activity view).

@@ -240,12 +240,21 @@ pub struct ActivityView {
     pub approval: String,
     /// Per tool: hand-outs today and the last one (the connections show "last use").
     pub tools: Vec<latchkey_core::activity::ToolUse>,
+    /// This account's live session grants (of the process that serves: the agent, or this
+    /// app), in words: `/usr/bin/git on pts/3, last used 1m 2s ago`.
+    pub grants: Vec<String>,
+    /// When session grants were last ended and why (`latchkey lock`, the screen locking).
+    pub last_lock: Option<String>,
 }
 
 impl ActivityView {
     /// The view of account `name` ([`latchkey_core::LoginManager::usage`] and the last 20
     /// records).
-    pub fn of(m: &latchkey_core::LoginManager, name: &str) -> latchkey_core::Result<Self> {
+    pub fn of(
+        m: &latchkey_core::LoginManager,
+        name: &str,
+        approvals: Option<&latchkey_core::manager::Approvals>,
+    ) -> latchkey_core::Result<Self> {
         let account = m.account(name)?;
         let now = time::OffsetDateTime::now_utc();
         let tools = m.usage(name)?;
@@ -265,6 +274,31 @@ impl ActivityView {
             recent,
             approval: latchkey_core::approval::ApprovalPolicy::of(&account).describe(),
             tools,
+            grants: approvals
+                .map(|a| {
+                    a.sessions
+                        .iter()
+                        .filter(|g| g.account == name)
+                        .map(|g| {
+                            format!(
+                                "{} on {}, last used {}",
+                                g.program,
+                                g.session,
+                                latchkey_core::text::human_duration(
+                                    (g.last_used - now).whole_seconds().min(-1)
+                                )
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            last_lock: approvals.and_then(|a| a.last_lock.as_ref()).map(|l| {
+                format!(
+                    "Session grants ended {}: {}.",
+                    latchkey_core::text::human_duration((l.at - now).whole_seconds().min(-1)),
+                    l.reason
+                )
+            }),
         })
     }
 }

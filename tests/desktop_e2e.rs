@@ -1849,6 +1849,13 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
         "{}",
         s.text("#approval-policy")
     );
+    // The grant given after the lock is "once": none is live; the lock is shown.
+    assert!(
+        s.text("#approval-grants").contains("Session grants ended")
+            && s.text("#approval-grants").contains("the screen locked"),
+        "{}",
+        s.text("#approval-grants")
+    );
     let recent = s.text("#activity-list");
     assert!(
         recent.contains("denied") && recent.contains("not answered"),

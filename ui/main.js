@@ -442,6 +442,12 @@ async function loadActivity() {
   activityKey = key;
   $("#activity").hidden = false;
   $("#approval-policy").textContent = `Approval before a hand-out: ${v.approval}.`;
+  const grants = [
+    ...v.grants.map((g) => `Allowed for a session: ${g}.`),
+    ...(v.last_lock ? [v.last_lock] : []),
+  ];
+  $("#approval-grants").hidden = grants.length === 0;
+  $("#approval-grants").textContent = grants.join(" ");
   const items = v.usage.map((line) => {
     const li = document.createElement("li");
     li.className = "usage";

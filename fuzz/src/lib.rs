@@ -92,7 +92,7 @@ fn proc_requester(data: &[u8]) {
     }
     struct Table(Option<ProcInfo>, Option<String>, bool);
     impl ProcSource for Table {
-        fn process(&self, pid: u32) -> Option<ProcInfo> {
+        fn stat(&self, pid: u32) -> Option<ProcInfo> {
             let mut p = self.0.clone()?;
             if pid > 8 {
                 return None;
@@ -100,10 +100,17 @@ fn proc_requester(data: &[u8]) {
             // A chain 1..=8 whose parents come from the input.
             p.pid = pid;
             p.ppid %= 9;
-            p.cgroup = self.1.clone();
-            p.runs_command = self.2;
-            p.exe = Some(std::path::PathBuf::from(format!("/usr/bin/{}", p.comm)));
             Some(p)
+        }
+        fn exe(&self, pid: u32) -> Option<std::path::PathBuf> {
+            let p = self.stat(pid)?;
+            Some(std::path::PathBuf::from(format!("/usr/bin/{}", p.comm)))
+        }
+        fn cgroup(&self, _pid: u32) -> Option<String> {
+            self.1.clone()
+        }
+        fn runs_command(&self, _pid: u32) -> bool {
+            self.2
         }
     }
     let table = Table(parsed, cg, requester::runs_command(cmdline));

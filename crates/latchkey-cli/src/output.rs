@@ -356,6 +356,12 @@ pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
                     .unwrap_or_default()
             );
         }
+        if !a.approval.is_off() {
+            println!(
+                "  - Approval before a hand-out: {}",
+                latchkey_core::approval::ApprovalPolicy::of(a).describe()
+            );
+        }
         if let Some(note) = offline_access_note(&a.name, s.offline_access) {
             println!("  - Offline access: {note}");
         }

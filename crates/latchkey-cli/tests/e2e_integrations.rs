@@ -2064,7 +2064,10 @@ impl ApprovalAgent {
     fn start(sb: &Sandbox, home: &Home, timeout_secs: u64) -> ApprovalAgent {
         let log = std::fs::File::create(sb.config_dir().join("agent-test.log")).unwrap();
         let mut c = sb.cmd(&["agent"]);
+        // No desktop at all: nothing but `latchkey approve|deny` can answer.
         home.apply(&mut c)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .env("LATCHKEY_APPROVAL_TIMEOUT", timeout_secs.to_string())
             .env("LATCHKEY_LOG", "latchkey=info,latchkey_core=info")
             .stdout(Stdio::null())
@@ -2147,6 +2150,26 @@ fn approval_asks_once_per_program_and_session_and_denials_timeouts_and_locks_are
         sb.accounts_toml().contains("approval = \"session\""),
         "{edited}"
     );
+    let status = home.latchkey_ok(&sb, &["status", "acct-a"]);
+    assert!(
+        status.contains(
+            "Approval before a hand-out: once per program and session (10m 0s idle, 12h 0m at most)"
+        ),
+        "{status}"
+    );
+    home.latchkey_ok(&sb, &["edit", "acct-a", "--approval-ttl", "5m,1h"]);
+    assert!(
+        home.latchkey_ok(&sb, &["status", "acct-a"])
+            .contains("(5m 0s idle, 1h 0m at most)")
+    );
+    let bad = home.latchkey(&sb, &["edit", "acct-a", "--approval", "sometimes"]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("off, session or every-use"),
+        "{}",
+        stderr(&bad)
+    );
+    home.latchkey_ok(&sb, &["edit", "acct-a", "--approval-ttl", "10m,12h"]);
     let work = tempfile::tempdir().unwrap();
     let url = server.url("org-a/repo.git");
 
@@ -2197,7 +2220,15 @@ fn approval_asks_once_per_program_and_session_and_denials_timeouts_and_locks_are
         "{listed}"
     );
     let id = pending[0]["id"].as_str().unwrap().to_string();
-    let approved = home.latchkey_ok(&sb, &["approve", &id, "--session"]);
+    let approved = {
+        let mut c = sb.cmd(&["approve", &id, "--session"]);
+        home.apply(&mut c)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        let out = c.output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        stdout(&out)
+    };
     assert!(approved.contains("Allowed for this session"), "{approved}");
     let out = clone.join().unwrap();
     assert_eq!(code(&out), 0, "clone: {}", stderr(&out));

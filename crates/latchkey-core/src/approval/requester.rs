@@ -54,10 +54,19 @@ pub struct ProcInfo {
     pub cgroup: Option<String>,
 }
 
-/// Where [`ProcInfo`]s come from: `/proc` ([`LiveProc`]) or a test's table.
+/// Where [`ProcInfo`]s come from: `/proc` ([`LiveProc`]) or a test's table. Each part is read
+/// only when [`Requester::inspect`] needs it (most ancestors need `stat` alone): a hand-out
+/// pays for a few small reads, not four per ancestor.
 pub trait ProcSource {
-    /// The process `pid`, or `None` when it is gone or unreadable.
-    fn process(&self, pid: u32) -> Option<ProcInfo>;
+    /// `pid`, `ppid`, `comm`, `tty_nr` and `session` of the process (`exe`, `cgroup` and
+    /// `runs_command` left empty), or `None` when it is gone or unreadable.
+    fn stat(&self, pid: u32) -> Option<ProcInfo>;
+    /// The executable (`/proc/PID/exe`).
+    fn exe(&self, pid: u32) -> Option<PathBuf>;
+    /// The cgroup path.
+    fn cgroup(&self, pid: u32) -> Option<String>;
+    /// Whether its `argv[1]` is `-c`.
+    fn runs_command(&self, pid: u32) -> bool;
 }
 
 /// The running system's `/proc`.
@@ -65,22 +74,35 @@ pub trait ProcSource {
 pub struct LiveProc;
 
 impl ProcSource for LiveProc {
-    fn process(&self, pid: u32) -> Option<ProcInfo> {
+    fn stat(&self, pid: u32) -> Option<ProcInfo> {
         if pid == 0 {
             return None;
         }
-        let base = PathBuf::from(format!("/proc/{pid}"));
-        let stat = std::fs::read(base.join("stat")).ok()?;
-        let mut info = parse_stat(&stat)?;
-        info.exe = std::fs::read_link(base.join("exe")).ok().map(strip_deleted);
-        info.cgroup = std::fs::read(base.join("cgroup"))
-            .ok()
-            .and_then(|c| parse_cgroup(&c));
-        info.runs_command = std::fs::read(base.join("cmdline"))
-            .ok()
-            .is_some_and(|c| runs_command(&c));
-        Some(info)
+        parse_stat(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
     }
+
+    fn exe(&self, pid: u32) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(strip_deleted)
+    }
+
+    fn cgroup(&self, pid: u32) -> Option<String> {
+        parse_cgroup(&std::fs::read(format!("/proc/{pid}/cgroup")).ok()?)
+    }
+
+    fn runs_command(&self, pid: u32) -> bool {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .ok()
+            .is_some_and(|c| runs_command(&c))
+    }
+}
+
+/// `stat` and `exe` of `pid`.
+fn with_exe(procs: &dyn ProcSource, pid: u32) -> Option<ProcInfo> {
+    let mut p = procs.stat(pid)?;
+    p.exe = procs.exe(pid);
+    Some(p)
 }
 
 fn strip_deleted(p: PathBuf) -> PathBuf {
@@ -259,7 +281,7 @@ pub struct Requester {
 impl Requester {
     /// The caller `pid` (the process connected to the agent), named from `procs`.
     pub fn inspect(procs: &dyn ProcSource, pid: u32) -> Requester {
-        let Some(peer) = procs.process(pid) else {
+        let Some(peer) = with_exe(procs, pid) else {
             return Requester::unknown(pid);
         };
         if base_name(&peer) == "latchkey-app" || peer.comm == "latchkey-app" {
@@ -279,7 +301,7 @@ impl Requester {
         let mut last_latchkey = None;
         for _ in 0..MAX_DEPTH {
             let skip = is_latchkey_cli(&asker)
-                || (is_shell(&asker) && asker.runs_command)
+                || (is_shell(&asker) && procs.runs_command(asker.pid))
                 || is_libexec_helper(&asker);
             if !skip {
                 break;
@@ -287,7 +309,7 @@ impl Requester {
             if is_latchkey_cli(&asker) {
                 last_latchkey = Some(asker.clone());
             }
-            match procs.process(asker.ppid) {
+            match with_exe(procs, asker.ppid) {
                 Some(parent) if asker.ppid > 1 => asker = parent,
                 _ => break,
             }
@@ -298,17 +320,23 @@ impl Requester {
         {
             asker = cli;
         }
+        asker.cgroup = procs.cgroup(asker.pid);
         let mut r = Requester::from_proc(&asker);
-        // Up from the asker: its interactive shell and what owns its terminal.
+        // Up from the asker (`stat` only): its interactive shell and what owns its terminal.
+        // Without a terminal there is none to find: a few ancestors for the shell, no more.
+        let limit = if asker.tty_nr == 0 { 3 } else { MAX_DEPTH };
         let mut current = asker;
-        for _ in 0..MAX_DEPTH {
+        for _ in 0..limit {
             if current.ppid <= 1 {
                 break;
             }
-            let Some(parent) = procs.process(current.ppid) else {
+            let Some(parent) = procs.stat(current.ppid) else {
                 break;
             };
-            if r.shell.is_none() && is_shell(&parent) && !parent.runs_command {
+            if r.shell.is_none()
+                && SHELLS.contains(&parent.comm.as_str())
+                && !procs.runs_command(parent.pid)
+            {
                 r.shell = Some(parent.comm.clone());
             }
             if current.tty_nr != 0 && parent.tty_nr == 0 {
@@ -439,8 +467,22 @@ mod tests {
     struct Table(HashMap<u32, ProcInfo>);
 
     impl ProcSource for Table {
-        fn process(&self, pid: u32) -> Option<ProcInfo> {
-            self.0.get(&pid).cloned()
+        fn stat(&self, pid: u32) -> Option<ProcInfo> {
+            self.0.get(&pid).map(|p| ProcInfo {
+                exe: None,
+                cgroup: None,
+                runs_command: false,
+                ..p.clone()
+            })
+        }
+        fn exe(&self, pid: u32) -> Option<PathBuf> {
+            self.0.get(&pid)?.exe.clone()
+        }
+        fn cgroup(&self, pid: u32) -> Option<String> {
+            self.0.get(&pid)?.cgroup.clone()
+        }
+        fn runs_command(&self, pid: u32) -> bool {
+            self.0.get(&pid).is_some_and(|p| p.runs_command)
         }
     }
 
