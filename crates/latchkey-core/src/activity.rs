@@ -110,14 +110,114 @@ fn try_append(dir: &Path, record: &ActivityRecord) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Records of one agent request, written after its answer is sent ([`Later::flush`]): naming
+/// the requester and appending cost a hand-out nothing then. [`InFlight`] counts them so that a
+/// reader waits for the ones still on their way ([`InFlight::settle`]).
+#[derive(Debug)]
+pub struct Later {
+    drafts: std::sync::Mutex<Vec<ActivityRecord>>,
+    in_flight: std::sync::Arc<InFlight>,
+}
+
+impl Later {
+    /// Records to be written by this process's `in_flight` counter.
+    pub fn new(in_flight: std::sync::Arc<InFlight>) -> Self {
+        Later {
+            drafts: std::sync::Mutex::new(Vec::new()),
+            in_flight,
+        }
+    }
+
+    /// Keeps `record` (its requester is filled in at [`Self::flush`]).
+    pub fn push(&self, record: ActivityRecord) {
+        self.in_flight.add();
+        self.drafts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(record);
+    }
+
+    /// Writes the kept records with `requester` to `dir`.
+    pub fn flush(&self, dir: &Path, requester: impl FnOnce() -> Requester) {
+        let drafts = std::mem::take(
+            &mut *self
+                .drafts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if drafts.is_empty() {
+            return;
+        }
+        let who = requester();
+        for mut r in drafts {
+            r.requester = who.clone();
+            append(dir, &r);
+            self.in_flight.done();
+        }
+    }
+}
+
+impl Drop for Later {
+    fn drop(&mut self) {
+        // Records never flushed (the connection broke first) are not waited for.
+        let n = self
+            .drafts
+            .get_mut()
+            .map(|d| d.len())
+            .unwrap_or_else(|p| p.into_inner().len());
+        for _ in 0..n {
+            self.in_flight.done();
+        }
+    }
+}
+
+/// How many records of this process are still to be written.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: std::sync::Mutex<usize>,
+    settled: std::sync::Condvar,
+}
+
+impl InFlight {
+    fn add(&self) {
+        *self
+            .count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+    }
+
+    fn done(&self) {
+        let mut n = self
+            .count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.settled.notify_all();
+        }
+    }
+
+    /// Waits (at most `deadline`) until every record kept for later is written.
+    pub fn settle(&self, deadline: std::time::Duration) {
+        let n = self
+            .count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self.settled.wait_timeout_while(n, deadline, |n| *n > 0);
+    }
+}
+
 /// Which records [`read`] returns.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Filter {
     /// Only this account's.
+    #[serde(default)]
     pub account: Option<String>,
     /// Only these at or after.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub since: Option<OffsetDateTime>,
     /// At most this many, the newest (0: all).
+    #[serde(default)]
     pub limit: usize,
 }
 

@@ -476,6 +476,33 @@ impl Source {
         self.manager()?.revoke_approval(id).await
     }
 
+    /// The activity records that pass `filter` (`latchkey activity`): through the agent, which
+    /// first writes its own records still on their way; else read here.
+    pub async fn activity(
+        &self,
+        filter: &crate::activity::Filter,
+    ) -> Result<Vec<crate::activity::ActivityRecord>> {
+        let op = Op::Activity {
+            filter: filter.clone(),
+        };
+        let reason = match self.ask(op, ANSWER_DEADLINE).await {
+            Outcome::Served {
+                result: Ok(Answer::Activity { records }),
+                ..
+            } => {
+                return Ok(records
+                    .into_iter()
+                    .map(crate::activity::ActivityRecord::cleaned)
+                    .collect());
+            }
+            Outcome::Served { result: Err(e), .. } => return Err(e),
+            Outcome::Served { pid, .. } => client::unexpected(pid, "activity"),
+            Outcome::Fallback(r) | Outcome::Lost(r) => r,
+        };
+        fallback(&reason);
+        self.manager()?.activity(filter)
+    }
+
     /// `latchkey lock`: the agent ends its session grants and forgets its vault key; then this
     /// process forgets the cached vault key too. Session grants ended (by the agent).
     pub async fn lock(&self) -> Result<Locked> {

@@ -57,20 +57,26 @@ pub async fn approvals(direct: &DirectPath, a: ApprovalsArgs, json: bool) -> Res
     Ok(0)
 }
 
-/// `latchkey activity [NAME] [--since D] [--json]`: read from the file, no agent needed.
+/// `latchkey activity [NAME] [--since D] [--json]`: through the agent (which writes its own
+/// records still on their way first), else read from the file.
 pub async fn activity(direct: &DirectPath, a: ActivityArgs, json: bool) -> Result<u8, Error> {
-    let m = direct.manager()?;
     let now = time::OffsetDateTime::now_utc();
-    if let Some(name) = &a.name {
-        m.account(name)?;
+    let source = direct.source();
+    let records = source
+        .activity(&Filter {
+            account: a.name.clone(),
+            since: a
+                .since
+                .map(|s| now - time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2))),
+            limit: a.limit,
+        })
+        .await?;
+    if records.is_empty()
+        && let Some(name) = &a.name
+    {
+        // A mistyped name says so rather than "no activity".
+        direct.manager()?.account(name)?;
     }
-    let records = m.activity(&Filter {
-        account: a.name.clone(),
-        since: a
-            .since
-            .map(|s| now - time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2))),
-        limit: a.limit,
-    })?;
     output::activity(&records, json || a.json);
     Ok(0)
 }

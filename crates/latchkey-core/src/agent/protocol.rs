@@ -186,6 +186,13 @@ pub enum Op {
     /// Ends every session grant and forgets the vault key (`latchkey lock`). Answers
     /// [`Answer::Locked`].
     Lock,
+    /// The activity records (`latchkey activity`), once the agent's own records still on
+    /// their way are written. Answers [`Answer::Activity`].
+    Activity {
+        /// Which.
+        #[serde(flatten)]
+        filter: crate::activity::Filter,
+    },
     /// AWS `credential_process` (`latchkey aws-credential`): [`crate::tools::aws::credentials_at`]
     /// run by the agent — its keychain cache, the entry's lock, the hand-out and the STS
     /// request — so the client opens no keychain. Answers [`Answer::Aws`]. An agent that does
@@ -341,6 +348,11 @@ pub enum Answer {
     Locked {
         /// Session grants ended.
         ended: usize,
+    },
+    /// Answer to [`Op::Activity`].
+    Activity {
+        /// The records, oldest first.
+        records: Vec<crate::activity::ActivityRecord>,
     },
     /// Answer to [`Op::Aws`].
     Aws {

@@ -485,7 +485,9 @@ impl Server {
                 });
             };
             let peer_pid = peer.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
-            let answering = self.answer(&frame, peer_pid, &origin, &on_wait);
+            // Activity records of this request: written once the answer is out.
+            let later = crate::activity::Later::new(self.manager.activity_in_flight().clone());
+            let answering = self.answer(&frame, peer_pid, &origin, &on_wait, &later);
             tokio::pin!(answering);
             let mut waiting = false;
             let answer = loop {
@@ -512,7 +514,12 @@ impl Server {
                     return;
                 }
             }
-            if self.send(&mut stream, answer).await.is_err() {
+            let sent = self.send(&mut stream, answer).await;
+            later.flush(self.manager.paths().dir(), || match origin.get() {
+                Some(o) => o.requester(),
+                None => crate::approval::Requester::unknown(peer_pid),
+            });
+            if sent.is_err() {
                 return;
             }
         }
@@ -524,6 +531,7 @@ impl Server {
         peer_pid: u32,
         origin: &std::sync::OnceLock<Origin>,
         on_wait: OnWait<'_>,
+        later: &crate::activity::Later,
     ) -> Answer {
         let value: serde_json::Value = match serde_json::from_slice(frame) {
             Ok(v) => v,
@@ -581,12 +589,10 @@ impl Server {
         let m = &self.manager;
         let asker = || Asker {
             origin: origin.get_or_init(|| {
-                Origin::Peer(crate::approval::Requester::inspect(
-                    &crate::approval::requester::LiveProc,
-                    peer_pid,
-                ))
+                Origin::Peer(std::sync::Arc::new(crate::approval::Peer::new(peer_pid)))
             }),
             on_wait: Some(on_wait),
+            later: Some(later),
         };
         match req.op {
             Op::Ping => Answer::Pong {
@@ -800,6 +806,17 @@ impl Server {
                 Ok(remembered) => Answer::Revoked { remembered },
                 Err(e) => core_error(&e),
             },
+            Op::Activity { filter } => {
+                let m = m.clone();
+                match tokio::task::spawn_blocking(move || m.activity(&filter)).await {
+                    Ok(Ok(records)) => Answer::Activity { records },
+                    Ok(Err(e)) => core_error(&e),
+                    Err(e) => error(
+                        kinds::BAD_REQUEST,
+                        format!("reading the activity failed: {e}"),
+                    ),
+                }
+            }
             Op::Lock => match m.lock("latchkey lock") {
                 Ok(l) => Answer::Locked {
                     ended: l.grants_ended,

@@ -277,11 +277,36 @@ pub struct SessionGrant {
     pub last_used: OffsetDateTime,
 }
 
+/// A client of the agent: its pid (`SO_PEERCRED`), named from `/proc` on first need — when an
+/// account asks for approval, or when the activity record is written after the answer went
+/// out — so a hand-out that needs no approval does not wait for it.
+#[derive(Debug)]
+pub struct Peer {
+    pid: u32,
+    requester: std::sync::OnceLock<Requester>,
+}
+
+impl Peer {
+    /// The client with this pid.
+    pub fn new(pid: u32) -> Self {
+        Peer {
+            pid,
+            requester: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Who it is ([`Requester::inspect`], once).
+    pub fn requester(&self) -> &Requester {
+        self.requester
+            .get_or_init(|| Requester::inspect(&requester::LiveProc, self.pid))
+    }
+}
+
 /// Where a hand-out request comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Origin {
-    /// A client of the agent (the pid from `SO_PEERCRED`).
-    Peer(Requester),
+    /// A client of the agent.
+    Peer(std::sync::Arc<Peer>),
     /// This very process, without an agent (the CLI's direct path).
     Direct(Requester),
     /// The desktop app's own buttons.
@@ -292,7 +317,8 @@ impl Origin {
     /// The requester (the app itself for [`Origin::Window`]).
     pub fn requester(&self) -> Requester {
         match self {
-            Origin::Peer(r) | Origin::Direct(r) => r.clone(),
+            Origin::Peer(p) => p.requester().clone(),
+            Origin::Direct(r) => r.clone(),
             Origin::Window => Requester {
                 window: true,
                 ..Requester::unknown(std::process::id())
@@ -313,13 +339,15 @@ impl Origin {
 /// Told when a hand-out waits for the owner's answer (the agent sends it to the caller).
 pub type OnWait<'a> = &'a (dyn Fn(&PendingApproval) + Send + Sync);
 
-/// A hand-out's origin, and whom to tell when it waits.
+/// A hand-out's origin, whom to tell when it waits, and where its activity record goes.
 #[derive(Clone, Copy)]
 pub struct Asker<'a> {
     /// Who asks.
     pub origin: &'a Origin,
     /// Told once when a prompt is raised.
     pub on_wait: Option<OnWait<'a>>,
+    /// Records kept until the answer is sent (the agent), else written at once.
+    pub later: Option<&'a crate::activity::Later>,
 }
 
 impl std::fmt::Debug for Asker<'_> {
@@ -336,6 +364,7 @@ impl<'a> Asker<'a> {
         Asker {
             origin,
             on_wait: None,
+            later: None,
         }
     }
 }

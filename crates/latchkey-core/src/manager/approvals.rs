@@ -71,7 +71,7 @@ impl LoginManager {
                 }
                 .with_remedy(Remedy::StartAgent));
             }
-            Origin::Peer(r) => r,
+            Origin::Peer(p) => p.requester(),
         };
         let dir = self.opts.paths.dir();
         let program = requester.executable.clone();
@@ -139,8 +139,8 @@ impl LoginManager {
         }
     }
 
-    /// Appends the activity record of one request ([`crate::activity`]).
-    pub(crate) fn record<T>(&self, origin: &Origin, ask: Ask, result: &Result<(Admission, T)>) {
+    /// The activity record of one request ([`crate::activity`]).
+    pub(crate) fn record<T>(&self, asker: &Asker<'_>, ask: Ask, result: &Result<(Admission, T)>) {
         let (outcome, admission, reason) = match result {
             Ok((a, _)) => (Outcome::Issued, Some(*a), None),
             Err(Error::Denied { timed_out, message }) => (
@@ -157,29 +157,41 @@ impl LoginManager {
             }
             Err(e) => (Outcome::Failed, None, Some(e.to_string())),
         };
-        self.record_outcome(origin, ask, outcome, admission, reason);
+        self.record_outcome(asker, ask, outcome, admission, reason);
     }
 
+    /// Writes a record now, or keeps it for after the answer ([`Asker::later`]: the agent);
+    /// then the requester is named only once the answer went out.
     pub(crate) fn record_outcome(
         &self,
-        origin: &Origin,
+        asker: &Asker<'_>,
         ask: Ask,
         outcome: Outcome,
         admission: Option<Admission>,
         reason: Option<String>,
     ) {
-        crate::activity::append(
-            self.opts.paths.dir(),
-            &ActivityRecord {
-                at: self.now(),
-                ask,
-                requester: origin.requester(),
-                outcome,
-                admission,
-                via: origin.via().into(),
-                reason: reason.map(|r| crate::text::clean(&r, crate::text::MAX_DESCRIPTION)),
-            },
-        );
+        let mut record = ActivityRecord {
+            at: self.now(),
+            ask,
+            requester: crate::approval::Requester::unknown(0),
+            outcome,
+            admission,
+            via: asker.origin.via().into(),
+            reason: reason.map(|r| crate::text::clean(&r, crate::text::MAX_DESCRIPTION)),
+        };
+        match asker.later {
+            Some(later) => later.push(record),
+            None => {
+                record.requester = asker.origin.requester();
+                crate::activity::append(self.opts.paths.dir(), &record);
+            }
+        }
+    }
+
+    /// The counter of this process's records still to be written (see
+    /// [`crate::activity::Later`]).
+    pub fn activity_in_flight(&self) -> &Arc<crate::activity::InFlight> {
+        &self.activity_in_flight
     }
 
     /// An account's token for exactly `spec` handed to `asker` (`latchkey token`, the agent's
@@ -204,7 +216,7 @@ impl LoginManager {
             Ok((admission, token))
         }
         .await;
-        self.record(asker.origin, ask, &result);
+        self.record(asker, ask, &result);
         result.map(|(_, t)| t)
     }
 
@@ -235,7 +247,7 @@ impl LoginManager {
             Ok((admission, resp))
         }
         .await;
-        self.record(asker.origin, ask, &result);
+        self.record(asker, ask, &result);
         result.map(|(_, r)| r)
     }
 
@@ -289,8 +301,10 @@ impl LoginManager {
         self.gate.lock(reason, self.now())
     }
 
-    /// The activity records that pass `filter`.
+    /// The activity records that pass `filter` (after this process's records still on their
+    /// way are written, within a second).
     pub fn activity(&self, filter: &crate::activity::Filter) -> Result<Vec<ActivityRecord>> {
+        self.activity_in_flight.settle(Duration::from_secs(1));
         crate::activity::read(self.opts.paths.dir(), filter)
     }
 

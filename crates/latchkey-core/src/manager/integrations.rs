@@ -262,7 +262,7 @@ impl LoginManager {
                 };
                 if let Err(e) = target.check_transport() {
                     self.record_outcome(
-                        asker.origin,
+                        asker,
                         ask(
                             &selection.account,
                             super::approvals::token_words(&selection.spec),
@@ -308,7 +308,7 @@ impl LoginManager {
             Ok((admission, credential))
         }
         .await;
-        self.record(asker.origin, ask, &result);
+        self.record(asker, ask, &result);
         result.map(|(_, c)| Handout::Issued(c))
     }
 

@@ -537,6 +537,8 @@ pub struct LoginManager {
     background: Arc<renewal::BackgroundWork>,
     /// Approval prompts and session grants ([`crate::approval`]).
     gate: Arc<crate::approval::Gate>,
+    /// Activity records of this process still to be written ([`crate::activity::Later`]).
+    activity_in_flight: Arc<crate::activity::InFlight>,
 }
 
 impl std::fmt::Debug for LoginManager {
@@ -561,6 +563,7 @@ impl LoginManager {
             ignored: tokio::sync::broadcast::Sender::new(16),
             background: Arc::default(),
             gate: Arc::default(),
+            activity_in_flight: Arc::default(),
         }
     }
 
@@ -575,6 +578,7 @@ impl LoginManager {
             ignored: self.ignored.clone(),
             background: self.background.clone(),
             gate: self.gate.clone(),
+            activity_in_flight: self.activity_in_flight.clone(),
         }
     }
 
