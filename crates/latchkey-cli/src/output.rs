@@ -374,8 +374,13 @@ pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
             a.port.map(|p| format!(" (port {p})")).unwrap_or_default(),
             a.redirect_uri_to_register()
         );
+        // A problem that is one of the account's warnings is said with its command.
+        let warnings = a.warnings();
         for p in &s.problems {
-            println!("  ! {p}");
+            match warnings.iter().find(|w| w.text == *p) {
+                Some(w) => println!("  ! {}", crate::speak::advice(w)),
+                None => println!("  ! {p}"),
+            }
         }
         for n in a.provider.quirks().notes {
             println!("  · {n}");
@@ -489,7 +494,7 @@ pub fn added(a: &Account) {
         println!("DPoP-bound tokens: on (ES256 key kept in the keychain).");
     }
     for w in a.warnings() {
-        eprintln!("latchkey: warning: {w}");
+        eprintln!("latchkey: warning: {}", crate::speak::advice(&w));
     }
     if a.flow == GrantFlow::ClientCredentials {
         println!(

@@ -71,6 +71,20 @@ pub fn command(r: &Remedy) -> String {
         Remedy::SetupDocker { registry } => {
             format!("latchkey setup docker ACCOUNT --registry {registry}")
         }
+        Remedy::Refresh { account } => format!("latchkey refresh {account}"),
+        Remedy::SignOut { account } => format!("latchkey logout {account}"),
+        Remedy::OwnRedirectUri { account } => {
+            format!("latchkey edit {account} --per-account-redirect")
+        }
+        Remedy::SetupGit { account } => {
+            format!("latchkey setup git {account} --host git.example.com")
+        }
+        Remedy::SetupNpm { registry } => {
+            format!("latchkey setup npm ACCOUNT --registry {registry}")
+        }
+        Remedy::SetupCargo { index } => {
+            format!("latchkey setup cargo --registry NAME --index {index} ACCOUNT")
+        }
         _ => "latchkey --help".into(),
     }
 }
@@ -84,6 +98,10 @@ pub fn suffix(r: &Remedy) -> String {
         Remedy::ListAccounts => format!(" (see `{cmd}`)"),
         Remedy::EditAccount => format!(" or `{cmd}` it"),
         Remedy::CheckStatus => format!(" (`{cmd}`)"),
+        Remedy::SetupNpm { .. } | Remedy::SetupCargo { .. } => {
+            format!(" (set it up with `{cmd}`)")
+        }
+        Remedy::SignOut { .. } => format!(" (sign out with `{cmd}`)"),
         _ => format!(": `{cmd}`"),
     }
 }

@@ -18,6 +18,7 @@ use crate::config::Paths;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::provider::ProviderConfig;
+use crate::remedy::{Advice, Remedy};
 
 /// How the authorization response comes back to Latchkey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -370,25 +371,36 @@ impl Account {
         )
     }
 
-    /// Configuration problems a person should know about (shown by `add` and `status`).
-    pub fn warnings(&self) -> Vec<String> {
+    /// Configuration problems a person should know about (shown by `add` and `status`), each
+    /// with what to do about it.
+    pub fn warnings(&self) -> Vec<Advice> {
         let mut out = Vec::new();
         if !self.per_account_redirect && self.flow == GrantFlow::AuthorizationCode {
-            out.push(format!(
-                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect` (or tick \"Use this account's own redirect URI\" in the app's Edit form)",
-                redirect_uri_to_register(&self.name, false, self.redirect, self.port),
-                redirect_uri_to_register(&self.name, true, self.redirect, self.port),
-                self.name
-            ));
+            out.push(Advice {
+                text: format!(
+                    "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then give the account its own redirect URI",
+                    redirect_uri_to_register(&self.name, false, self.redirect, self.port),
+                    redirect_uri_to_register(&self.name, true, self.redirect, self.port),
+                ),
+                remedy: Some(Remedy::OwnRedirectUri {
+                    account: self.name.clone(),
+                }),
+            });
         }
         let algs = &self.provider.endpoints.dpop_signing_algs;
         if self.dpop && algs.is_empty() {
-            out.push("DPoP is on, but the provider does not advertise `dpop_signing_alg_values_supported`: it may ignore the proofs and issue plain Bearer tokens".to_string());
+            out.push(Advice {
+                text: "DPoP is on, but the provider does not advertise `dpop_signing_alg_values_supported`: it may ignore the proofs and issue plain Bearer tokens".to_string(),
+                remedy: None,
+            });
         } else if self.dpop && !algs.iter().any(|a| a == crate::dpop::DPOP_ALG) {
-            out.push(format!(
-                "DPoP is on, but the provider lists only {} for proofs, not ES256",
-                algs.join(", ")
-            ));
+            out.push(Advice {
+                text: format!(
+                    "DPoP is on, but the provider lists only {} for proofs, not ES256",
+                    algs.join(", ")
+                ),
+                remedy: None,
+            });
         }
         out
     }

@@ -591,7 +591,7 @@ impl HttpClient {
             for (k, v) in &request.headers {
                 if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("dpop") {
                     return Err(Error::InvalidInput(format!(
-                        "`latchkey request` sets the `{k}` header itself; leave it out"
+                        "Latchkey sets the `{k}` header of the request itself; leave it out"
                     )));
                 }
                 // An invalid name is not quoted: it may be a pasted `Authorization Bearer …`.

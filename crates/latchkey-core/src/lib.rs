@@ -74,6 +74,9 @@ pub mod token_state;
 pub mod tools;
 pub mod watch;
 
+#[cfg(test)]
+mod no_command_text_tests;
+
 pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode};
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
 pub use manager::{

@@ -494,7 +494,7 @@ impl Source {
                 None
             }
         };
-        let mine = self.manager()?.lock("latchkey lock")?;
+        let mine = self.manager()?.lock("locked on request")?;
         Ok(Locked {
             grants_ended: ended.unwrap_or(0) + mine.grants_ended,
             vault_key_removed: mine.vault_key_removed,

@@ -246,7 +246,7 @@ pub fn authorization_params(
             Ok(vec![("audience".into(), resources[0].clone())])
         }
         TargetStyle::Auth0Audience => Err(Error::InvalidInput(
-            "Auth0 signs in for one API (audience) at a time: keep one --resource; tokens for other APIs are asked for with `latchkey token NAME --audience API`".into(),
+            "Auth0 signs in for one API (audience) at a time: keep one --resource; a token for another API is asked for by its audience".into(),
         )),
         TargetStyle::Unsupported(why) => Err(Error::InvalidInput(why.to_string())),
     }

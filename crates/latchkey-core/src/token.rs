@@ -289,12 +289,12 @@ pub fn provider_error(body: OAuthErrorBody, ctx: &ErrorContext<'_>) -> Error {
         use crate::oauth_error::OAuthErrorCode as C;
         match &body.error {
             c if c.is_client_rejected() => Some(
-                "Check the client id and client secret (`latchkey edit NAME --client-id … --client-secret-stdin`)".to_string(),
+                "Check the account's client id and client secret".to_string(),
             ),
-            C::InvalidScope => Some("Ask for scopes this client is allowed (`latchkey edit NAME --scope …`)".to_string()),
+            C::InvalidScope => Some("Ask for scopes this client is allowed (edit the account's scopes)".to_string()),
             C::AccessDenied => Some("The sign-in was declined at the provider".to_string()),
             C::ExpiredToken => Some(
-                "The device code expired before the sign-in was approved; run `latchkey login` again and approve it sooner".to_string(),
+                "The device code expired before the sign-in was approved; sign in again and approve it sooner".to_string(),
             ),
             C::UnsupportedGrantType => Some(
                 "This client or provider does not allow this grant; check the client's registration (allowed grant types)".to_string(),
@@ -446,7 +446,7 @@ pub async fn request_token(
             return Err(Error::BadResponse {
                 url: resp.url,
                 status: resp.status,
-                detail: "DPoP was requested but the provider issued a Bearer token (not sender-constrained); check that the client is allowed DPoP, or turn it off for this account (`latchkey edit NAME --dpop false`)".into(),
+                detail: "DPoP was requested but the provider issued a Bearer token (not sender-constrained); check that the client is allowed DPoP, or turn DPoP off for this account".into(),
             });
         }
         tracing::warn!(url = %resp.url, "DPoP was requested but the provider issued a Bearer token on refresh (not sender-constrained)");
@@ -455,7 +455,7 @@ pub async fn request_token(
         return Err(Error::BadResponse {
             url: resp.url,
             status: resp.status,
-            detail: "the provider issued a DPoP-bound token although no DPoP proof was sent; enable DPoP for this account (`latchkey add … --dpop`)".into(),
+            detail: "the provider issued a DPoP-bound token although no DPoP proof was sent; turn DPoP on for this account".into(),
         });
     }
     Ok(tr)

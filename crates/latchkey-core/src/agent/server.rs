@@ -800,7 +800,7 @@ impl Server {
                 Ok(remembered) => Answer::Revoked { remembered },
                 Err(e) => core_error(&e),
             },
-            Op::Lock => match m.lock("latchkey lock") {
+            Op::Lock => match m.lock("locked on request") {
                 Ok(l) => Answer::Locked {
                     ended: l.grants_ended,
                 },

@@ -126,7 +126,7 @@ impl LoginManager {
                 .await?;
         }
         for w in account.warnings() {
-            tracing::warn!(account = %account.name, "{w}");
+            tracing::warn!(account = %account.name, "{}", w.text);
         }
         let added = account.clone();
         let result = self
@@ -390,7 +390,7 @@ impl LoginManager {
             problems.push(format!("needs sign-in: {reason}"));
         }
         problems.extend(at_risk_problem(&account));
-        problems.extend(account.warnings());
+        problems.extend(account.warnings().into_iter().map(|w| w.text));
         if let Some(t) = &tokens
             && t.refresh_token.is_none()
             && t.expires_at.is_some()
@@ -459,7 +459,7 @@ impl LoginManager {
                     problems.push(format!("needs sign-in: {reason}"));
                 }
                 problems.extend(at_risk_problem(&account));
-                problems.extend(account.warnings());
+                problems.extend(account.warnings().into_iter().map(|w| w.text));
                 AccountSummary {
                     cached_tokens: account
                         .derived_tokens

@@ -404,9 +404,12 @@ impl LoginManager {
         }
         let (token, exp) = found.ok_or_else(|| {
             Error::InvalidInput(format!(
-                "account `{}` has no current id_token (not an OpenID Connect sign-in, or the provider sent none on refresh): sign in again with `latchkey login {}`, or pass --audience/--resource for an access token the role accepts",
-                account.name, account.name
+                "account `{}` has no current id_token (not an OpenID Connect sign-in, or the provider sent none on refresh): pass --audience/--resource for an access token the role accepts, or sign in again",
+                account.name
             ))
+            .with_remedy(crate::remedy::Remedy::SignIn {
+                account: account.name.clone(),
+            })
         })?;
         Ok(AccessToken {
             token,

@@ -237,14 +237,14 @@ impl StoreSelector {
             StorePreference::Vault => (
                 choice(
                     StoreKind::Vault,
-                    "chosen with `latchkey store use vault`".into(),
+                    "chosen by the store setting (vault)".into(),
                 ),
                 None,
             ),
             StorePreference::SecretService => (
                 choice(
                     StoreKind::SecretService,
-                    "chosen with `latchkey store use secret-service`".into(),
+                    "chosen by the store setting (secret-service)".into(),
                 ),
                 None,
             ),
@@ -252,7 +252,7 @@ impl StoreSelector {
                 choice(
                     StoreKind::Vault,
                     format!(
-                        "a vault exists at {} (`latchkey store migrate --to secret-service` moves its items)",
+                        "a vault exists at {} (migrating the store to secret-service moves its items)",
                         vault_path.display()
                     ),
                 ),
