@@ -125,8 +125,6 @@ function remedyWords(err) {
       return " Set the client secret again in Edit.";
     case "unlock_vault":
       return " Unlock the vault in a terminal.";
-    case "refresh":
-      return " Refresh the account.";
     case "own_redirect_uri":
       return " Turn on the account's own redirect URI in Edit.";
     default:

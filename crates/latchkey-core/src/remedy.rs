@@ -90,11 +90,6 @@ pub enum Remedy {
     StartAgent,
     /// Look at the approvals waiting.
     ListPending,
-    /// Ask for a fresh token of the account now.
-    Refresh {
-        /// Account name.
-        account: String,
-    },
     /// Sign the account out.
     SignOut {
         /// Account name.
@@ -135,7 +130,6 @@ impl Remedy {
             | Remedy::SignInWithBrowser { account }
             | Remedy::RequestToken { account, .. }
             | Remedy::SetClientSecret { account }
-            | Remedy::Refresh { account }
             | Remedy::SignOut { account }
             | Remedy::OwnRedirectUri { account }
             | Remedy::SetupGit { account } => Some(account),
@@ -211,9 +205,6 @@ impl Remedy {
             },
             Remedy::SetupDocker { registry } => Remedy::SetupDocker {
                 registry: c(registry),
-            },
-            Remedy::Refresh { account } => Remedy::Refresh {
-                account: c(account),
             },
             Remedy::SignOut { account } => Remedy::SignOut {
                 account: c(account),
