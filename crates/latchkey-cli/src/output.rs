@@ -145,9 +145,9 @@ fn account_json(s: &AccountSummary) -> AccountJson<'_> {
             .cached_tokens
             .iter()
             .map(|c| CachedTokenJson {
-                scopes: &c.spec.scopes,
-                resources: &c.spec.resources,
-                audience: c.spec.audience.as_deref(),
+                scopes: c.spec.scopes(),
+                resources: c.spec.resources(),
+                audience: c.spec.audience(),
                 granted_scope: c.granted_scope.as_deref(),
                 expires_at: rfc3339(c.expires_at),
                 expires_in: c.expires_in,

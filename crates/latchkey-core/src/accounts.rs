@@ -858,4 +858,29 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Config);
         assert!(err.to_string().contains("accounts.toml"));
     }
+
+    #[test]
+    fn a_hand_edited_token_spec_is_checked_as_the_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "version = 1\n[[rule]]\nhost = \"h.test\"\naccount = \"a\"\n";
+        std::fs::write(
+            dir.path().join("accounts.toml"),
+            format!("{rule}audience = \"\\u0007x\"\n"),
+        )
+        .unwrap();
+        let err = Registry::new(Paths::new(dir.path())).load().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        let text = err.to_string();
+        assert!(
+            text.contains("accounts.toml") && text.contains("control characters"),
+            "{text}"
+        );
+        std::fs::write(
+            dir.path().join("accounts.toml"),
+            format!("{rule}scopes = [\"b\", \"a\"]\n"),
+        )
+        .unwrap();
+        let file = Registry::new(Paths::new(dir.path())).load().unwrap();
+        assert_eq!(file.rules[0].spec.scopes(), ["a", "b"]);
+    }
 }

@@ -73,7 +73,7 @@ impl LoginManager {
     }
 
     /// The account that answers for `target` (see [`crate::rules::select`]) and the token spec
-    /// its rule names (checked again); `None` when no rule matches. An account named by a rule or the override that
+    /// its rule names; `None` when no rule matches. An account named by a rule or the override that
     /// does not exist is an error that says which.
     pub fn select_account(
         &self,
@@ -84,7 +84,7 @@ impl LoginManager {
         let Some(selection) = crate::rules::select(&file.rules, target, env_override) else {
             return Ok(None);
         };
-        checked_selection(&file, selection, &target.authority()).map(Some)
+        checked_selection(&file, selection).map(Some)
     }
 
     /// The account and token spec for the cluster kubectl runs `kubectl-credential` for
@@ -96,8 +96,7 @@ impl LoginManager {
     ) -> Result<Selection> {
         let file = self.registry.load()?;
         let selection = crate::kube::select_for_cluster(&file.rules, request)?;
-        let server = request.server.unwrap_or_default().to_string();
-        checked_selection(&file, selection, &server)
+        checked_selection(&file, selection)
     }
 
     /// Records that a tool had the account's current access token rejected: the next
@@ -156,28 +155,12 @@ impl LoginManager {
     }
 }
 
-/// `selection` with its spec checked and sorted again (the same request must be the same cache
-/// entry even when the file was edited by hand), and its account known to exist.
+/// `selection`, its account known to exist. (Its spec needs no second look: a
+/// [`crate::target::TokenSpec`] read from the file was checked and sorted as it was read.)
 fn checked_selection(
     file: &crate::accounts::AccountsFile,
-    mut selection: Selection,
-    server: &str,
+    selection: Selection,
 ) -> Result<Selection> {
-    if !selection.spec.is_empty() {
-        selection.spec = match &selection.reason {
-            crate::rules::Reason::Rule { rule, .. } => rule.checked_spec()?,
-            crate::rules::Reason::Environment | crate::rules::Reason::Kubeconfig { .. } => {
-                let s = &selection.spec;
-                crate::target::TokenSpec::new(&s.scopes, &s.resources, s.audience.as_deref())
-                    .map_err(|e| {
-                        Error::InvalidInput(format!(
-                            "the rule for {} in accounts.toml: {e}",
-                            crate::text::clean(server, crate::text::MAX_URI)
-                        ))
-                    })?
-            }
-        };
-    }
     if file.by_name(&selection.account).is_none() {
         return Err(Error::InvalidInput(format!(
             "{} selects the account `{}`, which does not exist",
@@ -285,12 +268,12 @@ impl LoginManager {
                     server: server.as_deref(),
                     account: account.as_deref(),
                     recorded_server: recorded_server.as_deref(),
-                    spec: spec.check()?,
+                    spec: spec.clone(),
                     env_override: env,
                 })?;
                 (selection.account, selection.spec)
             }
-            Subject::Account { account, spec } => (account.clone(), spec.check()?),
+            Subject::Account { account, spec } => (account.clone(), spec.clone()),
         };
         let id_token = request.tool.wants_id_token() && spec.is_empty();
         let ask = ask(

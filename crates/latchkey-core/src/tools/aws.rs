@@ -396,7 +396,7 @@ pub async fn credentials_at(
         tool: Tool::Aws,
         subject: Subject::Account {
             account: inv.account.clone(),
-            spec: (&inv.spec).into(),
+            spec: inv.spec.clone(),
         },
         env_override: None,
         min_ttl: None,
