@@ -413,7 +413,7 @@ pub fn token(t: &AccessToken, json: bool) {
         }
         print_json(&TokenJson {
             access_token: t.token.expose(),
-            token_type: &t.token_type,
+            token_type: t.token_type.as_str(),
             expires_at: rfc3339(t.expires_at),
             scope: t.scope.as_deref(),
             degraded: t.degraded.is_some(),

@@ -348,7 +348,7 @@ pub struct Presented<'a> {
     /// The access token.
     pub token: &'a Secret,
     /// `Bearer` or `DPoP`.
-    pub token_type: &'a str,
+    pub token_type: &'a crate::token::TokenType,
     /// The account's DPoP key (required when `token_type` is `DPoP`).
     pub dpop: Option<&'a DpopKey>,
 }
@@ -574,7 +574,7 @@ impl HttpClient {
             Method::from_bytes(request.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
                 Error::InvalidInput(format!("`{}` is not an HTTP method", request.method))
             })?;
-        let dpop_bound = presented.token_type.eq_ignore_ascii_case("dpop");
+        let dpop_bound = presented.token_type.is_dpop();
         let key = match (dpop_bound, presented.dpop) {
             (true, Some(k)) => Some(k),
             (true, None) => {

@@ -87,3 +87,4 @@ pub use manager::{
 pub use provider::{Preset, ProviderSpec};
 pub use remedy::{Advice, Remedy};
 pub use secret::Secret;
+pub use token::TokenType;

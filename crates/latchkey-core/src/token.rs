@@ -15,13 +15,84 @@ use crate::error::{Error, Result};
 use crate::http::{ClientAuth, HttpClient, Response};
 use crate::secret::Secret;
 
+/// How an access token is presented (RFC 6749 §7.1): `Bearer` (RFC 6750), `DPoP`
+/// (RFC 9449, with a proof per request), or another type, kept as the provider spelled it.
+/// Read case-insensitively; written (stored, sent on the agent's wire, shown) as one string:
+/// `Bearer`, `DPoP`, or the other type's own spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenType {
+    /// `Bearer`.
+    Bearer,
+    /// `DPoP`.
+    DPoP,
+    /// Any other type (also the `id_token` a tool is given in place of an access token).
+    Other(String),
+}
+
+impl TokenType {
+    /// `s` as a token type, case-insensitively (`bearer` is [`TokenType::Bearer`]).
+    pub fn parse(s: &str) -> TokenType {
+        if s.eq_ignore_ascii_case("bearer") {
+            TokenType::Bearer
+        } else if s.eq_ignore_ascii_case("dpop") {
+            TokenType::DPoP
+        } else {
+            TokenType::Other(s.to_string())
+        }
+    }
+
+    /// The type as written: `Bearer`, `DPoP`, or the other type's own spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::DPoP => "DPoP",
+            TokenType::Other(s) => s,
+        }
+    }
+
+    /// True for a bearer token (sent as it is, no proof).
+    pub fn is_bearer(&self) -> bool {
+        *self == TokenType::Bearer
+    }
+
+    /// True for a DPoP-bound token (needs a proof with the account's key per request).
+    pub fn is_dpop(&self) -> bool {
+        *self == TokenType::DPoP
+    }
+}
+
+impl std::fmt::Display for TokenType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for TokenType {
+    fn from(s: &str) -> Self {
+        TokenType::parse(s)
+    }
+}
+
+impl Serialize for TokenType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(TokenType::parse(&s))
+    }
+}
+
 /// The tokens of one account, as stored in the keychain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenSet {
     /// The access token.
     pub access_token: Secret,
     /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// The refresh token, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Secret>,
@@ -112,7 +183,7 @@ impl TokenSet {
         };
         TokenSet {
             access_token: resp.access_token,
-            token_type: normalize_token_type(&resp.token_type),
+            token_type: resp.token_type,
             refresh_token: resp
                 .refresh_token
                 .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
@@ -164,16 +235,6 @@ fn normalize_scope(s: &str, delimiter: char) -> String {
         .join(" ")
 }
 
-fn normalize_token_type(t: &str) -> String {
-    if t.eq_ignore_ascii_case("bearer") {
-        "Bearer".into()
-    } else if t.eq_ignore_ascii_case("dpop") {
-        "DPoP".into()
-    } else {
-        t.to_string()
-    }
-}
-
 /// A successful token endpoint answer.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
@@ -181,7 +242,7 @@ pub struct TokenResponse {
     pub access_token: Secret,
     /// The token type.
     #[serde(default = "bearer")]
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Lifetime in seconds.
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub expires_in: Option<u64>,
@@ -199,8 +260,8 @@ pub struct TokenResponse {
     pub scope: Option<String>,
 }
 
-fn bearer() -> String {
-    "Bearer".into()
+fn bearer() -> TokenType {
+    TokenType::Bearer
 }
 
 /// Accepts a number of seconds (`expires_in`, `interval`) as a number or a numeric string (some
@@ -428,15 +489,14 @@ pub async fn request_token(
             detail: "the access_token is empty".into(),
         });
     }
-    if !(tr.token_type.eq_ignore_ascii_case("bearer") || tr.token_type.eq_ignore_ascii_case("dpop"))
-    {
+    if let TokenType::Other(other) = &tr.token_type {
         return Err(Error::BadResponse {
             url: resp.url,
             status: resp.status,
-            detail: format!("unsupported token_type `{}`", tr.token_type),
+            detail: format!("unsupported token_type `{other}`"),
         });
     }
-    if dpop.is_some() && !tr.token_type.eq_ignore_ascii_case("dpop") {
+    if dpop.is_some() && !tr.token_type.is_dpop() {
         // A new grant that should be sender-constrained but is not: refused (nothing is stored
         // yet). A refresh answer is kept (refusing it would lose a rotated refresh token).
         let refresh = params
@@ -451,7 +511,7 @@ pub async fn request_token(
         }
         tracing::warn!(url = %resp.url, "DPoP was requested but the provider issued a Bearer token on refresh (not sender-constrained)");
     }
-    if dpop.is_none() && tr.token_type.eq_ignore_ascii_case("dpop") {
+    if dpop.is_none() && tr.token_type.is_dpop() {
         return Err(Error::BadResponse {
             url: resp.url,
             status: resp.status,
@@ -464,6 +524,27 @@ pub async fn request_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_types_read_case_insensitively_and_keep_other_spellings() {
+        assert_eq!(TokenType::parse("bEaReR"), TokenType::Bearer);
+        assert_eq!(TokenType::parse("dpop"), TokenType::DPoP);
+        assert!(TokenType::parse("BEARER").is_bearer() && TokenType::parse("DPOP").is_dpop());
+        let mac = TokenType::parse("MAC");
+        assert_eq!(mac, TokenType::Other("MAC".into()));
+        assert!(!mac.is_bearer() && !mac.is_dpop());
+        // One string on every wire, with the canonical or the provider's spelling.
+        assert_eq!(
+            serde_json::to_string(&TokenType::DPoP).unwrap(),
+            r#""DPoP""#
+        );
+        assert_eq!(serde_json::to_string(&mac).unwrap(), r#""MAC""#);
+        assert_eq!(
+            serde_json::from_str::<TokenType>(r#""bearer""#).unwrap(),
+            TokenType::Bearer
+        );
+        assert_eq!(mac.to_string(), "MAC");
+    }
     use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
     fn resp(status: u16, ct: &str, body: &str) -> Response {
@@ -495,8 +576,14 @@ mod tests {
         assert_eq!(t.expires_in, Some(3600));
         let now = OffsetDateTime::now_utc();
         let set = TokenSet::from_response(t, now, None, ' ');
-        assert_eq!(set.token_type, "Bearer");
+        assert_eq!(set.token_type, TokenType::Bearer);
         assert_eq!(set.expires_at, Some(now + time::Duration::seconds(3600)));
+        // Stored with the type's own spelling.
+        assert!(
+            serde_json::to_string(&set)
+                .unwrap()
+                .contains(r#""token_type":"Bearer""#)
+        );
         assert!(!format!("{set:?}").contains("AT"));
     }
 

@@ -383,8 +383,8 @@ impl From<HandoutAnswer> for crate::handout::Handout {
 pub struct TokenAnswer {
     /// The token.
     pub access_token: Secret,
-    /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    /// `Bearer` or `DPoP` (a string on the wire).
+    pub token_type: crate::token::TokenType,
     /// Expiry.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,

@@ -316,11 +316,11 @@ impl LoginManager {
             force: false,
         };
         let token = self.token_for(&account.name, spec, opts).await?;
-        if request.tool.bearer_only() && !token.token_type.eq_ignore_ascii_case("bearer") {
+        if request.tool.bearer_only() && !token.token_type.is_bearer() {
             return Err(Error::InvalidInput(format!(
                 "account `{}` has {}-bound tokens, which {} cannot use (it sends only Bearer tokens); pick an account without --dpop",
                 account.name,
-                crate::text::clean(&token.token_type, 20),
+                crate::text::clean(token.token_type.as_str(), 20),
                 request.tool.name()
             )));
         }
@@ -396,7 +396,7 @@ impl LoginManager {
         })?;
         Ok(AccessToken {
             token,
-            token_type: "id_token".into(),
+            token_type: crate::token::TokenType::Other("id_token".into()),
             expires_at: Some(exp),
             scope: None,
             degraded: None,

@@ -424,8 +424,8 @@ impl AccountSummary {
 pub struct AccessToken {
     /// The access token (never logged; redacted in `Debug`).
     pub token: Secret,
-    /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    /// `Bearer` or `DPoP` (or `id_token` for the id_token a tool is given).
+    pub token_type: crate::token::TokenType,
     /// When it expires (`None`: the provider gave no lifetime).
     pub expires_at: Option<OffsetDateTime>,
     /// The scopes it carries, space-separated, as granted.

@@ -643,7 +643,7 @@ impl LoginManager {
                     .validate_id_token(account, id_token, nonce, None)
                     .await?;
                 if let Some(url) = &endpoints.userinfo {
-                    let key = if response.token_type.eq_ignore_ascii_case("dpop") {
+                    let key = if response.token_type.is_dpop() {
                         self.dpop_key(account).await?
                     } else {
                         None
