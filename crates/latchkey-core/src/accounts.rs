@@ -406,6 +406,12 @@ impl Account {
     }
 }
 
+impl accounts_index::Indexed for Account {
+    fn index_name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// The redirect path of account `name` (see [`Account::callback_path`]).
 pub fn callback_path(name: &str, per_account: bool) -> String {
     if per_account {
@@ -769,7 +775,7 @@ mod tests {
             // A fresh registry (another process): through the index, not the cache.
             let other = Registry::new(Paths::new(dir.path()));
             assert!(matches!(
-                accounts_index::lookup(other.paths(), &a.name),
+                accounts_index::lookup::<Account>(other.paths(), &a.name),
                 Lookup::Found(ref f) if **f == *a
             ));
             assert_eq!(other.account(&a.name).unwrap().as_ref(), Some(a));
@@ -797,7 +803,7 @@ mod tests {
         );
         // … and the reader that parsed the whole file wrote a fresh index.
         assert!(matches!(
-            accounts_index::lookup(other.paths(), &first),
+            accounts_index::lookup::<Account>(other.paths(), &first),
             Lookup::Found(ref f) if f.label.as_deref() == Some("new")
         ));
 

@@ -348,7 +348,7 @@ pub struct Presented<'a> {
     /// The access token.
     pub token: &'a Secret,
     /// `Bearer` or `DPoP`.
-    pub token_type: &'a crate::token::TokenType,
+    pub token_type: &'a crate::token_type::TokenType,
     /// The account's DPoP key (required when `token_type` is `DPoP`).
     pub dpop: Option<&'a DpopKey>,
 }
@@ -371,7 +371,7 @@ pub fn asks_for_nonce(resp: &Response) -> bool {
         .any(|v| v.contains("use_dpop_nonce"));
     in_header
         || (resp.looks_like_json()
-            && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
+            && serde_json::from_slice::<crate::oauth_error::OAuthErrorBody>(&resp.body)
                 .is_ok_and(|b| b.error == crate::oauth_error::OAuthErrorCode::UseDpopNonce))
 }
 

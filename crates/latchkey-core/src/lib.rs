@@ -71,6 +71,7 @@ pub mod text;
 pub mod tls;
 pub mod token;
 pub mod token_state;
+pub mod token_type;
 pub mod tools;
 pub mod watch;
 
@@ -87,4 +88,4 @@ pub use manager::{
 pub use provider::{Preset, ProviderSpec};
 pub use remedy::{Advice, Remedy};
 pub use secret::Secret;
-pub use token::TokenType;
+pub use token_type::TokenType;

@@ -387,6 +387,12 @@ pub fn transport_allowed(scheme: &str, host: &str) -> bool {
         || (scheme.eq_ignore_ascii_case("http") && host_is_loopback(host))
 }
 
+/// [`transport_allowed`] for a parsed URL: whether a token may be sent to it (the device flow's
+/// verification URI, `latchkey request`, the integrations).
+pub fn endpoint_allowed(url: &Url) -> bool {
+    transport_allowed(url.scheme(), url.host_str().unwrap_or_default())
+}
+
 /// The path of `url` (which has a scheme) as written: after the authority, before `?` or `#`.
 fn raw_path(url: &str) -> &str {
     let rest = url.find("://").map_or(url, |i| &url[i + 3..]);

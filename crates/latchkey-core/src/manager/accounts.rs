@@ -556,9 +556,11 @@ impl LoginManager {
                                 "{hint}: HTTP {} ({})",
                                 r.status,
                                 if r.looks_like_json() {
-                                    serde_json::from_slice::<crate::token::OAuthErrorBody>(&r.body)
-                                        .map(|b| b.error.to_string())
-                                        .unwrap_or_else(|_| "unreadable error".into())
+                                    serde_json::from_slice::<crate::oauth_error::OAuthErrorBody>(
+                                        &r.body,
+                                    )
+                                    .map(|b| b.error.to_string())
+                                    .unwrap_or_else(|_| "unreadable error".into())
                                 } else {
                                     r.error_page_summary()
                                 }

@@ -825,12 +825,6 @@ fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessTok
     }
 }
 
-/// True if a token may be sent to the URL: [`crate::rules::transport_allowed`] (https, or http
-/// on a loopback host), the rule the integrations follow too.
-pub fn endpoint_allowed(url: &Url) -> bool {
-    crate::rules::transport_allowed(url.scheme(), url.host_str().unwrap_or_default())
-}
-
 #[cfg(test)]
 mod session_warning_tests {
     #![allow(clippy::unwrap_used)]

@@ -428,7 +428,7 @@ impl LoginManager {
         }
         if let Some(error) = &cb.error {
             return Err(crate::token::provider_error(
-                crate::token::OAuthErrorBody {
+                crate::oauth_error::OAuthErrorBody {
                     error: error.as_str().into(),
                     error_description: cb.error_description.clone(),
                     error_uri: None,
