@@ -62,6 +62,7 @@ pub mod private;
 pub mod provider;
 pub mod remedy;
 pub mod rules;
+pub mod scope;
 pub mod secret;
 pub mod setup;
 pub mod source;

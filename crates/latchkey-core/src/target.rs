@@ -92,12 +92,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 impl TokenSpec {
     /// A checked, sorted spec. Scopes may be given space- or comma-separated.
     pub fn new(scopes: &[String], resources: &[String], audience: Option<&str>) -> Result<Self> {
-        let scopes: Vec<String> = scopes
-            .iter()
-            .flat_map(|s| s.split([' ', ',']))
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let scopes = crate::scope::Scopes::from_input(scopes).into_vec();
         if let Some(bad) = scopes.iter().find(|s| !valid_scope(s)) {
             return Err(Error::InvalidInput(format!(
                 "--scope `{}` is not a scope (printable characters without `\"` or `\\`)",

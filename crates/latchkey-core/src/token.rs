@@ -100,7 +100,7 @@ impl TokenSet {
         let expires_at = resp.expires_in.map(|s| expiry_after(now, s));
         let scope = resp
             .scope
-            .map(|s| normalize_scope(&s, scope_delimiter))
+            .map(|s| crate::scope::Scopes::parse_delimited(&s, scope_delimiter).to_string())
             .or_else(|| previous.and_then(|p| p.scope.clone()));
         let rotated = resp.refresh_token.is_some();
         // Keycloak sends `refresh_expires_in: 0` for offline tokens: no end.
@@ -157,13 +157,6 @@ fn jwt_exp(token: &Secret) -> Option<OffsetDateTime> {
         return None;
     }
     OffsetDateTime::from_unix_timestamp(exp).ok()
-}
-
-fn normalize_scope(s: &str, delimiter: char) -> String {
-    s.split([delimiter, ' '])
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A successful token endpoint answer.

@@ -591,10 +591,7 @@ impl LoginManager {
         }
         let quirks = account.provider.quirks();
         let mut add_scopes: Vec<String> = Vec::new();
-        for s in opts.add_scopes.iter().flat_map(|s| s.split([' ', ','])) {
-            if s.is_empty() {
-                continue;
-            }
+        for s in crate::scope::Scopes::from_input(&opts.add_scopes).iter() {
             if !target::valid_scope(s) {
                 return Err(Error::InvalidInput(format!(
                     "--add-scope `{}` is not a scope",
@@ -831,8 +828,9 @@ fn note_what_was_granted(account: &Account, spec: &TokenSpec, set: &TokenSet) {
     if !spec.scopes().is_empty()
         && let Some(granted) = &set.scope
     {
+        let granted = crate::scope::Scopes::parse(granted);
         let extra: Vec<&str> = granted
-            .split_whitespace()
+            .iter()
             .filter(|g| !spec.scopes().iter().any(|s| s == g))
             .collect();
         if !extra.is_empty() {

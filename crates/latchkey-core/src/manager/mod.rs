@@ -810,7 +810,7 @@ fn display_endpoint(url: &Url) -> String {
 
 fn scope_list(scope: Option<&str>) -> Vec<String> {
     scope
-        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .map(|s| crate::scope::Scopes::parse(s).into_vec())
         .unwrap_or_default()
 }
 
