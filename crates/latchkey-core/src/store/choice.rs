@@ -235,16 +235,13 @@ impl StoreSelector {
         };
         let (made, opened) = match self.preference {
             StorePreference::Vault => (
-                choice(
-                    StoreKind::Vault,
-                    "chosen by the store setting (vault)".into(),
-                ),
+                choice(StoreKind::Vault, "chosen in the store setting".into()),
                 None,
             ),
             StorePreference::SecretService => (
                 choice(
                     StoreKind::SecretService,
-                    "chosen by the store setting (secret-service)".into(),
+                    "chosen in the store setting".into(),
                 ),
                 None,
             ),
