@@ -125,6 +125,8 @@ function remedyWords(err) {
       return " Set the client secret again in Edit.";
     case "unlock_vault":
       return " Unlock the vault in a terminal.";
+    case "own_redirect_uri":
+      return " Turn on the account's own redirect URI in Edit.";
     default:
       return "";
   }

@@ -397,16 +397,30 @@ fn agent_frame(data: &[u8]) {
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame)
                 && let Ok(req) = serde_json::from_value::<Request>(value)
             {
+                // A spec that was read was checked as it was read: checking it again changes
+                // nothing.
+                let rechecked = |spec: &latchkey_core::TokenSpec| {
+                    let again = latchkey_core::TokenSpec::new(
+                        spec.scopes(),
+                        spec.resources(),
+                        spec.audience(),
+                    );
+                    assert_eq!(
+                        again.ok().as_ref(),
+                        Some(spec),
+                        "a spec read is a checked spec"
+                    );
+                };
                 match &req.op {
                     protocol::Op::TokenFor { spec, .. } | protocol::Op::RequestFor { spec, .. } => {
-                        let _ = spec.check();
+                        rechecked(spec);
                     }
                     protocol::Op::Credential { request } => {
                         if let latchkey_core::handout::Subject::Account { spec, .. }
                         | latchkey_core::handout::Subject::Cluster { spec, .. } =
                             &request.subject
                         {
-                            let _ = spec.check();
+                            rechecked(spec);
                         }
                     }
                     _ => {}

@@ -145,9 +145,9 @@ fn account_json(s: &AccountSummary) -> AccountJson<'_> {
             .cached_tokens
             .iter()
             .map(|c| CachedTokenJson {
-                scopes: &c.spec.scopes,
-                resources: &c.spec.resources,
-                audience: c.spec.audience.as_deref(),
+                scopes: c.spec.scopes(),
+                resources: c.spec.resources(),
+                audience: c.spec.audience(),
                 granted_scope: c.granted_scope.as_deref(),
                 expires_at: rfc3339(c.expires_at),
                 expires_in: c.expires_in,
@@ -380,8 +380,13 @@ pub fn status(all: &[AccountSummary], json: bool, served: Served) -> bool {
             a.port.map(|p| format!(" (port {p})")).unwrap_or_default(),
             a.redirect_uri_to_register()
         );
+        // A problem that is one of the account's warnings is said with its command.
+        let warnings = a.warnings();
         for p in &s.problems {
-            println!("  ! {p}");
+            match warnings.iter().find(|w| w.text == *p) {
+                Some(w) => println!("  ! {}", crate::speak::advice(w)),
+                None => println!("  ! {p}"),
+            }
         }
         for n in a.provider.quirks().notes {
             println!("  · {n}");
@@ -414,7 +419,7 @@ pub fn token(t: &AccessToken, json: bool) {
         }
         print_json(&TokenJson {
             access_token: t.token.expose(),
-            token_type: &t.token_type,
+            token_type: t.token_type.as_str(),
             expires_at: rfc3339(t.expires_at),
             scope: t.scope.as_deref(),
             degraded: t.degraded.is_some(),
@@ -495,7 +500,7 @@ pub fn added(a: &Account) {
         println!("DPoP-bound tokens: on (ES256 key kept in the keychain).");
     }
     for w in a.warnings() {
-        eprintln!("latchkey: warning: {w}");
+        eprintln!("latchkey: warning: {}", crate::speak::advice(&w));
     }
     if a.flow == GrantFlow::ClientCredentials {
         println!(

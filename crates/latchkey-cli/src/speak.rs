@@ -71,6 +71,19 @@ pub fn command(r: &Remedy) -> String {
         Remedy::SetupDocker { registry } => {
             format!("latchkey setup docker ACCOUNT --registry {registry}")
         }
+        Remedy::SignOut { account } => format!("latchkey logout {account}"),
+        Remedy::OwnRedirectUri { account } => {
+            format!("latchkey edit {account} --per-account-redirect")
+        }
+        Remedy::SetupGit { account } => {
+            format!("latchkey setup git {account} --host git.example.com")
+        }
+        Remedy::SetupNpm { registry } => {
+            format!("latchkey setup npm ACCOUNT --registry {registry}")
+        }
+        Remedy::SetupCargo { index } => {
+            format!("latchkey setup cargo --registry NAME --index {index} ACCOUNT")
+        }
         _ => "latchkey --help".into(),
     }
 }
@@ -84,6 +97,10 @@ pub fn suffix(r: &Remedy) -> String {
         Remedy::ListAccounts => format!(" (see `{cmd}`)"),
         Remedy::EditAccount => format!(" or `{cmd}` it"),
         Remedy::CheckStatus => format!(" (`{cmd}`)"),
+        Remedy::SetupNpm { .. } | Remedy::SetupCargo { .. } => {
+            format!(" (set it up with `{cmd}`)")
+        }
+        Remedy::SignOut { .. } => format!(" (sign out with `{cmd}`)"),
         _ => format!(": `{cmd}`"),
     }
 }
@@ -151,6 +168,32 @@ mod tests {
                 scopes: vec!["a".into(), "b".into()]
             }),
             "latchkey login w --add-scope a --add-scope b"
+        );
+        let e = Error::InvalidInput("no Latchkey rule for https://r.test/".into()).with_remedy(
+            Remedy::SetupNpm {
+                registry: "https://r.test/".into(),
+            },
+        );
+        assert_eq!(
+            error(&e),
+            "no Latchkey rule for https://r.test/ (set it up with `latchkey setup npm ACCOUNT --registry https://r.test/`)"
+        );
+        let e = Error::InvalidInput("give the git host".into()).with_remedy(Remedy::SetupGit {
+            account: "work".into(),
+        });
+        assert_eq!(
+            error(&e),
+            "give the git host: `latchkey setup git work --host git.example.com`"
+        );
+        let a = Advice {
+            text: "shared".into(),
+            remedy: Some(Remedy::OwnRedirectUri {
+                account: "w".into(),
+            }),
+        };
+        assert_eq!(
+            advice(&a),
+            "shared: `latchkey edit w --per-account-redirect`"
         );
     }
 }

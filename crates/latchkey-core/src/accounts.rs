@@ -18,6 +18,7 @@ use crate::config::Paths;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::provider::ProviderConfig;
+use crate::remedy::{Advice, Remedy};
 
 /// How the authorization response comes back to Latchkey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -370,27 +371,44 @@ impl Account {
         )
     }
 
-    /// Configuration problems a person should know about (shown by `add` and `status`).
-    pub fn warnings(&self) -> Vec<String> {
+    /// Configuration problems a person should know about (shown by `add` and `status`), each
+    /// with what to do about it.
+    pub fn warnings(&self) -> Vec<Advice> {
         let mut out = Vec::new();
         if !self.per_account_redirect && self.flow == GrantFlow::AuthorizationCode {
-            out.push(format!(
-                "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then run `latchkey edit {} --per-account-redirect` (or tick \"Use this account's own redirect URI\" in the app's Edit form)",
-                redirect_uri_to_register(&self.name, false, self.redirect, self.port),
-                redirect_uri_to_register(&self.name, true, self.redirect, self.port),
-                self.name
-            ));
+            out.push(Advice {
+                text: format!(
+                    "this account uses the redirect URI shared by all accounts ({}), which does not protect against mix-up attacks by another provider you added; register {} at the provider, then give the account its own redirect URI",
+                    redirect_uri_to_register(&self.name, false, self.redirect, self.port),
+                    redirect_uri_to_register(&self.name, true, self.redirect, self.port),
+                ),
+                remedy: Some(Remedy::OwnRedirectUri {
+                    account: self.name.clone(),
+                }),
+            });
         }
         let algs = &self.provider.endpoints.dpop_signing_algs;
         if self.dpop && algs.is_empty() {
-            out.push("DPoP is on, but the provider does not advertise `dpop_signing_alg_values_supported`: it may ignore the proofs and issue plain Bearer tokens".to_string());
+            out.push(Advice {
+                text: "DPoP is on, but the provider does not advertise `dpop_signing_alg_values_supported`: it may ignore the proofs and issue plain Bearer tokens".to_string(),
+                remedy: None,
+            });
         } else if self.dpop && !algs.iter().any(|a| a == crate::dpop::DPOP_ALG) {
-            out.push(format!(
-                "DPoP is on, but the provider lists only {} for proofs, not ES256",
-                algs.join(", ")
-            ));
+            out.push(Advice {
+                text: format!(
+                    "DPoP is on, but the provider lists only {} for proofs, not ES256",
+                    algs.join(", ")
+                ),
+                remedy: None,
+            });
         }
         out
+    }
+}
+
+impl accounts_index::Indexed for Account {
+    fn index_name(&self) -> &str {
+        &self.name
     }
 }
 
@@ -757,7 +775,7 @@ mod tests {
             // A fresh registry (another process): through the index, not the cache.
             let other = Registry::new(Paths::new(dir.path()));
             assert!(matches!(
-                accounts_index::lookup(other.paths(), &a.name),
+                accounts_index::lookup::<Account>(other.paths(), &a.name),
                 Lookup::Found(ref f) if **f == *a
             ));
             assert_eq!(other.account(&a.name).unwrap().as_ref(), Some(a));
@@ -785,7 +803,7 @@ mod tests {
         );
         // … and the reader that parsed the whole file wrote a fresh index.
         assert!(matches!(
-            accounts_index::lookup(other.paths(), &first),
+            accounts_index::lookup::<Account>(other.paths(), &first),
             Lookup::Found(ref f) if f.label.as_deref() == Some("new")
         ));
 
@@ -845,5 +863,30 @@ mod tests {
         let err = Registry::new(Paths::new(dir.path())).load().unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Config);
         assert!(err.to_string().contains("accounts.toml"));
+    }
+
+    #[test]
+    fn a_hand_edited_token_spec_is_checked_as_the_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "version = 1\n[[rule]]\nhost = \"h.test\"\naccount = \"a\"\n";
+        std::fs::write(
+            dir.path().join("accounts.toml"),
+            format!("{rule}audience = \"\\u0007x\"\n"),
+        )
+        .unwrap();
+        let err = Registry::new(Paths::new(dir.path())).load().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        let text = err.to_string();
+        assert!(
+            text.contains("accounts.toml") && text.contains("control characters"),
+            "{text}"
+        );
+        std::fs::write(
+            dir.path().join("accounts.toml"),
+            format!("{rule}scopes = [\"b\", \"a\"]\n"),
+        )
+        .unwrap();
+        let file = Registry::new(Paths::new(dir.path())).load().unwrap();
+        assert_eq!(file.rules[0].spec.scopes(), ["a", "b"]);
     }
 }

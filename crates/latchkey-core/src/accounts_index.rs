@@ -19,13 +19,17 @@
 //! only indexes a file whose every account slice parses back to exactly the account the full
 //! parse gave (a hand-written file with an odd layout simply gets no index). The format of
 //! `accounts.toml` is unchanged.
+//!
+//! The index knows byte ranges and names, not what an account is: it reads any [`Indexed`]
+//! type (`crate::accounts::Account` implements it), so `accounts` uses this module and this
+//! module uses nothing of `accounts`.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use crate::accounts::Account;
 use crate::config::Paths;
 
 const MAGIC: &str = "latchkey accounts index 1";
@@ -62,6 +66,12 @@ impl Stamp {
     }
 }
 
+/// What the index reads back from an `[[account]]` section: a TOML table with a name.
+pub(crate) trait Indexed: DeserializeOwned + PartialEq {
+    /// The name a lookup finds it by.
+    fn index_name(&self) -> &str;
+}
+
 /// One indexed account: its name and byte range in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -71,9 +81,10 @@ pub(crate) struct Entry {
 }
 
 #[derive(Deserialize)]
-struct Slice {
-    #[serde(default)]
-    account: Vec<Account>,
+#[serde(bound = "A: DeserializeOwned")]
+struct Slice<A> {
+    #[serde(default = "Vec::new")]
+    account: Vec<A>,
 }
 
 /// The `[[account]]` sections of `text`, as byte ranges (header line to the next top-level
@@ -103,31 +114,31 @@ fn sections(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
-fn parse_slice(bytes: &[u8]) -> Option<Account> {
+fn parse_slice<A: Indexed>(bytes: &[u8]) -> Option<A> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let mut slice: Slice = toml::from_str(text).ok()?;
+    let mut slice: Slice<A> = toml::from_str(text).ok()?;
     (slice.account.len() == 1).then(|| slice.account.remove(0))
 }
 
 /// The index of `text`, whose full parse gave `accounts`; `None` when its layout cannot be
 /// indexed exactly (every slice must parse back to the same account, in order).
-pub(crate) fn build(text: &str, accounts: &[Account]) -> Option<Vec<Entry>> {
+pub(crate) fn build<A: Indexed>(text: &str, accounts: &[A]) -> Option<Vec<Entry>> {
     let ranges = sections(text);
     if ranges.len() != accounts.len() {
         return None;
     }
     let mut out: Vec<Entry> = Vec::with_capacity(accounts.len());
     for ((start, end), account) in ranges.into_iter().zip(accounts) {
-        let name = &account.name;
+        let name = account.index_name();
         if name.is_empty() || name.chars().any(char::is_whitespace) {
             return None;
         }
-        if parse_slice(&text.as_bytes()[start..end]).as_ref() != Some(account) {
+        if parse_slice::<A>(&text.as_bytes()[start..end]).as_ref() != Some(account) {
             return None;
         }
-        if !out.iter().any(|e| &e.name == name) {
+        if !out.iter().any(|e| e.name == name) {
             out.push(Entry {
-                name: name.clone(),
+                name: name.to_string(),
                 start,
                 end,
             });
@@ -153,9 +164,9 @@ pub(crate) fn write(paths: &Paths, stamp: Stamp, entries: &[Entry]) {
 
 /// What the index says about one name.
 #[derive(Debug)]
-pub(crate) enum Lookup {
+pub(crate) enum Lookup<A> {
     /// The account, read from its byte range of the current file.
-    Found(Box<Account>),
+    Found(Box<A>),
     /// The current file has no account of that name.
     Absent,
     /// The index cannot answer (missing, stale, unreadable): parse the whole file.
@@ -163,11 +174,11 @@ pub(crate) enum Lookup {
 }
 
 /// Looks `name` up through the index, reading only its bytes of `accounts.toml`.
-pub(crate) fn lookup(paths: &Paths, name: &str) -> Lookup {
+pub(crate) fn lookup<A: Indexed>(paths: &Paths, name: &str) -> Lookup<A> {
     lookup_inner(paths, name).unwrap_or(Lookup::Miss)
 }
 
-fn lookup_inner(paths: &Paths, name: &str) -> Option<Lookup> {
+fn lookup_inner<A: Indexed>(paths: &Paths, name: &str) -> Option<Lookup<A>> {
     let mut file = std::fs::File::open(paths.accounts_file()).ok()?;
     let stamp = Stamp::of(&file.metadata().ok()?)?;
     let index = std::fs::read_to_string(paths.accounts_index()).ok()?;
@@ -187,7 +198,7 @@ fn lookup_inner(paths: &Paths, name: &str) -> Option<Lookup> {
         file.seek(SeekFrom::Start(start)).ok()?;
         file.read_exact(&mut buf).ok()?;
         // The bytes come from the file we stamped; they must still say what we asked for.
-        let account = parse_slice(&buf).filter(|a| a.name == name)?;
+        let account = parse_slice::<A>(&buf).filter(|a| a.index_name() == name)?;
         return Some(Lookup::Found(Box::new(account)));
     }
     Some(Lookup::Absent)

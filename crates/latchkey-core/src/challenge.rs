@@ -164,11 +164,9 @@ pub fn explain<V: AsRef<[u8]>>(
     let c = www_authenticate.into_iter().find_map(parse)?;
     match c.error.as_deref()? {
         "insufficient_scope" => {
-            let scopes: Vec<&str> = c
-                .scope
-                .as_deref()
-                .unwrap_or("")
-                .split_whitespace()
+            let said = crate::scope::Scopes::parse(c.scope.as_deref().unwrap_or(""));
+            let scopes: Vec<&str> = said
+                .iter()
                 .filter(|s| crate::target::valid_scope(s) && s.len() <= 200)
                 .collect();
             let text = if scopes.is_empty() {

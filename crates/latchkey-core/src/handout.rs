@@ -26,7 +26,6 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::protocol::TokenSpecWire;
 use crate::error::Result;
 use crate::manager::AccessToken;
 use crate::rules::Selection;
@@ -138,7 +137,7 @@ pub enum Subject {
         recorded_server: Option<String>,
         /// `--scope/--resource/--audience` of the exec args.
         #[serde(default)]
-        spec: TokenSpecWire,
+        spec: crate::target::TokenSpec,
     },
     /// An account the caller names (`exec ACCOUNT`), with a token spec.
     Account {
@@ -146,7 +145,7 @@ pub enum Subject {
         account: String,
         /// What the token is for (empty: the account's own token).
         #[serde(default)]
-        spec: TokenSpecWire,
+        spec: crate::target::TokenSpec,
     },
 }
 

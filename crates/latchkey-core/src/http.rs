@@ -348,7 +348,7 @@ pub struct Presented<'a> {
     /// The access token.
     pub token: &'a Secret,
     /// `Bearer` or `DPoP`.
-    pub token_type: &'a str,
+    pub token_type: &'a crate::token_type::TokenType,
     /// The account's DPoP key (required when `token_type` is `DPoP`).
     pub dpop: Option<&'a DpopKey>,
 }
@@ -371,7 +371,7 @@ pub fn asks_for_nonce(resp: &Response) -> bool {
         .any(|v| v.contains("use_dpop_nonce"));
     in_header
         || (resp.looks_like_json()
-            && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
+            && serde_json::from_slice::<crate::oauth_error::OAuthErrorBody>(&resp.body)
                 .is_ok_and(|b| b.error == crate::oauth_error::OAuthErrorCode::UseDpopNonce))
 }
 
@@ -574,7 +574,7 @@ impl HttpClient {
             Method::from_bytes(request.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
                 Error::InvalidInput(format!("`{}` is not an HTTP method", request.method))
             })?;
-        let dpop_bound = presented.token_type.eq_ignore_ascii_case("dpop");
+        let dpop_bound = presented.token_type.is_dpop();
         let key = match (dpop_bound, presented.dpop) {
             (true, Some(k)) => Some(k),
             (true, None) => {
@@ -591,7 +591,7 @@ impl HttpClient {
             for (k, v) in &request.headers {
                 if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("dpop") {
                     return Err(Error::InvalidInput(format!(
-                        "`latchkey request` sets the `{k}` header itself; leave it out"
+                        "Latchkey sets the `{k}` header of the request itself; leave it out"
                     )));
                 }
                 // An invalid name is not quoted: it may be a pasted `Authorization Bearer …`.

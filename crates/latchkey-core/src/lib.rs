@@ -62,6 +62,7 @@ pub mod private;
 pub mod provider;
 pub mod remedy;
 pub mod rules;
+pub mod scope;
 pub mod secret;
 pub mod setup;
 pub mod source;
@@ -71,8 +72,12 @@ pub mod text;
 pub mod tls;
 pub mod token;
 pub mod token_state;
+pub mod token_type;
 pub mod tools;
 pub mod watch;
+
+#[cfg(test)]
+mod no_command_text_tests;
 
 pub use accounts::{Account, ClientAuthMethod, GrantFlow, Identity, RedirectMode};
 pub use error::{Error, ErrorKind, KeychainProblem, Result};
@@ -84,3 +89,4 @@ pub use manager::{
 pub use provider::{Preset, ProviderSpec};
 pub use remedy::{Advice, Remedy};
 pub use secret::Secret;
+pub use token_type::TokenType;

@@ -2,6 +2,10 @@
 //! `DeviceCodeErrorResponseType`: the codes of RFC 6749 §5.2, RFC 8628 §3.5, RFC 6750 §3.1 and
 //! RFC 9449 that Latchkey acts on, plus [`OAuthErrorCode::Extension`] for any other code, kept
 //! verbatim. Code that decides what to do matches on the enum, never on strings.
+//!
+//! [`OAuthErrorBody`] is the JSON body that carries one (`error`, `error_description`,
+//! `error_uri`): read by the token protocol (`token.rs`) and by the HTTP layer (`http.rs`, a
+//! resource server's error), so it lives here, below both.
 
 use std::fmt;
 
@@ -145,6 +149,19 @@ impl<'de> Deserialize<'de> for OAuthErrorCode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(OAuthErrorCode::from)
     }
+}
+
+/// An OAuth error response body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuthErrorBody {
+    /// The error code.
+    pub error: OAuthErrorCode,
+    /// Human description.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// A page about the error.
+    #[serde(default)]
+    pub error_uri: Option<String>,
 }
 
 #[cfg(test)]

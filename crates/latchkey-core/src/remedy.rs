@@ -90,6 +90,32 @@ pub enum Remedy {
     StartAgent,
     /// Look at the approvals waiting.
     ListPending,
+    /// Sign the account out.
+    SignOut {
+        /// Account name.
+        account: String,
+    },
+    /// Give the account its own redirect URI (the mix-up defence; after registering it at the
+    /// provider).
+    OwnRedirectUri {
+        /// Account name.
+        account: String,
+    },
+    /// Set git up for the account, naming the git host.
+    SetupGit {
+        /// Account name.
+        account: String,
+    },
+    /// Set pnpm up for a registry.
+    SetupNpm {
+        /// The registry URL.
+        registry: String,
+    },
+    /// Set cargo up for a registry.
+    SetupCargo {
+        /// The registry's index URL.
+        index: String,
+    },
 }
 
 impl Remedy {
@@ -103,7 +129,10 @@ impl Remedy {
             | Remedy::StepUp { account, .. }
             | Remedy::SignInWithBrowser { account }
             | Remedy::RequestToken { account, .. }
-            | Remedy::SetClientSecret { account } => Some(account),
+            | Remedy::SetClientSecret { account }
+            | Remedy::SignOut { account }
+            | Remedy::OwnRedirectUri { account }
+            | Remedy::SetupGit { account } => Some(account),
             Remedy::SetupKubectl { account } => account.as_deref(),
             Remedy::CheckStatus
             | Remedy::ListAccounts
@@ -111,7 +140,9 @@ impl Remedy {
             | Remedy::UnlockVault
             | Remedy::StartAgent
             | Remedy::ListPending
-            | Remedy::SetupDocker { .. } => None,
+            | Remedy::SetupDocker { .. }
+            | Remedy::SetupNpm { .. }
+            | Remedy::SetupCargo { .. } => None,
         }
     }
 
@@ -175,6 +206,19 @@ impl Remedy {
             Remedy::SetupDocker { registry } => Remedy::SetupDocker {
                 registry: c(registry),
             },
+            Remedy::SignOut { account } => Remedy::SignOut {
+                account: c(account),
+            },
+            Remedy::OwnRedirectUri { account } => Remedy::OwnRedirectUri {
+                account: c(account),
+            },
+            Remedy::SetupGit { account } => Remedy::SetupGit {
+                account: c(account),
+            },
+            Remedy::SetupNpm { registry } => Remedy::SetupNpm {
+                registry: c(registry),
+            },
+            Remedy::SetupCargo { index } => Remedy::SetupCargo { index: c(index) },
             r @ (Remedy::CheckStatus
             | Remedy::ListAccounts
             | Remedy::EditAccount

@@ -85,22 +85,6 @@ impl Rule {
         self
     }
 
-    /// The rule's spec, checked and sorted again (the file may have been edited by hand).
-    pub fn checked_spec(&self) -> Result<TokenSpec> {
-        TokenSpec::new(
-            &self.spec.scopes,
-            &self.spec.resources,
-            self.spec.audience.as_deref(),
-        )
-        .map_err(|e| {
-            Error::InvalidInput(format!(
-                "the rule {} → {} in accounts.toml: {e}",
-                self.pattern(),
-                self.account
-            ))
-        })
-    }
-
     /// `host[:port][/path]`, for people.
     pub fn pattern(&self) -> String {
         let user = self
@@ -403,6 +387,12 @@ pub fn transport_allowed(scheme: &str, host: &str) -> bool {
         || (scheme.eq_ignore_ascii_case("http") && host_is_loopback(host))
 }
 
+/// [`transport_allowed`] for a parsed URL: whether a token may be sent to it (the device flow's
+/// verification URI, `latchkey request`, the integrations).
+pub fn endpoint_allowed(url: &Url) -> bool {
+    transport_allowed(url.scheme(), url.host_str().unwrap_or_default())
+}
+
 /// The path of `url` (which has a scheme) as written: after the authority, before `?` or `#`.
 fn raw_path(url: &str) -> &str {
     let rest = url.find("://").map_or(url, |i| &url[i + 3..]);
@@ -661,16 +651,23 @@ mod tests {
     }
 
     #[test]
-    fn a_hand_edited_spec_is_checked_and_sorted_again() {
-        let mut r = rule("h.test", None, None, "a");
-        r.spec.scopes = vec!["b".into(), "a".into(), "a".into()];
-        assert_eq!(r.checked_spec().unwrap().scopes, vec!["a", "b"]);
-        r.spec.resources = vec!["not a uri".into()];
-        let e = r.checked_spec().unwrap_err().to_string();
-        assert!(
-            e.contains("the rule h.test → a in accounts.toml") && e.contains("not an absolute URI"),
-            "{e}"
-        );
+    fn a_hand_edited_spec_is_checked_and_sorted_as_it_is_read() {
+        #[derive(Deserialize)]
+        struct F {
+            rule: Vec<Rule>,
+        }
+        let f: F = toml::from_str(
+            "[[rule]]\nhost = \"h.test\"\naccount = \"a\"\nscopes = [\"b\", \"a\", \"a\"]\n",
+        )
+        .unwrap();
+        assert_eq!(f.rule[0].spec.scopes(), ["a", "b"]);
+        let e = toml::from_str::<F>(
+            "[[rule]]\nhost = \"h.test\"\naccount = \"a\"\nresources = [\"not a uri\"]\n",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("not an absolute URI"), "{e}");
     }
 
     #[test]

@@ -344,7 +344,7 @@ impl Source {
                 url: request.url.clone(),
                 headers: request.headers.clone(),
                 body_b64,
-                spec: spec.into(),
+                spec: spec.clone(),
             }
         };
         let not_repeated = |reason: String| {
@@ -521,7 +521,7 @@ impl Source {
                 None
             }
         };
-        let mine = self.manager()?.lock("latchkey lock")?;
+        let mine = self.manager()?.lock("locked on request")?;
         Ok(Locked {
             grants_ended: ended.unwrap_or(0) + mine.grants_ended,
             vault_key_removed: mine.vault_key_removed,
@@ -544,7 +544,7 @@ fn token_op(name: &str, spec: &TokenSpec, opts: TokenOptions) -> (Op, &'static s
             account: name.to_string(),
             min_ttl,
             force: opts.force,
-            spec: spec.into(),
+            spec: spec.clone(),
         };
         (op, "token_for")
     }
@@ -584,7 +584,7 @@ impl crate::tools::aws::AwsSource for Source {
             region: inv.region.clone(),
             refresh: inv.refresh,
             endpoint: endpoint.to_string(),
-            spec: (&inv.spec).into(),
+            spec: inv.spec.clone(),
         };
         let reason = match self.ask(op, REQUEST_DEADLINE).await {
             Outcome::Served {

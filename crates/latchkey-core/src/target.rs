@@ -14,17 +14,42 @@ use crate::provider::TargetStyle;
 /// (RFC 8707) and an audience (Auth0 and servers that take `audience`). Sorted and without
 /// duplicates, so the same request in any order is the same cache entry. Empty: the account's
 /// own token.
+///
+/// Always checked: the fields are private, and a spec is made by [`TokenSpec::new`] or read
+/// (from `accounts.toml`, a rule, the agent's wire) through the same checks
+/// (`#[serde(try_from)]`), so a spec in hand needs no second look. Written as `scopes = [...]`,
+/// `resources = [...]`, `audience = "..."`, each left out when empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(try_from = "SpecFields")]
 pub struct TokenSpec {
     /// Scopes asked for (empty: the provider's choice, normally all the account's scopes).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scopes: Vec<String>,
     /// Resources (absolute URIs without fragment).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<String>,
     /// Audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<String>,
+}
+
+/// A spec as written, before [`TokenSpec::new`] checks and sorts it.
+#[derive(Deserialize)]
+struct SpecFields {
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    audience: Option<String>,
+}
+
+impl TryFrom<SpecFields> for TokenSpec {
+    type Error = Error;
+
+    fn try_from(f: SpecFields) -> Result<Self> {
+        TokenSpec::new(&f.scopes, &f.resources, f.audience.as_deref())
+    }
 }
 
 /// True for an RFC 6749 §3.3 scope-token: `%x21 / %x23-5B / %x5D-7E`, at least one.
@@ -67,12 +92,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 impl TokenSpec {
     /// A checked, sorted spec. Scopes may be given space- or comma-separated.
     pub fn new(scopes: &[String], resources: &[String], audience: Option<&str>) -> Result<Self> {
-        let scopes: Vec<String> = scopes
-            .iter()
-            .flat_map(|s| s.split([' ', ',']))
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let scopes = crate::scope::Scopes::from_input(scopes).into_vec();
         if let Some(bad) = scopes.iter().find(|s| !valid_scope(s)) {
             return Err(Error::InvalidInput(format!(
                 "--scope `{}` is not a scope (printable characters without `\"` or `\\`)",
@@ -100,6 +120,21 @@ impl TokenSpec {
             resources: sorted(resources),
             audience,
         })
+    }
+
+    /// The scopes, sorted (empty: the provider's choice).
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The resources (RFC 8707), sorted.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    /// The audience.
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
     }
 
     /// No scope, resource or audience: the account's own token.
@@ -246,7 +281,7 @@ pub fn authorization_params(
             Ok(vec![("audience".into(), resources[0].clone())])
         }
         TargetStyle::Auth0Audience => Err(Error::InvalidInput(
-            "Auth0 signs in for one API (audience) at a time: keep one --resource; tokens for other APIs are asked for with `latchkey token NAME --audience API`".into(),
+            "Auth0 signs in for one API (audience) at a time: keep one --resource; a token for another API is asked for by its audience".into(),
         )),
         TargetStyle::Unsupported(why) => Err(Error::InvalidInput(why.to_string())),
     }

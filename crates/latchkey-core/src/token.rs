@@ -13,7 +13,9 @@ use url::Url;
 use crate::dpop::DpopKey;
 use crate::error::{Error, Result};
 use crate::http::{ClientAuth, HttpClient, Response};
+pub use crate::oauth_error::OAuthErrorBody;
 use crate::secret::Secret;
+pub use crate::token_type::TokenType;
 
 /// The tokens of one account, as stored in the keychain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +23,7 @@ pub struct TokenSet {
     /// The access token.
     pub access_token: Secret,
     /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// The refresh token, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Secret>,
@@ -98,7 +100,7 @@ impl TokenSet {
         let expires_at = resp.expires_in.map(|s| expiry_after(now, s));
         let scope = resp
             .scope
-            .map(|s| normalize_scope(&s, scope_delimiter))
+            .map(|s| crate::scope::Scopes::parse_delimited(&s, scope_delimiter).to_string())
             .or_else(|| previous.and_then(|p| p.scope.clone()));
         let rotated = resp.refresh_token.is_some();
         // Keycloak sends `refresh_expires_in: 0` for offline tokens: no end.
@@ -112,7 +114,7 @@ impl TokenSet {
         };
         TokenSet {
             access_token: resp.access_token,
-            token_type: normalize_token_type(&resp.token_type),
+            token_type: resp.token_type,
             refresh_token: resp
                 .refresh_token
                 .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
@@ -157,23 +159,6 @@ fn jwt_exp(token: &Secret) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(exp).ok()
 }
 
-fn normalize_scope(s: &str, delimiter: char) -> String {
-    s.split([delimiter, ' '])
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn normalize_token_type(t: &str) -> String {
-    if t.eq_ignore_ascii_case("bearer") {
-        "Bearer".into()
-    } else if t.eq_ignore_ascii_case("dpop") {
-        "DPoP".into()
-    } else {
-        t.to_string()
-    }
-}
-
 /// A successful token endpoint answer.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
@@ -181,7 +166,7 @@ pub struct TokenResponse {
     pub access_token: Secret,
     /// The token type.
     #[serde(default = "bearer")]
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Lifetime in seconds.
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub expires_in: Option<u64>,
@@ -199,8 +184,8 @@ pub struct TokenResponse {
     pub scope: Option<String>,
 }
 
-fn bearer() -> String {
-    "Bearer".into()
+fn bearer() -> TokenType {
+    TokenType::Bearer
 }
 
 /// Accepts a number of seconds (`expires_in`, `interval`) as a number or a numeric string (some
@@ -236,19 +221,6 @@ pub(crate) fn de_opt_u64<'de, D: serde::Deserializer<'de>>(
         Some(_) => 0,
     };
     Ok(Some(secs))
-}
-
-/// An OAuth error response body.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OAuthErrorBody {
-    /// The error code.
-    pub error: crate::oauth_error::OAuthErrorCode,
-    /// Human description.
-    #[serde(default)]
-    pub error_description: Option<String>,
-    /// A page about the error.
-    #[serde(default)]
-    pub error_uri: Option<String>,
 }
 
 /// Context that makes error messages actionable.
@@ -289,12 +261,12 @@ pub fn provider_error(body: OAuthErrorBody, ctx: &ErrorContext<'_>) -> Error {
         use crate::oauth_error::OAuthErrorCode as C;
         match &body.error {
             c if c.is_client_rejected() => Some(
-                "Check the client id and client secret (`latchkey edit NAME --client-id … --client-secret-stdin`)".to_string(),
+                "Check the account's client id and client secret".to_string(),
             ),
-            C::InvalidScope => Some("Ask for scopes this client is allowed (`latchkey edit NAME --scope …`)".to_string()),
+            C::InvalidScope => Some("Ask for scopes this client is allowed (edit the account's scopes)".to_string()),
             C::AccessDenied => Some("The sign-in was declined at the provider".to_string()),
             C::ExpiredToken => Some(
-                "The device code expired before the sign-in was approved; run `latchkey login` again and approve it sooner".to_string(),
+                "The device code expired before the sign-in was approved; sign in again and approve it sooner".to_string(),
             ),
             C::UnsupportedGrantType => Some(
                 "This client or provider does not allow this grant; check the client's registration (allowed grant types)".to_string(),
@@ -428,15 +400,14 @@ pub async fn request_token(
             detail: "the access_token is empty".into(),
         });
     }
-    if !(tr.token_type.eq_ignore_ascii_case("bearer") || tr.token_type.eq_ignore_ascii_case("dpop"))
-    {
+    if let TokenType::Other(other) = &tr.token_type {
         return Err(Error::BadResponse {
             url: resp.url,
             status: resp.status,
-            detail: format!("unsupported token_type `{}`", tr.token_type),
+            detail: format!("unsupported token_type `{other}`"),
         });
     }
-    if dpop.is_some() && !tr.token_type.eq_ignore_ascii_case("dpop") {
+    if dpop.is_some() && !tr.token_type.is_dpop() {
         // A new grant that should be sender-constrained but is not: refused (nothing is stored
         // yet). A refresh answer is kept (refusing it would lose a rotated refresh token).
         let refresh = params
@@ -446,16 +417,16 @@ pub async fn request_token(
             return Err(Error::BadResponse {
                 url: resp.url,
                 status: resp.status,
-                detail: "DPoP was requested but the provider issued a Bearer token (not sender-constrained); check that the client is allowed DPoP, or turn it off for this account (`latchkey edit NAME --dpop false`)".into(),
+                detail: "DPoP was requested but the provider issued a Bearer token (not sender-constrained); check that the client is allowed DPoP, or turn DPoP off for this account".into(),
             });
         }
         tracing::warn!(url = %resp.url, "DPoP was requested but the provider issued a Bearer token on refresh (not sender-constrained)");
     }
-    if dpop.is_none() && tr.token_type.eq_ignore_ascii_case("dpop") {
+    if dpop.is_none() && tr.token_type.is_dpop() {
         return Err(Error::BadResponse {
             url: resp.url,
             status: resp.status,
-            detail: "the provider issued a DPoP-bound token although no DPoP proof was sent; enable DPoP for this account (`latchkey add … --dpop`)".into(),
+            detail: "the provider issued a DPoP-bound token although no DPoP proof was sent; turn DPoP on for this account".into(),
         });
     }
     Ok(tr)
@@ -464,6 +435,7 @@ pub async fn request_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
     fn resp(status: u16, ct: &str, body: &str) -> Response {
@@ -495,8 +467,14 @@ mod tests {
         assert_eq!(t.expires_in, Some(3600));
         let now = OffsetDateTime::now_utc();
         let set = TokenSet::from_response(t, now, None, ' ');
-        assert_eq!(set.token_type, "Bearer");
+        assert_eq!(set.token_type, TokenType::Bearer);
         assert_eq!(set.expires_at, Some(now + time::Duration::seconds(3600)));
+        // Stored with the type's own spelling.
+        assert!(
+            serde_json::to_string(&set)
+                .unwrap()
+                .contains(r#""token_type":"Bearer""#)
+        );
         assert!(!format!("{set:?}").contains("AT"));
     }
 

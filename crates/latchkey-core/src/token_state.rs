@@ -37,8 +37,8 @@ pub struct TokenState {
 /// The non-secret facts of a stored token set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenFacts {
-    /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    /// `Bearer` or `DPoP` (a string in the file).
+    pub token_type: crate::token::TokenType,
     /// Access token expiry.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,

@@ -100,13 +100,7 @@ fn read_secret_stdin() -> Result<Secret, Error> {
 }
 
 fn split_scopes(raw: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in raw.iter().flat_map(|s| s.split([' ', ','])) {
-        if !s.is_empty() && !out.iter().any(|x| x == s) {
-            out.push(s.to_string());
-        }
-    }
-    out
+    latchkey_core::scope::Scopes::from_input(raw).into_vec()
 }
 
 /// Runs the parsed command; the result is its exit code.

@@ -64,7 +64,7 @@ pub fn unit_text(exe: &Path) -> Result<String> {
     }
     let exe = unit_value("the path of latchkey", &exe.to_string_lossy())?;
     Ok(format!(
-        "# Written by `latchkey agent --install`; `latchkey agent --uninstall` removes it.\n\
+        "# Written by Latchkey when its agent was installed; uninstalling the agent removes it.\n\
 [Unit]\n\
 Description=Latchkey agent: OAuth tokens for the CLI, the desktop app and integrations\n\
 Documentation=https://github.com/latchkey-app/latchkey#the-agent\n\

@@ -132,7 +132,7 @@ pub enum Op {
         force: bool,
         /// What the token is for.
         #[serde(flatten)]
-        spec: TokenSpecWire,
+        spec: crate::target::TokenSpec,
     },
     /// An HTTP request with the token for a spec (`latchkey request NAME --resource URI`):
     /// [`crate::LoginManager::request_with`]. Its own operation for the same reason as
@@ -152,7 +152,7 @@ pub enum Op {
         body_b64: Option<String>,
         /// What the token is for.
         #[serde(flatten)]
-        spec: TokenSpecWire,
+        spec: crate::target::TokenSpec,
     },
     /// A tool's credential (git, Docker, kubectl, `exec`):
     /// [`crate::LoginManager::credential_for`] — selection rules, https only, the token, bearer
@@ -218,39 +218,8 @@ pub enum Op {
         endpoint: String,
         /// What the token is for (empty: the id_token).
         #[serde(flatten)]
-        spec: TokenSpecWire,
+        spec: crate::target::TokenSpec,
     },
-}
-
-/// A token spec as sent: checked by the agent ([`crate::target::TokenSpec::new`]) before use.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenSpecWire {
-    /// Scopes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scopes: Vec<String>,
-    /// Resources (RFC 8707).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<String>,
-    /// Audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audience: Option<String>,
-}
-
-impl From<&crate::target::TokenSpec> for TokenSpecWire {
-    fn from(s: &crate::target::TokenSpec) -> Self {
-        TokenSpecWire {
-            scopes: s.scopes.clone(),
-            resources: s.resources.clone(),
-            audience: s.audience.clone(),
-        }
-    }
-}
-
-impl TokenSpecWire {
-    /// The checked, sorted spec.
-    pub fn check(&self) -> crate::error::Result<crate::target::TokenSpec> {
-        crate::target::TokenSpec::new(&self.scopes, &self.resources, self.audience.as_deref())
-    }
 }
 
 /// A response frame.
@@ -426,8 +395,8 @@ impl From<HandoutAnswer> for crate::handout::Handout {
 pub struct TokenAnswer {
     /// The token.
     pub access_token: Secret,
-    /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    /// `Bearer` or `DPoP` (a string on the wire).
+    pub token_type: crate::token::TokenType,
     /// Expiry.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
@@ -604,7 +573,7 @@ mod tests {
                 account: "work".into(),
                 min_ttl: None,
                 force: false,
-                spec: (&spec).into(),
+                spec: spec.clone(),
             },
         };
         let json = serde_json::to_string(&req).unwrap();
@@ -616,14 +585,26 @@ mod tests {
         let Op::TokenFor { spec: wire, .. } = back.op else {
             panic!("not token_for: {json}")
         };
-        assert_eq!(wire.check().unwrap(), spec);
-        // Fields left out are an empty spec; a bad one is refused by the check.
-        let back: Request =
-            serde_json::from_str(r#"{"v":1,"op":"request_for","account":"w","method":"GET","url":"https://r.test/","resources":["no uri"]}"#).unwrap();
+        assert_eq!(wire, spec);
+        // Fields left out are an empty spec; a bad one is refused as the request is read, and
+        // an unsorted one is sorted.
+        let back: Request = serde_json::from_str(
+            r#"{"v":1,"op":"request_for","account":"w","method":"GET","url":"https://r.test/"}"#,
+        )
+        .unwrap();
         let Op::RequestFor { spec: wire, .. } = back.op else {
             panic!("not request_for")
         };
-        assert!(wire.check().is_err());
+        assert!(wire.is_empty());
+        assert!(
+            serde_json::from_str::<Request>(r#"{"v":1,"op":"request_for","account":"w","method":"GET","url":"https://r.test/","resources":["no uri"]}"#).is_err()
+        );
+        let back: Request =
+            serde_json::from_str(r#"{"v":1,"op":"token_for","account":"w","min_ttl":null,"force":false,"scopes":["b","a","b"]}"#).unwrap();
+        let Op::TokenFor { spec: wire, .. } = back.op else {
+            panic!("not token_for")
+        };
+        assert_eq!(wire.scopes(), ["a", "b"]);
         // The fields on the old `token` operation would be ignored: that is why the spec has
         // its own operations.
         let old: Request = serde_json::from_str(

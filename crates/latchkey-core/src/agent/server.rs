@@ -684,10 +684,6 @@ impl Server {
                 force,
                 spec,
             } => {
-                let spec = match spec.check() {
-                    Ok(s) => s,
-                    Err(e) => return core_error(&e),
-                };
                 tracing::debug!(account = %account, force, "token request for {}", spec.describe());
                 let opts = TokenOptions {
                     min_ttl: min_ttl.map(Duration::from_secs),
@@ -701,7 +697,6 @@ impl Server {
             Op::Credential { request } => {
                 if let Subject::Account { spec, .. } | Subject::Cluster { spec, .. } =
                     &request.subject
-                    && let Ok(spec) = spec.check()
                     && !spec.is_empty()
                 {
                     tracing::debug!(
@@ -726,10 +721,6 @@ impl Server {
                 endpoint,
                 spec,
             } => {
-                let spec = match spec.check() {
-                    Ok(s) => s,
-                    Err(e) => return core_error(&e),
-                };
                 let endpoint = match url::Url::parse(&endpoint) {
                     Ok(u) => u,
                     Err(e) => {
@@ -768,10 +759,6 @@ impl Server {
                 body_b64,
                 spec,
             } => {
-                let spec = match spec.check() {
-                    Ok(s) => s,
-                    Err(e) => return core_error(&e),
-                };
                 let body = match body_b64
                     .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
                     .transpose()
@@ -817,7 +804,7 @@ impl Server {
                     ),
                 }
             }
-            Op::Lock => match m.lock("latchkey lock") {
+            Op::Lock => match m.lock("locked on request") {
                 Ok(l) => Answer::Locked {
                     ended: l.grants_ended,
                 },

@@ -64,7 +64,7 @@ fn write(dir: &Path, file: &File) -> Result<()> {
     let text =
         toml::to_string(file).map_err(|e| Error::Other(format!("encoding approvals: {e}")))?;
     let body = format!(
-        "# Latchkey: programs always allowed to get an account's tokens (`latchkey approvals`).\n{text}"
+        "# Latchkey: programs always allowed to get an account's tokens (the approvals list shows them).\n{text}"
     );
     crate::private::replace(
         &path(dir),

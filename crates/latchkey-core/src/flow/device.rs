@@ -77,9 +77,7 @@ pub struct DeviceCodes {
 /// A verification URI the user may be sent to: https, or http only on a loopback host (a test
 /// or local provider), never a plain-http page on the network.
 fn web_url(raw: &str) -> Option<Url> {
-    Url::parse(raw)
-        .ok()
-        .filter(crate::manager::endpoint_allowed)
+    Url::parse(raw).ok().filter(crate::rules::endpoint_allowed)
 }
 
 /// Checks a device authorization response body (already known to be a 2xx JSON answer).

@@ -126,7 +126,7 @@ impl LoginManager {
                 .await?;
         }
         for w in account.warnings() {
-            tracing::warn!(account = %account.name, "{w}");
+            tracing::warn!(account = %account.name, "{}", w.text);
         }
         let added = account.clone();
         let result = self
@@ -390,7 +390,7 @@ impl LoginManager {
             problems.push(format!("needs sign-in: {reason}"));
         }
         problems.extend(at_risk_problem(&account));
-        problems.extend(account.warnings());
+        problems.extend(account.warnings().into_iter().map(|w| w.text));
         if let Some(t) = &tokens
             && t.refresh_token.is_none()
             && t.expires_at.is_some()
@@ -459,7 +459,7 @@ impl LoginManager {
                     problems.push(format!("needs sign-in: {reason}"));
                 }
                 problems.extend(at_risk_problem(&account));
-                problems.extend(account.warnings());
+                problems.extend(account.warnings().into_iter().map(|w| w.text));
                 AccountSummary {
                     cached_tokens: account
                         .derived_tokens
@@ -556,9 +556,11 @@ impl LoginManager {
                                 "{hint}: HTTP {} ({})",
                                 r.status,
                                 if r.looks_like_json() {
-                                    serde_json::from_slice::<crate::token::OAuthErrorBody>(&r.body)
-                                        .map(|b| b.error.to_string())
-                                        .unwrap_or_else(|_| "unreadable error".into())
+                                    serde_json::from_slice::<crate::oauth_error::OAuthErrorBody>(
+                                        &r.body,
+                                    )
+                                    .map(|b| b.error.to_string())
+                                    .unwrap_or_else(|_| "unreadable error".into())
                                 } else {
                                     r.error_page_summary()
                                 }

@@ -216,9 +216,9 @@ impl LoginManager {
         set.refresh_token = None;
         set.id_token = None;
         set.session_expires_at = None;
-        if set.scope.is_none() && !spec.scopes.is_empty() {
+        if set.scope.is_none() && !spec.scopes().is_empty() {
             // RFC 6749 §5.1: no `scope` in the answer means the scopes asked for.
-            set.scope = Some(spec.scopes.join(" "));
+            set.scope = Some(spec.scopes().join(" "));
         }
         note_what_was_granted(&account, spec, &set);
         // Listed first, then recorded, then written to the keychain: a crash in between leaves
@@ -591,10 +591,7 @@ impl LoginManager {
         }
         let quirks = account.provider.quirks();
         let mut add_scopes: Vec<String> = Vec::new();
-        for s in opts.add_scopes.iter().flat_map(|s| s.split([' ', ','])) {
-            if s.is_empty() {
-                continue;
-            }
+        for s in crate::scope::Scopes::from_input(&opts.add_scopes).iter() {
             if !target::valid_scope(s) {
                 return Err(Error::InvalidInput(format!(
                     "--add-scope `{}` is not a scope",
@@ -697,16 +694,17 @@ fn entry_secret(entry: &DerivedEntry) -> Result<Secret> {
 
 /// The resources (and, where a resource is sent as one, the audience) of `spec` that the
 /// account's sign-in did not name.
-fn outside_the_sign_in<'a>(account: &Account, spec: &'a TokenSpec) -> Vec<&'a String> {
+fn outside_the_sign_in<'a>(account: &Account, spec: &'a TokenSpec) -> Vec<&'a str> {
     let named = account.sign_in_resources();
     let audience = match account.provider.quirks().target_style {
-        crate::provider::TargetStyle::Auth0Audience => spec.audience.as_ref(),
+        crate::provider::TargetStyle::Auth0Audience => spec.audience(),
         _ => None,
     };
-    spec.resources
+    spec.resources()
         .iter()
+        .map(String::as_str)
         .chain(audience)
-        .filter(|r| !named.contains(r))
+        .filter(|r| !named.iter().any(|n| n == r))
         .collect()
 }
 
@@ -739,11 +737,7 @@ fn not_outside_the_sign_in(account: &Account, spec: &TokenSpec) -> Result<()> {
     };
     Err(Error::InvalidInput(format!(
         "the sign-in of `{name}` did not name {}, and {why}; Latchkey did not ask, because a refused request can use up the sign-in. Add it to the sign-in",
-        missing
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        missing.join(" "),
     ))
     .with_remedy(Remedy::AddResources {
         account: name.clone(),
@@ -762,12 +756,12 @@ fn refusal_hint(
     match error.as_str() {
         "invalid_scope" => {
             let missing: Vec<&String> = spec
-                .scopes
+                .scopes()
                 .iter()
                 .filter(|s| !account.scopes.contains(s))
                 .collect();
             let ask: Vec<&String> = if missing.is_empty() {
-                spec.scopes.iter().collect()
+                spec.scopes().iter().collect()
             } else {
                 missing
             };
@@ -831,21 +825,22 @@ fn refusal_hint(
 /// Says under `-v` when the provider granted more than asked, or seems to have ignored a
 /// resource (a JWT access token whose `aud` names none of them).
 fn note_what_was_granted(account: &Account, spec: &TokenSpec, set: &TokenSet) {
-    if !spec.scopes.is_empty()
+    if !spec.scopes().is_empty()
         && let Some(granted) = &set.scope
     {
+        let granted = crate::scope::Scopes::parse(granted);
         let extra: Vec<&str> = granted
-            .split_whitespace()
-            .filter(|g| !spec.scopes.iter().any(|s| s == g))
+            .iter()
+            .filter(|g| !spec.scopes().iter().any(|s| s == g))
             .collect();
         if !extra.is_empty() {
-            tracing::info!(account = %account.name, "the provider granted more than asked: {} (asked: {}); the cache records what was granted", extra.join(" "), spec.scopes.join(" "));
+            tracing::info!(account = %account.name, "the provider granted more than asked: {} (asked: {}); the cache records what was granted", extra.join(" "), spec.scopes().join(" "));
         }
     }
-    if !spec.resources.is_empty()
+    if !spec.resources().is_empty()
         && let Some(auds) = target::jwt_audiences(set.access_token.expose())
-        && !spec.resources.iter().any(|r| auds.contains(r))
+        && !spec.resources().iter().any(|r| auds.contains(r))
     {
-        tracing::info!(account = %account.name, "the provider seems to have ignored `resource`: the token's audience is {} (asked: {})", crate::text::clean(&auds.join(" "), crate::text::MAX_URI), spec.resources.join(" "));
+        tracing::info!(account = %account.name, "the provider seems to have ignored `resource`: the token's audience is {} (asked: {})", crate::text::clean(&auds.join(" "), crate::text::MAX_URI), spec.resources().join(" "));
     }
 }

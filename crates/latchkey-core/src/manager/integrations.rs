@@ -73,7 +73,7 @@ impl LoginManager {
     }
 
     /// The account that answers for `target` (see [`crate::rules::select`]) and the token spec
-    /// its rule names (checked again); `None` when no rule matches. An account named by a rule or the override that
+    /// its rule names; `None` when no rule matches. An account named by a rule or the override that
     /// does not exist is an error that says which.
     pub fn select_account(
         &self,
@@ -84,7 +84,7 @@ impl LoginManager {
         let Some(selection) = crate::rules::select(&file.rules, target, env_override) else {
             return Ok(None);
         };
-        checked_selection(&file, selection, &target.authority()).map(Some)
+        checked_selection(&file, selection).map(Some)
     }
 
     /// The account and token spec for the cluster kubectl runs `kubectl-credential` for
@@ -96,8 +96,7 @@ impl LoginManager {
     ) -> Result<Selection> {
         let file = self.registry.load()?;
         let selection = crate::kube::select_for_cluster(&file.rules, request)?;
-        let server = request.server.unwrap_or_default().to_string();
-        checked_selection(&file, selection, &server)
+        checked_selection(&file, selection)
     }
 
     /// Records that a tool had the account's current access token rejected: the next
@@ -156,28 +155,12 @@ impl LoginManager {
     }
 }
 
-/// `selection` with its spec checked and sorted again (the same request must be the same cache
-/// entry even when the file was edited by hand), and its account known to exist.
+/// `selection`, its account known to exist. (Its spec needs no second look: a
+/// [`crate::target::TokenSpec`] read from the file was checked and sorted as it was read.)
 fn checked_selection(
     file: &crate::accounts::AccountsFile,
-    mut selection: Selection,
-    server: &str,
+    selection: Selection,
 ) -> Result<Selection> {
-    if !selection.spec.is_empty() {
-        selection.spec = match &selection.reason {
-            crate::rules::Reason::Rule { rule, .. } => rule.checked_spec()?,
-            crate::rules::Reason::Environment | crate::rules::Reason::Kubeconfig { .. } => {
-                let s = &selection.spec;
-                crate::target::TokenSpec::new(&s.scopes, &s.resources, s.audience.as_deref())
-                    .map_err(|e| {
-                        Error::InvalidInput(format!(
-                            "the rule for {} in accounts.toml: {e}",
-                            crate::text::clean(server, crate::text::MAX_URI)
-                        ))
-                    })?
-            }
-        };
-    }
     if file.by_name(&selection.account).is_none() {
         return Err(Error::InvalidInput(format!(
             "{} selects the account `{}`, which does not exist",
@@ -285,12 +268,12 @@ impl LoginManager {
                     server: server.as_deref(),
                     account: account.as_deref(),
                     recorded_server: recorded_server.as_deref(),
-                    spec: spec.check()?,
+                    spec: spec.clone(),
                     env_override: env,
                 })?;
                 (selection.account, selection.spec)
             }
-            Subject::Account { account, spec } => (account.clone(), spec.check()?),
+            Subject::Account { account, spec } => (account.clone(), spec.clone()),
         };
         let id_token = request.tool.wants_id_token() && spec.is_empty();
         let ask = ask(
@@ -333,11 +316,11 @@ impl LoginManager {
             force: false,
         };
         let token = self.token_for(&account.name, spec, opts).await?;
-        if request.tool.bearer_only() && !token.token_type.eq_ignore_ascii_case("bearer") {
+        if request.tool.bearer_only() && !token.token_type.is_bearer() {
             return Err(Error::InvalidInput(format!(
                 "account `{}` has {}-bound tokens, which {} cannot use (it sends only Bearer tokens); pick an account without --dpop",
                 account.name,
-                crate::text::clean(&token.token_type, 20),
+                crate::text::clean(token.token_type.as_str(), 20),
                 request.tool.name()
             )));
         }
@@ -404,13 +387,16 @@ impl LoginManager {
         }
         let (token, exp) = found.ok_or_else(|| {
             Error::InvalidInput(format!(
-                "account `{}` has no current id_token (not an OpenID Connect sign-in, or the provider sent none on refresh): sign in again with `latchkey login {}`, or pass --audience/--resource for an access token the role accepts",
-                account.name, account.name
+                "account `{}` has no current id_token (not an OpenID Connect sign-in, or the provider sent none on refresh): pass --audience/--resource for an access token the role accepts, or sign in again",
+                account.name
             ))
+            .with_remedy(crate::remedy::Remedy::SignIn {
+                account: account.name.clone(),
+            })
         })?;
         Ok(AccessToken {
             token,
-            token_type: "id_token".into(),
+            token_type: crate::token::TokenType::Other("id_token".into()),
             expires_at: Some(exp),
             scope: None,
             degraded: None,

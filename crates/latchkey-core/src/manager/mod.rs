@@ -424,8 +424,8 @@ impl AccountSummary {
 pub struct AccessToken {
     /// The access token (never logged; redacted in `Debug`).
     pub token: Secret,
-    /// `Bearer` or `DPoP`.
-    pub token_type: String,
+    /// `Bearer` or `DPoP` (or `id_token` for the id_token a tool is given).
+    pub token_type: crate::token::TokenType,
     /// When it expires (`None`: the provider gave no lifetime).
     pub expires_at: Option<OffsetDateTime>,
     /// The scopes it carries, space-separated, as granted.
@@ -814,7 +814,7 @@ fn display_endpoint(url: &Url) -> String {
 
 fn scope_list(scope: Option<&str>) -> Vec<String> {
     scope
-        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .map(|s| crate::scope::Scopes::parse(s).into_vec())
         .unwrap_or_default()
 }
 
@@ -827,12 +827,6 @@ fn hand_out(t: TokenSet, degraded: Option<String>, refreshed: bool) -> AccessTok
         degraded,
         refreshed,
     }
-}
-
-/// True if a token may be sent to the URL: [`crate::rules::transport_allowed`] (https, or http
-/// on a loopback host), the rule the integrations follow too.
-pub fn endpoint_allowed(url: &Url) -> bool {
-    crate::rules::transport_allowed(url.scheme(), url.host_str().unwrap_or_default())
 }
 
 #[cfg(test)]

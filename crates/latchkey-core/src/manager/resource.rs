@@ -52,7 +52,7 @@ impl LoginManager {
         spec: &crate::target::TokenSpec,
         request: ResourceRequest,
     ) -> Result<Response> {
-        if !endpoint_allowed(&request.url) {
+        if !crate::rules::endpoint_allowed(&request.url) {
             return Err(Error::InvalidInput(format!(
                 "refusing to send a token to {}: use https (plain http only to 127.0.0.1/localhost)",
                 crate::http::display_url(&request.url)
@@ -81,7 +81,7 @@ impl LoginManager {
                 .filter_map(|v| v.to_str().ok())
                 .any(|v| v.contains("invalid_token"))
                 || (resp.looks_like_json()
-                    && serde_json::from_slice::<crate::token::OAuthErrorBody>(&resp.body)
+                    && serde_json::from_slice::<crate::oauth_error::OAuthErrorBody>(&resp.body)
                         .is_ok_and(|b| {
                             b.error == crate::oauth_error::OAuthErrorCode::InvalidToken
                         })));

@@ -428,7 +428,7 @@ impl LoginManager {
         }
         if let Some(error) = &cb.error {
             return Err(crate::token::provider_error(
-                crate::token::OAuthErrorBody {
+                crate::oauth_error::OAuthErrorBody {
                     error: error.as_str().into(),
                     error_description: cb.error_description.clone(),
                     error_uri: None,
@@ -643,7 +643,7 @@ impl LoginManager {
                     .validate_id_token(account, id_token, nonce, None)
                     .await?;
                 if let Some(url) = &endpoints.userinfo {
-                    let key = if response.token_type.eq_ignore_ascii_case("dpop") {
+                    let key = if response.token_type.is_dpop() {
                         self.dpop_key(account).await?
                     } else {
                         None

@@ -92,8 +92,8 @@ const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 // ---------------------------------------------------------------------------------------------
 
 const GITHUB_NO_TARGET: &str = "GitHub tokens cannot be asked for a resource, an audience or fewer scopes: use the account's token as it is";
-const GOOGLE_NO_TARGET: &str = "Google has no resource indicators or audiences: a Google token works for every Google API its scopes allow, so ask for the API's scope with --scope (and add it to the sign-in with `latchkey login NAME --add-scope SCOPE`)";
-const OKTA_NO_TARGET: &str = "Okta issues one audience per authorization server: add an account for the authorization server of that API (`latchkey add NAME --provider okta --issuer https://<domain>/oauth2/<server id>`) instead of --resource/--audience";
+const GOOGLE_NO_TARGET: &str = "Google has no resource indicators or audiences: a Google token works for every Google API its scopes allow, so ask for the API's scope with --scope (and add it to the account's sign-in with --add-scope)";
+const OKTA_NO_TARGET: &str = "Okta issues one audience per authorization server: add an account for the authorization server of that API (its issuer is https://<domain>/oauth2/<server id>) instead of --resource/--audience";
 const KEYCLOAK_NO_TARGET: &str = "Keycloak sets a token's audience through client scopes (an audience mapper), not with resource or audience parameters: ask for that client scope with --scope";
 
 /// The quirks of `preset`: one row per preset, written as overrides of the standard OIDC row.
@@ -175,7 +175,7 @@ pub(super) fn quirks(preset: Preset) -> Quirks {
             notes: &[
                 "Google desktop-app clients need their client secret (Google documents it as not confidential for installed apps).",
                 "Only loopback redirect URIs (http://127.0.0.1:<port>) are accepted; custom URL schemes are refused.",
-                "Google returns a refresh token only with access_type=offline and prompt=consent; Latchkey sends both, so Google asks for consent at every sign-in (`latchkey edit NAME --offline-consent false` stops prompt=consent, and with it new refresh tokens).",
+                "Google returns a refresh token only with access_type=offline and prompt=consent; Latchkey sends both, so Google asks for consent at every sign-in (turning the account's offline consent off stops prompt=consent, and with it new refresh tokens).",
             ],
             ..standard
         },

@@ -69,14 +69,14 @@ pub fn kube_context(account: &str, cluster: &str) -> String {
 /// own argument, so no quoting is involved).
 pub fn spec_args(spec: &TokenSpec) -> Vec<String> {
     let mut out = Vec::new();
-    for s in &spec.scopes {
+    for s in spec.scopes() {
         out.extend(["--scope".to_string(), s.clone()]);
     }
-    for r in &spec.resources {
+    for r in spec.resources() {
         out.extend(["--resource".to_string(), r.clone()]);
     }
-    if let Some(a) = &spec.audience {
-        out.extend(["--audience".to_string(), a.clone()]);
+    if let Some(a) = spec.audience() {
+        out.extend(["--audience".to_string(), a.to_string()]);
     }
     out
 }

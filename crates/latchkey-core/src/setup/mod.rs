@@ -420,10 +420,11 @@ impl LoginManager {
                     .filter(|h| !h.trim().is_empty())
                     .or_else(|| self.default_git_host(&account))
                     .ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "give the git host: `latchkey setup git {} --host git.example.com`",
-                            account.name
-                        ))
+                        Error::InvalidInput("give the git host".into()).with_remedy(
+                            crate::remedy::Remedy::SetupGit {
+                                account: account.name.clone(),
+                            },
+                        )
                     })?;
                 git::plan(
                     &mut plan,

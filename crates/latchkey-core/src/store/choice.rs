@@ -235,16 +235,13 @@ impl StoreSelector {
         };
         let (made, opened) = match self.preference {
             StorePreference::Vault => (
-                choice(
-                    StoreKind::Vault,
-                    "chosen with `latchkey store use vault`".into(),
-                ),
+                choice(StoreKind::Vault, "chosen in the store setting".into()),
                 None,
             ),
             StorePreference::SecretService => (
                 choice(
                     StoreKind::SecretService,
-                    "chosen with `latchkey store use secret-service`".into(),
+                    "chosen in the store setting".into(),
                 ),
                 None,
             ),
@@ -252,7 +249,7 @@ impl StoreSelector {
                 choice(
                     StoreKind::Vault,
                     format!(
-                        "a vault exists at {} (`latchkey store migrate --to secret-service` moves its items)",
+                        "a vault exists at {} (migrating the store to secret-service moves its items)",
                         vault_path.display()
                     ),
                 ),

@@ -268,7 +268,7 @@ impl VaultStore {
             .put(&name, identity, self.options.cache_ttl)
         {
             Ok(()) => tracing::info!(
-                "vault key cached in {} for {} s (`latchkey lock` removes it)",
+                "vault key cached in {} for {} s (locking removes it)",
                 self.options.cache.describe(),
                 self.options.cache_ttl.as_secs()
             ),

@@ -251,7 +251,7 @@ pub fn explain_sts_error(e: &StsError, account: &str, role_arn: &str) -> String 
         .to_ascii_lowercase();
     let hint = match e.code.as_deref() {
         Some("ExpiredTokenException") => format!(
-            "the token of `{account}` had expired when STS checked it; run the command again, or `latchkey refresh {account}`"
+            "the token of `{account}` had expired when STS checked it; run the command again, or refresh the account"
         ),
         Some("InvalidIdentityToken") if message.contains("aud") => "STS does not accept the token's audience: add the account's client id as an audience of the IAM OIDC provider, or pass the audience it expects with --audience"
             .into(),
@@ -396,7 +396,7 @@ pub async fn credentials_at(
         tool: Tool::Aws,
         subject: Subject::Account {
             account: inv.account.clone(),
-            spec: (&inv.spec).into(),
+            spec: inv.spec.clone(),
         },
         env_override: None,
         min_ttl: None,

@@ -41,6 +41,7 @@ use toml_edit::{Array, DocumentMut, Item, Table, Value};
 use super::npm::Registry;
 use crate::error::{Error, Result};
 use crate::handout::{CredentialRequest, Handout, Handouts, Subject, Tool};
+use crate::remedy::Remedy;
 
 /// The CLI command of the provider (the second word of its `credential-provider` array).
 pub const HELPER_COMMAND: &str = "cargo-credential";
@@ -52,7 +53,11 @@ pub const CACHE_MARGIN: Duration = Duration::from_secs(60);
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// The comment above a `[registries.NAME]` table `setup cargo` created.
-pub const MARKER: &str = "# Added by `latchkey setup cargo` (its token comes from Latchkey; `--undo` removes this table).";
+pub const MARKER: &str = "# Added by Latchkey's cargo set-up (its token comes from Latchkey; `--undo` removes this table).";
+
+/// The part of [`MARKER`] `--undo` looks for: the same in the marker of earlier versions (which
+/// named the set-up command), so their tables are still recognised.
+const MARKER_TAIL: &str = "(its token comes from Latchkey; `--undo` removes this table).";
 
 /// The protocol versions this provider speaks.
 const HELLO: &[u8] = b"{\"v\":[1]}\n";
@@ -308,17 +313,21 @@ async fn answer(
                 .ok()
                 .flatten()
                 .map(|s| s.account);
-            let words = match (request.kind.as_str(), account) {
-                ("login", Some(a)) => format!(
-                    "Latchkey keeps no registry token, so there is nothing to store: cargo gets a fresh token of the account `{a}` for every command (sign in with `latchkey login {a}`)"
-                ),
-                ("logout", Some(a)) => format!(
-                    "Latchkey stored no token for cargo, so there is nothing to remove: the registry gets the account `{a}`'s token while it is signed in (sign out with `latchkey logout {a}`, or take the set-up back with `latchkey setup cargo --undo`)"
-                ),
-                _ => format!(
-                    "Latchkey keeps no registry token, and no Latchkey rule names {shown} (set it up with `latchkey setup cargo --registry NAME --index {shown} ACCOUNT`)"
-                ),
+            let said = match (request.kind.as_str(), account) {
+                ("login", Some(a)) => Error::Other(format!(
+                    "Latchkey keeps no registry token, so there is nothing to store: cargo gets a fresh token of the account `{a}` for every command"
+                ))
+                .with_remedy(Remedy::SignIn { account: a }),
+                ("logout", Some(a)) => Error::Other(format!(
+                    "Latchkey stored no token for cargo, so there is nothing to remove: the registry gets the account `{a}`'s token while it is signed in, or until cargo's set-up is taken back"
+                ))
+                .with_remedy(Remedy::SignOut { account: a }),
+                _ => Error::Other(format!(
+                    "Latchkey keeps no registry token, and no Latchkey rule names {shown}"
+                ))
+                .with_remedy(Remedy::SetupCargo { index: shown }),
             };
+            let words = say(&said);
             // cargo shows only "requested operation not supported" for this kind: the words
             // go to stderr (cargo's own) too.
             let _ = writeln!(
@@ -343,10 +352,9 @@ async fn get(
     let shown = crate::text::clean(index, crate::text::MAX_URI);
     match latchkey.credential(request(index, env_override)).await {
         Ok(Handout::NoRule) => {
-            let _ = writeln!(
-                stderr,
-                "latchkey {HELPER_COMMAND}: no Latchkey rule for {shown} (set it up with `latchkey setup cargo --registry NAME --index {shown} ACCOUNT`)"
-            );
+            let said = Error::InvalidInput(format!("no Latchkey rule for {shown}"))
+                .with_remedy(Remedy::SetupCargo { index: shown });
+            let _ = writeln!(stderr, "latchkey {HELPER_COMMAND}: {}", say(&said));
             Answer::error("not-found", None)
         }
         Ok(Handout::Refused(reason)) => Answer::other(reason),
@@ -452,7 +460,7 @@ pub fn edit_config(
             t.decor()
                 .prefix()
                 .and_then(|p| p.as_str())
-                .is_some_and(|p| p.contains(MARKER))
+                .is_some_and(|p| p.contains(MARKER_TAIL))
                 && t.iter()
                     .all(|(k, _)| k == "index" || k == "credential-provider")
         });
@@ -607,7 +615,10 @@ mod tests {
             Some("work"),
             fake,
             || now,
-            |e| format!("said: {e}"),
+            |e| match e.remedy() {
+                Some(r) => format!("said: {e} [{r:?}]"),
+                None => format!("said: {e}"),
+            },
         ))
         .unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -678,7 +689,9 @@ mod tests {
         assert_eq!(out[0], serde_json::json!({"v": [1]}));
         assert_eq!(out[1], serde_json::json!({"Err": {"kind": "not-found"}}));
         assert!(
-            err.contains("latchkey setup cargo --registry NAME --index sparse+https://crates.example.com/ ACCOUNT"),
+            err.contains(
+                r#"said: no Latchkey rule for sparse+https://crates.example.com/ [SetupCargo { index: "sparse+https://crates.example.com/" }]"#
+            ),
             "{err}"
         );
         let (out, _) = talk(
@@ -714,16 +727,19 @@ mod tests {
 {"v":1,"registry":{"index-url":"sparse+https://crates.example.com/"},"kind":"teleport"}
 "#;
         let (out, err) = talk(input, &fake);
-        assert!(err.contains("latchkey login work"), "{err}");
+        assert!(err.contains(r#"[SignIn { account: "work" }]"#), "{err}");
         assert_eq!(out.len(), 4);
         for a in &out[1..] {
             assert_eq!(a["Err"]["kind"], "operation-not-supported", "{a}");
         }
         let login = out[1]["Err"]["message"].as_str().unwrap();
-        assert!(login.contains("latchkey login work"), "{login}");
+        assert!(login.contains(r#"[SignIn { account: "work" }]"#), "{login}");
         assert!(!out[1].to_string().contains("pasted-secret"));
         let logout = out[2]["Err"]["message"].as_str().unwrap();
-        assert!(logout.contains("latchkey logout work"), "{logout}");
+        assert!(
+            logout.contains(r#"[SignOut { account: "work" }]"#),
+            "{logout}"
+        );
         assert!(out[3]["Err"].get("message").is_none());
         assert!(fake.asked.borrow().is_empty(), "no hand-out for login");
     }
@@ -792,6 +808,20 @@ mod tests {
                     .is_empty()
             );
         }
+    }
+
+    #[test]
+    fn a_table_marked_by_an_earlier_version_is_still_undone_whole() {
+        let i = index("https://crates.example.com/");
+        let e = edit_config("", "corp", &i, EXE, false).unwrap();
+        let earlier = e.text.replace(
+            MARKER,
+            &format!("# Added by `{} setup cargo` {MARKER_TAIL}", "latchkey"),
+        );
+        assert_ne!(earlier, e.text);
+        let undone = edit_config(&earlier, "corp", &i, EXE, true).unwrap();
+        assert_eq!(undone.changes, ["- [registries.corp]"]);
+        assert_eq!(undone.text, "");
     }
 
     #[test]

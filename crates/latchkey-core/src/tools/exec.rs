@@ -45,7 +45,7 @@ pub fn request(account: &str, spec: &TokenSpec, min_ttl: Option<u64>) -> Credent
         tool: Tool::Exec,
         subject: Subject::Account {
             account: account.to_string(),
-            spec: spec.into(),
+            spec: spec.clone(),
         },
         env_override: None,
         min_ttl,

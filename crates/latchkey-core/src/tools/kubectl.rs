@@ -65,7 +65,7 @@ pub async fn main(
             server: info.server.clone(),
             account: invocation.account,
             recorded_server: invocation.recorded_server,
-            spec: (&invocation.spec).into(),
+            spec: invocation.spec.clone(),
         },
         env_override: env_override.map(str::to_string),
         min_ttl: None,

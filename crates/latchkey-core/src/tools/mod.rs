@@ -36,12 +36,12 @@ pub mod sasl;
 /// A token of another type (DPoP-bound: useless without a proof per request) is refused.
 pub fn bearer_value(
     token: &crate::secret::Secret,
-    token_type: &str,
+    token_type: &crate::token::TokenType,
 ) -> crate::error::Result<crate::secret::Secret> {
-    if !token_type.eq_ignore_ascii_case("bearer") {
+    if !token_type.is_bearer() {
         return Err(crate::error::Error::InvalidInput(format!(
             "the account's tokens are {}-bound; an `Authorization: Bearer` value cannot carry them (pick an account without --dpop)",
-            crate::text::clean(token_type, 20)
+            crate::text::clean(token_type.as_str(), 20)
         )));
     }
     Ok(crate::secret::Secret::new(format!(
@@ -81,7 +81,7 @@ pub(crate) mod fake {
     pub fn token(value: &str, token_type: &str) -> AccessToken {
         AccessToken {
             token: Secret::new(value),
-            token_type: token_type.into(),
+            token_type: crate::token::TokenType::parse(token_type),
             expires_at: Some(time::macros::datetime!(2030-01-02 03:04:05 UTC)),
             scope: None,
             degraded: None,
@@ -155,10 +155,12 @@ mod tests {
     fn bearer_values_refuse_other_token_types() {
         let t = Secret::new("tok-x");
         assert_eq!(
-            super::bearer_value(&t, "bearer").unwrap().expose(),
+            super::bearer_value(&t, &"bearer".into()).unwrap().expose(),
             "Bearer tok-x"
         );
-        let e = super::bearer_value(&t, "DPoP").unwrap_err().to_string();
+        let e = super::bearer_value(&t, &"DPoP".into())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("DPoP-bound") && !e.contains("tok-x"), "{e}");
     }
 }

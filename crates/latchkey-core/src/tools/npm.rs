@@ -117,7 +117,7 @@ fn quote(s: &str) -> String {
 /// no account: the rule for the registry says which).
 pub fn helper_script(latchkey: &str, registry: &Registry) -> String {
     format!(
-        "#!/bin/sh\n# pnpm tokenHelper for {url}, written by `latchkey setup npm`.\nexec {} {HELPER_COMMAND} --registry {}\n",
+        "#!/bin/sh\n# pnpm tokenHelper for {url}, written by Latchkey's npm set-up.\nexec {} {HELPER_COMMAND} --registry {}\n",
         quote(latchkey),
         quote(&registry.url),
         url = crate::text::clean(&registry.url, crate::text::MAX_URI),
@@ -247,9 +247,12 @@ async fn helper_value(
         .await?
     {
         Handout::NoRule => Err(Error::InvalidInput(format!(
-            "no Latchkey rule for {} (set it up with `latchkey setup npm ACCOUNT --registry {}`)",
-            registry.url, registry.url
-        ))),
+            "no Latchkey rule for {}",
+            registry.url
+        ))
+        .with_remedy(crate::remedy::Remedy::SetupNpm {
+            registry: registry.url.clone(),
+        })),
         Handout::Refused(reason) => Err(Error::InvalidInput(reason)),
         Handout::Issued(c) => {
             if let Some(w) = &c.token.degraded {
@@ -375,7 +378,7 @@ mod tests {
         assert_ne!(code, 0);
         assert_eq!(out, "");
         assert!(
-            err.contains("latchkey setup npm ACCOUNT --registry https://r.test/"),
+            err.contains("no Latchkey rule for https://r.test/"),
             "{err}"
         );
         let refused = Fake::answering(Ok(Handout::Refused("not over http".into())));

@@ -71,12 +71,12 @@ pub fn initial_response(
     mechanism: Mechanism,
     who: &Identity<'_>,
     token: &Secret,
-    token_type: &str,
+    token_type: &crate::token::TokenType,
 ) -> Result<Secret> {
-    if !token_type.eq_ignore_ascii_case("bearer") {
+    if !token_type.is_bearer() {
         return Err(Error::InvalidInput(format!(
             "the account's tokens are {}-bound; SASL {} sends only Bearer tokens (pick an account without --dpop)",
-            crate::text::clean(token_type, 20),
+            crate::text::clean(token_type.as_str(), 20),
             match mechanism {
                 Mechanism::Xoauth2 => "XOAUTH2",
                 Mechanism::OauthBearer => "OAUTHBEARER",
@@ -122,7 +122,7 @@ mod tests {
     use super::*;
 
     fn response(m: Mechanism, who: Identity<'_>, token: &str) -> String {
-        initial_response(m, &who, &Secret::new(token), "Bearer")
+        initial_response(m, &who, &Secret::new(token), &"Bearer".into())
             .unwrap()
             .expose()
             .to_string()
@@ -183,9 +183,14 @@ mod tests {
             user: "u@x",
             ..Identity::default()
         };
-        let e = initial_response(Mechanism::Xoauth2, &who, &Secret::new("s3cret"), "DPoP")
-            .unwrap_err()
-            .to_string();
+        let e = initial_response(
+            Mechanism::Xoauth2,
+            &who,
+            &Secret::new("s3cret"),
+            &"DPoP".into(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("DPoP-bound") && !e.contains("s3cret"), "{e}");
         for user in ["", "a\x01b", "a\nb"] {
             let who = Identity {
@@ -196,15 +201,20 @@ mod tests {
                 Mechanism::OauthBearer,
                 &who,
                 &Secret::new("s3cret"),
-                "Bearer",
+                &"Bearer".into(),
             )
             .unwrap_err()
             .to_string();
             assert!(!e.contains("s3cret"), "{e}");
         }
-        let e = initial_response(Mechanism::Xoauth2, &who, &Secret::new("a\x01b"), "bearer")
-            .unwrap_err()
-            .to_string();
+        let e = initial_response(
+            Mechanism::Xoauth2,
+            &who,
+            &Secret::new("a\x01b"),
+            &"bearer".into(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(!e.contains("a\x01b"), "{e}");
         assert_eq!("XOAUTH2".parse::<Mechanism>().unwrap(), Mechanism::Xoauth2);
         assert!("plain".parse::<Mechanism>().is_err());

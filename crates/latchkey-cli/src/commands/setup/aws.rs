@@ -151,13 +151,13 @@ fn command_line(
     if let Some(r) = region {
         parts.extend(["--region".into(), quote(r)]);
     }
-    for s in &spec.scopes {
+    for s in spec.scopes() {
         parts.extend(["--scope".into(), quote(s)]);
     }
-    for r in &spec.resources {
+    for r in spec.resources() {
         parts.extend(["--resource".into(), quote(r)]);
     }
-    if let Some(a) = &spec.audience {
+    if let Some(a) = spec.audience() {
         parts.extend(["--audience".into(), quote(a)]);
     }
     Ok(parts.join(" "))
