@@ -1595,9 +1595,15 @@ fn a_vault_is_named_in_the_footer_and_unlocked_from_its_dialog() {
     s.end();
 }
 
-/// `git credential fill` (real git, which runs Latchkey's credential helper exactly as a
-/// fetch does) for `https://git.example/org/repo.git`, in this session or a new one.
-fn git_fill(sb: &latchkey_testkit::Sandbox, home: &std::path::Path, new_session: bool) -> Child {
+/// Real `git ARGS` in `cwd` (the app's HOME as the tools' home; no terminal prompt), in this
+/// session or a new one (`setsid`); its output is collected by the caller.
+fn git_run(
+    sb: &latchkey_testkit::Sandbox,
+    home: &std::path::Path,
+    cwd: &std::path::Path,
+    args: &[&str],
+    new_session: bool,
+) -> Child {
     let mut c = if new_session {
         let mut c = Command::new("setsid");
         c.args(["--wait", "git"]);
@@ -1605,29 +1611,25 @@ fn git_fill(sb: &latchkey_testkit::Sandbox, home: &std::path::Path, new_session:
     } else {
         Command::new("git")
     };
-    c.args(["credential", "fill"])
+    c.args(args)
+        .current_dir(cwd)
         .env("HOME", home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
         .env_remove("LATCHKEY_LOG")
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in &sb.env {
         c.env(k, v);
     }
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"protocol=https\nhost=git.example\npath=org/repo.git\n\n")
-        .unwrap();
-    child
+    c.spawn().unwrap()
 }
 
-/// Issue 17: the app is the agent; real git asks through Latchkey's helper for an account with
+/// Issue 17: the app is the agent; real git (clone and fetch over smart HTTP from
+/// `git http-backend`, which accepts only tokens the provider says are active) asks through
+/// Latchkey's helper for an account with
 /// `--approval session`. The dialog names git and what it asks; WebDriver answers it. The same
 /// session is not asked again, another session is, Deny fails git with Latchkey's reason, an
 /// unanswered prompt is denied at its deadline, a lock signal on the bus ends the grant, and
@@ -1649,16 +1651,14 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     sb.set_env("DBUS_SESSION_BUS_ADDRESS", d.bus.clone());
     sb.add_and_login(&p, "work");
     sb.ok(&["edit", "work", "--approval", "session"]);
+    let server = latchkey_testkit::GitServer::start(std::sync::Arc::new(p));
+    server.repo("org/repo.git", "from the server\n");
+    let host = format!("http://127.0.0.1:{}", server.port);
+    let url = server.url("org/repo.git");
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
     let setup = sb
-        .cmd(&[
-            "setup",
-            "git",
-            "work",
-            "--host",
-            "https://git.example",
-            "--path",
-            "org",
-        ])
+        .cmd(&["setup", "git", "work", "--host", &host, "--path", "org"])
         .env("HOME", home.path())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
@@ -1687,13 +1687,18 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     let dialog_down = "!document.querySelector('#approval-dialog').open";
 
     // 1. git asks: the dialog names the account, what and who; Deny has the focus.
-    let git = git_fill(&sb, home.path(), false);
+    let git = git_run(
+        &sb,
+        home.path(),
+        work.path(),
+        &["clone", "-q", &url, "repo"],
+        false,
+    );
     s.wait_for("the approval dialog", dialog_up, Duration::from_secs(30));
     assert_eq!(s.text("#approval-account"), "work");
     assert!(s.text("#approval-what").contains("its own token"));
     assert!(
-        s.text("#approval-target")
-            .contains("git → https://git.example/org/repo.git"),
+        s.text("#approval-target").contains(&format!("git → {url}")),
         "{}",
         s.text("#approval-target")
     );
@@ -1714,18 +1719,18 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     let out = git.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "git: {}",
+        "git clone: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let filled = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        filled.contains("password=") && !filled.contains("password=\n"),
-        "{filled}"
+    assert_eq!(
+        std::fs::read_to_string(repo.join("file")).unwrap(),
+        "from the server\n"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("waiting for approval"));
+    assert!(server.seen().iter().all(|(_, _, _, accepted)| *accepted));
 
     // 2. The same program in the same session: nothing asked.
-    let out = git_fill(&sb, home.path(), false)
+    let out = git_run(&sb, home.path(), &repo, &["fetch", "-q"], false)
         .wait_with_output()
         .unwrap();
     assert!(
@@ -1736,7 +1741,7 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting for approval"));
 
     // 3. git in another session asks again; Deny fails it with Latchkey's reason.
-    let git = git_fill(&sb, home.path(), true);
+    let git = git_run(&sb, home.path(), &repo, &["fetch", "-q"], true);
     s.wait_for(
         "the approval dialog again",
         dialog_up,
@@ -1752,7 +1757,7 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     );
 
     // 4. Unanswered: denied at the deadline, and the dialog goes away by itself.
-    let git = git_fill(&sb, home.path(), true);
+    let git = git_run(&sb, home.path(), &repo, &["fetch", "-q"], true);
     s.wait_for(
         "the approval dialog (unanswered)",
         dialog_up,
@@ -1798,7 +1803,7 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let git = git_fill(&sb, home.path(), false);
+    let git = git_run(&sb, home.path(), &repo, &["fetch", "-q"], false);
     s.wait_for(
         "the dialog after the lock",
         dialog_up,

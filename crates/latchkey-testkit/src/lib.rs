@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod git_server;
+pub use git_server::GitServer;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
