@@ -1595,8 +1595,8 @@ fn a_vault_is_named_in_the_footer_and_unlocked_from_its_dialog() {
     s.end();
 }
 
-/// Real `git ARGS` in `cwd` (the app's HOME as the tools' home; no terminal prompt), in this
-/// session or a new one (`setsid`); its output is collected by the caller.
+/// Real `git ARGS` in `cwd` ([`latchkey_testkit::Sandbox::git`]), its output collected by the
+/// caller.
 fn git_run(
     sb: &latchkey_testkit::Sandbox,
     home: &std::path::Path,
@@ -1604,27 +1604,11 @@ fn git_run(
     args: &[&str],
     new_session: bool,
 ) -> Child {
-    let mut c = if new_session {
-        let mut c = Command::new("setsid");
-        c.args(["--wait", "git"]);
-        c
-    } else {
-        Command::new("git")
-    };
-    c.args(args)
-        .current_dir(cwd)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
-        .env_remove("LATCHKEY_LOG")
-        .stdin(Stdio::null())
+    sb.git(home, cwd, args, new_session)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in &sb.env {
-        c.env(k, v);
-    }
-    c.spawn().unwrap()
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Issue 17: the app is the agent; real git (clone and fetch over smart HTTP from

@@ -861,19 +861,10 @@ fn an_approval_while_the_window_is_hidden_is_a_notification_with_actions_and_tra
     assert_eq!(item.status(), "Active");
 
     // Real git asks through the helper; nobody sees the window.
-    let mut git = Command::new("git");
-    git.args(["credential", "fill"])
-        .env("HOME", home.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
-        .env_remove("LATCHKEY_LOG")
-        .stdin(Stdio::piped())
+    let mut git = sb.git(home.path(), home.path(), &["credential", "fill"], false);
+    git.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in &sb.env {
-        git.env(k, v);
-    }
     let mut git = git.spawn().unwrap();
     std::io::Write::write_all(
         &mut git.stdin.take().unwrap(),

@@ -1914,21 +1914,7 @@ fn background(mut cmd: Command) -> std::thread::JoinHandle<Output> {
 }
 
 fn git_cmd(home: &Home, sb: &Sandbox, cwd: &Path, args: &[&str], new_session: bool) -> Command {
-    let mut c = if new_session {
-        let mut c = Command::new("setsid");
-        c.arg("--wait").arg("git");
-        c
-    } else {
-        Command::new("git")
-    };
-    c.args(args)
-        .current_dir(cwd)
-        .env("LATCHKEY_CONFIG_DIR", sb.config_dir())
-        .env_remove("LATCHKEY_LOG")
-        .stdin(Stdio::null());
-    for (k, v) in &sb.env {
-        c.env(k, v);
-    }
+    let mut c = sb.git(home.path(), cwd, args, new_session);
     home.apply(&mut c);
     c
 }

@@ -436,6 +436,38 @@ impl Sandbox {
         c
     }
 
+    /// Real `git ARGS` in `cwd` as a tool of this sandbox: `home` is its HOME (where
+    /// `latchkey setup git` wrote the helper), no system or other global config, no terminal
+    /// prompt, the sandbox's config dir and agent socket; with `new_session`, in a session of
+    /// its own (`setsid --wait`: another "terminal" for approval's session grants).
+    pub fn git(&self, home: &Path, cwd: &Path, args: &[&str], new_session: bool) -> Command {
+        let mut c = if new_session {
+            let mut c = Command::new("setsid");
+            c.args(["--wait", "git"]);
+            c
+        } else {
+            Command::new("git")
+        };
+        c.args(args)
+            .current_dir(cwd)
+            .env("HOME", home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_CONFIG_GLOBAL")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("LATCHKEY_ACCOUNT")
+            .env("LATCHKEY_CONFIG_DIR", self.dir.path())
+            .env_remove("LATCHKEY_LOG")
+            .stdin(Stdio::null());
+        for k in &self.unset {
+            c.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
     /// Runs and collects output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
