@@ -553,6 +553,21 @@ fn assert_authorization_url(url: &str, p: &Provider) {
     }
 }
 
+/// The item the app registers with the panel (the test's StatusNotifierWatcher), once it has.
+fn registered_item<'c>(conn: &'c Connection, registered: &Registrations) -> Item<'c> {
+    let (service, sender) = wait_until(
+        "the app's RegisterStatusNotifierItem",
+        Duration::from_secs(60),
+        || registered.lock().unwrap().first().cloned(),
+    );
+    let (dest, path) = if service.starts_with('/') {
+        (sender, service)
+    } else {
+        (service, "/StatusNotifierItem".to_string())
+    };
+    Item { conn, dest, path }
+}
+
 fn dunst_history(s: &AppSession) -> Vec<Value> {
     let raw = s.tool("dunstctl", &["history"]);
     let v: Value = serde_json::from_str(&raw).unwrap_or_else(|_| panic!("dunstctl history: {raw}"));
@@ -577,21 +592,7 @@ fn tray_and_notifications_through_their_real_protocols() {
     let s = AppSession::start(config.path(), true);
     let (conn, registered) = play_panel(&s.bus);
     s.go();
-    let (service, sender) = wait_until(
-        "the app's RegisterStatusNotifierItem",
-        Duration::from_secs(60),
-        || registered.lock().unwrap().first().cloned(),
-    );
-    let (dest, path) = if service.starts_with('/') {
-        (sender, service)
-    } else {
-        (service, "/StatusNotifierItem".to_string())
-    };
-    let item = Item {
-        conn: &conn,
-        dest,
-        path,
-    };
+    let item = registered_item(&conn, &registered);
 
     // Two signed-out accounts: a "Sign in" for each, nothing needs attention yet.
     let lines = item.wait_menu("both accounts in the menu", |l| {
@@ -838,21 +839,7 @@ fn an_approval_while_the_window_is_hidden_is_a_notification_with_actions_and_tra
         String::from_utf8_lossy(&setup.stderr)
     );
     s.go();
-    let (service, sender) = wait_until(
-        "the app's RegisterStatusNotifierItem",
-        Duration::from_secs(60),
-        || registered.lock().unwrap().first().cloned(),
-    );
-    let (dest, path) = if service.starts_with('/') {
-        (sender, service)
-    } else {
-        (service, "/StatusNotifierItem".to_string())
-    };
-    let item = Item {
-        conn: &conn,
-        dest,
-        path,
-    };
+    let item = registered_item(&conn, &registered);
     wait_until(
         "the app to serve the agent socket",
         Duration::from_secs(30),
