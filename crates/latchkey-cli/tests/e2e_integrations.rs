@@ -2149,6 +2149,15 @@ fn approval_asks_once_per_program_and_session_and_denials_timeouts_and_locks_are
                 .unwrap()
                 .contains("root")
         );
+        // "Always" is refused with the reason, and the prompt keeps waiting.
+        let always = home.latchkey(&sb, &["approve", &id, "--always"]);
+        assert_eq!(code(&always), 2, "{}", stderr(&always));
+        assert!(
+            stderr(&always).contains("cannot be always allowed"),
+            "{}",
+            stderr(&always)
+        );
+        assert_eq!(wait_pending(&sb, &home, 1).len(), 1);
     }
     home.latchkey_ok(&sb, &["approve", &id]);
     assert_eq!(code(&fetch.join().unwrap()), 0);

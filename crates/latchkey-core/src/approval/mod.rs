@@ -598,8 +598,26 @@ impl Gate {
     /// Answers the prompt `id` (an error when no such prompt waits: answered, expired or
     /// mistyped).
     pub fn decide(&self, id: &str, decision: Decision) -> crate::Result<PendingApproval> {
-        let Some(w) = lock(&self.waiting).remove(id) else {
-            return Err(not_pending(id));
+        let w = {
+            let mut waiting = lock(&self.waiting);
+            let Some(w) = waiting.get(id) else {
+                return Err(not_pending(id));
+            };
+            // "Always" for a program that cannot be remembered is refused, and the prompt
+            // keeps waiting for another answer.
+            if decision == Decision::Always && !w.view.can_remember {
+                return Err(crate::Error::InvalidInput(format!(
+                    "this program cannot be always allowed: {}; allow it once or for the session instead",
+                    w.view
+                        .cannot_remember
+                        .as_deref()
+                        .unwrap_or("its executable is not known")
+                )));
+            }
+            match waiting.remove(id) {
+                Some(w) => w,
+                None => return Err(not_pending(id)),
+            }
         };
         let view = w.view.clone();
         // The waiting hand-out may have timed out this instant; then the answer is moot.
@@ -791,12 +809,35 @@ mod tests {
         assert_eq!(lock(&told).as_slice(), std::slice::from_ref(&id));
         assert!(gate.decide("nope", Decision::Once).is_err());
         gate.decide(&id, Decision::Session).unwrap();
+        // (the next prompt cannot be remembered: "always" is refused and it keeps waiting)
         assert_eq!(waiter.await.unwrap(), (Decision::Session, true));
         assert!(gate.pending().is_empty());
         assert!(
             gate.decide(&id, Decision::Once).is_err(),
             "answered once only"
         );
+
+        let view = gate.prompt(
+            ask.clone(),
+            &git,
+            ApprovalMode::Session,
+            Err("you can change it".into()),
+            now(),
+        );
+        let unremembered = view.id.clone();
+        let g = gate.clone();
+        let waiter = tokio::spawn(async move { g.ask(view, None).await });
+        while gate.pending().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let refused = gate.decide(&unremembered, Decision::Always).unwrap_err();
+        assert!(
+            refused.to_string().contains("you can change it"),
+            "{refused}"
+        );
+        assert_eq!(gate.pending().len(), 1, "still waiting");
+        gate.decide(&unremembered, Decision::Once).unwrap();
+        assert_eq!(waiter.await.unwrap(), (Decision::Once, true));
 
         let view = gate.prompt(ask.clone(), &git, ApprovalMode::Session, Ok(()), now());
         assert_eq!(gate.ask(view, None).await, (Decision::Deny, false));
