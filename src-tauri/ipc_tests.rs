@@ -622,3 +622,84 @@ fn add_permissions_asks_for_the_union_keeps_the_user_and_shows_no_token() {
         .expect_err("a malformed scope");
     assert_eq!(err["kind"], "invalid_input", "{err}");
 }
+
+/// The account's activity for the window (issue 17): use per tool today, the last records, the
+/// approval policy, and the last hand-out of each of its tokens for other APIs — read from the
+/// activity file the agent and the CLI write, never a token.
+#[test]
+fn account_activity_summarises_use_per_tool_and_per_token_for_another_api() {
+    let p = provider();
+    let (opener, _rx) = capturing_opener();
+    let t = test_app(opener);
+    add(&t, &p, "work", "loopback");
+    let dir = t._dir.path();
+    // A token for another API the account keeps (as a tool's `--resource` request records it).
+    let accounts = dir.join("accounts.toml");
+    let mut text = std::fs::read_to_string(&accounts).unwrap();
+    text.push_str("\n[[account.derived_tokens]]\nresources = [\"https://a.api.test\"]\n");
+    std::fs::write(&accounts, text).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let record = |secs_ago: i64, tool: &str, what: &str, outcome: &str| {
+        json!({
+            "at": (now - time::Duration::seconds(secs_ago))
+                .format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "account": "work", "what": what, "tool": tool,
+            "requester": {"pid": 7, "name": tool, "executable": format!("/usr/bin/{tool}")},
+            "outcome": outcome, "via": "agent",
+        })
+        .to_string()
+    };
+    let lines = [
+        record(30, "git", "its own token", "issued"),
+        record(20, "git", "its own token", "issued"),
+        record(15, "git", "its own token", "denied"),
+        record(
+            10,
+            "exec",
+            "a token for resource https://a.api.test",
+            "issued",
+        ),
+    ];
+    std::fs::write(dir.join("activity.jsonl"), lines.join("\n") + "\n").unwrap();
+
+    let v = t.ok("account_activity", json!({"name": "work"}));
+    assert_eq!(v["approval"], "off");
+    let usage: Vec<&str> = v["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    // "Today" is the UTC day: in its first minute the records above are yesterday's.
+    if now.time() > time::Time::from_hms(0, 1, 0).unwrap() {
+        assert!(
+            usage
+                .iter()
+                .any(|u| u.starts_with("git, 2 times today, last 2")),
+            "{usage:?}"
+        );
+        assert!(
+            usage.iter().any(|u| u.starts_with("exec, once today")),
+            "{usage:?}"
+        );
+    }
+    assert_eq!(v["recent"].as_array().unwrap().len(), 4);
+    assert_eq!(v["recent"][0]["tool"], "exec", "newest first");
+    assert_eq!(
+        v["token_uses"][0]["resources"],
+        json!(["https://a.api.test"])
+    );
+    assert!(v["token_uses"][0]["last"].is_string());
+    let all = t.ok("activity_log", json!({"limit": 10}));
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    assert!(
+        all[0]["requester_line"]
+            .as_str()
+            .unwrap()
+            .starts_with("exec (/usr/bin/exec")
+    );
+    let err = t
+        .invoke("account_activity", json!({"name": "nobody"}))
+        .expect_err("an unknown account");
+    assert!(err.to_string().contains("nobody"), "{err}");
+}

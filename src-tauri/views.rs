@@ -245,6 +245,19 @@ pub struct ActivityView {
     pub grants: Vec<String>,
     /// When session grants were last ended and why (`latchkey lock`, the screen locking).
     pub last_lock: Option<String>,
+    /// The last hand-out of each of the account's tokens for other APIs.
+    pub token_uses: Vec<TokenUse>,
+}
+
+/// When a token for another API was last handed out.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenUse {
+    /// What the token is for (as the cached-token list names it).
+    #[serde(flatten)]
+    pub spec: latchkey_core::TokenSpec,
+    /// Its last hand-out.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last: OffsetDateTime,
 }
 
 impl ActivityView {
@@ -266,9 +279,30 @@ impl ActivityView {
         let mut recent = m.activity(&latchkey_core::activity::Filter {
             account: Some(name.to_string()),
             since: None,
-            limit: 20,
+            limit: 500,
         })?;
+        // Records name a token for another API as `a token for <spec.describe()>`.
+        let token_uses = account
+            .derived_tokens
+            .iter()
+            .filter_map(|spec| {
+                let what = format!("a token for {}", spec.describe());
+                recent
+                    .iter()
+                    .filter(|r| {
+                        r.outcome == latchkey_core::activity::Outcome::Issued
+                            && r.ask.what.starts_with(&what)
+                    })
+                    .map(|r| r.at)
+                    .max()
+                    .map(|last| TokenUse {
+                        spec: spec.clone(),
+                        last,
+                    })
+            })
+            .collect();
         recent.reverse();
+        recent.truncate(20);
         Ok(ActivityView {
             usage,
             recent,
@@ -299,6 +333,7 @@ impl ActivityView {
                     l.reason
                 )
             }),
+            token_uses,
         })
     }
 }

@@ -365,9 +365,11 @@ function renderDetail() {
     const when = left === null ? "" : left > 0 ? ` · expires in ${fmtDuration(left)}` : " · expired (renewed on next use)";
     const granted = c.granted_scope && c.granted_scope !== (c.scopes ?? []).join(" ") ? ` · granted ${c.granted_scope}` : "";
     item.textContent = `token for ${what || "the account's own scopes"}${granted}${when}`;
+    item.dataset.spec = specKey(c);
     return item;
   }));
   $(".cached-none", d).hidden = (a.cached_tokens ?? []).length > 0;
+  markLastUse();
   const problems = $(".problems", d);
   const err = accountErrors.get(a.name);
   problems.replaceChildren(...[...(a.problems ?? []), ...(err ? [errorText(err)] : [])].map((p) => {
@@ -422,6 +424,7 @@ const OUTCOME_TEXT = {
 };
 let activityKey = "";
 let lastUse = {}; // tool id -> ISO time of the last hand-out, for the connections list
+let tokenLastUse = {}; // token spec key -> ISO time of its last hand-out
 
 function activityWhere(r) {
   return r.target ? `${r.tool} → ${r.target}` : r.tool;
@@ -470,11 +473,32 @@ async function loadActivity() {
   }
   $("#activity-list").replaceChildren(...items);
   lastUse = Object.fromEntries((v.tools ?? []).map((t) => [t.tool, t.last]));
+  tokenLastUse = Object.fromEntries((v.token_uses ?? []).map((u) => [specKey(u), u.last]));
   markLastUse();
 }
 
-// "last use 3m 0s ago" beside each connection whose tool has handed out a token.
+// One key for a token spec (scopes, resources, audience), as the core sorts them.
+function specKey(c) {
+  return JSON.stringify([c.scopes ?? [], c.resources ?? [], c.audience ?? null]);
+}
+
+// "last use 3m 0s ago" beside each connection whose tool has handed out a token, and beside
+// each token for another API that was handed out.
 function markLastUse() {
+  for (const li of document.querySelectorAll("#detail .cached li[data-spec]")) {
+    const when = tokenLastUse[li.dataset.spec];
+    let span = li.querySelector(".last-use");
+    if (!when) {
+      span?.remove();
+      continue;
+    }
+    if (!span) {
+      span = document.createElement("span");
+      span.className = "last-use";
+      li.append(span);
+    }
+    span.textContent = ` · last use ${fmtDuration(Math.min(-1, (new Date(when).getTime() - Date.now()) / 1000))}`;
+  }
   for (const li of document.querySelectorAll("#connections li.connection")) {
     const when = lastUse[li.dataset.tool];
     let span = li.querySelector(".last-use");
