@@ -190,6 +190,12 @@ impl Source {
         Ok(m)
     }
 
+    /// Whether this process is the agent: its own manager answers (and nothing is logged: the
+    /// window asks for the waiting prompts twice a second).
+    fn serving_here(&self) -> bool {
+        self.serving.load(Ordering::Relaxed)
+    }
+
     /// Asks the agent (on the blocking pool); a fallback when none should be asked.
     async fn ask(&self, op: Op, deadline: Duration) -> Outcome<Answer> {
         if self.serving.load(Ordering::Relaxed) {
@@ -413,6 +419,9 @@ impl Source {
     /// The approval prompts waiting (`latchkey pending`, the window): the agent's, else this
     /// process's own (the app when it is the agent; empty for a CLI without an agent).
     pub async fn pending(&self) -> Result<Vec<PendingApproval>> {
+        if self.serving_here() {
+            return Ok(self.manager()?.pending_approvals());
+        }
         let reason = match self.ask(Op::Pending, ANSWER_DEADLINE).await {
             Outcome::Served {
                 result: Ok(Answer::Pending { pending }),
@@ -428,6 +437,9 @@ impl Source {
 
     /// Answers a waiting prompt (`latchkey approve|deny`, the window).
     pub async fn decide(&self, id: &str, decision: Decision) -> Result<PendingApproval> {
+        if self.serving_here() {
+            return self.manager()?.decide_approval(id, decision);
+        }
         let op = Op::Decide {
             id: id.to_string(),
             decision,
@@ -447,6 +459,9 @@ impl Source {
 
     /// Remembered decisions and the serving process's session grants (`latchkey approvals`).
     pub async fn approvals(&self) -> Result<Approvals> {
+        if self.serving_here() {
+            return self.manager()?.approvals();
+        }
         let reason = match self.ask(Op::Approvals, ANSWER_DEADLINE).await {
             Outcome::Served {
                 result: Ok(Answer::Approvals { approvals }),

@@ -89,6 +89,17 @@ impl LoginManager {
         {
             return Ok(Admission::SessionGrant);
         }
+        if self.gate.pending().len() >= crate::approval::MAX_PENDING {
+            return Err(Error::Denied {
+                message: format!(
+                    "{} approval prompts wait already; {} was refused at once (answer the waiting ones first)",
+                    crate::approval::MAX_PENDING,
+                    requester.line()
+                ),
+                timed_out: false,
+            }
+            .with_remedy(Remedy::ListPending));
+        }
         let remember = match &program {
             Some(p) => remembered::user_can_change(std::path::Path::new(p)),
             None => Err("the program's executable is not known".to_string()),
