@@ -1724,6 +1724,28 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting for approval"));
 
+    // Another program (this test, through `latchkey token`) in the same session asks again.
+    let other = sb
+        .cmd(&["token", "work"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    s.wait_for(
+        "the dialog for another program",
+        dialog_up,
+        Duration::from_secs(30),
+    );
+    assert!(
+        !s.text("#approval-who").starts_with("git ("),
+        "{}",
+        s.text("#approval-who")
+    );
+    s.click("#approval-deny");
+    let out = other.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "denied: exit 7");
+    assert!(out.stdout.is_empty(), "no token printed");
+
     // 3. git in another session asks again; Deny fails it with Latchkey's reason.
     let git = git_run(&sb, home.path(), &repo, &["fetch", "-q"], true);
     s.wait_for(
