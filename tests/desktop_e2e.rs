@@ -1742,6 +1742,7 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
         s.text("#approval-who")
     );
     s.click("#approval-deny");
+    s.wait_for("the dialog to close", dialog_down, Duration::from_secs(10));
     let out = other.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(7), "denied: exit 7");
     assert!(out.stdout.is_empty(), "no token printed");
@@ -1754,6 +1755,7 @@ fn the_window_asks_before_git_gets_a_token_and_remembers_the_session() {
         Duration::from_secs(30),
     );
     s.click("#approval-deny");
+    s.wait_for("the dialog to close", dialog_down, Duration::from_secs(10));
     let out = git.wait_with_output().unwrap();
     assert!(!out.status.success(), "denied git must fail");
     assert!(
