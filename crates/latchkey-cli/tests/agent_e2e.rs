@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use latchkey_testkit::{Keyring, Provider, Sandbox, code, stderr, stdout};
+use latchkey_testkit::{Agent, Keyring, Provider, Sandbox, code, stderr, stdout};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
@@ -33,68 +33,6 @@ fn provider(extra: Value) -> Provider {
 
 fn tokens_in_keychain(id: &str) -> Value {
     Keyring::tokens(id).expect("tokens are in the keychain")
-}
-
-/// A running `latchkey agent`; killed on drop. Its stderr lines are collected.
-struct Agent {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Agent {
-    fn start(sb: &Sandbox, socket: &Path) -> Agent {
-        let mut cmd = sb.cmd(&["agent", "--socket", socket.to_str().unwrap()]);
-        cmd.env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let err = child.stderr.take().unwrap();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let agent = Agent { child, lines };
-        agent.wait_for(|l| l.contains("agent serving"), "the agent to listen");
-        agent
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-
-    /// Waits (up to 30 s) until a stderr line matches.
-    fn wait_for(&self, f: impl Fn(&str) -> bool, what: &str) {
-        for _ in 0..600 {
-            if self.lines.lock().unwrap().iter().any(|l| f(l)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("timed out waiting for {what}; agent log:\n{}", self.log());
-    }
-
-    fn count(&self, f: impl Fn(&str) -> bool) -> usize {
-        self.lines.lock().unwrap().iter().filter(|l| f(l)).count()
-    }
-
-    fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn status_json(sb: &Sandbox, name: &str) -> Value {
@@ -176,7 +114,7 @@ fn the_agent_serves_tokens_from_memory_while_the_keyring_daemon_is_stopped() {
         .as_str()
         .unwrap()
         .to_string();
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
 
     // The agent answers (status says so, with its pid), and holds the token after one read.
     let st = status_json(&sb, "mem");
@@ -288,7 +226,7 @@ fn twenty_callers_and_the_agent_on_an_expired_token_refresh_once() {
     let p = provider(json!({"accessTokenTtl": 3}));
     let sb = Sandbox::new(BIN);
     let id = sb.add_and_login(&p, "conc");
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     // The agent holds the (soon expired) token in memory.
     sb.ok(&["token", "conc", "--min-ttl", "0"]);
     std::thread::sleep(Duration::from_secs(4));
@@ -327,7 +265,7 @@ fn sigkill_of_the_agent_during_refreshes_callers_fall_back_and_nothing_is_lost()
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
     let id = sb.add_and_login(&p, "kill");
-    let mut agent = Agent::start(&sb, &sb.agent_socket());
+    let mut agent = sb.start_agent();
     sb.ok(&["refresh", "kill", "--force"]);
     assert_eq!(p.count("grant.success", Some("refresh_token")), 1);
 
@@ -388,7 +326,7 @@ fn sigkill_of_the_agent_during_refreshes_callers_fall_back_and_nothing_is_lost()
 
     // The dead agent's socket is stale: a new agent replaces it and serves.
     assert!(sb.agent_socket().exists());
-    let agent2 = Agent::start(&sb, &sb.agent_socket());
+    let agent2 = sb.start_agent();
     assert_eq!(status_json(&sb, "kill")["agent"]["pid"], agent2.pid());
     assert_eq!(
         sb.ok(&["token", "kill"]).trim(),
@@ -600,7 +538,7 @@ fn another_uid_is_refused_even_with_open_file_modes() {
     let open_dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let socket = open_dir.path().join("agent.sock");
-    let agent = Agent::start(&sb, &socket);
+    let agent = Agent::spawn(sb.agent_cmd(&socket));
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
 
     let out = Command::new("setpriv")
@@ -637,7 +575,7 @@ fn garbage_oversized_truncated_silent_and_many_connections_are_survived() {
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
     sb.add_and_login(&p, "bad");
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     let sock = sb.agent_socket();
 
     // Not JSON.
@@ -744,7 +682,7 @@ fn a_forwarded_socket_serves_a_remote_client_and_fallbacks_are_silent() {
         stderr(&out)
     );
 
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     // The "remote" end: a relayed socket; the remote has no config of its own.
     let remote = tempfile::tempdir().unwrap();
     let forwarded = remote.path().join("latchkey-forwarded.sock");
@@ -875,7 +813,7 @@ fn a_really_locked_keychain_keeps_held_tokens_served_and_a_rotated_set_waits_for
     let tokens = || -> Value {
         serde_json::from_str(&keyring.lookup(&format!("{id}/tokens")).unwrap()).unwrap()
     };
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     let t1 = sb.ok(&["token", "locked"]).trim().to_string();
     assert_eq!(tokens()["access_token"], t1.as_str());
 
@@ -1021,7 +959,7 @@ fn the_agent_serves_tokens_for_other_apis_once_and_an_older_agent_leaves_them_to
     ]);
     sb.ok(&["login", "res", "--timeout", "60"]);
     let own = sb.ok(&["token", "res"]).trim().to_string();
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     let before = p.count("token.request", None);
 
     // Through the agent (`-v` would say "agent not used" otherwise).
@@ -1154,7 +1092,7 @@ fn a_large_answer_through_the_agent_is_delivered_and_the_request_is_sent_once() 
     let p = provider(json!({"accessTokenTtl": 600}));
     let sb = Sandbox::new(BIN);
     sb.add_and_login(&p, "big");
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     let size = 7 * 1024 * 1024;
     let (port, count) = counting_server(size);
     let url = format!("http://127.0.0.1:{port}/upload");
@@ -1190,7 +1128,7 @@ fn the_agent_keeps_a_keep_signed_in_account_fresh_with_no_client_asking() {
         .unwrap()
     };
     let first = expiry(&tokens_in_keychain(&id));
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
     // Watch the keychain (not through latchkey: nothing asks for a token) until two lifetimes
     // past the first token's expiry.
     let until = first + time::Duration::seconds(2 * ttl);
@@ -1250,7 +1188,7 @@ fn a_tool_answered_by_the_agent_needs_no_keychain_and_an_older_agent_leaves_it_t
     let out = c.output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let own = sb.ok(&["token", "reg"]).trim().to_string();
-    let agent = Agent::start(&sb, &sb.agent_socket());
+    let agent = sb.start_agent();
 
     let no_keychain = |args: &[&str], input: &str| {
         let mut c = sb.cmd(args);

@@ -392,7 +392,7 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
     // With the agent running it serves the whole call: this process reaches no keychain (its
     // D-Bus address leads nowhere) and still gets credentials, which the agent obtained.
     {
-        let agent = Agent::start(&sb);
+        let agent = sb.start_agent();
         let no_bus = |c: &mut Command| {
             c.env(
                 "DBUS_SESSION_BUS_ADDRESS",
@@ -616,56 +616,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `latchkey agent` on the sandbox's socket (debug log captured; killed on drop).
-struct Agent {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Agent {
-    fn start(sb: &Sandbox) -> Agent {
-        let mut cmd = sb.cmd(&["agent", "--socket", sb.agent_socket().to_str().unwrap()]);
-        cmd.env("LATCHKEY_LOG", "latchkey=debug,latchkey_core=debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        let err = child.stderr.take().unwrap();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let agent = Agent { child, lines };
-        let start = Instant::now();
-        while agent.count(|l| l.contains("agent serving")) == 0 {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the agent did not start:\n{}",
-                agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        agent
-    }
-
-    fn log(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-
-    fn count(&self, f: impl Fn(&str) -> bool) -> usize {
-        self.lines.lock().unwrap().iter().filter(|l| f(l)).count()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
     require_secret_service();
@@ -805,7 +755,7 @@ fn cargo_fetches_from_an_authenticated_sparse_registry_through_the_provider() {
 
     // With the agent running, it serves the provider's hand-out (the same rule, same token).
     {
-        let agent = Agent::start(&sb);
+        let agent = sb.start_agent();
         std::fs::remove_file(app.join("Cargo.lock")).unwrap();
         std::fs::remove_dir_all(home.join(".cargo/registry")).unwrap();
         seen.lock().unwrap().clear();

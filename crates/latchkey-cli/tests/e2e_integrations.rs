@@ -1858,41 +1858,15 @@ fn every_tool_refuses_a_dpop_bound_token_alike() {
 // (no display), real git waits and completes or fails with Latchkey's reason.
 // ---------------------------------------------------------------------------------------------
 
-/// A `latchkey agent` on the sandbox's socket; killed on drop.
-struct ApprovalAgent(std::process::Child);
-
-impl ApprovalAgent {
-    fn start(sb: &Sandbox, home: &Home, timeout_secs: u64) -> ApprovalAgent {
-        let log = std::fs::File::create(sb.config_dir().join("agent-test.log")).unwrap();
-        let mut c = sb.cmd(&["agent"]);
-        // No desktop at all: nothing but `latchkey approve|deny` can answer.
-        home.apply(&mut c)
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .env("LATCHKEY_APPROVAL_TIMEOUT", timeout_secs.to_string())
-            .env("LATCHKEY_LOG", "latchkey=info,latchkey_core=info")
-            .stdout(Stdio::null())
-            .stderr(log);
-        let agent = ApprovalAgent(c.spawn().unwrap());
-        for _ in 0..300 {
-            if home.latchkey(sb, &["pending", "--json"]).status.success()
-                && std::fs::read_to_string(sb.config_dir().join("agent-test.log"))
-                    .unwrap_or_default()
-                    .contains("agent serving")
-            {
-                return agent;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the agent did not start");
-    }
-}
-
-impl Drop for ApprovalAgent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A `latchkey agent` on the sandbox's socket with no desktop at all (nothing but
+/// `latchkey approve|deny` can answer) and the given approval timeout; killed on drop.
+fn approval_agent(sb: &Sandbox, home: &Home, timeout_secs: u64) -> latchkey_testkit::Agent {
+    let mut c = sb.agent_cmd(&sb.agent_socket());
+    home.apply(&mut c)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("LATCHKEY_APPROVAL_TIMEOUT", timeout_secs.to_string());
+    latchkey_testkit::Agent::spawn(c)
 }
 
 /// The prompts waiting, polled until `n` wait (30 s at most).
@@ -1980,7 +1954,7 @@ fn approval_asks_once_per_program_and_session_and_denials_timeouts_and_locks_are
     assert_eq!(code(&out), 7, "{}", stderr(&out));
     assert!(server.seen().is_empty(), "no token reached the server");
 
-    let _agent = ApprovalAgent::start(&sb, &home, 4);
+    let _agent = approval_agent(&sb, &home, 4);
 
     // First clone: a prompt naming git, approved for the session from "another shell".
     let clone = background(git_cmd(

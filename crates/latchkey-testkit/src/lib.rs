@@ -6,6 +6,7 @@
 //! - [`browser_command`]: the headless "system browser" for `LATCHKEY_BROWSER`.
 //! - [`Keyring`]: the real Secret Service seen from outside, through `secret-tool`.
 //! - [`Sandbox`]: a config dir + environment for running the `latchkey` binary.
+//! - [`Agent`]: a running `latchkey agent` with its log ([`Sandbox::start_agent`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,7 +18,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod agent;
 mod git_server;
+pub use agent::Agent;
 pub use git_server::GitServer;
 
 /// The repository root.

@@ -16,7 +16,10 @@
 //! - **Latchkey (window)** for the desktop app.
 //!
 //! [`Requester::session_key`] is what a session grant is bound to: the executable and the
-//! terminal, else the login session, else the systemd unit, else the process itself.
+//! terminal, else the login session, else the systemd unit, else the process that started it
+//! (its pid and start time, so a reused pid is another parent), else the process itself.
+//! Containers and CI runners often show none of the first three (session 0: its leader lives
+//! in another pid namespace; cgroup `/`), so the parent is what keeps "this session" there.
 //! Nothing here is secret or trusted for more than naming: a program can fake its `comm`, not
 //! its executable path (read from `/proc/PID/exe`).
 
@@ -48,6 +51,8 @@ pub struct ProcInfo {
     pub tty_nr: u32,
     /// The session id (the session leader's pid).
     pub session: u32,
+    /// When it started (clock ticks after boot; 0: unknown).
+    pub start: u64,
     /// `argv[1]` is `-c` (a shell running a command string, not an interactive one).
     pub runs_command: bool,
     /// The cgroup path (unified hierarchy), e.g. `/user.slice/…/app-….scope`.
@@ -134,6 +139,8 @@ pub fn parse_stat(raw: &[u8]) -> Option<ProcInfo> {
     let session: u32 = fields.next()?.parse().ok()?;
     // tty_nr is an int in the kernel's format; a negative one means none.
     let tty_nr: u32 = fields.next()?.parse::<i64>().ok()?.try_into().unwrap_or(0);
+    // Field 22, `starttime`: 14 fields after `tty_nr` (absent in a truncated line: unknown).
+    let start: u64 = fields.nth(14).and_then(|f| f.parse().ok()).unwrap_or(0);
     Some(ProcInfo {
         pid,
         ppid,
@@ -141,6 +148,7 @@ pub fn parse_stat(raw: &[u8]) -> Option<ProcInfo> {
         exe: None,
         tty_nr,
         session,
+        start,
         runs_command: false,
         cgroup: None,
     })
@@ -270,6 +278,9 @@ pub struct Requester {
     /// A Flatpak or Snap app id (`flatpak org.example.App`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// The process that started it: pid and start time (`ProcInfo::start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<(u32, u64)>,
     /// The connection came through an `ssh` client (a forwarded agent socket).
     #[serde(default)]
     pub over_ssh: bool,
@@ -333,6 +344,9 @@ impl Requester {
             let Some(parent) = procs.stat(current.ppid) else {
                 break;
             };
+            if r.parent.is_none() {
+                r.parent = Some((parent.pid, parent.start));
+            }
             if r.shell.is_none()
                 && SHELLS.contains(&parent.comm.as_str())
                 && !procs.runs_command(parent.pid)
@@ -359,6 +373,7 @@ impl Requester {
             session: (p.session != 0).then_some(p.session),
             unit: p.cgroup.as_deref().and_then(cgroup_unit),
             app: p.cgroup.as_deref().and_then(sandbox_app),
+            parent: None,
             over_ssh: false,
             window: false,
         }
@@ -376,6 +391,7 @@ impl Requester {
             session: None,
             unit: None,
             app: None,
+            parent: None,
             over_ssh: false,
             window: false,
         }
@@ -426,7 +442,7 @@ impl Requester {
     }
 
     /// What a session grant is bound to: the executable and the terminal, else the login
-    /// session, else the unit, else this very process.
+    /// session, else the unit, else the process that started it, else this very process.
     pub fn session_key(&self) -> String {
         let who = self.executable.as_deref().unwrap_or(&self.name);
         let anchor = if self.over_ssh {
@@ -437,6 +453,8 @@ impl Requester {
             format!("session:{s}")
         } else if let Some(u) = &self.unit {
             format!("unit:{u}")
+        } else if let Some((pid, start)) = self.parent {
+            format!("parent:{pid}@{start}")
         } else {
             format!("pid:{}", self.pid)
         };
@@ -453,6 +471,8 @@ impl Requester {
             format!("session {s}")
         } else if let Some(u) = &self.unit {
             u.clone()
+        } else if let Some((pid, _)) = self.parent {
+            format!("started by pid {pid}")
         } else {
             format!("pid {}", self.pid)
         }
@@ -496,6 +516,7 @@ mod tests {
             exe: Some(exe.into()),
             tty_nr: tty,
             session: 100,
+            start: u64::from(pid) * 10,
             runs_command,
             cgroup: Some(
                 "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-org.gnome.Terminal-77.scope"
@@ -522,6 +543,55 @@ mod tests {
         assert!(parse_stat(b"1 (x").is_none());
         assert!(parse_stat(b"1 ) (").is_none());
         assert!(parse_stat(b"").is_none());
+        assert_eq!(info.start, 0, "a truncated line has no start time");
+        let full = b"77 (git) S 70 77 0 0 -1 4194560 120 0 0 0 1 0 0 0 20 0 1 0 987654 9000000 300";
+        let info = parse_stat(full).unwrap();
+        assert_eq!((info.session, info.tty_nr, info.start), (0, 0, 987654));
+        let me = parse_stat(&std::fs::read("/proc/self/stat").unwrap()).unwrap();
+        assert!(me.start > 0);
+    }
+
+    /// In a container or CI runner: no terminal, session 0 (its leader is in another pid
+    /// namespace), cgroup `/`. Two runs of git from the same parent share a session grant;
+    /// the same program from another parent, or from a parent whose pid was reused, does not.
+    #[test]
+    fn without_terminal_session_or_unit_the_parent_anchors_the_session() {
+        let bare = |pid, ppid, comm: &str, exe: &str| ProcInfo {
+            session: 0,
+            cgroup: Some("/".into()),
+            ..p(pid, ppid, comm, exe, 0, false)
+        };
+        let procs = table(vec![
+            bare(10, 1, "runner", "/usr/bin/runner"),
+            bare(11, 10, "git", "/usr/bin/git"),
+            bare(12, 10, "git", "/usr/bin/git"),
+            bare(20, 1, "runner", "/usr/bin/runner"),
+            bare(21, 20, "git", "/usr/bin/git"),
+        ]);
+        let first = Requester::inspect(&procs, 11);
+        assert_eq!(first.unit, None);
+        assert_eq!(first.session, None);
+        assert_eq!(first.session_key(), "/usr/bin/git|parent:10@100");
+        assert_eq!(first.session_line(), "started by pid 10");
+        assert_eq!(
+            first.session_key(),
+            Requester::inspect(&procs, 12).session_key()
+        );
+        assert_ne!(
+            first.session_key(),
+            Requester::inspect(&procs, 21).session_key()
+        );
+        let reused = table(vec![
+            ProcInfo {
+                start: 5,
+                ..bare(10, 1, "runner", "/usr/bin/runner")
+            },
+            bare(11, 10, "git", "/usr/bin/git"),
+        ]);
+        assert_ne!(
+            first.session_key(),
+            Requester::inspect(&reused, 11).session_key()
+        );
     }
 
     #[test]
