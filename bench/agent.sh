@@ -9,7 +9,7 @@
 # Runs in its own D-Bus session with a throwaway unlocked gnome-keyring and the test provider.
 # Writes bench/results/agent-token.json, bench/results/agent-refresh-vs-curl.json and
 # bench/results/agent-idle.txt.
-# Usage: bench/agent.sh [--token-only]  (needs: hyperfine, node, gnome-keyring, libsecret-tools,
+# Usage: [LATCHKEY_BENCH_BASELINE=BIN] bench/agent.sh [--token-only]  (needs: hyperfine, node, gnome-keyring, libsecret-tools,
 #        curl; oidc-agent optional). The binary is $CARGO_TARGET_DIR/release/latchkey when set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -74,6 +74,11 @@ agent_pid=$!
 for _ in $(seq 100); do [[ -S "$LATCHKEY_AGENT_SOCK" ]] && break; sleep 0.05; done
 "$bin" status bench >"$work/status" && head -n1 "$work/status"
 
+# LATCHKEY_BENCH_BASELINE=/path/to/an/older/latchkey: its `token` in the same run.
+baseline=()
+if [[ -n "${LATCHKEY_BENCH_BASELINE:-}" ]]; then
+  baseline=(--command-name "latchkey token (agent), baseline binary" "$LATCHKEY_BENCH_BASELINE token bench")
+fi
 mkdir -p bench/results
 hyperfine --warmup 20 --runs 300 -N \
   --export-json bench/results/agent-token.json \
@@ -81,7 +86,7 @@ hyperfine --warmup 20 --runs 300 -N \
   --command-name "latchkey token (direct, LATCHKEY_NO_AGENT=1)" "env LATCHKEY_NO_AGENT=1 $bin token bench" \
   --command-name "latchkey --version (start-up floor)" "$bin --version" \
   --command-name "/bin/true (process floor)" "/bin/true" \
-  "${peers[@]}"
+  "${peers[@]}" "${baseline[@]}"
 "$token_only" && exit 0
 
 printf 'grant_type=refresh_token&client_id=latchkey-public&refresh_token=%s' "$rt" >"$work/form"

@@ -486,33 +486,26 @@ function specKey(c) {
 // each token for another API that was handed out.
 function markLastUse() {
   for (const li of document.querySelectorAll("#detail .cached li[data-spec]")) {
-    const when = tokenLastUse[li.dataset.spec];
-    let span = li.querySelector(".last-use");
-    if (!when) {
-      span?.remove();
-      continue;
-    }
-    if (!span) {
-      span = document.createElement("span");
-      span.className = "last-use";
-      li.append(span);
-    }
-    span.textContent = ` · last use ${fmtDuration(Math.min(-1, (new Date(when).getTime() - Date.now()) / 1000))}`;
+    showLastUse(li, tokenLastUse[li.dataset.spec], "last-use", li);
   }
   for (const li of document.querySelectorAll("#connections li.connection")) {
-    const when = lastUse[li.dataset.tool];
-    let span = li.querySelector(".last-use");
-    if (!when) {
-      span?.remove();
-      continue;
-    }
-    if (!span) {
-      span = document.createElement("span");
-      span.className = "last-use muted small-text";
-      li.querySelector(".what")?.append(span);
-    }
-    span.textContent = ` · last use ${fmtDuration(Math.min(-1, (new Date(when).getTime() - Date.now()) / 1000))}`;
+    showLastUse(li, lastUse[li.dataset.tool], "last-use muted small-text", li.querySelector(".what"));
   }
+}
+
+// One "last use" span in `li` (appended to `into`), removed when there is no last use.
+function showLastUse(li, when, className, into) {
+  let span = li.querySelector(".last-use");
+  if (!when) {
+    span?.remove();
+    return;
+  }
+  if (!span) {
+    span = document.createElement("span");
+    span.className = className;
+    into?.append(span);
+  }
+  span.textContent = ` · last use ${fmtDuration(Math.min(-1, (new Date(when).getTime() - Date.now()) / 1000))}`;
 }
 
 // The full view: every account's records, newest first.

@@ -127,3 +127,27 @@ fn release_std_streams() {
         let _ = nix::unistd::dup2_stderr(&null);
     }
 }
+
+#[cfg(test)]
+mod unwind_tests {
+    /// build.rs links GCC's unwinder statically instead of `libgcc_s`: a panic still unwinds,
+    /// runs destructors and is caught, on this thread and on another.
+    #[test]
+    fn panics_unwind_with_the_linked_unwinder() {
+        struct Dropped<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Dropped<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::atomic::AtomicBool::new(false);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = Dropped(&dropped);
+            panic!("unwinds");
+        }));
+        assert!(caught.is_err());
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+        let joined = std::thread::spawn(|| panic!("in a thread")).join();
+        assert!(joined.is_err());
+    }
+}

@@ -831,3 +831,29 @@ fn request_input_that_may_be_secret_is_never_echoed_or_logged() {
     assert!(files.contains("command failed"), "the log was written");
     assert!(!files.contains("SECRET"), "a secret reached a file");
 }
+
+/// build.rs links GCC's unwinder statically: the binary loads no `libgcc_s.so.1` (a library
+/// whose constructor runs `cpuid` in every `latchkey token`), and keeps its other hardening:
+/// position independent (ASLR) and immediate binding (a read-only GOT).
+#[test]
+fn the_binary_loads_no_libgcc_s_and_stays_pie_with_full_relro() {
+    let out = std::process::Command::new("readelf")
+        .args(["-h", "-d", BIN])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "readelf: {:?}", out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(NEEDED)") && text.contains("[libc.so.6]"),
+        "{text}"
+    );
+    assert!(!text.contains("libgcc_s"), "{text}");
+    assert!(
+        text.contains("DYN (Position-Independent Executable file)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("BIND_NOW") || text.contains("Flags: NOW"),
+        "{text}"
+    );
+}

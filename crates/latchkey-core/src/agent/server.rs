@@ -486,7 +486,9 @@ impl Server {
             };
             let peer_pid = peer.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
             // Activity records of this request: written once the answer is out.
-            let later = crate::activity::Later::new(self.manager.activity_in_flight().clone());
+            let later = std::sync::Arc::new(crate::activity::Later::new(
+                self.manager.activity_in_flight().clone(),
+            ));
             let answering = self.answer(&frame, peer_pid, &origin, &on_wait, &later);
             tokio::pin!(answering);
             let mut waiting = false;
@@ -515,10 +517,18 @@ impl Server {
                 }
             }
             let sent = self.send(&mut stream, answer).await;
-            later.flush(self.manager.paths().dir(), || match origin.get() {
-                Some(o) => o.requester(),
-                None => crate::approval::Requester::unknown(peer_pid),
-            });
+            // Naming the requester reads /proc and the append writes a file: on a blocking
+            // thread, awaited so this connection's records keep their order.
+            let dir = self.manager.paths().dir().to_path_buf();
+            let origin_now = origin.get().cloned();
+            let later = later.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                later.flush(&dir, || match origin_now {
+                    Some(o) => o.requester(),
+                    None => crate::approval::Requester::unknown(peer_pid),
+                });
+            })
+            .await;
             if sent.is_err() {
                 return;
             }
