@@ -10,14 +10,12 @@
 //! none.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use std::process::Command;
 
 use latchkey_testkit::{
-    Keyring, Provider, Sandbox, browser_command, code, repo_root, require_secret_service, stdout,
+    Interactive, Keyring, Provider, Sandbox, browse, code, is_url, repo_root,
+    require_secret_service,
 };
 use serde_json::{Value, json};
 
@@ -72,121 +70,25 @@ fn add(sb: &Sandbox, p: &Provider, name: &str, redirect: &str) -> String {
     sb.account_id(name)
 }
 
-/// A running `latchkey login` whose stderr lines arrive on a channel.
-struct Login {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Login {
-    fn start(sb: &Sandbox, args: &[&str], remove_env: &[&str]) -> Login {
-        let mut cmd = sb.cmd(args);
-        // Only what the test sets: not the SSH session or browser of whoever runs the suite.
-        for k in [
-            "SSH_CONNECTION",
-            "SSH_TTY",
-            "LATCHKEY_BROWSER",
-            "WAYLAND_DISPLAY",
-        ] {
-            if !sb.env.iter().any(|(n, _)| n == k) {
-                cmd.env_remove(k);
-            }
-        }
-        for k in remove_env {
+/// A running `latchkey ARGS` with only the environment the test sets: not the SSH session,
+/// browser or display of whoever runs the suite (unless the sandbox sets them), minus
+/// `remove_env`.
+fn start_login(sb: &Sandbox, args: &[&str], remove_env: &[&str]) -> Interactive {
+    let mut cmd = sb.cmd(args);
+    for k in [
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "LATCHKEY_BROWSER",
+        "WAYLAND_DISPLAY",
+    ] {
+        if !sb.env.iter().any(|(n, _)| n == k) {
             cmd.env_remove(k);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for l in err.lines() {
-                let Ok(l) = l else { break };
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Login {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
     }
-
-    /// The first stderr line (trimmed) for which `pred` holds.
-    fn line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        if let Some(l) = self.seen.iter().find(|l| pred(l.trim())) {
-            return l.trim().to_string();
-        }
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(60)) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if pred(l.trim()) {
-                        return l.trim().to_string();
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "login printed no {what}; stderr so far:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-            }
-        }
+    for k in remove_env {
+        cmd.env_remove(k);
     }
-
-    fn paste(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{text}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for the exit; returns (exit code, stdout, all of stderr).
-    fn finish(mut self) -> (i32, String, String) {
-        drop(self.stdin.take());
-        let out = self.child.wait_with_output().unwrap();
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(l);
-        }
-        (code(&out), stdout(&out), self.seen.join("\n"))
-    }
-}
-
-fn is_url(l: &str) -> bool {
-    l.starts_with("http://") || l.starts_with("https://")
-}
-
-/// The headless browser, signing in as alice; returns the URL it printed (deliver=print) or
-/// nothing when it delivered the callback itself.
-fn browse(url: &str, print: bool) -> String {
-    let mut words = browser_command()
-        .split(' ')
-        .map(str::to_string)
-        .collect::<Vec<_>>();
-    let mut cmd = Command::new(words.remove(0));
-    cmd.args(words)
-        .arg(url)
-        .env_remove("LATCHKEY_TEST_DEEP_LINK_CMD");
-    if print {
-        cmd.env("LATCHKEY_TEST_BROWSER_DELIVER", "print");
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "browser failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    Interactive::spawn(cmd)
 }
 
 fn tokens(id: &str) -> Option<Value> {
@@ -216,7 +118,7 @@ fn no_display_with_auto_signs_in_with_the_device_flow() {
     let (sb, marker) = headless_sandbox(&[]);
     let id = add(&sb, &p, "box", "loopback");
     // No DISPLAY, no WAYLAND_DISPLAY, no LATCHKEY_BROWSER: a server console.
-    let mut login = Login::start(
+    let mut login = start_login(
         &sb,
         &["login", "box", "--auto", "--timeout", "60"],
         &["DISPLAY", "WAYLAND_DISPLAY"],
@@ -253,7 +155,7 @@ fn over_ssh_a_loopback_login_prints_the_ssh_command_and_keeps_listening() {
         ("USER", "ada"),
     ]);
     let id = add(&sb, &p, "ssh", "loopback");
-    let mut login = Login::start(&sb, &["login", "ssh", "--timeout", "60"], &[]);
+    let mut login = start_login(&sb, &["login", "ssh", "--timeout", "60"], &[]);
     login.line("the reason", |l| l.contains("remote (SSH) session"));
     login.line("the device-flow offer", |l| {
         l.contains("login ssh --device")
@@ -290,7 +192,7 @@ fn a_pasted_redirect_url_completes_the_sign_in_and_a_wrong_state_is_refused() {
     let (sb, marker) = headless_sandbox(&[("DISPLAY", ":99"), ("LATCHKEY_BROWSER", "none")]);
     let id = add(&sb, &p, "paste", "scheme");
     let before = (sb.accounts_toml(), Keyring::items(&id));
-    let mut login = Login::start(&sb, &["login", "paste", "--timeout", "60"], &[]);
+    let mut login = start_login(&sb, &["login", "paste", "--timeout", "60"], &[]);
     login.line("the reason", |l| l.contains("LATCHKEY_BROWSER=none"));
     let auth = login.line("the URL", is_url);
     // The person signs in elsewhere and copies the address the provider redirected to.
@@ -338,7 +240,7 @@ fn a_pasted_loopback_url_completes_while_the_listener_waits() {
     let p = provider();
     let (sb, marker) = headless_sandbox(&[("DISPLAY", ":99"), ("LATCHKEY_BROWSER", "none")]);
     let id = add(&sb, &p, "lb", "loopback");
-    let mut login = Login::start(&sb, &["login", "lb", "--timeout", "60"], &[]);
+    let mut login = start_login(&sb, &["login", "lb", "--timeout", "60"], &[]);
     let auth = login.line("the URL", is_url);
     login.line("the ssh command", |l| l.starts_with("ssh -L "));
     // The browser's redirect to 127.0.0.1 went nowhere (no tunnel); the address bar has it.
@@ -359,7 +261,7 @@ fn a_pasted_url_with_a_wrong_state_then_end_of_input_times_out_clean() {
     let (sb, _marker) = headless_sandbox(&[("DISPLAY", ":99"), ("LATCHKEY_BROWSER", "none")]);
     let id = add(&sb, &p, "w", "scheme");
     let before = (sb.accounts_toml(), Keyring::items(&id));
-    let mut login = Login::start(&sb, &["login", "w", "--timeout", "3"], &[]);
+    let mut login = start_login(&sb, &["login", "w", "--timeout", "3"], &[]);
     let auth = login.line("the URL", is_url);
     let callback = browse(&auth, false);
     login.paste(&with_state(&callback, "wrong"));

@@ -13,14 +13,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use base64::Engine;
 use latchkey_testkit::{
-    Keyring, Provider, Sandbox, browser_command, code, output_with_stdin, repo_root,
+    Interactive, Keyring, Provider, Sandbox, browse, code, is_url, output_with_stdin, repo_root,
     require_secret_service, stderr, stdout,
 };
 use serde_json::{Value, json};
@@ -86,95 +85,11 @@ fn open_vault(path: &Path, pass: &str) -> BTreeMap<String, String> {
     serde_json::from_slice(&json).unwrap()
 }
 
-/// A running `latchkey login` whose stderr lines arrive on a channel (as in e2e_no_browser).
-struct Login {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Login {
-    fn start(sb: &Sandbox, args: &[&str]) -> Login {
-        let mut child = sb
-            .cmd(args)
-            .env_remove("SSH_CONNECTION")
-            .env_remove("SSH_TTY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for l in err.lines() {
-                let Ok(l) = l else { break };
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        Login {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(60)) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if pred(l.trim()) {
-                        return l.trim().to_string();
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no {what}; stderr so far:\n{}", self.seen.join("\n"));
-                }
-            }
-        }
-    }
-
-    fn paste(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{text}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn finish(mut self) -> (i32, String, String) {
-        drop(self.stdin.take());
-        let out = self.child.wait_with_output().unwrap();
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(l);
-        }
-        (code(&out), stdout(&out), self.seen.join("\n"))
-    }
-}
-
-fn is_url(l: &str) -> bool {
-    l.starts_with("http://") || l.starts_with("https://")
-}
-
-/// The headless browser signs in as alice and prints the final redirect instead of following it.
-fn browse_and_copy_the_redirect(url: &str) -> String {
-    let mut words = browser_command()
-        .split(' ')
-        .map(str::to_string)
-        .collect::<Vec<_>>();
-    let out = Command::new(words.remove(0))
-        .args(words)
-        .arg(url)
-        .env_remove("LATCHKEY_TEST_DEEP_LINK_CMD")
-        .env("LATCHKEY_TEST_BROWSER_DELIVER", "print")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "browser: {}", stderr(&out));
-    stdout(&out).trim().to_string()
+/// A running `latchkey ARGS`, outside any SSH session.
+fn start_login(sb: &Sandbox, args: &[&str]) -> Interactive {
+    let mut cmd = sb.cmd(args);
+    cmd.env_remove("SSH_CONNECTION").env_remove("SSH_TTY");
+    Interactive::spawn(cmd)
 }
 
 fn add(sb: &Sandbox, p: &Provider, name: &str, redirect: &str) -> String {
@@ -234,10 +149,10 @@ fn the_core_scenario_runs_on_the_vault_without_any_d_bus() {
 
     // Sign-in by pasting the redirect (a scheme account).
     let id = add(sb, &p, "paste", "scheme");
-    let mut login = Login::start(sb, &["login", "paste", "--timeout", "60"]);
+    let mut login = start_login(sb, &["login", "paste", "--timeout", "60"]);
     let auth = login.line("the URL", is_url);
     assert!(v.vault().exists(), "the pending sign-in created the vault");
-    let callback = browse_and_copy_the_redirect(&auth);
+    let callback = browse(&auth, true);
     login.paste(&callback);
     let (rc, out, err) = login.finish();
     assert_eq!(rc, 0, "{err}");
@@ -251,7 +166,7 @@ fn the_core_scenario_runs_on_the_vault_without_any_d_bus() {
 
     // Sign-in by device code.
     let dev = add(sb, &p, "dev", "loopback");
-    let mut login = Login::start(sb, &["login", "dev", "--device", "--timeout", "60"]);
+    let mut login = start_login(sb, &["login", "dev", "--device", "--timeout", "60"]);
     let complete = login.line("the verification URL", |l| {
         is_url(l) && l.contains("user_code=")
     });

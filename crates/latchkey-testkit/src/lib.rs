@@ -7,6 +7,7 @@
 //! - [`Keyring`]: the real Secret Service seen from outside, through `secret-tool`.
 //! - [`Sandbox`]: a config dir + environment for running the `latchkey` binary.
 //! - [`Agent`]: a running `latchkey agent` with its log ([`Sandbox::start_agent`]).
+//! - [`Interactive`]: a running command a test answers line by line; [`browse`] by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,8 +21,10 @@ use serde_json::Value;
 
 mod agent;
 mod git_server;
+mod interactive;
 pub use agent::Agent;
 pub use git_server::GitServer;
+pub use interactive::{Interactive, browse, is_url};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
