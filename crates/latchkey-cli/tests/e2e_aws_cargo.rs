@@ -21,10 +21,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use latchkey_testkit::{Keyring, Provider, Sandbox, code, require_secret_service, stderr, stdout};
+use latchkey_testkit::{
+    BearerApi, Keyring, Provider, Reply, Sandbox, code, require_secret_service, stderr, stdout,
+};
 use serde_json::json;
 use sha2::Digest;
 
@@ -441,7 +443,7 @@ fn aws_cli_assumes_the_role_with_the_id_token_cached_and_single_flight() {
 const CRATE: &str = "lkdemo";
 
 /// What the registry saw: (path, the raw Authorization value, accepted).
-type Seen = Arc<Mutex<Vec<(String, Option<String>, bool)>>>;
+type Seen = latchkey_testkit::bearer_api::Seen;
 
 /// The machine's cargo (the one running this test).
 fn cargo_bin() -> PathBuf {
@@ -511,105 +513,52 @@ fn start_cargo_registry(
     crate_bytes: Vec<u8>,
     dir: &Path,
 ) -> (String, PathBuf, Seen) {
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let ca = dir.join("registry-ca.pem");
-    std::fs::write(&ca, cert.cert.pem()).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let chain = vec![cert.cert.der().clone()];
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap(),
-    );
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let base = format!(
-        "https://127.0.0.1:{}",
-        listener.local_addr().unwrap().port()
-    );
-    let config_json = json!({
-        "dl": format!("{base}/dl/{{crate}}/{{version}}/download"),
-        "auth-required": true
-    })
-    .to_string();
-    let entry = json!({
-        "name": CRATE, "vers": "1.0.0", "deps": [], "features": {}, "yanked": false,
-        "cksum": hex(&sha2::Sha256::digest(&crate_bytes)),
-    })
-    .to_string()
-        + "\n";
-    let files: Arc<Vec<(String, Vec<u8>)>> = Arc::new(vec![
-        ("/index/config.json".into(), config_json.into_bytes()),
-        (format!("/index/lk/de/{CRATE}"), entry.into_bytes()),
-        (format!("/dl/{CRATE}/1.0.0/download"), crate_bytes),
-    ]);
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            let (config, p, log, files) = (config.clone(), p.clone(), log.clone(), files.clone());
-            std::thread::spawn(move || {
-                let Ok(conn) = rustls::ServerConnection::new(config) else {
-                    return;
-                };
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
-                let mut reader = BufReader::new(&mut tls);
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() {
-                    return;
-                }
-                let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut auth = None;
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() {
-                        return;
-                    }
-                    let h = h.trim_end().to_string();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':')
-                        && k.eq_ignore_ascii_case("authorization")
-                    {
-                        auth = Some(v.trim().to_string());
-                    }
-                }
-                let ok = auth
-                    .as_deref()
-                    .and_then(|a| a.strip_prefix("Bearer "))
-                    .is_some_and(|t| p.introspect(t)["active"] == true);
-                log.lock().unwrap().push((path.clone(), auth, ok));
-                let (status, body): (&str, Vec<u8>) = if !ok {
-                    (
-                        "401 Unauthorized",
-                        br#"{"errors":[{"detail":"authentication required"}]}"#.to_vec(),
-                    )
-                } else if let Some((_, b)) = files.iter().find(|(f, _)| *f == path) {
-                    ("200 OK", b.clone())
-                } else {
-                    (
-                        "404 Not Found",
-                        br#"{"errors":[{"detail":"not found"}]}"#.to_vec(),
-                    )
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nWWW-Authenticate: Cargo\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = tls.write_all(head.as_bytes());
-                let _ = tls.write_all(&body);
-                let _ = tls.flush();
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
+    // The port is known only once it listens; the config names it, so it is filled in then.
+    let base: Arc<OnceLock<String>> = Arc::default();
+    let files = {
+        let entry = json!({
+            "name": CRATE, "vers": "1.0.0", "deps": [], "features": {}, "yanked": false,
+            "cksum": hex(&sha2::Sha256::digest(&crate_bytes)),
+        })
+        .to_string()
+            + "\n";
+        vec![
+            (format!("/index/lk/de/{CRATE}"), entry.into_bytes()),
+            (format!("/dl/{CRATE}/1.0.0/download"), crate_bytes),
+        ]
+    };
+    let config_base = base.clone();
+    let api = BearerApi::start(p, move |path, ok| {
+        let reply = |status, body: &[u8]| Reply {
+            status,
+            content_type: "application/octet-stream",
+            headers: "WWW-Authenticate: Cargo\r\n",
+            body: body.to_vec(),
+        };
+        if !ok {
+            return reply(
+                "401 Unauthorized",
+                br#"{"errors":[{"detail":"authentication required"}]}"#,
+            );
+        }
+        if path == "/index/config.json" {
+            let base = config_base.get().cloned().unwrap_or_default();
+            let config = json!({
+                "dl": format!("{base}/dl/{{crate}}/{{version}}/download"),
+                "auth-required": true
             });
+            return reply("200 OK", config.to_string().as_bytes());
+        }
+        match files.iter().find(|(f, _)| f == path) {
+            Some((_, b)) => reply("200 OK", b),
+            None => reply("404 Not Found", br#"{"errors":[{"detail":"not found"}]}"#),
         }
     });
-    (format!("{base}/index/"), ca, seen)
+    let url = format!("https://127.0.0.1:{}", api.port);
+    let _ = base.set(url.clone());
+    let ca = dir.join("registry-ca.pem");
+    std::fs::write(&ca, &api.ca_pem).unwrap();
+    (format!("{url}/index/"), ca, api.seen)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -5,15 +5,15 @@
 //! provider, the keychain (gnome-keyring) and the tools are all real.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_testkit::{
-    GitServer, Provider, Sandbox, code, output_with_stdin, require_secret_service, stderr, stdout,
+    BearerApi, GitServer, Provider, Reply, Sandbox, code, output_with_stdin,
+    require_secret_service, stderr, stdout,
 };
 use serde_json::{Value, json};
 
@@ -571,87 +571,28 @@ fn docker_credential_helper_speaks_the_protocol() {
 // kubectl against a small HTTPS API endpoint
 // ---------------------------------------------------------------------------------------------
 
-/// A TLS server answering every request: 200 `{"kind":"Status","status":"Success"}` if the
-/// bearer token is active at the provider, else 401. Records the tokens it saw.
-/// The bearer tokens the API saw, and whether each was accepted.
-type Bearers = Arc<Mutex<Vec<(String, bool)>>>;
-
-fn start_api(p: Arc<Provider>) -> (u16, Bearers) {
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let chain = vec![cert.cert.der().clone()];
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap(),
-    );
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Bearers = Arc::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            let (config, p, log) = (config.clone(), p.clone(), log.clone());
-            std::thread::spawn(move || {
-                let Ok(conn) = rustls::ServerConnection::new(config) else {
-                    return;
-                };
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
-                let mut reader = BufReader::new(&mut tls);
-                let mut auth = None;
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() {
-                        return;
-                    }
-                    let h = h.trim_end().to_string();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':')
-                        && k.eq_ignore_ascii_case("authorization")
-                    {
-                        auth = v.trim().strip_prefix("Bearer ").map(str::to_string);
-                    }
-                }
-                let ok = auth
-                    .as_ref()
-                    .is_some_and(|t| p.introspect(t)["active"] == true);
-                if let Some(t) = auth {
-                    log.lock().unwrap().push((t, ok));
-                }
-                let (status, body) = if ok {
-                    (
-                        "200 OK",
-                        r#"{"kind":"Status","apiVersion":"v1","status":"Success","message":"hello from the test API"}"#,
-                    )
-                } else {
-                    (
-                        "401 Unauthorized",
-                        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#,
-                    )
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(resp.as_bytes());
-                let _ = tls.flush();
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-            });
+/// The cluster's API: every request gets 200 `{"kind":"Status","status":"Success"}` if its
+/// bearer token is active at the provider, else 401.
+fn start_api(p: Arc<Provider>) -> BearerApi {
+    BearerApi::start(p, |_, ok| {
+        let (status, body) = if ok {
+            (
+                "200 OK",
+                r#"{"kind":"Status","apiVersion":"v1","status":"Success","message":"hello from the test API"}"#,
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#,
+            )
+        };
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: "",
+            body: body.as_bytes().to_vec(),
         }
-    });
-    (port, seen)
+    })
 }
 
 /// kubectl from PATH; a test that needs it fails (never skips) when it is missing.
@@ -687,7 +628,8 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
     let sb = Sandbox::new(BIN);
     let home = Home::new();
     add_and_login(&sb, &p, "kube", "alice");
-    let (port, seen) = start_api(p.clone());
+    let api = start_api(p.clone());
+    let port = api.port;
     let kubeconfig = home.path().join("kubeconfig");
     let original = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: other\n  context: {{cluster: test, user: other}}\ncurrent-context: other\nusers:\n- name: other\n  user: {{token: not-this-one}}\n"
@@ -747,7 +689,7 @@ fn kubectl_gets_an_exec_credential_and_needs_an_interactive_session_to_sign_in()
         stdout(&out)
     );
     let token = current_token(&sb, "kube");
-    let seen_now = seen.lock().unwrap().clone();
+    let seen_now = api.bearers();
     assert!(
         seen_now.iter().any(|(t, ok)| t == &token && *ok),
         "kubectl sent the account's token"
@@ -1233,7 +1175,8 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
 
     // kubectl: the exec plugin's args carry the resource; real kubectl sends that token.
     let kubectl = kubectl_path();
-    let (port, seen) = start_api(p.clone());
+    let api = start_api(p.clone());
+    let port = api.port;
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -1265,7 +1208,7 @@ fn rules_and_kubeconfig_args_with_a_resource_give_the_tools_that_token() {
     let out = home.apply(&mut c).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("hello from the test API"));
-    let sent: Vec<(String, bool)> = seen.lock().unwrap().clone();
+    let sent: Vec<(String, bool)> = api.bearers();
     assert!(!sent.is_empty());
     for (t, ok) in &sent {
         assert!(*ok);
@@ -1398,8 +1341,10 @@ fn kubectl_each_cluster_gets_its_own_token_and_undoing_one_keeps_the_other() {
         RES_B,
     ]);
     sb.ok(&["login", "api", "--timeout", "60"]);
-    let (pa, seen_a) = start_api(p.clone());
-    let (pb, seen_b) = start_api(p.clone());
+    let seen_a = start_api(p.clone());
+    let pa = seen_a.port;
+    let seen_b = start_api(p.clone());
+    let pb = seen_b.port;
     // ~/.kube/config is a symlink into a dotfiles folder (private file).
     let dotfiles = home.path().join("dotfiles");
     std::fs::create_dir_all(&dotfiles).unwrap();
@@ -1473,9 +1418,8 @@ fn kubectl_each_cluster_gets_its_own_token_and_undoing_one_keeps_the_other() {
         "one user per cluster"
     );
 
-    let audiences = |seen: &Bearers| -> Vec<Value> {
-        seen.lock()
-            .unwrap()
+    let audiences = |seen: &BearerApi| -> Vec<Value> {
+        seen.bearers()
             .iter()
             .map(|(t, ok)| {
                 assert!(*ok);
@@ -1522,7 +1466,7 @@ fn kubectl_each_cluster_gets_its_own_token_and_undoing_one_keeps_the_other() {
         "{}",
         stdout(&out)
     );
-    seen_a.lock().unwrap().clear();
+    seen_a.seen.lock().unwrap().clear();
     let out = kubectl_run(
         &sb,
         &home,
@@ -1553,8 +1497,10 @@ fn kubectl_credential_sends_no_token_to_a_cluster_it_was_not_set_up_for() {
     let sb = Sandbox::new(BIN);
     let home = Home::new();
     add_and_login(&sb, &p, "kube", "alice");
-    let (pa, seen_a) = start_api(p.clone());
-    let (pc, seen_c) = start_api(p.clone());
+    let seen_a = start_api(p.clone());
+    let pa = seen_a.port;
+    let seen_c = start_api(p.clone());
+    let pc = seen_c.port;
     let kubeconfig = home.path().join("kubeconfig");
     let plain = "http://kube.example.test:8080";
     std::fs::write(
@@ -1623,7 +1569,7 @@ fn kubectl_credential_sends_no_token_to_a_cluster_it_was_not_set_up_for() {
         "{}",
         stderr(&out)
     );
-    assert!(seen_c.lock().unwrap().is_empty(), "cluster c saw a token");
+    assert!(seen_c.bearers().is_empty(), "cluster c saw a token");
     let out = kubectl_run(
         &sb,
         &home,
@@ -1632,7 +1578,7 @@ fn kubectl_credential_sends_no_token_to_a_cluster_it_was_not_set_up_for() {
         &["get", "--raw", "/api/v1/namespaces"],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(!seen_a.lock().unwrap().is_empty());
+    assert!(!seen_a.bearers().is_empty());
 
     // The plugin itself: an http:// server, or a server no rule names, gets nothing — with or
     // without ACCOUNT, with or without LATCHKEY_ACCOUNT.

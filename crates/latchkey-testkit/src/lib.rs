@@ -8,6 +8,7 @@
 //! - [`Sandbox`]: a config dir + environment for running the `latchkey` binary.
 //! - [`Agent`]: a running `latchkey agent` with its log ([`Sandbox::start_agent`]).
 //! - [`Interactive`]: a running command a test answers line by line; [`browse`] by hand.
+//! - [`BearerApi`]: an HTTPS resource server that accepts active bearer tokens only.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,9 +21,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 mod agent;
+pub mod bearer_api;
 mod git_server;
 mod interactive;
 pub use agent::Agent;
+pub use bearer_api::{BearerApi, Reply};
 pub use git_server::GitServer;
 pub use interactive::{Interactive, browse, is_url};
 
