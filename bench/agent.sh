@@ -13,11 +13,8 @@
 #        curl; oidc-agent optional). The binary is $CARGO_TARGET_DIR/release/latchkey when set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  cargo build --release -p latchkey-cli
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
-fi
+source bench/lib.sh
+bench_enter "$@"
 # --token-only: only the first hyperfine run (the token start-up comparison of issue 15).
 token_only=false
 [[ "${1:-}" == --token-only ]] && token_only=true
@@ -30,14 +27,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600,"rotateRefreshToken":false,"acceptOfflineAccessOnRefresh":true}' \
-  node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_CONFIG_DIR=$work/config
+bench_provider '{"accessTokenTtl":3600,"rotateRefreshToken":false,"acceptOfflineAccessOnRefresh":true}'
 export LATCHKEY_AGENT_SOCK=$work/agent.sock
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
 "$bin" add bench --issuer "$issuer" --client-id latchkey-public >/dev/null
 "$bin" login bench >/dev/null 2>&1
 id=$("$bin" list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n1)

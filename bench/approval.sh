@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 base_rev=${1:-2a70b35}
+source bench/lib.sh
 if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  cargo build --release -p latchkey-cli
   base_dir=${LATCHKEY_BENCH_BASE_DIR:-$PWD/target/bench-base}
   if [[ ! -x "$base_dir/target/release/latchkey" ]]; then
     rm -rf "$base_dir"
@@ -22,9 +22,8 @@ if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
     (cd "$base_dir" && CARGO_TARGET_DIR="$base_dir/target" cargo build --release -p latchkey-cli)
   fi
   export LATCHKEY_BENCH_BASE="$base_dir/target/release/latchkey"
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
 fi
+bench_enter "$@"
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release/latchkey
 old=$LATCHKEY_BENCH_BASE
 work=$(mktemp -d)
@@ -33,13 +32,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600,"rotateRefreshToken":false}' \
-  node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_CONFIG_DIR=$work/config
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
+bench_provider '{"accessTokenTtl":3600,"rotateRefreshToken":false}'
 for name in off gated; do
   "$bin" add "$name" --issuer "$issuer" --client-id latchkey-public >/dev/null
   "$bin" login "$name" >/dev/null 2>&1

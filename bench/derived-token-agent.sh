@@ -8,21 +8,13 @@
 # Usage: bench/derived-token-agent.sh   (needs: hyperfine, node, gnome-keyring)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  cargo build --release -p latchkey-cli
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
-fi
+source bench/lib.sh
+bench_enter "$@"
 bin=$PWD/target/release/latchkey
 work=$(mktemp -d)
 agent_pid=
 trap 'kill "$provider_pid" $agent_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600,"resourceIndicators":true}' node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_CONFIG_DIR=$work/config
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
+bench_provider '{"accessTokenTtl":3600,"resourceIndicators":true}'
 export LATCHKEY_AGENT_SOCK=$work/agent.sock
 export LATCHKEY_NO_AGENT=1
 "$bin" add bench --issuer "$issuer" --client-id latchkey-public \

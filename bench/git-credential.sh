@@ -9,11 +9,8 @@
 # Usage: bench/git-credential.sh   (needs: hyperfine, node, gnome-keyring, git, python3)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  [[ -n "${NO_BUILD:-}" ]] || cargo build --release -p latchkey-cli
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
-fi
+source bench/lib.sh
+bench_enter "$@"
 bin=$PWD/target/release/latchkey
 work=$(mktemp -d)
 provider_pid=
@@ -24,12 +21,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600}' node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_CONFIG_DIR=$work/config
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
+bench_provider '{"accessTokenTtl":3600}'
 "$bin" add bench --issuer "$issuer" --client-id latchkey-public >/dev/null
 "$bin" login bench >/dev/null 2>&1
 token=$("$bin" token bench)

@@ -13,20 +13,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 n=${1:-20}
 secs=${2:-60}
-if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
-fi
+source bench/lib.sh
+bench_enter --no-build "$@"
 bin=${BIN:-$PWD/target/release/latchkey}
 work=${LATCHKEY_LOAD_KEEP:-$(mktemp -d)}
 mkdir -p "$work"
 trap 'kill "$provider_pid" 2>/dev/null || true' EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600}' node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_CONFIG_DIR=$work/config
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
+bench_provider '{"accessTokenTtl":3600}'
 export LATCHKEY_NO_AGENT=1
 "$bin" add load --issuer "$issuer" --client-id latchkey-public >/dev/null
 "$bin" login load >/dev/null 2>&1

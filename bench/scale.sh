@@ -20,11 +20,8 @@
 #        the app part: Xvfb). NO_BUILD=1 skips `cargo build --release`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  [[ -n "${NO_BUILD:-}" ]] || cargo build --release -p latchkey-cli
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
-fi
+source bench/lib.sh
+bench_enter "$@"
 bin=${CLI_BIN:-$PWD/target/release/latchkey}
 app=${APP_BIN:-$PWD/target/release/latchkey-app}
 work=$(mktemp -d)
@@ -34,14 +31,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600,"rotateRefreshToken":false}' \
-  node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_CONFIG_DIR=$work/config
+bench_provider '{"accessTokenTtl":3600,"rotateRefreshToken":false}'
 export LATCHKEY_AGENT_SOCK=$work/agent.sock
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
 "$bin" add bench --issuer "$issuer" --client-id latchkey-public >/dev/null
 "$bin" login bench >/dev/null 2>&1
 id=$("$bin" list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n1)

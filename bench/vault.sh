@@ -6,11 +6,8 @@
 # Usage: bench/vault.sh  (the binary is $CARGO_TARGET_DIR/release/latchkey when set)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -z "${LATCHKEY_BENCH_INSIDE:-}" ]]; then
-  cargo build --release -p latchkey-cli
-  export LATCHKEY_BENCH_INSIDE=1
-  exec dbus-run-session -- scripts/with-keyring.sh "$0" "$@"
-fi
+source bench/lib.sh
+bench_enter "$@"
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release/latchkey
 work=$(mktemp -d)
 cleanup() {
@@ -20,11 +17,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PROVIDER_CONFIG='{"accessTokenTtl":3600}' node tests/provider/server.mjs >"$work/ready" &
-provider_pid=$!
-for _ in $(seq 100); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/ready")
-export LATCHKEY_BROWSER="node $PWD/tests/provider/browser.mjs"
+bench_provider '{"accessTokenTtl":3600}'
 export LATCHKEY_AGENT_SOCK=$work/agent.sock
 ss=$work/secret-service
 vault=$work/vault
