@@ -451,15 +451,7 @@ impl Drop for AppSession {
             let _ = std::fs::write(screenshot_dir().join("tray-e2e.log"), self.logs());
         }
         let _ = Command::new("kill").arg(self.app_pid.to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        latchkey_testkit::reap_within(&mut self.child, Duration::from_secs(10));
     }
 }
 

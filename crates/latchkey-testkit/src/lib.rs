@@ -843,3 +843,17 @@ impl Drop for LockableKeyring {
         let _ = self.child.wait();
     }
 }
+
+/// Waits up to `grace` for `child` to exit (after the test asked it to, e.g. with a signal),
+/// then kills it; always reaps it.
+pub fn reap_within(child: &mut Child, grace: Duration) {
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
