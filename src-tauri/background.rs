@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use latchkey_core::TokenStatus;
-use latchkey_core::manager::{KEEP_SIGNED_IN_SWEEP, Kept, KeychainState, Through};
+use latchkey_core::manager::{KEEP_SIGNED_IN_SWEEP, Kept, KeychainState};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
@@ -267,7 +267,7 @@ async fn sweep<R: Runtime>(
     if refresh {
         for kept in state
             .manager
-            .keep_signed_in(&summaries, Through::Source(&state.source))
+            .keep_signed_in(&summaries, state.source.as_ref())
             .await
         {
             if matches!(kept.outcome, Kept::NeedsSignIn(_))

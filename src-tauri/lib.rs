@@ -216,7 +216,7 @@ fn setup<R: Runtime>(app: &tauri::AppHandle<R>) {
 fn serve_agent<R: Runtime>(app: &tauri::AppHandle<R>) {
     let source = app.state::<AppState>().source.clone();
     tauri::async_runtime::spawn(async move {
-        if let Err(e) = latchkey_core::agent::server::host(source, std::future::pending()).await {
+        if let Err(e) = source.host(std::future::pending()).await {
             tracing::warn!("could not serve the agent socket: {e}");
         }
     });

@@ -36,7 +36,7 @@ pub struct AppState {
     /// The one façade over accounts, keychain and providers.
     pub manager: Arc<LoginManager>,
     /// Where tokens come from: the agent when another process serves the socket, else
-    /// [`Self::manager`] (also while this app is the agent: [`latchkey_core::agent::server::host`]).
+    /// [`Self::manager`] (also while this app is the agent: [`latchkey_core::source::Source::host`]).
     pub source: Arc<Source>,
     /// The system browser.
     pub opener: Opener,
@@ -114,7 +114,7 @@ impl AppState {
     /// The real state: config dir from the environment, the platform keychain with the app's
     /// long deadline (a person may be answering an unlock prompt), the system browser. The
     /// manager holds tokens in memory: the app is the agent when no other one runs
-    /// ([`latchkey_core::agent::server::host`], started in `setup`).
+    /// ([`latchkey_core::source::Source::host`], started in `setup`).
     pub fn from_env() -> Result<Self> {
         let manager =
             LoginManager::new(ManagerOptions::from_env(APP_DEADLINE)?).with_token_memory();

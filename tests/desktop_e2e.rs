@@ -1568,10 +1568,16 @@ fn a_vault_is_named_in_the_footer_and_unlocked_from_its_dialog() {
         Duration::from_secs(30),
     );
     s.wait_status("v", "signed_in");
-    // Unlocked: no "locked" left in the footer or in a keychain banner, and the token is read
-    // from the vault (a refresh stores the rotated set there).
+    // Unlocked: no "locked" left in the footer (the reload after the dialog shows it; a reload
+    // already under way may render the account first) or in a keychain banner, and the token is
+    // read from the vault (a refresh stores the rotated set there).
+    s.wait_for(
+        "the footer to say unlocked",
+        "!document.querySelector('#store-info').textContent.includes('locked')",
+        Duration::from_secs(10),
+    );
     let footer = s.text("#store-info");
-    assert!(!footer.contains("locked"), "footer {footer:?}");
+    assert!(footer.starts_with("Secrets: vault"), "footer {footer:?}");
     s.wait_for(
         "no keychain banner",
         "document.querySelector('#keychain-locked').hidden",

@@ -193,8 +193,8 @@ pub struct Account {
     #[serde(default)]
     pub keep_signed_in: bool,
     /// When its hand-outs need the owner's approval ([`crate::approval`]).
-    #[serde(default, skip_serializing_if = "crate::approval::ApprovalMode::is_off")]
-    pub approval: crate::approval::ApprovalMode,
+    #[serde(default, skip_serializing_if = "ApprovalMode::is_off")]
+    pub approval: ApprovalMode,
     /// A session grant ends after this many seconds unused (default 10 minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_idle_secs: Option<u64>,
@@ -700,6 +700,48 @@ pub fn validate_name(name: &str) -> Result<()> {
         Err(Error::InvalidInput(format!(
             "invalid account name `{name}`: use 1–64 letters, digits, `.`, `_` or `-`"
         )))
+    }
+}
+
+/// When an account's hand-outs need the owner's approval ([`crate::approval`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Never (today's behaviour).
+    #[default]
+    Off,
+    /// Once per requester (executable + terminal or session) until the grant is idle or old.
+    Session,
+    /// At every hand-out (unless a remembered decision covers the program).
+    EveryUse,
+}
+
+impl ApprovalMode {
+    /// The name on the command line and in files: `off`, `session`, `every-use`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalMode::Off => "off",
+            ApprovalMode::Session => "session",
+            ApprovalMode::EveryUse => "every-use",
+        }
+    }
+
+    /// Parses [`Self::as_str`] (also `every_use`).
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        match s {
+            "off" => Ok(ApprovalMode::Off),
+            "session" => Ok(ApprovalMode::Session),
+            "every-use" | "every_use" => Ok(ApprovalMode::EveryUse),
+            other => Err(crate::Error::InvalidInput(format!(
+                "unknown approval mode `{}` (off, session or every-use)",
+                crate::text::clean(other, 40)
+            ))),
+        }
+    }
+
+    /// Whether `off`.
+    pub fn is_off(&self) -> bool {
+        *self == ApprovalMode::Off
     }
 }
 

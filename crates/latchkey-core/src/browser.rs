@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 /// Environment variable naming the command that opens URLs.
 pub const BROWSER_ENV: &str = "LATCHKEY_BROWSER";
 
+/// The value of [`BROWSER_ENV`] that turns the browser off.
+pub const BROWSER_NONE: &str = "none";
+
 /// Opens `url` in the browser (`LATCHKEY_BROWSER`, else the platform opener).
 ///
 /// The error says which command failed; it never contains the URL (which carries `state`).
@@ -32,15 +35,9 @@ pub fn open(url: &Url) -> Result<()> {
 /// The program and leading arguments that open a URL here.
 pub fn command() -> Result<(String, Vec<String>)> {
     match std::env::var(BROWSER_ENV) {
-        Ok(cmd)
-            if cmd
-                .trim()
-                .eq_ignore_ascii_case(crate::headless::BROWSER_NONE) =>
-        {
-            Err(Error::InvalidInput(format!(
-                "{BROWSER_ENV}=none: no browser is opened; open the sign-in URL yourself"
-            )))
-        }
+        Ok(cmd) if cmd.trim().eq_ignore_ascii_case(BROWSER_NONE) => Err(Error::InvalidInput(
+            format!("{BROWSER_ENV}=none: no browser is opened; open the sign-in URL yourself"),
+        )),
         Ok(cmd) if !cmd.trim().is_empty() => {
             let mut words = shell_words::split(&cmd).map_err(|e| {
                 Error::InvalidInput(format!("{BROWSER_ENV} is not a valid command line: {e}"))

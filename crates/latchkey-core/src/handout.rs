@@ -27,8 +27,8 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::manager::AccessToken;
 use crate::rules::Selection;
+use crate::token::AccessToken;
 
 /// The tools a token is handed to. All of them send only Bearer tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,39 +209,32 @@ pub trait Handouts {
     fn usernames(&self) -> impl Future<Output = Result<Vec<(String, String)>>>;
 }
 
-/// A manager that answers one asker's hand-outs itself: the agent, for an operation that runs a
-/// whole tool protocol in its own process (`aws`), so the tool's hand-out passes the same
-/// approval and activity record as every other ([`crate::LoginManager::credential_for`] with
-/// that asker).
-pub struct AskedManager<'a> {
-    /// The manager.
-    pub manager: &'a crate::LoginManager,
+/// A hand-out's origin, whom to tell when it waits, and where its activity record goes.
+#[derive(Clone, Copy)]
+pub struct Asker<'a> {
     /// Who asks.
-    pub asker: crate::approval::Asker<'a>,
+    pub origin: &'a crate::approval::Origin,
+    /// Told once when a prompt is raised.
+    pub on_wait: Option<crate::approval::OnWait<'a>>,
+    /// Records kept until the answer is sent (the agent), else written at once.
+    pub later: Option<&'a crate::activity::Later>,
 }
 
-impl Handouts for AskedManager<'_> {
-    async fn credential(&self, request: CredentialRequest) -> Result<Handout> {
-        self.manager.credential_for(&request, &self.asker).await
+impl std::fmt::Debug for Asker<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Asker")
+            .field("origin", self.origin)
+            .finish()
     }
+}
 
-    async fn select(
-        &self,
-        subject: &Subject,
-        env_override: Option<&str>,
-    ) -> Result<Option<Selection>> {
-        self.manager.select_for(subject, env_override)
-    }
-
-    async fn token_rejected(
-        &self,
-        subject: &Subject,
-        env_override: Option<&str>,
-    ) -> Result<Option<String>> {
-        self.manager.token_rejected_for(subject, env_override).await
-    }
-
-    async fn usernames(&self) -> Result<Vec<(String, String)>> {
-        self.manager.rule_usernames()
+impl<'a> Asker<'a> {
+    /// An asker nobody is told about.
+    pub fn new(origin: &'a crate::approval::Origin) -> Self {
+        Asker {
+            origin,
+            on_wait: None,
+            later: None,
+        }
     }
 }

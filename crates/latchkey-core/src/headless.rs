@@ -11,13 +11,10 @@
 //! the callback to this machine, and (c) accepts the final redirect URL pasted on standard
 //! input, completed through [`crate::LoginManager::complete_sign_in`] like a real callback.
 
-use crate::browser::BROWSER_ENV;
+use crate::browser::{BROWSER_ENV, BROWSER_NONE};
 use crate::flow::pkce::Callback;
 use crate::manager::SignInMethod;
 use crate::secret::Secret;
-
-/// The value of `LATCHKEY_BROWSER` that turns the browser off.
-pub const BROWSER_NONE: &str = "none";
 
 /// Why no browser is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

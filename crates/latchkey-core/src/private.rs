@@ -417,3 +417,15 @@ mod tests {
         assert_ne!(path, other, "a random name per call");
     }
 }
+
+/// The real uid of this process.
+#[cfg(unix)]
+pub fn current_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+/// The real uid of this process (0 where there are no uids).
+#[cfg(not(unix))]
+pub fn current_uid() -> u32 {
+    0
+}

@@ -7,7 +7,7 @@
 //!
 //! - It asks the agent ([`crate::agent::client::Client`], blocking, on tokio's blocking pool)
 //!   unless `LATCHKEY_NO_AGENT` is set or this process itself serves the socket
-//!   ([`Source::serve`], held by [`crate::agent::server::host`] while it serves).
+//!   ([`Source::serve`], held by [`Source::host`] while it serves).
 //! - Only when the agent does not answer (absent, slow, another config dir, an operation it
 //!   does not know) does it use a [`LoginManager`]; for the CLI that manager is built then, on
 //!   first use ([`Source::from_env`]): an answered call builds no HTTPS client and opens no
@@ -24,9 +24,9 @@ use base64::Engine;
 
 use crate::agent::client::{self, ANSWER_DEADLINE, Client, Outcome, REQUEST_DEADLINE};
 use crate::agent::protocol::{Answer, Op};
-use crate::approval::{Asker, Decision, Origin, PendingApproval};
+use crate::approval::{Decision, Origin, PendingApproval};
 use crate::error::{Error, Result};
-use crate::handout::{CredentialRequest, Handout, Handouts, Subject};
+use crate::handout::{Asker, CredentialRequest, Handout, Handouts, Subject};
 use crate::http::ResourceRequest;
 use crate::manager::{
     AccessToken, AccountSummary, Approvals, Introspection, KeychainState, Locked, LoginManager,
@@ -158,6 +158,16 @@ impl Source {
         } else {
             Origin::Direct(crate::approval::Requester::this_process())
         }
+    }
+
+    /// For a process that is an agent only when no other one runs (the desktop app): serves the
+    /// agent socket from this source's manager if it is free ([`crate::agent::server::host`]),
+    /// until `shutdown`. While it serves, this source answers from its own manager
+    /// ([`Self::serve`]); when another agent serves the socket, this process stays that agent's
+    /// client through this source.
+    pub async fn host(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let manager = self.manager()?;
+        crate::agent::server::host(manager, || self.serve(), shutdown).await
     }
 
     /// Marks this process as the agent until the guard drops: its own manager answers
@@ -578,6 +588,14 @@ fn token_answer(
         Outcome::Served { result: Err(e), .. } => Ok(Err(e)),
         Outcome::Served { pid, .. } => Err(client::unexpected(pid, what)),
         Outcome::Fallback(r) | Outcome::Lost(r) => Err(r),
+    }
+}
+
+/// A keep-signed-in sweep of the desktop app renews through its source: the agent when another
+/// process serves it, else its own manager.
+impl crate::manager::Renew for Source {
+    async fn renew(&self, name: &str, opts: TokenOptions) -> Result<AccessToken> {
+        self.token(name, &TokenSpec::default(), opts).await
     }
 }
 

@@ -432,6 +432,23 @@ pub async fn request_token(
     Ok(tr)
 }
 
+/// An access token handed to a caller (what [`crate::LoginManager`] and the agent answer).
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The access token (never logged; redacted in `Debug`).
+    pub token: Secret,
+    /// `Bearer` or `DPoP` (or `id_token` for the id_token a tool is given).
+    pub token_type: TokenType,
+    /// When it expires (`None`: the provider gave no lifetime).
+    pub expires_at: Option<OffsetDateTime>,
+    /// The scopes it carries, space-separated, as granted.
+    pub scope: Option<String>,
+    /// Set when the provider could not be reached and a still-valid token is served anyway.
+    pub degraded: Option<String>,
+    /// True if this call refreshed the token.
+    pub refreshed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

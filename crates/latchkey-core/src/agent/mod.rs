@@ -87,14 +87,4 @@ pub fn check_private_dir(dir: &std::path::Path) -> std::result::Result<(), Strin
     Ok(())
 }
 
-/// The real uid of this process.
-#[cfg(unix)]
-pub fn current_uid() -> u32 {
-    nix::unistd::getuid().as_raw()
-}
-
-/// The real uid of this process (0 where there are no uids).
-#[cfg(not(unix))]
-pub fn current_uid() -> u32 {
-    0
-}
+pub use crate::private::current_uid;

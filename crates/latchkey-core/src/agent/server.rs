@@ -35,13 +35,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 use super::protocol::{self, Answer, FrameError, Op, PROTOCOL_VERSION, Request, Response, kinds};
-use crate::approval::{Asker, OnWait, Origin};
+use crate::approval::{OnWait, Origin};
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
+use crate::handout::Asker;
 use crate::handout::Subject;
 use crate::http::ResourceRequest;
 use crate::manager::{DRAIN_AT_EXIT, KEEP_SIGNED_IN_SWEEP, LoginManager, TokenOptions};
-use crate::source::Source;
 
 /// Deadline for each read of a request (and each write of an answer).
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
@@ -242,18 +242,20 @@ pub async fn serve(
     serve_bound(manager, bound, shutdown, KeepSignedIn::Sweep).await
 }
 
-/// For a process that is an agent only when no other one runs (the desktop app): watches the
-/// config dir for the token memory of `source`'s manager, and serves the socket
-/// ([`super::socket_path`]) if it is free, until `shutdown`. While it serves, `source` answers
-/// from its own manager ([`Source::serve`]); when another agent serves the socket, this process
-/// stays that agent's client through `source` and only the watcher runs.
-pub async fn host(source: Arc<Source>, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let manager = source.manager()?;
+/// For a process that is an agent only when no other one runs (the desktop app, through
+/// [`crate::source::Source::host`]): watches the config dir for the token memory of `manager`,
+/// and serves the socket ([`super::socket_path`]) if it is free, until `shutdown`, holding what
+/// `serving` returns while it serves. When another agent serves the socket, only the watcher runs.
+pub async fn host<G>(
+    manager: Arc<LoginManager>,
+    serving: impl FnOnce() -> G,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let _watcher = watch(manager.clone());
     let path = super::socket_path();
     match bind(&path) {
         Ok(bound) => {
-            let _serving = source.serve();
+            let _serving = serving();
             serve_bound(manager, bound, shutdown, KeepSignedIn::Elsewhere).await
         }
         Err(e) => {
@@ -752,7 +754,7 @@ impl Server {
                 };
                 // The agent's own hand-out (never its socket), approved and recorded for the
                 // peer that asked.
-                let handouts = crate::handout::AskedManager {
+                let handouts = crate::manager::AskedManager {
                     manager: m,
                     asker: asker(),
                 };

@@ -16,7 +16,7 @@
 //!    the policy's idle time nor older than its maximum: admitted, and its idle clock restarts.
 //! 6. Otherwise a prompt: a [`PendingApproval`] the window, a notification, `latchkey pending`
 //!    and `latchkey approve|deny ID` can see and answer ([`Gate::decide`]); the caller is told
-//!    what it waits for ([`Asker::on_wait`]); no answer within [`Gate::timeout`] is a denial.
+//!    what it waits for ([`crate::handout::Asker::on_wait`]); no answer within [`Gate::timeout`] is a denial.
 //!
 //! [`Gate::lock`] (`latchkey lock`, the screen locking) ends every session grant. Grants and
 //! prompts live in the serving process (the agent, or the app when it is the agent); remembered
@@ -47,47 +47,7 @@ pub const DEFAULT_MAX: Duration = Duration::from_secs(12 * 60 * 60);
 /// not bury the real one).
 pub const MAX_PENDING: usize = 32;
 
-/// When an account's hand-outs need the owner's approval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalMode {
-    /// Never (today's behaviour).
-    #[default]
-    Off,
-    /// Once per requester (executable + terminal or session) until the grant is idle or old.
-    Session,
-    /// At every hand-out (unless a remembered decision covers the program).
-    EveryUse,
-}
-
-impl ApprovalMode {
-    /// The name on the command line and in files: `off`, `session`, `every-use`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalMode::Off => "off",
-            ApprovalMode::Session => "session",
-            ApprovalMode::EveryUse => "every-use",
-        }
-    }
-
-    /// Parses [`Self::as_str`] (also `every_use`).
-    pub fn parse(s: &str) -> crate::Result<Self> {
-        match s {
-            "off" => Ok(ApprovalMode::Off),
-            "session" => Ok(ApprovalMode::Session),
-            "every-use" | "every_use" => Ok(ApprovalMode::EveryUse),
-            other => Err(crate::Error::InvalidInput(format!(
-                "unknown approval mode `{}` (off, session or every-use)",
-                crate::text::clean(other, 40)
-            ))),
-        }
-    }
-
-    /// Whether `off`.
-    pub fn is_off(&self) -> bool {
-        *self == ApprovalMode::Off
-    }
-}
+pub use crate::accounts::ApprovalMode;
 
 /// An account's approval policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,36 +298,6 @@ impl Origin {
 
 /// Told when a hand-out waits for the owner's answer (the agent sends it to the caller).
 pub type OnWait<'a> = &'a (dyn Fn(&PendingApproval) + Send + Sync);
-
-/// A hand-out's origin, whom to tell when it waits, and where its activity record goes.
-#[derive(Clone, Copy)]
-pub struct Asker<'a> {
-    /// Who asks.
-    pub origin: &'a Origin,
-    /// Told once when a prompt is raised.
-    pub on_wait: Option<OnWait<'a>>,
-    /// Records kept until the answer is sent (the agent), else written at once.
-    pub later: Option<&'a crate::activity::Later>,
-}
-
-impl std::fmt::Debug for Asker<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Asker")
-            .field("origin", self.origin)
-            .finish()
-    }
-}
-
-impl<'a> Asker<'a> {
-    /// An asker nobody is told about.
-    pub fn new(origin: &'a Origin) -> Self {
-        Asker {
-            origin,
-            on_wait: None,
-            later: None,
-        }
-    }
-}
 
 /// Why a hand-out was admitted (recorded in the activity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

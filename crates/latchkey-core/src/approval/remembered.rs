@@ -151,7 +151,7 @@ pub async fn forget_account(dir: &Path, account: &str) -> Result<()> {
 /// `Ok` when neither `program` nor a directory above it can be changed by this user; else why
 /// (for people).
 pub fn user_can_change(program: &Path) -> std::result::Result<(), String> {
-    user_can_change_as(program, crate::agent::current_uid())
+    user_can_change_as(program, crate::private::current_uid())
 }
 
 /// [`user_can_change`] for `uid`.
@@ -214,7 +214,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mine = dir.path().join("tool");
         std::fs::write(&mine, "#!/bin/sh\n").unwrap();
-        let me = match crate::agent::current_uid() {
+        let me = match crate::private::current_uid() {
             0 => {
                 std::os::unix::fs::chown(&mine, Some(4242), None).unwrap();
                 4242
@@ -245,7 +245,7 @@ mod tests {
     #[tokio::test]
     async fn decisions_are_added_once_listed_and_revoked() {
         let dir = tempfile::tempdir().unwrap();
-        if crate::agent::current_uid() == 0 {
+        if crate::private::current_uid() == 0 {
             // Root can change every program: nothing can be remembered.
             assert!(
                 add(

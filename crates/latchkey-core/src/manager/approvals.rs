@@ -6,9 +6,10 @@
 use super::*;
 use crate::activity::{ActivityRecord, Outcome};
 use crate::approval::{
-    Admission, ApprovalMode, ApprovalPolicy, Ask, Asker, Decision, Origin, PendingApproval,
-    SessionGrant, remembered,
+    Admission, ApprovalMode, ApprovalPolicy, Ask, Decision, Origin, PendingApproval, SessionGrant,
+    remembered,
 };
+use crate::handout::Asker;
 
 /// The approvals there are: remembered decisions and live session grants.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

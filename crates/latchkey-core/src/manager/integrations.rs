@@ -4,7 +4,7 @@
 //! leaves, and the username a provider expects beside a token.
 
 use super::*;
-use crate::handout::{Credential, CredentialRequest, Handout, Subject};
+use crate::handout::{Credential, CredentialRequest, Handout, Handouts, Subject};
 use crate::provider::Preset;
 use crate::rules::{Rule, Selection, Target};
 
@@ -224,7 +224,7 @@ impl LoginManager {
     pub async fn credential_for(
         &self,
         request: &CredentialRequest,
-        asker: &crate::approval::Asker<'_>,
+        asker: &crate::handout::Asker<'_>,
     ) -> Result<Handout> {
         let env = request.env_override.as_deref();
         let target = subject_words(&request.subject);
@@ -414,5 +414,42 @@ impl LoginManager {
             }
         }
         Ok(out)
+    }
+}
+
+/// A manager that answers one asker's hand-outs itself: the agent, for an operation that runs a
+/// whole tool protocol in its own process (`aws`), so the tool's hand-out passes the same
+/// approval and activity record as every other ([`crate::LoginManager::credential_for`] with
+/// that asker).
+pub struct AskedManager<'a> {
+    /// The manager.
+    pub manager: &'a LoginManager,
+    /// Who asks.
+    pub asker: crate::handout::Asker<'a>,
+}
+
+impl Handouts for AskedManager<'_> {
+    async fn credential(&self, request: CredentialRequest) -> Result<Handout> {
+        self.manager.credential_for(&request, &self.asker).await
+    }
+
+    async fn select(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<Selection>> {
+        self.manager.select_for(subject, env_override)
+    }
+
+    async fn token_rejected(
+        &self,
+        subject: &Subject,
+        env_override: Option<&str>,
+    ) -> Result<Option<String>> {
+        self.manager.token_rejected_for(subject, env_override).await
+    }
+
+    async fn usernames(&self) -> Result<Vec<(String, String)>> {
+        self.manager.rule_usernames()
     }
 }

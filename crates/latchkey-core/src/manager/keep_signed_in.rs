@@ -41,14 +41,18 @@ pub fn due_for_refresh(s: &AccountSummary) -> bool {
         && s.expires_in.is_some_and(|left| left < margin)
 }
 
-/// Which way a sweep renews a due account.
-#[derive(Debug, Clone, Copy)]
-pub enum Through<'a> {
-    /// This manager's own refresh (the agent, which owns the tokens).
-    Manager,
-    /// A [`crate::source::Source`]: the agent when another process serves it, else its manager
-    /// (the desktop app, so that one process owns the renewals while an agent runs).
-    Source(&'a crate::source::Source),
+/// Which way a sweep renews a due account: this manager's own refresh (the agent, which owns
+/// the tokens), or a [`crate::source::Source`] — the agent when another process serves it, else
+/// its manager (the desktop app, so that one process owns the renewals while an agent runs).
+pub trait Renew {
+    /// The account's own token with at least `opts.min_ttl` left, renewed when it has less.
+    fn renew(&self, name: &str, opts: TokenOptions) -> impl Future<Output = Result<AccessToken>>;
+}
+
+impl Renew for LoginManager {
+    fn renew(&self, name: &str, opts: TokenOptions) -> impl Future<Output = Result<AccessToken>> {
+        self.access_token(name, opts)
+    }
 }
 
 /// What a keep-signed-in sweep did for one due account.
@@ -83,7 +87,7 @@ impl LoginManager {
     pub async fn keep_signed_in(
         &self,
         summaries: &[AccountSummary],
-        through: Through<'_>,
+        through: &impl Renew,
     ) -> Vec<KeptAccount> {
         let mut out = Vec::new();
         for s in summaries.iter().filter(|s| due_for_refresh(s)) {
@@ -92,10 +96,7 @@ impl LoginManager {
                 min_ttl: Some(margin_for(s.token_lifetime)),
                 force: false,
             };
-            let result = match through {
-                Through::Manager => self.access_token(name, opts).await,
-                Through::Source(source) => source.token(name, &Default::default(), opts).await,
-            };
+            let result = through.renew(name, opts).await;
             let outcome = match result {
                 Ok(t) if t.refreshed => {
                     tracing::info!(account = %name, "kept signed in: renewed ahead of expiry");
@@ -133,7 +134,7 @@ impl LoginManager {
             let tokens = self.listed_tokens(&a).await;
             summaries.push(self.summarize_with(a, tokens).await);
         }
-        Ok(self.keep_signed_in(&summaries, Through::Manager).await)
+        Ok(self.keep_signed_in(&summaries, self).await)
     }
 }
 

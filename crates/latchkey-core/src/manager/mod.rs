@@ -93,11 +93,11 @@ pub use crate::target::TokenSpec;
 pub use approvals::{Approvals, Locked};
 pub use derived::CachedToken;
 pub use device_grant::DeviceSignIn;
-pub use integrations::RuleChange;
 pub(crate) use integrations::token_rejected;
+pub use integrations::{AskedManager, RuleChange};
 pub use keep_signed_in::{
     KEEP_SIGNED_IN_MARGIN, KEEP_SIGNED_IN_SWEEP, Kept, KeptAccount, MIN_KEEP_SIGNED_IN_MARGIN,
-    Through, due_for_refresh, margin_for,
+    Renew, due_for_refresh, margin_for,
 };
 pub use memory::KeychainState;
 pub use renewal::{DRAIN_AT_EXIT, Drained, PROACTIVE_REFRESH_DEADLINE};
@@ -419,22 +419,7 @@ impl AccountSummary {
     }
 }
 
-/// An access token handed to a caller.
-#[derive(Debug, Clone)]
-pub struct AccessToken {
-    /// The access token (never logged; redacted in `Debug`).
-    pub token: Secret,
-    /// `Bearer` or `DPoP` (or `id_token` for the id_token a tool is given).
-    pub token_type: crate::token::TokenType,
-    /// When it expires (`None`: the provider gave no lifetime).
-    pub expires_at: Option<OffsetDateTime>,
-    /// The scopes it carries, space-separated, as granted.
-    pub scope: Option<String>,
-    /// Set when the provider could not be reached and a still-valid token is served anyway.
-    pub degraded: Option<String>,
-    /// True if this call refreshed the token.
-    pub refreshed: bool,
-}
+pub use crate::token::AccessToken;
 
 /// Options of [`LoginManager::access_token`].
 #[derive(Debug, Clone, Copy, Default)]
