@@ -36,7 +36,8 @@ pub struct AppState {
     /// The one façade over accounts, keychain and providers.
     pub manager: Arc<LoginManager>,
     /// Where tokens come from: the agent when another process serves the socket, else
-    /// [`Self::manager`] (also while this app is the agent: [`latchkey_core::source::Source::host`]).
+    /// [`Self::manager`] (also while this app is the agent:
+    /// [`latchkey_core::source::Source::host`]).
     pub source: Arc<Source>,
     /// The system browser.
     pub opener: Opener,

@@ -3,7 +3,7 @@
 //!
 //! `latchkey token` is a process started for every git fetch, kubectl call and script line.
 //! Loading `libgcc_s` costs it a library mapping and the library's constructor, which runs
-//! `cpuid` — an exit to the hypervisor on a virtual machine: about 0.14 ms of a 2 ms run here
+//! `cpuid` — an exit to the hypervisor on a virtual machine: 0.08–0.19 ms of a 2 ms run here
 //! (BENCHMARKS.md). Rust's panics still unwind (the same unwinder, linked in); nothing else in
 //! the binary needs `libgcc_s`, so the linker (`--as-needed`) leaves it out. Where the archive
 //! is not found (another toolchain), the default link is kept and cargo says so.

@@ -12,7 +12,7 @@
 //! (the link stays a link); the temporary file has a random name in the target's directory and
 //! is created with `O_CREAT|O_EXCL|O_NOFOLLOW` and its final mode (0600, or the replaced file's
 //! mode), so it is never readable by others, not even for a moment; the data is fsynced, renamed
-//! over the target, and the directory fsynced.
+//! over the target, and the directory fsynced. [`current_uid`] is the user they are private to.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -294,6 +294,18 @@ fn set_mode(path: &Path, mode: u32) -> bool {
     }
 }
 
+/// The real uid of this process.
+#[cfg(unix)]
+pub fn current_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+/// The real uid of this process (0 where there are no uids).
+#[cfg(not(unix))]
+pub fn current_uid() -> u32 {
+    0
+}
+
 #[cfg(all(test, unix))]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -416,16 +428,4 @@ mod tests {
         let (other, _g) = create_temp(tmp.path(), "config", 0o600).unwrap();
         assert_ne!(path, other, "a random name per call");
     }
-}
-
-/// The real uid of this process.
-#[cfg(unix)]
-pub fn current_uid() -> u32 {
-    nix::unistd::getuid().as_raw()
-}
-
-/// The real uid of this process (0 where there are no uids).
-#[cfg(not(unix))]
-pub fn current_uid() -> u32 {
-    0
 }

@@ -16,7 +16,8 @@
 //!    the policy's idle time nor older than its maximum: admitted, and its idle clock restarts.
 //! 6. Otherwise a prompt: a [`PendingApproval`] the window, a notification, `latchkey pending`
 //!    and `latchkey approve|deny ID` can see and answer ([`Gate::decide`]); the caller is told
-//!    what it waits for ([`crate::handout::Asker::on_wait`]); no answer within [`Gate::timeout`] is a denial.
+//!    what it waits for ([`crate::handout::Asker::on_wait`]); no answer within
+//!    [`Gate::timeout`] is a denial.
 //!
 //! [`Gate::lock`] (`latchkey lock`, the screen locking) ends every session grant. Grants and
 //! prompts live in the serving process (the agent, or the app when it is the agent); remembered
