@@ -284,11 +284,7 @@ impl Desktop {
 
     /// Usernames of Latchkey's keychain items.
     fn keychain_items(&self) -> Vec<String> {
-        self.secret_tool(&["search", "--all", "service", "latchkey"])
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
-            .map(str::to_string)
-            .collect()
+        latchkey_testkit::Keyring::items_on(Some(&self.bus), "")
     }
 
     /// Every token string in the keychain now.

@@ -419,11 +419,7 @@ impl AppSession {
     }
 
     fn keychain_items(&self) -> Vec<String> {
-        self.tool("secret-tool", &["search", "--all", "service", "latchkey"])
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
-            .map(str::to_string)
-            .collect()
+        latchkey_testkit::Keyring::items_on(Some(&self.bus), "")
     }
 
     fn config_dir_log(&self, config_dir: &Path) -> PathBuf {

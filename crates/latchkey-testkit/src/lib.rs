@@ -309,11 +309,39 @@ pub struct Keyring;
 
 impl Keyring {
     /// Usernames of all items with `service=latchkey` whose username starts with `prefix`.
+    ///
+    /// `secret-tool search --all` reads every matching item's secret in turn and gives up (exit
+    /// 1, the list cut short) when one of them is deleted meanwhile — as tests running in
+    /// parallel on the same keyring do. Such a listing is not an answer: it is taken again, and
+    /// a failure that persists fails the test with secret-tool's words.
     pub fn items(prefix: &str) -> Vec<String> {
-        let out = Command::new("secret-tool")
-            .args(["search", "--all", "service", "latchkey"])
-            .output()
-            .expect("secret-tool (libsecret-tools) is needed");
+        Self::items_on(None, prefix)
+    }
+
+    /// [`Self::items`] of the Secret Service on `bus` (a session's `DBUS_SESSION_BUS_ADDRESS`;
+    /// `None`: this process's).
+    pub fn items_on(bus: Option<&str>, prefix: &str) -> Vec<String> {
+        let mut attempts = 0;
+        let out = loop {
+            let mut cmd = Command::new("secret-tool");
+            cmd.args(["search", "--all", "service", "latchkey"]);
+            if let Some(bus) = bus {
+                cmd.env("DBUS_SESSION_BUS_ADDRESS", bus);
+            }
+            let out = cmd
+                .output()
+                .expect("secret-tool (libsecret-tools) is needed");
+            attempts += 1;
+            if out.status.success() {
+                break out;
+            }
+            assert!(
+                attempts < 50,
+                "secret-tool search failed {attempts} times: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         let mut users: Vec<String> = text
