@@ -1,5 +1,6 @@
 //! The Debian package must install what the integrations call: `/usr/bin/latchkey` (git's
-//! credential helper, kubectl's exec plugin, `latchkey exec`) and
+//! credential helper, kubectl's exec plugin, `latchkey exec`) with the full CLI it hands over to,
+//! `/usr/libexec/latchkey/latchkey-full`, and
 //! `/usr/bin/docker-credential-latchkey` (Docker's `credHelpers` value `latchkey`), and the agent's
 //! systemd user unit `/usr/lib/systemd/user/latchkey-agent.service`.
 //!
@@ -34,6 +35,10 @@ fn package_config_ships_the_cli_and_the_docker_helper() {
     let files = &c["bundle"]["linux"]["deb"]["files"];
     // Staged by the before-bundle script wherever the target dir is (CARGO_TARGET_DIR).
     assert_eq!(files["/usr/bin/latchkey"], "packaging/stage/latchkey");
+    assert_eq!(
+        files["/usr/libexec/latchkey/latchkey-full"],
+        "packaging/stage/latchkey-full"
+    );
     let helper = files["/usr/bin/docker-credential-latchkey"]
         .as_str()
         .expect("bundle.linux.deb.files has /usr/bin/docker-credential-latchkey");
@@ -64,7 +69,8 @@ fn package_config_ships_the_cli_and_the_docker_helper() {
     assert!(
         stage.contains("cargo build --release -p latchkey-cli")
             && stage.contains("target_directory")
-            && stage.contains("packaging/stage/latchkey"),
+            && stage.contains("for bin in latchkey latchkey-full")
+            && stage.contains("packaging/stage/$bin"),
         "{stage}"
     );
     // The wrapper speaks the protocol through the real binary (here: the debug build).
@@ -98,6 +104,7 @@ fn built_package_installs_latchkey_and_docker_credential_latchkey() {
     assert!(status.success());
     for f in [
         "usr/bin/latchkey",
+        "usr/libexec/latchkey/latchkey-full",
         "usr/bin/docker-credential-latchkey",
         "usr/bin/latchkey-app",
     ] {
@@ -124,6 +131,7 @@ fn built_package_installs_latchkey_and_docker_credential_latchkey() {
         String::from_utf8_lossy(&out.stdout).starts_with("latchkey "),
         "{out:?}"
     );
+    eprintln!("{out:?}");
     eprintln!(
         "checked /usr/bin/latchkey, /usr/bin/docker-credential-latchkey and the agent's user unit in {}",
         deb.display()

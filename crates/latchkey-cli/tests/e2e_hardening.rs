@@ -837,8 +837,15 @@ fn request_input_that_may_be_secret_is_never_echoed_or_logged() {
 /// position independent (ASLR) and immediate binding (a read-only GOT).
 #[test]
 fn the_binary_loads_no_libgcc_s_and_stays_pie_with_full_relro() {
+    // Both: the front (`latchkey`) and the full CLI it hands over to.
+    for bin in [BIN, env!("CARGO_BIN_EXE_latchkey-full")] {
+        check_loads_no_libgcc_s_and_is_pie_with_full_relro(bin);
+    }
+}
+
+fn check_loads_no_libgcc_s_and_is_pie_with_full_relro(bin: &str) {
     let out = std::process::Command::new("readelf")
-        .args(["-h", "-d", BIN])
+        .args(["-h", "-d", bin])
         .output()
         .unwrap();
     assert!(out.status.success(), "readelf: {:?}", out);

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 pub const KEYCHAIN_SERVICE: &str = "latchkey";
 
 /// Environment variable overriding the config dir.
-pub const CONFIG_DIR_ENV: &str = "LATCHKEY_CONFIG_DIR";
+pub use latchkey_wire::CONFIG_DIR_ENV;
 
 /// The private-use URI scheme of the desktop app (RFC 8252 §7.1, reverse-domain style).
 pub const URI_SCHEME: &str = "dev.latchkey.app";

@@ -294,17 +294,7 @@ fn set_mode(path: &Path, mode: u32) -> bool {
     }
 }
 
-/// The real uid of this process.
-#[cfg(unix)]
-pub fn current_uid() -> u32 {
-    nix::unistd::getuid().as_raw()
-}
-
-/// The real uid of this process (0 where there are no uids).
-#[cfg(not(unix))]
-pub fn current_uid() -> u32 {
-    0
-}
+pub use latchkey_wire::current_uid;
 
 #[cfg(all(test, unix))]
 #[allow(clippy::unwrap_used)]

@@ -35,8 +35,7 @@ use crate::manager::{
 use crate::rules::Selection;
 use crate::target::TokenSpec;
 
-/// Environment variable that keeps every shell off the agent (set, and not `0`).
-pub const NO_AGENT_ENV: &str = "LATCHKEY_NO_AGENT";
+pub use latchkey_wire::NO_AGENT_ENV;
 
 /// Who answered a `list` or `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +86,7 @@ impl std::fmt::Debug for Source {
     }
 }
 
-/// `LATCHKEY_NO_AGENT` is set (and not `0`).
-fn no_agent() -> bool {
-    std::env::var_os(NO_AGENT_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-}
+use latchkey_wire::no_agent;
 
 /// While held, the [`Source`] it came from is the agent itself and asks no other.
 #[derive(Debug)]
@@ -259,6 +255,42 @@ impl Source {
         };
         let (op, what) = token_op(name, spec, opts);
         token_answer(agent.call(op, ANSWER_DEADLINE), what)
+    }
+
+    /// [`Self::token_from_agent`] for the full CLI the `latchkey` front handed over to: the
+    /// front asked the agent already ([`latchkey_wire::front::Handoff`]). A fallback is not
+    /// asked again; an answer (`first`, not a token) is read on, from the connection the front
+    /// left on standard input.
+    pub fn token_handed_over(
+        &self,
+        handoff: latchkey_wire::front::Handoff,
+    ) -> std::result::Result<Result<AccessToken>, String> {
+        use latchkey_wire::front::Handoff;
+        let first = match handoff {
+            Handoff::Fallback(reason) => return Err(reason),
+            Handoff::Answered(first) => first,
+        };
+        let Some(agent) = &self.agent else {
+            return Err(format!("{NO_AGENT_ENV} is set"));
+        };
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let stream = std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(std::os::unix::net::UnixStream::from)
+                .map_err(|e| format!("the front's connection to the agent is gone: {e}"))?;
+            token_answer(
+                agent.resume(stream, first.into_bytes(), ANSWER_DEADLINE),
+                "token",
+            )
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (agent, first);
+            Err("the agent is only available on Unix".into())
+        }
     }
 
     /// The same source without its agent (already asked: `reason` says why it did not serve,

@@ -459,7 +459,12 @@ impl Sandbox {
 
     /// A command with this sandbox's environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
+        self.cmd_with(&self.bin, args)
+    }
+
+    /// `bin ARGS` (another copy of the CLI) with this sandbox's environment.
+    pub fn cmd_with(&self, bin: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(bin);
         c.args(args)
             .env("LATCHKEY_CONFIG_DIR", self.dir.path())
             .env_remove("LATCHKEY_LOG")

@@ -15,6 +15,7 @@ const AGENT_KEYCHAIN_DEADLINE: Duration = Duration::from_secs(3);
 pub async fn agent(a: AgentArgs, interrupt: Interrupt) -> Result<u8, Error> {
     if a.install {
         let exe = std::env::current_exe()
+            .map(|exe| latchkey_wire::front::front_for(&exe))
             .map_err(|e| Error::io("finding the latchkey binary to put in the unit", e))?;
         let report = install::install(&exe)?;
         println!("Wrote {}", report.path.display());

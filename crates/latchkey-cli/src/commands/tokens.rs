@@ -60,21 +60,16 @@ pub async fn token(direct: &DirectPath, t: TokenArgs, json: bool) -> Result<u8, 
 /// agent before anything else is set up (argument parsing, logging, the runtime): the same
 /// question [`token`] asks ([`Source::token_from_agent`]) and the same output. `None` when the
 /// arguments have another shape, or when the direct path must serve: the reason is kept in
-/// `direct`, and the command then runs as usual without asking the agent again.
+/// `direct`, and the command then runs as usual without asking the agent again. When the
+/// `latchkey` front asked already and handed over, its hand-over says what the agent did
+/// ([`Source::token_handed_over`]).
 pub fn token_first(args: &[std::ffi::OsString], direct: &DirectPath) -> Option<Result<(), Error>> {
-    let [_, command, name] = args else {
-        return None;
+    let name = latchkey_wire::front::token_name(args)?;
+    let source = direct.source();
+    let asked = match latchkey_wire::front::Handoff::from_env() {
+        Some(handoff) => source.token_handed_over(handoff),
+        None => source.token_from_agent(name, &TokenSpec::default(), TokenOptions::default()),
     };
-    let name = name
-        .to_str()
-        .filter(|n| !n.is_empty() && !n.starts_with('-'))?;
-    if command != "token" {
-        return None;
-    }
-    let asked =
-        direct
-            .source()
-            .token_from_agent(name, &TokenSpec::default(), TokenOptions::default());
     match asked {
         Ok(Ok(tok)) => {
             output::token(&tok, false);

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use super::protocol::{self, Answer, Op, PROTOCOL_VERSION, Request, Response};
 use crate::error::{Error, ErrorKind};
+#[cfg(unix)]
+use latchkey_wire::conn::Connection;
 
 /// How long a client waits for an answer to a request that may refresh a token.
-pub const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
+pub const ANSWER_DEADLINE: Duration = latchkey_wire::ANSWER_DEADLINE;
 /// How long `latchkey request` waits (the agent makes the HTTP request too).
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(60);
 /// The longest message of an agent's error shown to a person.
@@ -66,9 +68,7 @@ impl Client {
     pub fn from_env() -> Self {
         Client {
             path: super::socket_path(),
-            config_dir: std::env::var_os(crate::config::CONFIG_DIR_ENV)
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
+            config_dir: latchkey_wire::config_dir_from_env(),
             on_wait: None,
         }
     }
@@ -97,7 +97,31 @@ impl Client {
     pub fn call(&self, op: Op, deadline: Duration) -> Outcome<Answer> {
         // An HTTP request the agent may have sent must never be sent again by the caller.
         let has_effects = matches!(op, Op::Request { .. } | Op::RequestFor { .. });
-        match self.call_inner(op, deadline) {
+        self.outcome(has_effects, self.call_inner(op, deadline))
+    }
+
+    /// Carries on with a `token` request the `latchkey` front sent on `stream` (its standard
+    /// input, handed over): `first` is the answer it read, not a token — an error, or a prompt
+    /// whose outcome is read from `stream`. The agent is not asked again.
+    #[cfg(unix)]
+    pub fn resume(
+        &self,
+        stream: std::os::unix::net::UnixStream,
+        first: Vec<u8>,
+        deadline: Duration,
+    ) -> Outcome<Answer> {
+        let answered = Connection::adopt(stream, deadline)
+            .map_err(|e| (e.reason, false))
+            .and_then(|conn| self.answers(conn, Some(first), Ok(()), deadline));
+        self.outcome(false, answered)
+    }
+
+    fn outcome(
+        &self,
+        has_effects: bool,
+        answered: Result<Response, (String, bool)>,
+    ) -> Outcome<Answer> {
+        match answered {
             Ok(resp) if resp.v != PROTOCOL_VERSION => Outcome::Fallback(format!(
                 "the agent answered with protocol version {} (this latchkey speaks {PROTOCOL_VERSION})",
                 resp.v
@@ -151,8 +175,6 @@ impl Client {
 
     #[cfg(unix)]
     fn call_inner(&self, op: Op, deadline: Duration) -> Result<Response, (String, bool)> {
-        use std::os::unix::net::UnixStream;
-        let shown = self.path.display();
         let req = Request {
             v: PROTOCOL_VERSION,
             config_dir: self.config_dir.clone(),
@@ -169,75 +191,53 @@ impl Client {
                 false,
             ));
         }
-        if super::in_default_dir(&self.path)
-            && let Some(dir) = self.path.parent()
-        {
-            super::check_private_dir(dir).map_err(|why| {
-                tracing::warn!("not asking the agent: {why}");
-                (
-                    format!("the agent's directory cannot be trusted: {why}"),
-                    false,
-                )
-            })?;
-        }
-        let stream = UnixStream::connect(&self.path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => format!("no agent socket at {shown}"),
-                std::io::ErrorKind::ConnectionRefused => {
-                    format!("no agent listening at {shown} (stale socket)")
-                }
-                _ => format!("cannot connect to the agent at {shown}: {e}"),
-            })
-            .map_err(|r| (r, false))?;
-        // Nothing is sent before we know who answers: a server of another uid (one that
-        // created the path first) gets no request and its answers are never used.
-        let server_uid = peer_uid(&stream)
-            .map_err(|e| (format!("cannot tell who serves {shown}: {e}"), false))?;
-        if server_uid != super::current_uid() {
-            tracing::warn!(
-                socket = %shown,
-                server_uid,
-                "the agent socket is served by another user; not used"
-            );
-            return Err((
-                format!(
-                    "{shown} is served by uid {server_uid}, not by you (uid {}); not used",
-                    super::current_uid()
-                ),
-                false,
-            ));
-        }
-        let mut stream = Deadlined {
-            stream,
-            until: std::time::Instant::now() + deadline,
-        };
-        let io = |e: std::io::Error| (format!("talking to the agent at {shown}: {e}"), false);
+        let mut conn = Connection::open(&self.path, deadline).map_err(|e| {
+            if e.untrusted {
+                tracing::warn!(socket = %self.path.display(), "not asking the agent: {}", e.reason);
+            }
+            (e.reason, false)
+        })?;
         // The agent may answer before reading (refused, busy) and close: read its answer even
         // if the write failed.
-        let written = protocol::write_frame(&mut stream, &body);
+        let written = conn.send(&body);
+        self.answers(conn, None, written, deadline)
+    }
+
+    /// Reads the answers to one request: a `waiting` frame (said once, through the wait hook)
+    /// and then the answer; `first` is one already read.
+    #[cfg(unix)]
+    fn answers(
+        &self,
+        mut conn: Connection,
+        mut first: Option<Vec<u8>>,
+        written: std::io::Result<()>,
+        deadline: Duration,
+    ) -> Result<Response, (String, bool)> {
+        let shown = self.path.display();
+        let io = |e: &std::io::Error| (format!("talking to the agent at {shown}: {e}"), false);
         let mut waited = false;
         loop {
-            let answer = protocol::read_frame(&mut stream, protocol::MAX_RESPONSE)
-                .map_err(|e| match e {
-                    protocol::FrameError::Io(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        format!(
-                            "the agent at {shown} did not answer within {} ms",
-                            deadline.as_millis()
-                        )
-                    }
-                    e => format!("the agent at {shown} closed the connection: {e}"),
-                })
-                .map_err(|r| match &written {
-                    Err(e) => io(std::io::Error::new(e.kind(), e.to_string())),
-                    // Once a prompt was raised the request was carried as far as a person:
-                    // never asked again on another path.
-                    Ok(()) => (r, true),
-                })?;
+            let answer = match first.take() {
+                Some(frame) => frame,
+                None => conn
+                    .read(protocol::MAX_RESPONSE)
+                    .map_err(|e| {
+                        if latchkey_wire::conn::timed_out(&e) {
+                            format!(
+                                "the agent at {shown} did not answer within {} ms",
+                                deadline.as_millis()
+                            )
+                        } else {
+                            format!("the agent at {shown} closed the connection: {e}")
+                        }
+                    })
+                    .map_err(|r| match &written {
+                        Err(e) => io(e),
+                        // Once a prompt was raised the request was carried as far as a person:
+                        // never asked again on another path.
+                        Ok(()) => (r, true),
+                    })?,
+            };
             let resp: Response = serde_json::from_slice(&answer).map_err(|e| {
                 (
                     // Not serde's message: it may quote a value of the answer (a token).
@@ -258,9 +258,7 @@ impl Client {
                         tell(&pending);
                     }
                     // The owner has this long to answer; then the agent's answer comes.
-                    stream.until = std::time::Instant::now()
-                        + Duration::from_secs(wait_secs.min(600))
-                        + ANSWER_DEADLINE;
+                    conn.extend(Duration::from_secs(wait_secs.min(600)) + ANSWER_DEADLINE);
                 }
                 Answer::Waiting { .. } => {
                     return Err((format!("the agent at {shown} said it waits twice"), true));
@@ -273,67 +271,6 @@ impl Client {
     #[cfg(not(unix))]
     fn call_inner(&self, _op: Op, _deadline: Duration) -> Result<Response, (String, bool)> {
         Err(("the agent is only available on Unix".into(), false))
-    }
-}
-
-/// The uid of the process that serves the connected socket (`SO_PEERCRED`: the listener's
-/// credentials as of its `listen`; an sshd-forwarded socket is yours, as sshd runs as you).
-#[cfg(unix)]
-fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
-            .map_err(std::io::Error::from)?;
-        Ok(cred.uid())
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        let (uid, _gid) = nix::unistd::getpeereid(stream).map_err(std::io::Error::from)?;
-        Ok(uid.as_raw())
-    }
-}
-
-/// A stream whose reads and writes share one deadline: a server that answers a byte at a time
-/// cannot hold a client longer than the deadline (a timeout per `read` could).
-#[cfg(unix)]
-struct Deadlined {
-    stream: std::os::unix::net::UnixStream,
-    until: std::time::Instant,
-}
-
-#[cfg(unix)]
-impl Deadlined {
-    fn left(&self) -> std::io::Result<Duration> {
-        let left = self
-            .until
-            .saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            Err(std::io::ErrorKind::TimedOut.into())
-        } else {
-            Ok(left)
-        }
-    }
-}
-
-#[cfg(unix)]
-impl std::io::Read for Deadlined {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let left = self.left()?;
-        self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
-    }
-}
-
-#[cfg(unix)]
-impl std::io::Write for Deadlined {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let left = self.left()?;
-        self.stream.set_write_timeout(Some(left))?;
-        self.stream.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.stream.flush()
     }
 }
 
@@ -420,30 +357,5 @@ mod tests {
             Client::new(&path, None).call(request_op(), Duration::from_secs(5)),
             Outcome::Fallback(_)
         ));
-    }
-
-    /// One deadline for the whole answer: an agent that trickles a byte every 100 ms cannot
-    /// hold the client past it (a timeout per `read` would wait for ever).
-    #[test]
-    fn a_trickling_agent_is_cut_off_at_the_deadline() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("agent.sock");
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        std::thread::spawn(move || {
-            if let Ok((mut conn, _)) = listener.accept() {
-                use std::io::Write;
-                let _ = conn.write_all(&[0, 0, 0xff, 0xff]);
-                for _ in 0..200 {
-                    std::thread::sleep(Duration::from_millis(100));
-                    if conn.write_all(b" ").is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        let started = std::time::Instant::now();
-        let out = Client::new(&path, None).call(request_op(), Duration::from_secs(1));
-        assert!(matches!(out, Outcome::Lost(_)), "{out:?}");
-        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

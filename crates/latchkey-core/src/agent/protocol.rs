@@ -6,7 +6,6 @@
 //! the same connection. Requests are at most [`MAX_REQUEST`] bytes, responses at most
 //! [`MAX_RESPONSE`]; a length over the bound ends the connection. Every read has a deadline.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -15,14 +14,12 @@ use time::OffsetDateTime;
 use crate::manager::{AccessToken, AccountSummary, Introspection, KeychainState};
 use crate::secret::Secret;
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
-/// Largest request frame (bytes of JSON).
-pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
-/// Largest response frame (bytes of JSON): room for the largest resource response the HTTP
-/// client accepts ([`crate::http::MAX_RESOURCE_BODY`], base64 in the frame) and its headers,
-/// so an answer to an executed `request` always fits.
-pub const MAX_RESPONSE: usize = crate::http::MAX_RESOURCE_BODY.div_ceil(3) * 4 + 8 * 1024 * 1024;
+pub use latchkey_wire::frame::{FrameError, encode, read_frame, write_frame};
+pub use latchkey_wire::{MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION};
+
+// An answer to an executed `request` always fits: the largest resource response the HTTP
+// client accepts, base64 in the frame, and room for its headers.
+const _: () = assert!(MAX_RESPONSE >= crate::http::MAX_RESOURCE_BODY.div_ceil(3) * 4 + 1024 * 1024);
 
 /// Error kinds of the protocol itself (beside the core's [`crate::ErrorKind`] names). A client
 /// that gets one of these falls back to the direct path.
@@ -437,60 +434,6 @@ impl From<TokenAnswer> for AccessToken {
     }
 }
 
-/// Why a frame could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    /// The peer closed the connection before a frame began.
-    #[error("connection closed")]
-    Closed,
-    /// The announced length is over the bound.
-    #[error("frame of {0} bytes is over the limit")]
-    TooLarge(usize),
-    /// I/O failure (including a deadline: `WouldBlock`/`TimedOut`, or a truncated frame).
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// Encodes one frame.
-pub fn encode(json: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + json.len());
-    out.extend_from_slice(&(json.len() as u32).to_be_bytes());
-    out.extend_from_slice(json);
-    out
-}
-
-/// Writes one frame (blocking).
-pub fn write_frame(w: &mut impl Write, json: &[u8]) -> std::io::Result<()> {
-    w.write_all(&encode(json))?;
-    w.flush()
-}
-
-/// Reads one frame of at most `max` bytes (blocking; the caller sets the read timeout).
-pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Vec<u8>, FrameError> {
-    let mut len = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        match r.read(&mut len[got..]) {
-            Ok(0) if got == 0 => return Err(FrameError::Closed),
-            Ok(0) => return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let n = u32::from_be_bytes(len) as usize;
-    if n > max {
-        return Err(FrameError::TooLarge(n));
-    }
-    // Grown as bytes arrive, not allocated from the announced length up front.
-    let mut buf = Vec::with_capacity(n.min(64 * 1024));
-    r.take(n as u64).read_to_end(&mut buf)?;
-    if buf.len() < n {
-        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-    }
-    Ok(buf)
-}
-
 /// Reads one frame of at most `max` bytes (async; the caller applies the deadline).
 pub async fn read_frame_async<R>(r: &mut R, max: usize) -> Result<Vec<u8>, FrameError>
 where
@@ -506,10 +449,7 @@ where
             n => got += n,
         }
     }
-    let n = u32::from_be_bytes(len) as usize;
-    if n > max {
-        return Err(FrameError::TooLarge(n));
-    }
+    let n = latchkey_wire::frame::announced(len, max)?;
     let mut buf = vec![0u8; n];
     r.read_exact(&mut buf).await?;
     Ok(buf)
@@ -612,6 +552,57 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(old.op, Op::Token { .. }));
+    }
+
+    /// The `latchkey` front writes its one request and reads its one answer without these
+    /// types (latchkey-wire): they must stay the same bytes.
+    #[test]
+    fn the_fronts_request_and_answer_are_this_protocols() {
+        let dir = std::path::Path::new("/home/me/.config/latchkey");
+        for config_dir in [None, Some(dir)] {
+            let bytes = latchkey_wire::front::token_request(config_dir, "work").unwrap();
+            let req: Request = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(req.v, PROTOCOL_VERSION);
+            assert_eq!(req.config_dir.as_deref(), config_dir);
+            assert!(
+                matches!(req.op, Op::Token { ref account, min_ttl: None, force: false } if account == "work")
+            );
+        }
+        let answer = |degraded: Option<&str>| Response {
+            v: PROTOCOL_VERSION,
+            pid: 7,
+            answer: Answer::Token(TokenAnswer {
+                access_token: Secret::new("s3cr3t"),
+                token_type: crate::token::TokenType::DPoP,
+                expires_at: Some(OffsetDateTime::UNIX_EPOCH),
+                scope: Some("a b".into()),
+                degraded: degraded.map(str::to_string),
+                refreshed: true,
+            }),
+        };
+        for degraded in [None, Some("the keychain is locked")] {
+            let bytes = serde_json::to_vec(&answer(degraded)).unwrap();
+            match latchkey_wire::front::first_answer(&bytes) {
+                latchkey_wire::front::FirstAnswer::Token { token, degraded: d } => {
+                    assert_eq!(token.expose(), "s3cr3t");
+                    assert_eq!(d.as_deref(), degraded);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let error = Response {
+            v: PROTOCOL_VERSION,
+            pid: 7,
+            answer: Answer::Error {
+                kind: "needs_sign_in".into(),
+                message: "sign in".into(),
+                remedy: None,
+            },
+        };
+        assert!(matches!(
+            latchkey_wire::front::first_answer(&serde_json::to_vec(&error).unwrap()),
+            latchkey_wire::front::FirstAnswer::Other
+        ));
     }
 
     #[test]

@@ -223,12 +223,20 @@ pub fn sandbox_app(cgroup: &str) -> Option<String> {
     None
 }
 
+/// The executable's file name, else `comm`; the full CLI the `latchkey` front hands over to is
+/// `latchkey` too (one program to the person who typed it).
 fn base_name(p: &ProcInfo) -> String {
-    p.exe
+    let name = p
+        .exe
         .as_ref()
         .and_then(|e| e.file_name())
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.comm.clone())
+        .unwrap_or_else(|| p.comm.clone());
+    if name == latchkey_wire::front::FULL_BINARY {
+        latchkey_wire::front::FRONT_BINARY.to_string()
+    } else {
+        name
+    }
 }
 
 fn is_shell(p: &ProcInfo) -> bool {
@@ -675,6 +683,32 @@ mod tests {
         let script = Requester::inspect(&procs, 80);
         assert_eq!(script.name, "python3.11");
         assert_ne!(typed.session_key(), script.session_key());
+        // After the front handed over (same pid, now the full CLI in libexec): still
+        // `latchkey` typed at bash, and a script's call still the script's.
+        let procs = table(vec![
+            p(20, 1, "bash", "/usr/bin/bash", PTS3, false),
+            p(
+                60,
+                20,
+                "latchkey-full",
+                "/usr/libexec/latchkey/latchkey-full",
+                PTS3,
+                false,
+            ),
+            p(70, 20, "python3", "/usr/bin/python3.11", PTS3, false),
+            p(
+                80,
+                70,
+                "latchkey-full",
+                "/usr/libexec/latchkey/latchkey-full",
+                PTS3,
+                false,
+            ),
+        ]);
+        let typed = Requester::inspect(&procs, 60);
+        assert_eq!(typed.name, "latchkey");
+        assert_eq!(typed.shell.as_deref(), Some("bash"));
+        assert_eq!(Requester::inspect(&procs, 80).name, "python3.11");
     }
 
     #[test]

@@ -350,7 +350,10 @@ fn docker_helper_on_path() -> bool {
 }
 
 fn exe() -> Result<String, Error> {
-    let p = std::env::current_exe().map_err(|e| Error::io("finding the latchkey binary", e))?;
+    // The `latchkey` on PATH (the front), not the full CLI it handed over to.
+    let p = std::env::current_exe()
+        .map(|exe| latchkey_wire::front::front_for(&exe))
+        .map_err(|e| Error::io("finding the latchkey binary", e))?;
     p.to_str()
         .map(str::to_string)
         .ok_or_else(|| Error::InvalidInput(format!("the path {} is not UTF-8", p.display())))
