@@ -638,26 +638,41 @@ fn account_activity_summarises_use_per_tool_and_per_token_for_another_api() {
     let mut text = std::fs::read_to_string(&accounts).unwrap();
     text.push_str("\n[[account.derived_tokens]]\nresources = [\"https://a.api.test\"]\n");
     std::fs::write(&accounts, text).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    let record = |secs_ago: i64, tool: &str, what: &str, outcome: &str| {
+    // "Today" is the UTC day: the records below (up to 30 s old) must all fall in it.
+    let mut now = time::OffsetDateTime::now_utc();
+    let into_day = now - now.replace_time(time::Time::MIDNIGHT);
+    if into_day < time::Duration::seconds(61) {
+        std::thread::sleep((time::Duration::seconds(61) - into_day).unsigned_abs());
+        now = time::OffsetDateTime::now_utc();
+    }
+    let record = |secs_ago: i64, tool: &str, what: &str, outcome: &str, spec: Value| {
         json!({
             "at": (now - time::Duration::seconds(secs_ago))
                 .format(&time::format_description::well_known::Rfc3339).unwrap(),
-            "account": "work", "what": what, "tool": tool,
+            "account": "work", "what": what, "tool": tool, "spec": spec,
             "requester": {"pid": 7, "name": tool, "executable": format!("/usr/bin/{tool}")},
             "outcome": outcome, "via": "agent",
         })
         .to_string()
     };
     let lines = [
-        record(30, "git", "its own token", "issued"),
-        record(20, "git", "its own token", "issued"),
-        record(15, "git", "its own token", "denied"),
+        record(30, "git", "its own token", "issued", Value::Null),
+        record(20, "git", "its own token", "issued", Value::Null),
+        record(15, "git", "its own token", "denied", Value::Null),
         record(
-            10,
+            12,
             "exec",
             "a token for resource https://a.api.test",
             "issued",
+            json!({"resources": ["https://a.api.test"]}),
+        ),
+        // Newer, and its words begin like the kept token's: not the same token.
+        record(
+            10,
+            "exec",
+            "a token for resource https://a.api.test/more",
+            "issued",
+            json!({"resources": ["https://a.api.test/more"]}),
         ),
     ];
     std::fs::write(dir.join("activity.jsonl"), lines.join("\n") + "\n").unwrap();
@@ -670,28 +685,34 @@ fn account_activity_summarises_use_per_tool_and_per_token_for_another_api() {
         .iter()
         .map(|u| u.as_str().unwrap())
         .collect();
-    // "Today" is the UTC day: in its first minute the records above are yesterday's.
-    if now.time() > time::Time::from_hms(0, 1, 0).unwrap() {
-        assert!(
-            usage
-                .iter()
-                .any(|u| u.starts_with("git, 2 times today, last 2")),
-            "{usage:?}"
-        );
-        assert!(
-            usage.iter().any(|u| u.starts_with("exec, once today")),
-            "{usage:?}"
-        );
-    }
-    assert_eq!(v["recent"].as_array().unwrap().len(), 4);
+    assert!(
+        usage
+            .iter()
+            .any(|u| u.starts_with("git, 2 times today, last 2")),
+        "{usage:?}"
+    );
+    assert!(
+        usage.iter().any(|u| u.starts_with("exec, 2 times today")),
+        "{usage:?}"
+    );
+    assert_eq!(v["recent"].as_array().unwrap().len(), 5);
     assert_eq!(v["recent"][0]["tool"], "exec", "newest first");
     assert_eq!(
         v["token_uses"][0]["resources"],
         json!(["https://a.api.test"])
     );
-    assert!(v["token_uses"][0]["last"].is_string());
+    let last = time::OffsetDateTime::parse(
+        v["token_uses"][0]["last"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        (now - last).whole_seconds(),
+        12,
+        "the kept token's own hand-out, not the newer one for /more"
+    );
     let all = t.ok("activity_log", json!({"limit": 10}));
-    assert_eq!(all.as_array().unwrap().len(), 4);
+    assert_eq!(all.as_array().unwrap().len(), 5);
     assert!(
         all[0]["requester_line"]
             .as_str()

@@ -281,24 +281,14 @@ impl ActivityView {
             since: None,
             limit: 500,
         })?;
-        // Records name a token for another API as `a token for <spec.describe()>`.
         let token_uses = account
             .derived_tokens
             .iter()
             .filter_map(|spec| {
-                let what = format!("a token for {}", spec.describe());
-                recent
-                    .iter()
-                    .filter(|r| {
-                        r.outcome == latchkey_core::activity::Outcome::Issued
-                            && r.ask.what.starts_with(&what)
-                    })
-                    .map(|r| r.at)
-                    .max()
-                    .map(|last| TokenUse {
-                        spec: spec.clone(),
-                        last,
-                    })
+                latchkey_core::activity::last_issued(&recent, spec).map(|last| TokenUse {
+                    spec: spec.clone(),
+                    last,
+                })
             })
             .collect();
         recent.reverse();

@@ -137,6 +137,14 @@ impl Later {
             .push(record);
     }
 
+    /// Whether no record waits to be written (most requests: `list`, `status`, `ping`).
+    pub fn is_empty(&self) -> bool {
+        self.drafts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
     /// Writes the kept records with `requester` to `dir`.
     pub fn flush(&self, dir: &Path, requester: impl FnOnce() -> Requester) {
         let drafts = std::mem::take(
@@ -336,6 +344,19 @@ pub fn usage(records: &[ActivityRecord], now: OffsetDateTime) -> Vec<ToolUse> {
     by_tool
 }
 
+/// When `spec`'s token (a token for another API) was last handed out, by the spec its
+/// records carry — never by their words, which one spec's may begin like another's.
+pub fn last_issued(
+    records: &[ActivityRecord],
+    spec: &crate::target::TokenSpec,
+) -> Option<OffsetDateTime> {
+    records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Issued && r.ask.spec.as_ref() == Some(spec))
+        .map(|r| r.at)
+        .max()
+}
+
 /// [`ToolUse`] as one line: `git, 12 times today, last 3 min ago`.
 pub fn usage_line(u: &ToolUse, now: OffsetDateTime) -> String {
     let times = match u.today {
@@ -353,12 +374,12 @@ mod tests {
     fn rec(at: i64, account: &str, tool: &str, outcome: Outcome) -> ActivityRecord {
         ActivityRecord {
             at: OffsetDateTime::from_unix_timestamp(at).unwrap(),
-            ask: Ask {
-                account: account.into(),
-                what: "its own token".into(),
-                tool: tool.into(),
-                target: Some("https://git.example/repo".into()),
-            },
+            ask: Ask::token(
+                account,
+                &crate::target::TokenSpec::default(),
+                tool,
+                Some("https://git.example/repo".into()),
+            ),
             requester: Requester {
                 executable: Some("/usr/bin/git".into()),
                 name: "git".into(),
@@ -369,6 +390,43 @@ mod tests {
             via: "agent".into(),
             reason: None,
         }
+    }
+
+    /// Two specs whose words begin alike (a resource and a longer one under it; a spec and the
+    /// same spec with a scope more) are told apart; the account's own token is neither.
+    #[test]
+    fn a_token_for_another_api_is_found_by_its_spec_not_its_words() {
+        let spec = |scopes: &[&str], resources: &[&str]| {
+            crate::target::TokenSpec::new(
+                &scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &resources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                None,
+            )
+            .unwrap()
+        };
+        let api = spec(&[], &["https://api.example"]);
+        let api_more = spec(&[], &["https://api.example/more"]);
+        let a = spec(&["read"], &[]);
+        let a_b = spec(&["read", "write"], &[]);
+        let issued = |at: i64, s: &crate::target::TokenSpec, outcome: Outcome| {
+            let mut r = rec(at, "work", "token", outcome);
+            r.ask = Ask::token("work", s, "token", None);
+            r
+        };
+        let records = vec![
+            issued(100, &api, Outcome::Issued),
+            issued(200, &api_more, Outcome::Issued),
+            issued(300, &a_b, Outcome::Issued),
+            issued(400, &a, Outcome::Denied),
+            rec(500, "work", "token", Outcome::Issued),
+        ];
+        let at = |t: i64| Some(OffsetDateTime::from_unix_timestamp(t).unwrap());
+        assert_eq!(last_issued(&records, &api), at(100));
+        assert_eq!(last_issued(&records, &api_more), at(200));
+        assert_eq!(last_issued(&records, &a_b), at(300));
+        assert_eq!(last_issued(&records, &a), None, "denied is no hand-out");
+        // The words of the first do begin the second's: why words are not matched.
+        assert!(records[1].ask.what.starts_with(&records[0].ask.what));
     }
 
     #[test]

@@ -520,17 +520,20 @@ impl Server {
             }
             let sent = self.send(&mut stream, answer).await;
             // Naming the requester reads /proc and the append writes a file: on a blocking
-            // thread, awaited so this connection's records keep their order.
-            let dir = self.manager.paths().dir().to_path_buf();
-            let origin_now = origin.get().cloned();
-            let later = later.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                later.flush(&dir, || match origin_now {
-                    Some(o) => o.requester(),
-                    None => crate::approval::Requester::unknown(peer_pid),
-                });
-            })
-            .await;
+            // thread, awaited so this connection's records keep their order. A request that
+            // handed nothing out has nothing to write and takes no thread.
+            if !later.is_empty() {
+                let dir = self.manager.paths().dir().to_path_buf();
+                let origin_now = origin.get().cloned();
+                let later = later.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    later.flush(&dir, || match origin_now {
+                        Some(o) => o.requester(),
+                        None => crate::approval::Requester::unknown(peer_pid),
+                    });
+                })
+                .await;
+            }
             if sent.is_err() {
                 return;
             }

@@ -175,6 +175,37 @@ pub struct Ask {
     /// a registry, a command), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The token for another API asked for (none: the account's own token), so that its
+    /// hand-outs are found by what they are, not by their words ([`crate::activity::last_issued`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<crate::target::TokenSpec>,
+}
+
+impl Ask {
+    /// A hand-out of `account`'s token for `spec` (its own token when `spec` is empty) to
+    /// `tool`, going to `target`.
+    pub fn token(
+        account: &str,
+        spec: &crate::target::TokenSpec,
+        tool: &str,
+        target: Option<String>,
+    ) -> Ask {
+        let (what, spec) = if spec.is_empty() {
+            ("its own token".to_string(), None)
+        } else {
+            (
+                format!("a token for {}", spec.describe()),
+                Some(spec.clone()),
+            )
+        };
+        Ask {
+            account: account.to_string(),
+            what,
+            tool: tool.to_string(),
+            target,
+            spec,
+        }
+    }
 }
 
 /// A prompt waiting for an answer.
@@ -531,24 +562,22 @@ impl Gate {
     pub fn decide(&self, id: &str, decision: Decision) -> crate::Result<PendingApproval> {
         let w = {
             let mut waiting = lock(&self.waiting);
-            let Some(w) = waiting.get(id) else {
+            let std::collections::btree_map::Entry::Occupied(entry) = waiting.entry(id.to_string())
+            else {
                 return Err(not_pending(id));
             };
             // "Always" for a program that cannot be remembered is refused, and the prompt
             // keeps waiting for another answer.
-            if decision == Decision::Always && !w.view.can_remember {
+            let view = &entry.get().view;
+            if decision == Decision::Always && !view.can_remember {
                 return Err(crate::Error::InvalidInput(format!(
                     "this program cannot be always allowed: {}; allow it once or for the session instead",
-                    w.view
-                        .cannot_remember
+                    view.cannot_remember
                         .as_deref()
                         .unwrap_or("its executable is not known")
                 )));
             }
-            match waiting.remove(id) {
-                Some(w) => w,
-                None => return Err(not_pending(id)),
-            }
+            entry.remove()
         };
         let view = w.view.clone();
         // The waiting hand-out may have timed out this instant; then the answer is moot.
@@ -716,12 +745,12 @@ mod tests {
     #[tokio::test]
     async fn a_prompt_is_answered_or_denied_at_its_deadline() {
         let gate = std::sync::Arc::new(Gate::new(Duration::from_millis(300)));
-        let ask = Ask {
-            account: "work".into(),
-            what: "its own token".into(),
-            tool: "git".into(),
-            target: Some("https://git.example/org/repo".into()),
-        };
+        let ask = Ask::token(
+            "work",
+            &crate::target::TokenSpec::default(),
+            "git",
+            Some("https://git.example/org/repo".into()),
+        );
         let git = req("/usr/bin/git", 7);
         let view = gate.prompt(ask.clone(), &git, ApprovalMode::Session, Ok(()), now());
         let id = view.id.clone();

@@ -32,15 +32,6 @@ pub struct Locked {
     pub vault_key_removed: bool,
 }
 
-/// What a token spec asks for, for people.
-pub(crate) fn token_words(spec: &crate::target::TokenSpec) -> String {
-    if spec.is_empty() {
-        "its own token".into()
-    } else {
-        format!("a token for {}", spec.describe())
-    }
-}
-
 impl LoginManager {
     /// The approval state of this process (prompts and session grants).
     pub fn gate(&self) -> &Arc<crate::approval::Gate> {
@@ -215,12 +206,7 @@ impl LoginManager {
         spec: &crate::target::TokenSpec,
         opts: TokenOptions,
     ) -> Result<AccessToken> {
-        let ask = Ask {
-            account: name.to_string(),
-            what: token_words(spec),
-            tool: "token".into(),
-            target: None,
-        };
+        let ask = Ask::token(name, spec, "token", None);
         let result = async {
             let account = self.account(name)?;
             let admission = self.admit(asker, &account, &ask).await?;
@@ -242,16 +228,12 @@ impl LoginManager {
         request: crate::http::ResourceRequest,
     ) -> Result<crate::http::Response> {
         let shown = crate::http::display_url(&request.url);
-        let ask = Ask {
-            account: name.to_string(),
-            what: format!(
-                "{} for a {} request",
-                token_words(spec),
-                crate::text::clean(&request.method, 16)
-            ),
-            tool: "request".into(),
-            target: Some(shown),
-        };
+        let mut ask = Ask::token(name, spec, "request", Some(shown));
+        ask.what = format!(
+            "{} for a {} request",
+            ask.what,
+            crate::text::clean(&request.method, 16)
+        );
         let result = async {
             let account = self.account(name)?;
             let admission = self.admit(asker, &account, &ask).await?;

@@ -228,11 +228,8 @@ impl LoginManager {
     ) -> Result<Handout> {
         let env = request.env_override.as_deref();
         let target = subject_words(&request.subject);
-        let ask = |account: &str, what: String| crate::approval::Ask {
-            account: account.to_string(),
-            what,
-            tool: request.tool.id().into(),
-            target: target.clone(),
+        let ask = |account: &str, spec: &crate::target::TokenSpec| {
+            crate::approval::Ask::token(account, spec, request.tool.id(), target.clone())
         };
         let (name, spec) = match &request.subject {
             Subject::GitRequest { .. } | Subject::Server { .. } => {
@@ -246,10 +243,7 @@ impl LoginManager {
                 if let Err(e) = target.check_transport() {
                     self.record_outcome(
                         asker,
-                        ask(
-                            &selection.account,
-                            super::approvals::token_words(&selection.spec),
-                        ),
+                        ask(&selection.account, &selection.spec),
                         crate::activity::Outcome::Refused,
                         None,
                         Some(e.to_string()),
@@ -276,14 +270,10 @@ impl LoginManager {
             Subject::Account { account, spec } => (account.clone(), spec.clone()),
         };
         let id_token = request.tool.wants_id_token() && spec.is_empty();
-        let ask = ask(
-            &name,
-            if id_token {
-                "its id_token".into()
-            } else {
-                super::approvals::token_words(&spec)
-            },
-        );
+        let mut ask = ask(&name, &spec);
+        if id_token {
+            ask.what = "its id_token".into();
+        }
         let result = async {
             let account = self.account(&name)?;
             let admission = self.admit(asker, &account, &ask).await?;
