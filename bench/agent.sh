@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks of issue 8 (the agent; whole processes, release build, one hyperfine run each):
-#  1. `latchkey token` with a valid token: through the agent, on the direct path
-#     (LATCHKEY_NO_AGENT=1), and `oidc-token` (oidc-agent) when it is installed.
+#  1. `latchkey token` with a valid token: through the agent (answered by the front), on the
+#     direct path (LATCHKEY_NO_AGENT=1: the front hands over to latchkey-full), `--version`
+#     through the front and of latchkey-full alone (the hand-over's cost), and `oidc-token`
+#     (oidc-agent) when it is installed.
 #  2. `latchkey refresh --force` through the agent beside a raw `curl` POST of the same refresh
 #     (the provider does not rotate refresh tokens here, so both can repeat it).
 #  3. An idle agent holding 100 signed-in accounts: RSS, and how often it wakes (context
@@ -75,7 +77,8 @@ hyperfine --warmup 20 --runs 300 -N \
   --export-json bench/results/agent-token.json \
   --command-name "latchkey token (agent)" "$bin token bench" \
   --command-name "latchkey token (direct, LATCHKEY_NO_AGENT=1)" "env LATCHKEY_NO_AGENT=1 $bin token bench" \
-  --command-name "latchkey --version (start-up floor)" "$bin --version" \
+  --command-name "latchkey --version (start-up floor: the front, then latchkey-full)" "$bin --version" \
+  --command-name "latchkey-full --version (the full CLI alone)" "$bin-full --version" \
   --command-name "/bin/true (process floor)" "/bin/true" \
   "${peers[@]}" "${baseline[@]}"
 "$token_only" && exit 0
