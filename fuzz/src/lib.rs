@@ -387,7 +387,10 @@ fn accounts_toml(data: &[u8]) {
 
 /// Bytes on the agent socket, read as the agent reads a request and as a client reads an
 /// answer: [`protocol::read_frame`](latchkey_core::agent::protocol::read_frame), then the
-/// request and response types. An error message a client would print must be printable.
+/// request and response types, and the `latchkey` front's reading of a first answer
+/// (`latchkey_wire::front::first_answer`). An error message a client would print must be
+/// printable; a token the front prints is the one the full client would read, with a printable
+/// warning.
 fn agent_frame(data: &[u8]) {
     use latchkey_core::agent::protocol::{self, Answer, Request, Response};
     for max in [protocol::MAX_REQUEST, 64] {
@@ -424,6 +427,24 @@ fn agent_frame(data: &[u8]) {
                         }
                     }
                     _ => {}
+                }
+            }
+            // The front.
+            if let latchkey_wire::front::FirstAnswer::Token { token, degraded } =
+                latchkey_wire::front::first_answer(&frame)
+            {
+                assert!(!token.expose().is_empty());
+                if let Some(w) = degraded {
+                    assert!(
+                        !w.chars()
+                            .any(|c| c != '\n' && latchkey_core::text::is_unsafe(c))
+                    );
+                }
+                if let Ok(resp) = serde_json::from_slice::<Response>(&frame) {
+                    match resp.answer {
+                        Answer::Token(t) => assert_eq!(t.access_token.expose(), token.expose()),
+                        other => panic!("the front printed a token of a {other:?} answer"),
+                    }
                 }
             }
             // A client.

@@ -34,6 +34,7 @@ use crate::manager::{
 };
 use crate::rules::Selection;
 use crate::target::TokenSpec;
+use latchkey_wire::no_agent;
 
 pub use latchkey_wire::NO_AGENT_ENV;
 
@@ -85,8 +86,6 @@ impl std::fmt::Debug for Source {
             .finish()
     }
 }
-
-use latchkey_wire::no_agent;
 
 /// While held, the [`Source`] it came from is the agent itself and asks no other.
 #[derive(Debug)]

@@ -139,10 +139,15 @@ pub fn token_name(args: &[std::ffi::OsString]) -> Option<&str> {
         .filter(|n| !n.is_empty() && !n.starts_with('-'))
 }
 
-/// The fields of a `token` answer the front prints; anything else is not a token answer.
+/// The fields of a `token` answer the front prints (and those every token answer has: `pid`,
+/// `token_type`); anything else is not a token answer.
 #[derive(Deserialize)]
 struct TokenFrame {
     v: u32,
+    #[serde(rename = "pid")]
+    _pid: u32,
+    #[serde(rename = "token_type")]
+    _token_type: String,
     result: String,
     #[serde(default)]
     access_token: Option<String>,
@@ -172,6 +177,7 @@ pub fn first_answer(frame: &[u8]) -> FirstAnswer {
             result,
             access_token: Some(token),
             degraded,
+            ..
         }) if v == crate::PROTOCOL_VERSION && result == "token" && !token.is_empty() => {
             FirstAnswer::Token {
                 token: Token(token),
@@ -291,10 +297,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         for other in [
-            &br#"{"v":2,"pid":7,"result":"token","access_token":"tok"}"#[..],
+            &br#"{"v":2,"pid":7,"result":"token","access_token":"tok","token_type":"Bearer"}"#[..],
+            br#"{"v":1,"result":"token","access_token":"tok","token_type":"Bearer"}"#,
+            br#"{"v":1,"pid":7,"result":"token","access_token":"tok"}"#,
             br#"{"v":1,"pid":7,"result":"error","kind":"not_found","message":"no account"}"#,
             br#"{"v":1,"pid":7,"result":"waiting","pending":{},"wait_secs":60}"#,
-            br#"{"v":1,"pid":7,"result":"token","access_token":""}"#,
+            br#"{"v":1,"pid":7,"result":"token","access_token":"","token_type":"Bearer"}"#,
             b"not json",
         ] {
             assert!(matches!(first_answer(other), FirstAnswer::Other));

@@ -460,8 +460,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// A request in a frame (the frames' bounds: latchkey-wire's `frame` tests).
     #[test]
-    fn frames_round_trip_and_bounds_hold() {
+    fn a_token_request_round_trips_in_a_frame() {
         let req = Request {
             v: PROTOCOL_VERSION,
             config_dir: None,
@@ -481,24 +482,6 @@ mod tests {
             String::from_utf8(body).unwrap(),
             r#"{"v":1,"op":"token","account":"work","min_ttl":30,"force":false}"#
         );
-        // Over the bound: refused before reading the body.
-        assert!(matches!(
-            read_frame(&mut &bytes[..], 8),
-            Err(FrameError::TooLarge(_))
-        ));
-        // Truncated: an error, not a short frame.
-        assert!(matches!(
-            read_frame(&mut &bytes[..bytes.len() - 1], MAX_REQUEST),
-            Err(FrameError::Io(_))
-        ));
-        assert!(matches!(
-            read_frame(&mut &bytes[..2], MAX_REQUEST),
-            Err(FrameError::Io(_))
-        ));
-        assert!(matches!(
-            read_frame(&mut &b""[..], MAX_REQUEST),
-            Err(FrameError::Closed)
-        ));
     }
 
     #[test]
