@@ -60,11 +60,15 @@ fn package_config_ships_the_cli_and_the_docker_helper() {
         "{unit}"
     );
     assert!(unit.contains("\nWantedBy=default.target\n"), "{unit}");
-    let before = c["build"]["beforeBundleCommand"].as_str().unwrap_or("");
+    // With its own `cwd` ("." is where `cargo tauri build` runs: the repository root). Without
+    // one, the Tauri CLI runs it in the first directory with a package.json it finds below the
+    // root (tests/provider/), where scripts/stage-cli.sh is not (tauri-cli 2.12.4).
+    let before = &c["build"]["beforeBundleCommand"];
     assert_eq!(
-        before, "scripts/stage-cli.sh",
-        "the CLI is built and staged before bundling"
+        before["script"], "scripts/stage-cli.sh",
+        "the CLI is built and staged before bundling: {before}"
     );
+    assert_eq!(before["cwd"], ".", "{before}");
     let stage = std::fs::read_to_string(root().join("scripts/stage-cli.sh")).unwrap();
     assert!(
         stage.contains("cargo build --release -p latchkey-cli")
