@@ -244,12 +244,27 @@ pub fn ask_token(
     match first_answer(&frame) {
         FirstAnswer::Token { token, degraded } => Asked::Token { token, degraded },
         FirstAnswer::Other => match String::from_utf8(frame) {
-            Ok(text) if text.len() <= MAX_HANDED_FRAME => {
+            Ok(text) if text.len() <= MAX_HANDED_FRAME && handed_over(&text) => {
                 Asked::Handoff(Handoff::Answered(text), Some(conn.into_stream()))
             }
+            // Anything else (a token answer the front did not take, another version) the full
+            // CLI would not use either: it falls back, and no token travels in the environment.
             _ => fallback("the agent's answer is not one the front can hand over".into()),
         },
     }
+}
+
+/// Whether a first answer goes to the full CLI: only an error or a prompt of this version, the
+/// answers that carry no token.
+fn handed_over(frame: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Kind {
+        v: u32,
+        result: String,
+    }
+    serde_json::from_str::<Kind>(frame).is_ok_and(|k| {
+        k.v == crate::PROTOCOL_VERSION && matches!(k.result.as_str(), "error" | "waiting")
+    })
 }
 
 #[cfg(all(test, unix))]
@@ -295,6 +310,22 @@ mod tests {
                 assert_eq!(format!("{token:?}"), "[redacted]");
             }
             other => panic!("{other:?}"),
+        }
+        // Only errors and prompts of this version are handed over in the environment; a token
+        // answer the front did not take never is.
+        assert!(handed_over(
+            r#"{"v":1,"pid":7,"result":"error","kind":"not_found","message":"no account"}"#
+        ));
+        assert!(handed_over(
+            r#"{"v":1,"pid":7,"result":"waiting","wait_secs":60}"#
+        ));
+        for kept in [
+            r#"{"v":1,"pid":7,"result":"token","access_token":"tok"}"#,
+            r#"{"v":2,"pid":7,"result":"error","message":"x"}"#,
+            r#"{"v":1,"pid":7,"result":"handout","handout":{"token":{"access_token":"t"}}}"#,
+            "not json",
+        ] {
+            assert!(!handed_over(kept), "{kept}");
         }
         for other in [
             &br#"{"v":2,"pid":7,"result":"token","access_token":"tok","token_type":"Bearer"}"#[..],
